@@ -1,0 +1,288 @@
+// The contracts every part of loflow plugs into. Data flows one way:
+// source -> router (keys, where) -> reducers -> cascades (emit) -> aggregations -> dashboards / archive.
+// Plug-ins (operators, aggregators, stores, sinks) are plain typed objects, like multiformats' codecs.
+
+/** A JSON value as it is stored and served. */
+export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
+
+/** An event: one JSON object. Sources attach nothing hidden; what an operator sees is the object. */
+export type LoEvent = Record<string, any>;
+
+/** A JSON Schema (draft 2020-12) as a plain object. */
+export type JsonSchema = Record<string, unknown>;
+
+// ---------------------------------------------------------------------------------------------
+// Operators (reducers) and aggregators
+// ---------------------------------------------------------------------------------------------
+
+/** What a reducer sees besides its state and the event. */
+export interface ReduceContext {
+  /** The shard key value of this state (composite keys are joined with '|'). */
+  readonly key: string;
+  /** Event time in ms since the epoch: the reducer's `time` path, else the event's `ts`, else arrival. */
+  readonly time: number;
+  /** Cascade: send a derived event to the reducer's `emit` stream (ignored when it has none). */
+  emit(event: LoEvent): void;
+  /** Send an event that arrived too late for a window to the reducer's `late` stream (counted when it has none). */
+  late(event: LoEvent): void;
+}
+
+/**
+ * A reducer operator: one small file in operators/. `reduce` must be pure and synchronous
+ * (the runtime batches state I/O around it) and may return the same object it was given, mutated.
+ */
+export interface Operator<S = any, P = any> {
+  /** The name used in pipeline files (`op: count`). */
+  readonly name: string;
+  /** One line for the operator reference. */
+  readonly summary: string;
+  /** JSON Schema of `params`; the compiler validates params with ajv and reports line:column. */
+  readonly params: JsonSchema;
+  /** Turn validated params into what reduce uses (compile paths once). Defaults to identity. */
+  prepare?(params: any): P;
+  /** The state of a key that has seen no event. */
+  init(params: P): S;
+  /** Fold one event into the state. Throwing marks this event as failed for this reducer only. */
+  reduce(state: S, event: LoEvent, ctx: ReduceContext, params: P): S;
+  /** Combine two states (a monoid), for partial aggregates across partitions. */
+  merge?(a: S, b: S, params: P): S;
+  /** The JSON value that aggregations, dashboards and `replay` show; defaults to the state itself. */
+  view?(state: S, params: P): Json;
+  /** JSON Schema of the events this operator emits (lets the compiler check consumers' paths). */
+  readonly emits?: JsonSchema;
+  /** A YAML example of the reducer entry, shown in the operator reference. */
+  readonly example: string;
+}
+
+/** Combines one metric across the members of a group (e.g. students of a class) into one value. */
+export interface Aggregator<P = any> {
+  readonly name: string;
+  readonly summary: string;
+  readonly params: JsonSchema;
+  /** `values` are the metric of each member that has one (undefined members are left out). */
+  aggregate(values: Json[], params: P): Json;
+  readonly example: string;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The compiled pipeline (what the compiler hands the runtime)
+// ---------------------------------------------------------------------------------------------
+
+/** One compile or validation error, pointing at the pipeline file. */
+export interface PipelineError {
+  file: string;
+  line: number; // 1-based
+  column: number; // 1-based
+  /** Dotted path inside the pipeline document, e.g. `reducers.bursts.op`. */
+  path: string;
+  message: string;
+  hint?: string;
+}
+
+export interface CompiledSource {
+  name: string;
+  kind: 'http' | 'websocket' | 'file' | string;
+  /** HTTP/WebSocket path or file path, as written. */
+  path?: string;
+  /** The event schema's name (`lo-event`) or file. */
+  schema: string;
+  /** Validate one event: null when valid, else a readable reason. */
+  validate(event: unknown): string | null;
+  /** Any other settings the source declared (limits, api_keys, ...). */
+  options: Record<string, unknown>;
+}
+
+export interface Roster {
+  name: string;
+  /** The group (e.g. class) a member (e.g. student) belongs to. */
+  groupOf(member: string): string | undefined;
+  /** The members of a group, in roster order. */
+  members(group: string): string[];
+  groups(): string[];
+  /** Any other column of a member's row (e.g. `teacher`, `name`). */
+  column(member: string, column: string): string | undefined;
+}
+
+export interface CompiledKey {
+  name: string;
+  /** The key value of an event, or undefined when the event does not have it. */
+  extract(event: LoEvent): string | undefined;
+  /** For composite keys, the component key names in order; else [name]. */
+  components: string[];
+  /** For lookup keys: the roster and the key it looks up by. */
+  lookup?: { roster: Roster; by: string; column: string };
+}
+
+export interface CompiledReducer {
+  name: string;
+  op: Operator;
+  /** Prepared params (after op.prepare). */
+  params: unknown;
+  /** Streams (source names or emitted stream names) this reducer reads. */
+  from: string[];
+  key: CompiledKey;
+  where?: (event: LoEvent) => boolean;
+  /** A projection applied before reduce. */
+  map?: (event: LoEvent) => LoEvent;
+  /** Event time in ms, when the event has one. */
+  time: (event: LoEvent) => number | undefined;
+  emit?: string;
+  late?: string;
+  /** Hash of the reducer's definition (op, params, key, from, where, map, time): state is versioned by it. */
+  version: string;
+  /** 0 for reducers that read only sources; otherwise 1 + the highest level among producers it reads. */
+  level: number;
+}
+
+export interface CompiledColumn {
+  /** Output name in the row, e.g. `text.length` or an alias. */
+  name: string;
+  reducer: string;
+  /** Path inside the reducer's view, e.g. ['length']; [] for the whole view. */
+  field: string[];
+}
+
+export interface CompiledSummary {
+  name: string;
+  aggregator: Aggregator;
+  params: unknown;
+  /** The column whose values are aggregated (undefined for aggregators over whole rows). */
+  of?: string;
+  /** Only members whose row passes this filter take part. */
+  where?: (row: Record<string, Json>) => boolean;
+}
+
+export interface CompiledAggregation {
+  name: string;
+  /** The group key (a lookup key such as `class`). */
+  groupBy: CompiledKey;
+  /** The member key the rows are about (the lookup's `by`, e.g. `student`). */
+  member: string;
+  columns: CompiledColumn[];
+  summary: CompiledSummary[];
+}
+
+export interface DashboardSpec {
+  name: string;
+  aggregation: string;
+  push: 'on_change' | 'interval';
+  /** Milliseconds between two pushes to one subscriber at least. */
+  minIntervalMs: number;
+  options: Record<string, unknown>;
+}
+
+export interface ArchiveSpec {
+  raw: boolean;
+  derived: string[];
+  /** Milliseconds between archive commits. */
+  commitEveryMs: number;
+  options: Record<string, unknown>;
+}
+
+export interface CompiledPipeline {
+  name: string;
+  /** Absolute path of the pipeline file ('' when compiled from a string). */
+  file: string;
+  /** The YAML text as written. */
+  text: string;
+  /** The parsed document (plain JSON) after defaults. */
+  spec: Record<string, any>;
+  /** sha2-256 hex of the canonical spec. */
+  hash: string;
+  sources: Map<string, CompiledSource>;
+  keys: Map<string, CompiledKey>;
+  rosters: Map<string, Roster>;
+  /** Every stream: sources and emitted streams, with who produces and who consumes it. */
+  streams: Map<string, { name: string; producer: string | null; consumers: string[] }>;
+  /** In a deterministic topological order (by level, then declaration order). */
+  reducers: CompiledReducer[];
+  aggregations: Map<string, CompiledAggregation>;
+  dashboards: Map<string, DashboardSpec>;
+  archive?: ArchiveSpec;
+}
+
+// ---------------------------------------------------------------------------------------------
+// State, input log, dead letters, archive: the runtime's ports
+// ---------------------------------------------------------------------------------------------
+
+/** Which state a record is: the runtime never builds store keys itself. */
+export interface StateRef {
+  pipeline: string;
+  reducer: string;
+  /** The reducer's definition hash (CompiledReducer.version). */
+  version: string;
+  /** The shard key value. */
+  key: string;
+}
+
+/** What one micro-batch commits, atomically. */
+export interface Commit {
+  writes: Array<[StateRef, Json]>;
+  /** The position in the input log up to which this commit has consumed events (exclusive). */
+  offset: number;
+}
+
+export interface StateStore {
+  readonly kind: string;
+  /** Read many states in one round trip; undefined where a state does not exist. */
+  load(refs: readonly StateRef[]): Promise<Array<Json | undefined>>;
+  /** Write states and the consumed offset atomically (a replayed batch is then recognised by its offset). */
+  commit(commit: Commit): Promise<void>;
+  /** The offset of the last commit for this pipeline (0 when none). */
+  offset(pipeline: string): Promise<number>;
+  /** Every state of a pipeline (optionally one reducer), for `state ls` and rebuilds. */
+  scan(pipeline: string, reducer?: string): AsyncIterable<[StateRef, Json]>;
+  /** Delete the states of a reducer (all versions); returns how many were deleted. */
+  drop(pipeline: string, reducer: string): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** One accepted event as kept in the input log. */
+export interface LoggedEvent {
+  /** Position in the log, 0-based, dense. */
+  offset: number;
+  stream: string;
+  event: LoEvent;
+  /** Arrival time (ms). */
+  at: number;
+}
+
+/** Where accepted events are made durable before they are acknowledged. */
+export interface InputLog {
+  readonly kind: string;
+  /** Append events; resolves once they are durable. Returns the first offset assigned. */
+  append(entries: Array<{ stream: string; event: LoEvent; at: number }>): Promise<number>;
+  /** Read up to `max` events starting at `from`. */
+  read(from: number, max: number): Promise<LoggedEvent[]>;
+  /** The next offset that append will assign. */
+  end(): Promise<number>;
+  /** Forget events below `offset` (they are committed and archived). */
+  truncate?(offset: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export interface DeadLetter {
+  stream: string;
+  event: unknown;
+  reason: string;
+  at: number;
+  /** Which part refused it: 'ingest' (schema, size), 'key' (unknown student), 'reducer:<name>'. */
+  stage: string;
+}
+
+export interface DeadLetterStore {
+  put(letters: DeadLetter[]): Promise<void>;
+  list(limit?: number): Promise<DeadLetter[]>;
+  /** Remove and return letters (for `deadletter replay`). */
+  take(limit?: number): Promise<DeadLetter[]>;
+  count(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/** Receives the raw and derived streams the pipeline's `archive` section names. */
+export interface ArchiveSink {
+  append(stream: string, events: LoggedEvent[] | LoEvent[]): void | Promise<void>;
+  /** Link stream heads into a commit; returns the commit's CID as a string. */
+  commit(): Promise<string>;
+  close(): Promise<void>;
+}
