@@ -46,8 +46,12 @@ export interface Operator<S = any, P = any> {
   reduce(state: S, event: LoEvent, ctx: ReduceContext, params: P): S;
   /** Combine two states (a monoid), for partial aggregates across partitions. */
   merge?(a: S, b: S, params: P): S;
-  /** The JSON value that aggregations, dashboards and `replay` show; defaults to the state itself. */
-  view?(state: S, params: P): Json;
+  /**
+   * The JSON value that aggregations, dashboards and `replay` show; defaults to the state itself.
+   * `now` is the pipeline's event-time clock (the highest event time processed so far), so views such
+   * as "idle for 5 minutes" are deterministic on replay.
+   */
+  view?(state: S, params: P, now: number): Json;
   /** JSON Schema of the events this operator emits (lets the compiler check consumers' paths). */
   readonly emits?: JsonSchema;
   /** A YAML example of the reducer entry, shown in the operator reference. */
