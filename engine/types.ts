@@ -221,6 +221,8 @@ export interface StateRef {
 
 /** What one micro-batch commits, atomically. */
 export interface Commit {
+  /** The pipeline whose offset this commit advances (a batch may write no state and still advance it). */
+  pipeline: string;
   writes: Array<[StateRef, Json]>;
   /** The position in the input log up to which this commit has consumed events (exclusive). */
   offset: number;

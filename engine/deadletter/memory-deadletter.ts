@@ -1,0 +1,25 @@
+// Dead letters kept in this process (the embedded default); the server uses the file-backed store.
+import type { DeadLetter, DeadLetterStore } from '../types.js';
+
+export class MemoryDeadLetterStore implements DeadLetterStore {
+  private letters: DeadLetter[] = [];
+
+  async put(letters: DeadLetter[]): Promise<void> {
+    for (const l of letters) this.letters.push(l);
+  }
+
+  async list(limit = Infinity): Promise<DeadLetter[]> {
+    return this.letters.slice(0, limit);
+  }
+
+  async take(limit = Infinity): Promise<DeadLetter[]> {
+    const n = Math.min(limit, this.letters.length);
+    return this.letters.splice(0, n);
+  }
+
+  async count(): Promise<number> {
+    return this.letters.length;
+  }
+
+  async close(): Promise<void> {}
+}

@@ -1,0 +1,533 @@
+// The runtime: one consumer loop over the input log, in micro-batches of consecutive offsets.
+// Per batch and per reducer level, the states it touches are loaded in ONE store call, reduced in log order
+// (derived events ordered by origin offset, then emission order), and all writes are committed with the
+// batch's end offset in ONE store call. So per-key order is log order, and a store that commits writes and
+// offset atomically makes state effects exactly-once across restarts.
+import { EventEmitter } from 'node:events';
+import { aggregateGroup, memberOfKey, relationOf, type AggregateResult, type CachedState } from './aggregate.js';
+import { MemoryDeadLetterStore } from './deadletter/memory-deadletter.js';
+import { MemoryInputLog } from './log/memory-log.js';
+import { MemoryStateStore } from './state/memory-store.js';
+import type {
+  ArchiveSink,
+  CompiledPipeline,
+  CompiledReducer,
+  DeadLetter,
+  DeadLetterStore,
+  InputLog,
+  Json,
+  LoEvent,
+  LoggedEvent,
+  ReduceContext,
+  StateRef,
+  StateStore,
+} from './types.js';
+
+export type { AggregateResult } from './aggregate.js';
+
+export interface EngineOptions {
+  store?: StateStore;
+  log?: InputLog;
+  deadLetters?: DeadLetterStore;
+  archive?: ArchiveSink;
+  /** Max events per micro-batch. */
+  batchSize?: number;
+  /** Max accepted-but-unprocessed events before ingest() waits (backpressure). */
+  queueLimit?: number;
+  /** Delay before retrying a batch whose store I/O failed (doubles up to 5 s). */
+  retryMs?: number;
+}
+
+export interface IngestResult {
+  accepted: number;
+  rejected: Array<{ index: number; reason: string }>;
+  /** Accepted events whose member no roster knows: kept and processed, but shown on no dashboard. */
+  warnings: Array<{ index: number; reason: string }>;
+  firstOffset: number;
+}
+
+export interface BatchInfo {
+  from: number;
+  to: number;
+  events: number;
+  ms: number;
+  changed: Map<string, Set<string>>;
+  changedGroups: Map<string, Set<string>>;
+}
+
+export interface EngineStats {
+  ingested: number;
+  rejected: number;
+  processed: number;
+  failed: number;
+  emitted: number;
+  committedOffset: number;
+  logEnd: number;
+  queueDepth: number;
+  batches: number;
+  lastBatchMs: number;
+  retries: number;
+  unknownMembers: number;
+}
+
+/** A derived event waiting for its consumers, with the offset of the raw event it came from. */
+interface Item {
+  origin: number;
+  event: LoEvent;
+  at: number;
+}
+
+export class Engine extends EventEmitter {
+  readonly pipeline: CompiledPipeline;
+  readonly store: StateStore;
+  readonly log: InputLog;
+  readonly deadLetters: DeadLetterStore;
+  readonly archive?: ArchiveSink;
+  private readonly batchSize: number;
+  private readonly queueLimit: number;
+  private readonly retryMs: number;
+
+  /** reducer -> shard key -> state. The engine's working set; the store is written per batch. */
+  private readonly cache = new Map<string, Map<string, CachedState>>();
+  /** `${reducer}\0${aggregation}` -> member -> full keys (composite-keyed reducers only). */
+  private readonly memberIdx = new Map<string, Map<string, Set<string>>>();
+  private readonly unknown = new Set<string>();
+  private readonly levels: CompiledReducer[][] = [];
+  private readonly consumers = new Map<string, CompiledReducer[]>();
+  private readonly archivedDerived: Set<string>;
+
+  private seq = 0;
+  private now = 0;
+  private committed = 0;
+  private logEnd = 0;
+  private running = false;
+  private started = false;
+  private stopping = false;
+  private pumping: Promise<void> | null = null;
+  private waiters: Array<() => void> = [];
+  private flushWaiters: Array<{ offset: number; resolve: () => void; reject: (e: unknown) => void }> = [];
+  private lastError: unknown = null;
+  private readonly counters = { ingested: 0, rejected: 0, processed: 0, failed: 0, emitted: 0, batches: 0, lastBatchMs: 0, retries: 0 };
+
+  constructor(pipeline: CompiledPipeline, options: EngineOptions = {}) {
+    super();
+    this.pipeline = pipeline;
+    this.store = options.store ?? new MemoryStateStore();
+    this.log = options.log ?? new MemoryInputLog();
+    this.deadLetters = options.deadLetters ?? new MemoryDeadLetterStore();
+    this.archive = options.archive;
+    this.batchSize = options.batchSize ?? 4096;
+    this.queueLimit = options.queueLimit ?? 100_000;
+    this.retryMs = options.retryMs ?? 100;
+    this.archivedDerived = new Set(pipeline.archive?.derived ?? []);
+    for (const r of pipeline.reducers) {
+      (this.levels[r.level] ??= []).push(r);
+      this.cache.set(r.name, new Map());
+      for (const s of r.from) {
+        const list = this.consumers.get(s) ?? [];
+        list.push(r);
+        this.consumers.set(s, list);
+      }
+    }
+  }
+
+  /** Recover: resume from the store's committed offset and process what the log holds beyond it. */
+  async start(): Promise<void> {
+    if (this.started) return;
+    this.started = true;
+    this.committed = await this.store.offset(this.pipeline.name);
+    this.logEnd = Math.max(await this.log.end(), this.committed);
+    this.running = true;
+    this.kick();
+  }
+
+  /**
+   * Validate events against the stream's source schema, append the valid ones to the input log (durable
+   * when the log is), dead-letter the rest. Waits while too many accepted events are still unprocessed.
+   */
+  async ingest(stream: string, events: unknown[], at = Date.now()): Promise<IngestResult> {
+    const source = this.pipeline.sources.get(stream);
+    if (!source) {
+      if (this.pipeline.streams.has(stream)) throw new Error(`'${stream}' is a derived stream: only sources take events`);
+      throw new Error(`unknown source '${stream}' (sources: ${[...this.pipeline.sources.keys()].join(', ')})`);
+    }
+    if (!this.started) await this.start();
+    while (this.logEnd - this.committed >= this.queueLimit && this.running) {
+      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    }
+    const accepted: Array<{ stream: string; event: LoEvent; at: number }> = [];
+    const rejected: IngestResult['rejected'] = [];
+    const warnings: IngestResult['warnings'] = [];
+    const letters: DeadLetter[] = [];
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      const reason = source.validate(event);
+      if (reason !== null) {
+        rejected.push({ index: i, reason });
+        letters.push({ stream, event, reason, at, stage: 'ingest' });
+        continue;
+      }
+      const unknownMember = this.unknownMember(event as LoEvent);
+      if (unknownMember) warnings.push({ index: i, reason: unknownMember });
+      accepted.push({ stream, event: event as LoEvent, at });
+    }
+    if (letters.length) await this.deadLetters.put(letters);
+    let firstOffset = this.logEnd;
+    if (accepted.length) {
+      firstOffset = await this.log.append(accepted);
+      this.logEnd = Math.max(this.logEnd, firstOffset + accepted.length);
+    }
+    this.counters.ingested += accepted.length;
+    this.counters.rejected += rejected.length;
+    this.kick();
+    return { accepted: accepted.length, rejected, warnings, firstOffset };
+  }
+
+  /** A reason when the event's member (student) is in no roster group of a lookup key. */
+  private unknownMember(event: LoEvent): string | undefined {
+    for (const key of this.pipeline.keys.values()) {
+      if (!key.lookup) continue;
+      const byKey = this.pipeline.keys.get(key.lookup.by);
+      const member = byKey?.extract(event);
+      if (member !== undefined && key.lookup.roster.groupOf(member) === undefined) {
+        if (!this.unknown.has(member)) this.unknown.add(member);
+        return `unknown ${key.lookup.by} '${member}': not in roster '${key.lookup.roster.name}'; the event is kept and processed but shown on no '${key.name}' dashboard`;
+      }
+    }
+    return undefined;
+  }
+
+  /** Resolves when every event ingested so far is processed and committed. */
+  flush(): Promise<void> {
+    const target = this.logEnd;
+    if (this.committed >= target) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.flushWaiters.push({ offset: target, resolve, reject });
+      this.kick();
+    });
+  }
+
+  /** Drain, commit and close the store, log, dead letters and archive. */
+  async stop(): Promise<void> {
+    if (this.stopping) return;
+    if (this.started) await this.flush();
+    this.stopping = true;
+    this.running = false;
+    await this.pumping;
+    if (this.archive) {
+      await this.archive.commit();
+      await this.archive.close();
+    }
+    await Promise.all([this.store.close(), this.log.close(), this.deadLetters.close()]);
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  // ---------------------------------------------------------------------------------- processing
+
+  private kick(): void {
+    if (!this.running || this.pumping) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = null;
+      if (this.running && this.committed < this.logEnd) this.kick();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    let delay = this.retryMs;
+    while (this.running && this.committed < this.logEnd) {
+      try {
+        const entries = await this.log.read(this.committed, this.batchSize);
+        if (entries.length === 0) break;
+        await this.processBatch(entries);
+        delay = this.retryMs;
+        this.lastError = null;
+      } catch (err) {
+        // Store or log unavailable: nothing is lost (the log keeps the events); retry with back-off.
+        this.lastError = err;
+        this.counters.retries++;
+        this.emit('retry', err);
+        await new Promise((r) => setTimeout(r, delay));
+        delay = Math.min(delay * 2, 5000);
+      }
+    }
+  }
+
+  private async processBatch(entries: LoggedEvent[]): Promise<void> {
+    const t0 = performance.now();
+    const from = entries[0].offset;
+    const to = entries[entries.length - 1].offset + 1;
+    const dirty = new Map<string, Set<string>>();
+    const letters: DeadLetter[] = [];
+    // Streams' pending items for this batch: raw events first, derived ones appended as levels run.
+    const pending = new Map<string, Item[]>();
+    for (const e of entries) {
+      let list = pending.get(e.stream);
+      if (!list) pending.set(e.stream, (list = []));
+      list.push({ origin: e.offset, event: e.event, at: e.at });
+    }
+    const derivedForArchive = new Map<string, Item[]>();
+
+    for (const level of this.levels) {
+      if (!level) continue;
+      // Route: each reducer's (key, item) list in order, and the states to load.
+      const routed: Array<{ r: CompiledReducer; items: Item[]; keys: string[] }> = [];
+      const toLoad: Array<{ r: CompiledReducer; key: string }> = [];
+      for (const r of level) {
+        const input = this.inputOf(r, pending);
+        if (input.length === 0) continue;
+        const items: Item[] = [];
+        const keys: string[] = [];
+        const states = this.cache.get(r.name)!;
+        const loading = new Set<string>();
+        for (const it of input) {
+          let ev = it.event;
+          if (r.where) {
+            let pass: boolean;
+            try {
+              pass = r.where(ev);
+            } catch {
+              pass = false;
+            }
+            if (!pass) continue;
+          }
+          const key = r.key.extract(ev);
+          if (key === undefined) continue;
+          if (r.map) ev = r.map(ev);
+          items.push(ev === it.event ? it : { origin: it.origin, event: ev, at: it.at });
+          keys.push(key);
+          if (!states.has(key) && !loading.has(key)) {
+            loading.add(key);
+            toLoad.push({ r, key });
+          }
+        }
+        if (items.length) routed.push({ r, items, keys });
+      }
+      if (toLoad.length) await this.loadStates(toLoad);
+
+      for (const { r, items, keys } of routed) {
+        const states = this.cache.get(r.name)!;
+        let changed = dirty.get(r.name);
+        if (!changed) dirty.set(r.name, (changed = new Set()));
+        const emitted: Item[] | undefined = r.emit ? [] : undefined;
+        const late: Item[] | undefined = r.late ? [] : undefined;
+        let origin = 0;
+        let at = 0;
+        const ctx: { key: string; time: number; emit(e: LoEvent): void; late(e: LoEvent): void } = {
+          key: '',
+          time: 0,
+          emit: (e) => {
+            if (emitted) emitted.push({ origin, event: e, at });
+          },
+          late: (e) => {
+            if (late) late.push({ origin, event: e, at });
+            else letters.push({ stream: r.from.join(','), event: e, reason: `late event for reducer '${r.name}'`, at, stage: `late:${r.name}` });
+          },
+        };
+        for (let i = 0; i < items.length; i++) {
+          const it = items[i];
+          const key = keys[i];
+          const cached = states.get(key)!;
+          origin = it.origin;
+          at = it.at;
+          const t = r.time(it.event);
+          ctx.key = key;
+          ctx.time = typeof t === 'number' && Number.isFinite(t) ? t : it.at;
+          if (ctx.time > this.now) this.now = ctx.time;
+          try {
+            cached.s = r.op.reduce(cached.s, it.event, ctx as ReduceContext, r.params);
+            cached.t = ++this.seq;
+            changed.add(key);
+          } catch (err) {
+            // One bad event for one reducer: counted, dead-lettered with the reason, the pipeline goes on.
+            const error = err instanceof Error ? err.message : String(err);
+            this.counters.failed++;
+            letters.push({ stream: r.from.join(','), event: it.event, reason: `${r.name} (${r.op.name}): ${error}`, at: it.at, stage: `reducer:${r.name}` });
+            this.emit('failure', { reducer: r.name, key, event: it.event, error });
+          }
+        }
+        if (emitted && emitted.length) this.pushDerived(r.emit!, emitted, pending, derivedForArchive);
+        if (late && late.length) this.pushDerived(r.late!, late, pending, derivedForArchive);
+      }
+    }
+
+    // Archive before the state commit: an archive that has seen a batch twice (after a crash) can tell by offsets.
+    if (this.archive) {
+      if (this.pipeline.archive?.raw !== false) {
+        const byStream = new Map<string, LoggedEvent[]>();
+        for (const e of entries) {
+          const l = byStream.get(e.stream) ?? [];
+          l.push(e);
+          byStream.set(e.stream, l);
+        }
+        for (const [s, l] of byStream) await this.archive.append(s, l);
+      }
+      for (const [s, items] of derivedForArchive) {
+        await this.archive.append(s, items.map((it) => ({ offset: it.origin, stream: s, event: it.event, at: it.at })));
+      }
+    }
+
+    const writes: Array<[StateRef, Json]> = [];
+    const byName = new Map(this.pipeline.reducers.map((r) => [r.name, r]));
+    for (const [name, keys] of dirty) {
+      const r = byName.get(name)!;
+      const states = this.cache.get(name)!;
+      for (const key of keys) {
+        writes.push([{ pipeline: this.pipeline.name, reducer: name, version: r.version, key }, states.get(key)!.s]);
+      }
+    }
+    await this.store.commit({ pipeline: this.pipeline.name, writes, offset: to });
+    if (letters.length) await this.deadLetters.put(letters);
+    this.committed = to;
+    await this.log.truncate?.(to);
+
+    const ms = performance.now() - t0;
+    this.counters.processed += entries.length;
+    this.counters.batches++;
+    this.counters.lastBatchMs = ms;
+    const changedGroups = this.changedGroups(dirty);
+    this.emit('batch', { from, to, events: entries.length, ms, changed: dirty, changedGroups } satisfies BatchInfo);
+    for (const w of this.waiters.splice(0)) w();
+    this.flushWaiters = this.flushWaiters.filter((f) => {
+      if (f.offset <= this.committed) f.resolve();
+      return f.offset > this.committed;
+    });
+  }
+
+  /** A reducer's input items in deterministic order: by origin offset across its streams. */
+  private inputOf(r: CompiledReducer, pending: Map<string, Item[]>): Item[] {
+    if (r.from.length === 1) return pending.get(r.from[0]) ?? [];
+    const lists = r.from.map((s) => pending.get(s)).filter((l): l is Item[] => !!l && l.length > 0);
+    if (lists.length <= 1) return lists[0] ?? [];
+    // Stable sort keeps emission order among items of the same origin.
+    return lists.flat().sort((a, b) => a.origin - b.origin);
+  }
+
+  private pushDerived(stream: string, items: Item[], pending: Map<string, Item[]>, archive: Map<string, Item[]>): void {
+    this.counters.emitted += items.length;
+    const list = pending.get(stream);
+    if (list) {
+      // Several producers of one stream: keep the stream ordered by origin.
+      for (const it of items) list.push(it);
+      list.sort((a, b) => a.origin - b.origin);
+    } else pending.set(stream, items.slice());
+    if (this.archivedDerived.has(stream)) {
+      const a = archive.get(stream) ?? [];
+      for (const it of items) a.push(it);
+      archive.set(stream, a);
+    }
+    if (this.listenerCount('emit') > 0) for (const it of items) this.emit('emit', stream, it.event);
+  }
+
+  private async loadStates(toLoad: Array<{ r: CompiledReducer; key: string }>): Promise<void> {
+    const refs = toLoad.map(({ r, key }) => ({ pipeline: this.pipeline.name, reducer: r.name, version: r.version, key }));
+    const loaded = await this.store.load(refs);
+    for (let i = 0; i < toLoad.length; i++) {
+      const { r, key } = toLoad[i];
+      const s = loaded[i] === undefined ? r.op.init(r.params) : loaded[i];
+      this.cache.get(r.name)!.set(key, { s, t: 0 });
+      this.indexMember(r, key);
+    }
+  }
+
+  private indexMember(r: CompiledReducer, key: string): void {
+    for (const agg of this.pipeline.aggregations.values()) {
+      const rel = relationOf(r, agg);
+      if (rel.kind !== 'composite') continue;
+      const member = memberOfKey(rel, key)!;
+      const id = r.name + '\0' + agg.name;
+      let idx = this.memberIdx.get(id);
+      if (!idx) this.memberIdx.set(id, (idx = new Map()));
+      let set = idx.get(member);
+      if (!set) idx.set(member, (set = new Set()));
+      set.add(key);
+    }
+  }
+
+  private changedGroups(dirty: Map<string, Set<string>>): Map<string, Set<string>> {
+    const out = new Map<string, Set<string>>();
+    const byName = new Map(this.pipeline.reducers.map((r) => [r.name, r]));
+    for (const agg of this.pipeline.aggregations.values()) {
+      const roster = agg.groupBy.lookup?.roster;
+      const groups = new Set<string>();
+      for (const [name, keys] of dirty) {
+        const rel = relationOf(byName.get(name)!, agg);
+        if (rel.kind === 'none') continue;
+        for (const key of keys) {
+          if (rel.kind === 'group') groups.add(key);
+          else {
+            const g = roster?.groupOf(memberOfKey(rel, key)!);
+            if (g !== undefined) groups.add(g);
+          }
+        }
+      }
+      if (groups.size) out.set(agg.name, groups);
+    }
+    return out;
+  }
+
+  // ---------------------------------------------------------------------------------- reading
+
+  view(reducer: string, key: string): Json | undefined {
+    const r = this.pipeline.reducers.find((x) => x.name === reducer);
+    const c = this.cache.get(reducer)?.get(key);
+    if (!r || !c) return undefined;
+    return r.op.view ? r.op.view(c.s, r.params, this.now) : (c.s as Json);
+  }
+
+  keys(reducer: string): string[] {
+    return [...(this.cache.get(reducer)?.keys() ?? [])];
+  }
+
+  aggregate(aggregation: string, group: string): AggregateResult {
+    const agg = this.pipeline.aggregations.get(aggregation);
+    if (!agg) throw new Error(`unknown aggregation '${aggregation}'`);
+    return aggregateGroup(this.pipeline, agg, group, {
+      cache: this.cache,
+      memberIndex: (r, a) => this.memberIdx.get(r + '\0' + a),
+      now: this.now,
+    }, this.unknown.size);
+  }
+
+  groups(aggregation: string): string[] {
+    const agg = this.pipeline.aggregations.get(aggregation);
+    if (!agg) throw new Error(`unknown aggregation '${aggregation}'`);
+    return agg.groupBy.lookup?.roster.groups() ?? [];
+  }
+
+  /** Every reducer's views by key (sorted) and every aggregation's groups: what `replay` prints. */
+  results(): { reducers: Record<string, Record<string, Json>>; aggregations: Record<string, Record<string, AggregateResult>> } {
+    const reducers: Record<string, Record<string, Json>> = {};
+    for (const r of this.pipeline.reducers) {
+      const out: Record<string, Json> = {};
+      for (const key of this.keys(r.name).sort()) out[key] = this.view(r.name, key)!;
+      reducers[r.name] = out;
+    }
+    const aggregations: Record<string, Record<string, AggregateResult>> = {};
+    for (const name of this.pipeline.aggregations.keys()) {
+      const out: Record<string, AggregateResult> = {};
+      for (const g of this.groups(name)) out[g] = this.aggregate(name, g);
+      aggregations[name] = out;
+    }
+    return { reducers, aggregations };
+  }
+
+  /** The pipeline's event-time clock: the highest event time processed. */
+  clock(): number {
+    return this.now;
+  }
+
+  /** The error of the last failed batch attempt while it is being retried, else null. */
+  health(): { ok: boolean; error: string | null } {
+    return { ok: this.lastError === null, error: this.lastError ? String((this.lastError as Error).message ?? this.lastError) : null };
+  }
+
+  stats(): EngineStats {
+    return {
+      ...this.counters,
+      committedOffset: this.committed,
+      logEnd: this.logEnd,
+      queueDepth: this.logEnd - this.committed,
+      unknownMembers: this.unknown.size,
+    };
+  }
+}
