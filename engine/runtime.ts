@@ -240,7 +240,6 @@ export class Engine extends EventEmitter {
         if (entries.length === 0) break;
         await this.processBatch(entries);
         delay = this.retryMs;
-        this.lastError = null;
       } catch (err) {
         // Store or log unavailable: nothing is lost (the log keeps the events); retry with back-off.
         this.lastError = err;
@@ -378,6 +377,7 @@ export class Engine extends EventEmitter {
     await this.store.commit({ pipeline: this.pipeline.name, writes, offset: to });
     if (letters.length) await this.deadLetters.put(letters);
     this.committed = to;
+    this.lastError = null;
     await this.log.truncate?.(to);
 
     const ms = performance.now() - t0;

@@ -1,0 +1,124 @@
+import { resolve } from 'node:path';
+import { Classroom } from '../classroom.js';
+import { packageRoot } from '../paths.js';
+import { Engine, type AggregateResult } from '../runtime.js';
+import { parseArgs, type Command } from './command.js';
+import { loadPipeline } from './load-pipeline.js';
+
+
+const usage = `npm start -- [options]      (or: loflow demo [options])
+
+Runs the demo pipeline (pipelines/writing-observer.yaml) on the embedded defaults (in-memory state,
+local archive) against a deterministic synthetic classroom, serves the live dashboard and prints a
+per-class overview until stopped (Ctrl-C).
+
+Options:
+  --students N     students typing (default 40, at most 200: the demo roster)
+  --rate N         events per second fed in total (default 200)
+  --duration S     stop after S seconds (default: run until Ctrl-C)
+  --seed N         random seed of the classroom (default 1)
+  --port N         dashboard port (default 8080; 0 picks a free port)
+  --no-server      do not serve the dashboard; print the overview only
+  --pipeline FILE  another pipeline (default pipelines/writing-observer.yaml)
+  --help           this text`;
+
+type Server = { url: string; stop(): Promise<void> };
+
+export const demoCommand: Command = {
+  name: 'demo',
+  summary: 'run the demo pipeline on a synthetic classroom with a live dashboard (npm start)',
+  usage,
+  async run(argv) {
+    const { options } = parseArgs(argv, ['help', 'no-server']);
+    if (options.help) {
+      console.log(usage);
+      return 0;
+    }
+    const students = Math.min(200, Math.max(1, Number(options.students ?? 40)));
+    const rate = Math.max(1, Number(options.rate ?? 200));
+    const duration = options.duration ? Number(options.duration) : Infinity;
+    const pipelineFile = typeof options.pipeline === 'string' ? options.pipeline : resolve(packageRoot, 'pipelines/writing-observer.yaml');
+    const pipeline = await loadPipeline(pipelineFile);
+    if (!pipeline) return 1;
+    const engine = new Engine(pipeline, await embeddedPorts(pipeline.name));
+    await engine.start();
+
+    let server: Server | undefined;
+    if (!options['no-server']) server = await startDashboard(pipeline, engine, options.port === undefined ? 8080 : Number(options.port));
+    const stream = [...pipeline.sources.keys()][0];
+    const classroom = new Classroom({ students, seed: Number(options.seed ?? 1), start: Date.now(), stream });
+    const events = classroom.events();
+
+    // Feed in event-time order, paced by the wall clock: the simulated typing happens in real time
+    // (sped up so that `rate` events arrive per second).
+    const t0 = Date.now();
+    let fed = 0;
+    let stopping = false;
+    const stop = () => {
+      stopping = true;
+    };
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    const printer = setInterval(() => printOverview(engine, fed), 2000);
+    try {
+      while (!stopping && (Date.now() - t0) / 1000 < duration) {
+        const due = Math.floor(((Date.now() - t0) / 1000) * rate) - fed;
+        if (due > 0) {
+          const batch = [];
+          for (let i = 0; i < due; i++) {
+            const e = events.next().value!;
+            // Event time follows the wall clock so dashboards' idle flags mean "idle now".
+            e.event.ts = Date.now();
+            batch.push(e.event);
+          }
+          await engine.ingest(stream, batch);
+          fed += batch.length;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+    } finally {
+      clearInterval(printer);
+      await engine.flush();
+      printOverview(engine, fed);
+      await server?.stop();
+      await engine.stop();
+    }
+    return 0;
+  },
+};
+
+/** The embedded defaults: in-memory state and input log, dead letters and archive in .loflow/. */
+async function embeddedPorts(_pipeline: string) {
+  return {};
+}
+
+async function startDashboard(pipeline: import('../types.js').CompiledPipeline, engine: Engine, port: number): Promise<Server | undefined> {
+  // The server module is optional at build time (it is a separate part); load it by path.
+  const path = '../server/index.js';
+  try {
+    const mod = (await import(path)) as { startServer?: (o: Record<string, unknown>) => Promise<Server> };
+    if (!mod.startServer) return undefined;
+    const s = await mod.startServer({ pipeline, engine, port, demo: true });
+    console.log(`\nloflow demo: dashboard at ${s.url}  (teacher tokens: see README "Dashboards")\n`);
+    return s;
+  } catch (err) {
+    console.error(`dashboard server not started: ${(err as Error).message}`);
+    return undefined;
+  }
+}
+
+function printOverview(engine: Engine, fed: number): void {
+  const lines: string[] = [];
+  const s = engine.stats();
+  lines.push(`events fed ${fed}, processed ${s.processed}, rejected ${s.rejected}, reducer failures ${s.failed}, derived ${s.emitted}`);
+  for (const name of engine.pipeline.aggregations.keys()) {
+    for (const group of engine.groups(name)) {
+      const a: AggregateResult = engine.aggregate(name, group);
+      const summary = Object.entries(a.summary)
+        .map(([k, v]) => `${k}=${typeof v === 'number' ? Math.round(v * 10) / 10 : JSON.stringify(v)}`)
+        .join('  ');
+      lines.push(`  ${name} ${group.padEnd(8)} ${summary}`);
+    }
+  }
+  console.log(lines.join('\n'));
+}

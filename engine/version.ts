@@ -1,0 +1,6 @@
+// The engine version recorded in analysis logs and printed by `loflow --version`.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { packageRoot } from './paths.js';
+
+export const version: string = (JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as { version: string }).version;
