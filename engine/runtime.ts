@@ -78,7 +78,7 @@ interface Item {
 }
 
 export class Engine extends EventEmitter {
-  readonly pipeline: CompiledPipeline;
+  pipeline: CompiledPipeline;
   readonly store: StateStore;
   readonly log: InputLog;
   readonly deadLetters: DeadLetterStore;
@@ -95,6 +95,7 @@ export class Engine extends EventEmitter {
   private readonly levels: CompiledReducer[][] = [];
   private readonly consumers = new Map<string, CompiledReducer[]>();
   private readonly archivedDerived: Set<string>;
+  // levels/consumers are derived from reducers, which a live swap never changes.
 
   private seq = 0;
   private now = 0;
@@ -463,6 +464,23 @@ export class Engine extends EventEmitter {
       if (groups.size) out.set(agg.name, groups);
     }
     return out;
+  }
+
+  /**
+   * Hot reload of a stateless change (aggregations, dashboards, archive, source options): allowed only
+   * when every reducer keeps its name, version and level, so no state changes meaning.
+   */
+  swapPipeline(next: CompiledPipeline): void {
+    const sig = (p: CompiledPipeline) => p.reducers.map((r) => `${r.name}@${r.version}/${r.level}`).join(',');
+    if (next.name !== this.pipeline.name) throw new Error(`pipeline name changed ('${this.pipeline.name}' -> '${next.name}'): not a live change`);
+    if (sig(next) !== sig(this.pipeline)) {
+      throw new Error('reducers changed: a live swap only takes stateless changes (run `loflow plan` to see why)');
+    }
+    // Keep operator instances running on the new definitions (same versions, so same behaviour).
+    this.pipeline = next;
+    this.archivedDerived.clear();
+    for (const s of next.archive?.derived ?? []) this.archivedDerived.add(s);
+    this.emit('reload', next);
   }
 
   // ---------------------------------------------------------------------------------- reading
