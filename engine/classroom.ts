@@ -89,10 +89,10 @@ export class Classroom {
   *events(count = Infinity): Generator<GeneratedEvent> {
     let produced = 0;
     while (produced < count) {
-      if (this.out.length === 0) this.step();
-      const e = this.out.shift()!;
-      produced++;
-      yield e;
+      this.step();
+      const out = this.out;
+      this.out = [];
+      for (let i = 0; i < out.length && produced < count; i++, produced++) yield out[i];
     }
   }
 
@@ -152,7 +152,15 @@ export class Classroom {
     }
     this.out.push({
       stream: this.stream,
-      event: { ...base, event: 'keystroke', ts: s.next, doc_id: this.docId(s, s.doc), keystroke: { key, pos } },
+      event: {
+        source: base.source,
+        version: base.version,
+        auth: { user_id: s.id },
+        event: 'keystroke',
+        ts: s.next,
+        doc_id: this.docId(s, s.doc),
+        keystroke: { key, pos },
+      },
     });
     if (s.pending.length >= this.saveEvery) this.flushSave(s, base);
   }
