@@ -1,4 +1,7 @@
 // The built-in operator and aggregator registries: each operator is one file exporting a plain object.
+// Custom operators are modules next to the pipeline (`op: ./operators/my-op.ts`) exporting the same shape.
+import { isAbsolute, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import type { Aggregator, Operator } from '../engine/types.js';
 import { count } from './count.js';
 
@@ -7,3 +10,31 @@ export const builtinOperators: ReadonlyMap<string, Operator> = new Map<string, O
 );
 
 export const builtinAggregators: ReadonlyMap<string, Aggregator> = new Map<string, Aggregator>([]);
+
+/** True when `op:` names a module rather than a built-in. */
+export function isCustomOperatorSpec(spec: string): boolean {
+  return spec.startsWith('./') || spec.startsWith('../') || isAbsolute(spec);
+}
+
+/** Load a custom operator module (.js, .mjs or .ts) and check it has the Operator shape. */
+export async function loadCustomOperator(spec: string, baseDir: string): Promise<Operator> {
+  const file = resolve(baseDir, spec);
+  let mod: Record<string, unknown>;
+  try {
+    if (/\.(c|m)?ts$/.test(file)) {
+      const { tsImport } = await import('tsx/esm/api');
+      mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
+    } else {
+      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+    }
+  } catch (err) {
+    throw new Error(`cannot load operator module '${spec}': ${(err as Error).message.split('\n')[0]}`);
+  }
+  const op = (mod.default ?? mod.operator) as Partial<Operator> | undefined;
+  const missing = ['name', 'params', 'init', 'reduce'].filter((k) => !op || (op as Record<string, unknown>)[k] === undefined);
+  if (!op || missing.length) {
+    throw new Error(`'${spec}' does not export an operator (default export or \`operator\`): missing ${missing.join(', ')}`);
+  }
+  if (typeof op.init !== 'function' || typeof op.reduce !== 'function') throw new Error(`'${spec}': init and reduce must be functions`);
+  return { summary: '', example: '', ...op } as Operator;
+}

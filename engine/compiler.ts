@@ -1,0 +1,612 @@
+// The compiler: YAML text -> checked spec -> operator graph (CompiledPipeline). It reports every error it
+// can find at once, each at file:line:column with the document path and a hint.
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { LineCounter, parseDocument } from 'yaml';
+import { builtinAggregators, builtinOperators, isCustomOperatorSpec, loadCustomOperator } from '../operators/registry.js';
+import { didYouMean, formatError, SourceMap, type Path } from './compiler/source-map.js';
+import { parseDuration } from './duration.js';
+import { ajv, describeErrors, eventValidator } from './event-schemas.js';
+import { compileExpression, compileFilter } from './expression.js';
+import { compilePath, JsonPathError, parsePath } from './jsonpath.js';
+import { packageRoot } from './paths.js';
+import { loadRoster, type CsvRoster } from './roster.js';
+import type {
+  CompiledAggregation,
+  CompiledKey,
+  CompiledPipeline,
+  CompiledReducer,
+  CompiledSource,
+  CompiledSummary,
+  DashboardSpec,
+  JsonSchema,
+  LoEvent,
+  Operator,
+  PipelineError,
+  Roster,
+} from './types.js';
+
+export { formatError } from './compiler/source-map.js';
+
+export interface CompileResult {
+  pipeline?: CompiledPipeline;
+  errors: PipelineError[];
+}
+
+let pipelineValidator: ReturnType<ReturnType<typeof ajv>['compile']> | undefined;
+function validatePipelineSchema() {
+  pipelineValidator ??= ajv().compile(JSON.parse(readFileSync(join(packageRoot, 'schemas/pipeline.schema.json'), 'utf8')));
+  return pipelineValidator;
+}
+
+/** JSON with sorted keys: the same definition always hashes the same. */
+export function canonicalJson(v: unknown): string {
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
+  if (v && typeof v === 'object') {
+    return `{${Object.keys(v)
+      .sort()
+      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
+      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
+      .join(',')}}`;
+  }
+  return JSON.stringify(v);
+}
+
+const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
+
+export async function compilePipelineFile(file: string): Promise<CompileResult> {
+  const abs = resolve(file);
+  let text: string;
+  try {
+    text = readFileSync(abs, 'utf8');
+  } catch (err) {
+    return { errors: [{ file, line: 1, column: 1, path: '', message: `cannot read pipeline file: ${(err as Error).message}` }] };
+  }
+  return compilePipeline(text, abs);
+}
+
+export async function compilePipeline(text: string, file = '', baseDir = file ? dirname(file) : process.cwd()): Promise<CompileResult> {
+  const lines = new LineCounter();
+  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, prettyErrors: false });
+  const map = new SourceMap(file, doc, lines);
+  const errors: PipelineError[] = [];
+  for (const e of [...doc.errors]) {
+    const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+    const message = e.code === 'DUPLICATE_KEY' ? 'duplicate name: this key is already defined in the same mapping' : `YAML: ${e.message.split(' at line')[0]}`;
+    errors.push({ file, line: pos.line, column: pos.col, path: '', message });
+  }
+  if (errors.length) return { errors };
+  const spec = doc.toJS() as Record<string, any>;
+  if (!spec || typeof spec !== 'object' || Array.isArray(spec)) {
+    return { errors: [map.error([], 'a pipeline file is a YAML mapping with at least `pipeline`, `sources` and `reducers`')] };
+  }
+
+  // 1. Shape: the JSON Schema (the same one editors use).
+  const validate = validatePipelineSchema();
+  if (!validate(spec)) {
+    for (const e of validate.errors ?? []) {
+      if (['oneOf', 'anyOf', 'if'].includes(e.keyword)) continue;
+      const path: Path = e.instancePath.split('/').slice(1).map((s) => s.replace(/~1/g, '/').replace(/~0/g, '~'));
+      if (e.keyword === 'additionalProperties') {
+        const extra = (e.params as { additionalProperty: string }).additionalProperty;
+        const allowed = Object.keys(((e.parentSchema as Record<string, any>)?.properties ?? {}) as object);
+        errors.push(map.error([...path, extra], `unknown field '${extra}'`, { key: true, hint: didYouMean(extra, allowed) }));
+      } else if (e.keyword === 'required') {
+        const missing = (e.params as { missingProperty: string }).missingProperty;
+        errors.push(map.error(path, `missing required field '${missing}'`));
+      } else if (e.keyword === 'propertyNames') {
+        errors.push(map.error([...path, (e.params as { propertyName: string }).propertyName], `bad name: use letters, digits, _ and -, starting with a letter`, { key: true }));
+      } else if (e.keyword === 'pattern' && path.length >= 2 && path.at(-1) !== undefined) {
+        errors.push(map.error(path, `${path.at(-2) === 'keys' || String(path.at(-1)).includes('time') ? 'bad JSON path' : 'bad value'}: ${e.message}`));
+      } else {
+        errors.push(map.error(path, `${e.message}${e.keyword === 'enum' ? `: ${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')}` : ''}`));
+      }
+    }
+    dedupe(errors);
+    return { errors };
+  }
+
+  const c = new Compiler(spec, map, baseDir, errors);
+  const pipeline = await c.compile(text, file);
+  dedupe(errors);
+  errors.sort((a, b) => a.line - b.line || a.column - b.column);
+  return errors.length ? { errors } : { pipeline, errors };
+}
+
+function dedupe(errors: PipelineError[]): void {
+  const seen = new Set<string>();
+  for (let i = errors.length - 1; i >= 0; i--) {
+    const k = formatError(errors[i]);
+    if (seen.has(k)) errors.splice(i, 1);
+    else seen.add(k);
+  }
+}
+
+interface KeyInfo {
+  key: CompiledKey;
+  /** The definition as written, expanded (paths of components), for versions. */
+  definition: unknown;
+  /** JSON paths the key reads from an event. */
+  paths: string[];
+}
+
+class Compiler {
+  private readonly rosterFiles = new Map<string, CsvRoster>();
+  private readonly keys = new Map<string, KeyInfo>();
+
+  constructor(
+    private readonly spec: Record<string, any>,
+    private readonly map: SourceMap,
+    private readonly baseDir: string,
+    private readonly errors: PipelineError[],
+  ) {}
+
+  private err(path: Path, message: string, opts: { key?: boolean; inner?: number; hint?: string } = {}): void {
+    this.errors.push(this.map.error(path, message, opts));
+  }
+
+  async compile(text: string, file: string): Promise<CompiledPipeline | undefined> {
+    const sources = this.sources();
+    this.rosters();
+    this.compileKeys();
+    const reducers = await this.reducers(sources);
+    const aggregations = this.aggregations(reducers);
+    const dashboards = this.dashboards(aggregations);
+    const archive = this.archive(reducers);
+    if (this.errors.length) return undefined;
+    const streams = new Map<string, { name: string; producer: string | null; consumers: string[] }>();
+    for (const s of sources.keys()) streams.set(s, { name: s, producer: null, consumers: [] });
+    for (const r of reducers) {
+      for (const s of [r.emit, r.late]) if (s && !streams.has(s)) streams.set(s, { name: s, producer: r.name, consumers: [] });
+    }
+    for (const r of reducers) for (const s of r.from) streams.get(s)?.consumers.push(r.name);
+    const rosters = new Map<string, Roster>();
+    for (const k of this.keys.values()) if (k.key.lookup) rosters.set(k.key.lookup.roster.name, k.key.lookup.roster);
+    return {
+      name: this.spec.pipeline,
+      file,
+      text,
+      spec: this.spec,
+      hash: sha256(canonicalJson(this.spec)),
+      sources,
+      keys: new Map([...this.keys].map(([n, k]) => [n, k.key])),
+      rosters,
+      streams,
+      reducers,
+      aggregations,
+      dashboards,
+      archive,
+    };
+  }
+
+  private sources(): Map<string, CompiledSource> {
+    const out = new Map<string, CompiledSource>();
+    for (const [name, def] of Object.entries<Record<string, any>>(this.spec.sources ?? {})) {
+      const schema: string = def.schema ?? 'lo-event';
+      let validate: (e: unknown) => string | null;
+      try {
+        validate = eventValidator(schema, this.baseDir);
+      } catch (err) {
+        this.err(['sources', name, 'schema'], `cannot load event schema '${schema}': ${(err as Error).message.split('\n')[0]}`);
+        continue;
+      }
+      const { kind, path, schema: _s, ...options } = def;
+      out.set(name, { name, kind, path, schema, validate, options });
+    }
+    return out;
+  }
+
+  private rosters(): void {
+    for (const [name, def] of Object.entries<Record<string, any>>(this.spec.rosters ?? {})) {
+      const file = resolve(this.baseDir, def.file);
+      if (!existsSync(file)) {
+        this.err(['rosters', name, 'file'], `roster file not found: ${file}`);
+        continue;
+      }
+      try {
+        this.rosterFiles.set(name, loadRoster(name, file, def.member));
+      } catch (err) {
+        this.err(['rosters', name], (err as Error).message);
+      }
+    }
+  }
+
+  private compileKeys(): void {
+    const defs = (this.spec.keys ?? {}) as Record<string, any>;
+    const pathKey = (name: string, path: string, at: Path): KeyInfo | undefined => {
+      try {
+        const get = compilePath(path);
+        return {
+          key: {
+            name,
+            components: [name],
+            extract: (e: LoEvent) => {
+              const v = get(e);
+              return v === undefined || v === null || typeof v === 'object' ? undefined : String(v);
+            },
+          },
+          definition: path,
+          paths: [path],
+        };
+      } catch (err) {
+        if (err instanceof JsonPathError) this.err(at, `bad JSON path: ${err.message}`, { inner: err.offset });
+        else throw err;
+        return undefined;
+      }
+    };
+    // Paths first, then composites and lookups, which refer to other keys.
+    for (const [name, def] of Object.entries(defs)) {
+      if (typeof def === 'string') {
+        const k = pathKey(name, def, ['keys', name]);
+        if (k) this.keys.set(name, k);
+      }
+    }
+    for (const [name, def] of Object.entries(defs)) {
+      if (Array.isArray(def)) {
+        const parts: KeyInfo[] = [];
+        def.forEach((component: string, i: number) => {
+          const k = this.keys.get(component);
+          if (!k) this.err(['keys', name, i], `unknown key '${component}' in composite key '${name}'`, { hint: didYouMean(component, Object.keys(defs)) });
+          else if (k.key.components.length > 1 || k.key.lookup) this.err(['keys', name, i], `a composite key's parts must be JSON path keys ('${component}' is not)`);
+          else parts.push(k);
+        });
+        if (parts.length !== def.length) continue;
+        const getters = parts.map((p) => p.key.extract);
+        this.keys.set(name, {
+          key: {
+            name,
+            components: def,
+            extract: (e) => {
+              let out = '';
+              for (let i = 0; i < getters.length; i++) {
+                const v = getters[i](e);
+                if (v === undefined) return undefined;
+                out = i === 0 ? v : out + '|' + v;
+              }
+              return out;
+            },
+          },
+          definition: parts.map((p) => p.definition),
+          paths: parts.flatMap((p) => p.paths),
+        });
+      }
+    }
+    for (const [name, def] of Object.entries(defs)) {
+      if (def && typeof def === 'object' && !Array.isArray(def)) {
+        const roster = this.rosterFiles.get(def.lookup);
+        const by = this.keys.get(def.by);
+        if (!roster) {
+          if (!(this.spec.rosters ?? {})[def.lookup]) this.err(['keys', name, 'lookup'], `unknown roster '${def.lookup}'`, { hint: didYouMean(def.lookup, Object.keys(this.spec.rosters ?? {})) });
+          continue;
+        }
+        if (!by) {
+          this.err(['keys', name, 'by'], `unknown key '${def.by}'`, { hint: didYouMean(def.by, Object.keys(defs)) });
+          continue;
+        }
+        if (!roster.hasColumn(def.column)) {
+          this.err(['keys', name, 'column'], `roster '${def.lookup}' has no column '${def.column}'`, { hint: didYouMean(def.column, roster.header) });
+          continue;
+        }
+        const grouped = roster.groupedBy(def.column);
+        const byExtract = by.key.extract;
+        this.keys.set(name, {
+          key: {
+            name,
+            components: [name],
+            extract: (e) => {
+              const m = byExtract(e);
+              return m === undefined ? undefined : grouped.groupOf(m);
+            },
+            lookup: { roster: grouped, by: def.by, column: def.column },
+          },
+          definition: { lookup: def.lookup, by: by.definition, column: def.column },
+          paths: by.paths,
+        });
+      }
+    }
+  }
+
+  private async resolveOperator(spec: string, at: Path): Promise<Operator | undefined> {
+    if (isCustomOperatorSpec(spec)) {
+      try {
+        return await loadCustomOperator(spec, this.baseDir);
+      } catch (err) {
+        this.err(at, (err as Error).message);
+        return undefined;
+      }
+    }
+    const op = builtinOperators.get(spec);
+    if (!op) this.err(at, `unknown operator '${spec}'`, { hint: didYouMean(spec, builtinOperators.keys()) });
+    return op;
+  }
+
+  private async reducers(sources: Map<string, CompiledSource>): Promise<CompiledReducer[]> {
+    const defs = (this.spec.reducers ?? {}) as Record<string, Record<string, any>>;
+    // Streams: sources, and what reducers emit.
+    const producers = new Map<string, string[]>();
+    for (const [name, def] of Object.entries(defs)) {
+      if (sources.has(name)) this.err(['reducers', name], `duplicate name: '${name}' is both a source and a reducer`, { key: true });
+      for (const field of ['emit', 'late'] as const) {
+        const s = def[field];
+        if (!s) continue;
+        if (sources.has(s)) this.err(['reducers', name, field], `duplicate name: stream '${s}' is already a source`);
+        producers.set(s, [...(producers.get(s) ?? []), name]);
+      }
+    }
+    const streamNames = [...sources.keys(), ...producers.keys()];
+    const built: Array<CompiledReducer & { order: number }> = [];
+    let order = 0;
+    for (const [name, def] of Object.entries(defs)) {
+      const at: Path = ['reducers', name];
+      const from: string[] = Array.isArray(def.from) ? def.from : [def.from];
+      from.forEach((s, i) => {
+        if (!sources.has(s) && !producers.has(s)) {
+          this.err(Array.isArray(def.from) ? [...at, 'from', i] : [...at, 'from'], `unknown stream '${s}'`, { hint: didYouMean(s, streamNames) });
+        }
+      });
+      const key = this.keys.get(def.key);
+      if (!key && !(def.key in (this.spec.keys ?? {}))) this.err([...at, 'key'], `unknown key '${def.key}'`, { hint: didYouMean(def.key, Object.keys(this.spec.keys ?? {})) });
+      const op = await this.resolveOperator(def.op, [...at, 'op']);
+      let params: unknown = def.params ?? {};
+      if (op) {
+        const validate = ajv().compile(op.params as JsonSchema);
+        if (!validate(params)) {
+          for (const e of validate.errors ?? []) {
+            const sub = e.instancePath.split('/').slice(1);
+            if (e.keyword === 'additionalProperties') {
+              const extra = (e.params as { additionalProperty: string }).additionalProperty;
+              this.err([...at, 'params', ...sub, extra], `operator '${op.name}' has no parameter '${extra}'`, {
+                key: true,
+                hint: didYouMean(extra, Object.keys(((op.params as any).properties ?? {}) as object)),
+              });
+            } else {
+              this.err([...at, 'params', ...sub], `bad params for '${op.name}': ${describeErrors([e]).replace('(event)', 'params')}`);
+            }
+          }
+          params = undefined;
+        } else if (op.prepare) {
+          try {
+            params = op.prepare(params);
+          } catch (err) {
+            const pe = err as Error & { param?: string };
+            this.err(pe.param ? [...at, 'params', pe.param] : [...at, 'params'], `bad params for '${op.name}': ${pe.message}`);
+            params = undefined;
+          }
+        }
+      }
+      let where: ((e: LoEvent) => boolean) | undefined;
+      if (def.where !== undefined) {
+        const f = compileFilter(def.where);
+        if (f.ok) where = f.fn;
+        else this.err([...at, 'where'], f.message, { inner: f.offset });
+      }
+      let mapFn: ((e: LoEvent) => LoEvent) | undefined;
+      if (def.map) {
+        const fields: Array<[string, (e: LoEvent) => unknown]> = [];
+        for (const [field, src] of Object.entries<string>(def.map)) {
+          const x = compileExpression(src);
+          if (x.ok) fields.push([field, x.fn]);
+          else this.err([...at, 'map', field], x.message, { inner: x.offset });
+        }
+        mapFn = (e) => {
+          const out: LoEvent = {};
+          for (const [f, fn] of fields) {
+            try {
+              out[f] = fn(e);
+            } catch {
+              // A field the event lacks stays absent in the projection.
+            }
+          }
+          return out;
+        };
+      }
+      if (def.select) {
+        const getters: Array<[Array<string | number>, (e: unknown) => unknown]> = [];
+        (def.select as string[]).forEach((p, i) => {
+          try {
+            getters.push([parsePath(p), compilePath(p)]);
+          } catch (err) {
+            if (err instanceof JsonPathError) this.err([...at, 'select', i], `bad JSON path: ${err.message}`, { inner: err.offset });
+          }
+        });
+        const before = mapFn;
+        mapFn = (e) => {
+          const src = before ? before(e) : e;
+          const out: LoEvent = {};
+          for (const [segs, get] of getters) {
+            const v = get(src);
+            if (v === undefined) continue;
+            let o: any = out;
+            for (let i = 0; i < segs.length - 1; i++) o = o[segs[i]] ??= {};
+            o[segs[segs.length - 1]] = v;
+          }
+          return out;
+        };
+      }
+      let time: (e: LoEvent) => number | undefined = (e) => (typeof e.ts === 'number' ? e.ts : undefined);
+      if (def.time) {
+        try {
+          const get = compilePath(def.time);
+          time = (e) => {
+            const v = get(e);
+            return typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Date.parse(v) : undefined;
+          };
+        } catch (err) {
+          if (err instanceof JsonPathError) this.err([...at, 'time'], `bad JSON path: ${err.message}`, { inner: err.offset });
+        }
+      }
+      if (!op || !key || params === undefined) continue;
+      const version = sha256(
+        canonicalJson({ op: def.op, params: def.params ?? {}, key: key.definition, from, where: def.where, map: def.map, select: def.select, time: def.time, emit: def.emit, late: def.late }),
+      ).slice(0, 16);
+      built.push({ name, op, params, from, key: key.key, where, map: mapFn, time, emit: def.emit, late: def.late, version, level: 0, order: order++ });
+    }
+
+    // The graph: reducer -> reducers that read what it emits. Cycles are errors naming their nodes.
+    const byName = new Map(built.map((r) => [r.name, r]));
+    const next = (r: CompiledReducer) =>
+      built.filter((x) => x.from.some((s) => (r.emit && s === r.emit) || (r.late && s === r.late)));
+    const state = new Map<string, 0 | 1 | 2>();
+    const stack: string[] = [];
+    const cycles = new Set<string>();
+    const visit = (r: CompiledReducer) => {
+      state.set(r.name, 1);
+      stack.push(r.name);
+      for (const n of next(r)) {
+        if (state.get(n.name) === 1) {
+          const cycle = [...stack.slice(stack.indexOf(n.name)), n.name];
+          const id = [...cycle].slice(0, -1).sort().join(',');
+          if (!cycles.has(id)) {
+            cycles.add(id);
+            this.err(['reducers', n.name, 'from'], `cycle: ${cycle.join(' -> ')} (a pipeline must be a DAG: a reducer cannot read, directly or through others, what it emits)`);
+          }
+        } else if (!state.get(n.name)) visit(n);
+      }
+      stack.pop();
+      state.set(r.name, 2);
+    };
+    for (const r of built) if (!state.get(r.name)) visit(r);
+    if (cycles.size) return [];
+
+    // Levels: 1 + the highest level among the producers of what a reducer reads.
+    const level = (r: CompiledReducer, seen = new Set<string>()): number => {
+      let l = 0;
+      for (const s of r.from) for (const p of producers.get(s) ?? []) {
+        const pr = byName.get(p);
+        if (pr && !seen.has(p)) l = Math.max(l, 1 + level(pr, new Set([...seen, r.name])));
+      }
+      return l;
+    };
+    for (const r of built) r.level = level(r);
+
+    this.checkStreamTypes(built, producers, defs);
+    built.sort((a, b) => a.level - b.level || a.order - b.order);
+    return built.map(({ order: _o, ...r }) => r);
+  }
+
+  /** A consumer of an emitted stream must read only fields the producer's operator declares it emits. */
+  private checkStreamTypes(built: CompiledReducer[], producers: Map<string, string[]>, defs: Record<string, Record<string, any>>): void {
+    const byName = new Map(built.map((r) => [r.name, r]));
+    for (const r of built) {
+      for (const s of r.from) {
+        for (const p of producers.get(s) ?? []) {
+          const producer = byName.get(p);
+          const emits = producer?.op.emits as { properties?: Record<string, unknown> } | undefined;
+          if (!producer || producer.emit !== s || !emits?.properties) continue;
+          const fields = Object.keys(emits.properties);
+          const keyDef = this.keys.get(defs[r.name].key);
+          const read: Array<{ path: string; at: Path }> = [];
+          for (const path of keyDef?.paths ?? []) read.push({ path, at: ['reducers', r.name, 'key'] });
+          for (const [k, v] of Object.entries<unknown>(defs[r.name].params ?? {})) {
+            if (typeof v === 'string' && v.startsWith('$.')) read.push({ path: v, at: ['reducers', r.name, 'params', k] });
+          }
+          for (const { path, at } of read) {
+            const first = parsePath(path)[0];
+            if (typeof first === 'string' && !fields.includes(first)) {
+              this.err(at, `reducer '${r.name}' reads ${path} from stream '${s}', but '${p}' (${producer.op.name}) emits only {${fields.join(', ')}}`, {
+                hint: didYouMean(first, fields),
+              });
+            }
+          }
+        }
+      }
+    }
+  }
+
+  private aggregations(reducers: CompiledReducer[]): Map<string, CompiledAggregation> {
+    const out = new Map<string, CompiledAggregation>();
+    const byName = new Map(reducers.map((r) => [r.name, r]));
+    const reducerNames = Object.keys(this.spec.reducers ?? {});
+    for (const [name, def] of Object.entries<Record<string, any>>(this.spec.aggregations ?? {})) {
+      const at: Path = ['aggregations', name];
+      const group = this.keys.get(def.group_by);
+      if (!group) {
+        this.err([...at, 'group_by'], `unknown key '${def.group_by}'`, { hint: didYouMean(def.group_by, this.keys.keys()) });
+        continue;
+      }
+      if (!group.key.lookup) {
+        this.err([...at, 'group_by'], `group_by needs a roster lookup key (like class: {lookup: roster, by: student, column: class}); '${def.group_by}' is not one`);
+        continue;
+      }
+      const member = group.key.lookup.by;
+      const entries: Array<[string, string, Path]> = Array.isArray(def.columns)
+        ? def.columns.map((c: string, i: number) => [c, c, [...at, 'columns', i]])
+        : Object.entries<string>(def.columns).map(([alias, c]) => [alias, c, [...at, 'columns', alias]]);
+      const columns: CompiledAggregation['columns'] = [];
+      for (const [alias, ref, cat] of entries) {
+        const [reducer, ...field] = ref.split('.');
+        const r = byName.get(reducer);
+        if (!r) {
+          if (!reducerNames.includes(reducer)) this.err(cat, `unknown reducer '${reducer}'`, { hint: didYouMean(reducer, reducerNames) });
+          continue;
+        }
+        const keyedOk = r.key.name === member || r.key.name === group.key.name || (r.key.components.length > 1 && r.key.components.includes(member));
+        if (!keyedOk) {
+          this.err(cat, `reducer '${reducer}' is keyed by '${r.key.name}': it cannot be shown per ${member} (key it by ${member}, by ${group.key.name}, or by a composite key with ${member})`);
+          continue;
+        }
+        columns.push({ name: alias, reducer, field });
+      }
+      const summary: CompiledSummary[] = [];
+      for (const [sname, sdef] of Object.entries<Record<string, any>>(def.summary ?? {})) {
+        const sat: Path = [...at, 'summary', sname];
+        const aggregator = builtinAggregators.get(sdef.op);
+        if (!aggregator) {
+          this.err([...sat, 'op'], `unknown aggregator '${sdef.op}'`, { hint: didYouMean(sdef.op, builtinAggregators.keys()) });
+          continue;
+        }
+        if (sdef.of !== undefined && !entries.some(([alias]) => alias === sdef.of)) {
+          this.err([...sat, 'of'], `unknown column '${sdef.of}'`, { hint: didYouMean(sdef.of, entries.map(([a]) => a)) });
+          continue;
+        }
+        const params = sdef.params ?? {};
+        const validate = ajv().compile(aggregator.params as JsonSchema);
+        if (!validate(params)) {
+          this.err([...sat, 'params'], `bad params for '${aggregator.name}': ${describeErrors(validate.errors).replace('(event)', 'params')}`);
+          continue;
+        }
+        let where: CompiledSummary['where'];
+        if (sdef.where !== undefined) {
+          const f = compileFilter(sdef.where);
+          if (!f.ok) {
+            this.err([...sat, 'where'], f.message, { inner: f.offset });
+            continue;
+          }
+          where = f.fn;
+        }
+        summary.push({ name: sname, aggregator, params, of: sdef.of, where });
+      }
+      out.set(name, { name, groupBy: group.key, member, columns, summary });
+    }
+    return out;
+  }
+
+  private dashboards(aggregations: Map<string, CompiledAggregation>): Map<string, DashboardSpec> {
+    const out = new Map<string, DashboardSpec>();
+    for (const [name, def] of Object.entries<Record<string, any>>(this.spec.dashboards ?? {})) {
+      const at: Path = ['dashboards', name];
+      if (!aggregations.has(def.aggregation)) {
+        if (!(def.aggregation in (this.spec.aggregations ?? {}))) {
+          this.err([...at, 'aggregation'], `unknown aggregation '${def.aggregation}'`, { hint: didYouMean(def.aggregation, Object.keys(this.spec.aggregations ?? {})) });
+        }
+        continue;
+      }
+      const { aggregation, push, min_interval, ...options } = def;
+      out.set(name, { name, aggregation, push: push ?? 'on_change', minIntervalMs: min_interval === undefined ? 1000 : parseDuration(min_interval), options });
+    }
+    return out;
+  }
+
+  private archive(reducers: CompiledReducer[]): CompiledPipeline['archive'] {
+    const def = this.spec.archive as Record<string, any> | undefined;
+    if (!def) return undefined;
+    const derived: string[] = def.derived ?? [];
+    const emitted = new Set(reducers.flatMap((r) => [r.emit, r.late].filter((s): s is string => !!s)));
+    derived.forEach((s, i) => {
+      if (!emitted.has(s)) this.err(['archive', 'derived', i], `'${s}' is not a derived stream (no reducer emits it)`, { hint: didYouMean(s, emitted) });
+    });
+    const { raw, derived: _d, commit_every, ...options } = def;
+    return { raw: raw !== false, derived, commitEveryMs: commit_every === undefined ? 10_000 : parseDuration(commit_every), options };
+  }
+}

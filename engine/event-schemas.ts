@@ -1,0 +1,52 @@
+// Event schemas: built-in ones by name (`lo-event`) or a JSON Schema file next to the pipeline.
+// Each is compiled once with ajv; validation returns a readable reason or null.
+import { readFileSync } from 'node:fs';
+import { isAbsolute, join, resolve } from 'node:path';
+import { Ajv2020 } from 'ajv/dist/2020.js';
+import type { ErrorObject, ValidateFunction } from 'ajv';
+import { packageRoot } from './paths.js';
+
+export const builtinEventSchemas: Record<string, string> = {
+  'lo-event': 'schemas/lo-event.schema.json',
+  any: '',
+};
+
+let shared: Ajv2020 | undefined;
+/** One ajv instance for the process: compiled validators are cached by schema. */
+export function ajv(): Ajv2020 {
+  shared ??= new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true });
+  return shared;
+}
+
+/** A readable one-line reason from ajv errors: `/auth/user_id must be string`. */
+export function describeErrors(errors: ErrorObject[] | null | undefined): string {
+  if (!errors || errors.length === 0) return 'invalid';
+  return errors
+    .slice(0, 3)
+    .map((e) => {
+      const where = e.instancePath || '(event)';
+      if (e.keyword === 'required') return `${where} must have '${(e.params as { missingProperty: string }).missingProperty}'`;
+      if (e.keyword === 'additionalProperties') return `${where} has unknown field '${(e.params as { additionalProperty: string }).additionalProperty}'`;
+      return `${where} ${e.message}`;
+    })
+    .join('; ');
+}
+
+/** Build the validator of a source's `schema:` (a built-in name or a file relative to baseDir). */
+export function eventValidator(schema: string, baseDir: string): (event: unknown) => string | null {
+  let file: string;
+  if (schema in builtinEventSchemas) {
+    if (builtinEventSchemas[schema] === '') return (e) => (e !== null && typeof e === 'object' && !Array.isArray(e) ? null : 'an event must be a JSON object');
+    file = join(packageRoot, builtinEventSchemas[schema]);
+  } else {
+    file = isAbsolute(schema) ? schema : resolve(baseDir, schema);
+  }
+  const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const a = ajv();
+  const id = typeof json.$id === 'string' ? json.$id : undefined;
+  const validate: ValidateFunction = (id && a.getSchema(id)) || a.compile(json);
+  return (event) => {
+    if (event === null || typeof event !== 'object' || Array.isArray(event)) return 'an event must be a JSON object';
+    return validate(event) ? null : describeErrors(validate.errors);
+  };
+}
