@@ -9,7 +9,7 @@ import { didYouMean, formatError, SourceMap, type Path } from './compiler/source
 import { parseDuration } from './duration.js';
 import { ajv, describeErrors, eventValidator } from './event-schemas.js';
 import { compileExpression, compileFilter } from './expression.js';
-import { compilePath, JsonPathError, parsePath } from './jsonpath.js';
+import { compilePath, copierOf, JsonPathError, parsePath } from './jsonpath.js';
 import { packageRoot } from './paths.js';
 import { loadRoster, type CsvRoster } from './roster.js';
 import type {
@@ -272,6 +272,17 @@ class Compiler {
         });
       }
     }
+    this.lookupKeys(defs);
+    for (const info of this.keys.values()) {
+      const copiers = info.paths.map(copierOf);
+      info.key.paths = info.paths;
+      info.key.copy = (from, to) => {
+        for (const c of copiers) c(from, to);
+      };
+    }
+  }
+
+  private lookupKeys(defs: Record<string, any>): void {
     for (const [name, def] of Object.entries(defs)) {
       if (def && typeof def === 'object' && !Array.isArray(def)) {
         const roster = this.rosterFiles.get(def.lookup);
@@ -495,6 +506,8 @@ class Compiler {
           const emits = producer?.op.emits as { properties?: Record<string, unknown> } | undefined;
           if (!producer || producer.emit !== s || !emits?.properties) continue;
           const fields = Object.keys(emits.properties);
+          // Derived events also carry the producer's key fields (the runtime copies them).
+          const inherited = new Set(producer.key.paths ?? []);
           const keyDef = this.keys.get(defs[r.name].key);
           const read: Array<{ path: string; at: Path }> = [];
           for (const path of keyDef?.paths ?? []) read.push({ path, at: ['reducers', r.name, 'key'] });
@@ -502,6 +515,7 @@ class Compiler {
             if (typeof v === 'string' && v.startsWith('$.')) read.push({ path: v, at: ['reducers', r.name, 'params', k] });
           }
           for (const { path, at } of read) {
+            if (inherited.has(path)) continue;
             const first = parsePath(path)[0];
             if (typeof first === 'string' && !fields.includes(first)) {
               this.err(at, `reducer '${r.name}' reads ${path} from stream '${s}', but '${p}' (${producer.op.name}) emits only {${fields.join(', ')}}`, {

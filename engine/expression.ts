@@ -49,12 +49,64 @@ export function compileExpression(src: string): CompiledExpression {
 }
 
 /**
+ * Fast path for the most common filters: `field == 'literal'` terms (== or !=, dotted fields) joined only by
+ * `||` or only by `&&`. They compile to plain closures with the same meaning as CEL (a missing field makes the
+ * filter false); anything else goes to cel-js. test/compiler/expression.test.ts checks both agree.
+ */
+export function compileSimpleFilter(src: string): ((obj: Record<string, any>) => boolean) | undefined {
+  const term = /^\s*([A-Za-z_][\w]*(?:\.[A-Za-z_][\w]*)*)\s*(==|!=)\s*(?:'([^'\\]*)'|"([^"\\]*)")\s*$/;
+  const hasOr = src.includes('||');
+  const hasAnd = src.includes('&&');
+  if (hasOr && hasAnd) return undefined;
+  const parts = src.split(hasOr ? '||' : '&&');
+  const tests: Array<(o: Record<string, any>) => boolean | undefined> = [];
+  for (const part of parts) {
+    const m = term.exec(part);
+    if (!m) return undefined;
+    const path = m[1].split('.');
+    const lit = m[3] ?? m[4];
+    const eq = m[2] === '==';
+    tests.push((o) => {
+      let v: any = o;
+      for (const seg of path) {
+        if (v == null || typeof v !== 'object' || !(seg in v)) return undefined; // missing: CEL errors
+        v = v[seg];
+      }
+      // CEL: comparing a non-string with a string is an error (no overload), which makes the filter false.
+      if (typeof v !== 'string') return undefined;
+      return eq ? v === lit : v !== lit;
+    });
+  }
+  if (tests.length === 1) {
+    const t = tests[0];
+    return (o) => t(o) === true;
+  }
+  // CEL's || and && are commutative over errors: true || error = true, false && error = false.
+  return hasOr
+    ? (o) => {
+        for (const t of tests) if (t(o) === true) return true;
+        return false;
+      }
+    : (o) => {
+        let ok = true;
+        for (const t of tests) {
+          const r = t(o);
+          if (r === false) return false;
+          if (r === undefined) ok = false;
+        }
+        return ok;
+      };
+}
+
+/**
  * A filter: true when the expression is true. A field the event does not have makes it false rather than
  * an error (events of other kinds routinely lack fields).
  */
 export function compileFilter(src: string): { ok: true; fn: (obj: Record<string, any>) => boolean } | { ok: false; message: string; offset: number } {
   const c = compileExpression(src);
   if (!c.ok) return c;
+  const fast = compileSimpleFilter(src);
+  if (fast) return { ok: true, fn: fast };
   return {
     ok: true,
     fn: (obj) => {

@@ -80,3 +80,20 @@ export function compilePath(path: string): Accessor {
 export function isPath(text: unknown): text is string {
   return typeof text === 'string' && text.startsWith('$');
 }
+
+/** Copy the value at a path from one object to another (creating parents), unless `to` already has one. */
+export function copierOf(path: string): (from: unknown, to: Record<string, any>) => void {
+  const segs = parsePath(path);
+  const get = compilePath(path);
+  return (from, to) => {
+    const v = get(from);
+    if (v === undefined || segs.length === 0) return;
+    let o: any = to;
+    for (let i = 0; i < segs.length - 1; i++) {
+      if (o[segs[i]] == null || typeof o[segs[i]] !== 'object') o[segs[i]] = typeof segs[i + 1] === 'number' ? [] : {};
+      o = o[segs[i]];
+    }
+    const last = segs[segs.length - 1];
+    if (o[last] === undefined) o[last] = v;
+  };
+}

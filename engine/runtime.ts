@@ -312,11 +312,16 @@ export class Engine extends EventEmitter {
         const late: Item[] | undefined = r.late ? [] : undefined;
         let origin = 0;
         let at = 0;
+        let source: LoEvent = {};
         const ctx: { key: string; time: number; emit(e: LoEvent): void; late(e: LoEvent): void } = {
           key: '',
           time: 0,
           emit: (e) => {
-            if (emitted) emitted.push({ origin, event: e, at });
+            if (!emitted) return;
+            r.key.copy?.(source, e);
+            // A derived event happens when the event that caused it happened (event time, deterministic).
+            if (e.ts === undefined) e.ts = ctx.time;
+            emitted.push({ origin, event: e, at });
           },
           late: (e) => {
             if (late) late.push({ origin, event: e, at });
@@ -329,6 +334,7 @@ export class Engine extends EventEmitter {
           const cached = states.get(key)!;
           origin = it.origin;
           at = it.at;
+          source = it.event;
           const t = r.time(it.event);
           ctx.key = key;
           ctx.time = typeof t === 'number' && Number.isFinite(t) ? t : it.at;

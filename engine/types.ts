@@ -113,6 +113,13 @@ export interface CompiledKey {
   extract(event: LoEvent): string | undefined;
   /** For composite keys, the component key names in order; else [name]. */
   components: string[];
+  /** JSON paths the key reads from an event. */
+  paths?: string[];
+  /**
+   * Copy the fields this key reads from one event to another: a reducer's derived events carry its key
+   * fields, so downstream reducers can be keyed the same way (a burst is still the student's).
+   */
+  copy?(from: LoEvent, to: LoEvent): void;
   /** For lookup keys: the roster and the key it looks up by. */
   lookup?: { roster: Roster; by: string; column: string };
 }

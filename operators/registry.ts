@@ -3,13 +3,22 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Aggregator, Operator } from '../engine/types.js';
+import { countAgg } from './aggregators/count.js';
+import { maxAgg, meanAgg, medianAgg, minAgg, percentileAgg, sumAgg } from './aggregators/numeric.js';
 import { count } from './count.js';
+import { reconstructText } from './reconstruct-text.js';
+import { sessionWindow } from './session-window.js';
+import { stats } from './stats.js';
+import { timeOnTask } from './time-on-task.js';
+import { wordsPerMinute } from './words-per-minute.js';
 
 export const builtinOperators: ReadonlyMap<string, Operator> = new Map<string, Operator>(
-  [count].map((op) => [op.name, op]),
+  [count, stats, timeOnTask, wordsPerMinute, sessionWindow, reconstructText].map((op) => [op.name, op as Operator]),
 );
 
-export const builtinAggregators: ReadonlyMap<string, Aggregator> = new Map<string, Aggregator>([]);
+export const builtinAggregators: ReadonlyMap<string, Aggregator> = new Map<string, Aggregator>(
+  [countAgg, sumAgg, meanAgg, minAgg, maxAgg, medianAgg, percentileAgg].map((a) => [a.name, a as Aggregator]),
+);
 
 /** True when `op:` names a module rather than a built-in. */
 export function isCustomOperatorSpec(spec: string): boolean {

@@ -3,8 +3,9 @@ import type { Command } from './command.js';
 import { demoCommand } from './demo-command.js';
 import { generateCommand } from './generate-command.js';
 import { replayCommand } from './replay-command.js';
+import { validateCommand } from './validate-command.js';
 
-const commands: Command[] = [demoCommand, replayCommand, generateCommand];
+const commands: Command[] = [demoCommand, validateCommand, replayCommand, generateCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,0 +1,47 @@
+import { compilePipelineFile, formatError } from '../compiler.js';
+import { parseArgs, type Command } from './command.js';
+
+const usage = `loflow validate <pipeline.yaml>... [--json]
+
+Checks pipeline files: YAML syntax, the pipeline schema, operators and their params, stream/key/roster
+references, expressions, JSON paths, cycles. Prints every error as file:line:col: message and exits 1,
+or prints a one-line summary per file and exits 0.
+
+Options:
+  --json   print {file, ok, errors[]} per file as JSON
+  --help   this text`;
+
+export const validateCommand: Command = {
+  name: 'validate',
+  summary: 'check pipeline files; every error as file:line:col',
+  usage,
+  async run(argv) {
+    const { positionals, options } = parseArgs(argv, ['json', 'help']);
+    if (options.help) {
+      console.log(usage);
+      return 0;
+    }
+    if (positionals.length === 0) {
+      console.error(`missing <pipeline.yaml>\n\n${usage}`);
+      return 2;
+    }
+    let failed = false;
+    const report = [];
+    for (const file of positionals) {
+      const { pipeline, errors } = await compilePipelineFile(file);
+      failed ||= errors.length > 0;
+      report.push({ file, ok: errors.length === 0, errors });
+      if (options.json) continue;
+      for (const e of errors) console.error(formatError(e));
+      if (pipeline) {
+        const derived = [...pipeline.streams.values()].filter((s) => s.producer).length;
+        console.log(
+          `ok ${file}: pipeline '${pipeline.name}', ${pipeline.sources.size} sources, ${pipeline.reducers.length} reducers, ` +
+            `${derived} derived streams, ${pipeline.aggregations.size} aggregations, ${pipeline.dashboards.size} dashboards`,
+        );
+      } else console.error(`${file}: ${errors.length} error${errors.length === 1 ? '' : 's'}`);
+    }
+    if (options.json) console.log(JSON.stringify(report, null, 2));
+    return failed ? 1 : 0;
+  },
+};
