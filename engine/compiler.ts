@@ -4,6 +4,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
+import type { ErrorObject } from 'ajv';
 import { builtinAggregators, builtinOperators, isCustomOperatorSpec, loadCustomOperator } from '../operators/registry.js';
 import { didYouMean, formatError, SourceMap, type Path } from './compiler/source-map.js';
 import { parseDuration } from './duration.js';
@@ -72,7 +73,7 @@ export async function compilePipeline(text: string, file = '', baseDir = file ? 
   const map = new SourceMap(file, doc, lines);
   const errors: PipelineError[] = [];
   for (const e of [...doc.errors]) {
-    const pos = e.linePos?.[0] ?? { line: 1, col: 1 };
+    const pos = lines.linePos(e.pos[0]);
     const message = e.code === 'DUPLICATE_KEY' ? 'duplicate name: this key is already defined in the same mapping' : `YAML: ${e.message.split(' at line')[0]}`;
     errors.push({ file, line: pos.line, column: pos.col, path: '', message });
   }
@@ -112,6 +113,27 @@ export async function compilePipeline(text: string, file = '', baseDir = file ? 
   dedupe(errors);
   errors.sort((a, b) => a.line - b.line || a.column - b.column);
   return errors.length ? { errors } : { pipeline, errors };
+}
+
+/**
+ * ajv reports every branch of an anyOf (a duration is a number OR a pattern string): keep one error per
+ * value, described by the schema's own description when it has one.
+ */
+function oneErrorPerPath(errors: ErrorObject[]): ErrorObject[] {
+  const anyOf = new Map<string, ErrorObject>();
+  for (const e of errors) if (e.keyword === 'anyOf' || e.keyword === 'oneOf') anyOf.set(e.instancePath, e);
+  const out: ErrorObject[] = [];
+  for (const e of errors) {
+    const group = anyOf.get(e.instancePath);
+    if (!group) out.push(e);
+    else if (e === group) {
+      const schema = e.parentSchema as { description?: string; anyOf?: unknown } | undefined;
+      const duration = JSON.stringify(schema?.anyOf ?? '').includes('(ms|s|m|h|d)');
+      const message = duration ? 'must be a duration: 500ms, 2s, 5m, 1h30m, or a number of milliseconds' : schema?.description ? `must be ${schema.description}` : e.message;
+      out.push({ ...e, message });
+    }
+  }
+  return out;
 }
 
 function dedupe(errors: PipelineError[]): void {
@@ -363,7 +385,7 @@ class Compiler {
       if (op) {
         const validate = ajv().compile(op.params as JsonSchema);
         if (!validate(params)) {
-          for (const e of validate.errors ?? []) {
+          for (const e of oneErrorPerPath(validate.errors ?? [])) {
             const sub = e.instancePath.split('/').slice(1);
             if (e.keyword === 'additionalProperties') {
               const extra = (e.params as { additionalProperty: string }).additionalProperty;

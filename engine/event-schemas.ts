@@ -14,7 +14,7 @@ export const builtinEventSchemas: Record<string, string> = {
 let shared: Ajv2020 | undefined;
 /** One ajv instance for the process: compiled validators are cached by schema. */
 export function ajv(): Ajv2020 {
-  shared ??= new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true });
+  shared ??= new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
   return shared;
 }
 

@@ -78,5 +78,7 @@ export function didYouMean(name: string, known: Iterable<string>): string {
     }
   }
   if (best !== undefined && bestD <= Math.max(2, Math.floor(name.length / 3))) return `did you mean '${best}'?`;
+  const prefix = list.find((k) => k.length >= 2 && (name.startsWith(k) || k.startsWith(name)));
+  if (prefix) return `did you mean '${prefix}'?`;
   return list.length ? `known: ${list.slice(0, 12).join(', ')}${list.length > 12 ? ', ...' : ''}` : '';
 }
