@@ -96,6 +96,14 @@ export class Classroom {
     }
   }
 
+  /** Save every student's pending edits now (the end of a recording); returns those save events. */
+  finish(): GeneratedEvent[] {
+    for (const s of this.students) this.flushSave(s, { source: 'org.mitros.writing_analytics', version: '1.0', auth: { user_id: s.id } });
+    const out = this.out;
+    this.out = [];
+    return out;
+  }
+
   /** The text of a student's document (only with trackText). */
   text(student: number, doc: number): string | undefined {
     return this.students[student].texts?.[doc];

@@ -64,7 +64,10 @@ export async function compilePipelineFile(file: string): Promise<CompileResult> 
   } catch (err) {
     return { errors: [{ file, line: 1, column: 1, path: '', message: `cannot read pipeline file: ${(err as Error).message}` }] };
   }
-  return compilePipeline(text, abs);
+  const result = await compilePipeline(text, abs);
+  // Errors name the file as the user wrote it (editors and terminals resolve it from there).
+  for (const e of result.errors) e.file = file;
+  return result;
 }
 
 export async function compilePipeline(text: string, file = '', baseDir = file ? dirname(file) : process.cwd()): Promise<CompileResult> {

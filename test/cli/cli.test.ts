@@ -1,0 +1,80 @@
+// Runs the real binary (bin/loflow.js -> dist/, built by `npm test` before vitest starts).
+import { describe, expect, it } from 'vitest';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+
+const root = join(import.meta.dirname, '../..');
+const bin = join(root, 'bin/loflow.js');
+const run = async (...args: string[]) => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)('node', [bin, ...args], { cwd: root, maxBuffer: 64 << 20 });
+    return { code: 0, stdout, stderr };
+  } catch (err: any) {
+    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
+  }
+};
+
+describe('loflow CLI', () => {
+  it('validate: exit 0 and a summary for the demo pipeline', async () => {
+    const r = await run('validate', 'pipelines/writing-observer.yaml');
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/^ok pipelines\/writing-observer\.yaml: pipeline 'writing-observer', 2 sources, 6 reducers/);
+  });
+
+  it('validate: exit 1 and every error as file:line:col', async () => {
+    const r = await run('validate', 'test/fixtures/pipelines/broken.yaml');
+    expect(r.code).toBe(1);
+    const lines = r.stderr.trim().split('\n');
+    expect(lines).toEqual([
+      expect.stringMatching(/broken\.yaml:7:50: unknown operator 'sesion_window' \(at reducers\.bursts\.op\); did you mean 'session_window'\?$/),
+      expect.stringMatching(/broken\.yaml:8:38: unknown key 'studnt' \(at reducers\.burst_stats\.key\); did you mean 'student'\?$/),
+      expect.stringMatching(/broken\.yaml:9:\d+: cycle: loop_a -> loop_b -> loop_a/),
+      'test/fixtures/pipelines/broken.yaml: 3 errors',
+    ]);
+  });
+
+  it('replay: final states and aggregations as JSON, and the rate on stderr', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loflow-cli-'));
+    const events = join(dir, 'events.ndjson');
+    expect((await run('generate', '--events', '5000', '--seed', '3', '--out', events)).code).toBe(0);
+    const out = join(dir, 'result.json');
+    const r = await run('replay', 'pipelines/writing-observer.yaml', events, '--out', out);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/replayed 5,000 events in [\d.]+ s: [\d,]+ events\/s \(0 rejected by schema, 0 not JSON, 0 reducer failures/);
+    const result = JSON.parse(readFileSync(out, 'utf8'));
+    const counts = Object.values(result.reducers.events as Record<string, number>);
+    expect(counts.reduce((a, b) => a + b, 0)).toBe(5000);
+    expect(Object.keys(result.aggregations.class_overview)).toEqual(['class-a', 'class-b', 'class-c', 'class-d']);
+    expect(result.aggregations.class_overview['class-a'].summary.students).toBe(50);
+    // Same input, same output.
+    const again = await run('replay', 'pipelines/writing-observer.yaml', events);
+    expect(JSON.parse(again.stdout)).toEqual(result);
+  });
+
+  it('replay: reports lines that are not JSON or fail the schema, and keeps going', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loflow-cli-'));
+    const file = join(dir, 'mixed.ndjson');
+    const { writeFileSync } = await import('node:fs');
+    writeFileSync(file, ['{"event":"keystroke","auth":{"user_id":"s-0001"},"ts":1}', 'not json', '{"no_event":1}', '{"event":"keystroke","auth":{"user_id":"s-0001"},"ts":2}'].join('\n'));
+    const r = await run('replay', 'pipelines/writing-observer.yaml', file, '--summary');
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ events: 2, rejected: 1, notJson: 1 });
+    expect(r.stderr).toMatch(/line 2: not JSON/);
+    expect(r.stderr).toMatch(/must have 'event'/);
+  });
+
+  it('every command has --help', async () => {
+    const top = await run('--help');
+    expect(top.code).toBe(0);
+    const names = [...top.stdout.matchAll(/^ {2}(\S+)/gm)].map((m) => m[1]);
+    expect(names).toEqual(expect.arrayContaining(['demo', 'validate', 'replay', 'generate']));
+    for (const name of names) {
+      const r = await run(name, '--help');
+      expect(r.code, name).toBe(0);
+      expect(r.stdout, name).toMatch(new RegExp(`loflow ${name}|npm start`));
+    }
+  });
+});
