@@ -14,7 +14,9 @@ per-class overview until stopped (Ctrl-C).
 
 Options:
   --students N     students typing (default 40, at most 200: the demo roster)
-  --rate N         events per second fed in total (default 200)
+  --speed X        simulated seconds per real second (default 1: students type in real time,
+                   about 4 events/s each with pauses and idle gaps)
+  --rate N         instead of --speed: aim at about N events per second in total
   --duration S     stop after S seconds (default: run until Ctrl-C)
   --seed N         random seed of the classroom (default 1)
   --port N         dashboard port (default 8080; 0 picks a free port)
@@ -35,7 +37,8 @@ export const demoCommand: Command = {
       return 0;
     }
     const students = Math.min(200, Math.max(1, Number(options.students ?? 40)));
-    const rate = Math.max(1, Number(options.rate ?? 200));
+    // About 4.3 events/s per typing student (keystrokes plus saves): --rate picks the speed for a total.
+    const speed = options.rate !== undefined ? Math.max(0.01, Number(options.rate) / (students * 4.3)) : Math.max(0.01, Number(options.speed ?? 1));
     const duration = options.duration ? Number(options.duration) : Infinity;
     const pipelineFile = typeof options.pipeline === 'string' ? options.pipeline : resolve(packageRoot, 'pipelines/writing-observer.yaml');
     const pipeline = await loadPipeline(pipelineFile);
@@ -49,9 +52,10 @@ export const demoCommand: Command = {
     const classroom = new Classroom({ students, seed: Number(options.seed ?? 1), start: Date.now(), stream });
     const events = classroom.events();
 
-    // Feed in event-time order, paced by the wall clock: the simulated typing happens in real time
-    // (sped up so that `rate` events arrive per second).
+    // Feed in event-time order, paced by the wall clock: an event is sent when its simulated time is due,
+    // so pauses and idle gaps are real (scaled by --speed). Event times stay the simulated ones.
     const t0 = Date.now();
+    let pending = events.next().value!;
     let fed = 0;
     let stopping = false;
     const stop = () => {
@@ -62,15 +66,13 @@ export const demoCommand: Command = {
     const printer = setInterval(() => printOverview(engine, fed), 2000);
     try {
       while (!stopping && (Date.now() - t0) / 1000 < duration) {
-        const due = Math.floor(((Date.now() - t0) / 1000) * rate) - fed;
-        if (due > 0) {
-          const batch = [];
-          for (let i = 0; i < due; i++) {
-            const e = events.next().value!;
-            // Event time follows the wall clock so dashboards' idle flags mean "idle now".
-            e.event.ts = Date.now();
-            batch.push(e.event);
-          }
+        const simNow = t0 + (Date.now() - t0) * speed;
+        const batch = [];
+        while (pending.event.ts <= simNow) {
+          batch.push(pending.event);
+          pending = events.next().value!;
+        }
+        if (batch.length) {
           await engine.ingest(stream, batch);
           fed += batch.length;
         }

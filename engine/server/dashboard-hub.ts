@@ -1,0 +1,128 @@
+// Live dashboards: a snapshot on subscribe, then deltas (changed rows, changed summary) at most once per
+// dashboard interval. Only classes that changed AND have subscribers are aggregated, in round-robin order;
+// when a tick's work exceeds its budget, the effective interval grows (dashboards refresh less often instead
+// of falling behind without bound) and shrinks back when load drops.
+import type { AggregateResult, BatchInfo, Engine } from '../runtime.js';
+import type { DashboardSpec } from '../types.js';
+import type { Metrics } from './metrics.js';
+
+export interface Subscriber {
+  send(message: unknown): void;
+}
+
+interface Topic {
+  dashboard: DashboardSpec;
+  group: string;
+  subscribers: Set<Subscriber>;
+  /** Rows and summary last sent, as JSON, to compute deltas. */
+  lastRows: Map<string, string>;
+  lastSummary: string;
+  dirty: boolean;
+}
+
+export class DashboardHub {
+  private readonly topics = new Map<string, Topic>();
+  private readonly timers = new Map<string, NodeJS.Timeout>();
+  /** Effective interval per dashboard (ms). */
+  readonly interval = new Map<string, number>();
+  private cursor = 0;
+  private readonly onBatch = (b: BatchInfo) => this.markChanged(b);
+
+  constructor(
+    private readonly engine: Engine,
+    private readonly metrics: Metrics,
+  ) {
+    engine.on('batch', this.onBatch);
+    for (const d of engine.pipeline.dashboards.values()) this.schedule(d, d.minIntervalMs);
+  }
+
+  private key(dashboard: string, group: string) {
+    return `${dashboard}\0${group}`;
+  }
+
+  snapshot(dashboard: DashboardSpec, group: string): AggregateResult {
+    return this.engine.aggregate(dashboard.aggregation, group);
+  }
+
+  subscribe(dashboard: DashboardSpec, group: string, sub: Subscriber): () => void {
+    const k = this.key(dashboard.name, group);
+    let t = this.topics.get(k);
+    if (!t) this.topics.set(k, (t = { dashboard, group, subscribers: new Set(), lastRows: new Map(), lastSummary: '', dirty: false }));
+    const snap = this.snapshot(dashboard, group);
+    t.lastRows = new Map(snap.rows.map((r) => [r.member, JSON.stringify(r)]));
+    t.lastSummary = JSON.stringify(snap.summary);
+    t.subscribers.add(sub);
+    sub.send({ type: 'snapshot', ...snap, interval_ms: this.interval.get(dashboard.name) });
+    return () => {
+      t!.subscribers.delete(sub);
+      if (t!.subscribers.size === 0) this.topics.delete(k);
+    };
+  }
+
+  private markChanged(b: BatchInfo): void {
+    for (const t of this.topics.values()) {
+      if (b.changedGroups.get(t.dashboard.aggregation)?.has(t.group)) t.dirty = true;
+    }
+  }
+
+  private schedule(d: DashboardSpec, ms: number): void {
+    this.interval.set(d.name, ms);
+    this.metrics.interval.set({ dashboard: d.name }, ms);
+    const timer = setTimeout(() => this.tick(d), ms);
+    timer.unref();
+    this.timers.set(d.name, timer);
+  }
+
+  private tick(d: DashboardSpec): void {
+    const ms = this.interval.get(d.name)!;
+    const budget = ms / 2;
+    const t0 = performance.now();
+    const topics = [...this.topics.values()].filter((t) => t.dashboard.name === d.name && t.dirty);
+    let done = 0;
+    // Round-robin: start where the last tick stopped, so every class gets its turn under load.
+    for (let i = 0; i < topics.length; i++) {
+      const t = topics[(this.cursor + i) % topics.length];
+      this.push(t);
+      done++;
+      if (performance.now() - t0 > budget) break;
+    }
+    this.cursor = topics.length ? (this.cursor + done) % topics.length : 0;
+    const spent = performance.now() - t0;
+    let next = ms;
+    if (done < topics.length || spent > budget) next = Math.min(d.minIntervalMs * 20, Math.ceil(ms * 1.5));
+    else if (spent < budget / 5) next = Math.max(d.minIntervalMs, Math.floor(ms / 1.5));
+    this.schedule(d, next);
+  }
+
+  private push(t: Topic): void {
+    t.dirty = false;
+    const snap = this.snapshot(t.dashboard, t.group);
+    const rows = [];
+    for (const r of snap.rows) {
+      const json = JSON.stringify(r);
+      if (t.lastRows.get(r.member) !== json) {
+        rows.push(r);
+        t.lastRows.set(r.member, json);
+      }
+    }
+    const summary = JSON.stringify(snap.summary);
+    const summaryChanged = summary !== t.lastSummary;
+    t.lastSummary = summary;
+    if (rows.length === 0 && !summaryChanged) return;
+    const msg = { type: 'delta', aggregation: snap.aggregation, group: t.group, rows, summary: snap.summary, at: Date.now(), interval_ms: this.interval.get(t.dashboard.name) };
+    for (const s of t.subscribers) s.send(msg);
+    this.metrics.pushes.inc({ dashboard: t.dashboard.name }, t.subscribers.size);
+  }
+
+  subscriberCount(): number {
+    let n = 0;
+    for (const t of this.topics.values()) n += t.subscribers.size;
+    return n;
+  }
+
+  close(): void {
+    this.engine.off('batch', this.onBatch);
+    for (const t of this.timers.values()) clearTimeout(t);
+    this.topics.clear();
+  }
+}

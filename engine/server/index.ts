@@ -1,0 +1,194 @@
+// `loflow serve`: ingest (HTTP batches, Learning Observer WebSocket) and teacher dashboards (JSON, SSE,
+// WebSocket, a web page) on one hapi server.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { PassThrough } from 'node:stream';
+import Hapi from '@hapi/hapi';
+import pino from 'pino';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { packageRoot } from '../paths.js';
+import type { Engine } from '../runtime.js';
+import type { CompiledPipeline, DashboardSpec } from '../types.js';
+import { Auth, tokenOf, type AuthConfig } from './auth.js';
+import { DashboardHub } from './dashboard-hub.js';
+import { httpIngestRoute } from './ingest-http.js';
+import { WsIngestConnection } from './ingest-ws.js';
+import { defaultLimits, type Limits } from './limits.js';
+import { createMetrics } from './metrics.js';
+import { RateLimiter } from './rate-limit.js';
+
+export interface ServerOptions {
+  pipeline: CompiledPipeline;
+  engine: Engine;
+  port?: number;
+  host?: string;
+  auth?: AuthConfig;
+  limits?: Partial<Limits>;
+  /** Demo mode: every roster teacher gets the token `demo-<teacher>`. */
+  demo?: boolean;
+  /** hapi plugins to register (e.g. the tap plugin), each given { engine }. */
+  plugins?: Array<{ name: string; register: (server: Hapi.Server, options: { engine: Engine }) => void | Promise<void> }>;
+}
+
+export interface RunningServer {
+  url: string;
+  server: Hapi.Server;
+  auth: Auth;
+  hub: DashboardHub;
+  stop(): Promise<void>;
+}
+
+const publicDir = join(packageRoot, 'engine/server/public');
+
+export async function startServer(opts: ServerOptions): Promise<RunningServer> {
+  const { pipeline, engine } = opts;
+  const limits: Limits = { ...defaultLimits, ...opts.limits };
+  const log = pino({ level: process.env.LOFLOW_LOG_LEVEL ?? 'warn' });
+  const authConfig: AuthConfig = { ...opts.auth };
+  if (opts.demo) {
+    const tokens: Record<string, string> = {};
+    for (const roster of pipeline.rosters.values()) {
+      for (const g of roster.groups()) for (const m of roster.members(g)) {
+        const t = roster.column(m, authConfig.teacherColumn ?? 'teacher');
+        if (t) tokens[`demo-${t}`] = t;
+      }
+    }
+    authConfig.teacherTokens = { ...tokens, ...authConfig.teacherTokens };
+  }
+  const auth = new Auth(pipeline, authConfig);
+  const metrics = createMetrics(engine);
+  const limiter = new RateLimiter(limits.ratePerSec, limits.rateBurst);
+  const hub = new DashboardHub(engine, metrics);
+  const server = Hapi.server({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', routes: { cors: false } });
+
+  for (const source of pipeline.sources.values()) {
+    if (source.kind === 'http') server.route(httpIngestRoute(source, engine, auth, limits, limiter, metrics));
+  }
+
+  /** The dashboard and class a teacher token may read, or an HTTP error. */
+  const authorize = (headers: Record<string, any>, query: Record<string, any>, name: string, group: string): { d?: DashboardSpec; code?: number; error?: string } => {
+    const token = tokenOf(headers, query);
+    const teacher = auth.teacherOf(token);
+    if (!teacher) return { code: 401, error: token ? 'not a teacher token (ingest keys cannot read dashboards)' : 'a teacher token is needed (Authorization: Bearer <token> or ?token=)' };
+    const d = pipeline.dashboards.get(name);
+    if (!d) return { code: 404, error: `unknown dashboard '${name}'` };
+    const roster = pipeline.aggregations.get(d.aggregation)!.groupBy.lookup!.roster;
+    if (!roster.groups().includes(group)) return { code: 404, error: `unknown class '${group}'` };
+    if (!auth.classesOf(teacher, roster).includes(group)) return { code: 403, error: `teacher '${teacher}' does not teach '${group}'` };
+    return { d };
+  };
+
+  server.route([
+    {
+      method: 'GET',
+      path: '/v1/dashboards',
+      handler: (req, h) => {
+        const teacher = auth.teacherOf(tokenOf(req.headers, req.query));
+        if (!teacher) return h.response({ error: 'a teacher token is needed' }).code(401);
+        return {
+          teacher,
+          dashboards: [...pipeline.dashboards.values()].map((d) => ({
+            name: d.name,
+            aggregation: d.aggregation,
+            min_interval_ms: d.minIntervalMs,
+            columns: pipeline.aggregations.get(d.aggregation)!.columns.map((c) => c.name),
+            classes: auth.classesOf(teacher, pipeline.aggregations.get(d.aggregation)!.groupBy.lookup!.roster),
+          })),
+        };
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/dashboards/{name}/{group}',
+      handler: (req, h) => {
+        const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group));
+        if (!a.d) return h.response({ error: a.error }).code(a.code!);
+        return hub.snapshot(a.d, String(req.params.group));
+      },
+    },
+    {
+      method: 'GET',
+      path: '/v1/dashboards/{name}/{group}/events',
+      handler: (req, h) => {
+        const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group));
+        if (!a.d) return h.response({ error: a.error }).code(a.code!);
+        const stream = new PassThrough();
+        const send = (m: unknown) => stream.write(`data: ${JSON.stringify(m)}\n\n`);
+        const unsubscribe = hub.subscribe(a.d, String(req.params.group), { send });
+        metrics.connections.inc({ kind: 'sse' });
+        req.raw.req.on('close', () => {
+          unsubscribe();
+          metrics.connections.dec({ kind: 'sse' });
+          stream.end();
+        });
+        return h.response(stream).type('text/event-stream').header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
+      },
+    },
+    {
+      method: 'GET',
+      path: '/healthz',
+      handler: (_req, h) => {
+        const health = engine.health();
+        const s = engine.stats();
+        return h.response({ ok: health.ok, error: health.error, queue_depth: s.queueDepth, processed: s.processed }).code(health.ok ? 200 : 503);
+      },
+    },
+    {
+      method: 'GET',
+      path: '/metrics',
+      handler: async (_req, h) => h.response(await metrics.registry.metrics()).type(metrics.registry.contentType),
+    },
+    { method: 'GET', path: '/', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'index.html'))).type('text/html; charset=utf-8') },
+    { method: 'GET', path: '/app.js', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'app.js'))).type('text/javascript; charset=utf-8') },
+  ]);
+
+  for (const p of opts.plugins ?? []) await server.register({ plugin: p, options: { engine } });
+
+  // WebSockets: student ingest at websocket sources' paths, dashboard live updates at .../live.
+  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
+  const wsSources = new Map([...pipeline.sources.values()].filter((s) => s.kind === 'websocket').map((s) => [s.path ?? '/wsapi/in/', s.name]));
+  server.listener.on('upgrade', (req, socket, head) => {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const path = url.pathname;
+    const source = wsSources.get(path) ?? wsSources.get(path.endsWith('/') ? path.slice(0, -1) : `${path}/`);
+    if (source) {
+      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => new WsIngestConnection(ws, req, source, engine, auth, limiter, metrics, limits));
+      return;
+    }
+    const live = /^\/v1\/dashboards\/([^/]+)\/([^/]+)\/live$/.exec(path);
+    if (live) {
+      const [name, group] = [decodeURIComponent(live[1]), decodeURIComponent(live[2])];
+      const a = authorize(req.headers, Object.fromEntries(url.searchParams), name, group);
+      if (!a.d) {
+        socket.end(`HTTP/1.1 ${a.code} ${a.code === 403 ? 'Forbidden' : a.code === 404 ? 'Not Found' : 'Unauthorized'}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: a.error })}`);
+        return;
+      }
+      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
+        metrics.connections.inc({ kind: 'dashboard' });
+        const unsubscribe = hub.subscribe(a.d!, group, { send: (m) => ws.readyState === 1 && ws.send(JSON.stringify(m)) });
+        ws.on('close', () => {
+          unsubscribe();
+          metrics.connections.dec({ kind: 'dashboard' });
+        });
+      });
+      return;
+    }
+    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
+  });
+
+  await server.start();
+  const url = `http://${server.info.host}:${server.info.port}`;
+  log.info({ url, pipeline: pipeline.name }, 'loflow server started');
+  return {
+    url,
+    server,
+    auth,
+    hub,
+    async stop() {
+      hub.close();
+      for (const c of wss.clients) c.close(1001, 'server stopping');
+      wss.close();
+      await server.stop({ timeout: 2000 });
+    },
+  };
+}

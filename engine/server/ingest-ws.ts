@@ -1,0 +1,151 @@
+// WebSocket ingest speaking Learning Observer's student event protocol (/wsapi/in/): one JSON event per
+// frame (a JSON array of events is accepted too); `lock_fields` are merged into every later event of the
+// connection; events wait until the connection is authenticated; `terminate` closes it.
+import type { IncomingMessage } from 'node:http';
+import { WebSocket } from 'ws';
+import type { Engine } from '../runtime.js';
+import type { LoEvent } from '../types.js';
+import type { Auth } from './auth.js';
+import { isUnavailable, type Limits } from './limits.js';
+import type { Metrics } from './metrics.js';
+import type { RateLimiter } from './rate-limit.js';
+
+/** Identity fields a client may send (in lock_fields or events), in the order they are trusted. */
+function claimedUser(fields: LoEvent): string | undefined {
+  const id = fields.user_id ?? fields.chrome_identity?.email ?? fields.chrome_identity?.id;
+  return typeof id === 'string' && id !== '' ? id : undefined;
+}
+
+export class WsIngestConnection {
+  private lock: LoEvent = {};
+  private user: { id: string; method: string } | undefined;
+  private queue: LoEvent[] = [];
+  private closed = false;
+  private chain: Promise<void> = Promise.resolve();
+
+  constructor(
+    private readonly ws: WebSocket,
+    private readonly req: IncomingMessage,
+    private readonly source: string,
+    private readonly engine: Engine,
+    private readonly auth: Auth,
+    private readonly limiter: RateLimiter,
+    private readonly metrics: Metrics,
+    limits: Limits,
+  ) {
+    const url = new URL(req.url ?? '/', 'http://x');
+    const token = url.searchParams.get('token') ?? undefined;
+    if (token && auth.wsMethods.includes('token')) {
+      const id = auth.wsTokens[token];
+      if (id) this.user = { id, method: 'token' };
+      else {
+        this.send({ status: 'error', error: 'unknown token' });
+        ws.close(4401, 'unknown token');
+        return;
+      }
+    }
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary, limits));
+    ws.on('close', () => {
+      this.closed = true;
+      metrics.connections.dec({ kind: 'ingest' });
+    });
+    metrics.connections.inc({ kind: 'ingest' });
+    if (this.user) this.authenticated();
+  }
+
+  private send(msg: unknown): void {
+    if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
+  }
+
+  private onMessage(data: Buffer, _binary: boolean, limits: Limits): void {
+    if (data.length > limits.maxMessageBytes) return; // ws closes with 1009 via maxPayload first
+    let msg: unknown;
+    try {
+      msg = JSON.parse(data.toString('utf8'));
+    } catch (err) {
+      this.send({ status: 'error', error: `not JSON: ${(err as Error).message}` });
+      this.metrics.rejected.inc({ source: this.source, reason: 'malformed' });
+      void this.engine.deadLetters.put([{ stream: this.source, event: data.toString('utf8').slice(0, 10_000), reason: 'not JSON', at: Date.now(), stage: 'ingest' }]);
+      return;
+    }
+    const events = Array.isArray(msg) ? msg : [msg];
+    for (const e of events) this.onEvent(e);
+  }
+
+  private onEvent(e: unknown): void {
+    if (!e || typeof e !== 'object' || Array.isArray(e)) {
+      this.send({ status: 'error', error: 'an event must be a JSON object' });
+      void this.engine.deadLetters.put([{ stream: this.source, event: e, reason: 'an event must be a JSON object', at: Date.now(), stage: 'ingest' }]);
+      return;
+    }
+    const ev = e as LoEvent;
+    if (ev.event === 'lock_fields') {
+      Object.assign(this.lock, ev.fields ?? {});
+      if (!this.user) this.tryAuthenticate();
+      return;
+    }
+    if (ev.event === 'terminate') {
+      this.chain = this.chain.then(() => this.ws.close(1000, 'terminated'));
+      return;
+    }
+    // The client's own `auth` is never trusted; lock fields overwrite event fields of the same name.
+    const { auth: _ignored, ...rest } = ev;
+    const merged: LoEvent = { ...rest, ...this.lock };
+    if (!this.user) {
+      this.queue.push(merged);
+      this.tryAuthenticate(merged);
+      return;
+    }
+    this.forward([merged]);
+  }
+
+  private tryAuthenticate(latest?: LoEvent): void {
+    const claimed = claimedUser(this.lock) ?? (latest ? claimedUser(latest) : undefined);
+    for (const m of this.auth.wsMethods) {
+      if (m === 'test' && claimed) this.user = { id: claimed, method: 'test' };
+      else if (m === 'guest') this.user = { id: `guest-${Math.random().toString(36).slice(2, 10)}`, method: 'guest' };
+      if (this.user) break;
+    }
+    if (this.user) this.authenticated();
+  }
+
+  private authenticated(): void {
+    if (this.auth.blocklist.has(this.user!.id)) {
+      this.send({ status: 'blocklist', user_id: this.user!.id, action: 'stop' });
+      this.ws.close(4403, 'blocklisted');
+      return;
+    }
+    this.send({ status: 'auth', user_id: this.user!.id });
+    const queued = this.queue;
+    this.queue = [];
+    if (queued.length) this.forward(queued);
+  }
+
+  private forward(events: LoEvent[]): void {
+    const server = { time: Date.now() / 1000, origin: this.req.headers.origin ?? null, agent: this.req.headers['user-agent'] ?? null, ip: this.req.socket.remoteAddress ?? null };
+    for (const e of events) {
+      e.auth = { user_id: this.user!.id, method: this.user!.method };
+      e.server = server;
+    }
+    // One connection's events are ingested in order; the engine keeps per-key order from there.
+    this.chain = this.chain.then(async () => {
+      if (this.closed && this.ws.readyState !== WebSocket.CLOSING) {
+        /* still ingest: events that arrived before the close are not dropped */
+      }
+      const wait = this.limiter.take(this.user!.id, events.length);
+      if (wait > 0) await new Promise((r) => setTimeout(r, wait * 1000));
+      for (;;) {
+        try {
+          const r = await this.engine.ingest(this.source, events);
+          this.metrics.eventsIn.inc({ source: this.source }, r.accepted);
+          for (const x of r.rejected) this.send({ status: 'rejected', index: x.index, reason: x.reason });
+          return;
+        } catch (err) {
+          // Store down: hold the events (the client has no per-event ack) and retry until it is back.
+          if (!isUnavailable(err)) throw err;
+          await new Promise((r) => setTimeout(r, 500));
+        }
+      }
+    });
+  }
+}

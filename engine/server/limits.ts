@@ -1,0 +1,26 @@
+// Ingest limits: each answers with a clear status and message (413, 429, ...).
+export interface Limits {
+  /** Max bytes of one HTTP batch body. */
+  maxBodyBytes: number;
+  /** Max bytes of one WebSocket message. */
+  maxMessageBytes: number;
+  /** Max events in one HTTP batch. */
+  maxBatchEvents: number;
+  /** Events per second per client key (token bucket), and its burst. */
+  ratePerSec: number;
+  rateBurst: number;
+}
+
+export const defaultLimits: Limits = {
+  maxBodyBytes: 5 * 1024 * 1024,
+  maxMessageBytes: 256 * 1024,
+  maxBatchEvents: 10_000,
+  ratePerSec: 20_000,
+  rateBurst: 40_000,
+};
+
+/** A store or log outage: tell the client to come back (503 + Retry-After) rather than lose anything. */
+export function isUnavailable(err: unknown): boolean {
+  const e = err as { code?: string; message?: string };
+  return e?.code === 'UNAVAILABLE' || /ECONNREFUSED|Connection is closed|unavailable/i.test(e?.message ?? '');
+}

@@ -1,0 +1,51 @@
+// Prometheus metrics (prom-client), one registry per server so tests can run several.
+import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import type { Engine } from '../runtime.js';
+
+export function createMetrics(engine: Engine) {
+  const registry = new Registry();
+  collectDefaultMetrics({ register: registry, prefix: 'loflow_process_' });
+  const eventsIn = new Counter({ name: 'loflow_events_in_total', help: 'events accepted by ingest', labelNames: ['source'], registers: [registry] });
+  const rejected = new Counter({ name: 'loflow_events_rejected_total', help: 'events rejected at ingest', labelNames: ['source', 'reason'], registers: [registry] });
+  const pushes = new Counter({ name: 'loflow_dashboard_pushes_total', help: 'dashboard updates pushed to subscribers', labelNames: ['dashboard'], registers: [registry] });
+  const connections = new Gauge({ name: 'loflow_connections', help: 'open connections', labelNames: ['kind'], registers: [registry] });
+  const interval = new Gauge({ name: 'loflow_dashboard_effective_interval_ms', help: 'current push interval (grows under overload)', labelNames: ['dashboard'], registers: [registry] });
+  new Gauge({
+    name: 'loflow_queue_depth',
+    help: 'accepted events not yet processed',
+    registers: [registry],
+    collect() {
+      this.set(engine.stats().queueDepth);
+    },
+  });
+  new Gauge({
+    name: 'loflow_processing_lag_events',
+    help: 'events between the log end and the committed offset',
+    registers: [registry],
+    collect() {
+      const s = engine.stats();
+      this.set(s.logEnd - s.committedOffset);
+    },
+  });
+  new Counter({
+    name: 'loflow_reducer_failures_total',
+    help: 'events a reducer failed on (dead-lettered)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(engine.stats().failed);
+    },
+  });
+  new Gauge({
+    name: 'loflow_reducer_keys',
+    help: 'keys with state per reducer',
+    labelNames: ['reducer'],
+    registers: [registry],
+    collect() {
+      for (const r of engine.pipeline.reducers) this.set({ reducer: r.name }, engine.keys(r.name).length);
+    },
+  });
+  return { registry, eventsIn, rejected, pushes, connections, interval };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;
