@@ -121,7 +121,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
           metrics.connections.dec({ kind: 'sse' });
           stream.end();
         });
-        return h.response(stream).type('text/event-stream').header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
+        return h.response(stream).compressed('identity').type('text/event-stream').header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
       },
     },
     {
