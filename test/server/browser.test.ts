@@ -1,0 +1,42 @@
+// The dashboard page in Debian's Chromium, driven by playwright-core (no browser download).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { demoServer, keystroke } from './server-fixture.js';
+
+const executablePath = process.env.LOFLOW_CHROMIUM ?? '/usr/bin/chromium';
+
+describe('dashboard page in a browser', () => {
+  let s: Awaited<ReturnType<typeof demoServer>>;
+  let browser: Browser;
+  beforeAll(async () => {
+    if (!existsSync(executablePath)) throw new Error(`Chromium not found at ${executablePath}: apt-get install -y chromium (.ci/run does it)`);
+    s = await demoServer();
+    browser = await chromium.launch({
+      executablePath,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+  });
+  afterAll(async () => {
+    await browser?.close();
+    await s?.close();
+  });
+
+  it('shows the teacher’s class and updates the numbers live as events arrive', async () => {
+    const page = await browser.newPage();
+    await page.goto(`${s.url}/?token=tok-ada`);
+    await page.waitForSelector('tr[data-member="s-0000"]');
+    expect(await page.locator('#class option').allTextContents()).toEqual(['class-a', 'class-b']);
+    const cell = page.locator('tr[data-member="s-0000"] td[data-col="events"]');
+    expect(await cell.textContent()).toBe('–');
+    await s.post(JSON.stringify([keystroke('s-0000', 1000), keystroke('s-0000', 1100), keystroke('s-0000', 1200)]));
+    await page.waitForFunction(() => document.querySelector('tr[data-member="s-0000"] td[data-col="events"]')?.textContent === '3');
+    await s.post(JSON.stringify([keystroke('s-0000', 1300)]));
+    await page.waitForFunction(() => document.querySelector('tr[data-member="s-0000"] td[data-col="events"]')?.textContent === '4');
+    expect(await page.locator('tr[data-member="s-0000"] .flag').textContent()).toBe('active');
+    expect(await page.locator('tr[data-member="s-0000"] svg.spark polyline').count()).toBe(1);
+    await page.screenshot({ path: join(tmpdir(), 'loflow-dashboard.png') });
+  });
+});
