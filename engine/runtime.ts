@@ -253,10 +253,24 @@ export class Engine extends EventEmitter {
   }
 
   private async processBatch(entries: LoggedEvent[]): Promise<void> {
+    const dirty = new Map<string, Set<string>>();
+    try {
+      await this.reduceAndCommit(entries, dirty);
+    } catch (err) {
+      // The batch will be retried from the log: forget what it did to the cache, so the retry starts from
+      // the committed states (reloaded from the store) and nothing is applied twice.
+      for (const [name, keys] of dirty) {
+        const states = this.cache.get(name)!;
+        for (const k of keys) states.delete(k);
+      }
+      throw err;
+    }
+  }
+
+  private async reduceAndCommit(entries: LoggedEvent[], dirty: Map<string, Set<string>>): Promise<void> {
     const t0 = performance.now();
     const from = entries[0].offset;
     const to = entries[entries.length - 1].offset + 1;
-    const dirty = new Map<string, Set<string>>();
     const letters: DeadLetter[] = [];
     // Streams' pending items for this batch: raw events first, derived ones appended as levels run.
     const pending = new Map<string, Item[]>();

@@ -3,9 +3,10 @@ import type { Command } from './command.js';
 import { demoCommand } from './demo-command.js';
 import { generateCommand } from './generate-command.js';
 import { replayCommand } from './replay-command.js';
+import { runCommand, serveCommand } from './serve-command.js';
 import { validateCommand } from './validate-command.js';
 
-const commands: Command[] = [demoCommand, validateCommand, replayCommand, generateCommand];
+const commands: Command[] = [demoCommand, validateCommand, replayCommand, serveCommand, runCommand, generateCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -1,6 +1,7 @@
 import { writeFile } from 'node:fs/promises';
 import { readNdjson, unwrap } from '../ndjson.js';
 import { Engine } from '../runtime.js';
+import { openStateStore } from '../state/open.js';
 import type { LoEvent } from '../types.js';
 import { parseArgs, type Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
@@ -16,6 +17,7 @@ Options:
   --out FILE        write the JSON result to FILE instead of stdout
   --stream NAME     source for bare events (default: the pipeline's first source)
   --batch N         events per micro-batch (default 4096)
+  --state URL       state store: memory (default) or redis://host:port, redis-cluster://h:p,h:p
   --summary         print only counts and the rate, not the states
   --help            this text
 The rate (events/s) is printed on stderr.`;
@@ -43,7 +45,8 @@ export const replayCommand: Command = {
       return 2;
     }
     const batchSize = options.batch ? Number(options.batch) : 4096;
-    const engine = new Engine(pipeline, { batchSize, queueLimit: batchSize * 8 });
+    const store = await openStateStore(typeof options.state === 'string' ? options.state : process.env.LOFLOW_STATE);
+    const engine = new Engine(pipeline, { batchSize, queueLimit: batchSize * 8, store });
     await engine.start();
     const progress = new Progress('replay');
     const t0 = performance.now();

@@ -1,0 +1,62 @@
+import { join, resolve } from 'node:path';
+import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
+import { Engine } from '../runtime.js';
+import { startServer } from '../server/index.js';
+import { openStateStore } from '../state/open.js';
+import { parseArgs, type Command } from './command.js';
+import { loadPipeline } from './load-pipeline.js';
+
+const usage = `loflow serve <pipeline.yaml> [options]     (loflow run <pipeline.yaml> is the same)
+
+Runs a pipeline live: HTTP and WebSocket sources accept events, dashboards are served (JSON, SSE,
+WebSocket and a web page at /). Stops gracefully on SIGINT/SIGTERM (drains and commits).
+
+Options:
+  --port N         port (default 8080; 0 picks a free one)
+  --host H         address to bind (default 127.0.0.1)
+  --state URL      state store: memory (default) or redis://host:port (env LOFLOW_STATE)
+  --data DIR       data folder for dead letters (default .loflow)
+  --demo-tokens    give every roster teacher the dashboard token demo-<teacher>
+  --help           this text
+Teacher tokens: env LOFLOW_TEACHER_TOKENS="token:teacher,...". Ingest keys: env LOFLOW_API_KEYS="k1,k2"
+or a source's api_keys. WebSocket tokens: env LOFLOW_WS_TOKENS="token:user,...".`;
+
+export const serveCommand: Command = {
+  name: 'serve',
+  summary: 'run a pipeline live: ingest and dashboards over HTTP/WebSocket',
+  usage,
+  async run(argv) {
+    const { positionals, options } = parseArgs(argv, ['help', 'demo-tokens']);
+    if (options.help) {
+      console.log(usage);
+      return 0;
+    }
+    const pipeline = await loadPipeline(positionals[0]);
+    if (!pipeline) return 1;
+    const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
+    const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
+    const engine = new Engine(pipeline, { store, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
+    await engine.start();
+    const server = await startServer({
+      pipeline,
+      engine,
+      port: options.port === undefined ? 8080 : Number(options.port),
+      host: typeof options.host === 'string' ? options.host : '127.0.0.1',
+      demo: options['demo-tokens'] === true,
+    });
+    console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind})`);
+    await new Promise<void>((done) => {
+      const stop = async () => {
+        console.log('loflow: stopping: draining and committing');
+        await server.stop();
+        await engine.stop();
+        done();
+      };
+      process.once('SIGINT', stop);
+      process.once('SIGTERM', stop);
+    });
+    return 0;
+  },
+};
+
+export const runCommand = { ...serveCommand, name: 'run', summary: 'same as serve: run a pipeline with its sources live' };

@@ -1,0 +1,119 @@
+// Reducer state in Redis or Redis Cluster (ioredis). One MGET per load, one MULTI/EXEC per commit (states
+// and offset together), never a round trip per event. Unreachable Redis -> errors with code 'UNAVAILABLE'
+// (the engine retries the batch; the server answers 503), never a lost or double-applied batch.
+import { Cluster, Redis } from 'ioredis';
+import type { Commit, Json, StateRef, StateStore } from '../types.js';
+import { offsetKey, parseStateKey, reducerPattern, stateKey } from './key-layout.js';
+
+function unavailable(err: unknown): Error {
+  return Object.assign(new Error(`redis unavailable: ${(err as Error).message}`), { code: 'UNAVAILABLE', cause: err });
+}
+
+export class RedisStateStore implements StateStore {
+  readonly kind: string;
+  private constructor(private readonly redis: Redis | Cluster, kind: string) {
+    this.kind = kind;
+  }
+
+  /** `redis://host:port[/db]` or `redis-cluster://host:port,host:port,...`. */
+  static async connect(url: string): Promise<RedisStateStore> {
+    // No offline queue: while Redis is down, commands fail at once (UNAVAILABLE) instead of piling up.
+    const opts = { maxRetriesPerRequest: 1, lazyConnect: true, enableOfflineQueue: false, retryStrategy: (n: number) => Math.min(n * 100, 2000) };
+    let client: Redis | Cluster;
+    let kind: string;
+    if (url.startsWith('redis-cluster://')) {
+      const nodes = url.slice('redis-cluster://'.length).split(',').map((hp) => {
+        const [host, port] = hp.split(':');
+        return { host, port: Number(port) };
+      });
+      client = new Cluster(nodes, { lazyConnect: true, enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1 }, clusterRetryStrategy: (n: number) => Math.min(n * 100, 2000) });
+      kind = 'redis-cluster';
+    } else {
+      client = new Redis(url, opts);
+      kind = 'redis';
+    }
+    client.on('error', () => {
+      /* reported through failing commands (UNAVAILABLE); reconnection is automatic */
+    });
+    try {
+      await client.connect();
+    } catch (err) {
+      client.disconnect();
+      throw unavailable(err);
+    }
+    return new RedisStateStore(client, kind);
+  }
+
+  async load(refs: readonly StateRef[]): Promise<Array<Json | undefined>> {
+    if (refs.length === 0) return [];
+    let values: Array<string | null>;
+    try {
+      values = await this.redis.mget(...refs.map(stateKey));
+    } catch (err) {
+      throw unavailable(err);
+    }
+    return values.map((v) => (v === null ? undefined : (JSON.parse(v) as Json)));
+  }
+
+  async commit(c: Commit): Promise<void> {
+    const tx = this.redis.multi();
+    if (c.writes.length) {
+      const args: string[] = [];
+      for (const [ref, state] of c.writes) args.push(stateKey(ref), JSON.stringify(state));
+      tx.mset(...args);
+    }
+    tx.set(offsetKey(c.pipeline), String(c.offset));
+    let result;
+    try {
+      result = await tx.exec();
+    } catch (err) {
+      throw unavailable(err);
+    }
+    const failed = result?.find(([e]) => e);
+    if (!result || failed) throw unavailable(failed?.[0] ?? new Error('transaction aborted'));
+  }
+
+  async offset(pipeline: string): Promise<number> {
+    try {
+      return Number((await this.redis.get(offsetKey(pipeline))) ?? 0);
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  private async keys(pattern: string): Promise<string[]> {
+    const nodes = this.redis instanceof Cluster ? this.redis.nodes('master') : [this.redis];
+    const out: string[] = [];
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await node.scan(cursor, 'MATCH', pattern, 'COUNT', 1000);
+        cursor = next;
+        out.push(...batch);
+      } while (cursor !== '0');
+    }
+    return out;
+  }
+
+  async *scan(pipeline: string, reducer?: string): AsyncIterable<[StateRef, Json]> {
+    const keys = await this.keys(reducerPattern(pipeline, reducer));
+    for (let i = 0; i < keys.length; i += 500) {
+      const chunk = keys.slice(i, i + 500);
+      const values = await this.redis.mget(...chunk);
+      for (let j = 0; j < chunk.length; j++) {
+        const ref = parseStateKey(chunk[j]);
+        if (ref && values[j] !== null) yield [ref, JSON.parse(values[j]!) as Json];
+      }
+    }
+  }
+
+  async drop(pipeline: string, reducer: string): Promise<number> {
+    const keys = await this.keys(reducerPattern(pipeline, reducer));
+    for (let i = 0; i < keys.length; i += 500) await this.redis.del(...keys.slice(i, i + 500));
+    return keys.length;
+  }
+
+  async close(): Promise<void> {
+    await this.redis.quit().catch(() => this.redis.disconnect());
+  }
+}
