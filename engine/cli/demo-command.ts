@@ -1,4 +1,6 @@
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
+import { openArchiveSink } from '../../archive/open.js';
+import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import { Classroom } from '../classroom.js';
 import { packageRoot } from '../paths.js';
 import { Engine, type AggregateResult } from '../runtime.js';
@@ -43,7 +45,10 @@ export const demoCommand: Command = {
     const pipelineFile = typeof options.pipeline === 'string' ? options.pipeline : resolve(packageRoot, 'pipelines/writing-observer.yaml');
     const pipeline = await loadPipeline(pipelineFile);
     if (!pipeline) return 1;
-    const engine = new Engine(pipeline, await embeddedPorts(pipeline.name));
+    // The embedded defaults: in-memory state and input log; dead letters and the archive in .loflow/.
+    const data = resolve('.loflow', pipeline.name);
+    const archive = await openArchiveSink(pipeline, join(data, 'archive'));
+    const engine = new Engine(pipeline, { archive, deadLetters: new FileDeadLetterStore(join(data, 'deadletters.ndjson')) });
     await engine.start();
 
     let server: Server | undefined;
@@ -84,15 +89,12 @@ export const demoCommand: Command = {
       printOverview(engine, fed);
       await server?.stop();
       await engine.stop();
+      if (archive) console.log(`archive: ${join(data, 'archive')} (loflow archive log --dir ${join(data, 'archive')})`);
     }
     return 0;
   },
 };
 
-/** The embedded defaults: in-memory state and input log, dead letters and archive in .loflow/. */
-async function embeddedPorts(_pipeline: string) {
-  return {};
-}
 
 async function startDashboard(pipeline: import('../types.js').CompiledPipeline, engine: Engine, port: number): Promise<Server | undefined> {
   // The server module is optional at build time (it is a separate part); load it by path.

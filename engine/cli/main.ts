@@ -1,4 +1,5 @@
 // `loflow <command>`: commands are plain objects registered here, each in its own file.
+import { archiveCommand } from './archive-command.js';
 import type { Command } from './command.js';
 import { demoCommand } from './demo-command.js';
 import { generateCommand } from './generate-command.js';
@@ -6,7 +7,7 @@ import { replayCommand } from './replay-command.js';
 import { runCommand, serveCommand } from './serve-command.js';
 import { validateCommand } from './validate-command.js';
 
-const commands: Command[] = [demoCommand, validateCommand, replayCommand, serveCommand, runCommand, generateCommand];
+const commands: Command[] = [demoCommand, validateCommand, replayCommand, serveCommand, runCommand, archiveCommand, generateCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

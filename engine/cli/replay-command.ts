@@ -1,5 +1,7 @@
 import { writeFile } from 'node:fs/promises';
-import { readNdjson, unwrap } from '../ndjson.js';
+import { openArchive } from '../../archive/replay-source.js';
+import { resultCid } from '../../archive/result-cid.js';
+import { readNdjson, unwrap, type NdjsonLine } from '../ndjson.js';
 import { Engine } from '../runtime.js';
 import { openStateStore } from '../state/open.js';
 import type { LoEvent } from '../types.js';
@@ -7,10 +9,12 @@ import { parseArgs, type Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 import { Progress } from './progress.js';
 
-const usage = `loflow replay <pipeline.yaml> <events.ndjson> [options]
+const usage = `loflow replay <pipeline.yaml> <events.ndjson | archive.car> [options]
 
 Runs every event of the file through the pipeline and prints the final reducer states and
-aggregations as JSON. Each line is an event for the pipeline's first source, or {"stream": s, "event": e}.
+aggregations as JSON. NDJSON: each line is an event for the pipeline's first source, or
+{"stream": s, "event": e}. A .car archive: its raw source streams, in their original order; the
+result's content ID (result CID) is printed too, the same every time for the same pipeline and archive.
 Lines that are not JSON or fail the source's schema are counted and reported, never silently dropped.
 
 Options:
@@ -54,7 +58,8 @@ export const replayCommand: Command = {
     let notJson = 0;
     let rejected = 0;
     const firstErrors: string[] = [];
-    for await (const chunk of readNdjson(input, batchSize)) {
+    const chunks = input.endsWith('.car') ? archiveChunks(input, [...pipeline.sources.keys()], batchSize) : readNdjson(input, batchSize);
+    for await (const chunk of chunks) {
       // Group consecutive lines of one stream so each ingest call is one batch.
       let stream = '';
       let events: LoEvent[] = [];
@@ -94,6 +99,11 @@ export const replayCommand: Command = {
         ` (${rejected} rejected by schema, ${notJson} not JSON, ${stats.failed} reducer failures, ${stats.emitted} derived events)`,
     );
     for (const e of firstErrors) console.error(`  ${e}`);
+    if (input.endsWith('.car')) {
+      const cid = await resultCid(result);
+      console.error(`result CID ${cid}`);
+      (result as Record<string, unknown>).result_cid = cid;
+    }
     const json = options.summary
       ? JSON.stringify({ events: stats.processed, rejected, notJson, failed: stats.failed, seconds, eventsPerSec: rate })
       : JSON.stringify(result, null, 2);
@@ -102,3 +112,18 @@ export const replayCommand: Command = {
     return 0;
   },
 };
+
+/** An archive's raw events as NDJSON-like lines ({stream, event}), so both inputs share one loop. */
+async function* archiveChunks(file: string, sources: string[], size: number): AsyncGenerator<NdjsonLine[]> {
+  const archive = await openArchive(file);
+  let batch: NdjsonLine[] = [];
+  let line = 0;
+  for await (const e of archive.events(sources)) {
+    batch.push({ line: ++line, value: { stream: e.stream, event: e.event } });
+    if (batch.length >= size) {
+      yield batch;
+      batch = [];
+    }
+  }
+  if (batch.length) yield batch;
+}

@@ -1,4 +1,5 @@
 import { join, resolve } from 'node:path';
+import { openArchiveSink } from '../../archive/open.js';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import { Engine } from '../runtime.js';
 import { startServer } from '../server/index.js';
@@ -15,7 +16,7 @@ Options:
   --port N         port (default 8080; 0 picks a free one)
   --host H         address to bind (default 127.0.0.1)
   --state URL      state store: memory (default) or redis://host:port (env LOFLOW_STATE)
-  --data DIR       data folder for dead letters (default .loflow)
+  --data DIR       data folder for dead letters and the archive (default .loflow)
   --demo-tokens    give every roster teacher the dashboard token demo-<teacher>
   --help           this text
 Teacher tokens: env LOFLOW_TEACHER_TOKENS="token:teacher,...". Ingest keys: env LOFLOW_API_KEYS="k1,k2"
@@ -35,7 +36,8 @@ export const serveCommand: Command = {
     if (!pipeline) return 1;
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
-    const engine = new Engine(pipeline, { store, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
+    const archive = await openArchiveSink(pipeline, join(data, pipeline.name, 'archive'));
+    const engine = new Engine(pipeline, { store, archive, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
     await engine.start();
     const server = await startServer({
       pipeline,
