@@ -1,7 +1,7 @@
 // vitest global setup: throwaway Redis (single and a 3-node cluster) for the whole run, on free loopback
 // ports, stopped by PID at the end. Tests read their URLs with inject('redisUrl') / inject('redisClusterUrl').
 import type { TestProject } from 'vitest/node';
-import { startRedis, startRedisCluster } from './harness/servers.js';
+import { startRedis, startRedisCluster } from '../bench/servers.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,5 +1,6 @@
 // `loflow <command>`: commands are plain objects registered here, each in its own file.
 import { archiveCommand } from './archive-command.js';
+import { benchCommand } from './bench-command.js';
 import type { Command } from './command.js';
 import { demoCommand } from './demo-command.js';
 import { generateCommand } from './generate-command.js';
@@ -7,7 +8,7 @@ import { replayCommand } from './replay-command.js';
 import { runCommand, serveCommand } from './serve-command.js';
 import { validateCommand } from './validate-command.js';
 
-const commands: Command[] = [demoCommand, validateCommand, replayCommand, serveCommand, runCommand, archiveCommand, generateCommand];
+const commands: Command[] = [demoCommand, validateCommand, replayCommand, serveCommand, runCommand, archiveCommand, benchCommand, generateCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -5,7 +5,7 @@ import { Engine } from '../../engine/runtime.js';
 import { MemoryInputLog } from '../../engine/log/memory-log.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import { Classroom } from '../../engine/classroom.js';
-import { startRedis } from '../harness/servers.js';
+import { startRedis } from '../../bench/servers.js';
 
 const demo = join(import.meta.dirname, '../../pipelines/writing-observer.yaml');
 const uniq = () => `t${Math.random().toString(36).slice(2, 8)}`;

@@ -1,0 +1,297 @@
+// Benchmark workloads. Each measures loflow and, in the same run, a baseline doing the least the same job
+// needs (parse the same JSON, hash the same bytes...), so figures are ratios on this machine, not guesses.
+import { createHash } from 'node:crypto';
+import { mkdtempSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import autocannon from 'autocannon';
+import hdr from 'hdr-histogram-js';
+import WebSocket from 'ws';
+import { ArchiveWriter } from '../archive/writer.js';
+import { exportCar, verifyCar } from '../archive/car.js';
+import { CID } from '../archive/blocks.js';
+import { Classroom, rosterCsv } from '../engine/classroom.js';
+import { compilePipeline, compilePipelineFile } from '../engine/compiler.js';
+import { readNdjson, unwrap } from '../engine/ndjson.js';
+import { packageRoot } from '../engine/paths.js';
+import { Engine } from '../engine/runtime.js';
+import { startServer } from '../engine/server/index.js';
+import { RedisStateStore } from '../engine/state/redis-store.js';
+import type { CompiledPipeline, LoEvent, StateStore } from '../engine/types.js';
+import { startRedis } from './servers.js';
+
+export interface Figure {
+  workload: string;
+  name: string;
+  value: number;
+  unit: string;
+  baseline?: number;
+  /** value / baseline (for throughput: how much of the baseline loflow reaches). */
+  ratio?: number;
+  goal?: string;
+  met?: boolean;
+  note?: string;
+}
+
+export interface Series {
+  title: string;
+  x: string;
+  y: string;
+  points: Array<{ label: string; x: number; y: number }>;
+}
+
+export interface Ctx {
+  quick: boolean;
+  dir: string;
+  figures: Figure[];
+  series: Series[];
+  log(msg: string): void;
+}
+
+const demoFile = join(packageRoot, 'pipelines/writing-observer.yaml');
+
+async function demo(): Promise<CompiledPipeline> {
+  const { pipeline, errors } = await compilePipelineFile(demoFile);
+  if (!pipeline) throw new Error(errors.map((e) => e.message).join('\n'));
+  return pipeline;
+}
+
+function eventsFile(ctx: Ctx, n: number): string {
+  const file = join(ctx.dir, `events-${n}.ndjson`);
+  try {
+    statSync(file);
+    return file;
+  } catch {
+    /* write it */
+  }
+  const parts: string[] = [];
+  for (const e of new Classroom({ students: 200, seed: 1 }).events(n)) parts.push(JSON.stringify(e));
+  writeFileSync(file, parts.join('\n') + '\n');
+  return file;
+}
+
+/** Replay a file through an engine, as `loflow replay` does; events/s. */
+async function replayRate(pipeline: CompiledPipeline, file: string, store?: StateStore): Promise<number> {
+  const engine = new Engine(pipeline, { store, queueLimit: 4096 * 8 });
+  await engine.start();
+  const t0 = performance.now();
+  for await (const chunk of readNdjson(file, 4096)) {
+    await engine.ingest('extension', chunk.map((l) => unwrap(l.value, 'extension').event));
+  }
+  await engine.flush();
+  const s = (performance.now() - t0) / 1000;
+  const n = engine.stats().processed;
+  await engine.stop();
+  return n / s;
+}
+
+export const replay = {
+  name: 'replay',
+  async run(ctx: Ctx) {
+    const n = ctx.quick ? 200_000 : 1_000_000;
+    const file = eventsFile(ctx, n);
+    const t0 = performance.now();
+    let parsed = 0;
+    for await (const chunk of readNdjson(file, 4096)) parsed += chunk.length;
+    const baseline = parsed / ((performance.now() - t0) / 1000);
+    const pipeline = await demo();
+    const memory = await replayRate(pipeline, file);
+    ctx.figures.push({ workload: 'replay', name: `demo pipeline, memory store (${n.toLocaleString('en')} events)`, value: memory, unit: 'events/s', baseline, ratio: memory / baseline, goal: '>= 1,000,000 events/s', met: memory >= 1_000_000 });
+    const redis = await startRedis();
+    try {
+      const store = await RedisStateStore.connect(redis.url);
+      const withRedis = await replayRate({ ...pipeline, name: `bench-${Date.now()}` }, file, store);
+      ctx.figures.push({ workload: 'replay', name: 'demo pipeline, Redis store', value: withRedis, unit: 'events/s', baseline: memory, ratio: withRedis / memory, goal: 'Redis costs <= 1.5x memory (ratio >= 0.67)', met: withRedis / memory >= 1 / 1.5 });
+    } finally {
+      await redis.stop();
+    }
+    ctx.log(`replay: baseline ${Math.round(baseline)} ev/s, memory ${Math.round(memory)} ev/s`);
+  },
+};
+
+export const operators = {
+  name: 'operators',
+  async run(ctx: Ctx) {
+    const file = eventsFile(ctx, ctx.quick ? 100_000 : 300_000);
+    const pipeline = await demo();
+    for (const r of pipeline.reducers) {
+      // The reducer alone (with its producers, for cascaded ones), no aggregations.
+      const producers = pipeline.reducers.filter((p) => p.emit && r.from.includes(p.emit));
+      const only = { ...pipeline, reducers: [...producers, r], aggregations: new Map(), dashboards: new Map() };
+      const rate = await replayRate(only, file);
+      ctx.figures.push({ workload: 'operators', name: `${r.name} (${r.op.name})${producers.length ? ` + ${producers.map((p) => p.name).join(', ')}` : ''}`, value: rate, unit: 'events/s' });
+    }
+  },
+};
+
+/** A bare node:http server that parses the same JSON body and does nothing else. */
+async function bareServer(): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c) => chunks.push(c));
+    req.on('end', () => {
+      const events = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown[];
+      res.setHeader('content-type', 'application/json');
+      res.end(JSON.stringify({ accepted: events.length, rejected: [] }));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => new Promise((r) => server.close(() => r())) };
+}
+
+async function cannon(url: string, body: string, connections: number, seconds: number) {
+  const r = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections, duration: seconds });
+  return { rps: r.requests.average, p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, non2xx: r.non2xx };
+}
+
+export const httpIngest = {
+  name: 'http-ingest',
+  async run(ctx: Ctx) {
+    const seconds = ctx.quick ? 3 : 10;
+    const batches = ctx.quick ? [10, 100] : [1, 10, 100, 500];
+    const connections = 10;
+    const pipeline = await demo();
+    const redis = await startRedis();
+    const series: Series = { title: 'HTTP ingest: events/s by batch size', x: 'events per batch', y: 'events/s', points: [] };
+    try {
+      for (const size of batches) {
+        const events = [...new Classroom({ students: 200, seed: size }).events(size)].map((e) => ({ ...e.event, ts: e.event.ts }));
+        const body = JSON.stringify(events);
+        const bare = await bareServer();
+        const b = await cannon(bare.url, body, connections, seconds);
+        await bare.close();
+        const store = await RedisStateStore.connect(redis.url);
+        const engine = new Engine({ ...pipeline, name: `bench-http-${size}-${Date.now()}` }, { store });
+        await engine.start();
+        const s = await startServer({ pipeline, engine, port: 0, limits: { ratePerSec: Infinity } });
+        const l = await cannon(`${s.url}/v1/events`, body, connections, seconds);
+        await s.stop();
+        await engine.stop();
+        const ev = l.rps * size;
+        ctx.figures.push({
+          workload: 'http-ingest',
+          name: `POST /v1/events, ${size} events/batch, ${connections} conns, Redis state (p50 ${l.p50} ms, p99 ${l.p99} ms; bare p99 ${b.p99} ms)`,
+          value: ev,
+          unit: 'events/s',
+          baseline: b.rps * size,
+          ratio: ev / (b.rps * size),
+          goal: '>= 0.5 of baseline',
+          met: ev / (b.rps * size) >= 0.5,
+          note: l.non2xx ? `${l.non2xx} non-2xx answers` : undefined,
+        });
+        series.points.push({ label: 'loflow', x: size, y: ev }, { label: 'bare node:http', x: size, y: b.rps * size });
+      }
+    } finally {
+      await redis.stop();
+    }
+    ctx.series.push(series);
+  },
+};
+
+export const dashboardLatency = {
+  name: 'dashboard-latency',
+  async run(ctx: Ctx) {
+    // One teacher subscribed; events posted one batch at a time; time from POST to the delta showing it.
+    const pipeline = await demo();
+    pipeline.dashboards.get('overview')!.minIntervalMs = 50;
+    const engine = new Engine(pipeline);
+    await engine.start();
+    const s = await startServer({ pipeline, engine, port: 0, auth: { teacherTokens: { t: 't-ada' } } });
+    const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000, numberOfSignificantValueDigits: 3 });
+    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/v1/dashboards/overview/class-a/live?token=t`);
+    const waiting = new Map<number, () => void>();
+    ws.on('message', (d) => {
+      const m = JSON.parse(d.toString());
+      if (m.type !== 'delta') return;
+      for (const r of m.rows) waiting.get(r.events)?.();
+    });
+    await new Promise((r) => ws.once('message', r));
+    const n = ctx.quick ? 100 : 500;
+    for (let i = 1; i <= n; i++) {
+      const t0 = performance.now();
+      const seen = new Promise<void>((r) => waiting.set(i, r));
+      await fetch(`${s.url}/v1/events`, { method: 'POST', body: JSON.stringify([{ event: 'keystroke', ts: i * 100, auth: { user_id: 's-0000' }, keystroke: { key: 'a' } }]) });
+      await seen;
+      hist.recordValue(Math.max(1, Math.round(performance.now() - t0)));
+      waiting.delete(i);
+    }
+    ws.close();
+    await s.stop();
+    await engine.stop();
+    const p50 = hist.getValueAtPercentile(50);
+    const p99 = hist.getValueAtPercentile(99);
+    ctx.figures.push({ workload: 'dashboard-latency', name: 'event-to-dashboard p50 (min_interval 50 ms, light load)', value: p50, unit: 'ms' });
+    ctx.figures.push({ workload: 'dashboard-latency', name: 'event-to-dashboard p99 (min_interval 50 ms, light load)', value: p99, unit: 'ms', goal: '< 50 ms at half max load (measured here at light load only)', met: p99 < 50 });
+    ctx.series.push({ title: 'event-to-dashboard latency', x: 'percentile', y: 'ms', points: [50, 90, 99, 99.9].map((p) => ({ label: 'latency', x: p, y: hist.getValueAtPercentile(p) })) });
+  },
+};
+
+export const memory = {
+  name: 'memory',
+  async run(ctx: Ctx) {
+    const sizes = ctx.quick ? [1000, 10_000] : [1000, 10_000, 100_000];
+    for (const students of sizes) {
+      const dir = mkdtempSync(join(tmpdir(), 'loflow-bench-mem-'));
+      writeFileSync(join(dir, 'roster.csv'), rosterCsv(students, Math.max(4, Math.round(students / 30))));
+      const text = readFileSync(demoFile, 'utf8').replace('rosters/demo.csv', 'roster.csv');
+      const { pipeline } = await compilePipeline(text, join(dir, 'p.yaml'));
+      global.gc?.();
+      const before = process.memoryUsage();
+      const engine = new Engine(pipeline!);
+      const perStudent = 40;
+      const events: LoEvent[] = [];
+      for (const e of new Classroom({ students, seed: 3 }).events(students * perStudent)) events.push(e.event);
+      const afterGen = process.memoryUsage();
+      for (let i = 0; i < events.length; i += 4096) await engine.ingest('extension', events.slice(i, i + 4096));
+      await engine.flush();
+      events.length = 0;
+      global.gc?.();
+      const after = process.memoryUsage();
+      const heap = (after.heapUsed - before.heapUsed) / students;
+      ctx.figures.push({
+        workload: 'memory',
+        name: `engine heap per active student, ${students.toLocaleString('en')} students (${perStudent} events each)${global.gc ? '' : ' (no --expose-gc: rough)'}`,
+        value: heap,
+        unit: 'bytes',
+        goal: '<= 2048 bytes',
+        met: heap <= 2048,
+        note: `RSS grew ${Math.round((after.rss - before.rss) / 1024 / 1024)} MiB (incl. ${Math.round((afterGen.heapUsed - before.heapUsed) / 1024 / 1024)} MiB of generated events, freed)`,
+      });
+      await engine.stop();
+    }
+  },
+};
+
+export const archive = {
+  name: 'archive',
+  async run(ctx: Ctx) {
+    const n = ctx.quick ? 100_000 : 500_000;
+    const events = [...new Classroom({ students: 200, seed: 4 }).events(n)].map((e, i) => ({ offset: i, stream: 'extension', event: e.event, at: 0 }));
+    const dir = mkdtempSync(join(tmpdir(), 'loflow-bench-archive-'));
+    const json = Buffer.from(events.map((e) => JSON.stringify(e.event)).join('\n'));
+    const mb = json.length / 1024 / 1024;
+    let t0 = performance.now();
+    for (let i = 0; i < json.length; i += 256 * 1024) createHash('sha256').update(json.subarray(i, i + 256 * 1024)).digest();
+    const hashMBs = mb / ((performance.now() - t0) / 1000);
+    const writer = await ArchiveWriter.open(join(dir, 'a'), { name: 'bench', text: 'pipeline: bench', sources: ['extension'] });
+    t0 = performance.now();
+    for (let i = 0; i < events.length; i += 4096) await writer.append('extension', events.slice(i, i + 4096));
+    const root = await writer.commit();
+    const writeS = (performance.now() - t0) / 1000;
+    t0 = performance.now();
+    const car = join(dir, 'x.car');
+    const exported = await exportCar(writer.store, CID.parse(root), car);
+    const exportS = (performance.now() - t0) / 1000;
+    t0 = performance.now();
+    const v = await verifyCar(car);
+    const verifyS = (performance.now() - t0) / 1000;
+    if (!v.ok) throw new Error(v.error);
+    const carMB = exported.bytes / 1024 / 1024;
+    ctx.figures.push({ workload: 'archive', name: `write (${n.toLocaleString('en')} events, ${mb.toFixed(1)} MB of JSON)`, value: mb / writeS, unit: 'MB/s', baseline: hashMBs, ratio: mb / writeS / hashMBs, note: `${Math.round(n / writeS).toLocaleString('en')} events/s` });
+    ctx.figures.push({ workload: 'archive', name: 'export to CAR', value: carMB / exportS, unit: 'MB/s', baseline: hashMBs, ratio: carMB / exportS / hashMBs, note: `${Math.round(n / exportS).toLocaleString('en')} events/s` });
+    ctx.figures.push({ workload: 'archive', name: 'verify CAR (every hash, DAG complete)', value: carMB / verifyS, unit: 'MB/s', baseline: hashMBs, ratio: carMB / verifyS / hashMBs, note: `${Math.round(n / verifyS).toLocaleString('en')} events/s` });
+  },
+};
+
+export const workloads = [replay, operators, httpIngest, dashboardLatency, memory, archive];

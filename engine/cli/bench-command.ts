@@ -1,0 +1,36 @@
+import { parseArgs, type Command } from './command.js';
+
+const usage = `loflow bench [--quick] [--only a,b] [--out DIR]     (npm run bench)
+
+Load-tests loflow against baselines measured in the same run and writes bench/results/<date>.json,
+a Markdown report with figure, baseline, ratio and goal, and SVG plots. Every workload starts and stops
+its own servers (a throwaway redis-server on a free loopback port) and stops by itself.
+
+Workloads: replay, operators, http-ingest, dashboard-latency, memory, archive.
+Options:
+  --quick      a smoke run (under 2 minutes; CI runs it and asserts nothing about speed)
+  --only LIST  run only these workloads
+  --out DIR    where to write the report (default bench/results)
+  --help       this text`;
+
+export const benchCommand: Command = {
+  name: 'bench',
+  summary: 'run the benchmark suite and write a report with baselines and plots',
+  usage,
+  async run(argv) {
+    const { options } = parseArgs(argv, ['help', 'quick']);
+    if (options.help) {
+      console.log(usage);
+      return 0;
+    }
+    // Loaded on demand: the load generators (autocannon, ...) are dev dependencies.
+    const { runBench } = await import('../../bench/run.js');
+    const r = await runBench({
+      quick: options.quick === true,
+      only: typeof options.only === 'string' ? options.only.split(',') : undefined,
+      out: typeof options.out === 'string' ? options.out : undefined,
+    });
+    console.error(`report: ${r.file}`);
+    return r.failed ? 1 : 0;
+  },
+};
