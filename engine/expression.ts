@@ -72,8 +72,7 @@ export function compileSimpleFilter(src: string): ((obj: Record<string, any>) =>
         if (v == null || typeof v !== 'object' || !(seg in v)) return undefined; // missing: CEL errors
         v = v[seg];
       }
-      // CEL: comparing a non-string with a string is an error (no overload), which makes the filter false.
-      if (typeof v !== 'string') return undefined;
+      // CEL's equality is heterogeneous: a value of another type is simply not equal.
       return eq ? v === lit : v !== lit;
     });
   }
