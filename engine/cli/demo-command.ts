@@ -1,7 +1,9 @@
-import { join, resolve } from 'node:path';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { compilePipeline, formatError } from '../compiler.js';
 import { openArchiveSink } from '../../archive/open.js';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
-import { Classroom } from '../classroom.js';
+import { Classroom, rosterCsv } from '../classroom.js';
 import { packageRoot } from '../paths.js';
 import { Engine, type AggregateResult } from '../runtime.js';
 import { parseArgs, type Command } from './command.js';
@@ -15,7 +17,9 @@ local archive) against a deterministic synthetic classroom, serves the live dash
 per-class overview until stopped (Ctrl-C).
 
 Options:
-  --students N     students typing (default 40, at most 200: the demo roster)
+  --students N     students typing (default 40)
+  --classes N      classes to spread them over (default: the demo roster's 4 classes of 50; with
+                   --classes, or more than 200 students, a roster is generated in .loflow/)
   --speed X        simulated seconds per real second (default 1: students type in real time,
                    about 4 events/s each with pauses and idle gaps)
   --rate N         instead of --speed: aim at about N events per second in total
@@ -38,12 +42,23 @@ export const demoCommand: Command = {
       console.log(usage);
       return 0;
     }
-    const students = Math.min(200, Math.max(1, Number(options.students ?? 40)));
+    const students = Math.max(1, Number(options.students ?? 40));
     // About 4.3 events/s per typing student (keystrokes plus saves): --rate picks the speed for a total.
     const speed = options.rate !== undefined ? Math.max(0.01, Number(options.rate) / (students * 4.3)) : Math.max(0.01, Number(options.speed ?? 1));
     const duration = options.duration ? Number(options.duration) : Infinity;
     const pipelineFile = typeof options.pipeline === 'string' ? options.pipeline : resolve(packageRoot, 'pipelines/writing-observer.yaml');
-    const pipeline = await loadPipeline(pipelineFile);
+    let pipeline;
+    if (options.classes !== undefined || students > 200) {
+      // A generated roster (student, class, teacher, name) of this size, used in place of the demo's.
+      const classes = Math.max(1, Number(options.classes ?? Math.ceil(students / 50)));
+      const roster = resolve('.loflow', `demo-roster-${students}-${classes}.csv`);
+      mkdirSync(dirname(roster), { recursive: true });
+      writeFileSync(roster, rosterCsv(students, classes));
+      const text = readFileSync(pipelineFile, 'utf8').replace('rosters/demo.csv', roster);
+      const r = await compilePipeline(text, resolve(pipelineFile));
+      for (const e of r.errors) console.error(formatError(e));
+      pipeline = r.pipeline;
+    } else pipeline = await loadPipeline(pipelineFile);
     if (!pipeline) return 1;
     // The embedded defaults: in-memory state and input log; dead letters and the archive in .loflow/.
     const data = resolve('.loflow', pipeline.name);
@@ -103,7 +118,9 @@ async function startDashboard(pipeline: import('../types.js').CompiledPipeline, 
     const mod = (await import(path)) as { startServer?: (o: Record<string, unknown>) => Promise<Server> };
     if (!mod.startServer) return undefined;
     const s = await mod.startServer({ pipeline, engine, port, demo: true });
-    console.log(`\nloflow demo: dashboard at ${s.url}  (teacher tokens: see README "Dashboards")\n`);
+    const roster = [...pipeline.rosters.values()][0];
+    const teacher = roster?.column(roster.members(roster.groups()[0])[0] ?? '', 'teacher');
+    console.log(`\nloflow demo: dashboard at ${s.url}/?token=demo-${teacher}  (every roster teacher T has the token demo-T)\n`);
     return s;
   } catch (err) {
     console.error(`dashboard server not started: ${(err as Error).message}`);
