@@ -2,13 +2,14 @@
 import { archiveCommand } from './archive-command.js';
 import { benchCommand } from './bench-command.js';
 import type { Command } from './command.js';
+import { deadletterCommand } from './deadletter-command.js';
 import { demoCommand } from './demo-command.js';
 import { generateCommand } from './generate-command.js';
 import { replayCommand } from './replay-command.js';
 import { runCommand, serveCommand } from './serve-command.js';
 import { validateCommand } from './validate-command.js';
 
-const commands: Command[] = [demoCommand, validateCommand, replayCommand, serveCommand, runCommand, archiveCommand, benchCommand, generateCommand];
+const commands: Command[] = [demoCommand, validateCommand, replayCommand, serveCommand, runCommand, archiveCommand, deadletterCommand, benchCommand, generateCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
