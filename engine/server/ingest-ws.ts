@@ -21,7 +21,6 @@ export class WsIngestConnection {
   private user: { id: string; method: string } | undefined;
   private queue: LoEvent[] = [];
   private closed = false;
-  private chain: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly ws: WebSocket,
@@ -85,7 +84,9 @@ export class WsIngestConnection {
       return;
     }
     if (ev.event === 'terminate') {
-      this.chain = this.chain.then(() => this.ws.close(1000, 'terminated'));
+      // Close once what was sent before it is ingested.
+      const close = () => (this.inFlight || this.pending.length ? setTimeout(close, 5) : this.ws.close(1000, 'terminated'));
+      close();
       return;
     }
     // The client's own `auth` is never trusted; lock fields overwrite event fields of the same name.
@@ -121,31 +122,44 @@ export class WsIngestConnection {
     if (queued.length) this.forward(queued);
   }
 
+  /** Events waiting while an ingest of this connection is in flight: sent together as the next batch. */
+  private pending: LoEvent[] = [];
+  private inFlight = false;
+
   private forward(events: LoEvent[]): void {
     const server = { time: Date.now() / 1000, origin: this.req.headers.origin ?? null, agent: this.req.headers['user-agent'] ?? null, ip: this.req.socket.remoteAddress ?? null };
     for (const e of events) {
       e.auth = { user_id: this.user!.id, method: this.user!.method };
       e.server = server;
+      this.pending.push(e);
     }
-    // One connection's events are ingested in order; the engine keeps per-key order from there.
-    this.chain = this.chain.then(async () => {
-      if (this.closed && this.ws.readyState !== WebSocket.CLOSING) {
-        /* still ingest: events that arrived before the close are not dropped */
-      }
-      const wait = this.limiter.take(this.user!.id, events.length);
+    if (!this.inFlight) void this.drain();
+  }
+
+  /** One connection's events are ingested in order, in batches of whatever arrived meanwhile. */
+  private async drain(): Promise<void> {
+    this.inFlight = true;
+    while (this.pending.length) {
+      const batch = this.pending;
+      this.pending = [];
+      const wait = this.limiter.take(this.user!.id, batch.length);
       if (wait > 0) await new Promise((r) => setTimeout(r, wait * 1000));
       for (;;) {
         try {
-          const r = await this.engine.ingest(this.source, events);
+          const r = await this.engine.ingest(this.source, batch);
           this.metrics.eventsIn.inc({ source: this.source }, r.accepted);
-          for (const x of r.rejected) this.send({ status: 'rejected', index: x.index, reason: x.reason });
-          return;
+          for (const x of r.rejected) this.send({ status: 'rejected', reason: x.reason });
+          break;
         } catch (err) {
-          // Store down: hold the events (the client has no per-event ack) and retry until it is back.
-          if (!isUnavailable(err)) throw err;
+          // Store down: hold the events (the protocol has no per-event ack) and retry until it is back.
+          if (!isUnavailable(err)) {
+            this.send({ status: 'error', error: (err as Error).message });
+            break;
+          }
           await new Promise((r) => setTimeout(r, 500));
         }
       }
-    });
+    }
+    this.inFlight = false;
   }
 }
