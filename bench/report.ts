@@ -1,5 +1,5 @@
 // Reports: JSON (all figures), Markdown (a table of figure, baseline, ratio, goal) and SVG line/bar plots.
-import type { Figure, Series } from './workloads.js';
+import type { Figure, Profile, Series } from './workloads.js';
 
 const fmt = (v: number | undefined, unit = '') => {
   if (v === undefined || !Number.isFinite(v)) return '–';
@@ -7,7 +7,7 @@ const fmt = (v: number | undefined, unit = '') => {
   return unit ? `${s} ${unit}` : s;
 };
 
-export function markdown(figures: Figure[], meta: Record<string, string>, plots: string[], failed: Array<{ name: string; error: string }>): string {
+export function markdown(figures: Figure[], meta: Record<string, string>, plots: string[], failed: Array<{ name: string; error: string }>, profiles: Profile[] = []): string {
   const lines = [
     `# loflow benchmark report`,
     '',
@@ -19,6 +19,11 @@ export function markdown(figures: Figure[], meta: Record<string, string>, plots:
     '',
   ];
   for (const f of failed) lines.push(`- workload **${f.name}** failed: ${f.error}`);
+  for (const p of profiles) {
+    lines.push(`### Where the time goes: ${p.title} (node --cpu-prof, self time)`, '', '| self time | function |', '|---:|---|');
+    for (const [pct, fn] of p.top) lines.push(`| ${pct}% | \`${fn}\` |`);
+    lines.push('');
+  }
   for (const p of plots) lines.push(`![${p}](${p})`, '');
   return lines.join('\n');
 }

@@ -10,7 +10,7 @@ import { workloads, type Ctx } from './workloads.js';
 
 export async function runBench(opts: { quick: boolean; only?: string[]; out?: string }): Promise<{ file: string; failed: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'loflow-bench-'));
-  const ctx: Ctx = { quick: opts.quick, dir, figures: [], series: [], log: (m) => console.error(m) };
+  const ctx: Ctx = { quick: opts.quick, dir, figures: [], series: [], profiles: [], log: (m) => console.error(m) };
   const failed: Array<{ name: string; error: string }> = [];
   const t0 = Date.now();
   for (const w of workloads) {
@@ -42,8 +42,8 @@ export async function runBench(opts: { quick: boolean; only?: string[]; out?: st
     loflow: version,
     duration: `${Math.round((Date.now() - t0) / 1000)} s`,
   };
-  writeFileSync(join(out, `${stamp}.json`), JSON.stringify({ meta, figures: ctx.figures, series: ctx.series, failed }, null, 2));
-  const md = markdown(ctx.figures, meta, plots, failed);
+  writeFileSync(join(out, `${stamp}.json`), JSON.stringify({ meta, figures: ctx.figures, series: ctx.series, profiles: ctx.profiles, failed }, null, 2));
+  const md = markdown(ctx.figures, meta, plots, failed, ctx.profiles);
   writeFileSync(join(out, `${stamp}.md`), md);
   if (!opts.quick) writeFileSync(join(out, 'latest.md'), md);
   console.log(md);
