@@ -137,6 +137,7 @@ export class Engine extends EventEmitter {
     if (this.started) return;
     this.started = true;
     this.committed = await this.store.offset(this.pipeline.name);
+    if (this.log instanceof MemoryInputLog) this.log.startAt(this.committed);
     this.logEnd = Math.max(await this.log.end(), this.committed);
     this.running = true;
     this.kick();

@@ -33,5 +33,13 @@ export class MemoryInputLog implements InputLog {
     }
   }
 
+  /**
+   * Continue numbering at `offset` (an empty in-memory log in front of a store that has committed up to
+   * there: a fresh process cannot have the events of an earlier one, so its offsets go on from the store's).
+   */
+  startAt(offset: number): void {
+    if (this.entries.length === 0 && offset > this.base) this.base = offset;
+  }
+
   async close(): Promise<void> {}
 }
