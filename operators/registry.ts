@@ -5,7 +5,18 @@ import { pathToFileURL } from 'node:url';
 import type { Aggregator, Operator } from '../engine/types.js';
 import { countAgg } from './aggregators/count.js';
 import { maxAgg, meanAgg, medianAgg, minAgg, percentileAgg, sumAgg } from './aggregators/numeric.js';
+import { flaggedAgg, sortedAgg } from './aggregators/lists.js';
 import { count } from './count.js';
+import { distinct } from './distinct.js';
+import { histogram } from './histogram.js';
+import { pauses } from './pauses.js';
+import { rate } from './rate.js';
+import { revisions } from './revisions.js';
+import { first, last, lastN, max, min, sum } from './simple.js';
+import { slidingWindow } from './sliding-window.js';
+import { streak } from './streak.js';
+import { topK } from './top-k.js';
+import { tumblingWindow } from './tumbling-window.js';
 import { reconstructText } from './reconstruct-text.js';
 import { sessionWindow } from './session-window.js';
 import { stats } from './stats.js';
@@ -13,11 +24,14 @@ import { timeOnTask } from './time-on-task.js';
 import { wordsPerMinute } from './words-per-minute.js';
 
 export const builtinOperators: ReadonlyMap<string, Operator> = new Map<string, Operator>(
-  [count, stats, timeOnTask, wordsPerMinute, sessionWindow, reconstructText].map((op) => [op.name, op as Operator]),
+  [
+    count, sum, min, max, stats, first, last, lastN, distinct, topK, histogram, rate, timeOnTask, streak,
+    tumblingWindow, slidingWindow, sessionWindow, reconstructText, wordsPerMinute, pauses, revisions,
+  ].map((op) => [op.name, op as Operator]),
 );
 
 export const builtinAggregators: ReadonlyMap<string, Aggregator> = new Map<string, Aggregator>(
-  [countAgg, sumAgg, meanAgg, minAgg, maxAgg, medianAgg, percentileAgg].map((a) => [a.name, a as Aggregator]),
+  [countAgg, sumAgg, meanAgg, minAgg, maxAgg, medianAgg, percentileAgg, sortedAgg, flaggedAgg].map((a) => [a.name, a as Aggregator]),
 );
 
 /** True when `op:` names a module rather than a built-in. */

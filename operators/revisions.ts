@@ -1,0 +1,51 @@
+import type { LoEvent, Operator } from '../engine/types.js';
+import { durationSchema } from '../engine/duration.js';
+import { durationParam } from './params.js';
+
+export interface RevisionState {
+  last: number | null;
+  revisions: number;
+  deleted_chars: number;
+}
+
+/** Characters an event deletes: a Backspace/Delete keystroke, or `ds` commands of a Google Docs save. */
+function deletedChars(e: LoEvent): number {
+  if (e.event === 'keystroke') return e.keystroke?.key === 'Backspace' || e.keystroke?.key === 'Delete' ? 1 : 0;
+  let n = 0;
+  const walk = (c: any) => {
+    if (!c || typeof c !== 'object') return;
+    if (c.ty === 'ds' && Number.isInteger(c.si) && Number.isInteger(c.ei) && c.ei >= c.si) n += c.ei - c.si + 1;
+    if (c.ty === 'mlti' && Array.isArray(c.mts)) c.mts.forEach(walk);
+  };
+  if (Array.isArray(e.bundles)) for (const b of e.bundles) if (Array.isArray(b?.commands)) b.commands.forEach(walk);
+  return n;
+}
+
+/**
+ * Revisions: deletions that start after a pause of at least `pause` (the writer went back to change
+ * something), as opposed to fixing a typo mid-burst. Counts revision episodes and all deleted characters.
+ */
+export const revisions: Operator<RevisionState, { pause: number }> = {
+  name: 'revisions',
+  summary: 'Revision episodes (deletions after a pause) and deleted characters, from keystrokes or Google Docs saves.',
+  params: {
+    type: 'object',
+    additionalProperties: false,
+    properties: { pause: { ...durationSchema, description: 'a deletion after a gap this long starts a revision (default 2s)' } },
+  },
+  prepare: (p: { pause?: unknown }) => ({ pause: durationParam('pause', p.pause ?? '2s') }),
+  init: () => ({ last: null, revisions: 0, deleted_chars: 0 }),
+  reduce(s, e, ctx, p) {
+    const deleted = deletedChars(e);
+    const afterPause = s.last === null || ctx.time - s.last >= p.pause;
+    if (deleted > 0) {
+      // Deleting right after a pause starts a revision; deletions inside a burst are typo fixes.
+      if (afterPause) s.revisions++;
+      s.deleted_chars += deleted;
+    }
+    s.last = Math.max(s.last ?? ctx.time, ctx.time);
+    return s;
+  },
+  view: (s) => ({ revisions: s.revisions, deleted_chars: s.deleted_chars }),
+  example: `revisions: { from: [extension], key: student, where: "event == 'keystroke'", op: revisions, params: { pause: 2s } }`,
+};
