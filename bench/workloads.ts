@@ -368,14 +368,30 @@ export const wsIngest = {
     void pipeline;
     const engine = new Engine(p!);
     await engine.start();
+    // A token per class for the bench's watchers, mapped to that class's teacher.
+    const roster = p!.aggregations.get('class_overview')!.groupBy.lookup!.roster;
     const s = await startServer({ pipeline: p!, engine, port: 0, auth: { teacherTokens: { t: 't-0' } }, limits: { ratePerSec: Infinity } });
+    for (const g of roster.groups()) s.auth.teacherTokens[`all-${g}`] = roster.column(roster.members(g)[0], 'teacher')!;
     const base = s.url.replace('http', 'ws');
     try {
       const sockets: WebSocket[] = [];
       for (let i = 0; i < students; i += 50) {
         sockets.push(...(await Promise.all(Array.from({ length: Math.min(50, students - i) }, (_, j) => studentSocket(base, `s-${String(i + j).padStart(4, '0')}`)))));
       }
-      // 1. Flat out: every socket sends its events as fast as it can, one frame per event.
+      // 1. Flat out, with a teacher subscribed to every class: the hub must shed refresh rate, not fall behind.
+      const watchers = await Promise.all(
+        roster.groups().map(
+          (g) =>
+            new Promise<{ w: WebSocket; pushes: () => number }>((resolve, reject) => {
+              const w = new WebSocket(`${base}/v1/dashboards/overview/${g}/live?token=all-${g}`);
+              let pushes = -1; // the first message is the snapshot
+              w.on('message', () => pushes++ === -1 && resolve({ w, pushes: () => pushes }));
+              w.once('error', reject);
+            }),
+        ),
+      );
+      let maxInterval = 0;
+      const sampler = setInterval(() => (maxInterval = Math.max(maxInterval, s.hub.interval.get('overview') ?? 0)), 20);
       const per = ctx.quick ? 100 : 300;
       const t0 = performance.now();
       const before = engine.stats().processed;
@@ -385,7 +401,20 @@ export const wsIngest = {
       const total = students * per;
       while (engine.stats().processed - before < total) await new Promise((r) => setTimeout(r, 5));
       const flat = total / ((performance.now() - t0) / 1000);
+      const floodS = (performance.now() - t0) / 1000;
+      await new Promise((r) => setTimeout(r, (s.hub.interval.get('overview') ?? 500) + 200)); // the push after the flood
+      clearInterval(sampler);
+      const pushes = watchers.reduce((n, w) => n + w.pushes(), 0);
+      const refreshed = watchers.filter((w) => w.pushes() > 0).length;
+      for (const w of watchers) w.w.close();
       ctx.figures.push({ workload: 'ws-ingest', name: `${students} student sockets flat out (${per} frames each), events processed`, value: flat, unit: 'events/s' });
+      ctx.figures.push({
+        workload: 'ws-ingest',
+        name: `fairness: ${watchers.length} classes watched during the flood, highest effective push interval (min_interval ${p!.dashboards.get('overview')!.minIntervalMs} ms)`,
+        value: maxInterval,
+        unit: 'ms',
+        note: `flood of ${floodS.toFixed(1)} s; ${pushes} pushes; ${refreshed} of ${watchers.length} classes refreshed`,
+      });
       // 2. Human typing rate (10 events/s per student) with a teacher subscribed: held rate, drops, latency.
       const seconds = ctx.quick ? 4 : 10;
       const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000, numberOfSignificantValueDigits: 3 });

@@ -17,6 +17,7 @@ Options:
   --host H         address to bind (default 127.0.0.1)
   --state URL      state store: memory (default) or redis://host:port (env LOFLOW_STATE)
   --data DIR       data folder for dead letters and the archive (default .loflow)
+  --archive DIR    archive folder (default <data>/<pipeline>/archive; used when the pipeline has archive:)
   --demo-tokens    give every roster teacher the dashboard token demo-<teacher>
   --help           this text
 Teacher tokens: env LOFLOW_TEACHER_TOKENS="token:teacher,...". Ingest keys: env LOFLOW_API_KEYS="k1,k2"
@@ -36,7 +37,7 @@ export const serveCommand: Command = {
     if (!pipeline) return 1;
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
-    const archive = await openArchiveSink(pipeline, join(data, pipeline.name, 'archive'));
+    const archive = await openArchiveSink(pipeline, typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive'));
     const engine = new Engine(pipeline, { store, archive, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
     await engine.start();
     const server = await startServer({
