@@ -1,6 +1,6 @@
 import type { Json, Operator } from '../engine/types.js';
 import type { Accessor } from '../engine/jsonpath.js';
-import { pathParam } from './params.js';
+import { keyAt, pathParam } from './params.js';
 
 /** HyperLogLog with 2^P registers: standard error 1.04 / sqrt(2^P) = 1.625% for P = 12. */
 const P = 12;
@@ -68,9 +68,8 @@ export const distinct: Operator<DistinctState, { get: Accessor; bound: number }>
   prepare: (p: { field: string; exact_up_to?: number }) => ({ get: pathParam('field', p.field), bound: p.exact_up_to ?? 1000 }),
   init: () => ({ values: [], registers: null }),
   reduce(s, e, _c, p) {
-    const v = p.get(e);
-    if (v === undefined || v === null) return s;
-    const key = typeof v === 'string' ? v : JSON.stringify(v);
+    const key = keyAt(p.get, e);
+    if (key === undefined) return s;
     if (s.values) {
       if (!s.values.includes(key)) s.values.push(key);
       if (s.values.length > p.bound) {

@@ -28,3 +28,10 @@ export function numberAt(get: Accessor, event: unknown): number | undefined {
   const v = get(event);
   return typeof v === 'number' && Number.isFinite(v) ? v : undefined;
 }
+
+/** A field's value as a string key for counting (strings as they are, other JSON values encoded), or undefined. */
+export function keyAt(get: Accessor, event: unknown): string | undefined {
+  const v = get(event);
+  if (v === undefined || v === null) return undefined;
+  return typeof v === 'string' ? v : JSON.stringify(v);
+}

@@ -24,33 +24,23 @@ export const sum: Operator<number, FieldParams> = {
   example: `chars: { from: [burst], key: student, op: sum, params: { field: $.count } }`,
 };
 
-export const min: Operator<number | null, FieldParams> = {
-  name: 'min',
-  summary: 'Smallest value of a numeric field (null before any).',
-  params: fieldSchema(true, 'JSON path of the number'),
-  prepare: prepareField,
-  init: () => null,
-  reduce: (s, e, _c, p) => {
-    const x = numberAt(p.get, e);
-    return x === undefined ? s : s === null ? x : Math.min(s, x);
-  },
-  merge: (a, b) => (a === null ? b : b === null ? a : Math.min(a, b)),
-  example: `shortest_burst: { from: [burst], key: student, op: min, params: { field: $.count } }`,
-};
+/** min and max differ only in the comparison: one definition serves both. */
+function extremum(name: 'min' | 'max', pick: (a: number, b: number) => number, what: string, example: string): Operator<number | null, FieldParams> {
+  const combine = (a: number | null, b: number | null) => (a === null ? b : b === null ? a : pick(a, b));
+  return {
+    name,
+    summary: `${what} value of a numeric field (null before any).`,
+    params: fieldSchema(true, 'JSON path of the number'),
+    prepare: prepareField,
+    init: () => null,
+    reduce: (s, e, _c, p) => combine(s, numberAt(p.get, e) ?? null),
+    merge: combine,
+    example,
+  };
+}
 
-export const max: Operator<number | null, FieldParams> = {
-  name: 'max',
-  summary: 'Largest value of a numeric field (null before any).',
-  params: fieldSchema(true, 'JSON path of the number'),
-  prepare: prepareField,
-  init: () => null,
-  reduce: (s, e, _c, p) => {
-    const x = numberAt(p.get, e);
-    return x === undefined ? s : s === null ? x : Math.max(s, x);
-  },
-  merge: (a, b) => (a === null ? b : b === null ? a : Math.max(a, b)),
-  example: `longest_burst: { from: [burst], key: student, op: max, params: { field: $.count } }`,
-};
+export const min = extremum('min', Math.min, 'Smallest', `shortest_burst: { from: [burst], key: student, op: min, params: { field: $.count } }`);
+export const max = extremum('max', Math.max, 'Largest', `longest_burst: { from: [burst], key: student, op: max, params: { field: $.count } }`);
 
 /** First and last keep the value and its event time, so merge can pick by time. */
 type Stamped = { v: Json; t: number } | null;

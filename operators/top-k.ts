@@ -1,6 +1,6 @@
 import type { Operator } from '../engine/types.js';
 import type { Accessor } from '../engine/jsonpath.js';
-import { pathParam } from './params.js';
+import { keyAt, pathParam } from './params.js';
 
 /** Space-Saving counters: value, count, and the overestimate inherited when the slot was taken over. */
 export type TopKState = Array<[value: string, count: number, error: number]>;
@@ -29,9 +29,8 @@ export const topK: Operator<TopKState, { get: Accessor; k: number; capacity: num
   },
   init: () => [],
   reduce(s, e, _c, p) {
-    const v = p.get(e);
-    if (v === undefined || v === null) return s;
-    const key = typeof v === 'string' ? v : JSON.stringify(v);
+    const key = keyAt(p.get, e);
+    if (key === undefined) return s;
     const hit = s.find((c) => c[0] === key);
     if (hit) hit[1]++;
     else if (s.length < p.capacity) s.push([key, 1, 0]);

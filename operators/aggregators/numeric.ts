@@ -32,27 +32,19 @@ export const meanAgg: Aggregator = {
   example: `mean_wpm: { op: mean, of: wpm }`,
 };
 
-export const minAgg: Aggregator = {
-  name: 'min',
-  summary: 'Smallest value of a column.',
+const extremumAgg = (name: 'min' | 'max', pick: (...v: number[]) => number, what: string): Aggregator => ({
+  name,
+  summary: `${what} value of a column.`,
   params: none,
   aggregate: (v) => {
     const n = numbers(v);
-    return n.length ? Math.min(...n) : null;
+    return n.length ? pick(...n) : null;
   },
-  example: `slowest: { op: min, of: wpm }`,
-};
+  example: `${name === 'min' ? 'slowest' : 'fastest'}: { op: ${name}, of: wpm }`,
+});
 
-export const maxAgg: Aggregator = {
-  name: 'max',
-  summary: 'Largest value of a column.',
-  params: none,
-  aggregate: (v) => {
-    const n = numbers(v);
-    return n.length ? Math.max(...n) : null;
-  },
-  example: `fastest: { op: max, of: wpm }`,
-};
+export const minAgg = extremumAgg('min', Math.min, 'Smallest');
+export const maxAgg = extremumAgg('max', Math.max, 'Largest');
 
 export const percentileAgg: Aggregator<{ p: number }> = {
   name: 'percentile',

@@ -91,7 +91,7 @@ describe('compiler', () => {
       "12:15 unknown stream 'extension' / did you mean 'ext'?",
       "12:32 unknown key 'studnt' / did you mean 'student'?",
       "14:35 unknown reducer 'b' / did you mean 'a'?",
-      "14:59 unknown aggregator 'avg' / known: count, sum, mean, min, max, median, percentile",
+      "14:59 unknown aggregator 'avg' / known: count, sum, mean, min, max, median, percentile, sorted, flagged",
       "16:21 unknown aggregation 'oo' / did you mean 'o'?",
     ]);
   });
