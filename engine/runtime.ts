@@ -40,6 +40,8 @@ export interface EngineOptions {
 
 export interface IngestResult {
   accepted: number;
+  /** Accepted events the log already had from the same producer (re-sends): not processed again. */
+  duplicates: number;
   rejected: Array<{ index: number; reason: string }>;
   /** Accepted events whose member no roster knows: kept and processed, but shown on no dashboard. */
   warnings: Array<{ index: number; reason: string }>;
@@ -137,7 +139,7 @@ export class Engine extends EventEmitter {
     if (this.started) return;
     this.started = true;
     this.committed = await this.store.offset(this.pipeline.name);
-    if (this.log instanceof MemoryInputLog) this.log.startAt(this.committed);
+    this.log.startAt?.(this.committed);
     this.logEnd = Math.max(await this.log.end(), this.committed);
     this.running = true;
     this.kick();
@@ -147,7 +149,7 @@ export class Engine extends EventEmitter {
    * Validate events against the stream's source schema, append the valid ones to the input log (durable
    * when the log is), dead-letter the rest. Waits while too many accepted events are still unprocessed.
    */
-  async ingest(stream: string, events: unknown[], at = Date.now()): Promise<IngestResult> {
+  async ingest(stream: string, events: unknown[], at = Date.now(), producer?: { id: string; seq: number }): Promise<IngestResult> {
     const source = this.pipeline.sources.get(stream);
     if (!source) {
       if (this.pipeline.streams.has(stream)) throw new Error(`'${stream}' is a derived stream: only sources take events`);
@@ -157,7 +159,7 @@ export class Engine extends EventEmitter {
     while (this.logEnd - this.committed >= this.queueLimit && this.running) {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
-    const accepted: Array<{ stream: string; event: LoEvent; at: number }> = [];
+    const accepted: Array<{ stream: string; event: LoEvent; at: number; producer?: string; seq?: number }> = [];
     const rejected: IngestResult['rejected'] = [];
     const warnings: IngestResult['warnings'] = [];
     const letters: DeadLetter[] = [];
@@ -171,18 +173,22 @@ export class Engine extends EventEmitter {
       }
       const unknownMember = this.unknownMember(event as LoEvent);
       if (unknownMember) warnings.push({ index: i, reason: unknownMember });
-      accepted.push({ stream, event: event as LoEvent, at });
+      // A producer's i-th event has sequence seq + i, so a re-sent batch maps to the same numbers.
+      accepted.push(producer ? { stream, event: event as LoEvent, at, producer: producer.id, seq: producer.seq + i } : { stream, event: event as LoEvent, at });
     }
     if (letters.length) await this.deadLetters.put(letters);
     let firstOffset = this.logEnd;
+    let appended = 0;
     if (accepted.length) {
-      firstOffset = await this.log.append(accepted);
-      this.logEnd = Math.max(this.logEnd, firstOffset + accepted.length);
+      const r = await this.log.append(accepted);
+      firstOffset = r.first;
+      appended = r.count;
+      this.logEnd = Math.max(this.logEnd, r.first + r.count);
     }
-    this.counters.ingested += accepted.length;
+    this.counters.ingested += appended;
     this.counters.rejected += rejected.length;
     this.kick();
-    return { accepted: accepted.length, rejected, warnings, firstOffset };
+    return { accepted: accepted.length, duplicates: accepted.length - appended, rejected, warnings, firstOffset };
   }
 
   /** A reason when the event's member (student) is in no roster group of a lookup key. */

@@ -263,12 +263,19 @@ export interface LoggedEvent {
 /** Where accepted events are made durable before they are acknowledged. */
 export interface InputLog {
   readonly kind: string;
-  /** Append events; resolves once they are durable. Returns the first offset assigned. */
-  append(entries: Array<{ stream: string; event: LoEvent; at: number }>): Promise<number>;
+  /**
+   * Append events; resolves once they are durable. Returns the first offset assigned and how many events
+   * were appended. An entry may name its
+   * producer and sequence number: a log that supports it drops re-sent events (sequence not above the
+   * producer's highest logged one), for at-least-once senders.
+   */
+  append(entries: Array<{ stream: string; event: LoEvent; at: number; producer?: string; seq?: number }>): Promise<{ first: number; count: number }>;
   /** Read up to `max` events starting at `from`. */
   read(from: number, max: number): Promise<LoggedEvent[]>;
   /** The next offset that append will assign. */
   end(): Promise<number>;
+  /** Continue numbering at `offset` when the log is empty and a store has committed up to there. */
+  startAt?(offset: number): void;
   /** Forget events below `offset` (they are committed and archived). */
   truncate?(offset: number): Promise<void>;
   close(): Promise<void>;

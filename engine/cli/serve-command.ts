@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { openArchiveSink } from '../../archive/open.js';
+import { FileInputLog } from '../log/file-log.js';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import { Engine } from '../runtime.js';
 import { startServer } from '../server/index.js';
@@ -16,6 +17,8 @@ Options:
   --port N         port (default 8080; 0 picks a free one)
   --host H         address to bind (default 127.0.0.1)
   --state URL      state store: memory (default) or redis://host:port (env LOFLOW_STATE)
+  --log DIR        durable input log folder: every accepted event is fsync'ed there before it is
+                   acknowledged and replayed after a crash (default: in memory, lost on a crash)
   --data DIR       data folder for dead letters and the archive (default .loflow)
   --archive DIR    archive folder (default <data>/<pipeline>/archive; used when the pipeline has archive:)
   --demo-tokens    give every roster teacher the dashboard token demo-<teacher>
@@ -38,7 +41,8 @@ export const serveCommand: Command = {
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
     const archive = await openArchiveSink(pipeline, typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive'));
-    const engine = new Engine(pipeline, { store, archive, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
+    const log = typeof options.log === 'string' ? new FileInputLog(resolve(options.log)) : undefined;
+    const engine = new Engine(pipeline, { store, archive, log, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
     await engine.start();
     const server = await startServer({
       pipeline,
@@ -47,7 +51,7 @@ export const serveCommand: Command = {
       host: typeof options.host === 'string' ? options.host : '127.0.0.1',
       demo: options['demo-tokens'] === true,
     });
-    console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind})`);
+    console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, log: ${engine.log.kind})`);
     await new Promise<void>((done) => {
       const stop = async () => {
         console.log('loflow: stopping: draining and committing');

@@ -8,11 +8,11 @@ export class MemoryInputLog implements InputLog {
   /** Offset of entries[0]: entries below it were truncated. */
   private base = 0;
 
-  async append(batch: Array<{ stream: string; event: LoEvent; at: number }>): Promise<number> {
+  async append(batch: Array<{ stream: string; event: LoEvent; at: number }>): Promise<{ first: number; count: number }> {
     const first = this.base + this.entries.length;
     let offset = first;
     for (const e of batch) this.entries.push({ offset: offset++, stream: e.stream, event: e.event, at: e.at });
-    return first;
+    return { first, count: batch.length };
   }
 
   async read(from: number, max: number): Promise<LoggedEvent[]> {

@@ -130,7 +130,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       handler: (_req, h) => {
         const health = engine.health();
         const s = engine.stats();
-        return h.response({ ok: health.ok, error: health.error, queue_depth: s.queueDepth, processed: s.processed }).code(health.ok ? 200 : 503);
+        return h
+          .response({ ok: health.ok, error: health.error, queue_depth: s.queueDepth, processed: s.processed, committed_offset: s.committedOffset, log_end: s.logEnd })
+          .code(health.ok ? 200 : 503);
       },
     },
     {

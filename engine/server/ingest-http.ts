@@ -73,7 +73,12 @@ export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Au
       const good = parsed.events.filter((_, i) => !badIdx.has(i));
       const goodIndex = parsed.events.map((_, i) => i).filter((i) => !badIdx.has(i));
       try {
-        const r = await engine.ingest(source.name, good);
+        // An at-least-once sender names itself and the sequence number of the batch's first event, so a
+        // re-sent batch is recognised by a log that supports it (the file log) and not processed twice.
+        const producerId = req.headers['x-loflow-producer'];
+        const seq = Number(req.headers['x-loflow-seq']);
+        const producer = typeof producerId === 'string' && Number.isInteger(seq) ? { id: producerId, seq } : undefined;
+        const r = await engine.ingest(source.name, good, Date.now(), producer);
         if (parsed.bad.length) await engine.deadLetters.put(parsed.bad.map((b) => ({ stream: source.name, event: null, reason: b.reason, at: Date.now(), stage: 'ingest' })));
         const rejected = [...parsed.bad, ...r.rejected.map((x) => ({ index: goodIndex[x.index], reason: x.reason }))].sort((a, b) => a.index - b.index);
         const warnings = r.warnings.map((x) => ({ index: goodIndex[x.index], reason: x.reason }));
@@ -81,7 +86,7 @@ export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Au
         if (rejected.length) metrics.rejected.inc({ source: source.name, reason: 'invalid' }, rejected.length);
         // 200: all accepted; 207: some rejected (each with index and reason); 422: none accepted.
         const code = rejected.length === 0 ? 200 : r.accepted > 0 ? 207 : 422;
-        return h.response({ accepted: r.accepted, rejected, warnings }).code(code);
+        return h.response({ accepted: r.accepted, duplicates: r.duplicates, rejected, warnings }).code(code);
       } catch (err) {
         if (isUnavailable(err)) return h.response({ error: 'state or log store unavailable: nothing was accepted, retry' }).code(503).header('Retry-After', '2');
         throw err;

@@ -14,7 +14,7 @@ describe('server: HTTP ingest into dashboards', () => {
   it('accepts a JSON array batch and the teacher’s dashboard shows it', async () => {
     const r = await s.post(JSON.stringify([keystroke('s-0000', 1000), keystroke('s-0000', 1200), keystroke('s-0004', 1300)]));
     expect(r.status).toBe(200);
-    expect(await r.json()).toEqual({ accepted: 3, rejected: [], warnings: [] });
+    expect(await r.json()).toEqual({ accepted: 3, duplicates: 0, rejected: [], warnings: [] });
     await s.engine.flush();
     const d = await (await s.get('/v1/dashboards/overview/class-a', 'tok-ada')).json();
     expect(d.rows.find((x: any) => x.member === 's-0000')).toMatchObject({ events: 2 });

@@ -1,0 +1,113 @@
+// kill -9 at 20 seeded random points while an at-least-once client feeds 100,000 events over HTTP into a
+// server on Redis state with the durable file log; restart each time; the final states must equal those of
+// an uninterrupted in-memory run: no event lost, none counted twice.
+import { describe, expect, inject, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Classroom, rng } from '../../engine/classroom.js';
+import { compilePipelineFile } from '../../engine/compiler.js';
+import { Engine } from '../../engine/runtime.js';
+import { MemoryStateStore } from '../../engine/state/memory-store.js';
+import { RedisStateStore } from '../../engine/state/redis-store.js';
+import type { StateStore } from '../../engine/types.js';
+import { freePort } from '../../bench/servers.js';
+
+const root = join(import.meta.dirname, '../..');
+const EVENTS = 100_000;
+const BATCH = 500;
+const KILLS = 20;
+
+async function snapshot(store: StateStore, pipeline: string) {
+  const out: Record<string, unknown> = {};
+  for await (const [ref, state] of store.scan(pipeline)) out[`${ref.reducer}/${ref.version}/${ref.key}`] = state;
+  return JSON.parse(JSON.stringify(out));
+}
+
+describe('crash recovery (SIGKILL)', () => {
+  it('loses nothing and counts nothing twice across 20 kills', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loflow-crash-'));
+    mkdirSync(join(dir, 'rosters'));
+    copyFileSync(join(root, 'pipelines/rosters/demo.csv'), join(dir, 'rosters/demo.csv'));
+    const name = `crash${Date.now()}`;
+    const file = join(dir, 'pipeline.yaml');
+    writeFileSync(file, readFileSync(join(root, 'pipelines/writing-observer.yaml'), 'utf8').replace('pipeline: writing-observer', `pipeline: ${name}`));
+    const events = [...new Classroom({ students: 200, seed: 42 }).events(EVENTS)].map((e) => e.event);
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const redisUrl = inject('redisUrl');
+
+    let child: ChildProcess;
+    const start = () =>
+      new Promise<void>((resolve, reject) => {
+        child = spawn('node', [join(root, 'bin/loflow.js'), 'serve', file, '--port', String(port), '--state', redisUrl, '--log', join(dir, 'log'), '--data', join(dir, 'data')], { stdio: ['ignore', 'pipe', 'inherit'] });
+        let out = '';
+        child.stdout!.on('data', (d) => {
+          out += d;
+          if (out.includes('live at')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`server exited early (${code}): ${out}`)));
+      });
+    const kill = async () => {
+      const exited = new Promise((r) => child.once('exit', r));
+      child.kill('SIGKILL');
+      await exited;
+    };
+
+    const random = rng(7);
+    const batches = EVENTS / BATCH;
+    const killAt = new Set<number>();
+    while (killAt.size < KILLS) killAt.add(1 + Math.floor(random() * (batches - 1)));
+
+    await start();
+    let resends = 0;
+    for (let b = 0; b < batches; b++) {
+      const body = JSON.stringify(events.slice(b * BATCH, (b + 1) * BATCH));
+      const post = () =>
+        fetch(`${url}/v1/events`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-loflow-producer': 'crash-client', 'x-loflow-seq': String(b * BATCH) } });
+      if (killAt.has(b)) {
+        // Kill while this batch is in flight (before, during or after its append), then restart.
+        const inflight = post().catch(() => null);
+        await new Promise((r) => setTimeout(r, random() * 15));
+        await kill();
+        await inflight;
+        await start();
+      }
+      // At-least-once: send until acknowledged (the first send may have been lost, or logged but unacked).
+      for (;;) {
+        const r = await post().catch(() => null);
+        if (r && r.status === 200) {
+          const j = (await r.json()) as { accepted: number; duplicates: number };
+          if (j.duplicates) resends++;
+          break;
+        }
+        await new Promise((res) => setTimeout(res, 50));
+      }
+    }
+    // Wait until everything logged is processed and committed.
+    for (;;) {
+      const h = (await (await fetch(`${url}/healthz`)).json()) as { committed_offset: number; log_end: number };
+      if (h.log_end === EVENTS && h.committed_offset === EVENTS) break;
+      expect(h.log_end).toBeLessThanOrEqual(EVENTS); // a duplicate would push the log past the event count
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    const exited = new Promise((r) => child!.once('exit', r));
+    child!.kill('SIGTERM');
+    await exited;
+
+    const { pipeline } = await compilePipelineFile(file);
+    const memory = new MemoryStateStore();
+    const engine = new Engine(pipeline!, { store: memory });
+    for (let i = 0; i < EVENTS; i += BATCH) await engine.ingest('batch', events.slice(i, i + BATCH));
+    await engine.flush();
+    const redis = await RedisStateStore.connect(redisUrl);
+    const [got, want] = [await snapshot(redis, name), await snapshot(memory, name)];
+    await redis.close();
+    expect(Object.keys(got).length).toBe(Object.keys(want).length);
+    expect(got).toEqual(want);
+    expect(want[Object.keys(want).find((k) => k.startsWith('events/'))!]).toBeGreaterThan(0);
+    // How many kills hit a batch that was logged but not acknowledged depends on timing: reported, not asserted.
+    console.log(`crash test: ${KILLS} kills, ${resends} re-sent batches recognised as duplicates`);
+  }, 240_000);
+});
