@@ -5,7 +5,8 @@ import { durationParam } from './params.js';
 /** Events per second-bucket over a sliding horizon in event time (bounded: one bucket per `bucket`). */
 export interface RateState {
   buckets: Array<[start: number, count: number]>;
-  last: number;
+  /** Highest event time seen (null before any: states are JSON, which has no -Infinity). */
+  last: number | null;
 }
 
 export const rate: Operator<RateState, { horizon: number; bucket: number }> = {
@@ -20,7 +21,7 @@ export const rate: Operator<RateState, { horizon: number; bucket: number }> = {
     const horizon = durationParam('horizon', p.horizon ?? '5m');
     return { horizon, bucket: Math.max(1000, Math.floor(horizon / 60)) };
   },
-  init: () => ({ buckets: [], last: -Infinity }),
+  init: () => ({ buckets: [], last: null }),
   reduce(s, _e, ctx, p) {
     const start = Math.floor(ctx.time / p.bucket) * p.bucket;
     const b = s.buckets;
@@ -30,12 +31,12 @@ export const rate: Operator<RateState, { horizon: number; bucket: number }> = {
       b.push([start, 1]);
       if (b.length > 1 && b[b.length - 2][0] > start) b.sort((x, y) => x[0] - y[0]);
     }
-    if (ctx.time > s.last) s.last = ctx.time;
+    if (s.last === null || ctx.time > s.last) s.last = ctx.time;
     while (b.length && b[0][0] + p.bucket <= s.last - p.horizon) b.shift();
     return s;
   },
   view: (s, p, now) => {
-    const from = Math.max(now, s.last) - p.horizon;
+    const from = Math.max(now, s.last ?? now) - p.horizon;
     let n = 0;
     for (const [start, c] of s.buckets) if (start + p.bucket > from) n += c;
     return { per_minute: Math.round((n / (p.horizon / 60_000)) * 100) / 100, events: n };

@@ -10,8 +10,8 @@ export interface SessionState {
   count: number;
   sum: number;
   closed: number;
-  /** Highest event time seen for this key: the per-key watermark is this minus allowed_lateness. */
-  max_seen: number;
+  /** Highest event time seen for this key (null before any): the per-key watermark is this minus allowed_lateness. */
+  max_seen: number | null;
 }
 
 interface P {
@@ -43,7 +43,7 @@ export const sessionWindow: Operator<SessionState, P> = {
     lateness: durationParam('allowed_lateness', p.allowed_lateness ?? 0),
     field: p.field ? pathParam('field', p.field) : undefined,
   }),
-  init: () => ({ start: null, end: 0, count: 0, sum: 0, closed: 0, max_seen: -Infinity }),
+  init: () => ({ start: null, end: 0, count: 0, sum: 0, closed: 0, max_seen: null }),
   reduce(s, e, ctx, p) {
     const t = ctx.time;
     const x = p.field ? (numberAt(p.field, e) ?? 0) : 0;
@@ -54,7 +54,7 @@ export const sessionWindow: Operator<SessionState, P> = {
       s.count++;
       s.sum += x;
     } else if (s.start !== null && t < s.start) {
-      if (t < s.max_seen - p.lateness) {
+      if (t < (s.max_seen ?? t) - p.lateness) {
         ctx.late(e);
         return s;
       }
@@ -71,7 +71,7 @@ export const sessionWindow: Operator<SessionState, P> = {
       s.count = 1;
       s.sum = x;
     }
-    if (t > s.max_seen) s.max_seen = t;
+    if (s.max_seen === null || t > s.max_seen) s.max_seen = t;
     return s;
   },
   view: (s) => ({

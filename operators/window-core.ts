@@ -8,10 +8,11 @@ import { numberAt } from './params.js';
 export interface WindowState {
   /** Open windows by start time (as a string key: states are plain JSON). */
   open: Record<string, { count: number; sum: number }>;
-  max_seen: number;
+  /** Highest event time seen; null before any (states are JSON, which has no -Infinity). */
+  max_seen: number | null;
   closed: number;
-  /** End of the latest closed window: events before it are late. */
-  closed_until: number;
+  /** End of the latest closed window: events before it are late (null before any window closed). */
+  closed_until: number | null;
 }
 
 export interface WindowParams {
@@ -21,7 +22,7 @@ export interface WindowParams {
   field?: Accessor;
 }
 
-export const initWindows = (): WindowState => ({ open: {}, max_seen: -Infinity, closed: 0, closed_until: -Infinity });
+export const initWindows = (): WindowState => ({ open: {}, max_seen: null, closed: 0, closed_until: null });
 
 export function reduceWindows(s: WindowState, e: LoEvent, ctx: ReduceContext, p: WindowParams): WindowState {
   const t = ctx.time;
@@ -29,18 +30,19 @@ export function reduceWindows(s: WindowState, e: LoEvent, ctx: ReduceContext, p:
   const last = Math.floor(t / p.every) * p.every;
   const starts: number[] = [];
   for (let start = last; start > t - p.size; start -= p.every) starts.push(start);
-  if (starts.every((start) => start + p.size <= s.closed_until)) {
+  const closedUntil = s.closed_until ?? -Infinity;
+  if (starts.every((start) => start + p.size <= closedUntil)) {
     ctx.late(e);
     return s;
   }
   const x = p.field ? (numberAt(p.field, e) ?? 0) : 0;
   for (const start of starts) {
-    if (start + p.size <= s.closed_until) continue;
+    if (start + p.size <= closedUntil) continue;
     const w = (s.open[start] ??= { count: 0, sum: 0 });
     w.count++;
     w.sum += x;
   }
-  if (t > s.max_seen) s.max_seen = t;
+  if (s.max_seen === null || t > s.max_seen) s.max_seen = t;
   const watermark = s.max_seen - p.lateness;
   for (const key of Object.keys(s.open).map(Number).sort((a, b) => a - b)) {
     if (key + p.size > watermark) break;
@@ -48,7 +50,7 @@ export function reduceWindows(s: WindowState, e: LoEvent, ctx: ReduceContext, p:
     ctx.emit({ key: ctx.key, window_start: key, window_end: key + p.size, count: w.count, sum: w.sum, mean: w.count ? w.sum / w.count : null });
     delete s.open[key];
     s.closed++;
-    s.closed_until = Math.max(s.closed_until, key + p.size);
+    s.closed_until = Math.max(s.closed_until ?? -Infinity, key + p.size);
   }
   return s;
 }
