@@ -96,6 +96,8 @@ export class Engine extends EventEmitter {
   private readonly unknown = new Set<string>();
   private readonly levels: CompiledReducer[][] = [];
   private readonly consumers = new Map<string, CompiledReducer[]>();
+  /** Reducers by name (a live swap keeps names and versions, so this never goes stale). */
+  private readonly byName = new Map<string, CompiledReducer>();
   private readonly archivedDerived: Set<string>;
   // levels/consumers are derived from reducers, which a live swap never changes.
 
@@ -124,6 +126,7 @@ export class Engine extends EventEmitter {
     this.retryMs = options.retryMs ?? 100;
     this.archivedDerived = new Set(pipeline.archive?.derived ?? []);
     for (const r of pipeline.reducers) {
+      this.byName.set(r.name, r);
       (this.levels[r.level] ??= []).push(r);
       this.cache.set(r.name, new Map());
       for (const s of r.from) {
@@ -394,7 +397,7 @@ export class Engine extends EventEmitter {
     }
 
     const writes: Array<[StateRef, Json]> = [];
-    const byName = new Map(this.pipeline.reducers.map((r) => [r.name, r]));
+    const byName = this.byName;
     for (const [name, keys] of dirty) {
       const r = byName.get(name)!;
       const states = this.cache.get(name)!;
@@ -473,7 +476,7 @@ export class Engine extends EventEmitter {
 
   private changedGroups(dirty: Map<string, Set<string>>): Map<string, Set<string>> {
     const out = new Map<string, Set<string>>();
-    const byName = new Map(this.pipeline.reducers.map((r) => [r.name, r]));
+    const byName = this.byName;
     for (const agg of this.pipeline.aggregations.values()) {
       const roster = agg.groupBy.lookup?.roster;
       const groups = new Set<string>();
@@ -513,7 +516,7 @@ export class Engine extends EventEmitter {
   // ---------------------------------------------------------------------------------- reading
 
   view(reducer: string, key: string): Json | undefined {
-    const r = this.pipeline.reducers.find((x) => x.name === reducer);
+    const r = this.byName.get(reducer);
     const c = this.cache.get(reducer)?.get(key);
     if (!r || !c) return undefined;
     return r.op.view ? r.op.view(c.s, r.params, this.now) : (c.s as Json);
