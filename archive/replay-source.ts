@@ -1,52 +1,46 @@
 // Read an archive back as the raw event stream, in original log order: the input of a deterministic replay.
-import { resolve } from 'node:path';
 import type { LoEvent } from '../engine/types.js';
-import { mergedEvents, openSource, readCommit, readPipelineText, sourceStreams } from './read.js';
-import type { CommitBlock } from './writer.js';
+import { CID, decodeBlock } from './blocks.js';
+import { readCar } from './car.js';
+import type { ChunkBlock, CommitBlock } from './writer.js';
 
 export interface OpenedArchive {
   rootCid: string;
   commit: CommitBlock;
   /** The pipeline text archived with the commit. */
   pipelineText: string;
-  /** The archived pipeline's source streams: what `events()` gives by default. */
-  rawStreams: string[];
-  /**
-   * Events of the named streams (default: the raw source streams) merged in log order. Every block is
-   * checked against its CID as it is read; a missing or corrupted block throws, naming it.
-   */
-  events(streams?: string[]): AsyncIterable<{ stream: string; event: LoEvent; offset: number; at: number }>;
+  events(streams?: string[]): AsyncIterable<{ stream: string; event: LoEvent; offset: number }>;
 }
 
-/** `input`: a .car file, or a commit CID in the folder archive `opts.dir` (default .loflow/archive). */
-export async function openArchive(input: string, opts: { dir?: string } = {}): Promise<OpenedArchive> {
-  const dir = resolve(opts.dir ?? '.loflow/archive');
-  const src = await openSource(input, dir);
-  let commit: CommitBlock;
-  let pipelineText: string;
-  try {
-    commit = await readCommit(src);
-    pipelineText = await readPipelineText(src, commit);
-  } finally {
-    await src.close();
-  }
-  const rootCid = src.root.toString();
-  const found = sourceStreams(pipelineText).filter((s) => commit.heads[s]);
-  // An archive of a pipeline whose text names no source (hand-written in tests): every stream is raw.
-  const rawStreams = found.length ? found : Object.keys(commit.heads);
+export async function openArchive(file: string): Promise<OpenedArchive> {
+  const { root, blocks } = await readCar(file);
+  const get = (cid: CID) => {
+    const b = blocks.get(cid.toString());
+    if (!b) throw new Error(`archive ${file} is missing block ${cid.toString()}`);
+    return decodeBlock(b);
+  };
+  const commit = get(root) as CommitBlock;
+  if (commit.type !== 'loflow/commit') throw new Error(`root ${root.toString()} is not a loflow commit`);
+  const pipeline = get(commit.pipeline) as { text: string };
   return {
-    rootCid,
+    rootCid: root.toString(),
     commit,
-    pipelineText,
-    rawStreams,
-    async *events(streams = rawStreams) {
-      // A source of its own per iteration, closed at the end: the archive can be read several times.
-      const s = await openSource(src.root.toString() === input ? rootCid : input, dir);
-      try {
-        yield* mergedEvents(s, commit, streams);
-      } finally {
-        await s.close();
+    pipelineText: pipeline.text,
+    async *events(streams) {
+      // Each stream's chunks form a chain from its head back; rebuild it, then merge streams by offset.
+      const all: Array<{ stream: string; event: LoEvent; offset: number }> = [];
+      for (const [stream, head] of Object.entries(commit.heads)) {
+        if (streams && !streams.includes(stream)) continue;
+        const chunks: ChunkBlock[] = [];
+        for (let cid: CID | null = head; cid; ) {
+          const c = get(cid) as ChunkBlock;
+          chunks.push(c);
+          cid = c.prev;
+        }
+        for (const c of chunks.reverse()) for (const e of c.events) all.push({ stream, event: e.e, offset: e.o });
       }
+      all.sort((a, b) => a.offset - b.offset);
+      yield* all;
     },
   };
 }

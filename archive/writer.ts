@@ -5,10 +5,6 @@
 import type { ArchiveSink, LoEvent, LoggedEvent } from '../engine/types.js';
 import { CID, decodeBlock, encodeBlock } from './blocks.js';
 import { FolderBlockstore } from './blockstore.js';
-import { acquireLock } from './lock.js';
-
-/** A chunk block stays under this size (bytes of DAG-CBOR): bitswap and most IPFS tools cap blocks near 1-2 MiB. */
-export const maxChunkBytes = 256 * 1024;
 
 export interface CommitBlock {
   type: 'loflow/commit';
@@ -20,14 +16,6 @@ export interface CommitBlock {
   counts: Record<string, number>;
   /** Highest offset archived per stream: a batch re-sent after a crash is recognised by it. */
   through: Record<string, number>;
-  /** Only in exports that filtered or pseudonymized: what was selected from which commit (no link: not shipped). */
-  export?: {
-    source: string;
-    streams: string[] | null;
-    since: number | null;
-    until: number | null;
-    pseudonymized: { name: string; fields: string[]; drop: string[]; scheme: 'hmac-sha256' } | null;
-  };
 }
 
 export interface ChunkBlock {
@@ -51,7 +39,6 @@ export class ArchiveWriter implements ArchiveSink {
   private prev: CID | null = null;
   private pipelineCid: CID | null = null;
   private chain: Promise<unknown> = Promise.resolve();
-  private release: () => void = () => undefined;
 
   /** Source streams: their offsets are unique, so an offset already archived is a re-sent event. */
   private readonly raw = new Set<string>();
@@ -62,7 +49,6 @@ export class ArchiveWriter implements ArchiveSink {
 
   static async open(dir: string, pipeline: { name: string; text: string; sources?: Iterable<string> }, chunkEvents = 1000): Promise<ArchiveWriter> {
     const w = new ArchiveWriter(dir, pipeline.name, pipeline.text, chunkEvents);
-    w.release = acquireLock(dir);
     for (const s of pipeline.sources ?? []) w.raw.add(s);
     const head = await w.store.head();
     if (head) {
@@ -98,25 +84,13 @@ export class ArchiveWriter implements ArchiveSink {
 
   private async flushChunk(stream: string, s: StreamState): Promise<void> {
     if (s.pending.length === 0) return;
-    const events = s.pending;
-    s.pending = [];
-    await this.writeChunks(stream, s, events);
-  }
-
-  /** One chunk block, or halves of it while it is over maxChunkBytes (large text events). */
-  private async writeChunks(stream: string, s: StreamState, events: ChunkBlock['events']): Promise<void> {
-    const chunk: ChunkBlock = { type: 'loflow/chunk', stream, prev: s.head, count: events.length, events };
+    const chunk: ChunkBlock = { type: 'loflow/chunk', stream, prev: s.head, count: s.pending.length, events: s.pending };
     const block = await encodeBlock(chunk);
-    if (block.bytes.length > maxChunkBytes && events.length > 1) {
-      const half = Math.ceil(events.length / 2);
-      await this.writeChunks(stream, s, events.slice(0, half));
-      await this.writeChunks(stream, s, events.slice(half));
-      return;
-    }
     await this.store.put(block);
     s.head = block.cid;
-    s.count += events.length;
-    s.through = Math.max(s.through, events[events.length - 1].o);
+    s.count += s.pending.length;
+    s.through = Math.max(s.through, s.pending[s.pending.length - 1].o);
+    s.pending = [];
   }
 
   /** Write pending chunks, then a commit linking every head, then HEAD. Returns the commit CID. */
@@ -139,7 +113,6 @@ export class ArchiveWriter implements ArchiveSink {
       }
       const commit: CommitBlock = { type: 'loflow/commit', name: this.name, pipeline: this.pipelineCid!, prev: this.prev, time: Date.now(), heads, counts, through };
       const block = await encodeBlock(commit);
-      await this.store.syncPending();
       await this.store.put(block, true);
       await this.store.setHead(block.cid);
       this.prev = block.cid;
@@ -149,6 +122,5 @@ export class ArchiveWriter implements ArchiveSink {
 
   async close(): Promise<void> {
     await this.chain;
-    this.release();
   }
 }

@@ -4,7 +4,6 @@ import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Aggregator, Operator } from '../engine/types.js';
 import { countAgg } from './aggregators/count.js';
-import { countTrueAgg } from './aggregators/count-true.js';
 import { maxAgg, meanAgg, medianAgg, minAgg, percentileAgg, sumAgg } from './aggregators/numeric.js';
 import { flaggedAgg, sortedAgg } from './aggregators/lists.js';
 import { count } from './count.js';
@@ -32,7 +31,7 @@ export const builtinOperators: ReadonlyMap<string, Operator> = new Map<string, O
 );
 
 export const builtinAggregators: ReadonlyMap<string, Aggregator> = new Map<string, Aggregator>(
-  [countAgg, sumAgg, meanAgg, minAgg, maxAgg, medianAgg, percentileAgg, sortedAgg, flaggedAgg, countTrueAgg].map((a) => [a.name, a as Aggregator]),
+  [countAgg, sumAgg, meanAgg, minAgg, maxAgg, medianAgg, percentileAgg, sortedAgg, flaggedAgg].map((a) => [a.name, a as Aggregator]),
 );
 
 /** True when `op:` names a module rather than a built-in. */

@@ -10,14 +10,9 @@ export interface SessionState {
   count: number;
   sum: number;
   closed: number;
-  /** Older sessions still open for late events (only with allowed_lateness), oldest first. */
-  earlier?: Run[];
   /** Highest event time seen for this key (null before any): the per-key watermark is this minus allowed_lateness. */
   max_seen: number | null;
 }
-
-/** A session as stored: [start, end, count, sum]. */
-type Run = [start: number, end: number, count: number, sum: number];
 
 interface P {
   gap: number;
@@ -26,9 +21,8 @@ interface P {
 }
 
 /**
- * Session windows in event time: events closer than `gap` belong to one session. A session closes when the
- * per-key watermark (highest event time - allowed_lateness) passes its end + gap; it is then emitted (a
- * cascade). Until then a late event may still join it or bridge two sessions. An event older than the
+ * Session windows in event time: events closer than `gap` belong to one session. A session closes when an
+ * event arrives `gap` or more after its end; it is then emitted (a cascade). An event older than the
  * watermark that cannot join the open session goes to the `late` stream, never silently lost.
  */
 export const sessionWindow: Operator<SessionState, P> = {
@@ -53,44 +47,31 @@ export const sessionWindow: Operator<SessionState, P> = {
   reduce(s, e, ctx, p) {
     const t = ctx.time;
     const x = p.field ? (numberAt(p.field, e) ?? 0) : 0;
-    // Fast path (nearly every keystroke): the event joins the only open session.
-    if (s.start !== null && !s.earlier?.length && t >= s.start - p.gap && t < s.end + p.gap) {
+    if (s.start !== null && t >= s.start - p.gap && t < s.end + p.gap) {
+      // Joins the open session (possibly slightly out of order).
       if (t < s.start) s.start = t;
       if (t > s.end) s.end = t;
       s.count++;
       s.sum += x;
-      if (t > s.max_seen!) s.max_seen = t;
-      return s;
-    }
-    const open: Run[] = [...(s.earlier ?? [])];
-    if (s.start !== null) open.push([s.start, s.end, s.count, s.sum]);
-    const touching = open.filter((r) => t >= r[0] - p.gap && t < r[1] + p.gap);
-    if (touching.length === 0 && s.max_seen !== null && t < s.max_seen - p.lateness) {
-      ctx.late(e); // its session would already have closed
-      return s;
-    }
-    // The event, and every open session it is within `gap` of, become one session.
-    let run: Run = [t, t, 1, x];
-    for (const r of touching) run = [Math.min(run[0], r[0]), Math.max(run[1], r[1]), run[2] + r[2], run[3] + r[3]];
-    const runs = open.filter((r) => !touching.includes(r));
-    runs.push(run);
-    runs.sort((a, b) => a[0] - b[0]);
-    if (s.max_seen === null || t > s.max_seen) s.max_seen = t;
-    // A session closes once the watermark passes its end + gap: no on-time event can join it any more.
-    const watermark = s.max_seen - p.lateness;
-    const still: Run[] = [];
-    for (const r of runs) {
-      if (r[1] + p.gap > watermark) {
-        still.push(r);
-        continue;
+    } else if (s.start !== null && t < s.start) {
+      if (t < (s.max_seen ?? t) - p.lateness) {
+        ctx.late(e);
+        return s;
       }
-      ctx.emit({ key: ctx.key, window_start: r[0], window_end: r[1], count: r[2], duration_ms: r[1] - r[0], sum: r[3], ...(p.field ? { mean: r[3] / r[2] } : {}) });
+      // Within allowed lateness but before the open session: it forms a session of its own, emitted now.
+      ctx.emit({ key: ctx.key, window_start: t, window_end: t, count: 1, duration_ms: 0, sum: x });
       s.closed++;
+    } else {
+      if (s.start !== null) {
+        ctx.emit({ key: ctx.key, window_start: s.start, window_end: s.end, count: s.count, duration_ms: s.end - s.start, sum: s.sum });
+        s.closed++;
+      }
+      s.start = t;
+      s.end = t;
+      s.count = 1;
+      s.sum = x;
     }
-    const latest = still.pop();
-    [s.start, s.end, s.count, s.sum] = latest ?? [null, 0, 0, 0];
-    if (still.length) s.earlier = still;
-    else delete s.earlier;
+    if (s.max_seen === null || t > s.max_seen) s.max_seen = t;
     return s;
   },
   view: (s) => ({
@@ -106,7 +87,6 @@ export const sessionWindow: Operator<SessionState, P> = {
       count: { type: 'integer' },
       duration_ms: { type: 'number' },
       sum: { type: 'number' },
-      mean: { type: 'number', description: 'sum / count, only when `field` is given' },
     },
   },
   example: `bursts: { from: [extension], key: student, where: "event == 'keystroke'", op: session_window, params: { gap: 2s }, emit: burst }`,

@@ -5,7 +5,7 @@ import { initWindows, reduceWindows, viewWindows, windowEmits, type WindowParams
 
 export const tumblingWindow: Operator<WindowState, WindowParams> = {
   name: 'tumbling_window',
-  summary: 'Fixed, non-overlapping event-time windows; each closed window is emitted {window_start, window_end, count, duration_ms, sum, mean}.',
+  summary: 'Fixed, non-overlapping event-time windows; each closed window is emitted {window_start, window_end, count, sum, mean}.',
   params: {
     type: 'object',
     required: ['size'],

@@ -47,7 +47,7 @@ export function reduceWindows(s: WindowState, e: LoEvent, ctx: ReduceContext, p:
   for (const key of Object.keys(s.open).map(Number).sort((a, b) => a - b)) {
     if (key + p.size > watermark) break;
     const w = s.open[key];
-    ctx.emit({ key: ctx.key, window_start: key, window_end: key + p.size, count: w.count, duration_ms: p.size, sum: w.sum, mean: w.count ? w.sum / w.count : null });
+    ctx.emit({ key: ctx.key, window_start: key, window_end: key + p.size, count: w.count, sum: w.sum, mean: w.count ? w.sum / w.count : null });
     delete s.open[key];
     s.closed++;
     s.closed_until = Math.max(s.closed_until ?? -Infinity, key + p.size);
@@ -62,7 +62,6 @@ export const windowEmits = {
     window_start: { type: 'number' },
     window_end: { type: 'number' },
     count: { type: 'integer' },
-    duration_ms: { type: 'number' },
     sum: { type: 'number' },
     mean: { type: ['number', 'null'] },
   },
