@@ -99,7 +99,6 @@ export class Engine extends EventEmitter {
   /** Reducers by name (a live swap keeps names and versions, so this never goes stale). */
   private readonly byName = new Map<string, CompiledReducer>();
   private readonly archivedDerived: Set<string>;
-  // levels/consumers are derived from reducers, which a live swap never changes.
 
   private seq = 0;
   private now = 0;
@@ -201,7 +200,7 @@ export class Engine extends EventEmitter {
       const byKey = this.pipeline.keys.get(key.lookup.by);
       const member = byKey?.extract(event);
       if (member !== undefined && key.lookup.roster.groupOf(member) === undefined) {
-        if (!this.unknown.has(member)) this.unknown.add(member);
+        this.unknown.add(member);
         return `unknown ${key.lookup.by} '${member}': not in roster '${key.lookup.roster.name}'; the event is kept and processed but shown on no '${key.name}' dashboard`;
       }
     }

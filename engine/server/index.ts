@@ -154,7 +154,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const path = url.pathname;
     const source = wsSources.get(path) ?? wsSources.get(path.endsWith('/') ? path.slice(0, -1) : `${path}/`);
     if (source) {
-      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => new WsIngestConnection(ws, req, source, engine, auth, limiter, metrics, limits));
+      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => new WsIngestConnection(ws, req, source, engine, auth, limiter, metrics));
       return;
     }
     const live = /^\/v1\/dashboards\/([^/]+)\/([^/]+)\/live$/.exec(path);

@@ -6,7 +6,7 @@ import { WebSocket } from 'ws';
 import type { Engine } from '../runtime.js';
 import type { LoEvent } from '../types.js';
 import type { Auth } from './auth.js';
-import { isUnavailable, type Limits } from './limits.js';
+import { isUnavailable } from './limits.js';
 import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 
@@ -20,7 +20,6 @@ export class WsIngestConnection {
   private lock: LoEvent = {};
   private user: { id: string; method: string } | undefined;
   private queue: LoEvent[] = [];
-  private closed = false;
 
   constructor(
     private readonly ws: WebSocket,
@@ -30,7 +29,6 @@ export class WsIngestConnection {
     private readonly auth: Auth,
     private readonly limiter: RateLimiter,
     private readonly metrics: Metrics,
-    limits: Limits,
   ) {
     const url = new URL(req.url ?? '/', 'http://x');
     const token = url.searchParams.get('token') ?? undefined;
@@ -43,11 +41,9 @@ export class WsIngestConnection {
         return;
       }
     }
-    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary, limits));
-    ws.on('close', () => {
-      this.closed = true;
-      metrics.connections.dec({ kind: 'ingest' });
-    });
+    // Messages over the size limit never arrive: the server's maxPayload closes the socket (1009).
+    ws.on('message', (data) => this.onMessage(data as Buffer));
+    ws.on('close', () => metrics.connections.dec({ kind: 'ingest' }));
     metrics.connections.inc({ kind: 'ingest' });
     if (this.user) this.authenticated();
   }
@@ -56,8 +52,7 @@ export class WsIngestConnection {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
   }
 
-  private onMessage(data: Buffer, _binary: boolean, limits: Limits): void {
-    if (data.length > limits.maxMessageBytes) return; // ws closes with 1009 via maxPayload first
+  private onMessage(data: Buffer): void {
     let msg: unknown;
     try {
       msg = JSON.parse(data.toString('utf8'));
