@@ -1,7 +1,7 @@
 // Throwaway real servers for tests and benchmarks: redis-server (single and a 3-node cluster) on free
 // loopback ports, in temp folders, stopped by PID. Never the services on the standard ports.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -75,6 +75,69 @@ export async function startRedisCluster(size = 3): Promise<{ url: string; nodes:
     nodes,
     stop: async () => {
       await Promise.all(nodes.map((n) => n.stop()));
+    },
+  };
+}
+
+export interface RunningPostgres {
+  port: number;
+  /** postgres://postgres@127.0.0.1:<port>/postgres */
+  url: string;
+  pid: number;
+  dir: string;
+  /** `keep` leaves the data folder, so `startPostgres({ port, dir })` can bring the same server back. */
+  stop(opts?: { keep?: boolean }): Promise<void>;
+}
+
+function postgresBin(name: string): string {
+  for (const dir of (process.env.PATH ?? '').split(':')) if (dir && existsSync(join(dir, name))) return join(dir, name);
+  const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)) : [];
+  for (const v of versions) if (existsSync(`/usr/lib/postgresql/${v}/bin/${name}`)) return `/usr/lib/postgresql/${v}/bin/${name}`;
+  throw new Error(`${name} not found: install Debian's postgresql package (apt-get install -y postgresql)`);
+}
+
+/**
+ * A throwaway Postgres cluster: `initdb` in a temp folder, `pg_ctl start` on a free loopback port (socket in
+ * the same folder), trust auth, fsync on (the crash tests rely on it). Postgres refuses to run as root, so
+ * under root the folder is given to the `postgres` user and the binaries run through `runuser`.
+ */
+export async function startPostgres(opts: { port?: number; dir?: string } = {}): Promise<RunningPostgres> {
+  const port = opts.port ?? (await freePort());
+  const fresh = !opts.dir;
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'loflow-pg-'));
+  const data = join(dir, 'data');
+  const asRoot = process.getuid?.() === 0;
+  const run = (bin: string, args: string[]) => {
+    const cmd = asRoot ? 'runuser' : postgresBin(bin);
+    const argv = asRoot ? ['-u', 'postgres', '--', postgresBin(bin), ...args] : args;
+    return execFileSync(cmd, argv, { stdio: ['ignore', 'pipe', 'pipe'] }).toString();
+  };
+  if (asRoot) execFileSync('chown', ['-R', 'postgres:postgres', dir]);
+  if (fresh) run('initdb', ['-D', data, '-U', 'postgres', '-A', 'trust', '--no-sync', '-E', 'UTF8', '--locale', 'C']);
+  run('pg_ctl', ['start', '-w', '-t', '30', '-D', data, '-l', join(dir, 'log'), '-o', `-p ${port} -k ${dir} -c listen_addresses=127.0.0.1 -c max_connections=200`]);
+  const pid = Number(readFileSync(join(data, 'postmaster.pid'), 'utf8').split('\n')[0]);
+  return {
+    port,
+    url: `postgres://postgres@127.0.0.1:${port}/postgres`,
+    pid,
+    dir,
+    async stop(stopOpts: { keep?: boolean } = {}) {
+      // By PID: SIGQUIT is Postgres' immediate shutdown; wait until the postmaster is gone.
+      try {
+        process.kill(pid, 'SIGQUIT');
+      } catch {
+        /* already gone */
+      }
+      const end = Date.now() + 15_000;
+      while (Date.now() < end) {
+        try {
+          process.kill(pid, 0);
+        } catch {
+          break;
+        }
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      if (!stopOpts.keep) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

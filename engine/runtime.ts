@@ -9,6 +9,7 @@ import { MemoryDeadLetterStore } from './deadletter/memory-deadletter.js';
 import { MemoryInputLog } from './log/memory-log.js';
 import { MemoryStateStore } from './state/memory-store.js';
 import type {
+  BatchRunner,
   ArchiveSink,
   CompiledPipeline,
   CompiledReducer,
@@ -36,6 +37,8 @@ export interface EngineOptions {
   queueLimit?: number;
   /** Delay before retrying a batch whose store I/O failed (doubles up to 5 s). */
   retryMs?: number;
+  /** Runs each micro-batch as a durable workflow (DBOS); without one, the engine runs batches itself. */
+  runner?: BatchRunner;
 }
 
 export interface IngestResult {
@@ -108,6 +111,8 @@ export class Engine extends EventEmitter {
   private started = false;
   private stopping = false;
   private pumping: Promise<void> | null = null;
+  private batchLock: Promise<void> = Promise.resolve();
+  private readonly runner?: BatchRunner;
   private waiters: Array<() => void> = [];
   private flushWaiters: Array<{ offset: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   private lastError: unknown = null;
@@ -123,6 +128,7 @@ export class Engine extends EventEmitter {
     this.batchSize = options.batchSize ?? 4096;
     this.queueLimit = options.queueLimit ?? 100_000;
     this.retryMs = options.retryMs ?? 100;
+    this.runner = options.runner;
     this.archivedDerived = new Set(pipeline.archive?.derived ?? []);
     for (const r of pipeline.reducers) {
       this.byName.set(r.name, r);
@@ -143,6 +149,7 @@ export class Engine extends EventEmitter {
     this.committed = await this.store.offset(this.pipeline.name);
     this.log.startAt?.(this.committed);
     this.logEnd = Math.max(await this.log.end(), this.committed);
+    await this.runner?.attach(this.pipeline.name, this);
     this.running = true;
     this.kick();
   }
@@ -224,6 +231,8 @@ export class Engine extends EventEmitter {
     this.stopping = true;
     this.running = false;
     await this.pumping;
+    await this.batchLock;
+    await this.runner?.close();
     if (this.archive) {
       await this.archive.commit();
       await this.archive.close();
@@ -246,9 +255,14 @@ export class Engine extends EventEmitter {
     let delay = this.retryMs;
     while (this.running && this.committed < this.logEnd) {
       try {
-        const entries = await this.log.read(this.committed, this.batchSize);
-        if (entries.length === 0) break;
-        await this.processBatch(entries);
+        if (this.runner) {
+          // The workflow calls back into applyBatch; a batch it resumes after a crash goes through the same door.
+          await this.runner.run(this.pipeline.name, this.committed, Math.min(this.logEnd, this.committed + this.batchSize));
+        } else {
+          const entries = await this.log.read(this.committed, this.batchSize);
+          if (entries.length === 0) break;
+          await this.exclusive(() => this.processBatch(entries));
+        }
         delay = this.retryMs;
       } catch (err) {
         // Store or log unavailable: nothing is lost (the log keeps the events); retry with back-off.
@@ -259,6 +273,33 @@ export class Engine extends EventEmitter {
         delay = Math.min(delay * 2, 5000);
       }
     }
+  }
+
+  /**
+   * Process the log from the committed offset up to `to` (exclusive), once: a call for a range already
+   * committed does nothing. This is the step a durable batch workflow runs, also when it is resumed.
+   */
+  async applyBatch(from: number, to: number): Promise<{ applied: number }> {
+    return this.exclusive(async () => {
+      if (!this.started) throw new Error('engine not started');
+      if (this.committed >= to) return { applied: 0 };
+      const start = Math.max(from, this.committed);
+      if (start > this.committed) throw new Error(`batch ${from}-${to} starts past the committed offset ${this.committed}`);
+      const entries = await this.log.read(start, to - start);
+      if (entries.length === 0) return { applied: 0 };
+      await this.processBatch(entries);
+      return { applied: entries.length };
+    });
+  }
+
+  /** Batches run one at a time, whoever starts them (the pump, or a workflow resumed after a crash). */
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.batchLock.then(fn, fn);
+    this.batchLock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
   }
 
   private async processBatch(entries: LoggedEvent[]): Promise<void> {

@@ -281,6 +281,18 @@ export interface InputLog {
   close(): Promise<void>;
 }
 
+/**
+ * Runs each micro-batch as a durable unit of work (a DBOS workflow): `run` resolves once the engine's
+ * `applyBatch(from, to)` has committed, and a batch whose process died midway is resumed after a restart.
+ */
+export interface BatchRunner {
+  readonly kind: string;
+  /** Called by Engine.start before any batch: recovery of interrupted batches may call applyBatch from here on. */
+  attach(pipeline: string, engine: { applyBatch(from: number, to: number): Promise<{ applied: number }> }): Promise<void>;
+  run(pipeline: string, from: number, to: number): Promise<void>;
+  close(): Promise<void>;
+}
+
 export interface DeadLetter {
   stream: string;
   event: unknown;

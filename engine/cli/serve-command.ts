@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
 import { openArchiveSink } from '../../archive/open.js';
-import { FileInputLog } from '../log/file-log.js';
+import { openCheckpoint } from '../checkpoint/open.js';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import { Engine } from '../runtime.js';
 import { startServer } from '../server/index.js';
@@ -17,8 +17,12 @@ Options:
   --port N         port (default 8080; 0 picks a free one)
   --host H         address to bind (default 127.0.0.1)
   --state URL      state store: memory (default) or redis://host:port (env LOFLOW_STATE)
-  --log DIR        durable input log folder: every accepted event is fsync'ed there before it is
-                   acknowledged and replayed after a crash (default: in memory, lost on a crash)
+  --checkpoint URL durable checkpoint (env LOFLOW_CHECKPOINT): postgres://... keeps the input log in
+                   Postgres and runs each micro-batch as a DBOS workflow; file:DIR (or --log DIR) keeps
+                   an fsync'ed log in a folder. Either way every accepted event is durable before it is
+                   acknowledged, and a restart after a crash resumes exactly where it stopped.
+                   Default: none (in memory: accepted but unprocessed events die with the process)
+  --log DIR        same as --checkpoint file:DIR
   --data DIR       data folder for dead letters and the archive (default .loflow)
   --archive DIR    archive folder (default <data>/<pipeline>/archive; used when the pipeline has archive:)
   --demo-tokens    give every roster teacher the dashboard token demo-<teacher>
@@ -41,8 +45,9 @@ export const serveCommand: Command = {
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
     const archive = await openArchiveSink(pipeline, typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive'));
-    const log = typeof options.log === 'string' ? new FileInputLog(resolve(options.log)) : undefined;
-    const engine = new Engine(pipeline, { store, archive, log, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
+    const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
+    const checkpoint = await openCheckpoint(checkpointSpec, pipeline.name);
+    const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
     await engine.start();
     const server = await startServer({
       pipeline,
@@ -51,7 +56,7 @@ export const serveCommand: Command = {
       host: typeof options.host === 'string' ? options.host : '127.0.0.1',
       demo: options['demo-tokens'] === true,
     });
-    console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, log: ${engine.log.kind})`);
+    console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, checkpoint: ${checkpoint.describe})`);
     await new Promise<void>((done) => {
       const stop = async () => {
         console.log('loflow: stopping: draining and committing');

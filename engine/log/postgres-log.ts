@@ -1,0 +1,223 @@
+// A durable input log in Postgres: an append is one INSERT statement (events, and the producers' highest
+// sequence numbers, in the same implicit transaction), committed before the sender is acknowledged.
+//
+// Why it is fast enough: appends that arrive while one is in flight are grouped into the next statement
+// (group commit), so many concurrent HTTP/WebSocket batches cost one round trip and one WAL flush; reads of
+// events appended by this process are served from an in-memory tail (the consumer reads right behind the
+// writers), so steady-state processing does not read Postgres back; truncation is coalesced.
+//
+// One writer per pipeline: the log holds a session advisory lock while open, so a second process on the same
+// pipeline gets a clear error instead of interleaving offsets. Postgres releases it when the holder dies.
+import pg from 'pg';
+import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
+
+type Entry = { stream: string; event: LoEvent; at: number; producer?: string; seq?: number };
+
+const SCHEMA = `
+CREATE SCHEMA IF NOT EXISTS loflow;
+CREATE TABLE IF NOT EXISTS loflow.events (
+  pipeline text NOT NULL, off bigint NOT NULL, stream text NOT NULL, at bigint NOT NULL, event text NOT NULL,
+  PRIMARY KEY (pipeline, off));
+CREATE TABLE IF NOT EXISTS loflow.producers (
+  pipeline text NOT NULL, producer text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (pipeline, producer));
+CREATE TABLE IF NOT EXISTS loflow.log_base (pipeline text PRIMARY KEY, base bigint NOT NULL);`;
+
+/** Postgres errors that mean "not reachable now": the server answers 503 and the engine retries. */
+export function unavailable(err: unknown): Error {
+  const e = err as Error & { code?: string };
+  return Object.assign(new Error(`postgres unavailable: ${e.message}`), { code: 'UNAVAILABLE', cause: err });
+}
+
+interface Waiting {
+  entries: Entry[];
+  resolve: (r: { first: number; count: number }) => void;
+  reject: (e: unknown) => void;
+}
+
+export class PostgresInputLog implements InputLog {
+  readonly kind = 'postgres';
+  private next = 0;
+  /** Events appended by this process and not yet truncated: tail[i] has offset tailBase + i. */
+  private tail: LoggedEvent[] = [];
+  private tailBase = 0;
+  private readonly producers = new Map<string, number>();
+  private queue: Waiting[] = [];
+  private flushing: Promise<void> | null = null;
+  private truncated = 0;
+  private truncating: Promise<void> | null = null;
+
+  private constructor(
+    private readonly pool: pg.Pool,
+    private readonly lockClient: pg.PoolClient,
+    readonly pipeline: string,
+  ) {}
+
+  static async open(url: string, pipeline: string): Promise<PostgresInputLog> {
+    const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000 });
+    pool.on('error', () => {
+      /* an idle client lost its server: reported by the next query (UNAVAILABLE) */
+    });
+    let lockClient: pg.PoolClient;
+    try {
+      lockClient = await pool.connect();
+      await lockClient.query(SCHEMA).catch(async (err: { code?: string }) => {
+        // Two processes creating the schema at once race on the catalog: the loser retries once.
+        if (err.code === '23505' || err.code === '42P07') await lockClient.query(SCHEMA);
+        else throw err;
+      });
+    } catch (err) {
+      await pool.end().catch(() => undefined);
+      throw unavailable(err);
+    }
+    lockClient.on('error', () => undefined);
+    const got = await lockClient.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('loflow.log:' || $1)) AS ok", [pipeline]);
+    if (!got.rows[0].ok) {
+      lockClient.release();
+      await pool.end();
+      throw new Error(`another loflow process holds the input log of pipeline '${pipeline}' in this Postgres database`);
+    }
+    const log = new PostgresInputLog(pool, lockClient, pipeline);
+    const { rows } = await pool.query<{ end: string | null; base: string | null }>(
+      'SELECT (SELECT max(off) + 1 FROM loflow.events WHERE pipeline = $1) AS end, (SELECT base FROM loflow.log_base WHERE pipeline = $1) AS base',
+      [pipeline],
+    );
+    log.next = Math.max(Number(rows[0].end ?? 0), Number(rows[0].base ?? 0));
+    log.tailBase = log.next;
+    log.truncated = Number(rows[0].base ?? 0);
+    const prods = await pool.query<{ producer: string; seq: string }>('SELECT producer, seq FROM loflow.producers WHERE pipeline = $1', [pipeline]);
+    for (const p of prods.rows) log.producers.set(p.producer, Number(p.seq));
+    return log;
+  }
+
+  startAt(offset: number): void {
+    if (this.next < offset && this.tail.length === 0) {
+      this.next = offset;
+      this.tailBase = offset;
+    }
+  }
+
+  append(entries: Entry[]): Promise<{ first: number; count: number }> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ entries, resolve, reject });
+      if (!this.flushing) this.flushing = this.flushLoop();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.queue.length) await this.flushGroup(this.queue.splice(0));
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  /** One statement for every append waiting: the group commit. */
+  private async flushGroup(group: Waiting[]): Promise<void> {
+    const before = new Map<string, number | undefined>();
+    const offs: number[] = [];
+    const streams: string[] = [];
+    const ats: number[] = [];
+    const events: string[] = [];
+    const added: LoggedEvent[] = [];
+    const results: Array<{ first: number; count: number }> = [];
+    let next = this.next;
+    for (const w of group) {
+      const first = next;
+      for (const e of w.entries) {
+        if (e.producer !== undefined && e.seq !== undefined) {
+          const high = this.producers.get(e.producer);
+          if (high !== undefined && e.seq <= high) continue; // a re-send
+          if (!before.has(e.producer)) before.set(e.producer, high);
+          this.producers.set(e.producer, e.seq);
+        }
+        offs.push(next);
+        streams.push(e.stream);
+        ats.push(e.at);
+        events.push(JSON.stringify(e.event));
+        added.push({ offset: next, stream: e.stream, event: e.event, at: e.at });
+        next++;
+      }
+      results.push({ first, count: next - first });
+    }
+    const prodNames = [...before.keys()];
+    const prodSeqs = prodNames.map((p) => this.producers.get(p)!);
+    try {
+      if (offs.length) {
+        await this.pool.query(
+          `WITH ev AS (INSERT INTO loflow.events (pipeline, off, stream, at, event)
+             SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bigint[], $5::text[]) RETURNING 1),
+           pr AS (INSERT INTO loflow.producers (pipeline, producer, seq)
+             SELECT $1, * FROM unnest($6::text[], $7::bigint[])
+             ON CONFLICT (pipeline, producer) DO UPDATE SET seq = GREATEST(loflow.producers.seq, EXCLUDED.seq) RETURNING 1)
+           SELECT (SELECT count(*) FROM ev) AS events, (SELECT count(*) FROM pr) AS producers`,
+          [this.pipeline, offs, streams, ats, events, prodNames, prodSeqs],
+        );
+      }
+    } catch (err) {
+      // Nothing was written: forget the sequence numbers this group claimed, so a re-send is accepted.
+      for (const [p, high] of before) {
+        if (high === undefined) this.producers.delete(p);
+        else this.producers.set(p, high);
+      }
+      const e = (err as { code?: string }).code === '23505' ? err : unavailable(err);
+      for (const w of group) w.reject(e);
+      return;
+    }
+    this.next = next;
+    for (const a of added) this.tail.push(a);
+    group.forEach((w, i) => w.resolve(results[i]));
+  }
+
+  async read(from: number, max: number): Promise<LoggedEvent[]> {
+    if (from >= this.tailBase) return this.tail.slice(from - this.tailBase, from - this.tailBase + max);
+    let rows: Array<{ off: string; stream: string; at: string; event: string }>;
+    try {
+      ({ rows } = await this.pool.query('SELECT off, stream, at, event FROM loflow.events WHERE pipeline = $1 AND off >= $2 ORDER BY off LIMIT $3', [
+        this.pipeline,
+        from,
+        Math.min(max, this.tailBase - from),
+      ]));
+    } catch (err) {
+      throw unavailable(err);
+    }
+    return rows.map((r) => ({ offset: Number(r.off), stream: r.stream, at: Number(r.at), event: JSON.parse(r.event) as LoEvent }));
+  }
+
+  async end(): Promise<number> {
+    return this.next;
+  }
+
+  /** Committed events leave memory at once; the DELETE in Postgres is coalesced (one in flight at a time). */
+  async truncate(offset: number): Promise<void> {
+    if (offset > this.tailBase) {
+      const drop = Math.min(offset - this.tailBase, this.tail.length);
+      this.tail = drop === this.tail.length ? [] : this.tail.slice(drop);
+      this.tailBase += drop;
+    }
+    if (offset - this.truncated >= 5000 && !this.truncating) {
+      const upTo = offset;
+      this.truncating = this.pool
+        .query(
+          `WITH d AS (DELETE FROM loflow.events WHERE pipeline = $1 AND off < $2 RETURNING 1)
+           INSERT INTO loflow.log_base (pipeline, base) VALUES ($1, $2) ON CONFLICT (pipeline) DO UPDATE SET base = GREATEST(loflow.log_base.base, EXCLUDED.base)`,
+          [this.pipeline, upTo],
+        )
+        .then(
+          () => {
+            this.truncated = upTo;
+          },
+          () => undefined, // retried at a later truncate; the events are committed already
+        )
+        .finally(() => {
+          this.truncating = null;
+        });
+    }
+  }
+
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    await this.truncating;
+    this.lockClient.release();
+    await this.pool.end();
+  }
+}
