@@ -40,7 +40,10 @@ export class DbosBatchRunner implements BatchRunner {
   private readonly run_ = randomUUID().slice(0, 8);
   private attempt = 0;
   private pipeline = '';
+  /** Batches DBOS resumed after a crash, still to finish: close() waits for them (nothing is left behind). */
+  private resuming: Promise<unknown> = Promise.resolve();
   workflows = 0;
+  resumed = 0;
 
   constructor(readonly url: string) {}
 
@@ -58,6 +61,11 @@ export class DbosBatchRunner implements BatchRunner {
       });
     }
     await launched;
+    // DBOS re-enqueues the workflows a dead process left PENDING and runs them from its internal queue; each
+    // goes through applyBatch, which does nothing for a batch already committed.
+    const left = await DBOS.listWorkflows({ workflowName: 'loflow.batch', workflow_id_prefix: `${pipeline}:`, status: ['PENDING', 'ENQUEUED'], loadInput: false });
+    this.resumed = left.length;
+    this.resuming = Promise.allSettled(left.map((w) => DBOS.retrieveWorkflow(w.workflowID).getResult()));
   }
 
   async run(pipeline: string, from: number, to: number): Promise<void> {
@@ -67,6 +75,7 @@ export class DbosBatchRunner implements BatchRunner {
   }
 
   async close(): Promise<void> {
+    await this.resuming;
     engines.delete(this.pipeline);
     if (--users === 0 && launched) {
       launched = null;
