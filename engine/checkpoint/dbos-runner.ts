@@ -54,7 +54,15 @@ export class DbosBatchRunner implements BatchRunner {
     // DBOS is a process-wide singleton: the first runner launches it (which resumes pending workflows of
     // every registered engine), later ones share it.
     if (!launched) {
-      DBOS.setConfig({ name: 'loflow', systemDatabaseUrl: this.url, applicationVersion: `loflow-${version}`, logLevel, systemDatabasePoolSize: 4 });
+      DBOS.setConfig({
+        name: 'loflow',
+        systemDatabaseUrl: this.url,
+        applicationVersion: `loflow-${version}`,
+        logLevel,
+        systemDatabasePoolSize: 4,
+        // DBOS sets it per connection with a query that pg 8 warns about; the server's default is fine here.
+        systemDatabaseIdleTransactionTimeoutMs: 0,
+      });
       launched = DBOS.launch().catch((err: unknown) => {
         launched = null;
         throw err;
