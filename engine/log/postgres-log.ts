@@ -28,6 +28,15 @@ export function unavailable(err: unknown): Error {
   return Object.assign(new Error(`postgres unavailable: ${e.message}`), { code: 'UNAVAILABLE', cause: err });
 }
 
+/** pg-pool may already have let go of a client whose connection died; releasing it twice throws. */
+function releaseQuietly(client: pg.PoolClient, destroy: boolean): void {
+  try {
+    client.release(destroy);
+  } catch {
+    /* already released */
+  }
+}
+
 interface Waiting {
   entries: Entry[];
   resolve: (r: { first: number; count: number }) => void;
@@ -45,12 +54,41 @@ export class PostgresInputLog implements InputLog {
   private flushing: Promise<void> | null = null;
   private truncated = 0;
   private truncating: Promise<void> | null = null;
+  /** The lock's session ended (Postgres restarted): take the lock again before the next write. */
+  private lockLost = false;
 
   private constructor(
     private readonly pool: pg.Pool,
-    private readonly lockClient: pg.PoolClient,
+    private lockClient: pg.PoolClient,
     readonly pipeline: string,
-  ) {}
+  ) {
+    this.watchLock(lockClient);
+  }
+
+  private watchLock(client: pg.PoolClient): void {
+    const lost = () => {
+      if (this.lockClient === client) this.lockLost = true;
+    };
+    client.on('error', lost);
+    client.on('end', lost);
+  }
+
+  private async ensureLock(): Promise<void> {
+    if (!this.lockLost) return;
+    releaseQuietly(this.lockClient, true);
+    const client = await this.pool.connect();
+    const got = await client.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('loflow.log:' || $1)) AS ok", [this.pipeline]).catch((err: unknown) => {
+      client.release(true);
+      throw err;
+    });
+    if (!got.rows[0].ok) {
+      client.release();
+      throw new Error(`lost the input log lock of pipeline '${this.pipeline}' to another loflow process while Postgres was away`);
+    }
+    this.lockClient = client;
+    this.lockLost = false;
+    this.watchLock(client);
+  }
 
   static async open(url: string, pipeline: string): Promise<PostgresInputLog> {
     const pool = new pg.Pool({ connectionString: url, max: 4, connectionTimeoutMillis: 5000 });
@@ -60,6 +98,7 @@ export class PostgresInputLog implements InputLog {
     let lockClient: pg.PoolClient;
     try {
       lockClient = await pool.connect();
+      lockClient.on('error', () => undefined); // a lost session is noticed by watchLock / the next query
       await lockClient.query(SCHEMA).catch(async (err: { code?: string }) => {
         // Two processes creating the schema at once race on the catalog: the loser retries once.
         if (err.code === '23505' || err.code === '42P07') await lockClient.query(SCHEMA);
@@ -69,7 +108,6 @@ export class PostgresInputLog implements InputLog {
       await pool.end().catch(() => undefined);
       throw unavailable(err);
     }
-    lockClient.on('error', () => undefined);
     const got = await lockClient.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('loflow.log:' || $1)) AS ok", [pipeline]);
     if (!got.rows[0].ok) {
       lockClient.release();
@@ -142,6 +180,7 @@ export class PostgresInputLog implements InputLog {
     const prodNames = [...before.keys()];
     const prodSeqs = prodNames.map((p) => this.producers.get(p)!);
     try {
+      await this.ensureLock();
       if (offs.length) {
         await this.pool.query(
           `WITH ev AS (INSERT INTO loflow.events (pipeline, off, stream, at, event)
@@ -159,7 +198,7 @@ export class PostgresInputLog implements InputLog {
         if (high === undefined) this.producers.delete(p);
         else this.producers.set(p, high);
       }
-      const e = (err as { code?: string }).code === '23505' ? err : unavailable(err);
+      const e = (err as { code?: string }).code === '23505' || /lost the input log lock/.test((err as Error).message) ? err : unavailable(err);
       for (const w of group) w.reject(e);
       return;
     }
@@ -217,7 +256,7 @@ export class PostgresInputLog implements InputLog {
   async close(): Promise<void> {
     while (this.flushing) await this.flushing;
     await this.truncating;
-    this.lockClient.release();
+    releaseQuietly(this.lockClient, this.lockLost);
     await this.pool.end();
   }
 }

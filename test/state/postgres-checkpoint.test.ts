@@ -67,7 +67,9 @@ describe('Postgres input log', () => {
     const back = await startPostgres({ port: own.port, dir: own.dir });
     try {
       expect(await log.append([{ stream: 'batch', event: ev(2), at: 3 }])).toEqual({ first: 1, count: 1 });
-      await log.close().catch(() => undefined); // its lock session died with the old server
+      // The writer's lock died with the old server's session: it took it again before writing.
+      await expect(PostgresInputLog.open(back.url, name)).rejects.toThrow(/another loflow process holds the input log/);
+      await log.close();
       const reopened = await PostgresInputLog.open(back.url, name);
       expect((await reopened.read(0, 10)).map((e) => (e.event as { n: number }).n)).toEqual([0, 2]);
       await reopened.close();
