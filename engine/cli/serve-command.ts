@@ -18,8 +18,8 @@ Options:
   --host H         address to bind (default 127.0.0.1)
   --state URL      state store: memory (default) or redis://host:port (env LOFLOW_STATE)
   --checkpoint URL durable checkpoint (env LOFLOW_CHECKPOINT): postgres://... keeps the input log in
-                   Postgres and runs each micro-batch as a DBOS workflow; file:DIR (or --log DIR) keeps
-                   an fsync'ed log in a folder. Either way every accepted event is durable before it is
+                   Postgres and runs each micro-batch as a DBOS workflow; file:DIR (or --log DIR)
+                   keeps an fsync'ed log in a folder (embedded: no server needed). Either way every accepted event is durable before it is
                    acknowledged, and a restart after a crash resumes exactly where it stopped.
                    Default: none (in memory: accepted but unprocessed events die with the process)
   --log DIR        same as --checkpoint file:DIR

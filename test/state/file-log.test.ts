@@ -39,3 +39,26 @@ describe('file input log', () => {
     await again.close();
   });
 });
+
+describe('durable log with the in-memory state store', () => {
+  it('keeps the log whole, so a restarted engine rebuilds the same states by replaying it', async () => {
+    const { compilePipelineFile } = await import('../../engine/compiler.js');
+    const { Engine } = await import('../../engine/runtime.js');
+    const { Classroom } = await import('../../engine/classroom.js');
+    const { pipeline } = await compilePipelineFile(join(import.meta.dirname, '../../pipelines/writing-observer.yaml'));
+    const dir = mkdtempSync(join(tmpdir(), 'loflow-log-'));
+    const events = [...new Classroom({ students: 10, seed: 5 }).events(2000)].map((e) => e.event);
+    const first = new Engine(pipeline!, { log: new FileInputLog(dir, 500), batchSize: 300 });
+    await first.ingest('batch', events);
+    await first.flush();
+    const before = first.results();
+    await first.stop();
+
+    const second = new Engine(pipeline!, { log: new FileInputLog(dir, 500) });
+    await second.start();
+    await second.flush();
+    expect(second.stats().processed).toBe(2000); // the whole log again: nothing was truncated
+    expect(second.results()).toEqual(before);
+    await second.stop();
+  });
+});
