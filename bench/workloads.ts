@@ -21,6 +21,7 @@ import { startServer } from '../engine/server/index.js';
 import { RedisStateStore } from '../engine/state/redis-store.js';
 import { FileInputLog } from '../engine/log/file-log.js';
 import type { CompiledPipeline, LoEvent, StateStore } from '../engine/types.js';
+import { checkpoint } from './checkpoint-workload.js';
 import { startRedis } from './servers.js';
 
 export interface Figure {
@@ -471,4 +472,4 @@ export const wsIngest = {
   },
 };
 
-export const workloads = [replay, operators, httpIngest, wsIngest, dashboardLatency, memory, archive];
+export const workloads = [replay, checkpoint, operators, httpIngest, wsIngest, dashboardLatency, memory, archive];
