@@ -88,7 +88,11 @@ function schemaErrors(errors: ErrorObject[], map: SourceMap): PipelineError[] {
   for (const e of errors) {
     const path: Path = e.instancePath.split('/').slice(1).map((s) => (/^\d+$/.test(s) ? Number(s) : s.replace(/~1/g, '/').replace(/~0/g, '~')));
     if (oneOf.has(e.instancePath) && e.keyword !== 'oneOf') continue;
-    if (e.keyword === 'oneOf') out.push(map.error(path, `must be ${(e.parentSchema as { description?: string })?.description ?? 'one of the allowed forms'}`));
+    if (e.keyword === 'oneOf') {
+      // An error inside the value (an expectation's typo) says more than "matches no form".
+      if (errors.some((x) => x.instancePath.startsWith(e.instancePath + '/'))) continue;
+      out.push(map.error(path, path.at(-1) === 'expect' ? 'must be `record` or a list of expectations' : 'must be one of the allowed forms'));
+    }
     else if (e.keyword === 'additionalProperties') {
       const extra = (e.params as { additionalProperty: string }).additionalProperty;
       const allowed = Object.keys(((e.parentSchema as Record<string, any>)?.properties ?? {}) as object);

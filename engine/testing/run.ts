@@ -88,12 +88,19 @@ export async function runTest(pipeline: CompiledPipeline, test: PipelineTest): P
   const origin = new Map<unknown, Position>();
   const outcome: TestOutcome = { test, ok: true, failures: [], checked: [], snapshot: [] };
   try {
+    let placed = 0;
     for (const item of test.input) {
       const events = structuredClone(item.events);
       for (const e of events) if (e && typeof e === 'object') origin.set(e, item.at);
       // Arrival time 0: events without a `ts` happen at time 0, so every run is the same.
-      await Promise.race([engine.ingest(item.stream, events, 0), crashed]);
-      if (crash) break;
+      const result = await Promise.race([engine.ingest(item.stream, events, 0), crashed]);
+      if (crash || !result) break;
+      // This call's schema rejections are the next ingest-stage dead letters (a non-object has no identity).
+      if (result.rejected.length) {
+        const ingestLetters = (await engine.deadLetters.list()).filter((l) => l.stage === 'ingest');
+        for (const l of ingestLetters.slice(placed, placed + result.rejected.length)) origin.set(l, item.at);
+        placed += result.rejected.length;
+      }
     }
     if (!crash) await Promise.race([engine.flush(), crashed]);
   } catch (err) {
@@ -147,7 +154,7 @@ export async function runTest(pipeline: CompiledPipeline, test: PipelineTest): P
   }
   for (const l of unmatched) {
     outcome.failures.push({
-      at: origin.get(l.event) ?? test.at,
+      at: origin.get(l) ?? origin.get(l.event) ?? test.at,
       what: `input on '${l.stream}'`,
       mismatches: [],
       message: `unexpected rejection [${l.stage}]: ${l.reason} (expect it with \`rejected: { reason: ... }\` if it is meant)`,
@@ -190,7 +197,7 @@ async function observe(engine: Engine, pipeline: CompiledPipeline, x: Expectatio
       const r = pipeline.reducers.find((y) => y.name === x.reducer)!;
       const [state] = await engine.store.load([{ pipeline: pipeline.name, reducer: r.name, version: r.version, key: x.key }]);
       if (state === undefined) return undefined;
-      if (x.field !== 'view') return plain(state);
+      if (x.field === 'state') return plain(state);
       // A key the input never touched (only a starting state) is not in the engine's working set.
       const view = engine.view(r.name, x.key) ?? (r.op.view ? r.op.view(state, r.params, engine.clock()) : state);
       return plain(view);
