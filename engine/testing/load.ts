@@ -2,7 +2,7 @@
 // reported at file:line:col (like the compiler's errors), all at once, before any test runs.
 import { existsSync, readFileSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { isScalar, LineCounter, parseDocument } from 'yaml';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { didYouMean, SourceMap, type Path } from '../compiler/source-map.js';
 import { ajv } from '../event-schemas.js';
@@ -133,7 +133,7 @@ function collect(pipeline: CompiledPipeline, source: TestSource, specs: unknown[
     if (Array.isArray(spec.expect)) {
       expect = [];
       spec.expect.forEach((e: Record<string, any>, j: number) => {
-        const x = expectation(pipeline, e, [...at, 'expect', j], pos([...at, 'expect', j]), { mode: e.match ?? mode, arrays: e.arrays ?? arrays }, err);
+        const x = expectation(pipeline, withBlanks(e, map, [...at, 'expect', j]), [...at, 'expect', j], pos([...at, 'expect', j]), { mode: e.match ?? mode, arrays: e.arrays ?? arrays }, err);
         if (x) (expect as Expectation[]).push(x);
       });
     } else expect = spec.expect;
@@ -144,9 +144,22 @@ function collect(pipeline: CompiledPipeline, source: TestSource, specs: unknown[
 
 type Report = (path: Path, message: string, hint?: string, key?: boolean) => void;
 
+const VALUE_FIELDS = ['state', 'view', 'emitted', 'summary', 'rows', 'row'];
+
+/** A value field written with nothing after it (`view:`) is one to record, not an expected null. */
+function withBlanks(e: Record<string, any>, map: SourceMap, path: Path): Record<string, any> {
+  const out = { ...e };
+  for (const f of VALUE_FIELDS) {
+    if (out[f] !== null) continue;
+    const node = map.node([...path, f]);
+    if (isScalar(node) && node.range && node.range[0] === node.range[1]) out[f] = undefined;
+  }
+  return out;
+}
+
 /** One expectation: which kind it is (by the fields it names), checked against the pipeline. */
 function expectation(pipeline: CompiledPipeline, e: Record<string, any>, path: Path, at: Position, opts: Expectation['opts'], err: Report): Expectation | undefined {
-  const present = (fields: string[]) => fields.filter((f) => e[f] !== undefined);
+  const present = (fields: string[]) => fields.filter((f) => f in e);
   const only = (allowed: string[], kind: string): boolean => {
     const extra = Object.keys(e).filter((f) => !allowed.includes(f) && f !== 'match' && f !== 'arrays');
     for (const f of extra) err([...path, f], `'${f}' does not belong in ${kind}`, `it takes ${allowed.join(', ')}`, true);
@@ -168,7 +181,7 @@ function expectation(pipeline: CompiledPipeline, e: Record<string, any>, path: P
       return undefined;
     }
     const key = e.key === undefined ? undefined : String(e.key);
-    if (e.emitted !== undefined || (key === undefined && r.emit)) {
+    if ('emitted' in e || (key === undefined && r.emit)) {
       if (!only(['reducer', 'key', 'emitted'], 'an `emitted` expectation')) return undefined;
       if (!r.emit) {
         err([...path, 'emitted'], `reducer '${r.name}' emits nothing (it has no \`emit:\` stream)`);

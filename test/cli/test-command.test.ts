@@ -219,6 +219,38 @@ describe('loflow test: writing and running tests', () => {
     expect(again.stdout).not.toMatch(/PASS|FAIL/);
   });
 
+  it('an operator that crashes on every event fails its test (the run ends) and the other tests still run', async () => {
+    const { dir, pipeline } = small(`tests:
+  - { name: crashes, input: [{ in: { user: u1 } }], expect: [{ reducer: n, key: u1, view: 1 }] }
+  - { name: fine, input: [{ burst: { user: u1, count: 2 } }], expect: [{ reducer: sizes, key: u1, view: { count: 1 }, match: subset }] }
+`);
+    writeFileSync(
+      join(dir, 'boom.mjs'),
+      `export default { name: 'boom', summary: 'x', params: { type: 'object' }, example: '', init() { throw new Error('cannot start'); }, reduce: (s) => s };\n`,
+    );
+    writeFileSync(pipeline, SMALL.replace('op: count }', 'op: count }\n  b:        { from: [in], key: user, op: ./boom.mjs }'));
+    const r = await run('test', pipeline);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAIL {2}crashes[^\n]*\n.*small\.test\.yaml:2:5: the pipeline\n\s+could not process the input: cannot start/);
+    expect(r.stdout).toContain('PASS  fine');
+    expect(r.stdout).toContain('1 passed, 1 failed');
+  });
+
+  it('a value field left blank (`view:`) is recorded, not compared with null', async () => {
+    const { pipeline, tests } = small(`tests:
+  - name: blank
+    input: [{ in: { user: u1 } }]
+    expect:
+      - reducer: n
+        key: u1
+        state:
+`);
+    const r = await run('test', pipeline);
+    expect(r.stdout).toContain("reducer 'n', key 'u1': state\n        no expected value: `loflow test --update` records it (actual: 1)");
+    await run('test', pipeline, '--update');
+    expect(readFileSync(tests, 'utf8')).toMatch(/ {8}key: u1\n {8}state: 1\n$/);
+  });
+
   it('--filter runs only matching tests; no match exits 1', async () => {
     const { pipeline } = small(`tests:
   - { name: first one, input: [{ in: { user: u1 } }], expect: [{ reducer: n, key: u1, view: 1 }] }
