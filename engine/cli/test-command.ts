@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 import { compilePipelineFile, formatError } from '../compiler.js';
 import { loadTests, testFileOf } from '../testing/load.js';
 import { formatOutcomes, outcomesJson, styleFor, summaryLine } from '../testing/report.js';
@@ -6,7 +7,7 @@ import { applyUpdates, type UpdateResult } from '../testing/update.js';
 import type { PipelineError } from '../types.js';
 import { parseArgs, type Command } from './command.js';
 
-const usage = `loflow test <pipeline.yaml>... [--filter TEXT] [--json] [--update [--force]]
+const usage = `loflow test <pipeline.yaml>... [--tests FILE] [--filter TEXT] [--json] [--update [--force]]
 
 Runs a pipeline's tests: its \`tests:\` section and <name>.test.yaml beside it. Each test feeds input
 events (to sources or derived streams) through the real engine with in-memory state, optionally from a
@@ -14,6 +15,8 @@ starting state, and checks reducer states or views, emitted (cascade) events, ag
 rejections (dead letters). A failure prints file:line:col and each difference with its path in the value.
 
 Options:
+  --tests FILE    the test file to use instead of <name>.test.yaml (e.g. the original's tests for an
+                  edited copy of a pipeline); a \`tests:\` section in the pipeline still runs too
   --filter TEXT   only tests whose name contains TEXT (case-insensitive)
   --json          print the results as JSON
   --update        record the actual values into tests that have none (a missing field, no \`expect\`,
@@ -32,14 +35,14 @@ interface PipelineReport {
 }
 
 /** Compile, load and run one pipeline's tests (the name filter applied). */
-async function runPipeline(file: string, filter: string | undefined): Promise<PipelineReport> {
+async function runPipeline(file: string, filter: string | undefined, testFile: string | undefined): Promise<PipelineReport> {
   const report: PipelineReport = { pipeline: file, errors: [], outcomes: [] };
   const { pipeline, errors } = await compilePipelineFile(file);
   if (!pipeline) {
     report.errors = errors;
     return report;
   }
-  const loaded = loadTests(pipeline, file);
+  const loaded = loadTests(pipeline, file, testFile);
   if (loaded.errors.length) {
     report.errors = loaded.errors;
     return report;
@@ -67,15 +70,22 @@ export const testCommand: Command = {
       console.error('--force only goes with --update');
       return 2;
     }
-    if (options.filter === true) {
-      console.error('--filter needs a text');
+    for (const o of ['filter', 'tests']) {
+      if (options[o] === true) {
+        console.error(`--${o} needs a value`);
+        return 2;
+      }
+    }
+    const testFile = typeof options.tests === 'string' ? options.tests : undefined;
+    if (testFile && !existsSync(testFile)) {
+      console.error(`--tests: no such file: ${testFile}`);
       return 2;
     }
     const filter = typeof options.filter === 'string' ? options.filter : undefined;
     const style = styleFor(process.stdout);
     const reports: PipelineReport[] = [];
     for (const file of positionals) {
-      let report = await runPipeline(file, filter);
+      let report = await runPipeline(file, filter, testFile);
       if (options.update && report.outcomes.some((o) => !o.ok)) {
         let update: UpdateResult;
         try {
@@ -85,7 +95,7 @@ export const testCommand: Command = {
           return 1;
         }
         // Run again from the files as written now: what is reported is what the next run will see.
-        if (update.files.length) report = await runPipeline(file, filter);
+        if (update.files.length) report = await runPipeline(file, filter, testFile);
         report.update = update;
       }
       reports.push(report);
@@ -94,7 +104,7 @@ export const testCommand: Command = {
       if (report.errors.length) continue;
       const where = [...new Set(report.outcomes.map((o) => o.test.source.file))];
       if (report.outcomes.length === 0) {
-        console.log(filter ? `${file}: no test name contains '${filter}'` : `${file}: no tests (write them in a \`tests:\` section or in ${testFileOf(file)})`);
+        console.log(filter ? `${file}: no test name contains '${filter}'` : `${file}: no tests (write them in a \`tests:\` section or in ${testFile ?? testFileOf(file)})`);
         continue;
       }
       console.log(`${file}: ${report.outcomes.length} test${report.outcomes.length === 1 ? '' : 's'} from ${where.join(', ')}`);
@@ -121,7 +131,10 @@ export const testCommand: Command = {
         })),
       };
       console.log(JSON.stringify(out, null, 2));
-    } else console.log(summaryLine(all));
+    } else {
+      const broken = reports.filter((r) => r.errors.length).length;
+      console.log(`${summaryLine(all)}${broken ? `; ${broken} file${broken === 1 ? '' : 's'} with errors (above)` : ''}`);
+    }
     // A test whose input the engine could not process leaves that engine retrying: end the process anyway.
     if (all.some((o) => o.failures.some((f) => f.what === 'the pipeline'))) setImmediate(() => process.exit(failed ? 1 : 0));
     return failed ? 1 : 0;

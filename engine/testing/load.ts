@@ -36,9 +36,10 @@ export interface LoadedTests {
 }
 
 /**
- * Load the tests of a compiled pipeline. `file` is the pipeline path as the user wrote it (messages use it).
+ * Load the tests of a compiled pipeline. `file` is the pipeline path as the user wrote it (messages use it);
+ * `testFile` defaults to `<name>.test.yaml` beside it.
  */
-export function loadTests(pipeline: CompiledPipeline, file: string): LoadedTests {
+export function loadTests(pipeline: CompiledPipeline, file: string, testFile = testFileOf(file)): LoadedTests {
   const out: LoadedTests = { tests: [], errors: [], sources: [] };
   if (Array.isArray(pipeline.spec.tests)) {
     const source = sourceOf(file, resolve(file), pipeline.text, true);
@@ -46,7 +47,6 @@ export function loadTests(pipeline: CompiledPipeline, file: string): LoadedTests
     // The compiler has checked the section's shape against the schema already.
     collect(pipeline, source, pipeline.spec.tests, out);
   }
-  const testFile = testFileOf(file);
   if (existsSync(testFile)) {
     const text = readFileSync(testFile, 'utf8');
     const source = sourceOf(testFile, resolve(testFile), text, false);

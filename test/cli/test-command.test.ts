@@ -109,6 +109,16 @@ describe('loflow test: a broken edit of the demo is caught', () => {
   });
 });
 
+describe('loflow test: --tests runs another file\'s tests', () => {
+  it('the demo tests catch the idle-2m example edit (the one `loflow plan` calls state-breaking)', async () => {
+    const r = await run('test', 'pipelines/examples/writing-observer.idle-2m.yaml', '--tests', 'pipelines/writing-observer.test.yaml');
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/FAIL {2}active time leaves out gaps over idle_after \(5m\)[^\n]*\n\s+pipelines\/writing-observer\.test\.yaml:\d+:9: reducer 'time_on_task', key 's-0000': view\n\s+at \.active_ms: expected 310000, got 130000\n\s+at \.sessions: expected 2, got 3\n/);
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('10 passed, 1 failed');
+    expect((await run('test', 'pipelines/writing-observer.yaml', '--tests', 'nope.yaml')).code).toBe(2);
+  });
+});
+
 describe('loflow test: matching', () => {
   const exact = { mode: 'exact', arrays: 'exact' } as const;
   const subset = { mode: 'subset', arrays: 'exact' } as const;
