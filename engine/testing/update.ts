@@ -43,7 +43,7 @@ export function applyUpdates(outcomes: TestOutcome[], force: boolean): UpdateRes
       continue;
     }
     if (!Array.isArray(test.expect)) {
-      add(src, setPair(src.text, src.lines, mapAt(src, test.path), 'expect', o.snapshot));
+      add(src, setPair(src.text, src.lines, mapAt(src, test.path), 'expect', o.snapshot, 'expect', true));
       result.recorded += o.snapshot.length;
       if (o.snapshot.length === 0) result.notes.push({ at: test.at, what: `test '${test.name}'`, message: 'the input produced nothing: recorded `expect: []`' });
       continue;

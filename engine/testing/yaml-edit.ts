@@ -1,7 +1,7 @@
 // Write values into a YAML file by splicing its text: everything outside the changed pairs stays byte for
 // byte as written (comments, alignment, quoting), which re-stringifying a whole Document would not keep.
 // Values are rendered compactly: a collection goes on one line in flow style when it fits, else block style.
-import { isScalar, stringify, type LineCounter, type Pair, type YAMLMap } from 'yaml';
+import { isCollection, isPair, isScalar, stringify, type LineCounter, type Pair, type YAMLMap } from 'yaml';
 
 export interface Edit {
   start: number;
@@ -33,9 +33,10 @@ export function flow(v: unknown): string {
  * The text after `key:` for a value whose key is at column `indent`: ` value` when it fits on the line, else
  * a newline and block lines indented below the key (nested parts again on one line when they fit).
  */
-export function render(v: unknown, indent: number): string {
+export function render(v: unknown, indent: number, forceBlock = false): string {
   const one = flow(v);
-  if (v === null || typeof v !== 'object' || indent + one.length + 8 <= WIDTH) return ` ${one}`;
+  const empty = Array.isArray(v) ? v.length === 0 : v !== null && typeof v === 'object' && Object.keys(v).length === 0;
+  if (v === null || typeof v !== 'object' || empty || (!forceBlock && indent + one.length + 8 <= WIDTH)) return ` ${one}`;
   return '\n' + block(v, indent + 2).join('\n');
 }
 
@@ -65,16 +66,32 @@ function keyOf(p: Pair): string | undefined {
   return isScalar(p.key) ? String(p.key.value) : undefined;
 }
 
-function valueEnd(p: Pair): number {
-  const v = p.value as { range?: [number, number, number] } | null;
-  return v?.range?.[1] ?? (p.key as { range: [number, number, number] }).range[1];
+/**
+ * Where a node's own text ends. A block collection's range runs on over trailing comments and the next
+ * line's indentation, so its end is its last item's end; a block scalar's range ends after line breaks.
+ */
+function contentEnd(text: string, node: unknown): number | undefined {
+  if (isCollection(node) && !node.flow && node.items.length) {
+    const last = node.items[node.items.length - 1];
+    return isPair(last) ? valueEnd(text, last) : contentEnd(text, last);
+  }
+  const range = (node as { range?: [number, number, number] } | null)?.range;
+  if (!range) return undefined;
+  let end = range[1];
+  while (end > range[0] && /\s/.test(text[end - 1])) end--;
+  return end;
+}
+
+function valueEnd(text: string, p: Pair): number {
+  return contentEnd(text, p.value) ?? (p.key as { range: [number, number, number] }).range[1];
 }
 
 /**
  * Set `key` in a mapping node of `text` to `value` (replacing the pair named `replace` or `key` when there
- * is one, else adding a pair after the last one).
+ * is one, else adding a pair after the last one). `block`: a block mapping gets the value in block style
+ * even when it would fit on one line (a list of expectations reads best one per line).
  */
-export function setPair(text: string, lines: LineCounter, map: YAMLMap, key: string, value: unknown, replace = key): Edit {
+export function setPair(text: string, lines: LineCounter, map: YAMLMap, key: string, value: unknown, replace = key, block = false): Edit {
   const pair = map.items.find((p) => keyOf(p) === replace);
   if (map.flow) {
     const v = flow(value);
@@ -82,7 +99,7 @@ export function setPair(text: string, lines: LineCounter, map: YAMLMap, key: str
     const col = lines.linePos(start).col - 1;
     const fits = col + (map.range![1] - start) + key.length + v.length + 4 <= WIDTH;
     if (fits) {
-      if (pair) return { start: (pair.key as any).range[0], end: valueEnd(pair), text: `${key}: ${v}` };
+      if (pair) return { start: (pair.key as any).range[0], end: valueEnd(text, pair), text: `${key}: ${v}` };
       let pos = text.lastIndexOf('}', map.range![1]);
       while (pos > start + 1 && /\s/.test(text[pos - 1])) pos--;
       return { start: pos, end: pos, text: `${map.items.length ? ', ' : ' '}${key}: ${v}` };
@@ -91,21 +108,21 @@ export function setPair(text: string, lines: LineCounter, map: YAMLMap, key: str
     const pad = ' '.repeat(col);
     const kept = map.items
       .filter((p) => keyOf(p) !== replace)
-      .map((p) => `${text.slice((p.key as any).range[0], (p.key as any).range[1])}: ${p.value ? text.slice((p.value as any).range[0], valueEnd(p)) : ''}`.trimEnd());
+      .map((p) => `${text.slice((p.key as any).range[0], (p.key as any).range[1])}: ${p.value ? text.slice((p.value as any).range[0], valueEnd(text, p)) : ''}`.trimEnd());
     const body = [...kept, `${scalar(key)}:${render(value, col)}`].map((l, i) => (i === 0 ? l : pad + l)).join('\n');
     return { start, end: map.range![1], text: body };
   }
   const first = map.items[0];
   const indent = first ? lines.linePos((first.key as any).range[0]).col - 1 : lines.linePos(map.range![0]).col - 1;
   if (pair) {
-    return { start: (pair.key as any).range[0], end: valueEnd(pair), text: `${scalar(key)}:${render(value, indent)}` };
+    return { start: (pair.key as any).range[0], end: valueEnd(text, pair), text: `${scalar(key)}:${render(value, indent, block)}` };
   }
   // After the end of the line holding the last pair's value, so a trailing comment stays on its line.
   const last = map.items[map.items.length - 1];
-  const end = last ? valueEnd(last) : map.range![1];
+  const end = last ? valueEnd(text, last) : map.range![1];
   let pos = text.indexOf('\n', Math.max(end - 1, 0));
   if (pos < 0) pos = text.length;
-  return { start: pos, end: pos, text: `\n${' '.repeat(indent)}${scalar(key)}:${render(value, indent)}` };
+  return { start: pos, end: pos, text: `\n${' '.repeat(indent)}${scalar(key)}:${render(value, indent, block)}` };
 }
 
 /** Apply non-overlapping edits (any order). */

@@ -320,6 +320,39 @@ tests:
     expect(again.stdout).toContain('3 passed, 0 failed');
   });
 
+  it('--update --force rewrites block-style values in place and adds `expect` after a block input list', async () => {
+    const source = `tests:
+  - name: block
+    input: [{ in: { user: u1, kind: k, ts: 1 } }, { in: { user: u1, ts: 2 } }]
+    expect:
+      - reducer: n
+        key: u1
+        view:
+          - 3     # wrong
+        match: subset
+      - reducer: sizes
+        key: u1
+        absent: true
+    # trailing comment
+  - name: next
+    input:
+      - in: { user: u2 }
+    # before the third test
+  - name: third
+    input: [{ in: { user: u3 } }]
+    expect: [{ reducer: n, key: u3, view: 1 }]
+`;
+    const { pipeline, tests } = small(source);
+    const r = await run('test', pipeline, '--update', '--force');
+    expect(r.stdout).toMatch(/1 expectation recorded, 1 rewritten/);
+    expect(r.code).toBe(0);
+    expect(readFileSync(tests, 'utf8')).toBe(
+      source
+        .replace('        view:\n          - 3     # wrong\n', '        view: 2     # wrong\n')
+        .replace('      - in: { user: u2 }\n', '      - in: { user: u2 }\n    expect:\n      - { reducer: n, key: u2, view: 1 }\n'),
+    );
+  });
+
   it('--update on a test with no expect records emitted events in block style when they are long', async () => {
     const { pipeline, tests } = small(`tests:
   - name: emits
