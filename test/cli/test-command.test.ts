@@ -82,6 +82,19 @@ describe('loflow test: the shipped pipelines', () => {
   });
 });
 
+describe('loflow test: the README', () => {
+  it('the example test in "Pipeline tests" passes on the demo pipeline', async () => {
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const section = readme.slice(readme.indexOf('### Pipeline tests: `loflow test`'));
+    const example = /```yaml\n([\s\S]*?)```/.exec(section)![1];
+    const file = join(mkdtempSync(join(tmpdir(), 'loflow-test-')), 'readme.test.yaml');
+    writeFileSync(file, example);
+    const r = await run('test', 'pipelines/writing-observer.yaml', '--tests', file);
+    expect(r.stdout).toContain('1 passed, 0 failed');
+    expect(r.code).toBe(0);
+  });
+});
+
 describe('loflow test: a broken edit of the demo is caught', () => {
   it('a changed session gap: the cascade test fails with file:line and the difference', async () => {
     const file = demoCopy((y) => y.replace('params: { gap: 2s }', 'params: { gap: 5s }'));
