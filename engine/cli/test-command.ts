@@ -127,7 +127,7 @@ export const testCommand: Command = {
           pipeline: r.pipeline,
           errors: r.errors,
           tests: outcomesJson(r.outcomes),
-          ...(r.update ? { update: { ...r.update, notes: r.update.notes } } : {}),
+          ...(r.update ? { update: r.update } : {}),
         })),
       };
       console.log(JSON.stringify(out, null, 2));
@@ -136,7 +136,7 @@ export const testCommand: Command = {
       console.log(`${summaryLine(all)}${broken ? `; ${broken} file${broken === 1 ? '' : 's'} with errors (above)` : ''}`);
     }
     // A test whose input the engine could not process leaves that engine retrying: end the process anyway.
-    if (all.some((o) => o.failures.some((f) => f.what === 'the pipeline'))) setImmediate(() => process.exit(failed ? 1 : 0));
+    if (all.some((o) => o.crashed)) setImmediate(() => process.exit(failed ? 1 : 0));
     return failed ? 1 : 0;
   },
 };

@@ -36,9 +36,7 @@ interface Common {
   opts: MatchOptions;
 }
 
-/** Which value an expectation checks (and which field `--update` writes when it has none). */
-export type ValueField = 'state' | 'view' | 'absent' | 'emitted' | 'summary' | 'rows' | 'row';
-
+/** One expectation; `field` is the value it checks (and the one `--update` writes when it has none). */
 export type Expectation =
   | (Common & { kind: 'reducer'; reducer: string; key: string; field: 'state' | 'view' | 'absent'; value?: unknown })
   | (Common & { kind: 'emitted'; reducer: string; key?: string; field: 'emitted'; value?: unknown })

@@ -28,6 +28,8 @@ export type Recorded = Record<string, Json>;
 export interface TestOutcome {
   test: PipelineTest;
   ok: boolean;
+  /** The engine could not process the input (nothing was checked; the engine is left retrying). */
+  crashed: boolean;
   failures: Failure[];
   checked: Checked[];
   /** What the test produced, as expectations: for tests with no `expect` (or `expect: record`). */
@@ -86,7 +88,7 @@ export async function runTest(pipeline: CompiledPipeline, test: PipelineTest): P
 
   // Where each input event was written, to point at it when it is rejected unexpectedly.
   const origin = new Map<unknown, Position>();
-  const outcome: TestOutcome = { test, ok: true, failures: [], checked: [], snapshot: [] };
+  const outcome: TestOutcome = { test, ok: true, crashed: false, failures: [], checked: [], snapshot: [] };
   try {
     let placed = 0;
     for (const item of test.input) {
@@ -108,6 +110,7 @@ export async function runTest(pipeline: CompiledPipeline, test: PipelineTest): P
   }
   if (crash) {
     outcome.ok = false;
+    outcome.crashed = true;
     outcome.failures.push({ at: test.at, what: 'the pipeline', mismatches: [], message: `could not process the input: ${(crash as Error).message ?? crash}` });
     // The engine keeps retrying that batch; it is left behind (in memory only).
     return outcome;

@@ -38,7 +38,7 @@ export function applyUpdates(outcomes: TestOutcome[], force: boolean): UpdateRes
   for (const o of outcomes) {
     const { test } = o;
     const src = test.source;
-    if (o.failures.some((f) => f.what === 'the pipeline')) {
+    if (o.crashed) {
       result.notes.push({ at: test.at, what: `test '${test.name}'`, message: 'not recorded: the pipeline could not process the input' });
       continue;
     }
