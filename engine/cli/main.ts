@@ -9,9 +9,10 @@ import { planCommand } from './plan-command.js';
 import { replayCommand } from './replay-command.js';
 import { runCommand, serveCommand } from './serve-command.js';
 import { stateCommand } from './state-command.js';
+import { testCommand } from './test-command.js';
 import { validateCommand } from './validate-command.js';
 
-const commands: Command[] = [demoCommand, validateCommand, planCommand, replayCommand, serveCommand, runCommand, archiveCommand, stateCommand, deadletterCommand, benchCommand, generateCommand];
+const commands: Command[] = [demoCommand, validateCommand, testCommand, planCommand, replayCommand, serveCommand, runCommand, archiveCommand, stateCommand, deadletterCommand, benchCommand, generateCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
