@@ -112,6 +112,8 @@ export class Engine extends EventEmitter {
   private stopping = false;
   private pumping: Promise<void> | null = null;
   private batchLock: Promise<void> = Promise.resolve();
+  /** Why an operator's init threw, by reducer and key (kept small: only failing keys are here). */
+  private readonly initFailures = new Map<string, string>();
   private readonly runner?: BatchRunner;
   private waiters: Array<() => void> = [];
   private flushWaiters: Array<{ offset: number; resolve: () => void; reject: (e: unknown) => void }> = [];
@@ -222,6 +224,13 @@ export class Engine extends EventEmitter {
       this.flushWaiters.push({ offset: target, resolve, reject });
       this.kick();
     });
+  }
+
+  /** Stop processing at once, without draining or closing anything: for a caller that gives up on this engine. */
+  abort(): void {
+    this.running = false;
+    this.stopping = true;
+    for (const w of this.waiters.splice(0)) w();
   }
 
   /** Drain, commit and close the store, log, dead letters and archive. */
@@ -354,9 +363,17 @@ export class Engine extends EventEmitter {
             }
             if (!pass) continue;
           }
-          const key = r.key.extract(ev);
+          let key: string | undefined;
+          try {
+            key = r.key.extract(ev);
+            if (key !== undefined && r.map) ev = r.map(ev);
+          } catch (err) {
+            // A key or map that throws on one event is that event's problem: dead-lettered, never a batch retry.
+            this.counters.failed++;
+            letters.push({ stream: r.from.join(','), event: it.event, reason: `${r.name}: key or map failed: ${err instanceof Error ? err.message : String(err)}`, at: it.at, stage: `reducer:${r.name}` });
+            continue;
+          }
           if (key === undefined) continue;
-          if (r.map) ev = r.map(ev);
           items.push(ev === it.event ? it : { origin: it.origin, event: ev, at: it.at });
           keys.push(key);
           if (!states.has(key) && !loading.has(key)) {
@@ -395,7 +412,12 @@ export class Engine extends EventEmitter {
         for (let i = 0; i < items.length; i++) {
           const it = items[i];
           const key = keys[i];
-          const cached = states.get(key)!;
+          const cached = states.get(key);
+          if (!cached) {
+            this.counters.failed++;
+            letters.push({ stream: r.from.join(','), event: it.event, reason: `${r.name} (${r.op.name}): init failed: ${this.initFailures.get(`${r.name}\0${key}`)}`, at: it.at, stage: `reducer:${r.name}` });
+            continue;
+          }
           origin = it.origin;
           at = it.at;
           source = it.event;
@@ -495,7 +517,16 @@ export class Engine extends EventEmitter {
     const loaded = await this.store.load(refs);
     for (let i = 0; i < toLoad.length; i++) {
       const { r, key } = toLoad[i];
-      const s = loaded[i] === undefined ? r.op.init(r.params) : loaded[i];
+      let s = loaded[i];
+      if (s === undefined) {
+        try {
+          s = r.op.init(r.params);
+        } catch (err) {
+          // No state for this key: its events are dead-lettered with this reason (see the reduce loop).
+          this.initFailures.set(`${r.name}\0${key}`, err instanceof Error ? err.message : String(err));
+          continue;
+        }
+      }
       this.cache.get(r.name)!.set(key, { s, t: 0 });
       this.indexMember(r, key);
     }

@@ -81,8 +81,8 @@ export async function runTest(pipeline: CompiledPipeline, test: PipelineTest): P
   engine.on('batch', (b: { changedGroups: Map<string, Set<string>> }) => {
     for (const [agg, groups] of b.changedGroups) for (const g of groups) (changedGroups.get(agg) ?? changedGroups.set(agg, new Set()).get(agg)!).add(g);
   });
-  // A batch that cannot be processed (a crashing operator `init`, a key or map that throws) is retried by the
-  // engine forever, as for a store outage: the test stops there and reports it.
+  // A batch that cannot be processed at all (the engine retries it, as for a store outage): the test stops
+  // there and reports it. (An operator's init, a key or a map that throws only dead-letters its events.)
   let crash: unknown = null;
   const crashed = new Promise<void>((resolve) => engine.once('retry', (err) => ((crash = err), resolve())));
 
@@ -112,7 +112,7 @@ export async function runTest(pipeline: CompiledPipeline, test: PipelineTest): P
     outcome.ok = false;
     outcome.crashed = true;
     outcome.failures.push({ at: test.at, what: 'the pipeline', mismatches: [], message: `could not process the input: ${(crash as Error).message ?? crash}` });
-    // The engine keeps retrying that batch; it is left behind (in memory only).
+    engine.abort(); // it would retry that batch forever
     return outcome;
   }
 

@@ -242,7 +242,7 @@ describe('loflow test: writing and running tests', () => {
     expect(again.stdout).not.toMatch(/PASS|FAIL/);
   });
 
-  it('an operator that crashes on every event fails its test (the run ends) and the other tests still run', async () => {
+  it('an operator whose init throws fails its test with the dead-lettered reason, and the other tests still run', async () => {
     const { dir, pipeline } = small(`tests:
   - { name: crashes, input: [{ in: { user: u1 } }], expect: [{ reducer: n, key: u1, view: 1 }] }
   - { name: fine, input: [{ burst: { user: u1, count: 2 } }], expect: [{ reducer: sizes, key: u1, view: { count: 1 }, match: subset }] }
@@ -254,7 +254,7 @@ describe('loflow test: writing and running tests', () => {
     writeFileSync(pipeline, SMALL.replace('op: count }', 'op: count }\n  b:        { from: [in], key: user, op: ./boom.mjs }'));
     const r = await run('test', pipeline);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/FAIL {2}crashes[^\n]*\n.*small\.test\.yaml:2:5: the pipeline\n\s+could not process the input: cannot start/);
+    expect(r.stdout).toMatch(/FAIL {2}crashes[^\n]*\n.*small\.test\.yaml:2:30: input on 'in'\n\s+unexpected rejection \[reducer:b\]: b \(boom\): init failed: cannot start/);
     expect(r.stdout).toContain('PASS  fine');
     expect(r.stdout).toContain('1 passed, 1 failed');
   });

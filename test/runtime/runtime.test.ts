@@ -128,6 +128,26 @@ describe('runtime', () => {
     expect(letters[0].reason).toContain('bad value');
   });
 
+  it('dead-letters the events whose key extraction or operator init throws, instead of retrying the batch', async () => {
+    const throwingKey = { ...user, name: 'picky', extract: (e: any) => { if (e.weird) throw new Error('no key here'); return String(e.user); } };
+    const noStart = { ...count, name: 'no_start', init: () => { throw new Error('cannot start'); } };
+    const engine = new Engine(
+      pipelineOf([
+        { name: 'picky', op: count, from: ['in'], key: throwingKey },
+        { name: 'broken', op: noStart, from: ['in'], key: user },
+        { name: 'all', op: count, from: ['in'], key: user },
+      ]),
+    );
+    await engine.ingest('in', [{ user: 'a' }, { user: 'a', weird: true }, { user: 'b' }]);
+    await engine.flush();
+    expect(engine.stats().retries).toBe(0);
+    expect(engine.view('picky', 'a')).toBe(1);
+    expect(engine.view('all', 'a')).toBe(2);
+    const letters = await engine.deadLetters.list();
+    expect(letters.filter((l) => l.stage === 'reducer:picky').map((l) => l.reason)).toEqual(['picky: key or map failed: no key here']);
+    expect(letters.filter((l) => l.stage === 'reducer:broken').map((l) => l.reason)).toEqual(Array(3).fill('broken (no_start): init failed: cannot start'));
+  });
+
   it('rejects invalid events with their index and reason and keeps them as dead letters', async () => {
     const engine = new Engine(pipelineOf([{ name: 'n', op: count, from: ['in'], key: user }]));
     const r = await engine.ingest('in', [{ user: 'a' }, 42, { user: 'b' }]);
