@@ -117,6 +117,7 @@ async function startDashboard(pipeline: import('../types.js').CompiledPipeline, 
   try {
     const mod = (await import(path)) as { startServer?: (o: Record<string, unknown>) => Promise<Server> };
     if (!mod.startServer) return undefined;
+    process.env.LOFLOW_LOG_LEVEL ??= 'warn'; // the demo's terminal is for the class overview
     const s = await mod.startServer({ pipeline, engine, port, demo: true });
     const roster = [...pipeline.rosters.values()][0];
     const teacher = roster?.column(roster.members(roster.groups()[0])[0] ?? '', 'teacher');

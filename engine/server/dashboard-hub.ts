@@ -31,6 +31,8 @@ export class DashboardHub {
   constructor(
     private readonly engine: Engine,
     private readonly metrics: Metrics,
+    /** Told when a dashboard's effective interval changes (overload makes it grow, calm shrinks it back). */
+    private readonly onInterval?: (dashboard: string, fromMs: number, toMs: number) => void,
   ) {
     engine.on('batch', this.onBatch);
     for (const d of engine.pipeline.dashboards.values()) this.schedule(d, d.minIntervalMs);
@@ -66,6 +68,8 @@ export class DashboardHub {
   }
 
   private schedule(d: DashboardSpec, ms: number): void {
+    const before = this.interval.get(d.name);
+    if (before !== undefined && before !== ms) this.onInterval?.(d.name, before, ms);
     this.interval.set(d.name, ms);
     this.metrics.interval.set({ dashboard: d.name }, ms);
     const timer = setTimeout(() => this.tick(d), ms);

@@ -4,13 +4,13 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Hapi from '@hapi/hapi';
-import pino from 'pino';
 import { WebSocketServer, type WebSocket } from 'ws';
 import { packageRoot } from '../paths.js';
 import type { Engine } from '../runtime.js';
 import type { CompiledPipeline, DashboardSpec } from '../types.js';
 import { Auth, tokenOf, type AuthConfig } from './auth.js';
 import { DashboardHub } from './dashboard-hub.js';
+import { createLogger, logEngine, logRequests, type Logger } from './logging.js';
 import { httpIngestRoute } from './ingest-http.js';
 import { WsIngestConnection } from './ingest-ws.js';
 import { defaultLimits, type Limits } from './limits.js';
@@ -26,6 +26,8 @@ export interface ServerOptions {
   limits?: Partial<Limits>;
   /** Demo mode: every roster teacher gets the token `demo-<teacher>`. */
   demo?: boolean;
+  /** Structured logger (default: pino on stderr at LOFLOW_LOG_LEVEL, else info). */
+  logger?: Logger;
   /** hapi plugins to register (e.g. the tap plugin), each given { engine }. */
   plugins?: Array<{ name: string; register: (server: Hapi.Server, options: { engine: Engine }) => void | Promise<void> }>;
 }
@@ -43,7 +45,7 @@ const publicDir = join(packageRoot, 'engine/server/public');
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { pipeline, engine } = opts;
   const limits: Limits = { ...defaultLimits, ...opts.limits };
-  const log = pino({ level: process.env.LOFLOW_LOG_LEVEL ?? 'warn' });
+  const log = opts.logger ?? createLogger();
   const authConfig: AuthConfig = { ...opts.auth };
   if (opts.demo) {
     const tokens: Record<string, string> = {};
@@ -58,7 +60,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const auth = new Auth(pipeline, authConfig);
   const metrics = createMetrics(engine);
   const limiter = new RateLimiter(limits.ratePerSec, limits.rateBurst);
-  const hub = new DashboardHub(engine, metrics);
+  // Entering and leaving overload at info; every step of the adaptive interval in between at debug.
+  const hub = new DashboardHub(engine, metrics, (dashboard, from, to) => {
+    const min = pipeline.dashboards.get(dashboard)?.minIntervalMs;
+    const level = from === min || to === min ? 'info' : 'debug';
+    log[level]({ dashboard, from_ms: from, to_ms: to }, to > from ? 'dashboard refresh slowed down (overload)' : to === min ? 'dashboard refresh back to normal' : 'dashboard refresh sped up');
+  });
   const server = Hapi.server({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', routes: { cors: false } });
 
   for (const source of pipeline.sources.values()) {
@@ -178,15 +185,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
   });
 
+  logRequests(log, server);
+  const unlogEngine = logEngine(log, engine);
   await server.start();
   const url = `http://${server.info.host}:${server.info.port}`;
-  log.info({ url, pipeline: pipeline.name }, 'loflow server started');
+  log.info({ url, pipeline: pipeline.name, state: engine.store.kind, log: engine.log.kind }, 'loflow server started');
   return {
     url,
     server,
     auth,
     hub,
     async stop() {
+      log.info('stopping: closing connections, then draining and committing');
+      unlogEngine();
       hub.close();
       for (const c of wss.clients) c.close(1001, 'server stopping');
       wss.close();

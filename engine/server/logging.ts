@@ -1,0 +1,62 @@
+// Structured logs (pino, JSON lines on stderr so stdout stays for the human summary): what an operator needs
+// to see without flooding under load. Outages are logged once when they start and once when processing
+// resumes; reducer failures are summed per reducer and logged at most every 10 s; requests answered with an
+// error are logged (4xx at info, 5xx at warn), successful ones only at debug; dashboard refresh intervals are
+// logged when overload makes them grow or shrink.
+import pino, { type Logger } from 'pino';
+import type { Server } from '@hapi/hapi';
+import type { BatchInfo, Engine } from '../runtime.js';
+
+export type { Logger };
+
+export function createLogger(level = process.env.LOFLOW_LOG_LEVEL ?? 'info'): Logger {
+  return pino({ level, base: { service: 'loflow' } }, pino.destination({ fd: 2, sync: false }));
+}
+
+export function logEngine(log: Logger, engine: Engine): () => void {
+  let outageSince = 0;
+  const failures = new Map<string, { n: number; last: string }>();
+  const onRetry = (err: unknown) => {
+    if (outageSince) return;
+    outageSince = Date.now();
+    log.warn({ err: err instanceof Error ? err.message : String(err), committed: engine.stats().committedOffset }, 'batch failed: retrying with back-off, nothing accepted is lost');
+  };
+  const onBatch = (b: BatchInfo) => {
+    if (outageSince) {
+      log.info({ down_ms: Date.now() - outageSince, committed: b.to }, 'processing resumed');
+      outageSince = 0;
+    }
+    log.debug({ from: b.from, to: b.to, events: b.events, ms: Math.round(b.ms * 10) / 10 }, 'batch committed');
+  };
+  const onFailure = (f: { reducer: string; error: string }) => {
+    const s = failures.get(f.reducer) ?? { n: 0, last: '' };
+    s.n++;
+    s.last = f.error;
+    failures.set(f.reducer, s);
+  };
+  const timer = setInterval(() => {
+    for (const [reducer, s] of failures) log.warn({ reducer, failures: s.n, last_error: s.last }, 'reducer failures (events dead-lettered)');
+    failures.clear();
+  }, 10_000);
+  timer.unref();
+  engine.on('retry', onRetry);
+  engine.on('batch', onBatch);
+  engine.on('failure', onFailure);
+  return () => {
+    clearInterval(timer);
+    engine.off('retry', onRetry);
+    engine.off('batch', onBatch);
+    engine.off('failure', onFailure);
+  };
+}
+
+export function logRequests(log: Logger, server: Server): void {
+  server.events.on('response', (req) => {
+    const res = req.response as { statusCode?: number; source?: unknown } | null;
+    const code = res?.statusCode ?? 0;
+    const entry = { method: req.method, path: req.path, status: code, ms: Date.now() - req.info.received };
+    if (code >= 500) log.warn({ ...entry, error: (res?.source as { error?: string } | undefined)?.error }, 'request failed');
+    else if (code >= 400) log.info({ ...entry, error: (res?.source as { error?: string } | undefined)?.error }, 'request refused');
+    else log.debug(entry, 'request');
+  });
+}
