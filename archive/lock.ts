@@ -13,9 +13,9 @@ function alive(pid: number): boolean {
 }
 
 /** The pid holding the folder's lock, when that process is still running. */
-export function lockHolder(dir: string): number | undefined {
+export function lockHolder(dir: string, name = 'LOCK'): number | undefined {
   try {
-    const pid = Number(readFileSync(join(dir, 'LOCK'), 'utf8').trim());
+    const pid = Number(readFileSync(join(dir, name), 'utf8').trim());
     return Number.isInteger(pid) && pid > 0 && alive(pid) ? pid : undefined;
   } catch {
     return undefined;
@@ -27,10 +27,12 @@ const held = new Map<string, number>();
 
 /**
  * Take the lock (a stale lock of a dead process is taken over). Throws when another live process holds it.
- * Re-entrant within one process: several writers of one process share it.
+ * Re-entrant within one process (several writers of one process share it) unless `exclusive`.
  */
-export function acquireLock(dir: string): () => void {
-  const file = join(dir, 'LOCK');
+export function acquireLock(dir: string, opts: { exclusive?: boolean; name?: string } = {}): () => void {
+  const file = join(dir, opts.name ?? 'LOCK');
+  // gc: not even a writer of this process may be open (its uncommitted chunks would look like garbage).
+  if (opts.exclusive && held.has(file)) throw new Error(`the archive ${dir} has a writer open in this process; close it first`);
   const release = () => {
     const n = (held.get(file) ?? 1) - 1;
     if (n > 0) return void held.set(file, n);
@@ -45,7 +47,7 @@ export function acquireLock(dir: string): () => void {
     held.set(file, held.get(file)! + 1);
     return once(release);
   }
-  const holder = lockHolder(dir);
+  const holder = lockHolder(dir, opts.name);
   if (holder !== undefined && holder !== process.pid) {
     throw new Error(`the archive ${dir} is in use by process ${holder} (its LOCK file); stop it first`);
   }
@@ -59,7 +61,7 @@ export function acquireLock(dir: string): () => void {
     writeFileSync(file, `${process.pid}\n`, { flag: 'wx' });
   } catch (err) {
     if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
-    throw new Error(`the archive ${dir} is in use by process ${lockHolder(dir) ?? '?'} (its LOCK file); stop it first`);
+    throw new Error(`the archive ${dir} is in use by process ${lockHolder(dir, opts.name) ?? '?'} (its LOCK file); stop it first`);
   }
   held.set(file, 1);
   return once(release);
