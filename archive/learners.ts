@@ -29,10 +29,35 @@ export function learnerPaths(pipelineText: string): string[] {
   return paths.length ? paths : [DEFAULT_LEARNER_PATH];
 }
 
-/** `server.ip` and `$.server.ip` both name the field at $.server.ip; a bad path throws a clear error. */
+/** Stands for every item of an array (or value of an object) in a field path: `bundles[*].sid`. */
+const EACH = Symbol('each');
+type Segment = string | number | typeof EACH;
+
+/** The engine's JSON path subset plus `[*]`, for naming fields to pseudonymize or drop. */
+function parseFieldPath(path: string): Segment[] {
+  const parts = path.split('[*]');
+  const out: Segment[] = [];
+  parts.forEach((part, k) => {
+    if (k > 0) out.push(EACH);
+    out.push(...parsePath(k === 0 ? part : `$${part}`));
+  });
+  return out;
+}
+
+/** The source (raw) stream names of an archived pipeline: the other streams are derived. */
+export function pipelineSources(pipelineText: string): string[] {
+  try {
+    const doc = parseYaml(pipelineText) as { sources?: Record<string, unknown> } | null;
+    return Object.keys(doc?.sources ?? {});
+  } catch {
+    return [];
+  }
+}
+
+/** `server.ip` and `$.server.ip` both name the field at $.server.ip; `[*]` means every item. A bad path throws. */
 export function normalizePath(path: string): string {
   const p = path.startsWith('$') ? path : `$.${path}`;
-  parsePath(p);
+  parseFieldPath(p);
   return p;
 }
 
@@ -55,12 +80,18 @@ export function learnerReader(path: string | null): (event: LoEvent) => string |
   };
 }
 
-/** A copy of `event` with the value at `path` replaced (when present) by fn(value), or removed (fn null). */
+/** A copy of `event` with the value(s) at `path` replaced (where present) by fn(value), or removed (fn null). */
 export function rewritePath(event: unknown, path: string, fn: ((v: unknown) => unknown) | null): unknown {
-  const segs = parsePath(path);
+  const segs = parseFieldPath(path);
   const go = (v: unknown, i: number): unknown => {
     if (v === null || typeof v !== 'object') return v;
     const s = segs[i];
+    if (s === EACH) {
+      if (Array.isArray(v)) return v.map((x) => (i === segs.length - 1 ? (fn ? fn(x) : null) : go(x, i + 1)));
+      const o: Record<string, unknown> = {};
+      for (const [k, x] of Object.entries(v)) if (i < segs.length - 1 || fn) o[k] = i === segs.length - 1 ? fn!(x) : go(x, i + 1);
+      return o;
+    }
     if (!(s in (v as object))) return v;
     const copy: any = Array.isArray(v) ? v.slice() : { ...(v as object) };
     if (i === segs.length - 1) {

@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { CID } from './blocks.js';
 import { exportCar } from './car.js';
 import type { ExportFilter } from './format.js';
+import type { LoEvent } from '../engine/types.js';
+import { pipelineSources } from './learners.js';
 import { deidentifier, type Deidentify } from './pseudonymize.js';
 import { readCommit, readPipeline, streamEntries, type BlockSource } from './read.js';
 import { ArchiveWriter } from './writer.js';
@@ -38,7 +40,12 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
   const streams = sel.streams ? all.filter((s) => sel.streams!.includes(s)) : all;
   const since = sel.since ?? -Infinity;
   const until = sel.until ?? Infinity;
-  const transform = sel.deidentify ? deidentifier(sel.deidentify) : (e: any) => e;
+  const d = sel.deidentify;
+  const transform = d ? deidentifier(d) : (e: LoEvent) => e;
+  // Derived events name the reducer key they were emitted for (`key`: the learner id, for a learner-keyed
+  // reducer): pseudonymized too, so a derived stream does not undo the pseudonyms.
+  const sources = new Set(pipelineSources(pipeline.text));
+  const transformDerived = d?.key ? deidentifier({ ...d, idFields: [...d.idFields, '$.key'] }) : transform;
   // Built in a scratch folder (not the source archive: its gc need not know about it), then exported.
   const dir = mkdtempSync(join(tmpdir(), 'loflow-export-'));
   try {
@@ -46,9 +53,10 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     let events = 0;
     for (const stream of streams) {
       const kept = [];
+      const t = sources.has(stream) ? transform : transformDerived;
       for (const e of await streamEntries(src, commit, stream)) {
         if (e.t < since || e.t >= until) continue;
-        kept.push({ offset: e.o, stream, event: transform(e.e), at: e.t });
+        kept.push({ offset: e.o, stream, event: t(e.e), at: e.t });
       }
       events += kept.length;
       await writer.append(stream, kept);
