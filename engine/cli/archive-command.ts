@@ -125,6 +125,12 @@ async function run(sub: string, positionals: string[], argv: string[], options: 
     return r.ok ? 0 : 1;
   }
   const dir = archiveDir(options.dir);
+  // Reading a CAR needs no folder; every other subcommand but import needs an existing one (not a new, empty one).
+  if (sub === 'learner' && positionals[2]) return learnerCommand(arg, positionals[2], dir, options);
+  if (sub !== 'import' && !existsSync(dir)) {
+    console.error(`no archive folder ${dir}: pass --dir (see loflow archive --help)`);
+    return 1;
+  }
   const store = new FolderBlockstore(dir);
   switch (sub) {
     case 'export':
