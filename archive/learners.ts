@@ -61,15 +61,6 @@ export function normalizePath(path: string): string {
   return p;
 }
 
-export function getPath(event: unknown, path: string): unknown {
-  let v: unknown = event;
-  for (const s of parsePath(path)) {
-    if (v === null || typeof v !== 'object') return undefined;
-    v = (v as Record<string | number, unknown>)[s];
-  }
-  return v;
-}
-
 /** Reads the learner id of an event at `path` (strings and numbers; anything else is not an id). */
 export function learnerReader(path: string | null): (event: LoEvent) => string | null {
   if (!path) return () => null;
