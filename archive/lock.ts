@@ -1,6 +1,6 @@
 // One writer per archive folder, and no gc while it writes: a writer's chunks are unreachable until its
 // next commit, so a gc running then would delete them. The lock is a file holding the writer's pid.
-import { readFileSync, unlinkSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 function alive(pid: number): boolean {
@@ -51,10 +51,13 @@ export function acquireLock(dir: string, opts: { exclusive?: boolean; name?: str
   if (holder !== undefined && holder !== process.pid) {
     throw new Error(`the archive ${dir} is in use by process ${holder} (its LOCK file); stop it first`);
   }
-  try {
-    unlinkSync(file); // a dead process's stale lock (or none)
-  } catch {
-    // none
+  if (existsSync(file)) {
+    // A dead process's stale lock (or our own leftover): removed. A live holder was refused above.
+    try {
+      unlinkSync(file);
+    } catch {
+      // gone meanwhile
+    }
   }
   try {
     // 'wx': of two processes racing for a free lock, exactly one creates the file.
