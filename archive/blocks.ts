@@ -1,5 +1,5 @@
 // Blocks and CIDs: DAG-CBOR encoded, sha2-256, CIDv1 (multiformats). The block schemas are in
-// schemas/archive-blocks.schema.json and the README.
+// schemas/archive-*.schema.json and the README.
 import * as dagCbor from '@ipld/dag-cbor';
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';

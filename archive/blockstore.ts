@@ -1,15 +1,20 @@
-// A folder of blocks (<dir>/blocks/<cid>) and refs (<dir>/HEAD). Writes are atomic (temp file + rename)
-// and a commit is written only after every block it links, so a crash never leaves a commit pointing at
-// a missing block; HEAD is switched last.
+// A folder of blocks (<dir>/blocks/<cid>), refs (<dir>/HEAD, <dir>/ANALYSES) and pins (<dir>/pins/<cid>).
+// Every write is temp file + fsync + rename (+ fsync of the folder before a ref names it), so a file with a
+// CID's name always holds that CID's bytes, and a ref switched after `sync()` never names a missing block.
 import { mkdirSync, existsSync } from 'node:fs';
-import { readFile, rename, writeFile, open } from 'node:fs/promises';
+import { readFile, readdir, rename, open, unlink, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { CID, type Block } from './blocks.js';
 
 export class FolderBlockstore {
   readonly blocks: string;
+  readonly pinDir: string;
+  /** Renames into blocks/ since the last `sync()`: the folder must be fsynced before a ref names them. */
+  private renamed = false;
+
   constructor(readonly dir: string) {
     this.blocks = join(dir, 'blocks');
+    this.pinDir = join(dir, 'pins');
     mkdirSync(this.blocks, { recursive: true });
   }
 
@@ -21,32 +26,132 @@ export class FolderBlockstore {
     return existsSync(this.path(cid));
   }
 
-  async put(block: Block, sync = false): Promise<void> {
+  async put(block: Block): Promise<void> {
     const p = this.path(block.cid);
     if (existsSync(p)) return; // content-addressed: the same CID is the same bytes
-    const tmp = `${p}.${process.pid}.tmp`;
-    const fh = await open(tmp, 'w');
-    await fh.writeFile(block.bytes);
-    if (sync) await fh.sync();
-    await fh.close();
-    await rename(tmp, p);
+    await writeDurably(p, block.bytes);
+    this.renamed = true;
+  }
+
+  /** Make every rename into blocks/ durable: call before writing anything that links the new blocks. */
+  async sync(): Promise<void> {
+    if (!this.renamed) return;
+    this.renamed = false;
+    await syncDir(this.blocks);
   }
 
   async get(cid: CID | string): Promise<Uint8Array> {
-    return new Uint8Array(await readFile(this.path(cid)));
-  }
-
-  async head(): Promise<CID | null> {
     try {
-      return CID.parse((await readFile(join(this.dir, 'HEAD'), 'utf8')).trim());
-    } catch {
-      return null;
+      return new Uint8Array(await readFile(this.path(cid)));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') throw new Error(`the archive ${this.dir} has no block ${cid.toString()}`);
+      throw err;
     }
   }
 
-  async setHead(cid: CID): Promise<void> {
-    const tmp = join(this.dir, `HEAD.${process.pid}.tmp`);
-    await writeFile(tmp, cid.toString() + '\n');
-    await rename(tmp, join(this.dir, 'HEAD'));
+  /** Every stored block's CID (as text), and leftover temp files of interrupted writes. */
+  async list(): Promise<{ cids: string[]; temps: string[] }> {
+    const cids: string[] = [];
+    const temps: string[] = [];
+    for (const name of await readdir(this.blocks)) (name.endsWith('.tmp') ? temps : cids).push(name);
+    return { cids, temps };
+  }
+
+  /** Delete a block (or temp file) by its file name; returns its size in bytes. */
+  async remove(name: string): Promise<number> {
+    const p = join(this.blocks, name);
+    const { size } = await stat(p);
+    await unlink(p);
+    return size;
+  }
+
+  /** A named ref: a CID in a small file, switched atomically. */
+  async ref(name: string): Promise<CID | null> {
+    let text: string;
+    try {
+      text = (await readFile(join(this.dir, name), 'utf8')).trim();
+    } catch {
+      return null;
+    }
+    try {
+      return CID.parse(text);
+    } catch {
+      throw new Error(`${join(this.dir, name)} does not hold a CID ('${text.slice(0, 80)}')`);
+    }
+  }
+
+  /** Switch a ref, after making the blocks it may reach durable. */
+  async setRef(name: string, cid: CID): Promise<void> {
+    await this.sync();
+    await writeDurably(join(this.dir, name), new TextEncoder().encode(cid.toString() + '\n'));
+    await syncDir(this.dir);
+  }
+
+  head(): Promise<CID | null> {
+    return this.ref('HEAD');
+  }
+
+  setHead(cid: CID): Promise<void> {
+    return this.setRef('HEAD', cid);
+  }
+
+  async pins(): Promise<CID[]> {
+    try {
+      return (await readdir(this.pinDir)).filter((n) => !n.endsWith('.tmp')).map((n) => CID.parse(n));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw err;
+    }
+  }
+
+  /** Pin a stored block (and so everything it reaches) against gc. Returns false when it was pinned already. */
+  async pin(cid: CID): Promise<boolean> {
+    if (!this.has(cid)) throw new Error(`the archive ${this.dir} has no block ${cid.toString()} to pin`);
+    mkdirSync(this.pinDir, { recursive: true });
+    const p = join(this.pinDir, cid.toString());
+    if (existsSync(p)) return false;
+    await writeDurably(p, new Uint8Array());
+    await syncDir(this.pinDir);
+    return true;
+  }
+
+  /** Returns false when the CID was not pinned. */
+  async unpin(cid: CID): Promise<boolean> {
+    try {
+      await unlink(join(this.pinDir, cid.toString()));
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return false;
+      throw err;
+    }
+    await syncDir(this.pinDir);
+    return true;
+  }
+}
+
+let tmpSeq = 0;
+
+/** Temp file, fsync, rename: after a crash the path holds either nothing or all of `bytes`. */
+async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
+  const tmp = `${path}.${process.pid}.${tmpSeq++}.tmp`;
+  const fh = await open(tmp, 'w');
+  try {
+    await fh.writeFile(bytes);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+}
+
+/** fsync a folder so the renames inside it survive a power loss (a no-op where the OS refuses it). */
+export async function syncDir(dir: string): Promise<void> {
+  let fh;
+  try {
+    fh = await open(dir, 'r');
+    await fh.sync();
+  } catch {
+    // Some filesystems cannot fsync a directory; the rename is still atomic.
+  } finally {
+    await fh?.close();
   }
 }

@@ -1,5 +1,5 @@
 // CAR files (CARv1, @ipld/car): export a commit and everything it reaches; verify every block's hash and
-// that the DAG is complete; read a CAR back into a block map.
+// that the DAG is complete.
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { CarBlockIterator, CarWriter } from '@ipld/car';
@@ -89,13 +89,4 @@ export async function verifyCar(file: string): Promise<VerifyResult> {
     return { ok: false, root: root.toString(), blocks: index, bytes, error: `the DAG is incomplete: ${(err as Error).message}` };
   }
   return { ok: true, root: root.toString(), blocks: index, bytes };
-}
-
-/** Read a CAR into memory (blocks by CID string) and its root. */
-export async function readCar(file: string): Promise<{ root: CID; blocks: Map<string, Uint8Array> }> {
-  const iter = await CarBlockIterator.fromIterable(createReadStream(file));
-  const [root] = await iter.getRoots();
-  const blocks = new Map<string, Uint8Array>();
-  for await (const { cid, bytes } of iter) blocks.set(cid.toString(), bytes);
-  return { root: CID.asCID(root)!, blocks };
 }

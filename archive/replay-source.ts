@@ -1,46 +1,46 @@
-// Read an archive back as the raw event stream, in original log order: the input of a deterministic replay.
+// Read an archive back as event streams in original log order: the input of a deterministic replay.
+import { resolve } from 'node:path';
 import type { LoEvent } from '../engine/types.js';
-import { CID, decodeBlock } from './blocks.js';
-import { readCar } from './car.js';
-import type { ChunkBlock, CommitBlock } from './writer.js';
+import type { CommitBlock } from './format.js';
+import { mergedEvents, openSource, readCommit, readPipeline, type BlockSource } from './read.js';
 
 export interface OpenedArchive {
   rootCid: string;
   commit: CommitBlock;
+  /** The CID of the archived pipeline definition block. */
+  pipelineCid: string;
   /** The pipeline text archived with the commit. */
   pipelineText: string;
-  events(streams?: string[]): AsyncIterable<{ stream: string; event: LoEvent; offset: number }>;
+  /** Events of the named streams (default: every stream) merged in log order; blocks are checked as read. */
+  events(streams?: string[]): AsyncIterable<{ stream: string; event: LoEvent; offset: number; at: number }>;
 }
 
-export async function openArchive(file: string): Promise<OpenedArchive> {
-  const { root, blocks } = await readCar(file);
-  const get = (cid: CID) => {
-    const b = blocks.get(cid.toString());
-    if (!b) throw new Error(`archive ${file} is missing block ${cid.toString()}`);
-    return decodeBlock(b);
-  };
-  const commit = get(root) as CommitBlock;
-  if (commit.type !== 'loflow/commit') throw new Error(`root ${root.toString()} is not a loflow commit`);
-  const pipeline = get(commit.pipeline) as { text: string };
+/** `input`: a CAR file, or a commit CID in the folder archive `opts.dir` (default .loflow/archive). */
+export async function openArchive(input: string, opts: { dir?: string } = {}): Promise<OpenedArchive> {
+  const dir = resolve(opts.dir ?? '.loflow/archive');
+  const open = () => openSource(input, dir);
+  let src: BlockSource = await open();
+  let commit: CommitBlock;
+  let pipelineText: string;
+  try {
+    commit = await readCommit(src);
+    pipelineText = (await readPipeline(src, commit)).text;
+  } finally {
+    await src.close();
+  }
   return {
-    rootCid: root.toString(),
+    rootCid: src.root.toString(),
     commit,
-    pipelineText: pipeline.text,
-    async *events(streams) {
-      // Each stream's chunks form a chain from its head back; rebuild it, then merge streams by offset.
-      const all: Array<{ stream: string; event: LoEvent; offset: number }> = [];
-      for (const [stream, head] of Object.entries(commit.heads)) {
-        if (streams && !streams.includes(stream)) continue;
-        const chunks: ChunkBlock[] = [];
-        for (let cid: CID | null = head; cid; ) {
-          const c = get(cid) as ChunkBlock;
-          chunks.push(c);
-          cid = c.prev;
-        }
-        for (const c of chunks.reverse()) for (const e of c.events) all.push({ stream, event: e.e, offset: e.o });
+    pipelineCid: commit.pipeline.toString(),
+    pipelineText,
+    async *events(streams = Object.keys(commit.heads)) {
+      // A source of its own per read, closed at the end: the archive can be read several times.
+      src = await open();
+      try {
+        yield* await mergedEvents(src, commit, streams);
+      } finally {
+        await src.close();
       }
-      all.sort((a, b) => a.offset - b.offset);
-      yield* all;
     },
   };
 }

@@ -1,36 +1,43 @@
-// The archive writer (an ArchiveSink): raw and derived events become DAG-CBOR chunk blocks of at most
-// `chunkEvents` events, each linking the previous chunk of its stream; a commit links every stream's head,
-// the pipeline definition and the previous commit (a git-like history). Blocks are written as soon as a
-// chunk is full; a commit only after all its blocks; HEAD last.
+// The archive writer (an ArchiveSink). Format 2: each stream's events are chunked per learner (at most
+// `chunkEvents` per DAG-CBOR chunk, each linking the learner's previous chunk), and an index block per stream
+// maps learner -> chain head, so one learner's events can be fetched without reading the others'. Every event
+// keeps its input offset and its position in the stream, so the stream's order is rebuilt exactly. A commit
+// links every stream's index, the pipeline definition and the previous commit (a git-like history).
+// Crash safety: chunks are written (temp + fsync + rename) as they fill, the folder is fsynced before the
+// commit that links them is written, and HEAD is switched last.
 import type { ArchiveSink, LoEvent, LoggedEvent } from '../engine/types.js';
 import { CID, decodeBlock, encodeBlock } from './blocks.js';
 import { FolderBlockstore } from './blockstore.js';
+import type { ArchivedEntry, ChunkBlock, CommitBlock, ExportFilter, IndexBlock } from './format.js';
+import { learnerPaths, learnerReader } from './learners.js';
+import { acquireLock } from './lock.js';
 
-export interface CommitBlock {
-  type: 'loflow/commit';
-  name: string;
-  pipeline: CID;
-  prev: CID | null;
-  time: number;
-  heads: Record<string, CID>;
-  counts: Record<string, number>;
-  /** Highest offset archived per stream: a batch re-sent after a crash is recognised by it. */
-  through: Record<string, number>;
-}
+export type { ChunkBlock, CommitBlock, IndexBlock } from './format.js';
 
-export interface ChunkBlock {
-  type: 'loflow/chunk';
-  stream: string;
-  prev: CID | null;
+interface Chain {
+  head: CID | null;
   count: number;
-  events: Array<{ o: number; t: number; e: LoEvent }>;
+  pending: ArchivedEntry[];
 }
 
 interface StreamState {
-  head: CID | null;
+  learners: Map<string, Chain>;
+  other: Chain;
+  /** Format 1 chain of events archived before this archive switched to format 2. */
+  legacy: CID | null;
+  /** Events archived (also the next event's stream position). */
   count: number;
   through: number;
-  pending: ChunkBlock['events'];
+  index: CID | null;
+  changed: boolean;
+}
+
+const newChain = (): Chain => ({ head: null, count: 0, pending: [] });
+
+export interface CommitOptions {
+  /** Commit time (default now); an export uses its source's, so the same export gets the same CID. */
+  time?: number;
+  filter?: ExportFilter;
 }
 
 export class ArchiveWriter implements ArchiveSink {
@@ -39,27 +46,51 @@ export class ArchiveWriter implements ArchiveSink {
   private prev: CID | null = null;
   private pipelineCid: CID | null = null;
   private chain: Promise<unknown> = Promise.resolve();
+  private releaseLock: () => void = () => undefined;
+  private readonly keyPath: string;
+  private readonly learnerOf: (e: LoEvent) => string | null;
 
   /** Source streams: their offsets are unique, so an offset already archived is a re-sent event. */
   private readonly raw = new Set<string>();
 
   private constructor(dir: string, private readonly name: string, private readonly pipelineText: string, private readonly chunkEvents: number) {
     this.store = new FolderBlockstore(dir);
+    this.keyPath = learnerPaths(pipelineText)[0];
+    this.learnerOf = learnerReader(this.keyPath);
   }
 
+  /** Open (or create) the archive in `dir`, continuing from its HEAD. Takes the folder's writer lock. */
   static async open(dir: string, pipeline: { name: string; text: string; sources?: Iterable<string> }, chunkEvents = 1000): Promise<ArchiveWriter> {
     const w = new ArchiveWriter(dir, pipeline.name, pipeline.text, chunkEvents);
-    for (const s of pipeline.sources ?? []) w.raw.add(s);
-    const head = await w.store.head();
-    if (head) {
-      const c = decodeBlock<CommitBlock>(await w.store.get(head));
-      w.prev = head;
-      for (const [s, cid] of Object.entries(c.heads)) w.streams.set(s, { head: cid, count: c.counts[s] ?? 0, through: c.through?.[s] ?? -1, pending: [] });
+    w.releaseLock = acquireLock(w.store.dir);
+    try {
+      for (const s of pipeline.sources ?? []) w.raw.add(s);
+      const head = await w.store.head();
+      if (head) await w.resume(head);
+      const p = await encodeBlock({ type: 'loflow/pipeline', name: pipeline.name, text: pipeline.text });
+      await w.store.put(p);
+      w.pipelineCid = p.cid;
+    } catch (err) {
+      w.releaseLock();
+      throw err;
     }
-    const p = await encodeBlock({ type: 'loflow/pipeline', name: pipeline.name, text: pipeline.text });
-    await w.store.put(p);
-    w.pipelineCid = p.cid;
     return w;
+  }
+
+  private async resume(head: CID): Promise<void> {
+    const c = decodeBlock<CommitBlock>(await this.store.get(head));
+    this.prev = head;
+    for (const [s, cid] of Object.entries(c.heads)) {
+      const state: StreamState = { learners: new Map(), other: newChain(), legacy: null, count: c.counts[s] ?? 0, through: c.through?.[s] ?? -1, index: null, changed: false };
+      if (c.format === 2) {
+        const idx = decodeBlock<IndexBlock>(await this.store.get(cid));
+        for (const [l, x] of Object.entries(idx.learners)) state.learners.set(l, { head: x.head, count: x.count, pending: [] });
+        if (idx.other) state.other = { head: idx.other.head, count: idx.other.count, pending: [] };
+        state.legacy = idx.legacy ?? null;
+        state.index = cid;
+      } else state.legacy = cid; // a format 1 archive: its chain is kept as the stream's older part
+      this.streams.set(s, state);
+    }
   }
 
   private serial<T>(fn: () => Promise<T>): Promise<T> {
@@ -71,50 +102,91 @@ export class ArchiveWriter implements ArchiveSink {
   append(stream: string, events: LoggedEvent[] | LoEvent[]): Promise<void> {
     return this.serial(async () => {
       let s = this.streams.get(stream);
-      if (!s) this.streams.set(stream, (s = { head: null, count: 0, through: -1, pending: [] }));
+      if (!s) this.streams.set(stream, (s = { learners: new Map(), other: newChain(), legacy: null, count: 0, through: -1, index: null, changed: false }));
+      const raw = this.raw.has(stream);
       for (const x of events as LoggedEvent[]) {
-        // Raw events have unique offsets; derived ones share their origin's offset.
-        // Derived events share their origin's offset, so only strictly older ones are re-sends.
-        if (this.raw.has(stream) ? x.offset <= s.through : x.offset < s.through) continue;
-        s.pending.push({ o: x.offset, t: x.at, e: x.event });
-        if (s.pending.length >= this.chunkEvents) await this.flushChunk(stream, s);
+        // Raw events have unique offsets; derived ones share their origin's offset, so only strictly older
+        // ones are re-sends.
+        if (raw ? x.offset <= s.through : x.offset < s.through) continue;
+        const learner = this.learnerOf(x.event);
+        let c: Chain;
+        if (learner === null) c = s.other;
+        else {
+          c = s.learners.get(learner)!;
+          if (!c) s.learners.set(learner, (c = newChain()));
+        }
+        c.pending.push({ o: x.offset, t: x.at, e: x.event, i: s.count++ });
+        if (x.offset > s.through) s.through = x.offset;
+        s.changed = true;
+        if (c.pending.length >= this.chunkEvents) await this.flushChain(stream, learner, c);
       }
     });
   }
 
-  private async flushChunk(stream: string, s: StreamState): Promise<void> {
-    if (s.pending.length === 0) return;
-    const chunk: ChunkBlock = { type: 'loflow/chunk', stream, prev: s.head, count: s.pending.length, events: s.pending };
+  private async flushChain(stream: string, learner: string | null, c: Chain): Promise<void> {
+    if (c.pending.length === 0) return;
+    const chunk: ChunkBlock = { type: 'loflow/chunk', stream, learner, prev: c.head, count: c.pending.length, events: c.pending };
     const block = await encodeBlock(chunk);
     await this.store.put(block);
-    s.head = block.cid;
-    s.count += s.pending.length;
-    s.through = Math.max(s.through, s.pending[s.pending.length - 1].o);
-    s.pending = [];
+    c.head = block.cid;
+    c.count += c.pending.length;
+    c.pending = [];
   }
 
-  /** Write pending chunks, then a commit linking every head, then HEAD. Returns the commit CID. */
-  commit(): Promise<string> {
+  private async writeIndex(stream: string, s: StreamState): Promise<void> {
+    for (const [l, c] of s.learners) await this.flushChain(stream, l, c);
+    await this.flushChain(stream, null, s.other);
+    const learners: IndexBlock['learners'] = {};
+    for (const [l, c] of s.learners) if (c.head) learners[l] = { head: c.head, count: c.count };
+    const index: IndexBlock = {
+      type: 'loflow/index',
+      stream,
+      key: this.keyPath,
+      count: s.count,
+      learners,
+      other: s.other.head ? { head: s.other.head, count: s.other.count } : null,
+      legacy: s.legacy,
+    };
+    const block = await encodeBlock(index);
+    await this.store.put(block);
+    s.index = block.cid;
+    s.changed = false;
+  }
+
+  /** Write pending chunks and changed indexes, then (once they are durable) a commit, then HEAD. */
+  commit(options: CommitOptions = {}): Promise<string> {
     return this.serial(async () => {
       let changed = false;
       for (const [name, s] of this.streams) {
-        if (s.pending.length) changed = true;
-        await this.flushChunk(name, s);
+        if (!s.changed) continue;
+        changed = true;
+        await this.writeIndex(name, s);
       }
       if (!changed && this.prev) return this.prev.toString();
       const heads: Record<string, CID> = {};
       const counts: Record<string, number> = {};
       const through: Record<string, number> = {};
-      for (const [name, s] of this.streams) {
-        if (!s.head) continue;
-        heads[name] = s.head;
+      for (const [name, s] of [...this.streams].sort(([a], [b]) => (a < b ? -1 : 1))) {
+        if (!s.index) continue;
+        heads[name] = s.index;
         counts[name] = s.count;
         through[name] = s.through;
       }
-      const commit: CommitBlock = { type: 'loflow/commit', name: this.name, pipeline: this.pipelineCid!, prev: this.prev, time: Date.now(), heads, counts, through };
+      const commit: CommitBlock = {
+        type: 'loflow/commit',
+        format: 2,
+        name: this.name,
+        pipeline: this.pipelineCid!,
+        prev: this.prev,
+        time: options.time ?? Date.now(),
+        heads,
+        counts,
+        through,
+        ...(options.filter ? { filter: options.filter } : {}),
+      };
       const block = await encodeBlock(commit);
-      await this.store.put(block, true);
-      await this.store.setHead(block.cid);
+      await this.store.put(block);
+      await this.store.setHead(block.cid); // fsyncs the blocks folder first: every linked block is durable
       this.prev = block.cid;
       return block.cid.toString();
     });
@@ -122,5 +194,6 @@ export class ArchiveWriter implements ArchiveSink {
 
   async close(): Promise<void> {
     await this.chain;
+    this.releaseLock();
   }
 }

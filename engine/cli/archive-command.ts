@@ -1,22 +1,84 @@
+import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { appendAnalysis, listAnalyses } from '../../archive/analysis-log.js';
 import { CID, decodeBlock } from '../../archive/blocks.js';
 import { FolderBlockstore } from '../../archive/blockstore.js';
 import { exportCar, verifyCar } from '../../archive/car.js';
-import type { CommitBlock } from '../../archive/writer.js';
+import type { CommitBlock, PipelineBlock } from '../../archive/format.js';
+import { gc } from '../../archive/gc.js';
+import { importCar } from '../../archive/import.js';
+import { learnerPaths, normalizePath } from '../../archive/learners.js';
+import { pseudonymKey, PSEUDONYM_KEY_ENV } from '../../archive/pseudonymize.js';
+import { folderSource, learnerEntries, openSource, readCommit, type BlockSource } from '../../archive/read.js';
+import { exportSelection, type Selection } from '../../archive/rewrite.js';
 import { parseArgs, type Command } from './command.js';
 
 const usage = `loflow archive <subcommand> [options]
 
 Subcommands:
-  export --out x.car [--dir D] [--commit CID]   write the DAG of a commit (default HEAD) as a CARv1 file
-                                                and print its root CID
-  verify x.car                                  check every block's hash and that the DAG is complete;
-                                                names the first bad block (exit 1)
-  log [--dir D]                                 commits, newest first (like git log)
-  ls [--dir D]                                  streams of the HEAD commit with event counts
+  export --out x.car [--commit CID]   write a commit (default HEAD) and everything it reaches (its history too)
+                                      as a CARv1 file and print its root CID. With any of these options, a new
+                                      self-contained DAG (one commit, no history) of only the selected events:
+      --stream S                      keep stream S (repeatable, or S1,S2; default all)
+      --since T / --until T           keep events that arrived at or after T / before T (ISO time or ms)
+      --pseudonymize                  replace learner ids by HMAC-SHA256(key, id), key from env
+                                      ${PSEUDONYM_KEY_ENV} (refused without it; never written anywhere)
+      --id-field PATH                 the learner id fields to pseudonymize (repeatable; default: the
+                                      pipeline's learner keys, e.g. keys.student: $.auth.user_id)
+      --drop-field PATH               remove a field from every event (repeatable), e.g. server.ip
+  verify x.car                        check every block's hash and that the DAG is complete; names the first
+                                      bad block (exit 1)
+  import x.car                        verify, then store its blocks and pin its root
+  learner ID [x.car] [--stream S]     one learner's events (NDJSON), read through the stream's index: only
+                                      that learner's chunks are read. From a CAR, or the archive's HEAD
+  log [--analyses]                    commits, newest first (like git log); --analyses: the analysis log
+                                      (every replay and export: pipeline, input and output CIDs, engine, time)
+  ls                                  streams of the HEAD commit with event and learner counts
+  pin CID | unpin CID | pins          keep a DAG against gc / stop keeping it / list pins
+  gc [--dry-run]                      delete every block not reachable from a pin, HEAD (with its history)
+                                      or the analysis log; prints what it removed
 Options:
-  --dir D    the archive folder (default .loflow/<pipeline>/archive; see \`loflow serve --data\`)
+  --dir D    the archive folder (default: $LOFLOW_ARCHIVE, else .loflow/archive, else the only
+             .loflow/<pipeline>/archive folder; see \`loflow serve --data\`)
+  --no-log   export: do not append to the analysis log
   --help     this text`;
+
+/** The archive folder: --dir, $LOFLOW_ARCHIVE, .loflow/archive, or the only .loflow/<pipeline>/archive. */
+export function archiveDir(option: unknown): string {
+  if (typeof option === 'string') return resolve(option);
+  if (process.env.LOFLOW_ARCHIVE) return resolve(process.env.LOFLOW_ARCHIVE);
+  const plain = resolve('.loflow/archive');
+  if (existsSync(plain)) return plain;
+  let found: string[] = [];
+  try {
+    found = readdirSync('.loflow').map((d) => resolve('.loflow', d, 'archive')).filter((d) => existsSync(d));
+  } catch {
+    // no .loflow folder
+  }
+  return found.length === 1 ? found[0] : plain;
+}
+
+/** Every value of a repeatable option (`--x a --x b`, `--x=a`, `--x a,b`). */
+function many(argv: string[], name: string): string[] {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i];
+    if (a === `--${name}` && i + 1 < argv.length && !argv[i + 1].startsWith('--')) out.push(argv[++i]);
+    else if (a.startsWith(`--${name}=`)) out.push(a.slice(name.length + 3));
+  }
+  return out.flatMap((v) => v.split(',')).filter(Boolean);
+}
+
+function parseTime(name: string, v: unknown): number | undefined {
+  if (v === undefined) return undefined;
+  const t = typeof v === 'string' ? (/^\d+$/.test(v) ? Number(v) : Date.parse(v)) : NaN;
+  if (!Number.isFinite(t)) throw new UsageError(`--${name} needs a time: an ISO date/time (2026-11-25T09:00:00Z) or milliseconds since 1970`);
+  return t;
+}
+
+class UsageError extends Error {}
+
+const BOOLEANS = ['help', 'analyses', 'pseudonymize', 'dry-run', 'no-log'];
 
 async function headCommit(store: FolderBlockstore, cid?: string): Promise<{ cid: CID; commit: CommitBlock } | undefined> {
   const c = cid ? CID.parse(cid) : await store.head();
@@ -24,62 +86,194 @@ async function headCommit(store: FolderBlockstore, cid?: string): Promise<{ cid:
   return { cid: c, commit: decodeBlock<CommitBlock>(await store.get(c)) };
 }
 
+function parseCid(text: string | undefined, sub: string): CID {
+  if (!text) throw new UsageError(`usage: loflow archive ${sub} CID`);
+  try {
+    return CID.parse(text);
+  } catch {
+    throw new UsageError(`'${text}' is not a CID`);
+  }
+}
+
 export const archiveCommand: Command = {
   name: 'archive',
-  summary: 'export, verify and inspect the content-addressed event archive (IPLD, CAR)',
+  summary: 'export, verify, import, gc and inspect the content-addressed event archive (IPLD, CAR)',
   usage,
   async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['help']);
+    const { positionals, options } = parseArgs(argv, BOOLEANS);
     const [sub, arg] = positionals;
     if (options.help || !sub) {
       console.log(usage);
       return options.help ? 0 : 2;
     }
-    const dir = resolve(typeof options.dir === 'string' ? options.dir : '.loflow/archive');
-    if (sub === 'verify') {
-      if (!arg) {
-        console.error('usage: loflow archive verify x.car');
-        return 2;
-      }
-      const r = await verifyCar(arg);
-      if (r.ok) console.log(`ok ${arg}: root ${r.root}, ${r.blocks} blocks, ${r.bytes} bytes, every hash checked, DAG complete`);
-      else console.error(`FAILED ${arg}: ${r.error}`);
-      return r.ok ? 0 : 1;
+    try {
+      return await run(sub, positionals, argv, options);
+    } catch (err) {
+      console.error(err instanceof UsageError ? err.message : `archive ${sub}: ${(err as Error).message}`);
+      return err instanceof UsageError ? 2 : 1;
     }
-    const store = new FolderBlockstore(dir);
-    if (sub === 'export') {
-      if (typeof options.out !== 'string') {
-        console.error('archive export needs --out x.car');
-        return 2;
-      }
-      const head = await headCommit(store, typeof options.commit === 'string' ? options.commit : undefined);
-      if (!head) {
-        console.error(`no commit in ${dir}: run a pipeline with an archive section first`);
-        return 1;
-      }
-      const r = await exportCar(store, head.cid, options.out);
-      console.log(head.cid.toString());
-      console.error(`wrote ${options.out}: ${r.blocks} blocks, ${r.bytes} bytes`);
-      return 0;
-    }
-    if (sub === 'log' || sub === 'ls') {
-      let head = await headCommit(store);
-      if (!head) {
-        console.error(`no commit in ${dir}`);
-        return 1;
-      }
-      if (sub === 'ls') {
-        for (const [s, n] of Object.entries(head.commit.counts)) console.log(`${s.padEnd(20)} ${String(n).padStart(10)} events  head ${head.commit.heads[s]}`);
-        return 0;
-      }
-      while (head) {
-        const c: CommitBlock = head.commit;
-        console.log(`commit ${head.cid}\nDate:  ${new Date(c.time).toISOString()}\nPipeline: ${c.name} (${c.pipeline})\n    ${Object.entries(c.counts).map(([s, n]) => `${s}: ${n}`).join(', ')}\n`);
-        head = c.prev ? await headCommit(store, c.prev.toString()) : undefined;
-      }
-      return 0;
-    }
-    console.error(`unknown archive subcommand '${sub}'\n\n${usage}`);
-    return 2;
   },
 };
+
+async function run(sub: string, positionals: string[], argv: string[], options: Record<string, string | boolean>): Promise<number> {
+  const arg = positionals[1];
+  if (sub === 'verify') {
+    if (!arg) throw new UsageError('usage: loflow archive verify x.car');
+    const r = await verifyCar(arg);
+    if (r.ok) console.log(`ok ${arg}: root ${r.root}, ${r.blocks} blocks, ${r.bytes} bytes, every hash checked, DAG complete`);
+    else console.error(`FAILED ${arg}: ${r.error}`);
+    return r.ok ? 0 : 1;
+  }
+  const dir = archiveDir(options.dir);
+  // Reading a CAR needs no folder; every other subcommand but import needs an existing one (not a new, empty one).
+  if (sub === 'learner' && positionals[2]) return learnerCommand(arg, positionals[2], dir, options);
+  if (sub !== 'import' && !existsSync(dir)) {
+    console.error(`no archive folder ${dir}: pass --dir (see loflow archive --help)`);
+    return 1;
+  }
+  const store = new FolderBlockstore(dir);
+  switch (sub) {
+    case 'export':
+      return exportCommand(store, argv, options);
+    case 'import': {
+      if (!arg) throw new UsageError('usage: loflow archive import x.car');
+      const r = await importCar(store, arg);
+      console.log(r.root.toString());
+      console.error(`imported ${arg} into ${dir}: ${r.blocks} blocks (${r.added} new, ${r.bytes} bytes), root pinned`);
+      return 0;
+    }
+    case 'pin':
+    case 'unpin': {
+      const cid = parseCid(arg, sub);
+      const changed = sub === 'pin' ? await store.pin(cid) : await store.unpin(cid);
+      if (sub === 'unpin' && !changed) {
+        console.error(`${cid} is not pinned in ${dir}`);
+        return 1;
+      }
+      console.log(`${sub === 'pin' ? (changed ? 'pinned' : 'already pinned') : 'unpinned'} ${cid}`);
+      return 0;
+    }
+    case 'pins':
+      for (const c of await store.pins()) console.log(c.toString());
+      return 0;
+    case 'gc': {
+      const r = await gc(store, { dryRun: !!options['dry-run'] });
+      const verb = options['dry-run'] ? 'would remove' : 'removed';
+      for (const c of r.removed) console.log(`${verb} ${c}`);
+      for (const t of r.temps) console.log(`${verb} ${t} (temp file of an interrupted write)`);
+      console.error(`gc ${dir}: ${verb} ${r.removed.length} blocks${options['dry-run'] ? '' : ` (${r.bytes} bytes)`}, kept ${r.kept} (reachable from pins, HEAD and the analysis log)`);
+      return 0;
+    }
+    case 'learner':
+      return learnerCommand(arg, positionals[2], dir, options);
+    case 'log':
+    case 'ls':
+      return logCommand(sub, store, dir, options);
+    default:
+      throw new UsageError(`unknown archive subcommand '${sub}'\n\n${usage}`);
+  }
+}
+
+async function exportCommand(store: FolderBlockstore, argv: string[], options: Record<string, string | boolean>): Promise<number> {
+  if (typeof options.out !== 'string') throw new UsageError('archive export needs --out x.car');
+  const head = await headCommit(store, typeof options.commit === 'string' ? options.commit : undefined);
+  if (!head) {
+    console.error(`no commit in ${store.dir}: run a pipeline with an archive section first (or pass --dir)`);
+    return 1;
+  }
+  const streams = many(argv, 'stream');
+  const drop = many(argv, 'drop-field').map(normalizePath);
+  const ids = many(argv, 'id-field').map(normalizePath);
+  const sel: Selection = {
+    streams: streams.length ? streams : undefined,
+    since: parseTime('since', options.since),
+    until: parseTime('until', options.until),
+  };
+  const pipeline = decodeBlock<PipelineBlock>(await store.get(head.commit.pipeline));
+  if (options.pseudonymize || drop.length) {
+    if (ids.length && !options.pseudonymize) throw new UsageError('--id-field is used with --pseudonymize');
+    sel.deidentify = {
+      key: options.pseudonymize ? pseudonymKey() : null,
+      idFields: options.pseudonymize ? (ids.length ? ids : learnerPaths(pipeline.text)) : [],
+      dropFields: drop,
+    };
+  }
+  const filtered = sel.streams || sel.since !== undefined || sel.until !== undefined || sel.deidentify;
+  let root: CID;
+  if (filtered) {
+    const src = await folderSource(store.dir, head.cid.toString());
+    const r = await exportSelection(src, sel, options.out);
+    root = r.root;
+    console.error(
+      `wrote ${options.out}: ${r.events} events selected, ${r.blocks} blocks, ${r.bytes} bytes` +
+        (sel.deidentify?.key ? `; pseudonymized ${sel.deidentify.idFields.join(', ')}` : '') +
+        (drop.length ? `; dropped ${drop.join(', ')}` : ''),
+    );
+  } else {
+    const r = await exportCar(store, head.cid, options.out);
+    root = head.cid;
+    console.error(`wrote ${options.out}: ${r.blocks} blocks, ${r.bytes} bytes`);
+  }
+  console.log(root.toString());
+  if (!options['no-log']) {
+    const command = ['archive', 'export', ...argv.slice(argv.indexOf('export') + 1)].join(' ');
+    await appendAnalysis(store, { command, pipeline, input: head.cid, output: root });
+  }
+  return 0;
+}
+
+async function learnerCommand(id: string | undefined, car: string | undefined, dir: string, options: Record<string, string | boolean>): Promise<number> {
+  if (!id) throw new UsageError('usage: loflow archive learner ID [x.car] [--stream S]');
+  let src: BlockSource;
+  if (car) src = await openSource(car, dir);
+  else src = await folderSource(dir, typeof options.commit === 'string' ? options.commit : undefined);
+  try {
+    const commit = await readCommit(src);
+    const streams = typeof options.stream === 'string' ? [options.stream] : Object.keys(commit.heads);
+    let n = 0;
+    for (const stream of streams) {
+      for (const e of await learnerEntries(src, commit, stream, id)) {
+        process.stdout.write(JSON.stringify({ stream, offset: e.o, at: e.t, event: e.e }) + '\n');
+        n++;
+      }
+    }
+    console.error(`${n} events of learner '${id}' (${streams.join(', ')})`);
+    return 0;
+  } finally {
+    await src.close();
+  }
+}
+
+async function logCommand(sub: 'log' | 'ls', store: FolderBlockstore, dir: string, options: Record<string, string | boolean>): Promise<number> {
+  if (sub === 'log' && options.analyses) {
+    const entries = await listAnalyses(store);
+    if (!entries.length) console.error(`no analyses logged in ${dir}`);
+    for (const { cid, entry: a } of entries) {
+      console.log(`analysis ${cid}\nDate:     ${new Date(a.time).toISOString()}\nCommand:  ${a.command}\nPipeline: ${a.pipeline}\nInput:    ${a.input}\nOutput:   ${a.output}\nEngine:   ${a.engine}\n`);
+    }
+    return 0;
+  }
+  let head = await headCommit(store);
+  if (!head) {
+    console.error(`no commit in ${dir}`);
+    return 1;
+  }
+  if (sub === 'ls') {
+    const src = await folderSource(dir);
+    for (const [s, n] of Object.entries(head.commit.counts)) {
+      let learners = '';
+      if (head.commit.format === 2) {
+        const idx = decodeBlock<{ learners: Record<string, unknown> }>(await src.get(head.commit.heads[s]));
+        learners = `  ${String(Object.keys(idx.learners).length).padStart(7)} learners`;
+      }
+      console.log(`${s.padEnd(20)} ${String(n).padStart(10)} events${learners}  head ${head.commit.heads[s]}`);
+    }
+    return 0;
+  }
+  while (head) {
+    const c: CommitBlock = head.commit;
+    console.log(`commit ${head.cid}\nDate:  ${new Date(c.time).toISOString()}\nPipeline: ${c.name} (${c.pipeline})\n    ${Object.entries(c.counts).map(([s, n]) => `${s}: ${n}`).join(', ')}\n`);
+    head = c.prev ? await headCommit(store, c.prev.toString()) : undefined;
+  }
+  return 0;
+}

@@ -1,4 +1,9 @@
 import { writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { appendAnalysis, fileCid } from '../../archive/analysis-log.js';
+import { CID } from '../../archive/blocks.js';
+import { FolderBlockstore } from '../../archive/blockstore.js';
+import { isCidText } from '../../archive/read.js';
 import { openArchive } from '../../archive/replay-source.js';
 import { resultCid } from '../../archive/result-cid.js';
 import { readNdjson, unwrap, type NdjsonLine } from '../ndjson.js';
@@ -9,12 +14,14 @@ import { parseArgs, type Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 import { Progress } from './progress.js';
 
-const usage = `loflow replay <pipeline.yaml> <events.ndjson | archive.car> [options]
+const usage = `loflow replay <pipeline.yaml> <events.ndjson | archive.car | commit CID> [options]
 
 Runs every event of the file through the pipeline and prints the final reducer states and
 aggregations as JSON. NDJSON: each line is an event for the pipeline's first source, or
-{"stream": s, "event": e}. A .car archive: its raw source streams, in their original order; the
-result's content ID (result CID) is printed too, the same every time for the same pipeline and archive.
+{"stream": s, "event": e}. A .car archive (or a commit CID in the archive folder): its raw source
+streams, in their original order; the result's content ID (result CID) is printed too, the same every
+time for the same pipeline and archive. Every replay is recorded in the archive folder's analysis log
+(pipeline, input and result CIDs, engine version, time): see \`loflow archive log --analyses\`.
 Lines that are not JSON or fail the source's schema are counted and reported, never silently dropped.
 
 Options:
@@ -23,6 +30,9 @@ Options:
   --batch N         events per micro-batch (default 4096)
   --state URL       state store: memory (default) or redis://host:port, redis-cluster://h:p,h:p
   --summary         print only counts and the rate, not the states
+  --archive DIR     archive folder: commit CIDs and the analysis log (default $LOFLOW_ARCHIVE, else
+                    .loflow/<pipeline>/archive)
+  --no-log          do not record this replay in the analysis log
   --help            this text
 The rate (events/s) is printed on stderr.`;
 
@@ -31,7 +41,7 @@ export const replayCommand: Command = {
   summary: 'run an NDJSON event file through a pipeline and print the final states',
   usage,
   async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['summary', 'help']);
+    const { positionals, options } = parseArgs(argv, ['summary', 'help', 'no-log']);
     if (options.help) {
       console.log(usage);
       return 0;
@@ -58,7 +68,12 @@ export const replayCommand: Command = {
     let notJson = 0;
     let rejected = 0;
     const firstErrors: string[] = [];
-    const chunks = input.endsWith('.car') ? archiveChunks(input, [...pipeline.sources.keys()], batchSize) : readNdjson(input, batchSize);
+    const archiveFolder = resolve(typeof options.archive === 'string' ? options.archive : process.env.LOFLOW_ARCHIVE ?? join('.loflow', pipeline.name, 'archive'));
+    const fromArchive = input.endsWith('.car') || isCidText(input);
+    let inputCid: CID | undefined;
+    const chunks = fromArchive
+      ? archiveChunks(input, archiveFolder, [...pipeline.sources.keys()], batchSize, (root) => (inputCid = CID.parse(root)))
+      : readNdjson(input, batchSize);
     for await (const chunk of chunks) {
       // Group consecutive lines of one stream so each ingest call is one batch.
       let stream = '';
@@ -99,10 +114,17 @@ export const replayCommand: Command = {
         ` (${rejected} rejected by schema, ${notJson} not JSON, ${stats.failed} reducer failures, ${stats.emitted} derived events)`,
     );
     for (const e of firstErrors) console.error(`  ${e}`);
-    if (input.endsWith('.car')) {
-      const cid = await resultCid(result);
-      console.error(`result CID ${cid}`);
-      (result as Record<string, unknown>).result_cid = cid;
+    const cid = await resultCid(result);
+    console.error(`result CID ${cid}`);
+    if (fromArchive) (result as Record<string, unknown>).result_cid = cid;
+    if (!options['no-log']) {
+      // The analysis log: what was replayed, with which pipeline and engine, and what came out.
+      await appendAnalysis(new FolderBlockstore(archiveFolder), {
+        command: ['replay', ...argv].join(' '),
+        pipeline: { name: pipeline.name, text: pipeline.text },
+        input: inputCid ?? (await fileCid(input)),
+        output: CID.parse(cid),
+      });
     }
     const json = options.summary
       ? JSON.stringify({ events: stats.processed, rejected, notJson, failed: stats.failed, seconds, eventsPerSec: rate })
@@ -114,8 +136,9 @@ export const replayCommand: Command = {
 };
 
 /** An archive's raw events as NDJSON-like lines ({stream, event}), so both inputs share one loop. */
-async function* archiveChunks(file: string, sources: string[], size: number): AsyncGenerator<NdjsonLine[]> {
-  const archive = await openArchive(file);
+async function* archiveChunks(input: string, dir: string, sources: string[], size: number, onRoot: (cid: string) => void): AsyncGenerator<NdjsonLine[]> {
+  const archive = await openArchive(input, { dir });
+  onRoot(archive.rootCid);
   let batch: NdjsonLine[] = [];
   let line = 0;
   for await (const e of archive.events(sources)) {

@@ -41,7 +41,7 @@ describe('loflow CLI', () => {
     const events = join(dir, 'events.ndjson');
     expect((await run('generate', '--events', '5000', '--seed', '3', '--out', events)).code).toBe(0);
     const out = join(dir, 'result.json');
-    const r = await run('replay', 'pipelines/writing-observer.yaml', events, '--out', out);
+    const r = await run('replay', 'pipelines/writing-observer.yaml', events, '--out', out, '--no-log');
     expect(r.code).toBe(0);
     expect(r.stderr).toMatch(/replayed 5,000 events in [\d.]+ s: [\d,]+ events\/s \(0 rejected by schema, 0 not JSON, 0 reducer failures/);
     const result = JSON.parse(readFileSync(out, 'utf8'));
@@ -50,7 +50,7 @@ describe('loflow CLI', () => {
     expect(Object.keys(result.aggregations.class_overview)).toEqual(['class-a', 'class-b', 'class-c', 'class-d']);
     expect(result.aggregations.class_overview['class-a'].summary.students).toBe(50);
     // Same input, same output.
-    const again = await run('replay', 'pipelines/writing-observer.yaml', events);
+    const again = await run('replay', 'pipelines/writing-observer.yaml', events, '--no-log');
     expect(JSON.parse(again.stdout)).toEqual(result);
   });
 
@@ -59,7 +59,7 @@ describe('loflow CLI', () => {
     const file = join(dir, 'mixed.ndjson');
     const { writeFileSync } = await import('node:fs');
     writeFileSync(file, ['{"event":"keystroke","auth":{"user_id":"s-0001"},"ts":1}', 'not json', '{"no_event":1}', '{"event":"keystroke","auth":{"user_id":"s-0001"},"ts":2}'].join('\n'));
-    const r = await run('replay', 'pipelines/writing-observer.yaml', file, '--summary');
+    const r = await run('replay', 'pipelines/writing-observer.yaml', file, '--summary', '--no-log');
     expect(r.code).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ events: 2, rejected: 1, notJson: 1 });
     expect(r.stderr).toMatch(/line 2: not JSON/);

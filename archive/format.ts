@@ -1,0 +1,89 @@
+// The archive's block kinds (all DAG-CBOR, CIDv1 sha2-256). JSON Schemas of their DAG-JSON form are in
+// schemas/archive-*.schema.json; the README's "Archive format" section explains how they link.
+import type { LoEvent } from '../engine/types.js';
+import type { CID } from './blocks.js';
+
+/** The pipeline definition a commit was written under. */
+export interface PipelineBlock {
+  type: 'loflow/pipeline';
+  name: string;
+  /** The YAML as written. */
+  text: string;
+}
+
+/** One archived event: input log offset, arrival ms, the event, and (format 2) its position in its stream. */
+export interface ArchivedEntry {
+  o: number;
+  t: number;
+  e: LoEvent;
+  /** 0-based position in the stream (format 2): derived events share their origin's offset, this orders them. */
+  i?: number;
+}
+
+/**
+ * A run of events of one stream, linked to the previous chunk of the same chain. Format 1: one chain per
+ * stream. Format 2: one chain per learner (`learner`) or for events without a learner id (`learner: null`).
+ */
+export interface ChunkBlock {
+  type: 'loflow/chunk';
+  stream: string;
+  learner?: string | null;
+  prev: CID | null;
+  count: number;
+  events: ArchivedEntry[];
+}
+
+/** Format 2: a stream's per-learner chain heads, so one learner's events are reachable without the rest. */
+export interface IndexBlock {
+  type: 'loflow/index';
+  stream: string;
+  /** The JSON path the learner id was read from (e.g. $.auth.user_id); null when the pipeline names none. */
+  key: string | null;
+  count: number;
+  learners: Record<string, { head: CID; count: number }>;
+  /** The chain of events that carry no learner id. */
+  other: { head: CID; count: number } | null;
+  /** The format 1 chain (one chain for the whole stream) of events archived before the folder moved to format 2. */
+  legacy: CID | null;
+}
+
+/** What an export kept of its source (format 2 exports with filters or pseudonyms). */
+export interface ExportFilter {
+  /** The source commit's CID, as text: not a link, so the export stays self-contained. */
+  from: string;
+  streams: string[] | null;
+  since: number | null;
+  until: number | null;
+  /** Fields whose values were replaced by HMAC-SHA256(key, value) (the key is never stored). */
+  pseudonymized: string[];
+  dropped: string[];
+}
+
+export interface CommitBlock {
+  type: 'loflow/commit';
+  /** 2 for indexed commits; absent in format 1 (heads link chunks directly). */
+  format?: 2;
+  name: string;
+  pipeline: CID;
+  prev: CID | null;
+  time: number;
+  /** Format 1: stream -> head chunk. Format 2: stream -> index block. */
+  heads: Record<string, CID>;
+  counts: Record<string, number>;
+  /** Highest offset archived per stream: a batch re-sent after a crash is recognised by it. */
+  through: Record<string, number>;
+  filter?: ExportFilter;
+}
+
+/** One entry of the analysis log: what a replay or export read, produced, and with which engine. */
+export interface AnalysisEntry {
+  type: 'loflow/analysis';
+  prev: CID | null;
+  /** `replay` or `archive export`, with its arguments. */
+  command: string;
+  pipeline: CID;
+  input: CID;
+  output: CID;
+  engine: string;
+  time: number;
+}

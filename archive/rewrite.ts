@@ -1,0 +1,79 @@
+// A filtered or de-identified export: the selected events of a commit (streams, arrival time window),
+// optionally pseudonymized and with fields dropped, written as a new self-contained DAG (format 2, its own
+// commit with no history; `filter` records what was kept) and then as a CAR. The same selection of the same
+// commit gives the same root CID.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { CID } from './blocks.js';
+import { exportCar } from './car.js';
+import type { ExportFilter } from './format.js';
+import type { LoEvent } from '../engine/types.js';
+import { pipelineSources } from './learners.js';
+import { deidentifier, type Deidentify } from './pseudonymize.js';
+import { readCommit, readPipeline, streamEntries, type BlockSource } from './read.js';
+import { ArchiveWriter } from './writer.js';
+
+export interface Selection {
+  /** Streams to keep (default: all). */
+  streams?: string[];
+  /** Keep events that arrived at or after `since` and before `until` (ms). */
+  since?: number;
+  until?: number;
+  deidentify?: Deidentify;
+}
+
+export interface RewriteResult {
+  root: CID;
+  events: number;
+  blocks: number;
+  bytes: number;
+}
+
+export async function exportSelection(src: BlockSource, sel: Selection, out: string, chunkEvents = 1000): Promise<RewriteResult> {
+  const commit = await readCommit(src);
+  const pipeline = await readPipeline(src, commit);
+  const all = Object.keys(commit.heads);
+  for (const s of sel.streams ?? []) {
+    if (!commit.heads[s]) throw new Error(`the archive has no stream '${s}' (streams: ${all.join(', ') || 'none'})`);
+  }
+  const streams = sel.streams ? all.filter((s) => sel.streams!.includes(s)) : all;
+  const since = sel.since ?? -Infinity;
+  const until = sel.until ?? Infinity;
+  const d = sel.deidentify;
+  const transform = d ? deidentifier(d) : (e: LoEvent) => e;
+  // Derived events name the reducer key they were emitted for (`key`: the learner id, for a learner-keyed
+  // reducer): pseudonymized too, so a derived stream does not undo the pseudonyms.
+  const sources = new Set(pipelineSources(pipeline.text));
+  const transformDerived = d?.key ? deidentifier({ ...d, idFields: [...d.idFields, '$.key'] }) : transform;
+  // Built in a scratch folder (not the source archive: its gc need not know about it), then exported.
+  const dir = mkdtempSync(join(tmpdir(), 'loflow-export-'));
+  try {
+    const writer = await ArchiveWriter.open(dir, { name: pipeline.name, text: pipeline.text }, chunkEvents);
+    let events = 0;
+    for (const stream of streams) {
+      const kept = [];
+      const t = sources.has(stream) ? transform : transformDerived;
+      for (const e of await streamEntries(src, commit, stream)) {
+        if (e.t < since || e.t >= until) continue;
+        kept.push({ offset: e.o, stream, event: t(e.e), at: e.t });
+      }
+      events += kept.length;
+      await writer.append(stream, kept);
+    }
+    const filter: ExportFilter = {
+      from: src.root.toString(),
+      streams: sel.streams ? streams : null,
+      since: sel.since ?? null,
+      until: sel.until ?? null,
+      pseudonymized: sel.deidentify?.key ? sel.deidentify.idFields : [],
+      dropped: sel.deidentify?.dropFields ?? [],
+    };
+    const root = CID.parse(await writer.commit({ time: commit.time, filter }));
+    await writer.close();
+    const r = await exportCar(writer.store, root, out);
+    return { root, events, ...r };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
