@@ -12,6 +12,7 @@ export async function openArchiveSink(pipeline: CompiledPipeline, dir: string): 
   return {
     append: (stream, events) => writer.append(stream, events),
     commit: () => writer.commit(),
+    durableOffset: () => writer.durableOffset(),
     async close() {
       clearInterval(timer);
       await writer.close();

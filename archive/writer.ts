@@ -52,6 +52,8 @@ export class ArchiveWriter implements ArchiveSink {
 
   /** Source streams: their offsets are unique, so an offset already archived is a re-sent event. */
   private readonly raw = new Set<string>();
+  /** The highest input offset of a raw event in the last durable commit (-1: none). */
+  private rawThrough = -1;
 
   private constructor(dir: string, private readonly name: string, private readonly pipelineText: string, private readonly chunkEvents: number) {
     this.store = new FolderBlockstore(dir);
@@ -77,9 +79,24 @@ export class ArchiveWriter implements ArchiveSink {
     return w;
   }
 
+  /**
+   * Every raw event up to this input offset is in a durable commit: the engine keeps its input log from here
+   * on and, after a crash, re-feeds the archive from it, so the raw streams have no gap.
+   */
+  durableOffset(): number {
+    return this.rawThrough;
+  }
+
+  private rawThroughOf(through: Record<string, number>): number {
+    let max = -1;
+    for (const [name, t] of Object.entries(through)) if (this.raw.has(name) && t > max) max = t;
+    return max;
+  }
+
   private async resume(head: CID): Promise<void> {
     const c = decodeBlock<CommitBlock>(await this.store.get(head));
     this.prev = head;
+    if (c.through) this.rawThrough = this.rawThroughOf(c.through);
     for (const [s, cid] of Object.entries(c.heads)) {
       const state: StreamState = { learners: new Map(), other: newChain(), legacy: null, count: c.counts[s] ?? 0, through: c.through?.[s] ?? -1, index: null, changed: false };
       if (c.format === 2) {
@@ -188,6 +205,7 @@ export class ArchiveWriter implements ArchiveSink {
       await this.store.put(block);
       await this.store.setHead(block.cid); // fsyncs the blocks folder first: every linked block is durable
       this.prev = block.cid;
+      this.rawThrough = this.rawThroughOf(through);
       return block.cid.toString();
     });
   }

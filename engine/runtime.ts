@@ -151,6 +151,7 @@ export class Engine extends EventEmitter {
     this.committed = await this.store.offset(this.pipeline.name);
     this.log.startAt?.(this.committed);
     this.logEnd = Math.max(await this.log.end(), this.committed);
+    await this.refeedArchive();
     await this.runner?.attach(this.pipeline.name, this);
     this.running = true;
     this.kick();
@@ -224,6 +225,28 @@ export class Engine extends EventEmitter {
       this.flushWaiters.push({ offset: target, resolve, reject });
       this.kick();
     });
+  }
+
+  private archivesRaw(): boolean {
+    return !!this.archive && this.pipeline.archive?.raw !== false;
+  }
+
+  /**
+   * After a crash the archive may lack raw events that were processed (committed) but not yet in a durable
+   * archive commit: the log still holds them (it is truncated only up to the archive's durable offset), so
+   * they are appended again here. The archive skips offsets it already has.
+   */
+  private async refeedArchive(): Promise<void> {
+    if (!this.archivesRaw()) return;
+    let from = this.archive!.durableOffset() + 1;
+    while (from < this.committed) {
+      const entries = await this.log.read(from, Math.min(4096, this.committed - from));
+      if (entries.length === 0) break; // truncated before this version kept the log for the archive
+      const byStream = new Map<string, LoggedEvent[]>();
+      for (const e of entries) (byStream.get(e.stream) ?? byStream.set(e.stream, []).get(e.stream)!).push(e);
+      for (const [s, l] of byStream) await this.archive!.append(s, l);
+      from = entries[entries.length - 1].offset + 1;
+    }
   }
 
   /** Stop processing at once, without draining or closing anything: for a caller that gives up on this engine. */
@@ -472,7 +495,8 @@ export class Engine extends EventEmitter {
     this.committed = to;
     this.lastError = null;
     // With the in-memory state store the log is kept whole: a restart rebuilds the states by replaying it.
-    if (this.store.kind !== 'memory') await this.log.truncate?.(to);
+    // With an archive of raw events, the log is kept from the archive's last durable commit on (see start()).
+    if (this.store.kind !== 'memory') await this.log.truncate?.(this.archivesRaw() ? Math.min(to, this.archive!.durableOffset() + 1) : to);
 
     const ms = performance.now() - t0;
     this.counters.processed += entries.length;

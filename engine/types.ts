@@ -316,5 +316,7 @@ export interface ArchiveSink {
   append(stream: string, events: LoggedEvent[] | LoEvent[]): void | Promise<void>;
   /** Link stream heads into a commit; returns the commit's CID as a string. */
   commit(): Promise<string>;
+  /** Raw events up to this input offset are durably archived (-1: none); the log is kept beyond it. */
+  durableOffset(): number;
   close(): Promise<void>;
 }

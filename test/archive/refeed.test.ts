@@ -1,0 +1,70 @@
+// kill -9 between a batch's state commit and the archive's next commit: the raw events are still in the input
+// log (kept from the archive's last durable commit on), so the restarted server puts them into the archive.
+import { describe, expect, inject, it } from 'vitest';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FolderBlockstore } from '../../archive/blockstore.js';
+import { openArchive } from '../../archive/replay-source.js';
+import { demoFile, root, tmp } from './helpers.js';
+
+function serve(args: string[]): Promise<{ child: ChildProcess; url: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn('node', [join(root, 'bin/loflow.js'), 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    let out = '';
+    child.stdout!.on('data', (d) => {
+      out += d;
+      const m = /live at (http:\/\/[\d.:]+)/.exec(out);
+      if (m) resolve({ child, url: m[1] });
+    });
+    child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
+  });
+}
+
+const stopped = (child: ChildProcess, signal: NodeJS.Signals) => {
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill(signal);
+  return exited;
+};
+
+describe('archive after a crash', () => {
+  it('re-feeds the raw events the archive had not committed from the input log', async () => {
+    const dir = tmp('loflow-refeed-');
+    mkdirSync(join(dir, 'rosters'));
+    copyFileSync(join(root, 'pipelines/rosters/demo.csv'), join(dir, 'rosters/demo.csv'));
+    const name = `refeed${Date.now()}`;
+    const file = join(dir, 'pipeline.yaml');
+    // No timed commit during the test: only a graceful stop commits the archive.
+    writeFileSync(file, readFileSync(demoFile, 'utf8').replace('pipeline: writing-observer', `pipeline: ${name}`).replace('commit_every: 10s', 'commit_every: 1h'));
+    const args = [file, '--state', inject('redisUrl'), '--log', join(dir, 'log'), '--archive', join(dir, 'archive'), '--data', join(dir, 'data')];
+    const batch = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ event: 'keystroke', ts: from + i, auth: { user_id: `s-${String((from + i) % 50).padStart(4, '0')}` } }));
+    const committed = async (url: string, n: number) => {
+      for (;;) {
+        const h = (await (await fetch(`${url}/healthz`)).json()) as { committed_offset: number };
+        if (h.committed_offset === n) return;
+        await new Promise((r) => setTimeout(r, 20));
+      }
+    };
+
+    // First life: 300 events archived and committed by a graceful stop.
+    let s = await serve(args);
+    expect((await fetch(`${s.url}/v1/events`, { method: 'POST', body: JSON.stringify(batch(0, 300)) })).status).toBe(200);
+    await committed(s.url, 300);
+    await stopped(s.child, 'SIGTERM');
+    // Second life: 400 more events processed (state committed in Redis), then kill -9 before any archive commit.
+    s = await serve(args);
+    expect((await fetch(`${s.url}/v1/events`, { method: 'POST', body: JSON.stringify(batch(300, 400)) })).status).toBe(200);
+    await committed(s.url, 700);
+    await stopped(s.child, 'SIGKILL');
+    // Third life: started and stopped gracefully; the archive must now hold all 700 raw events, once each.
+    s = await serve(args);
+    await committed(s.url, 700);
+    await stopped(s.child, 'SIGTERM');
+
+    const head = await new FolderBlockstore(join(dir, 'archive')).head();
+    const archive = await openArchive(head!.toString(), { dir: join(dir, 'archive') });
+    const offsets: number[] = [];
+    for await (const e of archive.events(['batch'])) offsets.push(e.offset);
+    expect(offsets).toEqual(Array.from({ length: 700 }, (_, i) => i));
+  }, 60_000);
+});
