@@ -521,6 +521,11 @@ export class Engine extends EventEmitter {
     return r.op.view ? r.op.view(c.s, r.params, this.now) : (c.s as Json);
   }
 
+  /** A key's raw state in the working set (what is committed): for rebuilds and the state-size metric. */
+  stateOf(reducer: string, key: string): Json | undefined {
+    return this.cache.get(reducer)?.get(key)?.s as Json | undefined;
+  }
+
   keys(reducer: string): string[] {
     return [...(this.cache.get(reducer)?.keys() ?? [])];
   }

@@ -7,6 +7,7 @@ import { startServer } from '../server/index.js';
 import { openStateStore } from '../state/open.js';
 import { parseArgs, type Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
+import { stateGate } from './state-gate.js';
 
 const usage = `loflow serve <pipeline.yaml> [options]     (loflow run <pipeline.yaml> is the same)
 
@@ -22,6 +23,11 @@ Options:
   --data DIR       data folder for dead letters and the archive (default .loflow)
   --archive DIR    archive folder (default <data>/<pipeline>/archive; used when the pipeline has archive:)
   --demo-tokens    give every roster teacher the dashboard token demo-<teacher>
+  --reset          when the state store holds state of changed reducers (a state-breaking edit):
+                   drop their old state and start them empty
+  --rebuild        instead, recompute the changed reducers from the archive, then serve
+  --rebuild-from P the archive folder or .car file to rebuild from (default: the --archive folder)
+Without --reset or --rebuild, a state-breaking edit is refused: the plan is printed, exit code 3.
   --help           this text
 Teacher tokens: env LOFLOW_TEACHER_TOKENS="token:teacher,...". Ingest keys: env LOFLOW_API_KEYS="k1,k2"
 or a source's api_keys. WebSocket tokens: env LOFLOW_WS_TOKENS="token:user,...".`;
@@ -31,7 +37,7 @@ export const serveCommand: Command = {
   summary: 'run a pipeline live: ingest and dashboards over HTTP/WebSocket',
   usage,
   async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['help', 'demo-tokens']);
+    const { positionals, options } = parseArgs(argv, ['help', 'demo-tokens', 'reset', 'rebuild']);
     if (options.help) {
       console.log(usage);
       return 0;
@@ -40,7 +46,17 @@ export const serveCommand: Command = {
     if (!pipeline) return 1;
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
-    const archive = await openArchiveSink(pipeline, typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive'));
+    const archiveDir = typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive');
+    const refused = await stateGate(store, pipeline, {
+      reset: options.reset === true,
+      rebuild: options.rebuild === true,
+      archive: typeof options['rebuild-from'] === 'string' ? resolve(options['rebuild-from']) : archiveDir,
+    });
+    if (refused !== null) {
+      await store.close();
+      return refused;
+    }
+    const archive = await openArchiveSink(pipeline, archiveDir);
     const log = typeof options.log === 'string' ? new FileInputLog(resolve(options.log)) : undefined;
     const engine = new Engine(pipeline, { store, archive, log, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
     await engine.start();
@@ -51,8 +67,8 @@ export const serveCommand: Command = {
       host: typeof options.host === 'string' ? options.host : '127.0.0.1',
       demo: options['demo-tokens'] === true,
     });
-    console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, log: ${engine.log.kind})`);
-    await new Promise<void>((done) => {
+    // Signal handlers go in before the 'live' line: a supervisor may stop us as soon as it reads it.
+    const stopped = new Promise<void>((done) => {
       const stop = async () => {
         console.log('loflow: stopping: draining and committing');
         await server.stop();
@@ -62,6 +78,8 @@ export const serveCommand: Command = {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+    console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, log: ${engine.log.kind})`);
+    await stopped;
     return 0;
   },
 };

@@ -9,6 +9,7 @@ export class MemoryStateStore implements StateStore {
   readonly kind = 'memory';
   private readonly states = new Map<string, Json>();
   private readonly offsets = new Map<string, number>();
+  private readonly texts = new Map<string, string>();
 
   async load(refs: readonly StateRef[]): Promise<Array<Json | undefined>> {
     return refs.map((r) => this.states.get(refKey(r)));
@@ -31,11 +32,32 @@ export class MemoryStateStore implements StateStore {
     }
   }
 
-  async drop(pipeline: string, reducer: string): Promise<number> {
+  async drop(pipeline: string, reducer: string, version?: string): Promise<number> {
     let n = 0;
-    const prefix = pipeline + SEP + reducer + SEP;
+    const prefix = pipeline + SEP + reducer + SEP + (version === undefined ? '' : version + SEP);
     for (const k of [...this.states.keys()]) if (k.startsWith(prefix) && this.states.delete(k)) n++;
     return n;
+  }
+
+  async versions(pipeline: string): Promise<Array<{ reducer: string; version: string; keys: number }>> {
+    const counts = new Map<string, { reducer: string; version: string; keys: number }>();
+    for (const k of this.states.keys()) {
+      const [p, reducer, version] = k.split(SEP);
+      if (p !== pipeline) continue;
+      const id = reducer + SEP + version;
+      const row = counts.get(id) ?? { reducer, version, keys: 0 };
+      row.keys++;
+      counts.set(id, row);
+    }
+    return [...counts.values()];
+  }
+
+  async pipelineText(pipeline: string): Promise<string | undefined> {
+    return this.texts.get(pipeline);
+  }
+
+  async savePipelineText(pipeline: string, text: string): Promise<void> {
+    this.texts.set(pipeline, text);
   }
 
   async close(): Promise<void> {}

@@ -3,7 +3,7 @@
 // (the engine retries the batch; the server answers 503), never a lost or double-applied batch.
 import { Cluster, Redis } from 'ioredis';
 import type { Commit, Json, StateRef, StateStore } from '../types.js';
-import { offsetKey, parseStateKey, reducerPattern, stateKey } from './key-layout.js';
+import { offsetKey, parseStateKey, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
 
 function unavailable(err: unknown): Error {
   return Object.assign(new Error(`redis unavailable: ${(err as Error).message}`), { code: 'UNAVAILABLE', cause: err });
@@ -107,10 +107,45 @@ export class RedisStateStore implements StateStore {
     }
   }
 
-  async drop(pipeline: string, reducer: string): Promise<number> {
-    const keys = await this.keys(reducerPattern(pipeline, reducer));
+  async drop(pipeline: string, reducer: string, version?: string): Promise<number> {
+    const keys = await this.keys(reducerPattern(pipeline, reducer, version));
     for (let i = 0; i < keys.length; i += 500) await this.redis.del(...keys.slice(i, i + 500));
     return keys.length;
+  }
+
+  async versions(pipeline: string): Promise<Array<{ reducer: string; version: string; keys: number }>> {
+    let keys: string[];
+    try {
+      keys = await this.keys(reducerPattern(pipeline));
+    } catch (err) {
+      throw unavailable(err);
+    }
+    const counts = new Map<string, { reducer: string; version: string; keys: number }>();
+    for (const k of keys) {
+      const ref = parseStateKey(k);
+      if (!ref) continue;
+      const id = `${ref.reducer}:${ref.version}`;
+      const row = counts.get(id) ?? { reducer: ref.reducer, version: ref.version, keys: 0 };
+      row.keys++;
+      counts.set(id, row);
+    }
+    return [...counts.values()];
+  }
+
+  async pipelineText(pipeline: string): Promise<string | undefined> {
+    try {
+      return (await this.redis.get(pipelineKey(pipeline))) ?? undefined;
+    } catch (err) {
+      throw unavailable(err);
+    }
+  }
+
+  async savePipelineText(pipeline: string, text: string): Promise<void> {
+    try {
+      await this.redis.set(pipelineKey(pipeline), text);
+    } catch (err) {
+      throw unavailable(err);
+    }
   }
 
   async close(): Promise<void> {
