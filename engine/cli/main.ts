@@ -4,6 +4,7 @@ import { benchCommand } from './bench-command.js';
 import type { Command } from './command.js';
 import { deadletterCommand } from './deadletter-command.js';
 import { demoCommand } from './demo-command.js';
+import { diffCommand } from './diff-command.js';
 import { generateCommand } from './generate-command.js';
 import { planCommand } from './plan-command.js';
 import { replayCommand } from './replay-command.js';
@@ -11,7 +12,7 @@ import { runCommand, serveCommand } from './serve-command.js';
 import { stateCommand } from './state-command.js';
 import { validateCommand } from './validate-command.js';
 
-const commands: Command[] = [demoCommand, validateCommand, planCommand, replayCommand, serveCommand, runCommand, archiveCommand, stateCommand, deadletterCommand, benchCommand, generateCommand];
+const commands: Command[] = [demoCommand, validateCommand, planCommand, diffCommand, replayCommand, serveCommand, runCommand, archiveCommand, stateCommand, deadletterCommand, benchCommand, generateCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
