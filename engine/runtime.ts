@@ -188,6 +188,8 @@ export class Engine extends EventEmitter {
       this.logEnd = Math.max(this.logEnd, r.first + r.count);
     }
     this.counters.ingested += appended;
+    // For `loflow tap`: only built when someone listens, so ingest pays nothing otherwise.
+    if (appended && this.listenerCount('ingested') > 0) this.emit('ingested', stream, accepted.map((a) => a.event));
     this.counters.rejected += rejected.length;
     this.kick();
     return { accepted: accepted.length, duplicates: accepted.length - appended, rejected, warnings, firstOffset };

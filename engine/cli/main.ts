@@ -10,9 +10,10 @@ import { planCommand } from './plan-command.js';
 import { replayCommand } from './replay-command.js';
 import { runCommand, serveCommand } from './serve-command.js';
 import { stateCommand } from './state-command.js';
+import { tapCommand } from './tap-command.js';
 import { validateCommand } from './validate-command.js';
 
-const commands: Command[] = [demoCommand, validateCommand, planCommand, diffCommand, replayCommand, serveCommand, runCommand, archiveCommand, stateCommand, deadletterCommand, benchCommand, generateCommand];
+const commands: Command[] = [demoCommand, validateCommand, planCommand, diffCommand, replayCommand, serveCommand, runCommand, archiveCommand, stateCommand, tapCommand, deadletterCommand, benchCommand, generateCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

@@ -23,6 +23,7 @@ Options:
   --data DIR       data folder for dead letters and the archive (default .loflow)
   --archive DIR    archive folder (default <data>/<pipeline>/archive; used when the pipeline has archive:)
   --demo-tokens    give every roster teacher the dashboard token demo-<teacher>
+  --admin-token T  operator token for loflow tap (GET /v1/tap/:node); also env LOFLOW_ADMIN_TOKEN
   --reset          when the state store holds state of changed reducers (a state-breaking edit):
                    drop their old state and start them empty
   --rebuild        instead, recompute the changed reducers from the archive, then serve
@@ -66,6 +67,7 @@ export const serveCommand: Command = {
       port: options.port === undefined ? 8080 : Number(options.port),
       host: typeof options.host === 'string' ? options.host : '127.0.0.1',
       demo: options['demo-tokens'] === true,
+      auth: typeof options['admin-token'] === 'string' ? { adminTokens: [options['admin-token']] } : undefined,
     });
     // Signal handlers go in before the 'live' line: a supervisor may stop us as soon as it reads it.
     const stopped = new Promise<void>((done) => {

@@ -16,6 +16,7 @@ import { WsIngestConnection } from './ingest-ws.js';
 import { defaultLimits, type Limits } from './limits.js';
 import { createMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
+import { tapRoute } from './tap.js';
 
 export interface ServerOptions {
   pipeline: CompiledPipeline;
@@ -143,6 +144,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     { method: 'GET', path: '/', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'index.html'))).type('text/html; charset=utf-8') },
     { method: 'GET', path: '/app.js', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'app.js'))).type('text/javascript; charset=utf-8') },
   ]);
+
+  server.route(tapRoute(engine, auth));
 
   for (const p of opts.plugins ?? []) await server.register({ plugin: p, options: { engine } });
 
