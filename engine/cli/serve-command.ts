@@ -8,6 +8,7 @@ import { openStateStore } from '../state/open.js';
 import { parseArgs, type Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 import { stateGate } from './state-gate.js';
+import { watchPipeline } from './watch.js';
 
 const usage = `loflow serve <pipeline.yaml> [options]     (loflow run <pipeline.yaml> is the same)
 
@@ -23,6 +24,9 @@ Options:
   --data DIR       data folder for dead letters and the archive (default .loflow)
   --archive DIR    archive folder (default <data>/<pipeline>/archive; used when the pipeline has archive:)
   --demo-tokens    give every roster teacher the dashboard token demo-<teacher>
+  --watch          reload the pipeline file when it is saved: stateless and state-compatible edits are
+                   applied live (connections and state kept); state-breaking ones are refused with the
+                   plan printed and the running version goes on
   --admin-token T  operator token for loflow tap (GET /v1/tap/:node); also env LOFLOW_ADMIN_TOKEN
   --reset          when the state store holds state of changed reducers (a state-breaking edit):
                    drop their old state and start them empty
@@ -38,7 +42,7 @@ export const serveCommand: Command = {
   summary: 'run a pipeline live: ingest and dashboards over HTTP/WebSocket',
   usage,
   async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['help', 'demo-tokens', 'reset', 'rebuild']);
+    const { positionals, options } = parseArgs(argv, ['help', 'demo-tokens', 'reset', 'rebuild', 'watch']);
     if (options.help) {
       console.log(usage);
       return 0;
@@ -69,10 +73,12 @@ export const serveCommand: Command = {
       demo: options['demo-tokens'] === true,
       auth: typeof options['admin-token'] === 'string' ? { adminTokens: [options['admin-token']] } : undefined,
     });
+    const unwatch = options.watch === true ? watchPipeline(resolve(positionals[0]), engine, store) : () => {};
     // Signal handlers go in before the 'live' line: a supervisor may stop us as soon as it reads it.
     const stopped = new Promise<void>((done) => {
       const stop = async () => {
         console.log('loflow: stopping: draining and committing');
+        unwatch();
         await server.stop();
         await engine.stop();
         done();
@@ -80,7 +86,7 @@ export const serveCommand: Command = {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
-    console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, log: ${engine.log.kind})`);
+    console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, log: ${engine.log.kind})${options.watch === true ? ', watching the pipeline file' : ''}`);
     await stopped;
     return 0;
   },

@@ -37,7 +37,10 @@ export class Auth {
   readonly blocklist: Set<string>;
   readonly adminTokens: Set<string>;
 
-  constructor(private readonly pipeline: CompiledPipeline, config: AuthConfig = {}) {
+  constructor(
+    /** The pipeline in effect (replaced on a live swap). */
+    public pipeline: CompiledPipeline,
+    config: AuthConfig = {}) {
     this.teacherTokens = { ...pairs(process.env.LOFLOW_TEACHER_TOKENS), ...config.teacherTokens };
     this.apiKeys = new Set([...(process.env.LOFLOW_API_KEYS ?? '').split(',').filter(Boolean), ...(config.apiKeys ?? [])]);
     this.teacherColumn = config.teacherColumn ?? 'teacher';

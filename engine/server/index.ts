@@ -57,6 +57,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     authConfig.teacherTokens = { ...tokens, ...authConfig.teacherTokens };
   }
   const auth = new Auth(pipeline, authConfig);
+  // A live swap may change sources' api_keys: auth reads the pipeline in effect.
+  const onReload = (next: CompiledPipeline) => (auth.pipeline = next);
+  engine.on('reload', onReload);
   const metrics = createMetrics(engine);
   const limiter = new RateLimiter(limits.ratePerSec, limits.rateBurst);
   const hub = new DashboardHub(engine, metrics);
@@ -71,9 +74,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const token = tokenOf(headers, query);
     const teacher = auth.teacherOf(token);
     if (!teacher) return { code: 401, error: token ? 'not a teacher token (ingest keys cannot read dashboards)' : 'a teacher token is needed (Authorization: Bearer <token> or ?token=)' };
-    const d = pipeline.dashboards.get(name);
+    // engine.pipeline, not the startup one: `serve --watch` may have swapped in an edited version.
+    const live = engine.pipeline;
+    const d = live.dashboards.get(name);
     if (!d) return { code: 404, error: `unknown dashboard '${name}'` };
-    const roster = pipeline.aggregations.get(d.aggregation)!.groupBy.lookup!.roster;
+    const roster = live.aggregations.get(d.aggregation)!.groupBy.lookup!.roster;
     if (!roster.groups().includes(group)) return { code: 404, error: `unknown class '${group}'` };
     if (!auth.classesOf(teacher, roster).includes(group)) return { code: 403, error: `teacher '${teacher}' does not teach '${group}'` };
     return { d };
@@ -88,12 +93,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         if (!teacher) return h.response({ error: 'a teacher token is needed' }).code(401);
         return {
           teacher,
-          dashboards: [...pipeline.dashboards.values()].map((d) => ({
+          dashboards: [...engine.pipeline.dashboards.values()].map((d) => ({
             name: d.name,
             aggregation: d.aggregation,
             min_interval_ms: d.minIntervalMs,
-            columns: pipeline.aggregations.get(d.aggregation)!.columns.map((c) => c.name),
-            classes: auth.classesOf(teacher, pipeline.aggregations.get(d.aggregation)!.groupBy.lookup!.roster),
+            columns: engine.pipeline.aggregations.get(d.aggregation)!.columns.map((c) => c.name),
+            classes: auth.classesOf(teacher, engine.pipeline.aggregations.get(d.aggregation)!.groupBy.lookup!.roster),
           })),
         };
       },
@@ -190,6 +195,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     auth,
     hub,
     async stop() {
+      engine.off('reload', onReload);
       hub.close();
       for (const c of wss.clients) c.close(1001, 'server stopping');
       wss.close();
