@@ -252,10 +252,17 @@ export interface StateStore {
    * check before starting an edited pipeline. Stores without it are read with scan().
    */
   versions?(pipeline: string): Promise<Array<{ reducer: string; version: string; keys: number }>>;
-  /** The YAML text of the pipeline that last ran against this store (so a refusal can print a full plan). */
-  pipelineText?(pipeline: string): Promise<string | undefined>;
-  savePipelineText?(pipeline: string, text: string): Promise<void>;
+  /** The pipeline that last ran against this store, file and YAML text (so a refusal can print a full plan). */
+  lastPipeline?(pipeline: string): Promise<LastPipeline | undefined>;
+  saveLastPipeline?(pipeline: string, last: LastPipeline): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The pipeline that last ran against a state store. */
+export interface LastPipeline {
+  /** Absolute path of its file (relative roster paths resolve against it). */
+  file: string;
+  text: string;
 }
 
 /** One accepted event as kept in the input log. */

@@ -54,11 +54,11 @@ export async function checkStore(store: StateStore, pipeline: CompiledPipeline):
   }
   breaking.sort((a, b) => a.reducer.localeCompare(b.reducer) || a.version.localeCompare(b.version));
   let plan: Change[] | null = null;
-  const text = await store.pipelineText?.(pipeline.name);
-  if (text !== undefined && text !== pipeline.text) {
-    // Compiled beside the new file, so relative roster paths resolve; a text that no longer compiles
-    // (a roster moved) just means no field-level plan, the version check above still holds.
-    const before = (await compilePipeline(text, pipeline.file)).pipeline;
+  const last = await store.lastPipeline?.(pipeline.name);
+  if (last && last.text !== pipeline.text) {
+    // Compiled where it was, else beside the new file (relative roster paths); a text that compiles in
+    // neither place (a roster moved) just means no field-level plan: the version check above still holds.
+    const before = (await compilePipeline(last.text, last.file)).pipeline ?? (await compilePipeline(last.text, pipeline.file)).pipeline;
     if (before) plan = planChanges(before, pipeline);
   }
   return { breaking, removed, plan };

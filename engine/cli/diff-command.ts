@@ -72,7 +72,9 @@ export const diffCommand: Command = {
       const { dashboard, class: group } = changes[0];
       const students = new Set(changes.filter((c) => c.student !== SUMMARY).map((c) => c.student)).size;
       console.log(`dashboard ${dashboard}, class ${group}: ${changes.length} values differ (${students} students)`);
-      const rows = changes.slice(0, limit).map((c) => [c.student, c.column, show(c.old), show(c.new)]);
+      // Values that changed come before cells that only appear or disappear (a new or removed column).
+      const both = (c: CellChange) => (c.old !== undefined && c.new !== undefined ? 0 : 1);
+      const rows = [...changes].sort((x, y) => both(x) - both(y)).slice(0, limit).map((c) => [c.student, c.column, show(c.old), show(c.new)]);
       const head = ['student', 'column', 'old', 'new'];
       const width = head.map((h, i) => Math.max(h.length, ...rows.map((row) => row[i].length)));
       for (const row of [head, ...rows]) console.log('  ' + row.map((x, i) => (i === 3 ? x : x.padEnd(width[i]))).join('  '));

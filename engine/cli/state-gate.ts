@@ -22,7 +22,7 @@ export async function stateGate(store: StateStore, pipeline: CompiledPipeline, o
   if (check.breaking.length === 0) {
     // State-compatible leftovers (removed reducers) are reported, not refused.
     for (const l of lines.filter((x) => x.startsWith('state-compatible'))) console.log(`loflow: ${l}`);
-    await store.savePipelineText?.(pipeline.name, pipeline.text);
+    await store.saveLastPipeline?.(pipeline.name, { file: pipeline.file, text: pipeline.text });
     return null;
   }
   if (!opts.reset && !opts.rebuild) {
@@ -49,6 +49,6 @@ export async function stateGate(store: StateStore, pipeline: CompiledPipeline, o
     const written = Object.entries(r.written).map(([name, n]) => `${name} (${n} keys)`).join(', ');
     console.log(`loflow: rebuilt ${written} from ${r.events} archived events${r.rejected ? ` (${r.rejected} refused by the new schema)` : ''}; dropped ${r.dropped} old states`);
   }
-  await store.savePipelineText?.(pipeline.name, pipeline.text);
+  await store.saveLastPipeline?.(pipeline.name, { file: pipeline.file, text: pipeline.text });
   return null;
 }

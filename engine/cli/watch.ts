@@ -52,7 +52,7 @@ export function watchPipeline(file: string, engine: Engine, store: StateStore, l
       log(`loflow: watch: refused: ${(err as Error).message}`);
       return;
     }
-    await store.savePipelineText?.(next.name, next.text);
+    await store.saveLastPipeline?.(next.name, { file: next.file, text: next.text });
     log(`loflow: watch: applied live (${changes.length} change${changes.length === 1 ? '' : 's'}; connections and state kept)`);
     for (const l of plan) log(l);
   };

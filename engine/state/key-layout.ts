@@ -4,7 +4,7 @@
 //
 //   lf:{<pipeline>}:s:<reducer>:<version>:<shard key>   a reducer state (JSON)
 //   lf:{<pipeline>}:offset                              the input-log offset committed with those states
-//   lf:{<pipeline>}:pipeline                            the YAML of the pipeline that last ran (for plans)
+//   lf:{<pipeline>}:pipeline                            the pipeline that last ran, {file, text} (for plans)
 import type { StateRef } from '../types.js';
 
 export const stateKey = (r: StateRef) => `lf:{${r.pipeline}}:s:${r.reducer}:${r.version}:${r.key}`;

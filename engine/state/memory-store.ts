@@ -1,6 +1,6 @@
 // The embedded default store: states live in this process. Commits are trivially atomic (one synchronous
 // update), so the exactly-once argument is the same as for Redis; nothing survives a restart.
-import type { Commit, Json, StateRef, StateStore } from '../types.js';
+import type { Commit, Json, LastPipeline, StateRef, StateStore } from '../types.js';
 
 const SEP = '\u0000';
 const refKey = (r: StateRef) => r.pipeline + SEP + r.reducer + SEP + r.version + SEP + r.key;
@@ -9,7 +9,7 @@ export class MemoryStateStore implements StateStore {
   readonly kind = 'memory';
   private readonly states = new Map<string, Json>();
   private readonly offsets = new Map<string, number>();
-  private readonly texts = new Map<string, string>();
+  private readonly last = new Map<string, LastPipeline>();
 
   async load(refs: readonly StateRef[]): Promise<Array<Json | undefined>> {
     return refs.map((r) => this.states.get(refKey(r)));
@@ -52,12 +52,12 @@ export class MemoryStateStore implements StateStore {
     return [...counts.values()];
   }
 
-  async pipelineText(pipeline: string): Promise<string | undefined> {
-    return this.texts.get(pipeline);
+  async lastPipeline(pipeline: string): Promise<LastPipeline | undefined> {
+    return this.last.get(pipeline);
   }
 
-  async savePipelineText(pipeline: string, text: string): Promise<void> {
-    this.texts.set(pipeline, text);
+  async saveLastPipeline(pipeline: string, last: LastPipeline): Promise<void> {
+    this.last.set(pipeline, last);
   }
 
   async close(): Promise<void> {}

@@ -2,7 +2,7 @@
 // and offset together), never a round trip per event. Unreachable Redis -> errors with code 'UNAVAILABLE'
 // (the engine retries the batch; the server answers 503), never a lost or double-applied batch.
 import { Cluster, Redis } from 'ioredis';
-import type { Commit, Json, StateRef, StateStore } from '../types.js';
+import type { Commit, Json, LastPipeline, StateRef, StateStore } from '../types.js';
 import { offsetKey, parseStateKey, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
 
 function unavailable(err: unknown): Error {
@@ -132,17 +132,24 @@ export class RedisStateStore implements StateStore {
     return [...counts.values()];
   }
 
-  async pipelineText(pipeline: string): Promise<string | undefined> {
+  async lastPipeline(pipeline: string): Promise<LastPipeline | undefined> {
+    let v: string | null;
     try {
-      return (await this.redis.get(pipelineKey(pipeline))) ?? undefined;
+      v = await this.redis.get(pipelineKey(pipeline));
     } catch (err) {
       throw unavailable(err);
     }
+    if (v === null) return undefined;
+    try {
+      return JSON.parse(v) as LastPipeline;
+    } catch {
+      return undefined; // not a record this version wrote: only the field-level plan is lost
+    }
   }
 
-  async savePipelineText(pipeline: string, text: string): Promise<void> {
+  async saveLastPipeline(pipeline: string, last: LastPipeline): Promise<void> {
     try {
-      await this.redis.set(pipelineKey(pipeline), text);
+      await this.redis.set(pipelineKey(pipeline), JSON.stringify({ file: last.file, text: last.text }));
     } catch (err) {
       throw unavailable(err);
     }
