@@ -119,6 +119,7 @@ export async function rebuildFromArchive(store: StateStore, pipeline: CompiledPi
   // Cut over: the new versions are complete, so the old ones can go (a crash before this point leaves the
   // old versions in place and the next start refuses again, so the rebuild is simply run again).
   let dropped = 0;
-  for (const b of breaking) dropped += await store.drop(pipeline.name, b.reducer, b.version);
+  // (A reader of a changed stream was rebuilt under its own, unchanged version: nothing old to drop.)
+  for (const b of breaking) if (b.version !== b.current) dropped += await store.drop(pipeline.name, b.reducer, b.version);
   return { events: seen, rejected, written, dropped };
 }

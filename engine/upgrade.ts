@@ -12,8 +12,10 @@ export interface VersionCount {
 }
 
 export interface StaleVersion extends VersionCount {
-  /** The version the pipeline now uses. */
+  /** The version the pipeline now uses (equal to `version` for a reader of a changed reducer's stream). */
   current: string;
+  /** Set when the reducer itself is unchanged but reads a stream that a changed reducer emits. */
+  via?: { stream: string; reducer: string };
   /** Dashboards showing this reducer. */
   dashboards: string[];
 }
@@ -46,11 +48,25 @@ export async function checkStore(store: StateStore, pipeline: CompiledPipeline):
     [...pipeline.dashboards.values()].filter((d) => pipeline.aggregations.get(d.aggregation)?.columns.some((c) => c.reducer === reducer)).map((d) => d.name);
   const breaking: StaleVersion[] = [];
   const removed: VersionCount[] = [];
-  for (const v of await storedVersions(store, pipeline.name)) {
+  const stored = await storedVersions(store, pipeline.name);
+  for (const v of stored) {
     if (v.keys === 0) continue;
     const now = current.get(v.reducer);
     if (now === undefined) removed.push(v);
     else if (now !== v.version) breaking.push({ ...v, current: now, dashboards: dashboardsOf(v.reducer) });
+  }
+  // Readers of a changed reducer's stream keep their version but were fed its old output: same fate.
+  // Reducers are in level order, so chains of readers are followed to their end.
+  const keysOf = new Map<string, number>();
+  for (const v of stored) keysOf.set(`${v.reducer}\0${v.version}`, v.keys);
+  const changed = new Set(breaking.map((b) => b.reducer));
+  for (const r of pipeline.reducers) {
+    if (changed.has(r.name)) continue;
+    const up = r.from.map((s) => ({ stream: s, producer: pipeline.reducers.find((p) => changed.has(p.name) && (p.emit === s || p.late === s)) })).find((x) => x.producer);
+    if (!up) continue;
+    changed.add(r.name);
+    const keys = keysOf.get(`${r.name}\0${r.version}`) ?? 0;
+    if (keys > 0) breaking.push({ reducer: r.name, version: r.version, keys, current: r.version, dashboards: dashboardsOf(r.name), via: { stream: up.stream, reducer: up.producer!.name } });
   }
   breaking.sort((a, b) => a.reducer.localeCompare(b.reducer) || a.version.localeCompare(b.version));
   let plan: Change[] | null = null;
@@ -74,6 +90,13 @@ export function describeCheck(check: UpgradeCheck): string[] {
   const lines: string[] = [];
   if (check.plan?.length) lines.push('plan (against the pipeline that last ran on this store):', ...formatPlan(check.plan).map((l) => `  ${l}`));
   for (const b of check.breaking) {
+    if (b.via) {
+      lines.push(
+        `state-breaking    '${b.reducer}': its ${b.keys} keys were built from '${b.via.stream}' as changed '${b.via.reducer}' emitted it before` +
+          (b.dashboards.length ? `  [dashboards: ${b.dashboards.join(', ')}]` : ''),
+      );
+      continue;
+    }
     lines.push(
       `state-breaking    '${b.reducer}': the store holds ${b.keys} keys of version ${b.version}, this pipeline computes version ${b.current}` +
         (b.dashboards.length ? `  [dashboards: ${b.dashboards.join(', ')}]` : ''),
@@ -88,7 +111,7 @@ export async function resetStale(store: StateStore, pipeline: string, breaking: 
   const out: string[] = [];
   for (const b of breaking) {
     const n = await store.drop(pipeline, b.reducer, b.version);
-    out.push(`reset: dropped ${n} states of '${b.reducer}' version ${b.version}; it starts empty under version ${b.current}`);
+    out.push(`reset: dropped ${n} states of '${b.reducer}' version ${b.version}; it starts empty${b.via ? '' : ` under version ${b.current}`}`);
   }
   return out;
 }
