@@ -1,16 +1,16 @@
 // `serve --watch`: on every save of the pipeline file, compile and plan it against the running version.
 // Stateless and state-compatible edits are swapped in live (connections and state kept); a state-breaking
-// edit, one that adds, removes or moves a source, or one that does not compile is refused with the
-// reason, and the running version goes on unchanged.
+// edit, one that adds, removes or moves a source or changes archive settings, or one that does not
+// compile is refused with the reason, and the running version goes on unchanged.
 import { unwatchFile, watchFile } from 'node:fs';
-import { compilePipelineFile, formatError } from '../compiler.js';
+import { canonicalJson, compilePipelineFile, formatError } from '../compiler.js';
 import { planChanges } from '../plan.js';
 import type { Engine } from '../runtime.js';
 import type { CompiledPipeline, StateStore } from '../types.js';
 import { formatPlan } from '../upgrade.js';
 
-/** Source changes the running server cannot take live: its routes and sockets are bound at start. */
-function sourceRestarts(before: CompiledPipeline, after: CompiledPipeline): string[] {
+/** Changes the running server cannot take live: source routes and sockets are bound at start. */
+function needsRestart(before: CompiledPipeline, after: CompiledPipeline): string[] {
   const out: string[] = [];
   for (const [name, s] of after.sources) {
     const o = before.sources.get(name);
@@ -18,6 +18,10 @@ function sourceRestarts(before: CompiledPipeline, after: CompiledPipeline): stri
     else if (o.kind !== s.kind || o.path !== s.path) out.push(`source '${name}' moved (${o.kind} ${o.path ?? ''} -> ${s.kind} ${s.path ?? ''})`);
   }
   for (const name of before.sources.keys()) if (!after.sources.has(name)) out.push(`source '${name}' removed`);
+  // The archive sink and its commit timer are also set up at start; only the derived streams it keeps
+  // are read per batch.
+  const archive = (p: CompiledPipeline) => (p.archive ? canonicalJson({ ...p.spec.archive, derived: undefined }) : null);
+  if (archive(before) !== archive(after)) out.push(before.archive && after.archive ? 'archive settings changed' : after.archive ? 'archive added' : 'archive removed');
   return out;
 }
 
@@ -39,7 +43,7 @@ export function watchPipeline(file: string, engine: Engine, store: StateStore, l
     }
     const plan = formatPlan(changes).map((l) => `  ${l}`);
     const breaking = changes.some((c) => c.kind === 'state-breaking');
-    const restarts = sourceRestarts(current, next);
+    const restarts = needsRestart(current, next);
     if (breaking || restarts.length) {
       log(`loflow: watch: refused: ${breaking ? 'a state-breaking edit' : `${restarts.join(', ')}: needs a restart`}; the running version is kept`);
       for (const l of plan) log(l);

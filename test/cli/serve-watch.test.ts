@@ -90,6 +90,9 @@ describe('serve --watch', () => {
       await until(() => out.includes('watch: refused: a state-breaking edit; the running version is kept'));
       expect(out).toMatch(/state-breaking +'time_on_task' changed \(params\): its state must be rebuilt from the archive or reset/);
       expect(out).toMatch(/restart with --rebuild .* or --reset/);
+      // An archive section removed: the archive is set up at start, so it needs a restart.
+      writeFileSync(file, v3.slice(0, v3.indexOf('archive:')));
+      await until(() => out.includes('watch: refused: archive removed: needs a restart; the running version is kept'));
       // 4. Not compiling: refused with the errors.
       writeFileSync(file, v3.replace('op: count', 'op: cuont'));
       await until(() => out.includes('does not compile; the running version is kept'));
