@@ -34,6 +34,17 @@ export function planChanges(before: CompiledPipeline, after: CompiledPipeline): 
       changes.push({ kind: 'state-breaking', path: `reducers.${name}`, what: `'${name}' changed (${fields.join(', ') || 'key definition'}): its state must be rebuilt from the archive or reset`, dashboards: dashboardsOf(after, name) });
     }
   }
+  // A reducer reading a stream that a changed reducer emits keeps its own version, but its state was
+  // built from the old emitter's output: it needs the same rebuild or reset.
+  const broken = new Set(changes.filter((c) => c.kind === 'state-breaking' && c.path.startsWith('reducers.')).map((c) => c.path.slice('reducers.'.length)));
+  for (const r of after.reducers) {
+    if (broken.has(r.name) || !old.has(r.name)) continue;
+    const upstream = r.from.map((s) => [s, after.reducers.find((p) => broken.has(p.name) && (p.emit === s || p.late === s))] as const).find(([, p]) => p);
+    if (upstream) {
+      broken.add(r.name); // reducers are in level order, so a chain of readers is followed to its end
+      changes.push({ kind: 'state-breaking', path: `reducers.${r.name}`, what: `'${r.name}' reads '${upstream[0]}', emitted by changed '${upstream[1]!.name}': its state mixes old and new input, rebuild or reset it too`, dashboards: dashboardsOf(after, r.name) });
+    }
+  }
   for (const name of old.keys()) if (!now.has(name)) changes.push({ kind: 'state-compatible', path: `reducers.${name}`, what: `reducer '${name}' removed: its state becomes stale (loflow state drop)`, dashboards: dashboardsOf(before, name) });
   for (const section of ['aggregations', 'dashboards', 'archive', 'sources', 'description', 'rosters'] as const) {
     const a = before.spec[section] ?? {};

@@ -99,7 +99,7 @@ export class Engine extends EventEmitter {
   private readonly unknown = new Set<string>();
   private readonly levels: CompiledReducer[][] = [];
   private readonly consumers = new Map<string, CompiledReducer[]>();
-  /** Reducers by name (a live swap keeps names and versions, so this never goes stale). */
+  /** Reducers by name (rebuilt by a live swap, between batches). */
   private readonly byName = new Map<string, CompiledReducer>();
   private readonly archivedDerived: Set<string>;
 
@@ -115,6 +115,9 @@ export class Engine extends EventEmitter {
   /** Why an operator's init threw, by reducer and key (kept small: only failing keys are here). */
   private readonly initFailures = new Map<string, string>();
   private readonly runner?: BatchRunner;
+  /** A live swap waiting for the batch in progress to finish. */
+  private pendingSwap: CompiledPipeline | null = null;
+  private batching = false;
   private waiters: Array<() => void> = [];
   private flushWaiters: Array<{ offset: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   private lastError: unknown = null;
@@ -198,6 +201,8 @@ export class Engine extends EventEmitter {
       this.logEnd = Math.max(this.logEnd, r.first + r.count);
     }
     this.counters.ingested += appended;
+    // For `loflow tap`: only built when someone listens, so ingest pays nothing otherwise.
+    if (appended && this.listenerCount('ingested') > 0) this.emit('ingested', stream, accepted.map((a) => a.event));
     this.counters.rejected += rejected.length;
     this.kick();
     return { accepted: accepted.length, duplicates: accepted.length - appended, rejected, warnings, firstOffset };
@@ -279,6 +284,7 @@ export class Engine extends EventEmitter {
     if (!this.running || this.pumping) return;
     this.pumping = this.pump().finally(() => {
       this.pumping = null;
+      this.applySwap();
       if (this.running && this.committed < this.logEnd) this.kick();
     });
   }
@@ -286,6 +292,7 @@ export class Engine extends EventEmitter {
   private async pump(): Promise<void> {
     let delay = this.retryMs;
     while (this.running && this.committed < this.logEnd) {
+      this.applySwap();
       try {
         if (this.runner) {
           // The workflow calls back into applyBatch; a batch it resumes after a crash goes through the same door.
@@ -335,7 +342,9 @@ export class Engine extends EventEmitter {
   }
 
   private async processBatch(entries: LoggedEvent[]): Promise<void> {
+    this.applySwap(); // a batch resumed by the runner after a crash can run outside the pump
     const dirty = new Map<string, Set<string>>();
+    this.batching = true;
     try {
       await this.reduceAndCommit(entries, dirty);
     } catch (err) {
@@ -346,6 +355,8 @@ export class Engine extends EventEmitter {
         for (const k of keys) states.delete(k);
       }
       throw err;
+    } finally {
+      this.batching = false;
     }
   }
 
@@ -593,17 +604,42 @@ export class Engine extends EventEmitter {
   }
 
   /**
-   * Hot reload of a stateless change (aggregations, dashboards, archive, source options): allowed only
-   * when every reducer keeps its name, version and level, so no state changes meaning.
+   * Hot reload of a stateless or state-compatible change: every reducer the two versions share must keep
+   * its version (so no state changes meaning); reducers may be added (they start empty at the current
+   * offset) or removed (their cached state is dropped; the store keeps it, stale). Applied between two
+   * batches, so no batch sees half of each version; 'reload' is emitted once it is in effect.
    */
   swapPipeline(next: CompiledPipeline): void {
-    const sig = (p: CompiledPipeline) => p.reducers.map((r) => `${r.name}@${r.version}/${r.level}`).join(',');
     if (next.name !== this.pipeline.name) throw new Error(`pipeline name changed ('${this.pipeline.name}' -> '${next.name}'): not a live change`);
-    if (sig(next) !== sig(this.pipeline)) {
-      throw new Error('reducers changed: a live swap only takes stateless changes (run `loflow plan` to see why)');
-    }
-    // Keep operator instances running on the new definitions (same versions, so same behaviour).
+    const now = new Map(next.reducers.map((r) => [r.name, r.version]));
+    const changed = this.pipeline.reducers.filter((r) => now.has(r.name) && now.get(r.name) !== r.version).map((r) => r.name);
+    if (changed.length) throw new Error(`reducers changed (${changed.join(', ')}): a live swap keeps state, so it only takes stateless or state-compatible changes (run \`loflow plan\` to see why)`);
+    this.pendingSwap = next;
+    if (!this.pumping && !this.batching) this.applySwap();
+  }
+
+  private applySwap(): void {
+    const next = this.pendingSwap;
+    if (!next) return;
+    this.pendingSwap = null;
     this.pipeline = next;
+    this.levels.length = 0;
+    this.consumers.clear();
+    this.byName.clear();
+    for (const r of next.reducers) {
+      this.byName.set(r.name, r);
+      (this.levels[r.level] ??= []).push(r);
+      if (!this.cache.has(r.name)) this.cache.set(r.name, new Map());
+      for (const s of r.from) {
+        const list = this.consumers.get(s) ?? [];
+        list.push(r);
+        this.consumers.set(s, list);
+      }
+    }
+    for (const name of [...this.cache.keys()]) if (!this.byName.has(name)) this.cache.delete(name);
+    // Aggregations may have changed: index the cached keys of composite-keyed reducers afresh.
+    this.memberIdx.clear();
+    for (const r of next.reducers) for (const key of this.cache.get(r.name)!.keys()) this.indexMember(r, key);
     this.archivedDerived.clear();
     for (const s of next.archive?.derived ?? []) this.archivedDerived.add(s);
     this.emit('reload', next);
@@ -616,6 +652,11 @@ export class Engine extends EventEmitter {
     const c = this.cache.get(reducer)?.get(key);
     if (!r || !c) return undefined;
     return r.op.view ? r.op.view(c.s, r.params, this.now) : (c.s as Json);
+  }
+
+  /** A key's raw state in the working set (what is committed): for rebuilds and the state-size metric. */
+  stateOf(reducer: string, key: string): Json | undefined {
+    return this.cache.get(reducer)?.get(key)?.s as Json | undefined;
   }
 
   keys(reducer: string): string[] {

@@ -245,9 +245,24 @@ export interface StateStore {
   offset(pipeline: string): Promise<number>;
   /** Every state of a pipeline (optionally one reducer), for `state ls` and rebuilds. */
   scan(pipeline: string, reducer?: string): AsyncIterable<[StateRef, Json]>;
-  /** Delete the states of a reducer (all versions); returns how many were deleted. */
-  drop(pipeline: string, reducer: string): Promise<number>;
+  /** Delete the states of a reducer (all versions, or only `version`); returns how many were deleted. */
+  drop(pipeline: string, reducer: string, version?: string): Promise<number>;
+  /**
+   * How many keys each reducer version holds, reading key names only (no state values): what `run`/`serve`
+   * check before starting an edited pipeline. Stores without it are read with scan().
+   */
+  versions?(pipeline: string): Promise<Array<{ reducer: string; version: string; keys: number }>>;
+  /** The pipeline that last ran against this store, file and YAML text (so a refusal can print a full plan). */
+  lastPipeline?(pipeline: string): Promise<LastPipeline | undefined>;
+  saveLastPipeline?(pipeline: string, last: LastPipeline): Promise<void>;
   close(): Promise<void>;
+}
+
+/** The pipeline that last ran against a state store. */
+export interface LastPipeline {
+  /** Absolute path of its file (relative roster paths resolve against it). */
+  file: string;
+  text: string;
 }
 
 /** One accepted event as kept in the input log. */

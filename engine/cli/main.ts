@@ -4,15 +4,17 @@ import { benchCommand } from './bench-command.js';
 import type { Command } from './command.js';
 import { deadletterCommand } from './deadletter-command.js';
 import { demoCommand } from './demo-command.js';
+import { diffCommand } from './diff-command.js';
 import { generateCommand } from './generate-command.js';
 import { planCommand } from './plan-command.js';
 import { replayCommand } from './replay-command.js';
 import { runCommand, serveCommand } from './serve-command.js';
 import { stateCommand } from './state-command.js';
+import { tapCommand } from './tap-command.js';
 import { testCommand } from './test-command.js';
 import { validateCommand } from './validate-command.js';
 
-const commands: Command[] = [demoCommand, validateCommand, testCommand, planCommand, replayCommand, serveCommand, runCommand, archiveCommand, stateCommand, deadletterCommand, benchCommand, generateCommand];
+const commands: Command[] = [demoCommand, validateCommand, testCommand, planCommand, diffCommand, replayCommand, serveCommand, runCommand, archiveCommand, stateCommand, tapCommand, deadletterCommand, benchCommand, generateCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

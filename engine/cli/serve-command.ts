@@ -7,6 +7,8 @@ import { startServer } from '../server/index.js';
 import { openStateStore } from '../state/open.js';
 import { parseArgs, type Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
+import { stateGate } from './state-gate.js';
+import { watchPipeline } from './watch.js';
 
 const usage = `loflow serve <pipeline.yaml> [options]     (loflow run <pipeline.yaml> is the same)
 
@@ -26,6 +28,15 @@ Options:
   --data DIR       data folder for dead letters and the archive (default .loflow)
   --archive DIR    archive folder (default <data>/<pipeline>/archive; used when the pipeline has archive:)
   --demo-tokens    give every roster teacher the dashboard token demo-<teacher>
+  --watch          reload the pipeline file when it is saved: stateless and state-compatible edits are
+                   applied live (connections and state kept); state-breaking ones are refused with the
+                   plan printed and the running version goes on
+  --admin-token T  operator token for loflow tap (GET /v1/tap/:node); also env LOFLOW_ADMIN_TOKEN
+  --reset          when the state store holds state of changed reducers (a state-breaking edit):
+                   drop their old state and start them empty
+  --rebuild        instead, recompute the changed reducers from the archive, then serve
+  --rebuild-from P the archive folder or .car file to rebuild from (default: the --archive folder)
+Without --reset or --rebuild, a state-breaking edit is refused: the plan is printed, exit code 3.
   --help           this text
 Teacher tokens: env LOFLOW_TEACHER_TOKENS="token:teacher,...". Ingest keys: env LOFLOW_API_KEYS="k1,k2"
 or a source's api_keys. WebSocket tokens: env LOFLOW_WS_TOKENS="token:user,...".`;
@@ -35,7 +46,7 @@ export const serveCommand: Command = {
   summary: 'run a pipeline live: ingest and dashboards over HTTP/WebSocket',
   usage,
   async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['help', 'demo-tokens']);
+    const { positionals, options } = parseArgs(argv, ['help', 'demo-tokens', 'reset', 'rebuild', 'watch']);
     if (options.help) {
       console.log(usage);
       return 0;
@@ -44,7 +55,17 @@ export const serveCommand: Command = {
     if (!pipeline) return 1;
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
-    const archive = await openArchiveSink(pipeline, typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive'));
+    const archiveDir = typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive');
+    const refused = await stateGate(store, pipeline, {
+      reset: options.reset === true,
+      rebuild: options.rebuild === true,
+      archive: typeof options['rebuild-from'] === 'string' ? resolve(options['rebuild-from']) : archiveDir,
+    });
+    if (refused !== null) {
+      await store.close();
+      return refused;
+    }
+    const archive = await openArchiveSink(pipeline, archiveDir);
     const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
     const checkpoint = await openCheckpoint(checkpointSpec, pipeline.name);
     const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
@@ -55,11 +76,14 @@ export const serveCommand: Command = {
       port: options.port === undefined ? 8080 : Number(options.port),
       host: typeof options.host === 'string' ? options.host : '127.0.0.1',
       demo: options['demo-tokens'] === true,
+      auth: typeof options['admin-token'] === 'string' ? { adminTokens: [options['admin-token']] } : undefined,
     });
-    console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, checkpoint: ${checkpoint.describe})`);
-    await new Promise<void>((done) => {
+    const unwatch = options.watch === true ? watchPipeline(resolve(positionals[0]), engine, store) : () => {};
+    // Signal handlers go in before the 'live' line: a supervisor may stop us as soon as it reads it.
+    const stopped = new Promise<void>((done) => {
       const stop = async () => {
         console.log('loflow: stopping: draining and committing');
+        unwatch();
         await server.stop();
         await engine.stop();
         done();
@@ -67,6 +91,8 @@ export const serveCommand: Command = {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+    console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, checkpoint: ${checkpoint.describe})${options.watch === true ? ', watching the pipeline file' : ''}`);
+    await stopped;
     return 0;
   },
 };

@@ -15,6 +15,8 @@ export interface AuthConfig {
   wsTokens?: Record<string, string>;
   /** User ids refused with {"status": "blocklist"}. */
   blocklist?: string[];
+  /** Operator tokens for debugging routes (`/v1/tap`). Also env LOFLOW_ADMIN_TOKEN="t1,t2". None: no tap. */
+  adminTokens?: string[];
 }
 
 function pairs(env: string | undefined): Record<string, string> {
@@ -33,20 +35,29 @@ export class Auth {
   readonly wsMethods: Array<'token' | 'test' | 'guest'>;
   readonly wsTokens: Record<string, string>;
   readonly blocklist: Set<string>;
+  readonly adminTokens: Set<string>;
 
-  constructor(private readonly pipeline: CompiledPipeline, config: AuthConfig = {}) {
+  constructor(
+    /** The pipeline in effect (replaced on a live swap). */
+    public pipeline: CompiledPipeline,
+    config: AuthConfig = {}) {
     this.teacherTokens = { ...pairs(process.env.LOFLOW_TEACHER_TOKENS), ...config.teacherTokens };
     this.apiKeys = new Set([...(process.env.LOFLOW_API_KEYS ?? '').split(',').filter(Boolean), ...(config.apiKeys ?? [])]);
     this.teacherColumn = config.teacherColumn ?? 'teacher';
     this.wsMethods = config.wsMethods ?? ['token', 'test'];
     this.wsTokens = { ...pairs(process.env.LOFLOW_WS_TOKENS), ...config.wsTokens };
     this.blocklist = new Set(config.blocklist ?? []);
+    this.adminTokens = new Set([...(process.env.LOFLOW_ADMIN_TOKEN ?? '').split(',').map((t) => t.trim()).filter(Boolean), ...(config.adminTokens ?? [])]);
   }
 
   /** The ingest keys a source accepts; empty means the source is open (say so in the README). */
   sourceKeys(source: string): Set<string> {
     const own = (this.pipeline.sources.get(source)?.options.api_keys as string[] | undefined) ?? [];
     return new Set([...own, ...this.apiKeys]);
+  }
+
+  isAdmin(token: string | undefined): boolean {
+    return token !== undefined && this.adminTokens.has(token);
   }
 
   teacherOf(token: string | undefined): string | undefined {

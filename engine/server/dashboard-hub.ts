@@ -27,6 +27,7 @@ export class DashboardHub {
   readonly interval = new Map<string, number>();
   private cursor = 0;
   private readonly onBatch = (b: BatchInfo) => this.markChanged(b);
+  private readonly onReload = () => this.reload();
 
   constructor(
     private readonly engine: Engine,
@@ -35,6 +36,7 @@ export class DashboardHub {
     private readonly onInterval?: (dashboard: string, fromMs: number, toMs: number) => void,
   ) {
     engine.on('batch', this.onBatch);
+    engine.on('reload', this.onReload);
     for (const d of engine.pipeline.dashboards.values()) this.schedule(d, d.minIntervalMs);
   }
 
@@ -64,6 +66,35 @@ export class DashboardHub {
   private markChanged(b: BatchInfo): void {
     for (const t of this.topics.values()) {
       if (b.changedGroups.get(t.dashboard.aggregation)?.has(t.group)) t.dirty = true;
+    }
+  }
+
+  /**
+   * A live swap: subscribers keep their connection and get the edited dashboard (new columns, new
+   * interval) at the next tick; a dashboard that was removed tells its subscribers and closes.
+   */
+  private reload(): void {
+    const dashboards = this.engine.pipeline.dashboards;
+    for (const [k, t] of this.topics) {
+      const d = dashboards.get(t.dashboard.name);
+      if (d) {
+        t.dashboard = d;
+        t.dirty = true;
+        continue;
+      }
+      for (const s of t.subscribers) s.send({ type: 'closed', reason: `dashboard '${t.dashboard.name}' was removed from the pipeline` });
+      this.topics.delete(k);
+    }
+    for (const [name, timer] of this.timers) {
+      if (dashboards.has(name)) continue;
+      clearTimeout(timer);
+      this.timers.delete(name);
+      this.interval.delete(name);
+    }
+    for (const d of dashboards.values()) {
+      const timer = this.timers.get(d.name);
+      if (timer) clearTimeout(timer);
+      this.schedule(d, Math.max(d.minIntervalMs, Math.min(this.interval.get(d.name) ?? d.minIntervalMs, d.minIntervalMs * 20)));
     }
   }
 
@@ -126,6 +157,7 @@ export class DashboardHub {
 
   close(): void {
     this.engine.off('batch', this.onBatch);
+    this.engine.off('reload', this.onReload);
     for (const t of this.timers.values()) clearTimeout(t);
     this.topics.clear();
   }

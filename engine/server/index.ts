@@ -16,6 +16,7 @@ import { WsIngestConnection } from './ingest-ws.js';
 import { defaultLimits, type Limits } from './limits.js';
 import { createMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
+import { tapRoute } from './tap.js';
 
 export interface ServerOptions {
   pipeline: CompiledPipeline;
@@ -58,11 +59,14 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     authConfig.teacherTokens = { ...tokens, ...authConfig.teacherTokens };
   }
   const auth = new Auth(pipeline, authConfig);
+  // A live swap may change sources' api_keys: auth reads the pipeline in effect.
+  const onReload = (next: CompiledPipeline) => (auth.pipeline = next);
+  engine.on('reload', onReload);
   const metrics = createMetrics(engine);
   const limiter = new RateLimiter(limits.ratePerSec, limits.rateBurst);
   // Entering and leaving overload at info; every step of the adaptive interval in between at debug.
   const hub = new DashboardHub(engine, metrics, (dashboard, from, to) => {
-    const min = pipeline.dashboards.get(dashboard)?.minIntervalMs;
+    const min = engine.pipeline.dashboards.get(dashboard)?.minIntervalMs;
     const level = from === min || to === min ? 'info' : 'debug';
     log[level]({ dashboard, from_ms: from, to_ms: to }, to > from ? 'dashboard refresh slowed down (overload)' : to === min ? 'dashboard refresh back to normal' : 'dashboard refresh sped up');
   });
@@ -77,9 +81,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const token = tokenOf(headers, query);
     const teacher = auth.teacherOf(token);
     if (!teacher) return { code: 401, error: token ? 'not a teacher token (ingest keys cannot read dashboards)' : 'a teacher token is needed (Authorization: Bearer <token> or ?token=)' };
-    const d = pipeline.dashboards.get(name);
+    // engine.pipeline, not the startup one: `serve --watch` may have swapped in an edited version.
+    const live = engine.pipeline;
+    const d = live.dashboards.get(name);
     if (!d) return { code: 404, error: `unknown dashboard '${name}'` };
-    const roster = pipeline.aggregations.get(d.aggregation)!.groupBy.lookup!.roster;
+    const roster = live.aggregations.get(d.aggregation)!.groupBy.lookup!.roster;
     if (!roster.groups().includes(group)) return { code: 404, error: `unknown class '${group}'` };
     if (!auth.classesOf(teacher, roster).includes(group)) return { code: 403, error: `teacher '${teacher}' does not teach '${group}'` };
     return { d };
@@ -94,12 +100,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         if (!teacher) return h.response({ error: 'a teacher token is needed' }).code(401);
         return {
           teacher,
-          dashboards: [...pipeline.dashboards.values()].map((d) => ({
+          dashboards: [...engine.pipeline.dashboards.values()].map((d) => ({
             name: d.name,
             aggregation: d.aggregation,
             min_interval_ms: d.minIntervalMs,
-            columns: pipeline.aggregations.get(d.aggregation)!.columns.map((c) => c.name),
-            classes: auth.classesOf(teacher, pipeline.aggregations.get(d.aggregation)!.groupBy.lookup!.roster),
+            columns: engine.pipeline.aggregations.get(d.aggregation)!.columns.map((c) => c.name),
+            classes: auth.classesOf(teacher, engine.pipeline.aggregations.get(d.aggregation)!.groupBy.lookup!.roster),
           })),
         };
       },
@@ -151,6 +157,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     { method: 'GET', path: '/app.js', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'app.js'))).type('text/javascript; charset=utf-8') },
   ]);
 
+  server.route(tapRoute(engine, auth));
+
   for (const p of opts.plugins ?? []) await server.register({ plugin: p, options: { engine } });
 
   // WebSockets: student ingest at websocket sources' paths, dashboard live updates at .../live.
@@ -198,6 +206,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     async stop() {
       log.info('stopping: closing connections, then draining and committing');
       unlogEngine();
+      engine.off('reload', onReload);
       hub.close();
       for (const c of wss.clients) c.close(1001, 'server stopping');
       wss.close();

@@ -45,7 +45,33 @@ export function createMetrics(engine: Engine) {
       for (const r of engine.pipeline.reducers) this.set({ reducer: r.name }, engine.keys(r.name).length);
     },
   });
+  new Gauge({
+    name: 'loflow_reducer_state_bytes',
+    help: 'estimated bytes of state per reducer (JSON of up to 200 sampled cached states, scaled to the key count)',
+    labelNames: ['reducer'],
+    registers: [registry],
+    collect() {
+      for (const r of engine.pipeline.reducers) this.set({ reducer: r.name }, estimateStateBytes(engine, r.name));
+    },
+  });
   return { registry, eventsIn, rejected, pushes, connections, interval };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+/**
+ * JSON size of a reducer's cached states. Above SAMPLE keys, an evenly spaced sample is measured and
+ * scaled up, so a scrape costs the same however many students a reducer holds.
+ */
+export function estimateStateBytes(engine: Engine, reducer: string, SAMPLE = 200): number {
+  const keys = engine.keys(reducer);
+  if (keys.length === 0) return 0;
+  const step = Math.max(1, Math.floor(keys.length / SAMPLE));
+  let bytes = 0;
+  let measured = 0;
+  for (let i = 0; i < keys.length; i += step) {
+    bytes += Buffer.byteLength(JSON.stringify(engine.stateOf(reducer, keys[i]) ?? null)) + Buffer.byteLength(keys[i]);
+    measured++;
+  }
+  return Math.round((bytes / measured) * keys.length);
+}

@@ -4,11 +4,14 @@
 //
 //   lf:{<pipeline>}:s:<reducer>:<version>:<shard key>   a reducer state (JSON)
 //   lf:{<pipeline>}:offset                              the input-log offset committed with those states
+//   lf:{<pipeline>}:pipeline                            the pipeline that last ran, {file, text} (for plans)
 import type { StateRef } from '../types.js';
 
 export const stateKey = (r: StateRef) => `lf:{${r.pipeline}}:s:${r.reducer}:${r.version}:${r.key}`;
 export const offsetKey = (pipeline: string) => `lf:{${pipeline}}:offset`;
-export const reducerPattern = (pipeline: string, reducer?: string) => `lf:{${pipeline}}:s:${reducer === undefined ? '' : `${reducer}:`}*`;
+export const pipelineKey = (pipeline: string) => `lf:{${pipeline}}:pipeline`;
+export const reducerPattern = (pipeline: string, reducer?: string, version?: string) =>
+  `lf:{${pipeline}}:s:${reducer === undefined ? '' : `${reducer}:${version === undefined ? '' : `${version}:`}`}*`;
 
 /** Parse a state key back into its parts (reducer and version names contain no ':'). */
 export function parseStateKey(key: string): StateRef | undefined {

@@ -2,8 +2,8 @@
 // and offset together), never a round trip per event. Unreachable Redis -> errors with code 'UNAVAILABLE'
 // (the engine retries the batch; the server answers 503), never a lost or double-applied batch.
 import { Cluster, Redis } from 'ioredis';
-import type { Commit, Json, StateRef, StateStore } from '../types.js';
-import { offsetKey, parseStateKey, reducerPattern, stateKey } from './key-layout.js';
+import type { Commit, Json, LastPipeline, StateRef, StateStore } from '../types.js';
+import { offsetKey, parseStateKey, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
 
 function unavailable(err: unknown): Error {
   return Object.assign(new Error(`redis unavailable: ${(err as Error).message}`), { code: 'UNAVAILABLE', cause: err });
@@ -107,10 +107,52 @@ export class RedisStateStore implements StateStore {
     }
   }
 
-  async drop(pipeline: string, reducer: string): Promise<number> {
-    const keys = await this.keys(reducerPattern(pipeline, reducer));
+  async drop(pipeline: string, reducer: string, version?: string): Promise<number> {
+    const keys = await this.keys(reducerPattern(pipeline, reducer, version));
     for (let i = 0; i < keys.length; i += 500) await this.redis.del(...keys.slice(i, i + 500));
     return keys.length;
+  }
+
+  async versions(pipeline: string): Promise<Array<{ reducer: string; version: string; keys: number }>> {
+    let keys: string[];
+    try {
+      keys = await this.keys(reducerPattern(pipeline));
+    } catch (err) {
+      throw unavailable(err);
+    }
+    const counts = new Map<string, { reducer: string; version: string; keys: number }>();
+    for (const k of keys) {
+      const ref = parseStateKey(k);
+      if (!ref) continue;
+      const id = `${ref.reducer}:${ref.version}`;
+      const row = counts.get(id) ?? { reducer: ref.reducer, version: ref.version, keys: 0 };
+      row.keys++;
+      counts.set(id, row);
+    }
+    return [...counts.values()];
+  }
+
+  async lastPipeline(pipeline: string): Promise<LastPipeline | undefined> {
+    let v: string | null;
+    try {
+      v = await this.redis.get(pipelineKey(pipeline));
+    } catch (err) {
+      throw unavailable(err);
+    }
+    if (v === null) return undefined;
+    try {
+      return JSON.parse(v) as LastPipeline;
+    } catch {
+      return undefined; // not a record this version wrote: only the field-level plan is lost
+    }
+  }
+
+  async saveLastPipeline(pipeline: string, last: LastPipeline): Promise<void> {
+    try {
+      await this.redis.set(pipelineKey(pipeline), JSON.stringify({ file: last.file, text: last.text }));
+    } catch (err) {
+      throw unavailable(err);
+    }
   }
 
   async close(): Promise<void> {
