@@ -11,7 +11,7 @@ import { learnerPaths, normalizePath } from '../../archive/learners.js';
 import { pseudonymKey, PSEUDONYM_KEY_ENV } from '../../archive/pseudonymize.js';
 import { folderSource, learnerEntries, openSource, readCommit, type BlockSource } from '../../archive/read.js';
 import { exportSelection, type Selection } from '../../archive/rewrite.js';
-import { parseArgs, type Command } from './command.js';
+import type { Command } from './command.js';
 
 const usage = `loflow archive <subcommand> [options]
 
@@ -78,7 +78,7 @@ function parseTime(name: string, v: unknown): number | undefined {
 
 class UsageError extends Error {}
 
-const BOOLEANS = ['help', 'analyses', 'pseudonymize', 'dry-run', 'no-log'];
+const BOOLEANS = ['analyses', 'pseudonymize', 'dry-run', 'no-log'];
 
 async function headCommit(store: FolderBlockstore, cid?: string): Promise<{ cid: CID; commit: CommitBlock } | undefined> {
   const c = cid ? CID.parse(cid) : await store.head();
@@ -99,12 +99,12 @@ export const archiveCommand: Command = {
   name: 'archive',
   summary: 'export, verify, import, gc and inspect the content-addressed event archive (IPLD, CAR)',
   usage,
-  async run(argv) {
-    const { positionals, options } = parseArgs(argv, BOOLEANS);
-    const [sub, arg] = positionals;
-    if (options.help || !sub) {
-      console.log(usage);
-      return options.help ? 0 : 2;
+  flags: BOOLEANS,
+  async run({ positionals, options, argv }) {
+    const [sub] = positionals;
+    if (!sub) {
+      console.error(usage);
+      return 2;
     }
     try {
       return await run(sub, positionals, argv, options);

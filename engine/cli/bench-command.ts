@@ -1,4 +1,4 @@
-import { parseArgs, type Command } from './command.js';
+import type { Command } from './command.js';
 
 const usage = `loflow bench [--quick] [--only a,b] [--out DIR]     (npm run bench)
 
@@ -17,12 +17,8 @@ export const benchCommand: Command = {
   name: 'bench',
   summary: 'run the benchmark suite and write a report with baselines and plots',
   usage,
-  async run(argv) {
-    const { options } = parseArgs(argv, ['help', 'quick']);
-    if (options.help) {
-      console.log(usage);
-      return 0;
-    }
+  flags: ['quick'],
+  async run({ options }) {
     // Loaded on demand: the load generators (autocannon, ...) are dev dependencies.
     const { runBench } = await import('../../bench/run.js');
     const r = await runBench({

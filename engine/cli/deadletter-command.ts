@@ -1,7 +1,7 @@
 import { join, resolve } from 'node:path';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import type { DeadLetter } from '../types.js';
-import { parseArgs, type Command } from './command.js';
+import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 
 const usage = `loflow deadletter ls|replay <pipeline.yaml> [options]
@@ -23,12 +23,12 @@ export const deadletterCommand: Command = {
   name: 'deadletter',
   summary: 'list refused events with their reasons, or re-feed them to a server',
   usage,
-  async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['help', 'json']);
+  flags: ['json'],
+  async run({ positionals, options }) {
     const [sub, file] = positionals;
-    if (options.help || !sub) {
-      console.log(usage);
-      return options.help ? 0 : 2;
+    if (!sub) {
+      console.error(usage);
+      return 2;
     }
     const pipeline = await loadPipeline(file);
     if (!pipeline) return 1;

@@ -6,7 +6,7 @@ import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import { Classroom, rosterCsv } from '../classroom.js';
 import { packageRoot } from '../paths.js';
 import { Engine, type AggregateResult } from '../runtime.js';
-import { parseArgs, type Command } from './command.js';
+import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 
 
@@ -36,12 +36,8 @@ export const demoCommand: Command = {
   name: 'demo',
   summary: 'run the demo pipeline on a synthetic classroom with a live dashboard (npm start)',
   usage,
-  async run(argv) {
-    const { options } = parseArgs(argv, ['help', 'no-server']);
-    if (options.help) {
-      console.log(usage);
-      return 0;
-    }
+  flags: ['no-server'],
+  async run({ options }) {
     const students = Math.max(1, Number(options.students ?? 40));
     // About 4.3 events/s per typing student (keystrokes plus saves): --rate picks the speed for a total.
     const speed = options.rate !== undefined ? Math.max(0.01, Number(options.rate) / (students * 4.3)) : Math.max(0.01, Number(options.speed ?? 1));

@@ -1,5 +1,5 @@
 import { SUMMARY, shadowDiff, type CellChange } from '../shadow/diff.js';
-import { parseArgs, type Command } from './command.js';
+import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 
 const usage = `loflow diff <old.yaml> <new.yaml> (--archive x.car | --events x.ndjson) [options]
@@ -23,12 +23,8 @@ export const diffCommand: Command = {
   name: 'diff',
   summary: 'shadow run: replay one input through two pipeline versions and show what dashboards would change',
   usage,
-  async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['help', 'json']);
-    if (options.help) {
-      console.log(usage);
-      return 0;
-    }
+  flags: ['json'],
+  async run({ positionals, options }) {
     const [a, b] = positionals;
     const input = typeof options.archive === 'string' ? options.archive : typeof options.events === 'string' ? options.events : undefined;
     if (!b || !input || (options.archive && options.events)) {

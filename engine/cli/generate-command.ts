@@ -1,7 +1,7 @@
 import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Classroom } from '../classroom.js';
-import { parseArgs, type Command } from './command.js';
+import type { Command } from './command.js';
 
 const usage = `loflow generate [options]
 
@@ -20,12 +20,7 @@ export const generateCommand: Command = {
   name: 'generate',
   summary: 'write a synthetic classroom event stream as NDJSON',
   usage,
-  async run(argv) {
-    const { options } = parseArgs(argv, ['help']);
-    if (options.help) {
-      console.log(usage);
-      return 0;
-    }
+  async run({ options }) {
     const count = Number(options.events ?? 100_000);
     const classroom = new Classroom({
       students: Number(options.students ?? 200),

@@ -1,7 +1,7 @@
 // `loflow <command>`: commands are plain objects registered here, each in its own file.
 import { archiveCommand } from './archive-command.js';
 import { benchCommand } from './bench-command.js';
-import type { Command } from './command.js';
+import { invoke, type Command } from './command.js';
 import { deadletterCommand } from './deadletter-command.js';
 import { demoCommand } from './demo-command.js';
 import { diffCommand } from './diff-command.js';
@@ -44,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
     console.error(`unknown command '${name}'\n\n${help()}`);
     return 2;
   }
-  return command.run(rest);
+  return invoke(command, rest);
 }
 
 main(process.argv.slice(2)).then(

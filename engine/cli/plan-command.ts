@@ -1,5 +1,5 @@
 import { planChanges } from '../plan.js';
-import { parseArgs, type Command } from './command.js';
+import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 
 const usage = `loflow plan <old.yaml> <new.yaml> [--json]
@@ -15,12 +15,8 @@ export const planCommand: Command = {
   name: 'plan',
   summary: 'classify a pipeline edit as stateless, state-compatible or state-breaking',
   usage,
-  async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['help', 'json']);
-    if (options.help) {
-      console.log(usage);
-      return 0;
-    }
+  flags: ['json'],
+  async run({ positionals, options }) {
     const [a, b] = positionals;
     if (!b) {
       console.error(usage);

@@ -10,7 +10,7 @@ import { readNdjson, unwrap, type NdjsonLine } from '../ndjson.js';
 import { Engine } from '../runtime.js';
 import { openStateStore } from '../state/open.js';
 import type { LoEvent } from '../types.js';
-import { parseArgs, type Command } from './command.js';
+import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 import { Progress } from './progress.js';
 
@@ -40,17 +40,10 @@ export const replayCommand: Command = {
   name: 'replay',
   summary: 'run an NDJSON event file through a pipeline and print the final states',
   usage,
-  async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['summary', 'help', 'no-log']);
-    if (options.help) {
-      console.log(usage);
-      return 0;
-    }
+  requires: ['<pipeline.yaml>', '<events.ndjson | archive.car | commit CID>'],
+  flags: ['summary', 'no-log'],
+  async run({ positionals, options, argv }) {
     const [pipelineFile, input] = positionals;
-    if (!input) {
-      console.error(`missing <events.ndjson> argument\n\n${usage}`);
-      return 2;
-    }
     const pipeline = await loadPipeline(pipelineFile);
     if (!pipeline) return 1;
     const defaultStream = typeof options.stream === 'string' ? options.stream : [...pipeline.sources.keys()][0];

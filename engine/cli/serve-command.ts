@@ -5,7 +5,7 @@ import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import { Engine } from '../runtime.js';
 import { startServer } from '../server/index.js';
 import { openStateStore } from '../state/open.js';
-import { parseArgs, type Command } from './command.js';
+import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 import { stateGate } from './state-gate.js';
 import { watchPipeline } from './watch.js';
@@ -45,12 +45,8 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'run a pipeline live: ingest and dashboards over HTTP/WebSocket',
   usage,
-  async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['help', 'demo-tokens', 'reset', 'rebuild', 'watch']);
-    if (options.help) {
-      console.log(usage);
-      return 0;
-    }
+  flags: ['demo-tokens', 'reset', 'rebuild', 'watch'],
+  async run({ positionals, options }) {
     const pipeline = await loadPipeline(positionals[0]);
     if (!pipeline) return 1;
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');

@@ -1,5 +1,5 @@
 import { openStateStore } from '../state/open.js';
-import { parseArgs, type Command } from './command.js';
+import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 
 const usage = `loflow state ls|drop <pipeline.yaml> [options]
@@ -19,12 +19,12 @@ export const stateCommand: Command = {
   name: 'state',
   summary: 'show and clear reducer state per reducer and version',
   usage,
-  async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['help', 'stale']);
+  flags: ['stale'],
+  async run({ positionals, options }) {
     const [sub, file] = positionals;
-    if (options.help || !sub) {
-      console.log(usage);
-      return options.help ? 0 : 2;
+    if (!sub) {
+      console.error(usage);
+      return 2;
     }
     const pipeline = await loadPipeline(file);
     if (!pipeline) return 1;

@@ -1,4 +1,4 @@
-import { parseArgs, type Command } from './command.js';
+import type { Command } from './command.js';
 
 const usage = `loflow tap <server-url> <node> [options]
 
@@ -19,12 +19,7 @@ export const tapCommand: Command = {
   name: 'tap',
   summary: 'stream a live sample of the events or state changes at a node of a running pipeline',
   usage,
-  async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['help']);
-    if (options.help) {
-      console.log(usage);
-      return 0;
-    }
+  async run({ positionals, options }) {
     const [server, node] = positionals;
     if (!node) {
       console.error(`need a server URL and a node\n\n${usage}`);

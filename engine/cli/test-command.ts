@@ -5,7 +5,7 @@ import { formatOutcomes, outcomesJson, styleFor, summaryLine } from '../testing/
 import { runTest, type TestOutcome } from '../testing/run.js';
 import { applyUpdates, type UpdateResult } from '../testing/update.js';
 import type { PipelineError } from '../types.js';
-import { parseArgs, type Command } from './command.js';
+import type { Command } from './command.js';
 
 const usage = `loflow test <pipeline.yaml>... [--tests FILE] [--filter TEXT] [--json] [--update [--force]]
 
@@ -56,16 +56,9 @@ export const testCommand: Command = {
   name: 'test',
   summary: 'run a pipeline\'s tests (inline `tests:` or <name>.test.yaml); --update records expectations',
   usage,
-  async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['json', 'update', 'force', 'help']);
-    if (options.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length === 0) {
-      console.error(`missing <pipeline.yaml>\n\n${usage}`);
-      return 2;
-    }
+  requires: ['<pipeline.yaml>'],
+  flags: ['json', 'update', 'force'],
+  async run({ positionals, options }) {
     if (options.force && !options.update) {
       console.error('--force only goes with --update');
       return 2;

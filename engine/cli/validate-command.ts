@@ -1,5 +1,5 @@
 import { compilePipelineFile, formatError } from '../compiler.js';
-import { parseArgs, type Command } from './command.js';
+import type { Command } from './command.js';
 
 const usage = `loflow validate <pipeline.yaml>... [--json]
 
@@ -15,16 +15,9 @@ export const validateCommand: Command = {
   name: 'validate',
   summary: 'check pipeline files; every error as file:line:col',
   usage,
-  async run(argv) {
-    const { positionals, options } = parseArgs(argv, ['json', 'help']);
-    if (options.help) {
-      console.log(usage);
-      return 0;
-    }
-    if (positionals.length === 0) {
-      console.error(`missing <pipeline.yaml>\n\n${usage}`);
-      return 2;
-    }
+  requires: ['<pipeline.yaml>'],
+  flags: ['json'],
+  async run({ positionals, options }) {
     let failed = false;
     const report = [];
     for (const file of positionals) {
