@@ -1,4 +1,4 @@
-import type { Operator } from '../engine/types.js';
+import type { Json, Operator } from '../engine/types.js';
 import { durationSchema } from '../engine/duration.js';
 import { durationParam, numberAt, pathParam } from './params.js';
 import type { Accessor } from '../engine/jsonpath.js';
@@ -12,9 +12,19 @@ export interface Session {
   sum: number;
 }
 
+/**
+ * The newest open session at the top level (the state's shape from before allowed_lateness held sessions
+ * open), earlier sessions still waiting for late events in `held`.
+ */
 export interface SessionState {
-  /** Sessions not emitted yet, sorted by start, at least `gap` apart. */
-  open: Session[];
+  /** Start of the newest open session, or null when none is open. */
+  start: number | null;
+  /** Time of its last event (it can still grow until `end + gap`). */
+  end: number;
+  count: number;
+  sum: number;
+  /** Earlier sessions not emitted yet, sorted by start (only with allowed_lateness). */
+  held: Session[];
   closed: number;
   /** Highest event time seen for this key (null before any): the watermark is this minus allowed_lateness. */
   max_seen: number | null;
@@ -28,22 +38,14 @@ interface P {
   field?: Accessor;
 }
 
-/** A state stored by the earlier single-session version of this operator. */
-interface OldState {
-  start: number | null;
-  end: number;
-  count: number;
-  sum: number;
-  closed: number;
-  max_seen: number | null;
+/** All open sessions, sorted by start (states stored before `held` existed have none held). */
+function openSessions(s: SessionState): Session[] {
+  const open = [...(s.held ?? [])];
+  if (s.start !== null) open.push({ start: s.start, end: s.end, count: s.count, sum: s.sum });
+  return open;
 }
 
-function upgrade(s: SessionState | OldState): SessionState {
-  if (Array.isArray((s as SessionState).open)) return s as SessionState;
-  const old = s as OldState;
-  const open = old.start === null ? [] : [{ start: old.start, end: old.end, count: old.count, sum: old.sum }];
-  return { open, closed: old.closed, max_seen: old.max_seen, closed_until: null };
-}
+const showSession = (o: Session) => ({ window_start: o.start, window_end: o.end, count: o.count });
 
 /**
  * Session windows in event time: events less than `gap` apart belong to one session, so a pause of at least
@@ -72,10 +74,10 @@ export const sessionWindow: Operator<SessionState, P> = {
     lateness: durationParam('allowed_lateness', p.allowed_lateness ?? 0),
     field: p.field ? pathParam('field', p.field) : undefined,
   }),
-  init: () => ({ open: [], closed: 0, max_seen: null, closed_until: null }),
-  reduce(state, e, ctx, p) {
-    const s = upgrade(state);
+  init: () => ({ start: null, end: 0, count: 0, sum: 0, held: [], closed: 0, max_seen: null, closed_until: null }),
+  reduce(s, e, ctx, p) {
     const t = ctx.time;
+    s.closed_until ??= null; // a state stored before closed_until existed
     if (s.closed_until !== null && t < s.closed_until) {
       ctx.late(e);
       return s;
@@ -83,32 +85,40 @@ export const sessionWindow: Operator<SessionState, P> = {
     const x = p.field ? (numberAt(p.field, e) ?? 0) : 0;
     // The open sessions this event touches (less than gap away) merge with it into one.
     const joined: Session = { start: t, end: t, count: 1, sum: x };
-    const keep: Session[] = [];
-    for (const o of s.open) {
+    const open: Session[] = [];
+    for (const o of openSessions(s)) {
       if (t > o.start - p.gap && t < o.end + p.gap) {
         joined.start = Math.min(joined.start, o.start);
         joined.end = Math.max(joined.end, o.end);
         joined.count += o.count;
         joined.sum += o.sum;
-      } else keep.push(o);
+      } else open.push(o);
     }
-    keep.push(joined);
-    keep.sort((a, b) => a.start - b.start);
+    open.push(joined);
+    open.sort((a, b) => a.start - b.start);
     if (s.max_seen === null || t > s.max_seen) s.max_seen = t;
     const watermark = s.max_seen - p.lateness;
-    s.open = [];
-    for (const o of keep) {
+    const still: Session[] = [];
+    for (const o of open) {
       if (o.end + p.gap <= watermark) {
         ctx.emit({ key: ctx.key, window_start: o.start, window_end: o.end, count: o.count, duration_ms: o.end - o.start, sum: o.sum });
         s.closed++;
         s.closed_until = Math.max(s.closed_until ?? -Infinity, o.end + p.gap);
-      } else s.open.push(o);
+      } else still.push(o);
     }
+    const newest = still.pop();
+    s.start = newest ? newest.start : null;
+    s.end = newest ? newest.end : 0;
+    s.count = newest ? newest.count : 0;
+    s.sum = newest ? newest.sum : 0;
+    s.held = still;
     return s;
   },
-  view: (state) => {
-    const s = upgrade(state);
-    return { closed: s.closed, open: s.open.map((o) => ({ window_start: o.start, window_end: o.end, count: o.count, sum: o.sum })) };
+  // `held` only with allowed_lateness: without it no earlier session can still be open.
+  view: (s, p) => {
+    const view: Record<string, Json> = { closed: s.closed, open: s.start === null ? null : showSession({ start: s.start, end: s.end, count: s.count, sum: s.sum }) };
+    if (p.lateness > 0) view.held = (s.held ?? []).map(showSession);
+    return view;
   },
   emits: {
     type: 'object',

@@ -18,7 +18,10 @@ function run(op: Operator, raw: unknown, times: number[], through = (s: any) => 
     const ctx: ReduceContext = { key: 'k', time: t, emit: (x) => emitted.push(x), late: (e) => late.push(e.ts) };
     s = op.reduce(through(s), { ts: t, x: i + 1 } as LoEvent, ctx, params);
   }
-  return { emitted, late, view: op.view!(s, params, 0) as { closed: number; open: any[] } };
+  const view = op.view!(s, params, 0) as any;
+  // Sessions show the newest open session and the earlier ones still held; windows show a list.
+  const open: any[] = Array.isArray(view.open) ? view.open : [...(view.held ?? []), ...(view.open ? [view.open] : [])];
+  return { emitted, late, view, open, state: s };
 }
 const spans = (ws: any[]) => ws.map((w) => [w.window_start, w.window_end, w.count]);
 
@@ -37,25 +40,30 @@ describe('session_window: allowed_lateness holds sessions open', () => {
       { key: 'k', window_start: 9000, window_end: 9000, count: 1, duration_ms: 0, sum: 5 },
     ]);
     expect(r.late).toEqual([]);
-    expect(r.view).toEqual({ closed: 2, open: [{ window_start: 20000, window_end: 20000, count: 1, sum: 6 }] });
+    expect(r.view).toEqual({ closed: 2, open: { window_start: 20000, window_end: 20000, count: 1 }, held: [] });
   });
   it('a pause of exactly gap separates sessions, and a watermark exactly at last event + gap emits', () => {
     const r = run(sessionWindow, { gap: '2s' }, [0, 2000, 3999, 5998, 7998]);
     expect(spans(r.emitted)).toEqual([[0, 0, 1], [2000, 5998, 3]]);
-    expect(r.view.open.map((o) => [o.window_start, o.window_end, o.count])).toEqual([[7998, 7998, 1]]);
+    expect(r.open.map((o) => [o.window_start, o.window_end, o.count])).toEqual([[7998, 7998, 1]]);
   });
-  it('shows every open session while the watermark has not passed them', () => {
+  it('shows the newest open session and the earlier ones held open while the watermark has not passed them', () => {
     const r = run(sessionWindow, { gap: '2s', allowed_lateness: '10s' }, [0, 5000, 9000, 9500]);
     expect(r.emitted).toEqual([]);
-    expect(r.view.open.map((o) => [o.window_start, o.window_end, o.count])).toEqual([[0, 0, 1], [5000, 5000, 1], [9000, 9500, 2]]);
+    expect(r.open.map((o) => [o.window_start, o.window_end, o.count])).toEqual([[0, 0, 1], [5000, 5000, 1], [9000, 9500, 2]]);
+    expect(r.view).toEqual({
+      closed: 0,
+      open: { window_start: 9000, window_end: 9500, count: 2 },
+      held: [{ window_start: 0, window_end: 0, count: 1 }, { window_start: 5000, window_end: 5000, count: 1 }],
+    });
   });
   it('an event behind the watermark that touches no emitted session forms its own, emitted at once; later ones that touch it are late', () => {
     const r = run(sessionWindow, { gap: '2s' }, [0, 10000, 5000, 6000, 1500, 8500]);
     expect(spans(r.emitted)).toEqual([[0, 0, 1], [5000, 5000, 1]]);
     expect(r.late).toEqual([6000, 1500]); // 6000 would join [5000], 1500 would join [0]
-    expect(r.view.open.map((o) => [o.window_start, o.window_end, o.count])).toEqual([[8500, 10000, 2]]);
+    expect(r.open.map((o) => [o.window_start, o.window_end, o.count])).toEqual([[8500, 10000, 2]]);
   });
-  it('continues a state stored by the earlier single-session version', () => {
+  it('continues a state stored before sessions could be held open (no held, no closed_until)', () => {
     const params = sessionWindow.prepare!({ gap: '2s' });
     const old = { start: 0, end: 1000, count: 2, sum: 0, closed: 3, max_seen: 1000 } as unknown as SessionState;
     const emitted: any[] = [];
@@ -63,7 +71,8 @@ describe('session_window: allowed_lateness holds sessions open', () => {
     let s = sessionWindow.reduce(old, { ts: 1500 }, ctx, params);
     s = sessionWindow.reduce(s, { ts: 9000 }, { ...ctx, time: 9000 }, params);
     expect(spans(emitted)).toEqual([[0, 1500, 3]]);
-    expect(sessionWindow.view!(s, params, 0)).toEqual({ closed: 4, open: [{ window_start: 9000, window_end: 9000, count: 1, sum: 0 }] });
+    expect(sessionWindow.view!(s, params, 0)).toEqual({ closed: 4, open: { window_start: 9000, window_end: 9000, count: 1 } });
+    expect(s).toEqual({ start: 9000, end: 9000, count: 1, sum: 0, held: [], closed: 4, max_seen: 9000, closed_until: 3500 });
   });
 });
 
@@ -181,10 +190,10 @@ for (const { name, op, params, batch } of ops) {
           const n = naive(times, lateness, batch);
           expect(r.late).toEqual(n.late);
           expect(asSpans(r.emitted)).toEqual(n.emitted);
-          expect(asSpans(r.view.open)).toEqual(n.open.map(({ start, end, count }) => ({ start, end, count })));
+          expect(asSpans(r.open)).toEqual(n.open.map(({ start, end, count }) => ({ start, end, count })));
           // Every event is late or counted: sessions and tumbling windows hold each accepted event once.
           if (name !== 'sliding_window') {
-            const counted = [...r.emitted, ...r.view.open].reduce((s, w) => s + w.count, 0);
+            const counted = [...r.emitted, ...r.open].reduce((s, w) => s + w.count, 0);
             expect(counted + r.late.length).toBe(times.length);
           }
         }),
