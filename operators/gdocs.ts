@@ -11,7 +11,9 @@
 //   text when there is none); every tab is a text of its own;
 // - any other `ty` (formatting, suggestions, images, tab titles, ...) changes no text.
 // An edit beyond the end means the text existed before logging began: the gap is padded with PLACEHOLDER
-// and counted. Malformed commands (missing fields, wrong types, si > ei) throw.
+// and counted (only up to the edit: for a `ds` wholly past the end, LO pads both si and ei from the old end and
+// so leaves si - length extra placeholders; we do not). Malformed commands (missing fields, wrong types,
+// si > ei) throw.
 import type { LoEvent } from '../engine/types.js';
 
 /** Stands for text that existed before logging began. */
