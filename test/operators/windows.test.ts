@@ -159,7 +159,7 @@ const timesWithin = (disorder: number) =>
     let base = 100_000;
     return rows.map((r) => (base += r.gap) - r.back);
   });
-/** Any order at all: times up to a minute apart, shuffled. */
+/** Any order at all: random times within a minute. */
 const anyTimes = fc.array(ms(60_000), { maxLength: 50 });
 const flush = (times: number[]) => [...times, Math.max(0, ...times) + 1_000_000];
 
