@@ -1,6 +1,7 @@
 import type { LoEvent, Operator } from '../engine/types.js';
 import { durationSchema } from '../engine/duration.js';
 import { durationParam } from './params.js';
+import { eachCommand } from './gdocs.js';
 
 export interface RevisionState {
   last: number | null;
@@ -8,16 +9,18 @@ export interface RevisionState {
   deleted_chars: number;
 }
 
-/** Characters an event deletes: a Backspace/Delete keystroke, or `ds` commands of a Google Docs save. */
+/**
+ * Characters an event deletes: a Backspace/Delete keystroke, or the `ds` commands of a Google Docs save (also
+ * inside mlti and tab-scoped nm commands). A document_history replays old edits, so it deletes nothing now.
+ */
 function deletedChars(e: LoEvent): number {
   if (e.event === 'keystroke') return e.keystroke?.key === 'Backspace' || e.keystroke?.key === 'Delete' ? 1 : 0;
+  if (e.event === 'document_history' || !Array.isArray(e.bundles)) return 0;
   let n = 0;
-  const walk = (c: any) => {
-    if (!c || typeof c !== 'object') return;
-    if (c.ty === 'ds' && Number.isInteger(c.si) && Number.isInteger(c.ei) && c.ei >= c.si) n += c.ei - c.si + 1;
-    if (c.ty === 'mlti' && Array.isArray(c.mts)) c.mts.forEach(walk);
-  };
-  if (Array.isArray(e.bundles)) for (const b of e.bundles) if (Array.isArray(b?.commands)) b.commands.forEach(walk);
+  const commands = e.bundles.flatMap((b: any) => (Array.isArray(b?.commands) ? b.commands : []));
+  eachCommand(commands, (c) => {
+    if (c.ty === 'ds' && Number.isInteger(c.si) && Number.isInteger(c.ei) && c.si >= 1 && c.ei >= c.si) n += c.ei - c.si + 1;
+  });
   return n;
 }
 

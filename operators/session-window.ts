@@ -1,17 +1,35 @@
-import type { Operator } from '../engine/types.js';
+import type { Json, Operator } from '../engine/types.js';
 import { durationSchema } from '../engine/duration.js';
 import { durationParam, numberAt, pathParam } from './params.js';
 import type { Accessor } from '../engine/jsonpath.js';
+import { latenessDescription } from './window-core.js';
 
-export interface SessionState {
-  /** The open session, if any. */
-  start: number | null;
+export interface Session {
+  start: number;
+  /** Time of the session's last event (the session can still grow until `end + gap`). */
   end: number;
   count: number;
   sum: number;
+}
+
+/**
+ * The newest open session at the top level (the state's shape from before allowed_lateness held sessions
+ * open), earlier sessions still waiting for late events in `held`.
+ */
+export interface SessionState {
+  /** Start of the newest open session, or null when none is open. */
+  start: number | null;
+  /** Time of its last event (it can still grow until `end + gap`). */
+  end: number;
+  count: number;
+  sum: number;
+  /** Earlier sessions not emitted yet, sorted by start (only with allowed_lateness). */
+  held: Session[];
   closed: number;
-  /** Highest event time seen for this key (null before any): the per-key watermark is this minus allowed_lateness. */
+  /** Highest event time seen for this key (null before any): the watermark is this minus allowed_lateness. */
   max_seen: number | null;
+  /** The latest `end + gap` of an emitted session: events before it are late (null before any closed). */
+  closed_until: number | null;
 }
 
 interface P {
@@ -20,21 +38,34 @@ interface P {
   field?: Accessor;
 }
 
+/** All open sessions, sorted by start (states stored before `held` existed have none held). */
+function openSessions(s: SessionState): Session[] {
+  const open = [...(s.held ?? [])];
+  if (s.start !== null) open.push({ start: s.start, end: s.end, count: s.count, sum: s.sum });
+  return open;
+}
+
+const showSession = (o: Session) => ({ window_start: o.start, window_end: o.end, count: o.count });
+
 /**
- * Session windows in event time: events closer than `gap` belong to one session. A session closes when an
- * event arrives `gap` or more after its end; it is then emitted (a cascade). An event older than the
- * watermark that cannot join the open session goes to the `late` stream, never silently lost.
+ * Session windows in event time: events less than `gap` apart belong to one session, so a pause of at least
+ * `gap` separates two sessions. Lateness works as in every windowed operator (see window-core.ts): the key's
+ * watermark is its newest event time minus `allowed_lateness`; a session is emitted, once and final, when the
+ * watermark reaches its last event + gap (no event that is not late could still join it). Until then a
+ * late-arriving event can join it, extend it backwards, or bridge it with the next session (they merge). An
+ * event earlier than the last emitted session's end + gap is late: it goes to the `late` stream and counts
+ * nowhere, so every emitted session is exactly the session the non-late events form.
  */
 export const sessionWindow: Operator<SessionState, P> = {
   name: 'session_window',
-  summary: 'Session windows in event time (e.g. typing bursts between pauses); emits each closed session.',
+  summary: 'Session windows in event time (e.g. typing bursts between pauses); emits each session once the watermark passes its last event + gap.',
   params: {
     type: 'object',
     required: ['gap'],
     additionalProperties: false,
     properties: {
-      gap: { ...durationSchema, description: 'a pause at least this long closes the session' },
-      allowed_lateness: { ...durationSchema, description: 'how far behind the newest event an event may be and still count (default 0)' },
+      gap: { ...durationSchema, description: 'a pause at least this long separates two sessions' },
+      allowed_lateness: { ...durationSchema, description: latenessDescription },
       field: { type: 'string', pattern: '^\\$', description: 'a numeric field to sum per session (optional)' },
     },
   },
@@ -43,41 +74,52 @@ export const sessionWindow: Operator<SessionState, P> = {
     lateness: durationParam('allowed_lateness', p.allowed_lateness ?? 0),
     field: p.field ? pathParam('field', p.field) : undefined,
   }),
-  init: () => ({ start: null, end: 0, count: 0, sum: 0, closed: 0, max_seen: null }),
+  init: () => ({ start: null, end: 0, count: 0, sum: 0, held: [], closed: 0, max_seen: null, closed_until: null }),
   reduce(s, e, ctx, p) {
     const t = ctx.time;
-    const x = p.field ? (numberAt(p.field, e) ?? 0) : 0;
-    if (s.start !== null && t >= s.start - p.gap && t < s.end + p.gap) {
-      // Joins the open session (possibly slightly out of order).
-      if (t < s.start) s.start = t;
-      if (t > s.end) s.end = t;
-      s.count++;
-      s.sum += x;
-    } else if (s.start !== null && t < s.start) {
-      if (t < (s.max_seen ?? t) - p.lateness) {
-        ctx.late(e);
-        return s;
-      }
-      // Within allowed lateness but before the open session: it forms a session of its own, emitted now.
-      ctx.emit({ key: ctx.key, window_start: t, window_end: t, count: 1, duration_ms: 0, sum: x });
-      s.closed++;
-    } else {
-      if (s.start !== null) {
-        ctx.emit({ key: ctx.key, window_start: s.start, window_end: s.end, count: s.count, duration_ms: s.end - s.start, sum: s.sum });
-        s.closed++;
-      }
-      s.start = t;
-      s.end = t;
-      s.count = 1;
-      s.sum = x;
+    s.closed_until ??= null; // a state stored before closed_until existed
+    if (s.closed_until !== null && t < s.closed_until) {
+      ctx.late(e);
+      return s;
     }
+    const x = p.field ? (numberAt(p.field, e) ?? 0) : 0;
+    // The open sessions this event touches (less than gap away) merge with it into one.
+    const joined: Session = { start: t, end: t, count: 1, sum: x };
+    const open: Session[] = [];
+    for (const o of openSessions(s)) {
+      if (t > o.start - p.gap && t < o.end + p.gap) {
+        joined.start = Math.min(joined.start, o.start);
+        joined.end = Math.max(joined.end, o.end);
+        joined.count += o.count;
+        joined.sum += o.sum;
+      } else open.push(o);
+    }
+    open.push(joined);
+    open.sort((a, b) => a.start - b.start);
     if (s.max_seen === null || t > s.max_seen) s.max_seen = t;
+    const watermark = s.max_seen - p.lateness;
+    const still: Session[] = [];
+    for (const o of open) {
+      if (o.end + p.gap <= watermark) {
+        ctx.emit({ key: ctx.key, window_start: o.start, window_end: o.end, count: o.count, duration_ms: o.end - o.start, sum: o.sum });
+        s.closed++;
+        s.closed_until = Math.max(s.closed_until ?? -Infinity, o.end + p.gap);
+      } else still.push(o);
+    }
+    const newest = still.pop();
+    s.start = newest ? newest.start : null;
+    s.end = newest ? newest.end : 0;
+    s.count = newest ? newest.count : 0;
+    s.sum = newest ? newest.sum : 0;
+    s.held = still;
     return s;
   },
-  view: (s) => ({
-    closed: s.closed,
-    open: s.start === null ? null : { window_start: s.start, window_end: s.end, count: s.count },
-  }),
+  // `held` only with allowed_lateness: without it no earlier session can still be open.
+  view: (s, p) => {
+    const view: Record<string, Json> = { closed: s.closed, open: s.start === null ? null : showSession({ start: s.start, end: s.end, count: s.count, sum: s.sum }) };
+    if (p.lateness > 0) view.held = (s.held ?? []).map(showSession);
+    return view;
+  },
   emits: {
     type: 'object',
     properties: {
@@ -89,5 +131,5 @@ export const sessionWindow: Operator<SessionState, P> = {
       sum: { type: 'number' },
     },
   },
-  example: `bursts: { from: [extension], key: student, where: "event == 'keystroke'", op: session_window, params: { gap: 2s }, emit: burst }`,
+  example: `bursts: { from: [extension], key: student, where: "event == 'keystroke'", op: session_window, params: { gap: 2s, allowed_lateness: 5s }, emit: burst, late: late_keys }`,
 };

@@ -1,7 +1,7 @@
 import type { Operator } from '../engine/types.js';
 import { durationSchema } from '../engine/duration.js';
 import { durationParam, pathParam } from './params.js';
-import { initWindows, reduceWindows, viewWindows, windowEmits, type WindowParams, type WindowState } from './window-core.js';
+import { initWindows, latenessDescription, reduceWindows, viewWindows, windowEmits, type WindowParams, type WindowState } from './window-core.js';
 
 export const tumblingWindow: Operator<WindowState, WindowParams> = {
   name: 'tumbling_window',
@@ -12,7 +12,7 @@ export const tumblingWindow: Operator<WindowState, WindowParams> = {
     additionalProperties: false,
     properties: {
       size: { ...durationSchema, description: 'window length' },
-      allowed_lateness: { ...durationSchema, description: 'how long a window waits for late events (default 0)' },
+      allowed_lateness: { ...durationSchema, description: latenessDescription },
       field: { type: 'string', pattern: '^\\$', description: 'a numeric field to sum and average (optional)' },
     },
   },

@@ -48,7 +48,9 @@ const events = fc
     return rows.map((r): LoEvent => {
       t = r.back ? Math.max(0, t - r.gap) : t + r.gap;
       if (!r.save) return { ts: t, x: r.x, event: 'keystroke', keystroke: { key: r.key } };
-      // Insert at the end or delete the last character: always valid against the text so far.
+      // An insert at the start of a tab (so reconstruct_text's state holds tabs), or an insert at the end or a
+      // delete of the last character of the main text: always valid against the text so far.
+      if (r.key === 'e') return { ts: t, x: r.x, event: 'google_docs_save', bundles: [{ commands: [{ ty: 'nm', nmc: { ty: 'is', ibi: 1, s: 'e' }, nmr: ['t.1'] }] }] };
       const command = r.key === 'Backspace' && length > 0 ? { ty: 'ds', si: length, ei: length } : { ty: 'is', ibi: length + 1, s: r.key };
       length += command.ty === 'ds' ? -1 : 1;
       return { ts: t, x: r.x, event: 'google_docs_save', bundles: [{ commands: [command] }] };
