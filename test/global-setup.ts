@@ -13,6 +13,8 @@ declare module 'vitest' {
 }
 
 export default async function setup(project: TestProject) {
+  // Servers the tests start as child processes log warnings only: the test output stays readable.
+  process.env.LOFLOW_LOG_LEVEL ??= 'warn';
   const [redis, cluster, postgres] = await Promise.all([startRedis(), startRedisCluster(3), startPostgres()]);
   project.provide('redisUrl', redis.url);
   project.provide('redisClusterUrl', cluster.url);
