@@ -22,63 +22,11 @@ import { RedisStateStore } from '../engine/state/redis-store.js';
 import { FileInputLog } from '../engine/log/file-log.js';
 import type { CompiledPipeline, LoEvent, StateStore } from '../engine/types.js';
 import { startRedis } from './servers.js';
+import type { Ctx, Series } from './types.js';
+import { demo, demoFile, eventsFile } from './fixtures.js';
+import { redisWorkload } from './redis-workload.js';
 
-export interface Figure {
-  workload: string;
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: number;
-  /** value / baseline (for throughput: how much of the baseline loflow reaches). */
-  ratio?: number;
-  goal?: string;
-  met?: boolean;
-  note?: string;
-}
-
-export interface Series {
-  title: string;
-  x: string;
-  y: string;
-  points: Array<{ label: string; x: number; y: number }>;
-}
-
-export interface Profile {
-  title: string;
-  /** Top functions by self time: [percent, function location]. */
-  top: Array<[number, string]>;
-}
-
-export interface Ctx {
-  profiles: Profile[];
-  quick: boolean;
-  dir: string;
-  figures: Figure[];
-  series: Series[];
-  log(msg: string): void;
-}
-
-const demoFile = join(packageRoot, 'pipelines/writing-observer.yaml');
-
-async function demo(): Promise<CompiledPipeline> {
-  const { pipeline, errors } = await compilePipelineFile(demoFile);
-  if (!pipeline) throw new Error(errors.map((e) => e.message).join('\n'));
-  return pipeline;
-}
-
-function eventsFile(ctx: Ctx, n: number): string {
-  const file = join(ctx.dir, `events-${n}.ndjson`);
-  try {
-    statSync(file);
-    return file;
-  } catch {
-    /* write it */
-  }
-  const parts: string[] = [];
-  for (const e of new Classroom({ students: 200, seed: 1 }).events(n)) parts.push(JSON.stringify(e));
-  writeFileSync(file, parts.join('\n') + '\n');
-  return file;
-}
+export type { Ctx, Figure, Profile, Series } from './types.js';
 
 /** Run `loflow replay` under `node --cpu-prof` and summarise where the time goes (self time). */
 async function profileReplay(file: string): Promise<{ top: Array<[number, string]> }> {
@@ -471,4 +419,4 @@ export const wsIngest = {
   },
 };
 
-export const workloads = [replay, operators, httpIngest, wsIngest, dashboardLatency, memory, archive];
+export const workloads = [replay, operators, redisWorkload, httpIngest, wsIngest, dashboardLatency, memory, archive];
