@@ -25,6 +25,7 @@ import { startRedis } from './servers.js';
 import type { Ctx, Series } from './types.js';
 import { demo, demoFile, eventsFile } from './fixtures.js';
 import { redisWorkload } from './redis-workload.js';
+import { dashboardLoad } from './dashboard-load.js';
 
 export type { Ctx, Figure, Profile, Series } from './types.js';
 
@@ -419,4 +420,4 @@ export const wsIngest = {
   },
 };
 
-export const workloads = [replay, operators, redisWorkload, httpIngest, wsIngest, dashboardLatency, memory, archive];
+export const workloads = [replay, operators, redisWorkload, httpIngest, wsIngest, dashboardLatency, dashboardLoad, memory, archive];
