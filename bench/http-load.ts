@@ -11,6 +11,9 @@ export class HttpLoad {
   private readonly agent: Agent;
   /** Answers other than 200 (429 rate limit, 503 unavailable...), for the report. */
   failed = 0;
+  /** Events the server acknowledged (200). */
+  accepted = 0;
+  private stopped = false;
 
   constructor(
     private readonly url: string,
@@ -37,6 +40,7 @@ export class HttpLoad {
     return new Promise((resolve) => {
       const req = request(this.url, { method: 'POST', agent: this.agent, headers: { 'content-type': 'application/json', authorization: `Bearer ${key}`, 'content-length': Buffer.byteLength(body) } }, (res) => {
         if (res.statusCode !== 200) this.failed++;
+        else this.accepted += HttpLoad.batch;
         res.resume();
         res.on('end', () => resolve());
       });
@@ -51,13 +55,14 @@ export class HttpLoad {
   /** Offer `rate` events/s (Infinity: flat out) for `seconds`; resolves with the events sent, once answered. */
   run(rate: number, seconds: number): Promise<number> {
     const t0 = performance.now();
+    this.stopped = false;
     let sent = 0;
     let inFlight = 0;
     return new Promise((resolve) => {
       let done = false;
       const pump = () => {
         const elapsed = performance.now() - t0;
-        if (elapsed >= seconds * 1000) {
+        if (elapsed >= seconds * 1000 || this.stopped) {
           if (!done) {
             done = true;
             clearInterval(timer);
@@ -77,6 +82,11 @@ export class HttpLoad {
       const timer = setInterval(pump, 5);
       pump();
     });
+  }
+
+  /** End the current run now (it still resolves once the requests in flight are answered or fail). */
+  stop(): void {
+    this.stopped = true;
   }
 
   close(): void {

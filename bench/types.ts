@@ -33,4 +33,6 @@ export interface Ctx {
   figures: Figure[];
   series: Series[];
   log(msg: string): void;
+  /** Extra checkpoint URLs for the recovery workload (`loflow bench --checkpoint URL`). */
+  checkpoints?: string[];
 }

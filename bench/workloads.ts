@@ -26,6 +26,7 @@ import type { Ctx, Series } from './types.js';
 import { demo, demoFile, eventsFile } from './fixtures.js';
 import { redisWorkload } from './redis-workload.js';
 import { dashboardLoad } from './dashboard-load.js';
+import { recovery } from './recovery.js';
 
 export type { Ctx, Figure, Profile, Series } from './types.js';
 
@@ -420,4 +421,4 @@ export const wsIngest = {
   },
 };
 
-export const workloads = [replay, operators, redisWorkload, httpIngest, wsIngest, dashboardLatency, dashboardLoad, memory, archive];
+export const workloads = [replay, operators, redisWorkload, httpIngest, wsIngest, dashboardLatency, dashboardLoad, memory, archive, recovery];
