@@ -1,22 +1,51 @@
 // The embedded default store: states live in this process. Commits are trivially atomic (one synchronous
 // update), so the exactly-once argument is the same as for Redis; nothing survives a restart.
+// States are filed by pipeline, reducer and version, then by shard key: the per-state index entry is then
+// only the shard key (the same string the engine's cache holds), not a ~100-byte composite key per state.
 import type { Commit, Json, StateRef, StateStore } from '../types.js';
 
-const SEP = '\u0000';
-const refKey = (r: StateRef) => r.pipeline + SEP + r.reducer + SEP + r.version + SEP + r.key;
+type Versions = Map<string, Map<string, Json>>;
 
 export class MemoryStateStore implements StateStore {
   readonly kind = 'memory';
-  private readonly states = new Map<string, Json>();
+  /** pipeline -> reducer -> version -> shard key -> state. */
+  private readonly states = new Map<string, Map<string, Versions>>();
   private readonly offsets = new Map<string, number>();
 
+  private bucket(r: StateRef, create: true): Map<string, Json>;
+  private bucket(r: StateRef, create: false): Map<string, Json> | undefined;
+  private bucket(r: StateRef, create: boolean): Map<string, Json> | undefined {
+    let reducers = this.states.get(r.pipeline);
+    if (!reducers) {
+      if (!create) return undefined;
+      this.states.set(r.pipeline, (reducers = new Map()));
+    }
+    let versions = reducers.get(r.reducer);
+    if (!versions) {
+      if (!create) return undefined;
+      reducers.set(r.reducer, (versions = new Map()));
+    }
+    let keys = versions.get(r.version);
+    if (!keys && create) versions.set(r.version, (keys = new Map()));
+    return keys;
+  }
+
   async load(refs: readonly StateRef[]): Promise<Array<Json | undefined>> {
-    return refs.map((r) => this.states.get(refKey(r)));
+    return refs.map((r) => this.bucket(r, false)?.get(r.key));
   }
 
   async commit(commit: Commit): Promise<void> {
     // States are kept by reference: the engine owns them between commits, so no copy is needed.
-    for (const [ref, state] of commit.writes) this.states.set(refKey(ref), state);
+    // Writes come grouped by reducer, so the bucket of the previous write is usually the right one.
+    let last: StateRef | undefined;
+    let keys: Map<string, Json> | undefined;
+    for (const [ref, state] of commit.writes) {
+      if (!last || ref.reducer !== last.reducer || ref.version !== last.version || ref.pipeline !== last.pipeline) {
+        keys = this.bucket(ref, true);
+        last = ref;
+      }
+      keys!.set(ref.key, state);
+    }
     this.offsets.set(commit.pipeline, commit.offset);
   }
 
@@ -25,16 +54,17 @@ export class MemoryStateStore implements StateStore {
   }
 
   async *scan(pipeline: string, reducer?: string): AsyncIterable<[StateRef, Json]> {
-    for (const [k, v] of this.states) {
-      const [p, r, version, key] = k.split(SEP);
-      if (p === pipeline && (reducer === undefined || r === reducer)) yield [{ pipeline: p, reducer: r, version, key }, v];
+    for (const [r, versions] of this.states.get(pipeline) ?? []) {
+      if (reducer !== undefined && r !== reducer) continue;
+      for (const [version, keys] of versions) for (const [key, v] of keys) yield [{ pipeline, reducer: r, version, key }, v];
     }
   }
 
   async drop(pipeline: string, reducer: string): Promise<number> {
+    const reducers = this.states.get(pipeline);
     let n = 0;
-    const prefix = pipeline + SEP + reducer + SEP;
-    for (const k of [...this.states.keys()]) if (k.startsWith(prefix) && this.states.delete(k)) n++;
+    for (const keys of reducers?.get(reducer)?.values() ?? []) n += keys.size;
+    reducers?.delete(reducer);
     return n;
   }
 
