@@ -6,7 +6,6 @@ import { mkdtempSync, readdirSync, writeFileSync, readFileSync, statSync } from 
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { ArchiveWriter } from '../archive/writer.js';
@@ -25,6 +24,7 @@ import { startRedis } from './servers.js';
 import type { Ctx, Series } from './types.js';
 import { demo, demoFile, eventsFile } from './fixtures.js';
 import { redisWorkload } from './redis-workload.js';
+import { cannon } from './cannon.js';
 import { dashboardLoad } from './dashboard-load.js';
 import { recovery } from './recovery.js';
 
@@ -152,11 +152,6 @@ async function bareServer(): Promise<{ url: string; close(): Promise<void> }> {
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-async function cannon(url: string, body: string, connections: number, seconds: number) {
-  const r = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections, duration: seconds });
-  return { rps: r.requests.average, p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, non2xx: r.non2xx };
-}
-
 export const httpIngest = {
   name: 'http-ingest',
   async run(ctx: Ctx) {
@@ -171,28 +166,34 @@ export const httpIngest = {
         const events = [...new Classroom({ students: 200, seed: size }).events(size)].map((e) => ({ ...e.event, ts: e.event.ts }));
         const body = JSON.stringify(events);
         const bare = await bareServer();
-        const b = await cannon(bare.url, body, connections, seconds);
+        const b = await cannon(bare.url, body, connections, seconds, ctx.dir);
         await bare.close();
-        const store = await RedisStateStore.connect(redis.url);
-        const engine = new Engine({ ...pipeline, name: `bench-http-${size}-${Date.now()}` }, { store });
-        await engine.start();
-        const s = await startServer({ pipeline, engine, port: 0, limits: { ratePerSec: Infinity } });
-        const l = await cannon(`${s.url}/v1/events`, body, connections, seconds);
-        await s.stop();
-        await engine.stop();
-        const ev = l.rps * size;
-        ctx.figures.push({
-          workload: 'http-ingest',
-          name: `POST /v1/events, ${size} events/batch, ${connections} conns, Redis state (p50 ${l.p50} ms, p99 ${l.p99} ms; bare p99 ${b.p99} ms)`,
-          value: ev,
-          unit: 'events/s',
-          baseline: b.rps * size,
-          ratio: ev / (b.rps * size),
-          goal: '>= 0.5 of baseline',
-          met: ev / (b.rps * size) >= 0.5,
-          note: l.non2xx ? `${l.non2xx} non-2xx answers` : undefined,
-        });
-        series.points.push({ label: 'loflow', x: size, y: ev }, { label: 'bare node:http', x: size, y: b.rps * size });
+        // loflow with Redis state, without and with checkpointing (the durable file log: fsync before the ack).
+        const rates: Record<string, number> = {};
+        for (const durable of [false, true]) {
+          const store = await RedisStateStore.connect(redis.url);
+          const log = durable ? new FileInputLog(mkdtempSync(join(ctx.dir, 'http-log-'))) : undefined;
+          const engine = new Engine({ ...pipeline, name: `bench-http-${size}-${durable}-${Date.now()}` }, { store, log });
+          await engine.start();
+          const s = await startServer({ pipeline, engine, port: 0, limits: { ratePerSec: Infinity } });
+          const l = await cannon(`${s.url}/v1/events`, body, connections, seconds, ctx.dir);
+          await s.stop();
+          await engine.stop();
+          const ev = (rates[durable ? 'loflow, file log' : 'loflow, memory log'] = l.rps * size);
+          ctx.figures.push({
+            workload: 'http-ingest',
+            name: `POST /v1/events, ${size} events/batch, ${connections} conns, Redis state, ${durable ? 'checkpointing on (file log, fsync per request)' : 'memory input log'} (p50 ${l.p50} ms, p99 ${l.p99} ms; bare p99 ${b.p99} ms)`,
+            value: ev,
+            unit: 'events/s',
+            baseline: b.rps * size,
+            ratio: ev / (b.rps * size),
+            goal: durable ? '>= 0.5 of baseline' : undefined,
+            met: durable ? ev / (b.rps * size) >= 0.5 : undefined,
+            note: l.non2xx ? `${l.non2xx} non-2xx answers` : undefined,
+          });
+        }
+        for (const [label, y] of Object.entries(rates)) series.points.push({ label, x: size, y });
+        series.points.push({ label: 'bare node:http', x: size, y: b.rps * size });
       }
     } finally {
       await redis.stop();
