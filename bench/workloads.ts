@@ -84,16 +84,52 @@ export const replay = {
     } finally {
       await redis.stop();
     }
-    // The engine alone: events already parsed, so JSON parsing (the baseline's whole cost) is left out.
+    // The engine alone: events already parsed, so JSON parsing (the baseline's whole cost) is left out. Two
+    // passes: the first includes the JIT warming up; the second is the engine's steady state (a live server).
     const parsedEvents: LoEvent[] = [];
     for await (const chunk of readNdjson(file, 4096)) for (const l of chunk) parsedEvents.push(unwrap(l.value, 'extension').event as LoEvent);
-    const engine = new Engine(pipeline, { queueLimit: 4096 * 8 });
-    const t1 = performance.now();
-    for (let i = 0; i < parsedEvents.length; i += 4096) await engine.ingest('extension', parsedEvents.slice(i, i + 4096));
-    await engine.flush();
-    const engineOnly = parsedEvents.length / ((performance.now() - t1) / 1000);
-    await engine.stop();
-    ctx.figures.push({ workload: 'replay', name: 'demo pipeline, engine only (events pre-parsed, memory store)', value: engineOnly, unit: 'events/s', goal: '>= 1,000,000 events/s', met: engineOnly >= 1_000_000 });
+    const passes: Array<{ wall: number; cpu: number }> = [];
+    for (let pass = 0; pass < 2; pass++) {
+      global.gc?.();
+      const engine = new Engine(pipeline, { queueLimit: 4096 * 8 });
+      const t1 = performance.now();
+      const c1 = process.cpuUsage();
+      for (let i = 0; i < parsedEvents.length; i += 4096) await engine.ingest('extension', parsedEvents.slice(i, i + 4096));
+      await engine.flush();
+      const cpu = process.cpuUsage(c1);
+      passes.push({ wall: parsedEvents.length / ((performance.now() - t1) / 1000), cpu: parsedEvents.length / ((cpu.user + cpu.system) / 1e6) });
+      await engine.stop();
+    }
+    const engineOnly = passes[1].wall;
+    ctx.figures.push({
+      workload: 'replay',
+      name: 'demo pipeline, engine only (events pre-parsed, memory store, second pass)',
+      value: engineOnly,
+      unit: 'events/s',
+      goal: '>= 1,000,000 events/s',
+      met: engineOnly >= 1_000_000,
+      note: `${Math.round(passes[1].cpu).toLocaleString('en')} events per CPU second; first pass (JIT warming up) ${Math.round(passes[0].wall).toLocaleString('en')} events/s`,
+    });
+    // The CLI as users run it, in its own process, and with a larger young generation (fewer events
+    // promoted to the old generation while they wait in the queue: less GC).
+    for (const flags of ['', '--max-semi-space-size=64']) {
+      const out = execFileSync(process.execPath, [join(packageRoot, 'bin/loflow.js'), 'replay', demoFile, file, '--summary'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${flags}`.trim() },
+      });
+      const rate = (JSON.parse(out) as { eventsPerSec: number }).eventsPerSec;
+      ctx.figures.push({
+        workload: 'replay',
+        name: `\`loflow replay --summary\` (own process${flags ? `, NODE_OPTIONS=${flags}` : ''})`,
+        value: rate,
+        unit: 'events/s',
+        baseline,
+        ratio: rate / baseline,
+        goal: '>= 1,000,000 events/s',
+        met: rate >= 1_000_000,
+      });
+    }
     // Checkpoint overhead: the same pre-parsed events through the durable file log (fsync per batch).
     const durable = new Engine(pipeline, { queueLimit: 4096 * 8, log: new FileInputLog(mkdtempSync(join(tmpdir(), 'loflow-bench-log-'))) });
     const t2 = performance.now();
@@ -235,7 +271,7 @@ export const dashboardLatency = {
     const p50 = hist.getValueAtPercentile(50);
     const p99 = hist.getValueAtPercentile(99);
     ctx.figures.push({ workload: 'dashboard-latency', name: 'event-to-dashboard p50 (min_interval 50 ms, light load)', value: p50, unit: 'ms' });
-    ctx.figures.push({ workload: 'dashboard-latency', name: 'event-to-dashboard p99 (min_interval 50 ms, light load)', value: p99, unit: 'ms', goal: '< 50 ms at half max load (measured here at light load only)', met: p99 < 50 });
+    ctx.figures.push({ workload: 'dashboard-latency', name: 'event-to-dashboard p99 (min_interval 50 ms, light load)', value: p99, unit: 'ms', note: 'the goal at half the maximum load: see dashboard-load' });
     ctx.series.push({ title: 'event-to-dashboard latency', x: 'percentile', y: 'ms', points: [50, 90, 99, 99.9].map((p) => ({ label: 'latency', x: p, y: hist.getValueAtPercentile(p) })) });
   },
 };
@@ -413,7 +449,7 @@ export const wsIngest = {
       ctx.figures.push({ workload: 'ws-ingest', name: `${students} students at 10 events/s each, held (offered ${students * 10}/s; ${dropped} dropped)`, value: held, unit: 'events/s', baseline: students * 10, ratio: held / (students * 10) });
       const half = `${students} students typing, min_interval ${p!.dashboards.get('overview')!.minIntervalMs} ms`;
       ctx.figures.push({ workload: 'ws-ingest', name: `event-to-dashboard p50 (${half})`, value: hist.getValueAtPercentile(50), unit: 'ms' });
-      ctx.figures.push({ workload: 'ws-ingest', name: `event-to-dashboard p99 (${half})`, value: hist.getValueAtPercentile(99), unit: 'ms', goal: '< 50 ms (the 500 ms push interval bounds it from below)', met: hist.getValueAtPercentile(99) < 50 });
+      ctx.figures.push({ workload: 'ws-ingest', name: `event-to-dashboard p99 (${half})`, value: hist.getValueAtPercentile(99), unit: 'ms', note: 'bounded below by the 500 ms push interval; the goal is measured in dashboard-load' });
       ctx.figures.push({ workload: 'ws-ingest', name: 'dashboard effective push interval at the end', value: s.hub.interval.get('overview') ?? 0, unit: 'ms' });
     } finally {
       await s.stop();
