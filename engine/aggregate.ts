@@ -51,7 +51,7 @@ function pick(view: Json | undefined, field: string[]): Json | undefined {
 export interface StateSource {
   cache: Map<string, Map<string, CachedState>>;
   /** For composite-keyed reducers: member -> the full keys of that member's states. */
-  memberIndex(reducer: string, agg: string): Map<string, Set<string>> | undefined;
+  memberIndex(reducer: string, agg: string): Map<string, readonly string[]> | undefined;
   now: number;
 }
 
@@ -120,8 +120,8 @@ function memberView(
     }
     case 'composite': {
       const keys = src.memberIndex(r.name, agg.name)?.get(member);
-      if (!keys || keys.size === 0) return undefined;
-      const cached = [...keys].map((k) => states.get(k)).filter((c): c is CachedState => c !== undefined);
+      if (!keys || keys.length === 0) return undefined;
+      const cached = keys.map((k) => states.get(k)).filter((c): c is CachedState => c !== undefined);
       if (cached.length === 0) return undefined;
       if (r.op.merge) {
         // Merge into a fresh state so the per-key states stay untouched.

@@ -91,8 +91,9 @@ export class Engine extends EventEmitter {
 
   /** reducer -> shard key -> state. The engine's working set; the store is written per batch. */
   private readonly cache = new Map<string, Map<string, CachedState>>();
-  /** `${reducer}\0${aggregation}` -> member -> full keys (composite-keyed reducers only). */
-  private readonly memberIdx = new Map<string, Map<string, Set<string>>>();
+  /** `${reducer}\0${aggregation}` -> member -> full keys (composite-keyed reducers only). Arrays, not Sets: a
+   * member has a few keys (documents), and a Set per member costs ~150 bytes more. */
+  private readonly memberIdx = new Map<string, Map<string, string[]>>();
   private readonly unknown = new Set<string>();
   private readonly levels: CompiledReducer[][] = [];
   private readonly consumers = new Map<string, CompiledReducer[]>();
@@ -473,9 +474,9 @@ export class Engine extends EventEmitter {
       const id = r.name + '\0' + agg.name;
       let idx = this.memberIdx.get(id);
       if (!idx) this.memberIdx.set(id, (idx = new Map()));
-      let set = idx.get(member);
-      if (!set) idx.set(member, (set = new Set()));
-      set.add(key);
+      const keys = idx.get(member);
+      if (!keys) idx.set(member, [key]);
+      else if (!keys.includes(key)) keys.push(key);
     }
   }
 
