@@ -25,6 +25,7 @@ import type { Ctx, Series } from './types.js';
 import { demo, demoFile, eventsFile } from './fixtures.js';
 import { redisWorkload } from './redis-workload.js';
 import { cannon } from './cannon.js';
+import { profileWhile, topSelfTime } from './profile.js';
 import { dashboardLoad } from './dashboard-load.js';
 import { recovery } from './recovery.js';
 
@@ -34,19 +35,7 @@ export type { Ctx, Figure, Profile, Series } from './types.js';
 async function profileReplay(file: string): Promise<{ top: Array<[number, string]> }> {
   const dir = mkdtempSync(join(tmpdir(), 'loflow-prof-'));
   execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, join(packageRoot, 'bin/loflow.js'), 'replay', demoFile, file, '--summary'], { stdio: 'ignore' });
-  const prof = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]), 'utf8')) as {
-    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
-    samples: number[];
-  };
-  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  const self = new Map<string, number>();
-  for (const id of prof.samples) {
-    const f = byId.get(id)!.callFrame;
-    const where = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(dist|node_modules)\//, '$1/')}:${f.lineNumber + 1}`;
-    self.set(where, (self.get(where) ?? 0) + 1);
-  }
-  const total = prof.samples.length;
-  return { top: [...self].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, n]) => [Math.round((1000 * n) / total) / 10, k]) };
+  return { top: topSelfTime(dir) };
 }
 
 /** Replay a file through an engine, as `loflow replay` does; events/s. */
@@ -212,7 +201,12 @@ export const httpIngest = {
           const engine = new Engine({ ...pipeline, name: `bench-http-${size}-${durable}-${Date.now()}` }, { store, log });
           await engine.start();
           const s = await startServer({ pipeline, engine, port: 0, limits: { ratePerSec: Infinity } });
-          const l = await cannon(`${s.url}/v1/events`, body, connections, seconds, ctx.dir);
+          // The runs at 100-event batches are profiled (this process only: autocannon is a child).
+          const profiled = size === 100;
+          const { result: l, top } = profiled
+            ? await profileWhile(() => cannon(`${s.url}/v1/events`, body, connections, seconds, ctx.dir))
+            : { result: await cannon(`${s.url}/v1/events`, body, connections, seconds, ctx.dir), top: [] };
+          if (profiled) ctx.profiles.push({ title: `HTTP ingest, ${size} events/batch, Redis state, ${durable ? 'checkpointing on (file log)' : 'memory input log'}`, top });
           await s.stop();
           await engine.stop();
           const ev = (rates[durable ? 'loflow, file log' : 'loflow, memory log'] = l.rps * size);
