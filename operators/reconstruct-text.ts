@@ -20,6 +20,28 @@ function int(c: Command, field: string): number {
   return v;
 }
 
+/** Whitespace as the regular expression \s sees it (ECMAScript WhiteSpace and LineTerminator). */
+function isSpace(c: number): boolean {
+  if (c <= 32) return c === 32 || (c >= 9 && c <= 13);
+  if (c < 160) return false;
+  return c === 160 || c === 0x1680 || (c >= 0x2000 && c <= 0x200a) || c === 0x2028 || c === 0x2029 || c === 0x202f || c === 0x205f || c === 0x3000 || c === 0xfeff;
+}
+
+/**
+ * Words: maximal runs of non-whitespace, as `text.split(/\s+/).filter(nonEmpty).length` counts them, without
+ * building the words (a dashboard push computes this for every student's document).
+ */
+export function countWords(text: string): number {
+  let words = 0;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const space = isSpace(text.charCodeAt(i));
+    if (!space && !inWord) words++;
+    inWord = !space;
+  }
+  return words;
+}
+
 /** Apply one Google Docs command to `text` (1-based indices); returns the new text and padding added. */
 function apply(text: string, c: Command, pad: { n: number }): string {
   if (!c || typeof c !== 'object') throw new Error(`a command must be an object (got ${JSON.stringify(c)})`);
@@ -106,7 +128,7 @@ export const reconstructText: Operator<TextState, { include_text: boolean }> = {
     return s;
   },
   view: (s, p) => {
-    const words = s.text.split(/\s+/).filter((w) => w.length > 0).length;
+    const words = countWords(s.text);
     const view: Record<string, Json> = { length: s.text.length, words, padded: s.padded, edits: s.edits };
     if (p.include_text) view.text = s.text;
     return view;
