@@ -14,6 +14,7 @@ import hdr from 'hdr-histogram-js';
 import type WebSocket from 'ws';
 import { rosterCsv } from '../engine/classroom.js';
 import { demoFile } from './fixtures.js';
+import { profileInDir } from './profile.js';
 import { health, metric, startServe } from './serve-child.js';
 import { freePort } from './servers.js';
 import type { Ctx, Series } from './types.js';
@@ -54,7 +55,10 @@ export const dashboardLoad = {
     const classTeacher = new Map(csv.trim().split('\n').slice(1).map((l) => l.split(',')).map(([, c, t]) => [c, t]));
     // Ingest keys: the rate limit is per key (20,000 events/s), so the load spreads over 32 of them.
     const keys = Array.from({ length: 32 }, (_, i) => `bench-key-${i}`);
-    const server = await startServe(join(dir, 'p.yaml'), await freePort(), ['--data', join(dir, 'data'), '--demo-tokens'], { LOFLOW_API_KEYS: keys.join(',') });
+    // The server runs under the sampling profiler (about 1 sample a millisecond; a small cost), so the report
+    // can say where a live server's time goes.
+    const profDir = mkdtempSync(join(dir, 'prof-'));
+    const server = await startServe(join(dir, 'p.yaml'), await freePort(), ['--data', join(dir, 'data'), '--demo-tokens'], { LOFLOW_API_KEYS: keys.join(',') }, ['--cpu-prof', '--cpu-prof-dir', profDir]);
     const base = server.url.replace('http', 'ws');
     const sockets: WebSocket[] = [];
     const watchers: WebSocket[] = [];
@@ -215,5 +219,7 @@ export const dashboardLoad = {
       for (const w of [...watchers, ...sockets]) w.terminate();
       await server.kill('SIGTERM');
     }
+    // Written when the server exits.
+    ctx.profiles.push({ title: `loflow serve (demo pipeline with its archive, ${students} students, ${classes} classes watched) through every load step`, ...profileInDir(profDir, 10) });
   },
 };

@@ -21,9 +21,10 @@ export interface Health {
   log_end: number;
 }
 
-export async function startServe(pipelineFile: string, port: number, args: string[], env: Record<string, string> = {}): Promise<ServeChild> {
+/** `nodeArgs` go to node itself (e.g. --cpu-prof; NODE_OPTIONS does not take it). */
+export async function startServe(pipelineFile: string, port: number, args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServeChild> {
   const t0 = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [join(packageRoot, 'bin/loflow.js'), 'serve', pipelineFile, '--port', String(port), ...args], {
+  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(packageRoot, 'bin/loflow.js'), 'serve', pipelineFile, '--port', String(port), ...args], {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

@@ -24,6 +24,8 @@ export interface Profile {
   title: string;
   /** Top functions by self time: [percent, function location]. */
   top: Array<[number, string]>;
+  /** Self time grouped by dependency or loflow folder. */
+  byArea?: Array<[number, string]>;
 }
 
 export interface Ctx {

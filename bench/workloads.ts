@@ -25,17 +25,17 @@ import type { Ctx, Series } from './types.js';
 import { demo, demoFile, eventsFile } from './fixtures.js';
 import { redisWorkload } from './redis-workload.js';
 import { cannon } from './cannon.js';
-import { profileWhile, topSelfTime } from './profile.js';
+import { profileInDir, profileWhile, type ProfileSummary } from './profile.js';
 import { dashboardLoad } from './dashboard-load.js';
 import { recovery } from './recovery.js';
 
 export type { Ctx, Figure, Profile, Series } from './types.js';
 
 /** Run `loflow replay` under `node --cpu-prof` and summarise where the time goes (self time). */
-async function profileReplay(file: string): Promise<{ top: Array<[number, string]> }> {
+async function profileReplay(file: string): Promise<ProfileSummary> {
   const dir = mkdtempSync(join(tmpdir(), 'loflow-prof-'));
   execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, join(packageRoot, 'bin/loflow.js'), 'replay', demoFile, file, '--summary'], { stdio: 'ignore' });
-  return { top: topSelfTime(dir) };
+  return profileInDir(dir);
 }
 
 /** Replay a file through an engine, as `loflow replay` does; events/s. */
@@ -203,10 +203,9 @@ export const httpIngest = {
           const s = await startServer({ pipeline, engine, port: 0, limits: { ratePerSec: Infinity } });
           // The runs at 100-event batches are profiled (this process only: autocannon is a child).
           const profiled = size === 100;
-          const { result: l, top } = profiled
-            ? await profileWhile(() => cannon(`${s.url}/v1/events`, body, connections, seconds, ctx.dir))
-            : { result: await cannon(`${s.url}/v1/events`, body, connections, seconds, ctx.dir), top: [] };
-          if (profiled) ctx.profiles.push({ title: `HTTP ingest, ${size} events/batch, Redis state, ${durable ? 'checkpointing on (file log)' : 'memory input log'}`, top });
+          const run = () => cannon(`${s.url}/v1/events`, body, connections, seconds, ctx.dir);
+          const { result: l, ...summary } = profiled ? await profileWhile(run) : { result: await run() };
+          if (profiled) ctx.profiles.push({ title: `HTTP ingest, ${size} events/batch, Redis state, ${durable ? 'checkpointing on (file log)' : 'memory input log'}`, ...(summary as ProfileSummary) });
           await s.stop();
           await engine.stop();
           const ev = (rates[durable ? 'loflow, file log' : 'loflow, memory log'] = l.rps * size);
