@@ -33,7 +33,7 @@ function summarize(prof: CpuProfile, n: number): ProfileSummary {
       prof,
       ({ url, functionName }) => {
         const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url) ?? /\/dist\/([^/]+(?:\/[^/]+)?)\//.exec(url);
-        return m ? m[1] : url.startsWith('node:') ? 'node internals' : functionName.startsWith('(') ? functionName : 'V8 builtins';
+        return m ? m[1] : url.startsWith('node:') ? 'node internals' : functionName.startsWith('(') ? functionName : 'native (syscalls, JSON, builtins)';
       },
       8,
     ),
