@@ -17,9 +17,15 @@ export interface CheckpointMode {
   name: string;
   /** serve's arguments for this mode, given a fresh folder and a fresh Redis. */
   args(dir: string, redisUrl: string): string[];
+  /** The offset committed with the states, read while the server is down (unknown: undefined). */
+  committed?(redisPort: number): number;
 }
 
-export const fileLogMode: CheckpointMode = { name: 'file log + Redis state', args: (dir, redis) => ['--log', join(dir, 'log'), '--state', redis] };
+export const fileLogMode: CheckpointMode = {
+  name: 'file log + Redis state',
+  args: (dir, redis) => ['--log', join(dir, 'log'), '--state', redis],
+  committed: (port) => Number(execFileSync('redis-cli', ['-p', String(port), 'get', 'lf:{writing-observer}:offset'], { encoding: 'utf8' }).trim() || 0),
+};
 
 export function checkpointMode(url: string): CheckpointMode {
   return { name: `checkpoint ${url.replace(/\/\/[^@/]*@/, '//')}`, args: () => ['--checkpoint', url] };
@@ -31,7 +37,7 @@ export interface RecoveryRun {
   /** Accepted-but-unprocessed events just before the kill. */
   backlog: number;
   /** Events the restart processed: the log's end minus the offset committed before the kill. */
-  replayed: number;
+  replayed: number | undefined;
   acknowledged: number;
   logEnd: number;
   /** ms from spawn to the server answering, and to caught up. */
@@ -58,7 +64,7 @@ export async function recoverOnce(mode: CheckpointMode, loadSeconds: number): Pr
     await running;
     load.close();
     // What the restart has to replay: the log's events past the offset committed with the states.
-    const committed = Number(execFileSync('redis-cli', ['-p', String(redis.port), 'get', 'lf:{writing-observer}:offset'], { encoding: 'utf8' }).trim() || 0);
+    const committed = mode.committed?.(redis.port);
     const t0 = performance.now();
     const second = await startServe(demoFile, port, args, env);
     let h = await health(second.url);
@@ -68,7 +74,7 @@ export async function recoverOnce(mode: CheckpointMode, loadSeconds: number): Pr
     }
     const caughtUpMs = performance.now() - t0;
     await second.kill('SIGTERM');
-    return { backlog: before.queue_depth, replayed: h.log_end - committed, acknowledged: load.accepted, logEnd: h.log_end, liveMs: second.startMs, caughtUpMs };
+    return { backlog: before.queue_depth, replayed: committed === undefined ? undefined : h.log_end - committed, acknowledged: load.accepted, logEnd: h.log_end, liveMs: second.startMs, caughtUpMs };
   } finally {
     await redis.stop();
   }
@@ -83,7 +89,7 @@ export const recovery = {
       const runs: RecoveryRun[] = [];
       for (let i = 0; i < reps; i++) {
         const r = await recoverOnce(mode, ctx.quick ? 2 : 4);
-        if (r.logEnd < r.acknowledged) throw new Error(`${mode.name}: the log holds ${r.logEnd} events but ${r.acknowledged} were acknowledged`);
+        if (r.logEnd < r.acknowledged) throw new Error(`${mode.name}: after the restart the log holds ${r.logEnd} events but ${r.acknowledged} were acknowledged before the kill: acknowledged events were lost (is the mode durable, and does \`serve\` know its options: ${mode.args('DIR', 'REDIS').join(' ')}?)`);
         runs.push(r);
         ctx.log(`recovery (${mode.name}): backlog ${r.backlog}, replayed ${r.replayed}, live after ${Math.round(r.liveMs)} ms, caught up after ${Math.round(r.caughtUpMs)} ms`);
       }
@@ -95,7 +101,7 @@ export const recovery = {
         unit: 'ms',
         goal: '< 2000 ms',
         met: worst.caughtUpMs < 2000,
-        note: `${worst.replayed.toLocaleString('en')} events replayed (backlog at the kill ${worst.backlog.toLocaleString('en')}); live (answering) after ${Math.round(worst.liveMs)} ms; ${worst.acknowledged.toLocaleString('en')} events acknowledged, ${worst.logEnd.toLocaleString('en')} in the log, none lost; all runs: ${runs.map((r) => Math.round(r.caughtUpMs)).join(', ')} ms`,
+        note: `${worst.replayed?.toLocaleString('en') ?? 'an unknown number of'} events replayed (backlog at the kill ${worst.backlog.toLocaleString('en')}); live (answering) after ${Math.round(worst.liveMs)} ms; ${worst.acknowledged.toLocaleString('en')} events acknowledged, ${worst.logEnd.toLocaleString('en')} in the log, none lost; all runs: ${runs.map((r) => Math.round(r.caughtUpMs)).join(', ')} ms`,
       });
     }
   },
