@@ -17,7 +17,7 @@ import { demoFile } from './fixtures.js';
 import { profileInDir } from './profile.js';
 import { health, metric, startServe } from './serve-child.js';
 import { freePort } from './servers.js';
-import type { Ctx, Series } from './types.js';
+import type { Ctx } from './types.js';
 import { studentSockets, watch, type DashboardRow } from './ws-clients.js';
 import { HttpLoad } from './http-load.js';
 

@@ -2,7 +2,7 @@
 // needs (parse the same JSON, hash the same bytes...), so figures are ratios on this machine, not guesses.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,7 +12,7 @@ import { ArchiveWriter } from '../archive/writer.js';
 import { exportCar, verifyCar } from '../archive/car.js';
 import { CID } from '../archive/blocks.js';
 import { Classroom, rosterCsv } from '../engine/classroom.js';
-import { compilePipeline, compilePipelineFile } from '../engine/compiler.js';
+import { compilePipeline } from '../engine/compiler.js';
 import { readNdjson, unwrap } from '../engine/ndjson.js';
 import { packageRoot } from '../engine/paths.js';
 import { Engine } from '../engine/runtime.js';
