@@ -1,8 +1,8 @@
 // Redis: the state ops/s the engine's RedisStateStore achieves with the engine's real batch shapes (one MGET
-// per level for states not yet cached, one MULTI{MSET + SET offset} per batch), against redis-benchmark with
-// pipelining on the SAME throwaway redis-server. The engine's store calls during a replay are recorded and
-// played back alone (an async call's wall time in a replay also covers the file reading interleaved with it),
-// so the ratio compares the store's I/O path (ioredis, JSON) with Redis's own benchmark client.
+// per level for states not yet cached, one MULTI{MSET + SET offset} per batch), against redis-benchmark (GET,
+// SET, MSET and MGET, pipelined) on the SAME throwaway redis-server. The engine's store calls during a replay
+// are recorded and played back alone (an async call's wall time in a replay also covers the file reading
+// interleaved with it), so the ratio compares the store's I/O path (ioredis, JSON) with Redis's own client.
 import { execFileSync } from 'node:child_process';
 import { readNdjson, unwrap } from '../engine/ndjson.js';
 import { Engine } from '../engine/runtime.js';
@@ -111,10 +111,13 @@ export const redisWorkload = {
       const depth = 16;
       const requests = ctx.quick ? 100_000 : 500_000;
       const csv = execFileSync('redis-benchmark', ['-h', '127.0.0.1', '-p', String(redis.port), '-P', String(depth), '-t', 'get,set,mset', '-n', String(requests), '-d', String(valueBytes), '-r', '100000', '--csv'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-      const rb = parseRedisBenchmarkCsv(csv);
+      // MGET is not among -t's tests: a custom command, 10 random keys of those SET just wrote.
+      const mgetCsv = execFileSync('redis-benchmark', ['-h', '127.0.0.1', '-p', String(redis.port), '-P', String(depth), '-n', String(requests), '-r', '100000', '--csv', 'MGET', ...Array<string>(10).fill('key:__rand_int__')], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+      const rb = parseRedisBenchmarkCsv(csv + mgetCsv);
       const set = rb.get('SET') ?? NaN;
       const get = rb.get('GET') ?? NaN;
       const msetKeys = (rb.get('MSET (10 keys)') ?? NaN) * 10;
+      const mgetKeys = ([...rb].find(([k]) => k.startsWith('MGET'))?.[1] ?? NaN) * 10;
       const loads = store.ops.length - commits.length;
       const shape = `${commits.length} commits of ~${perCommit} keys, ${loads} loads of ${keysRead} keys in all; ${valueBytes} B states`;
       ctx.figures.push({
@@ -127,6 +130,7 @@ export const redisWorkload = {
       });
       ctx.figures.push({ workload: 'redis', name: `same, against redis-benchmark MSET (10 keys a command, -P ${depth}), in keys/s`, value: storeRate, unit: 'ops/s', baseline: msetKeys, ratio: storeRate / msetKeys });
       ctx.figures.push({ workload: 'redis', name: `same, against redis-benchmark -P ${depth} GET`, value: storeRate, unit: 'ops/s', baseline: get, ratio: storeRate / get });
+      ctx.figures.push({ workload: 'redis', name: `same, against redis-benchmark MGET (10 random keys a command, -P ${depth}), in keys/s`, value: storeRate, unit: 'ops/s', baseline: mgetKeys, ratio: storeRate / mgetKeys });
       ctx.figures.push({
         workload: 'redis',
         name: 'state ops/s over the whole replay (engine time included)',
@@ -134,7 +138,7 @@ export const redisWorkload = {
         unit: 'ops/s',
         note: `${Math.round(n / wall).toLocaleString('en')} events/s`,
       });
-      ctx.log(`redis: store ${Math.round(storeRate)} keys/s; redis-benchmark SET ${set}/s, GET ${get}/s, MSET ${msetKeys} keys/s`);
+      ctx.log(`redis: store ${Math.round(storeRate)} keys/s; redis-benchmark SET ${set}/s, GET ${get}/s, MSET ${msetKeys} keys/s, MGET ${mgetKeys} keys/s`);
     } finally {
       await redis.stop();
     }
