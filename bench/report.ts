@@ -23,6 +23,7 @@ export function markdown(figures: Figure[], meta: Record<string, string>, plots:
     lines.push(`### Where the time goes: ${p.title} (node --cpu-prof, self time)`, '', '| self time | function |', '|---:|---|');
     for (const [pct, fn] of p.top) lines.push(`| ${pct}% | \`${fn}\` |`);
     lines.push('');
+    if (p.byArea?.length) lines.push(`By area: ${p.byArea.map(([pct, area]) => `${area} ${pct}%`).join(', ')}.`, '');
   }
   for (const p of plots) lines.push(`![${p}](${p})`, '');
   return lines.join('\n');

@@ -8,9 +8,9 @@ import { version } from '../engine/version.js';
 import { markdown, svgPlot } from './report.js';
 import { workloads, type Ctx } from './workloads.js';
 
-export async function runBench(opts: { quick: boolean; only?: string[]; out?: string }): Promise<{ file: string; failed: number }> {
+export async function runBench(opts: { quick: boolean; only?: string[]; out?: string; checkpoints?: string[] }): Promise<{ file: string; failed: number }> {
   const dir = mkdtempSync(join(tmpdir(), 'loflow-bench-'));
-  const ctx: Ctx = { quick: opts.quick, dir, figures: [], series: [], profiles: [], log: (m) => console.error(m) };
+  const ctx: Ctx = { quick: opts.quick, dir, figures: [], series: [], profiles: [], log: (m) => console.error(m), checkpoints: opts.checkpoints };
   const failed: Array<{ name: string; error: string }> = [];
   const t0 = Date.now();
   for (const w of workloads) {

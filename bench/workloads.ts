@@ -2,11 +2,10 @@
 // needs (parse the same JSON, hash the same bytes...), so figures are ratios on this machine, not guesses.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, writeFileSync, readFileSync, statSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import autocannon from 'autocannon';
 import hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { ArchiveWriter } from '../archive/writer.js';
@@ -15,7 +14,7 @@ import { CID } from '../archive/blocks.js';
 import { folderSource } from '../archive/read.js';
 import { exportSelection } from '../archive/rewrite.js';
 import { Classroom, rosterCsv } from '../engine/classroom.js';
-import { compilePipeline, compilePipelineFile } from '../engine/compiler.js';
+import { compilePipeline } from '../engine/compiler.js';
 import { readNdjson, unwrap } from '../engine/ndjson.js';
 import { packageRoot } from '../engine/paths.js';
 import { Engine } from '../engine/runtime.js';
@@ -25,81 +24,21 @@ import { FileInputLog } from '../engine/log/file-log.js';
 import type { CompiledPipeline, LoEvent, StateStore } from '../engine/types.js';
 import { checkpoint } from './checkpoint-workload.js';
 import { startRedis } from './servers.js';
+import type { Ctx, Series } from './types.js';
+import { demo, demoFile, eventsFile } from './fixtures.js';
+import { redisWorkload } from './redis-workload.js';
+import { cannon } from './cannon.js';
+import { profileInDir, profileWhile, type ProfileSummary } from './profile.js';
+import { dashboardLoad } from './dashboard-load.js';
+import { recovery } from './recovery.js';
 
-export interface Figure {
-  workload: string;
-  name: string;
-  value: number;
-  unit: string;
-  baseline?: number;
-  /** value / baseline (for throughput: how much of the baseline loflow reaches). */
-  ratio?: number;
-  goal?: string;
-  met?: boolean;
-  note?: string;
-}
-
-export interface Series {
-  title: string;
-  x: string;
-  y: string;
-  points: Array<{ label: string; x: number; y: number }>;
-}
-
-export interface Profile {
-  title: string;
-  /** Top functions by self time: [percent, function location]. */
-  top: Array<[number, string]>;
-}
-
-export interface Ctx {
-  profiles: Profile[];
-  quick: boolean;
-  dir: string;
-  figures: Figure[];
-  series: Series[];
-  log(msg: string): void;
-}
-
-const demoFile = join(packageRoot, 'pipelines/writing-observer.yaml');
-
-async function demo(): Promise<CompiledPipeline> {
-  const { pipeline, errors } = await compilePipelineFile(demoFile);
-  if (!pipeline) throw new Error(errors.map((e) => e.message).join('\n'));
-  return pipeline;
-}
-
-function eventsFile(ctx: Ctx, n: number): string {
-  const file = join(ctx.dir, `events-${n}.ndjson`);
-  try {
-    statSync(file);
-    return file;
-  } catch {
-    /* write it */
-  }
-  const parts: string[] = [];
-  for (const e of new Classroom({ students: 200, seed: 1 }).events(n)) parts.push(JSON.stringify(e));
-  writeFileSync(file, parts.join('\n') + '\n');
-  return file;
-}
+export type { Ctx, Figure, Profile, Series } from './types.js';
 
 /** Run `loflow replay` under `node --cpu-prof` and summarise where the time goes (self time). */
-async function profileReplay(file: string): Promise<{ top: Array<[number, string]> }> {
+async function profileReplay(file: string): Promise<ProfileSummary> {
   const dir = mkdtempSync(join(tmpdir(), 'loflow-prof-'));
   execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, join(packageRoot, 'bin/loflow.js'), 'replay', demoFile, file, '--summary'], { stdio: 'ignore' });
-  const prof = JSON.parse(readFileSync(join(dir, readdirSync(dir)[0]), 'utf8')) as {
-    nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
-    samples: number[];
-  };
-  const byId = new Map(prof.nodes.map((n) => [n.id, n]));
-  const self = new Map<string, number>();
-  for (const id of prof.samples) {
-    const f = byId.get(id)!.callFrame;
-    const where = `${f.functionName || '(anonymous)'} ${f.url.replace(/^.*\/(dist|node_modules)\//, '$1/')}:${f.lineNumber + 1}`;
-    self.set(where, (self.get(where) ?? 0) + 1);
-  }
-  const total = prof.samples.length;
-  return { top: [...self].sort((a, b) => b[1] - a[1]).slice(0, 8).map(([k, n]) => [Math.round((1000 * n) / total) / 10, k]) };
+  return profileInDir(dir);
 }
 
 /** Replay a file through an engine, as `loflow replay` does; events/s. */
@@ -137,16 +76,52 @@ export const replay = {
     } finally {
       await redis.stop();
     }
-    // The engine alone: events already parsed, so JSON parsing (the baseline's whole cost) is left out.
+    // The engine alone: events already parsed, so JSON parsing (the baseline's whole cost) is left out. Two
+    // passes: the first includes the JIT warming up; the second is the engine's steady state (a live server).
     const parsedEvents: LoEvent[] = [];
     for await (const chunk of readNdjson(file, 4096)) for (const l of chunk) parsedEvents.push(unwrap(l.value, 'extension').event as LoEvent);
-    const engine = new Engine(pipeline, { queueLimit: 4096 * 8 });
-    const t1 = performance.now();
-    for (let i = 0; i < parsedEvents.length; i += 4096) await engine.ingest('extension', parsedEvents.slice(i, i + 4096));
-    await engine.flush();
-    const engineOnly = parsedEvents.length / ((performance.now() - t1) / 1000);
-    await engine.stop();
-    ctx.figures.push({ workload: 'replay', name: 'demo pipeline, engine only (events pre-parsed, memory store)', value: engineOnly, unit: 'events/s', goal: '>= 1,000,000 events/s', met: engineOnly >= 1_000_000 });
+    const passes: Array<{ wall: number; cpu: number }> = [];
+    for (let pass = 0; pass < 2; pass++) {
+      global.gc?.();
+      const engine = new Engine(pipeline, { queueLimit: 4096 * 8 });
+      const t1 = performance.now();
+      const c1 = process.cpuUsage();
+      for (let i = 0; i < parsedEvents.length; i += 4096) await engine.ingest('extension', parsedEvents.slice(i, i + 4096));
+      await engine.flush();
+      const cpu = process.cpuUsage(c1);
+      passes.push({ wall: parsedEvents.length / ((performance.now() - t1) / 1000), cpu: parsedEvents.length / ((cpu.user + cpu.system) / 1e6) });
+      await engine.stop();
+    }
+    const engineOnly = passes[1].wall;
+    ctx.figures.push({
+      workload: 'replay',
+      name: 'demo pipeline, engine only (events pre-parsed, memory store, second pass)',
+      value: engineOnly,
+      unit: 'events/s',
+      goal: '>= 1,000,000 events/s',
+      met: engineOnly >= 1_000_000,
+      note: `${Math.round(passes[1].cpu).toLocaleString('en')} events per CPU second; first pass (JIT warming up) ${Math.round(passes[0].wall).toLocaleString('en')} events/s`,
+    });
+    // The CLI as users run it, in its own process, and with a larger young generation (fewer events
+    // promoted to the old generation while they wait in the queue: less GC).
+    for (const flags of ['', '--max-semi-space-size=64']) {
+      const out = execFileSync(process.execPath, [join(packageRoot, 'bin/loflow.js'), 'replay', demoFile, file, '--summary'], {
+        encoding: 'utf8',
+        stdio: ['ignore', 'pipe', 'ignore'],
+        env: { ...process.env, NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} ${flags}`.trim() },
+      });
+      const rate = (JSON.parse(out) as { eventsPerSec: number }).eventsPerSec;
+      ctx.figures.push({
+        workload: 'replay',
+        name: `\`loflow replay --summary\` (own process${flags ? `, NODE_OPTIONS=${flags}` : ''})`,
+        value: rate,
+        unit: 'events/s',
+        baseline,
+        ratio: rate / baseline,
+        goal: '>= 1,000,000 events/s',
+        met: rate >= 1_000_000,
+      });
+    }
     // Checkpoint overhead: the same pre-parsed events through the durable file log (fsync per batch).
     const durable = new Engine(pipeline, { queueLimit: 4096 * 8, log: new FileInputLog(mkdtempSync(join(tmpdir(), 'loflow-bench-log-'))) });
     const t2 = performance.now();
@@ -205,11 +180,6 @@ async function bareServer(): Promise<{ url: string; close(): Promise<void> }> {
   return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => new Promise((r) => server.close(() => r())) };
 }
 
-async function cannon(url: string, body: string, connections: number, seconds: number) {
-  const r = await autocannon({ url, method: 'POST', body, headers: { 'content-type': 'application/json' }, connections, duration: seconds });
-  return { rps: r.requests.average, p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, non2xx: r.non2xx };
-}
-
 export const httpIngest = {
   name: 'http-ingest',
   async run(ctx: Ctx) {
@@ -221,31 +191,43 @@ export const httpIngest = {
     const series: Series = { title: 'HTTP ingest: events/s by batch size', x: 'events per batch', y: 'events/s', points: [] };
     try {
       for (const size of batches) {
-        const events = [...new Classroom({ students: 200, seed: size }).events(size)].map((e) => ({ ...e.event, ts: e.event.ts }));
-        const body = JSON.stringify(events);
+        const events = [...new Classroom({ students: 200, seed: size }).events(size)].map((e) => e.event);
+        // 64 bodies that differ in their documents: one body re-sent thousands of times a second would grow
+        // its few documents without bound, and text edits cost more the longer the document.
+        const bodies = Array.from({ length: 64 }, (_, v) => JSON.stringify(events.map((e) => (typeof e.doc_id === 'string' ? { ...e, doc_id: `${e.doc_id}-v${v}` } : e))));
         const bare = await bareServer();
-        const b = await cannon(bare.url, body, connections, seconds);
+        const b = await cannon(bare.url, bodies, connections, seconds, ctx.dir);
         await bare.close();
-        const store = await RedisStateStore.connect(redis.url);
-        const engine = new Engine({ ...pipeline, name: `bench-http-${size}-${Date.now()}` }, { store });
-        await engine.start();
-        const s = await startServer({ pipeline, engine, port: 0, limits: { ratePerSec: Infinity } });
-        const l = await cannon(`${s.url}/v1/events`, body, connections, seconds);
-        await s.stop();
-        await engine.stop();
-        const ev = l.rps * size;
-        ctx.figures.push({
-          workload: 'http-ingest',
-          name: `POST /v1/events, ${size} events/batch, ${connections} conns, Redis state (p50 ${l.p50} ms, p99 ${l.p99} ms; bare p99 ${b.p99} ms)`,
-          value: ev,
-          unit: 'events/s',
-          baseline: b.rps * size,
-          ratio: ev / (b.rps * size),
-          goal: '>= 0.5 of baseline',
-          met: ev / (b.rps * size) >= 0.5,
-          note: l.non2xx ? `${l.non2xx} non-2xx answers` : undefined,
-        });
-        series.points.push({ label: 'loflow', x: size, y: ev }, { label: 'bare node:http', x: size, y: b.rps * size });
+        // loflow with Redis state, without and with checkpointing (the durable file log: fsync before the ack).
+        const rates: Record<string, number> = {};
+        for (const durable of [false, true]) {
+          const store = await RedisStateStore.connect(redis.url);
+          const log = durable ? new FileInputLog(mkdtempSync(join(ctx.dir, 'http-log-'))) : undefined;
+          const engine = new Engine({ ...pipeline, name: `bench-http-${size}-${durable}-${Date.now()}` }, { store, log });
+          await engine.start();
+          const s = await startServer({ pipeline, engine, port: 0, limits: { ratePerSec: Infinity } });
+          // The runs at 100-event batches are profiled (this process only: autocannon is a child).
+          const profiled = size === 100;
+          const run = () => cannon(`${s.url}/v1/events`, bodies, connections, seconds, ctx.dir);
+          const { result: l, ...summary } = profiled ? await profileWhile(run) : { result: await run() };
+          if (profiled) ctx.profiles.push({ title: `HTTP ingest, ${size} events/batch, Redis state, ${durable ? 'checkpointing on (file log)' : 'memory input log'}`, ...(summary as ProfileSummary) });
+          await s.stop();
+          await engine.stop();
+          const ev = (rates[durable ? 'loflow, file log' : 'loflow, memory log'] = l.rps * size);
+          ctx.figures.push({
+            workload: 'http-ingest',
+            name: `POST /v1/events, ${size} events/batch, ${connections} conns, Redis state, ${durable ? 'checkpointing on (file log, fsync per request)' : 'memory input log'} (p50 ${l.p50} ms, p99 ${l.p99} ms; bare p99 ${b.p99} ms)`,
+            value: ev,
+            unit: 'events/s',
+            baseline: b.rps * size,
+            ratio: ev / (b.rps * size),
+            goal: durable ? '>= 0.5 of baseline' : undefined,
+            met: durable ? ev / (b.rps * size) >= 0.5 : undefined,
+            note: l.non2xx ? `${l.non2xx} non-2xx answers` : undefined,
+          });
+        }
+        for (const [label, y] of Object.entries(rates)) series.points.push({ label, x: size, y });
+        series.points.push({ label: 'bare node:http', x: size, y: b.rps * size });
       }
     } finally {
       await redis.stop();
@@ -287,7 +269,7 @@ export const dashboardLatency = {
     const p50 = hist.getValueAtPercentile(50);
     const p99 = hist.getValueAtPercentile(99);
     ctx.figures.push({ workload: 'dashboard-latency', name: 'event-to-dashboard p50 (min_interval 50 ms, light load)', value: p50, unit: 'ms' });
-    ctx.figures.push({ workload: 'dashboard-latency', name: 'event-to-dashboard p99 (min_interval 50 ms, light load)', value: p99, unit: 'ms', goal: '< 50 ms at half max load (measured here at light load only)', met: p99 < 50 });
+    ctx.figures.push({ workload: 'dashboard-latency', name: 'event-to-dashboard p99 (min_interval 50 ms, light load)', value: p99, unit: 'ms', note: 'the goal at half the maximum load: see dashboard-load' });
     ctx.series.push({ title: 'event-to-dashboard latency', x: 'percentile', y: 'ms', points: [50, 90, 99, 99.9].map((p) => ({ label: 'latency', x: p, y: hist.getValueAtPercentile(p) })) });
   },
 };
@@ -296,6 +278,7 @@ export const memory = {
   name: 'memory',
   async run(ctx: Ctx) {
     const sizes = ctx.quick ? [1000, 10_000] : [1000, 10_000, 100_000];
+    const heaps: number[] = [];
     for (const students of sizes) {
       const dir = mkdtempSync(join(tmpdir(), 'loflow-bench-mem-'));
       writeFileSync(join(dir, 'roster.csv'), rosterCsv(students, Math.max(4, Math.round(students / 30))));
@@ -314,6 +297,7 @@ export const memory = {
       global.gc?.();
       const after = process.memoryUsage();
       const heap = (after.heapUsed - before.heapUsed) / students;
+      heaps.push(after.heapUsed - before.heapUsed);
       ctx.figures.push({
         workload: 'memory',
         name: `engine heap per active student, ${students.toLocaleString('en')} students (${perStudent} events each)${global.gc ? '' : ' (no --expose-gc: rough)'}`,
@@ -325,6 +309,20 @@ export const memory = {
       });
       await engine.stop();
     }
+    // What one more active student costs: the slope between the two largest runs, so one-time heap (compiled
+    // code's feedback, first-use tables) is not spread over the students of a small run.
+    const [n1, n2] = sizes.slice(-2);
+    const [h1, h2] = heaps.slice(-2);
+    const marginal = (h2 - h1) / (n2 - n1);
+    ctx.figures.push({
+      workload: 'memory',
+      name: `engine heap per additional active student, ${n1.toLocaleString('en')} -> ${n2.toLocaleString('en')} students`,
+      value: marginal,
+      unit: 'bytes',
+      goal: '<= 2048 bytes',
+      met: marginal <= 2048,
+      note: 'fixed costs excluded',
+    });
   },
 };
 
@@ -471,7 +469,7 @@ export const wsIngest = {
       ctx.figures.push({ workload: 'ws-ingest', name: `${students} students at 10 events/s each, held (offered ${students * 10}/s; ${dropped} dropped)`, value: held, unit: 'events/s', baseline: students * 10, ratio: held / (students * 10) });
       const half = `${students} students typing, min_interval ${p!.dashboards.get('overview')!.minIntervalMs} ms`;
       ctx.figures.push({ workload: 'ws-ingest', name: `event-to-dashboard p50 (${half})`, value: hist.getValueAtPercentile(50), unit: 'ms' });
-      ctx.figures.push({ workload: 'ws-ingest', name: `event-to-dashboard p99 (${half})`, value: hist.getValueAtPercentile(99), unit: 'ms', goal: '< 50 ms (the 500 ms push interval bounds it from below)', met: hist.getValueAtPercentile(99) < 50 });
+      ctx.figures.push({ workload: 'ws-ingest', name: `event-to-dashboard p99 (${half})`, value: hist.getValueAtPercentile(99), unit: 'ms', note: 'bounded below by the 500 ms push interval; the goal is measured in dashboard-load' });
       ctx.figures.push({ workload: 'ws-ingest', name: 'dashboard effective push interval at the end', value: s.hub.interval.get('overview') ?? 0, unit: 'ms' });
     } finally {
       await s.stop();
@@ -480,4 +478,4 @@ export const wsIngest = {
   },
 };
 
-export const workloads = [replay, checkpoint, operators, httpIngest, wsIngest, dashboardLatency, memory, archive];
+export const workloads = [replay, checkpoint, operators, redisWorkload, httpIngest, wsIngest, dashboardLatency, dashboardLoad, memory, archive, recovery];

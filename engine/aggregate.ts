@@ -51,7 +51,7 @@ function pick(view: Json | undefined, field: string[]): Json | undefined {
 export interface StateSource {
   cache: Map<string, Map<string, CachedState>>;
   /** For composite-keyed reducers: member -> the full keys of that member's states. */
-  memberIndex(reducer: string, agg: string): Map<string, Set<string>> | undefined;
+  memberIndex(reducer: string, agg: string): Map<string, readonly string[]> | undefined;
   now: number;
 }
 
@@ -66,13 +66,18 @@ export function aggregateGroup(
   const roster = agg.groupBy.lookup?.roster;
   const members = roster ? roster.members(group) : [];
   const reducers = new Map(pipeline.reducers.map((r) => [r.name, r]));
+  // Several columns often read one reducer's view (active_ms and idle from time_on_task): each view is
+  // computed once per member; slot[i] is the index of column i's reducer in `used`.
+  const used = [...new Set(agg.columns.map((c) => c.reducer))].map((name) => reducers.get(name)!);
+  const slot = agg.columns.map((c) => used.findIndex((r) => r.name === c.reducer));
+  const views: Array<Json | undefined> = new Array(used.length);
   const rows: AggregateResult['rows'] = [];
   for (const member of members) {
     const row: { member: string } & Record<string, Json> = { member };
-    for (const col of agg.columns) {
-      const r = reducers.get(col.reducer)!;
-      const v = memberView(r, agg, member, group, src);
-      const value = pick(v, col.field);
+    for (let i = 0; i < used.length; i++) views[i] = memberView(used[i], agg, member, group, src);
+    for (let i = 0; i < agg.columns.length; i++) {
+      const col = agg.columns[i];
+      const value = pick(views[slot[i]], col.field);
       if (value !== undefined) row[col.name] = value;
     }
     rows.push(row);
@@ -120,8 +125,8 @@ function memberView(
     }
     case 'composite': {
       const keys = src.memberIndex(r.name, agg.name)?.get(member);
-      if (!keys || keys.size === 0) return undefined;
-      const cached = [...keys].map((k) => states.get(k)).filter((c): c is CachedState => c !== undefined);
+      if (!keys || keys.length === 0) return undefined;
+      const cached = keys.map((k) => states.get(k)).filter((c): c is CachedState => c !== undefined);
       if (cached.length === 0) return undefined;
       if (r.op.merge) {
         // Merge into a fresh state so the per-key states stay untouched.

@@ -94,8 +94,9 @@ export class Engine extends EventEmitter {
 
   /** reducer -> shard key -> state. The engine's working set; the store is written per batch. */
   private readonly cache = new Map<string, Map<string, CachedState>>();
-  /** `${reducer}\0${aggregation}` -> member -> full keys (composite-keyed reducers only). */
-  private readonly memberIdx = new Map<string, Map<string, Set<string>>>();
+  /** `${reducer}\0${aggregation}` -> member -> full keys (composite-keyed reducers only). Arrays, not Sets: a
+   * member has a few keys (documents), and a Set per member costs ~150 bytes more. */
+  private readonly memberIdx = new Map<string, Map<string, string[]>>();
   private readonly unknown = new Set<string>();
   private readonly levels: CompiledReducer[][] = [];
   private readonly consumers = new Map<string, CompiledReducer[]>();
@@ -377,13 +378,15 @@ export class Engine extends EventEmitter {
     for (const level of this.levels) {
       if (!level) continue;
       // Route: each reducer's (key, item) list in order, and the states to load.
-      const routed: Array<{ r: CompiledReducer; items: Item[]; keys: string[] }> = [];
+      // cells[i]: the cached state of keys[i] when already cached (one Map lookup per event, not two).
+      const routed: Array<{ r: CompiledReducer; items: Item[]; keys: string[]; cells: Array<CachedState | undefined> }> = [];
       const toLoad: Array<{ r: CompiledReducer; key: string }> = [];
       for (const r of level) {
         const input = this.inputOf(r, pending);
         if (input.length === 0) continue;
         const items: Item[] = [];
         const keys: string[] = [];
+        const cells: Array<CachedState | undefined> = [];
         const states = this.cache.get(r.name)!;
         const loading = new Set<string>();
         for (const it of input) {
@@ -410,16 +413,20 @@ export class Engine extends EventEmitter {
           if (key === undefined) continue;
           items.push(ev === it.event ? it : { origin: it.origin, event: ev, at: it.at });
           keys.push(key);
-          if (!states.has(key) && !loading.has(key)) {
+          const cell = states.get(key);
+          cells.push(cell);
+          if (cell === undefined && !loading.has(key)) {
             loading.add(key);
             toLoad.push({ r, key });
           }
         }
-        if (items.length) routed.push({ r, items, keys });
+        if (items.length) routed.push({ r, items, keys, cells });
       }
       if (toLoad.length) await this.loadStates(toLoad);
 
-      for (const { r, items, keys } of routed) {
+      // States changed earlier in this batch have t > seq0: only their first change is added to `changed`.
+      const seq0 = this.seq;
+      for (const { r, items, keys, cells } of routed) {
         const states = this.cache.get(r.name)!;
         let changed = dirty.get(r.name);
         if (!changed) dirty.set(r.name, (changed = new Set()));
@@ -446,7 +453,7 @@ export class Engine extends EventEmitter {
         for (let i = 0; i < items.length; i++) {
           const it = items[i];
           const key = keys[i];
-          const cached = states.get(key);
+          const cached = cells[i] ?? states.get(key);
           if (!cached) {
             this.counters.failed++;
             letters.push({ stream: r.from.join(','), event: it.event, reason: `${r.name} (${r.op.name}): init failed: ${this.initFailures.get(`${r.name}\0${key}`)}`, at: it.at, stage: `reducer:${r.name}` });
@@ -461,8 +468,8 @@ export class Engine extends EventEmitter {
           if (ctx.time > this.now) this.now = ctx.time;
           try {
             cached.s = r.op.reduce(cached.s, it.event, ctx as ReduceContext, r.params);
+            if (cached.t <= seq0) changed.add(key);
             cached.t = ++this.seq;
-            changed.add(key);
           } catch (err) {
             // One bad event for one reducer: counted, dead-lettered with the reason, the pipeline goes on.
             const error = err instanceof Error ? err.message : String(err);
@@ -575,9 +582,9 @@ export class Engine extends EventEmitter {
       const id = r.name + '\0' + agg.name;
       let idx = this.memberIdx.get(id);
       if (!idx) this.memberIdx.set(id, (idx = new Map()));
-      let set = idx.get(member);
-      if (!set) idx.set(member, (set = new Set()));
-      set.add(key);
+      const keys = idx.get(member);
+      if (!keys) idx.set(member, [key]);
+      else if (!keys.includes(key)) keys.push(key);
     }
   }
 

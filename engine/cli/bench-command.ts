@@ -1,16 +1,19 @@
 import type { Command } from './command.js';
 
-const usage = `loflow bench [--quick] [--only a,b] [--out DIR]     (npm run bench)
+const usage = `loflow bench [--quick] [--only a,b] [--out DIR] [--checkpoint URL]     (npm run bench)
 
 Load-tests loflow against baselines measured in the same run and writes bench/results/<date>.json,
 a Markdown report with figure, baseline, ratio and goal, and SVG plots. Every workload starts and stops
 its own servers (a throwaway redis-server on a free loopback port) and stops by itself.
 
-Workloads: replay, operators, http-ingest, dashboard-latency, memory, archive.
+Workloads: replay, operators, redis, http-ingest, ws-ingest, dashboard-latency, dashboard-load, memory,
+archive, recovery.
 Options:
   --quick      a smoke run (under 2 minutes; CI runs it and asserts nothing about speed)
   --only LIST  run only these workloads
   --out DIR    where to write the report (default bench/results)
+  --checkpoint URL  also time recovery with \`serve --checkpoint URL\` (e.g. postgres://...), besides the
+               file log
   --help       this text`;
 
 export const benchCommand: Command = {
@@ -25,6 +28,7 @@ export const benchCommand: Command = {
       quick: options.quick === true,
       only: typeof options.only === 'string' ? options.only.split(',') : undefined,
       out: typeof options.out === 'string' ? options.out : undefined,
+      checkpoints: typeof options.checkpoint === 'string' ? [options.checkpoint] : [],
     });
     console.error(`report: ${r.file}`);
     return r.failed ? 1 : 0;

@@ -1,23 +1,52 @@
 // The embedded default store: states live in this process. Commits are trivially atomic (one synchronous
 // update), so the exactly-once argument is the same as for Redis; nothing survives a restart.
+// States are filed by pipeline, reducer and version, then by shard key: the per-state index entry is then
+// only the shard key (the same string the engine's cache holds), not a ~100-byte composite key per state.
 import type { Commit, Json, LastPipeline, StateRef, StateStore } from '../types.js';
 
-const SEP = '\u0000';
-const refKey = (r: StateRef) => r.pipeline + SEP + r.reducer + SEP + r.version + SEP + r.key;
+type Versions = Map<string, Map<string, Json>>;
 
 export class MemoryStateStore implements StateStore {
   readonly kind = 'memory';
-  private readonly states = new Map<string, Json>();
+  /** pipeline -> reducer -> version -> shard key -> state. */
+  private readonly states = new Map<string, Map<string, Versions>>();
   private readonly offsets = new Map<string, number>();
   private readonly last = new Map<string, LastPipeline>();
 
+  private bucket(r: StateRef, create: true): Map<string, Json>;
+  private bucket(r: StateRef, create: false): Map<string, Json> | undefined;
+  private bucket(r: StateRef, create: boolean): Map<string, Json> | undefined {
+    let reducers = this.states.get(r.pipeline);
+    if (!reducers) {
+      if (!create) return undefined;
+      this.states.set(r.pipeline, (reducers = new Map()));
+    }
+    let versions = reducers.get(r.reducer);
+    if (!versions) {
+      if (!create) return undefined;
+      reducers.set(r.reducer, (versions = new Map()));
+    }
+    let keys = versions.get(r.version);
+    if (!keys && create) versions.set(r.version, (keys = new Map()));
+    return keys;
+  }
+
   async load(refs: readonly StateRef[]): Promise<Array<Json | undefined>> {
-    return refs.map((r) => this.states.get(refKey(r)));
+    return refs.map((r) => this.bucket(r, false)?.get(r.key));
   }
 
   async commit(commit: Commit): Promise<void> {
     // States are kept by reference: the engine owns them between commits, so no copy is needed.
-    for (const [ref, state] of commit.writes) this.states.set(refKey(ref), state);
+    // Writes come grouped by reducer, so the bucket of the previous write is usually the right one.
+    let last: StateRef | undefined;
+    let keys: Map<string, Json> | undefined;
+    for (const [ref, state] of commit.writes) {
+      if (!last || ref.reducer !== last.reducer || ref.version !== last.version || ref.pipeline !== last.pipeline) {
+        keys = this.bucket(ref, true);
+        last = ref;
+      }
+      keys!.set(ref.key, state);
+    }
     this.offsets.set(commit.pipeline, commit.offset);
   }
 
@@ -26,30 +55,29 @@ export class MemoryStateStore implements StateStore {
   }
 
   async *scan(pipeline: string, reducer?: string): AsyncIterable<[StateRef, Json]> {
-    for (const [k, v] of this.states) {
-      const [p, r, version, key] = k.split(SEP);
-      if (p === pipeline && (reducer === undefined || r === reducer)) yield [{ pipeline: p, reducer: r, version, key }, v];
+    for (const [r, versions] of this.states.get(pipeline) ?? []) {
+      if (reducer !== undefined && r !== reducer) continue;
+      for (const [version, keys] of versions) for (const [key, v] of keys) yield [{ pipeline, reducer: r, version, key }, v];
     }
   }
 
   async drop(pipeline: string, reducer: string, version?: string): Promise<number> {
+    const versions = this.states.get(pipeline)?.get(reducer);
+    if (!versions) return 0;
     let n = 0;
-    const prefix = pipeline + SEP + reducer + SEP + (version === undefined ? '' : version + SEP);
-    for (const k of [...this.states.keys()]) if (k.startsWith(prefix) && this.states.delete(k)) n++;
+    for (const [v, keys] of [...versions]) {
+      if (version !== undefined && v !== version) continue;
+      n += keys.size;
+      versions.delete(v);
+    }
+    if (versions.size === 0) this.states.get(pipeline)!.delete(reducer);
     return n;
   }
 
   async versions(pipeline: string): Promise<Array<{ reducer: string; version: string; keys: number }>> {
-    const counts = new Map<string, { reducer: string; version: string; keys: number }>();
-    for (const k of this.states.keys()) {
-      const [p, reducer, version] = k.split(SEP);
-      if (p !== pipeline) continue;
-      const id = reducer + SEP + version;
-      const row = counts.get(id) ?? { reducer, version, keys: 0 };
-      row.keys++;
-      counts.set(id, row);
-    }
-    return [...counts.values()];
+    const out: Array<{ reducer: string; version: string; keys: number }> = [];
+    for (const [reducer, versions] of this.states.get(pipeline) ?? []) for (const [version, keys] of versions) if (keys.size) out.push({ reducer, version, keys: keys.size });
+    return out;
   }
 
   async lastPipeline(pipeline: string): Promise<LastPipeline | undefined> {
