@@ -6,9 +6,18 @@
 // whose sequence is not above the highest one already logged for that producer are dropped as re-sends
 // (an at-least-once client re-sends what it did not see acknowledged). The highest sequence per producer is
 // rebuilt from the segments on open and kept in producers.json when segments are deleted.
-import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
+
+type Entry = { stream: string; event: LoEvent; at: number; producer?: string; seq?: number };
+
+interface Waiting {
+  batch: Entry[];
+  resolve: (r: { first: number; count: number }) => void;
+  reject: (e: unknown) => void;
+}
 
 interface Line {
   s: string;
@@ -23,7 +32,10 @@ export class FileInputLog implements InputLog {
   private entries: LoggedEvent[] = [];
   private base = 0;
   private next = 0;
-  private fd = -1;
+  private file: FileHandle | null = null;
+  private fileSize = 0;
+  private queue: Waiting[] = [];
+  private flushing: Promise<void> | null = null;
   private segmentStart = 0;
   private segmentCount = 0;
   private readonly producers = new Map<string, number>();
@@ -74,27 +86,78 @@ export class FileInputLog implements InputLog {
     return this.producers.get(producer);
   }
 
-  async append(batch: Array<{ stream: string; event: LoEvent; at: number; producer?: string; seq?: number }>): Promise<{ first: number; count: number }> {
-    const first = this.next;
-    const fresh = batch.filter((b) => b.producer === undefined || b.seq === undefined || b.seq > (this.producers.get(b.producer) ?? -Infinity));
-    if (fresh.length === 0) return { first, count: 0 };
+  /**
+   * Appends that arrive while a write is in flight wait and then go out together: one write and one fsync for
+   * the whole group (group commit), so many concurrent senders cost one disk flush, not one each.
+   */
+  append(batch: Entry[]): Promise<{ first: number; count: number }> {
+    return new Promise((resolve, reject) => {
+      this.queue.push({ batch, resolve, reject });
+      if (!this.flushing) this.flushing = this.flushLoop();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.queue.length) await this.flushGroup(this.queue.splice(0));
+    } finally {
+      this.flushing = null;
+    }
+  }
+
+  private async flushGroup(group: Waiting[]): Promise<void> {
+    // Producer re-sends are dropped against what is logged and what this group already holds.
+    const claimed = new Map<string, number>();
+    const highest = (p: string) => claimed.get(p) ?? this.producers.get(p) ?? -Infinity;
+    const fresh: Entry[] = [];
+    const results: Array<{ first: number; count: number }> = [];
+    for (const w of group) {
+      const first = this.next + fresh.length;
+      for (const b of w.batch) {
+        if (b.producer !== undefined && b.seq !== undefined) {
+          if (b.seq <= highest(b.producer)) continue;
+          claimed.set(b.producer, b.seq);
+        }
+        fresh.push(b);
+      }
+      results.push({ first, count: this.next + fresh.length - first });
+    }
+    if (fresh.length) {
+      try {
+        await this.write(fresh.map((b) => JSON.stringify({ s: b.stream, e: b.event, a: b.at, ...(b.producer !== undefined ? { p: b.producer, q: b.seq } : {}) } satisfies Line)).join('\n') + '\n');
+      } catch (err) {
+        for (const w of group) w.reject(err);
+        return;
+      }
+      for (const b of fresh) this.entries.push({ offset: this.next++, stream: b.stream, event: b.event, at: b.at });
+      for (const [p, q] of claimed) this.producers.set(p, q);
+      this.segmentCount += fresh.length;
+    }
+    group.forEach((w, i) => w.resolve(results[i]));
+  }
+
+  /** Write and fsync; a failed write is cut off again, so no torn line stays in the middle of a segment. */
+  private async write(text: string): Promise<void> {
     if (this.segmentCount >= this.segmentEvents) {
       // Roll to a new segment named by its first offset.
-      if (this.fd >= 0) closeSync(this.fd);
-      this.fd = -1;
+      await this.file?.close();
+      this.file = null;
       this.segmentStart = this.next;
       this.segmentCount = 0;
     }
-    if (this.fd < 0) this.fd = openSync(this.segmentPath(this.segmentStart), 'a');
-    const text = fresh.map((b) => JSON.stringify({ s: b.stream, e: b.event, a: b.at, ...(b.producer !== undefined ? { p: b.producer, q: b.seq } : {}) } satisfies Line)).join('\n') + '\n';
-    writeSync(this.fd, text);
-    fsyncSync(this.fd);
-    for (const b of fresh) {
-      this.entries.push({ offset: this.next++, stream: b.stream, event: b.event, at: b.at });
-      if (b.producer !== undefined && b.seq !== undefined) this.producers.set(b.producer, b.seq);
+    if (!this.file) {
+      this.file = await open(this.segmentPath(this.segmentStart), 'a');
+      this.fileSize = (await this.file.stat()).size;
     }
-    this.segmentCount += fresh.length;
-    return { first, count: fresh.length };
+    const data = Buffer.from(text);
+    try {
+      await this.file.write(data);
+      await this.file.sync();
+      this.fileSize += data.length;
+    } catch (err) {
+      await this.file.truncate(this.fileSize).catch(() => undefined);
+      throw err;
+    }
   }
 
   async read(from: number, max: number): Promise<LoggedEvent[]> {
@@ -111,8 +174,7 @@ export class FileInputLog implements InputLog {
     if (this.entries.length === 0 && this.next < offset) {
       this.base = this.next = this.segmentStart = offset;
       this.segmentCount = 0;
-      if (this.fd >= 0) closeSync(this.fd);
-      this.fd = -1;
+      // Nothing is open yet at startAt (the engine calls it before any append).
     }
   }
 
@@ -132,7 +194,8 @@ export class FileInputLog implements InputLog {
   }
 
   async close(): Promise<void> {
-    if (this.fd >= 0) closeSync(this.fd);
-    this.fd = -1;
+    while (this.flushing) await this.flushing;
+    await this.file?.close();
+    this.file = null;
   }
 }

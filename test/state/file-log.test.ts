@@ -40,6 +40,30 @@ describe('file input log', () => {
   });
 });
 
+describe('file input log group commit', () => {
+  it('gives concurrent appends their own consecutive offsets and drops re-sends within one group', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loflow-log-'));
+    const log = new FileInputLog(dir);
+    const results = await Promise.all([
+      log.append([0, 1].map((n) => ({ ...ev(n), producer: 'p', seq: n }))),
+      log.append([1, 2].map((n) => ({ ...ev(n), producer: 'p', seq: n }))), // seq 1 re-sent in the same group
+      log.append([ev(10)]),
+      log.append([0, 1].map((n) => ({ ...ev(20 + n), producer: 'q', seq: n }))),
+    ]);
+    expect(results).toEqual([
+      { first: 0, count: 2 },
+      { first: 2, count: 1 },
+      { first: 3, count: 1 },
+      { first: 4, count: 2 },
+    ]);
+    await log.close();
+    const again = new FileInputLog(dir);
+    expect((await again.read(0, 10)).map((e) => e.event.n)).toEqual([0, 1, 2, 10, 20, 21]);
+    expect([again.producerSeq('p'), again.producerSeq('q')]).toEqual([2, 1]);
+    await again.close();
+  });
+});
+
 describe('durable log with the in-memory state store', () => {
   it('keeps the log whole, so a restarted engine rebuilds the same states by replaying it', async () => {
     const { compilePipelineFile } = await import('../../engine/compiler.js');
