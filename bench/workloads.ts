@@ -21,9 +21,11 @@ import { Engine } from '../engine/runtime.js';
 import { startServer } from '../engine/server/index.js';
 import { RedisStateStore } from '../engine/state/redis-store.js';
 import { FileInputLog } from '../engine/log/file-log.js';
+import { PostgresInputLog } from '../engine/log/postgres-log.js';
+import { DbosBatchRunner } from '../engine/checkpoint/dbos-runner.js';
 import type { CompiledPipeline, LoEvent, StateStore } from '../engine/types.js';
 import { checkpoint } from './checkpoint-workload.js';
-import { startRedis } from './servers.js';
+import { startPostgres, startRedis } from './servers.js';
 import type { Ctx, Series } from './types.js';
 import { demo, demoFile, eventsFile } from './fixtures.js';
 import { redisWorkload } from './redis-workload.js';
@@ -187,7 +189,7 @@ export const httpIngest = {
     const batches = ctx.quick ? [10, 100] : [1, 10, 100, 500];
     const connections = 10;
     const pipeline = await demo();
-    const redis = await startRedis();
+    const [redis, postgres] = await Promise.all([startRedis(), startPostgres()]);
     const series: Series = { title: 'HTTP ingest: events/s by batch size', x: 'events per batch', y: 'events/s', points: [] };
     try {
       for (const size of batches) {
@@ -198,25 +200,28 @@ export const httpIngest = {
         const bare = await bareServer();
         const b = await cannon(bare.url, bodies, connections, seconds, ctx.dir);
         await bare.close();
-        // loflow with Redis state, without and with checkpointing (the durable file log: fsync before the ack).
+        // loflow with Redis state: no checkpoint, the file log (group-committed fsync before the ack), and
+        // Postgres + DBOS batch workflows (the production checkpoint; group-committed INSERT before the ack).
         const rates: Record<string, number> = {};
-        for (const durable of [false, true]) {
+        for (const mode of ['memory log', 'file log', 'Postgres + DBOS'] as const) {
+          const name = `bench-http-${size}-${mode.replace(/\W+/g, '')}-${Date.now()}`;
           const store = await RedisStateStore.connect(redis.url);
-          const log = durable ? new FileInputLog(mkdtempSync(join(ctx.dir, 'http-log-'))) : undefined;
-          const engine = new Engine({ ...pipeline, name: `bench-http-${size}-${durable}-${Date.now()}` }, { store, log });
+          const checkpoint = mode === 'file log' ? { log: new FileInputLog(mkdtempSync(join(ctx.dir, 'http-log-'))) } : mode === 'Postgres + DBOS' ? { log: await PostgresInputLog.open(postgres.url, name), runner: new DbosBatchRunner(postgres.url) } : {};
+          const engine = new Engine({ ...pipeline, name }, { store, ...checkpoint });
           await engine.start();
           const s = await startServer({ pipeline, engine, port: 0, limits: { ratePerSec: Infinity } });
           // The runs at 100-event batches are profiled (this process only: autocannon is a child).
-          const profiled = size === 100;
+          const profiled = size === 100 && mode !== 'Postgres + DBOS';
           const run = () => cannon(`${s.url}/v1/events`, bodies, connections, seconds, ctx.dir);
           const { result: l, ...summary } = profiled ? await profileWhile(run) : { result: await run() };
-          if (profiled) ctx.profiles.push({ title: `HTTP ingest, ${size} events/batch, Redis state, ${durable ? 'checkpointing on (file log)' : 'memory input log'}`, ...(summary as ProfileSummary) });
+          if (profiled) ctx.profiles.push({ title: `HTTP ingest, ${size} events/batch, Redis state, ${mode === 'file log' ? 'checkpointing on (file log)' : 'memory input log'}`, ...(summary as ProfileSummary) });
           await s.stop();
           await engine.stop();
-          const ev = (rates[durable ? 'loflow, file log' : 'loflow, memory log'] = l.rps * size);
+          const durable = mode !== 'memory log';
+          const ev = (rates[`loflow, ${mode}`] = l.rps * size);
           ctx.figures.push({
             workload: 'http-ingest',
-            name: `POST /v1/events, ${size} events/batch, ${connections} conns, Redis state, ${durable ? 'checkpointing on (file log, fsync per request)' : 'memory input log'} (p50 ${l.p50} ms, p99 ${l.p99} ms; bare p99 ${b.p99} ms)`,
+            name: `POST /v1/events, ${size} events/batch, ${connections} conns, Redis state, ${durable ? `checkpointing on (${mode})` : 'memory input log'} (p50 ${l.p50} ms, p99 ${l.p99} ms; bare p99 ${b.p99} ms)`,
             value: ev,
             unit: 'events/s',
             baseline: b.rps * size,
@@ -230,7 +235,7 @@ export const httpIngest = {
         series.points.push({ label: 'bare node:http', x: size, y: b.rps * size });
       }
     } finally {
-      await redis.stop();
+      await Promise.all([redis.stop(), postgres.stop()]);
     }
     ctx.series.push(series);
   },
