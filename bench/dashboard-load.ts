@@ -7,8 +7,7 @@
 // histogram) and the push interval: the hub's adaptive interval (/metrics) and the spacing of the pushes a
 // teacher sees. Overload should show as a longer interval (dashboards refresh less often), not as latency
 // that grows without bound.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import hdr from 'hdr-histogram-js';
 import type WebSocket from 'ws';
@@ -45,7 +44,8 @@ export const dashboardLoad = {
     const students = ctx.quick ? 200 : 1000;
     const minInterval = 20;
     const classes = Math.ceil(students / 25);
-    const dir = mkdtempSync(join(tmpdir(), 'loflow-bench-dash-'));
+    // Under the run's folder (removed when the run ends); this workload's part goes as soon as it is done.
+    const dir = mkdtempSync(join(ctx.dir, 'dash-'));
     const csv = rosterCsv(students, classes);
     writeFileSync(join(dir, 'roster.csv'), csv);
     // The demo pipeline with a 20 ms push interval: a push waits for the next tick, so the interval is a floor
@@ -221,5 +221,6 @@ export const dashboardLoad = {
     }
     // Written when the server exits.
     ctx.profiles.push({ title: `loflow serve (demo pipeline with its archive, ${students} students, ${classes} classes watched) through every load step`, ...profileInDir(profDir, 10) });
+    rmSync(dir, { recursive: true, force: true });
   },
 };
