@@ -69,7 +69,7 @@ export const dashboardLoad = {
       sockets.push(probeSocket);
       const loadIds = ids.slice(1);
       // The probe's teacher: the count of s-0000's events on the dashboard says which probes are visible.
-      const sentAt: number[] = []; // probe n (1-based, past the snapshot's count) -> send time
+      const sentAt: number[] = []; // send times of this step's probes, in order
       let seen = 0;
       let hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
       let pushTimes: number[] = [];
@@ -116,7 +116,7 @@ export const dashboardLoad = {
       };
       await flood(ctx.quick ? 1 : 2);
       const max = await flood(ctx.quick ? 2 : 5);
-      ctx.figures.push({ workload: 'dashboard-load', name: `maximum ingest (POST /v1/events, ${HttpLoad.batch}-event batches for ${loadIds.length} students, flat out; loflow serve in its own process)`, value: max, unit: 'events/s' });
+      ctx.figures.push({ workload: 'dashboard-load', name: `maximum ingest (POST /v1/events, ${HttpLoad.batch}-event batches for ${loadIds.length} students, flat out; loflow serve in its own process, under the sampling profiler)`, value: max, unit: 'events/s' });
       await drained(10_000);
 
       // 2. Offered load in steps, each a fraction of that maximum.
