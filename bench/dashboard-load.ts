@@ -7,8 +7,7 @@
 // histogram) and the push interval: the hub's adaptive interval (/metrics) and the spacing of the pushes a
 // teacher sees. Overload should show as a longer interval (dashboards refresh less often), not as latency
 // that grows without bound.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import hdr from 'hdr-histogram-js';
 import type WebSocket from 'ws';
@@ -45,7 +44,8 @@ export const dashboardLoad = {
     const students = ctx.quick ? 200 : 1000;
     const minInterval = 20;
     const classes = Math.ceil(students / 25);
-    const dir = mkdtempSync(join(tmpdir(), 'loflow-bench-dash-'));
+    // Under the run's folder (removed when the run ends); this workload's part goes as soon as it is done.
+    const dir = mkdtempSync(join(ctx.dir, 'dash-'));
     const csv = rosterCsv(students, classes);
     writeFileSync(join(dir, 'roster.csv'), csv);
     // The demo pipeline with a 20 ms push interval: a push waits for the next tick, so the interval is a floor
@@ -69,7 +69,7 @@ export const dashboardLoad = {
       sockets.push(probeSocket);
       const loadIds = ids.slice(1);
       // The probe's teacher: the count of s-0000's events on the dashboard says which probes are visible.
-      const sentAt: number[] = []; // probe n (1-based, past the snapshot's count) -> send time
+      const sentAt: number[] = []; // send times of this step's probes, in order
       let seen = 0;
       let hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
       let pushTimes: number[] = [];
@@ -116,7 +116,7 @@ export const dashboardLoad = {
       };
       await flood(ctx.quick ? 1 : 2);
       const max = await flood(ctx.quick ? 2 : 5);
-      ctx.figures.push({ workload: 'dashboard-load', name: `maximum ingest (POST /v1/events, ${HttpLoad.batch}-event batches for ${loadIds.length} students, flat out; loflow serve in its own process)`, value: max, unit: 'events/s' });
+      ctx.figures.push({ workload: 'dashboard-load', name: `maximum ingest (POST /v1/events, ${HttpLoad.batch}-event batches for ${loadIds.length} students, flat out; loflow serve in its own process, under the sampling profiler)`, value: max, unit: 'events/s' });
       await drained(10_000);
 
       // 2. Offered load in steps, each a fraction of that maximum.
@@ -221,5 +221,6 @@ export const dashboardLoad = {
     }
     // Written when the server exits.
     ctx.profiles.push({ title: `loflow serve (demo pipeline with its archive, ${students} students, ${classes} classes watched) through every load step`, ...profileInDir(profDir, 10) });
+    rmSync(dir, { recursive: true, force: true });
   },
 };

@@ -4,8 +4,7 @@
 // that the log kept every acknowledged event. The checkpoint mode is a parameter: `loflow bench --checkpoint
 // URL` adds a run with `serve --checkpoint URL` (the DBOS/Postgres mode) next to the file log.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { demoFile } from './fixtures.js';
 import { HttpLoad } from './http-load.js';
@@ -45,8 +44,8 @@ export interface RecoveryRun {
   caughtUpMs: number;
 }
 
-export async function recoverOnce(mode: CheckpointMode, loadSeconds: number): Promise<RecoveryRun> {
-  const dir = mkdtempSync(join(tmpdir(), 'loflow-bench-recovery-'));
+export async function recoverOnce(mode: CheckpointMode, loadSeconds: number, parent: string): Promise<RecoveryRun> {
+  const dir = mkdtempSync(join(parent, 'recovery-'));
   const redis = await startRedis();
   const keys = Array.from({ length: 32 }, (_, i) => `bench-key-${i}`);
   const env = { LOFLOW_API_KEYS: keys.join(',') };
@@ -77,6 +76,7 @@ export async function recoverOnce(mode: CheckpointMode, loadSeconds: number): Pr
     return { backlog: before.queue_depth, replayed: committed === undefined ? undefined : h.log_end - committed, acknowledged: load.accepted, logEnd: h.log_end, liveMs: second.startMs, caughtUpMs };
   } finally {
     await redis.stop();
+    rmSync(dir, { recursive: true, force: true });
   }
 }
 
@@ -88,7 +88,7 @@ export const recovery = {
     for (const mode of modes) {
       const runs: RecoveryRun[] = [];
       for (let i = 0; i < reps; i++) {
-        const r = await recoverOnce(mode, ctx.quick ? 2 : 4);
+        const r = await recoverOnce(mode, ctx.quick ? 2 : 4, ctx.dir);
         if (r.logEnd < r.acknowledged) throw new Error(`${mode.name}: after the restart the log holds ${r.logEnd} events but ${r.acknowledged} were acknowledged before the kill: acknowledged events were lost (is the mode durable, and does \`serve\` know its options: ${mode.args('DIR', 'REDIS').join(' ')}?)`);
         runs.push(r);
         ctx.log(`recovery (${mode.name}): backlog ${r.backlog}, replayed ${r.replayed}, live after ${Math.round(r.liveMs)} ms, caught up after ${Math.round(r.caughtUpMs)} ms`);

@@ -2,9 +2,8 @@
 // needs (parse the same JSON, hash the same bytes...), so figures are ratios on this machine, not guesses.
 import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
@@ -37,8 +36,8 @@ import { recovery } from './recovery.js';
 export type { Ctx, Figure, Profile, Series } from './types.js';
 
 /** Run `loflow replay` under `node --cpu-prof` and summarise where the time goes (self time). */
-async function profileReplay(file: string): Promise<ProfileSummary> {
-  const dir = mkdtempSync(join(tmpdir(), 'loflow-prof-'));
+async function profileReplay(file: string, parent: string): Promise<ProfileSummary> {
+  const dir = mkdtempSync(join(parent, 'prof-'));
   execFileSync(process.execPath, ['--cpu-prof', '--cpu-prof-dir', dir, join(packageRoot, 'bin/loflow.js'), 'replay', demoFile, file, '--summary'], { stdio: 'ignore' });
   return profileInDir(dir);
 }
@@ -125,14 +124,14 @@ export const replay = {
       });
     }
     // Checkpoint overhead: the same pre-parsed events through the durable file log (fsync per batch).
-    const durable = new Engine(pipeline, { queueLimit: 4096 * 8, log: new FileInputLog(mkdtempSync(join(tmpdir(), 'loflow-bench-log-'))) });
+    const durable = new Engine(pipeline, { queueLimit: 4096 * 8, log: new FileInputLog(mkdtempSync(join(ctx.dir, 'log-'))) });
     const t2 = performance.now();
     for (let i = 0; i < parsedEvents.length; i += 4096) await durable.ingest('extension', parsedEvents.slice(i, i + 4096));
     await durable.flush();
     const durableRate = parsedEvents.length / ((performance.now() - t2) / 1000);
     await durable.stop();
     ctx.figures.push({ workload: 'replay', name: 'engine only, durable file log (fsync per 4,096-event batch)', value: durableRate, unit: 'events/s', baseline: engineOnly, ratio: durableRate / engineOnly, note: 'checkpoint overhead = 1 - ratio' });
-    ctx.profiles.push({ title: 'loflow replay of the demo pipeline', ...(await profileReplay(file)) });
+    ctx.profiles.push({ title: 'loflow replay of the demo pipeline', ...(await profileReplay(file, ctx.dir)) });
     ctx.log(`replay: baseline ${Math.round(baseline)} ev/s, memory ${Math.round(memory)} ev/s, engine only ${Math.round(engineOnly)} ev/s`);
   },
 };
@@ -285,7 +284,7 @@ export const memory = {
     const sizes = ctx.quick ? [1000, 10_000] : [1000, 10_000, 100_000];
     const heaps: number[] = [];
     for (const students of sizes) {
-      const dir = mkdtempSync(join(tmpdir(), 'loflow-bench-mem-'));
+      const dir = mkdtempSync(join(ctx.dir, 'mem-'));
       writeFileSync(join(dir, 'roster.csv'), rosterCsv(students, Math.max(4, Math.round(students / 30))));
       const text = readFileSync(demoFile, 'utf8').replace('rosters/demo.csv', 'roster.csv');
       const { pipeline } = await compilePipeline(text, join(dir, 'p.yaml'));
@@ -336,7 +335,7 @@ export const archive = {
   async run(ctx: Ctx) {
     const n = ctx.quick ? 100_000 : 500_000;
     const events = [...new Classroom({ students: 200, seed: 4 }).events(n)].map((e, i) => ({ offset: i, stream: 'extension', event: e.event, at: 0 }));
-    const dir = mkdtempSync(join(tmpdir(), 'loflow-bench-archive-'));
+    const dir = mkdtempSync(join(ctx.dir, 'archive-'));
     const json = Buffer.from(events.map((e) => JSON.stringify(e.event)).join('\n'));
     const mb = json.length / 1024 / 1024;
     let t0 = performance.now();
@@ -365,6 +364,7 @@ export const archive = {
     const study = await exportSelection(await folderSource(join(dir, 'a')), { deidentify: { key: Buffer.from('bench-key-0123456789'), idFields: ['$.auth.user_id'], dropFields: ['$.url'] } }, join(dir, 'study.car'));
     const studyS = (performance.now() - t0) / 1000;
     ctx.figures.push({ workload: 'archive', name: 'pseudonymized export (HMAC ids, drop a field, new DAG, CAR)', value: study.bytes / 1024 / 1024 / studyS, unit: 'MB/s', baseline: hashMBs, ratio: study.bytes / 1024 / 1024 / studyS / hashMBs, note: `${Math.round(study.events / studyS).toLocaleString('en')} events/s` });
+    rmSync(dir, { recursive: true, force: true });
   },
 };
 
@@ -382,7 +382,7 @@ export const wsIngest = {
   name: 'ws-ingest',
   async run(ctx: Ctx) {
     const pipeline = await demo();
-    const dir = mkdtempSync(join(tmpdir(), 'loflow-bench-ws-'));
+    const dir = mkdtempSync(join(ctx.dir, 'ws-'));
     const students = ctx.quick ? 200 : 1000;
     writeFileSync(join(dir, 'roster.csv'), rosterCsv(students, Math.ceil(students / 25)));
     const { pipeline: p } = await compilePipeline(readFileSync(demoFile, 'utf8').replace('rosters/demo.csv', 'roster.csv'), join(dir, 'p.yaml'));

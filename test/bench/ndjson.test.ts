@@ -1,10 +1,10 @@
 // The NDJSON reader against a naive split-and-parse, at read sizes that put every line boundary, blank line
 // and multi-byte character across block boundaries (the reader splits raw bytes, so this is where it could
 // go wrong).
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import { readNdjson, unwrap, type NdjsonLine } from '../../engine/ndjson.js';
 
 function naive(text: string): NdjsonLine[] {
@@ -46,6 +46,7 @@ const text = [
 
 describe('readNdjson', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loflow-ndjson-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
   for (const [name, body] of [
     ['with a final newline', text + '\n'],
     ['without a final newline', text],
