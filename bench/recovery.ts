@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { demoFile } from './fixtures.js';
 import { HttpLoad } from './http-load.js';
 import { health, startServe } from './serve-child.js';
-import { freePort, startRedis } from './servers.js';
+import { freePort, startPostgres, startRedis } from './servers.js';
 import type { Ctx } from './types.js';
 
 export interface CheckpointMode {
@@ -25,6 +25,19 @@ export const fileLogMode: CheckpointMode = {
   args: (dir, redis) => ['--log', join(dir, 'log'), '--state', redis],
   committed: (port) => Number(execFileSync('redis-cli', ['-p', String(port), 'get', 'lf:{writing-observer}:offset'], { encoding: 'utf8' }).trim() || 0),
 };
+
+/** The production checkpoint: a throwaway Postgres (a fresh database per run) with DBOS, Redis state. */
+export function postgresMode(postgresUrl: string): CheckpointMode {
+  return {
+    name: 'Postgres log + DBOS workflows + Redis state',
+    args: (dir, redis) => {
+      const db = `recovery_${dir.replace(/\W/g, '_').slice(-12).toLowerCase()}`;
+      execFileSync('psql', [postgresUrl, '-q', '-c', `CREATE DATABASE ${db}`]);
+      return ['--checkpoint', postgresUrl.replace(/\/[^/]*$/, `/${db}`), '--state', redis];
+    },
+    committed: fileLogMode.committed,
+  };
+}
 
 export function checkpointMode(url: string): CheckpointMode {
   return { name: `checkpoint ${url.replace(/\/\/[^@/]*@/, '//')}`, args: () => ['--checkpoint', url] };
@@ -83,13 +96,15 @@ export async function recoverOnce(mode: CheckpointMode, loadSeconds: number, par
 export const recovery = {
   name: 'recovery',
   async run(ctx: Ctx) {
-    const modes = [fileLogMode, ...(ctx.checkpoints ?? []).map(checkpointMode)];
+    const postgres = await startPostgres();
+    const modes = [fileLogMode, postgresMode(postgres.url), ...(ctx.checkpoints ?? []).map(checkpointMode)];
     const reps = ctx.quick ? 1 : 3;
+    try {
     for (const mode of modes) {
       const runs: RecoveryRun[] = [];
       for (let i = 0; i < reps; i++) {
         const r = await recoverOnce(mode, ctx.quick ? 2 : 4, ctx.dir);
-        if (r.logEnd < r.acknowledged) throw new Error(`${mode.name}: after the restart the log holds ${r.logEnd} events but ${r.acknowledged} were acknowledged before the kill: acknowledged events were lost (is the mode durable, and does \`serve\` know its options: ${mode.args('DIR', 'REDIS').join(' ')}?)`);
+        if (r.logEnd < r.acknowledged) throw new Error(`${mode.name}: after the restart the log holds ${r.logEnd} events but ${r.acknowledged} were acknowledged before the kill: acknowledged events were lost (is the mode durable, and does \`serve\` know its options?)`);
         runs.push(r);
         ctx.log(`recovery (${mode.name}): backlog ${r.backlog}, replayed ${r.replayed}, live after ${Math.round(r.liveMs)} ms, caught up after ${Math.round(r.caughtUpMs)} ms`);
       }
@@ -103,6 +118,9 @@ export const recovery = {
         met: worst.caughtUpMs < 2000,
         note: `${worst.replayed?.toLocaleString('en') ?? 'an unknown number of'} events replayed (backlog at the kill ${worst.backlog.toLocaleString('en')}); live (answering) after ${Math.round(worst.liveMs)} ms; ${worst.acknowledged.toLocaleString('en')} events acknowledged, ${worst.logEnd.toLocaleString('en')} in the log, none lost; all runs: ${runs.map((r) => Math.round(r.caughtUpMs)).join(', ')} ms`,
       });
+    }
+    } finally {
+      await postgres.stop();
     }
   },
 };

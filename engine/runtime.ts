@@ -246,7 +246,7 @@ export class Engine extends EventEmitter {
     if (!this.archivesRaw()) return;
     let from = this.archive!.durableOffset() + 1;
     while (from < this.committed) {
-      const entries = await this.log.read(from, Math.min(4096, this.committed - from));
+      const entries = await this.log.read(from, Math.min(50_000, this.committed - from));
       if (entries.length === 0) break; // truncated before this version kept the log for the archive
       const byStream = new Map<string, LoggedEvent[]>();
       for (const e of entries) (byStream.get(e.stream) ?? byStream.set(e.stream, []).get(e.stream)!).push(e);

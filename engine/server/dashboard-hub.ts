@@ -125,7 +125,8 @@ export class DashboardHub {
     const spent = performance.now() - t0;
     let next = ms;
     if (done < topics.length || spent > budget) next = Math.min(d.minIntervalMs * 20, Math.ceil(ms * 1.5));
-    else if (spent < budget / 5) next = Math.max(d.minIntervalMs, Math.floor(ms / 1.5));
+    // Shrink back once a tick takes under a quarter of the interval (grow above a half: room to avoid flapping).
+    else if (spent < budget / 2) next = Math.max(d.minIntervalMs, Math.floor(ms / 1.5));
     this.schedule(d, next);
   }
 
