@@ -9,6 +9,7 @@ import { markdown, svgPlot } from './report.js';
 import { workloads, type Ctx } from './workloads.js';
 
 export async function runBench(opts: { quick: boolean; only?: string[]; out?: string; checkpoints?: string[] }): Promise<{ file: string; failed: number }> {
+  process.env.LOFLOW_LOG_LEVEL ??= 'warn'; // servers started by workloads: warnings only, the report is the output
   const dir = mkdtempSync(join(tmpdir(), 'loflow-bench-'));
   const ctx: Ctx = { quick: opts.quick, dir, figures: [], series: [], profiles: [], log: (m) => console.error(m), checkpoints: opts.checkpoints };
   const failed: Array<{ name: string; error: string }> = [];

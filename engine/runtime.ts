@@ -512,9 +512,12 @@ export class Engine extends EventEmitter {
     if (letters.length) await this.deadLetters.put(letters);
     this.committed = to;
     this.lastError = null;
-    // With the in-memory state store the log is kept whole: a restart rebuilds the states by replaying it.
-    // With an archive of raw events, the log is kept from the archive's last durable commit on (see start()).
-    if (this.store.kind !== 'memory') await this.log.truncate?.(this.archivesRaw() ? Math.min(to, this.archive!.durableOffset() + 1) : to);
+    // A durable log beside the in-memory state store is kept whole: a restart rebuilds the states by
+    // replaying it. With an archive of raw events, the log is kept from the archive's last durable commit on
+    // (see refeedArchive). An in-memory log dies with the process anyway: it is truncated as before.
+    const rebuildsFromLog = this.store.kind === 'memory' && this.log.kind !== 'memory';
+    if (rebuildsFromLog) this.log.release?.(to);
+    else await this.log.truncate?.(this.archivesRaw() && this.log.kind !== 'memory' ? Math.min(to, this.archive!.durableOffset() + 1) : to);
 
     const ms = performance.now() - t0;
     this.counters.processed += entries.length;

@@ -293,6 +293,8 @@ export interface InputLog {
   startAt?(offset: number): void;
   /** Forget events below `offset` (they are committed and archived). */
   truncate?(offset: number): Promise<void>;
+  /** Events below `offset` are committed: they may leave memory but must stay readable (the log is kept whole). */
+  release?(offset: number): void;
   close(): Promise<void>;
 }
 

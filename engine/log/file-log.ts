@@ -161,8 +161,34 @@ export class FileInputLog implements InputLog {
   }
 
   async read(from: number, max: number): Promise<LoggedEvent[]> {
-    const start = Math.max(0, from - this.base);
+    if (from < this.base) return this.readDisk(from, Math.min(max, this.base - from));
+    const start = from - this.base;
     return this.entries.slice(start, start + max);
+  }
+
+  /** Events released from memory (see release) are read back from their segments. */
+  private readDisk(from: number, max: number): LoggedEvent[] {
+    const out: LoggedEvent[] = [];
+    const segments = this.segments();
+    for (let i = 0; i < segments.length && out.length < max; i++) {
+      const start = segments[i];
+      const end = segments[i + 1] ?? Infinity;
+      if (end <= from) continue;
+      const lines = readFileSync(this.segmentPath(start), 'utf8').split('\n');
+      for (let j = Math.max(0, from + out.length - start); j < lines.length - 1 && out.length < max; j++) {
+        const x = JSON.parse(lines[j]) as Line;
+        out.push({ offset: start + j, stream: x.s, event: x.e, at: x.a });
+      }
+    }
+    return out;
+  }
+
+  /** Committed events may leave memory; they stay on disk (a restart replays them: see the engine). */
+  release(offset: number): void {
+    const n = offset - this.base;
+    if (n < 16384 && !(n > 0 && n === this.entries.length)) return;
+    this.entries = this.entries.slice(n);
+    this.base = offset;
   }
 
   async end(): Promise<number> {
@@ -181,8 +207,7 @@ export class FileInputLog implements InputLog {
   async truncate(offset: number): Promise<void> {
     const n = offset - this.base;
     if (n < 16384 && !(n > 0 && n === this.entries.length)) return;
-    this.entries = this.entries.slice(n);
-    this.base = offset;
+    this.release(offset);
     // Delete whole segments below the committed offset; remember producers' sequences first.
     const segments = this.segments();
     const doomed = segments.filter((s, i) => (segments[i + 1] ?? Infinity) <= offset && s !== this.segmentStart);

@@ -227,13 +227,18 @@ export class PostgresInputLog implements InputLog {
     return this.next;
   }
 
-  /** Committed events leave memory at once; the DELETE in Postgres is coalesced (one in flight at a time). */
-  async truncate(offset: number): Promise<void> {
+  /** Committed events leave memory; they stay in Postgres. */
+  release(offset: number): void {
     if (offset > this.tailBase) {
       const drop = Math.min(offset - this.tailBase, this.tail.length);
       this.tail = drop === this.tail.length ? [] : this.tail.slice(drop);
       this.tailBase += drop;
     }
+  }
+
+  /** Committed events leave memory at once; the DELETE in Postgres is coalesced (one in flight at a time). */
+  async truncate(offset: number): Promise<void> {
+    this.release(offset);
     if (offset - this.truncated >= 5000 && !this.truncating) {
       const upTo = offset;
       this.truncating = this.pool

@@ -64,6 +64,21 @@ describe('file input log group commit', () => {
   });
 });
 
+describe('file input log release', () => {
+  it('lets committed events leave memory and reads them back from their segments', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loflow-log-'));
+    const log = new FileInputLog(dir, 3);
+    for (let n = 0; n < 10; n++) await log.append([ev(n)]);
+    log.release(10); // all committed: memory is emptied, the segments stay
+    expect((await log.read(0, 100)).map((e) => [e.offset, e.event.n])).toEqual(Array.from({ length: 10 }, (_, n) => [n, n]));
+    expect((await log.read(4, 3)).map((e) => e.offset)).toEqual([4, 5, 6]);
+    await log.append([ev(10)]);
+    expect((await log.read(9, 10)).map((e) => e.offset)).toEqual([9]); // the disk part; the caller reads on
+    expect((await log.read(10, 10)).map((e) => e.event.n)).toEqual([10]);
+    await log.close();
+  });
+});
+
 describe('durable log with the in-memory state store', () => {
   it('keeps the log whole, so a restarted engine rebuilds the same states by replaying it', async () => {
     const { compilePipelineFile } = await import('../../engine/compiler.js');
