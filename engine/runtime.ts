@@ -26,6 +26,9 @@ import type {
 
 export type { AggregateResult } from './aggregate.js';
 
+/** Events the archive may lag behind processing before a batch waits for it. */
+const ARCHIVE_LAG_LIMIT = 200_000;
+
 export interface EngineOptions {
   store?: StateStore;
   log?: InputLog;
@@ -119,6 +122,8 @@ export class Engine extends EventEmitter {
   /** A live swap waiting for the batch in progress to finish. */
   private pendingSwap: CompiledPipeline | null = null;
   private batching = false;
+  /** Events handed to the archive writer that it has not taken yet. */
+  private archiveBacklog = 0;
   private waiters: Array<() => void> = [];
   private flushWaiters: Array<{ offset: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   private lastError: unknown = null;
@@ -231,6 +236,22 @@ export class Engine extends EventEmitter {
       this.flushWaiters.push({ offset: target, resolve, reject });
       this.kick();
     });
+  }
+
+  private toArchive(stream: string, events: LoggedEvent[]): Promise<void> {
+    this.archiveBacklog += events.length;
+    return Promise.resolve()
+      .then(() => this.archive!.append(stream, events))
+      .then(
+        () => {
+          this.archiveBacklog -= events.length;
+        },
+        (err: unknown) => {
+          // Raw events are still in a durable log (kept until archived) and are re-fed after a restart.
+          this.archiveBacklog -= events.length;
+          this.emit('archive-error', err);
+        },
+      );
   }
 
   private archivesRaw(): boolean {
@@ -483,8 +504,12 @@ export class Engine extends EventEmitter {
       }
     }
 
-    // Archive before the state commit: an archive that has seen a batch twice (after a crash) can tell by offsets.
+    // Hand the batch to the archive without waiting for it: an archive commit (many fsync'ed blocks) must not
+    // stall processing. Order is kept (the writer takes appends in order); raw events stay in the input log
+    // until the archive has committed them durably (see truncation below), and a retried batch is recognised
+    // by its offsets. Only when the archive falls far behind does processing wait for it.
     if (this.archive) {
+      let last: Promise<void> | undefined;
       if (this.pipeline.archive?.raw !== false) {
         const byStream = new Map<string, LoggedEvent[]>();
         for (const e of entries) {
@@ -492,11 +517,12 @@ export class Engine extends EventEmitter {
           l.push(e);
           byStream.set(e.stream, l);
         }
-        for (const [s, l] of byStream) await this.archive.append(s, l);
+        for (const [s, l] of byStream) last = this.toArchive(s, l);
       }
       for (const [s, items] of derivedForArchive) {
-        await this.archive.append(s, items.map((it) => ({ offset: it.origin, stream: s, event: it.event, at: it.at })));
+        last = this.toArchive(s, items.map((it) => ({ offset: it.origin, stream: s, event: it.event, at: it.at })));
       }
+      if (last && this.archiveBacklog > ARCHIVE_LAG_LIMIT) await last;
     }
 
     const writes: Array<[StateRef, Json]> = [];

@@ -39,12 +39,20 @@ export function logEngine(log: Logger, engine: Engine): () => void {
     failures.clear();
   }, 10_000);
   timer.unref();
+  let archiveWarned = 0;
+  const onArchiveError = (err: unknown) => {
+    if (Date.now() - archiveWarned < 60_000) return;
+    archiveWarned = Date.now();
+    log.warn({ err: err instanceof Error ? err.message : String(err) }, 'archive append failed: raw events stay in the input log and are re-fed after a restart');
+  };
+  engine.on('archive-error', onArchiveError);
   engine.on('retry', onRetry);
   engine.on('batch', onBatch);
   engine.on('failure', onFailure);
   return () => {
     clearInterval(timer);
     engine.off('retry', onRetry);
+    engine.off('archive-error', onArchiveError);
     engine.off('batch', onBatch);
     engine.off('failure', onFailure);
   };
