@@ -151,7 +151,10 @@ export class ArchiveWriter implements ArchiveSink {
   }
 
   private async writeIndex(stream: string, s: StreamState): Promise<void> {
-    for (const [l, c] of s.learners) await this.flushChain(stream, l, c);
+    // Chains are independent: their chunks are written 32 at a time, so the fsyncs overlap (libuv's pool)
+    // instead of one learner after another (a commit touching 1,000 learners took seconds).
+    const chains = [...s.learners];
+    for (let i = 0; i < chains.length; i += 32) await Promise.all(chains.slice(i, i + 32).map(([l, c]) => this.flushChain(stream, l, c)));
     await this.flushChain(stream, null, s.other);
     const learners: IndexBlock['learners'] = {};
     for (const [l, c] of s.learners) if (c.head) learners[l] = { head: c.head, count: c.count };

@@ -10,14 +10,9 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, unlinkSyn
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
+import { GroupCommit } from './group-commit.js';
 
 type Entry = { stream: string; event: LoEvent; at: number; producer?: string; seq?: number };
-
-interface Waiting {
-  batch: Entry[];
-  resolve: (r: { first: number; count: number }) => void;
-  reject: (e: unknown) => void;
-}
 
 interface Line {
   s: string;
@@ -34,8 +29,7 @@ export class FileInputLog implements InputLog {
   private next = 0;
   private file: FileHandle | null = null;
   private fileSize = 0;
-  private queue: Waiting[] = [];
-  private flushing: Promise<void> | null = null;
+  private readonly group = new GroupCommit<Entry[], { first: number; count: number }>((g) => this.flushGroup(g));
   private segmentStart = 0;
   private segmentCount = 0;
   private readonly producers = new Map<string, number>();
@@ -91,29 +85,18 @@ export class FileInputLog implements InputLog {
    * the whole group (group commit), so many concurrent senders cost one disk flush, not one each.
    */
   append(batch: Entry[]): Promise<{ first: number; count: number }> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ batch, resolve, reject });
-      if (!this.flushing) this.flushing = this.flushLoop();
-    });
+    return this.group.submit(batch);
   }
 
-  private async flushLoop(): Promise<void> {
-    try {
-      while (this.queue.length) await this.flushGroup(this.queue.splice(0));
-    } finally {
-      this.flushing = null;
-    }
-  }
-
-  private async flushGroup(group: Waiting[]): Promise<void> {
+  private async flushGroup(group: Entry[][]): Promise<Array<{ first: number; count: number }>> {
     // Producer re-sends are dropped against what is logged and what this group already holds.
     const claimed = new Map<string, number>();
     const highest = (p: string) => claimed.get(p) ?? this.producers.get(p) ?? -Infinity;
     const fresh: Entry[] = [];
     const results: Array<{ first: number; count: number }> = [];
-    for (const w of group) {
+    for (const batch of group) {
       const first = this.next + fresh.length;
-      for (const b of w.batch) {
+      for (const b of batch) {
         if (b.producer !== undefined && b.seq !== undefined) {
           if (b.seq <= highest(b.producer)) continue;
           claimed.set(b.producer, b.seq);
@@ -123,17 +106,12 @@ export class FileInputLog implements InputLog {
       results.push({ first, count: this.next + fresh.length - first });
     }
     if (fresh.length) {
-      try {
-        await this.write(fresh.map((b) => JSON.stringify({ s: b.stream, e: b.event, a: b.at, ...(b.producer !== undefined ? { p: b.producer, q: b.seq } : {}) } satisfies Line)).join('\n') + '\n');
-      } catch (err) {
-        for (const w of group) w.reject(err);
-        return;
-      }
+      await this.write(fresh.map((b) => JSON.stringify({ s: b.stream, e: b.event, a: b.at, ...(b.producer !== undefined ? { p: b.producer, q: b.seq } : {}) } satisfies Line)).join('\n') + '\n');
       for (const b of fresh) this.entries.push({ offset: this.next++, stream: b.stream, event: b.event, at: b.at });
       for (const [p, q] of claimed) this.producers.set(p, q);
       this.segmentCount += fresh.length;
     }
-    group.forEach((w, i) => w.resolve(results[i]));
+    return results;
   }
 
   /** Write and fsync; a failed write is cut off again, so no torn line stays in the middle of a segment. */
@@ -219,7 +197,7 @@ export class FileInputLog implements InputLog {
   }
 
   async close(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    await this.group.drain();
     await this.file?.close();
     this.file = null;
   }

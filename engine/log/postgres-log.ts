@@ -10,6 +10,7 @@
 // pipeline gets a clear error instead of interleaving offsets. Postgres releases it when the holder dies.
 import pg from 'pg';
 import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
+import { GroupCommit } from './group-commit.js';
 
 type Entry = { stream: string; event: LoEvent; at: number; producer?: string; seq?: number };
 
@@ -37,12 +38,6 @@ function releaseQuietly(client: pg.PoolClient, destroy: boolean): void {
   }
 }
 
-interface Waiting {
-  entries: Entry[];
-  resolve: (r: { first: number; count: number }) => void;
-  reject: (e: unknown) => void;
-}
-
 export class PostgresInputLog implements InputLog {
   readonly kind = 'postgres';
   private next = 0;
@@ -50,8 +45,7 @@ export class PostgresInputLog implements InputLog {
   private tail: LoggedEvent[] = [];
   private tailBase = 0;
   private readonly producers = new Map<string, number>();
-  private queue: Waiting[] = [];
-  private flushing: Promise<void> | null = null;
+  private readonly group = new GroupCommit<Entry[], { first: number; count: number }>((g) => this.flushGroup(g));
   private truncated = 0;
   private truncating: Promise<void> | null = null;
   /** The lock's session ended (Postgres restarted): take the lock again before the next write. */
@@ -135,22 +129,11 @@ export class PostgresInputLog implements InputLog {
   }
 
   append(entries: Entry[]): Promise<{ first: number; count: number }> {
-    return new Promise((resolve, reject) => {
-      this.queue.push({ entries, resolve, reject });
-      if (!this.flushing) this.flushing = this.flushLoop();
-    });
-  }
-
-  private async flushLoop(): Promise<void> {
-    try {
-      while (this.queue.length) await this.flushGroup(this.queue.splice(0));
-    } finally {
-      this.flushing = null;
-    }
+    return this.group.submit(entries);
   }
 
   /** One statement for every append waiting: the group commit. */
-  private async flushGroup(group: Waiting[]): Promise<void> {
+  private async flushGroup(group: Entry[][]): Promise<Array<{ first: number; count: number }>> {
     const before = new Map<string, number | undefined>();
     // Columns travel as newline-joined text (JSON never holds a raw newline) split by Postgres: far cheaper
     // than pg's per-element array escaping.
@@ -160,9 +143,9 @@ export class PostgresInputLog implements InputLog {
     const added: LoggedEvent[] = [];
     const results: Array<{ first: number; count: number }> = [];
     let next = this.next;
-    for (const w of group) {
+    for (const entries of group) {
       const first = next;
-      for (const e of w.entries) {
+      for (const e of entries) {
         if (e.producer !== undefined && e.seq !== undefined) {
           const high = this.producers.get(e.producer);
           if (high !== undefined && e.seq <= high) continue; // a re-send
@@ -199,13 +182,11 @@ export class PostgresInputLog implements InputLog {
         if (high === undefined) this.producers.delete(p);
         else this.producers.set(p, high);
       }
-      const e = (err as { code?: string }).code === '23505' || /lost the input log lock/.test((err as Error).message) ? err : unavailable(err);
-      for (const w of group) w.reject(e);
-      return;
+      throw (err as { code?: string }).code === '23505' || /lost the input log lock/.test((err as Error).message) ? err : unavailable(err);
     }
     this.next = next;
     for (const a of added) this.tail.push(a);
-    group.forEach((w, i) => w.resolve(results[i]));
+    return results;
   }
 
   async read(from: number, max: number): Promise<LoggedEvent[]> {
@@ -260,7 +241,7 @@ export class PostgresInputLog implements InputLog {
   }
 
   async close(): Promise<void> {
-    while (this.flushing) await this.flushing;
+    await this.group.drain();
     await this.truncating;
     releaseQuietly(this.lockClient, this.lockLost);
     await this.pool.end();

@@ -1,21 +1,10 @@
 // Runs the real binary (bin/loflow.js -> dist/, built by `npm test` before vitest starts).
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
+import { root, run } from './run-cli.js';
 
-const root = join(import.meta.dirname, '../..');
-const bin = join(root, 'bin/loflow.js');
-const run = async (...args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)('node', [bin, ...args], { cwd: root, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (err: any) {
-    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
-  }
-};
 
 describe('loflow CLI', () => {
   it('validate: exit 0 and a summary for the demo pipeline', async () => {

@@ -1,28 +1,17 @@
 // `loflow diff`: a shadow run of two pipeline versions over one input, checked against two plain replays.
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { ArchiveWriter } from '../../archive/writer.js';
 import { exportCar } from '../../archive/car.js';
 import { compilePipelineFile } from '../../engine/compiler.js';
 import { Engine } from '../../engine/runtime.js';
+import { root, run } from './run-cli.js';
 
-const root = join(import.meta.dirname, '../..');
-const bin = join(root, 'bin/loflow.js');
 const demo = 'pipelines/writing-observer.yaml';
 const edit = 'pipelines/examples/writing-observer.idle-2m.yaml';
 
-async function run(...args: string[]) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)('node', [bin, ...args], { cwd: root, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (err: any) {
-    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
-  }
-}
 
 describe('loflow diff', () => {
   const dir = mkdtempSync(join(tmpdir(), 'loflow-diff-'));

@@ -1,28 +1,18 @@
 // `serve` against a Redis state store after a state-breaking edit: refused with the plan (nothing changed),
 // then --rebuild (recomputed from the archive, equal to a fresh replay) and --reset (started empty).
 import { describe, expect, inject, it } from 'vitest';
-import { execFile, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { compilePipelineFile } from '../../engine/compiler.js';
 import { Engine } from '../../engine/runtime.js';
 import { MemoryStateStore } from '../../engine/state/memory-store.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { Json, StateStore } from '../../engine/types.js';
+import { bin, root, run } from './run-cli.js';
 
-const root = join(import.meta.dirname, '../..');
-const bin = join(root, 'bin/loflow.js');
 
-async function run(...args: string[]) {
-  try {
-    const { stdout, stderr } = await promisify(execFile)('node', [bin, ...args], { cwd: root, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (err: any) {
-    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
-  }
-}
 
 async function snapshot(store: StateStore, pipeline: string): Promise<Record<string, Json>> {
   const out: Record<string, Json> = {};

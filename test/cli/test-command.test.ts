@@ -1,24 +1,13 @@
 // `loflow test`: runs the real binary (bin/loflow.js -> dist/, built by `npm test` before vitest starts)
 // on the shipped pipelines, on broken edits of the demo, and on small pipelines written here.
 import { describe, expect, it } from 'vitest';
-import { execFile } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { parse } from 'yaml';
 import { matchValue, refresh } from '../../engine/testing/match.js';
+import { root, run } from './run-cli.js';
 
-const root = join(import.meta.dirname, '../..');
-const bin = join(root, 'bin/loflow.js');
-const run = async (...args: string[]) => {
-  try {
-    const { stdout, stderr } = await promisify(execFile)('node', [bin, ...args], { cwd: root, maxBuffer: 64 << 20 });
-    return { code: 0, stdout, stderr };
-  } catch (err: any) {
-    return { code: err.code as number, stdout: err.stdout as string, stderr: err.stderr as string };
-  }
-};
 
 /** A copy of the demo pipeline, its tests and roster in a fresh folder, with `edit` applied to the pipeline. */
 function demoCopy(edit: (yaml: string) => string): string {
