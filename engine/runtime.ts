@@ -318,7 +318,10 @@ export class Engine extends EventEmitter {
       try {
         if (this.runner) {
           // The workflow calls back into applyBatch; a batch it resumes after a crash goes through the same door.
-          await this.runner.run(this.pipeline.name, this.committed, Math.min(this.logEnd, this.committed + this.batchSize));
+          const from = this.committed;
+          const applied = await this.runner.run(this.pipeline.name, from, Math.min(this.logEnd, from + this.batchSize));
+          // Nothing there to apply (and no resumed batch moved the offset meanwhile): wait for the next append.
+          if (applied === 0 && this.committed === from) break;
         } else {
           const entries = await this.log.read(this.committed, this.batchSize);
           if (entries.length === 0) break;

@@ -306,7 +306,8 @@ export interface BatchRunner {
   readonly kind: string;
   /** Called by Engine.start before any batch: recovery of interrupted batches may call applyBatch from here on. */
   attach(pipeline: string, engine: { applyBatch(from: number, to: number): Promise<{ applied: number }> }): Promise<void>;
-  run(pipeline: string, from: number, to: number): Promise<void>;
+  /** Resolves with how many events the batch applied (0: nothing was there to apply). */
+  run(pipeline: string, from: number, to: number): Promise<number>;
   close(): Promise<void>;
 }
 

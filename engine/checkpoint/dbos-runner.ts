@@ -76,10 +76,11 @@ export class DbosBatchRunner implements BatchRunner {
     this.resuming = Promise.allSettled(left.map((w) => DBOS.retrieveWorkflow(w.workflowID).getResult()));
   }
 
-  async run(pipeline: string, from: number, to: number): Promise<void> {
+  async run(pipeline: string, from: number, to: number): Promise<number> {
     const id = `${pipeline}:${from}-${to}:${this.run_}:${this.attempt++}`;
-    await DBOS.withNextWorkflowID(id, () => batchWorkflow(pipeline, from, to));
+    const applied = await DBOS.withNextWorkflowID(id, () => batchWorkflow(pipeline, from, to));
     this.workflows++;
+    return applied;
   }
 
   async close(): Promise<void> {
