@@ -78,6 +78,17 @@ export interface EngineStats {
   unknownMembers: number;
 }
 
+/** Logged events grouped by stream, each group in log order (the archive takes one stream at a time). */
+function byStream(entries: LoggedEvent[]): Map<string, LoggedEvent[]> {
+  const groups = new Map<string, LoggedEvent[]>();
+  for (const e of entries) {
+    const l = groups.get(e.stream);
+    if (l) l.push(e);
+    else groups.set(e.stream, [e]);
+  }
+  return groups;
+}
+
 /** A derived event waiting for its consumers, with the offset of the raw event it came from. */
 interface Item {
   origin: number;
@@ -269,9 +280,7 @@ export class Engine extends EventEmitter {
     while (from < this.committed) {
       const entries = await this.log.read(from, Math.min(50_000, this.committed - from));
       if (entries.length === 0) break; // truncated before this version kept the log for the archive
-      const byStream = new Map<string, LoggedEvent[]>();
-      for (const e of entries) (byStream.get(e.stream) ?? byStream.set(e.stream, []).get(e.stream)!).push(e);
-      for (const [s, l] of byStream) await this.archive!.append(s, l);
+      for (const [s, l] of byStream(entries)) await this.archive!.append(s, l);
       from = entries[entries.length - 1].offset + 1;
     }
   }
@@ -514,13 +523,7 @@ export class Engine extends EventEmitter {
     if (this.archive) {
       let last: Promise<void> | undefined;
       if (this.pipeline.archive?.raw !== false) {
-        const byStream = new Map<string, LoggedEvent[]>();
-        for (const e of entries) {
-          const l = byStream.get(e.stream) ?? [];
-          l.push(e);
-          byStream.set(e.stream, l);
-        }
-        for (const [s, l] of byStream) last = this.toArchive(s, l);
+        for (const [s, l] of byStream(entries)) last = this.toArchive(s, l);
       }
       for (const [s, items] of derivedForArchive) {
         last = this.toArchive(s, items.map((it) => ({ offset: it.origin, stream: s, event: it.event, at: it.at })));

@@ -10,6 +10,7 @@
 // pipeline gets a clear error instead of interleaving offsets. Postgres releases it when the holder dies.
 import pg from 'pg';
 import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
+import { unavailable } from '../unavailable.js';
 import { GroupCommit } from './group-commit.js';
 
 type Entry = { stream: string; event: LoEvent; at: number; producer?: string; seq?: number };
@@ -22,12 +23,6 @@ CREATE TABLE IF NOT EXISTS loflow.events (
 CREATE TABLE IF NOT EXISTS loflow.producers (
   pipeline text NOT NULL, producer text NOT NULL, seq bigint NOT NULL, PRIMARY KEY (pipeline, producer));
 CREATE TABLE IF NOT EXISTS loflow.log_base (pipeline text PRIMARY KEY, base bigint NOT NULL);`;
-
-/** Postgres errors that mean "not reachable now": the server answers 503 and the engine retries. */
-export function unavailable(err: unknown): Error {
-  const e = err as Error & { code?: string };
-  return Object.assign(new Error(`postgres unavailable: ${e.message}`), { code: 'UNAVAILABLE', cause: err });
-}
 
 /** pg-pool may already have let go of a client whose connection died; releasing it twice throws. */
 function releaseQuietly(client: pg.PoolClient, destroy: boolean): void {
@@ -100,7 +95,7 @@ export class PostgresInputLog implements InputLog {
       });
     } catch (err) {
       await pool.end().catch(() => undefined);
-      throw unavailable(err);
+      throw unavailable('postgres', err);
     }
     const got = await lockClient.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('loflow.log:' || $1)) AS ok", [pipeline]);
     if (!got.rows[0].ok) {
@@ -182,7 +177,7 @@ export class PostgresInputLog implements InputLog {
         if (high === undefined) this.producers.delete(p);
         else this.producers.set(p, high);
       }
-      throw (err as { code?: string }).code === '23505' || /lost the input log lock/.test((err as Error).message) ? err : unavailable(err);
+      throw (err as { code?: string }).code === '23505' || /lost the input log lock/.test((err as Error).message) ? err : unavailable('postgres', err);
     }
     this.next = next;
     for (const a of added) this.tail.push(a);
@@ -199,7 +194,7 @@ export class PostgresInputLog implements InputLog {
         Math.min(max, this.tailBase - from),
       ]));
     } catch (err) {
-      throw unavailable(err);
+      throw unavailable('postgres', err);
     }
     return rows.map((r) => ({ offset: Number(r.off), stream: r.stream, at: Number(r.at), event: JSON.parse(r.event) as LoEvent }));
   }

@@ -3,7 +3,8 @@ import type { Request, ResponseToolkit, ServerRoute } from '@hapi/hapi';
 import type { Engine } from '../runtime.js';
 import type { CompiledSource } from '../types.js';
 import { tokenOf, type Auth } from './auth.js';
-import { isUnavailable, type Limits } from './limits.js';
+import { isUnavailable } from '../unavailable.js';
+import type { Limits } from './limits.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Metrics } from './metrics.js';
 

@@ -6,7 +6,7 @@ import { WebSocket } from 'ws';
 import type { Engine } from '../runtime.js';
 import type { LoEvent } from '../types.js';
 import type { Auth } from './auth.js';
-import { isUnavailable } from './limits.js';
+import { isUnavailable } from '../unavailable.js';
 import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 

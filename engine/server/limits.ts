@@ -19,8 +19,3 @@ export const defaultLimits: Limits = {
   rateBurst: 40_000,
 };
 
-/** A store or log outage: tell the client to come back (503 + Retry-After) rather than lose anything. */
-export function isUnavailable(err: unknown): boolean {
-  const e = err as { code?: string; message?: string };
-  return e?.code === 'UNAVAILABLE' || /ECONNREFUSED|Connection is closed|unavailable/i.test(e?.message ?? '');
-}

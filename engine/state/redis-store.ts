@@ -3,11 +3,8 @@
 // (the engine retries the batch; the server answers 503), never a lost or double-applied batch.
 import { Cluster, Redis } from 'ioredis';
 import type { Commit, Json, LastPipeline, StateRef, StateStore } from '../types.js';
+import { unavailable } from '../unavailable.js';
 import { offsetKey, parseStateKey, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
-
-function unavailable(err: unknown): Error {
-  return Object.assign(new Error(`redis unavailable: ${(err as Error).message}`), { code: 'UNAVAILABLE', cause: err });
-}
 
 export class RedisStateStore implements StateStore {
   readonly kind: string;
@@ -39,7 +36,7 @@ export class RedisStateStore implements StateStore {
       await client.connect();
     } catch (err) {
       client.disconnect();
-      throw unavailable(err);
+      throw unavailable('redis', err);
     }
     return new RedisStateStore(client, kind);
   }
@@ -50,7 +47,7 @@ export class RedisStateStore implements StateStore {
     try {
       values = await this.redis.mget(...refs.map(stateKey));
     } catch (err) {
-      throw unavailable(err);
+      throw unavailable('redis', err);
     }
     return values.map((v) => (v === null ? undefined : (JSON.parse(v) as Json)));
   }
@@ -67,17 +64,17 @@ export class RedisStateStore implements StateStore {
     try {
       result = await tx.exec();
     } catch (err) {
-      throw unavailable(err);
+      throw unavailable('redis', err);
     }
     const failed = result?.find(([e]) => e);
-    if (!result || failed) throw unavailable(failed?.[0] ?? new Error('transaction aborted'));
+    if (!result || failed) throw unavailable('redis', failed?.[0] ?? new Error('transaction aborted'));
   }
 
   async offset(pipeline: string): Promise<number> {
     try {
       return Number((await this.redis.get(offsetKey(pipeline))) ?? 0);
     } catch (err) {
-      throw unavailable(err);
+      throw unavailable('redis', err);
     }
   }
 
@@ -118,7 +115,7 @@ export class RedisStateStore implements StateStore {
     try {
       keys = await this.keys(reducerPattern(pipeline));
     } catch (err) {
-      throw unavailable(err);
+      throw unavailable('redis', err);
     }
     const counts = new Map<string, { reducer: string; version: string; keys: number }>();
     for (const k of keys) {
@@ -137,7 +134,7 @@ export class RedisStateStore implements StateStore {
     try {
       v = await this.redis.get(pipelineKey(pipeline));
     } catch (err) {
-      throw unavailable(err);
+      throw unavailable('redis', err);
     }
     if (v === null) return undefined;
     try {
@@ -151,7 +148,7 @@ export class RedisStateStore implements StateStore {
     try {
       await this.redis.set(pipelineKey(pipeline), JSON.stringify({ file: last.file, text: last.text }));
     } catch (err) {
-      throw unavailable(err);
+      throw unavailable('redis', err);
     }
   }
 
