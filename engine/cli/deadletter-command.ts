@@ -23,13 +23,10 @@ export const deadletterCommand: Command = {
   name: 'deadletter',
   summary: 'list refused events with their reasons, or re-feed them to a server',
   usage,
+  requires: ['ls|replay', '<pipeline.yaml>'],
   flags: ['json'],
   async run({ positionals, options }) {
     const [sub, file] = positionals;
-    if (!sub) {
-      console.error(usage);
-      return 2;
-    }
     const pipeline = await loadPipeline(file);
     if (!pipeline) return 1;
     const store = new FileDeadLetterStore(join(resolve(typeof options.data === 'string' ? options.data : '.loflow'), pipeline.name, 'deadletters.ndjson'));

@@ -19,13 +19,10 @@ export const stateCommand: Command = {
   name: 'state',
   summary: 'show and clear reducer state per reducer and version',
   usage,
+  requires: ['ls|drop', '<pipeline.yaml>'],
   flags: ['stale'],
   async run({ positionals, options }) {
     const [sub, file] = positionals;
-    if (!sub) {
-      console.error(usage);
-      return 2;
-    }
     const pipeline = await loadPipeline(file);
     if (!pipeline) return 1;
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
