@@ -25,13 +25,13 @@ function needsRestart(before: CompiledPipeline, after: CompiledPipeline): string
   return out;
 }
 
+/** Each report is one `log` call (one write), so a reader never sees its first line without the rest. */
 export function watchPipeline(file: string, engine: Engine, store: StateStore, log: (line: string) => void = console.log): () => void {
   let chain = Promise.resolve();
   const reload = async () => {
     const { pipeline: next, errors } = await compilePipelineFile(file);
     if (!next || errors.length) {
-      log(`loflow: watch: ${file} does not compile; the running version is kept`);
-      for (const e of errors) log(`  ${formatError(e)}`);
+      log([`loflow: watch: ${file} does not compile; the running version is kept`, ...errors.map((e) => `  ${formatError(e)}`)].join('\n'));
       return;
     }
     const current = engine.pipeline;
@@ -45,9 +45,8 @@ export function watchPipeline(file: string, engine: Engine, store: StateStore, l
     const breaking = changes.some((c) => c.kind === 'state-breaking');
     const restarts = needsRestart(current, next);
     if (breaking || restarts.length) {
-      log(`loflow: watch: refused: ${breaking ? 'a state-breaking edit' : `${restarts.join(', ')}: needs a restart`}; the running version is kept`);
-      for (const l of plan) log(l);
-      if (breaking) log('  to apply it, restart with --rebuild (recompute from the archive) or --reset (start the changed reducers empty)');
+      const hint = breaking ? ['  to apply it, restart with --rebuild (recompute from the archive) or --reset (start the changed reducers empty)'] : [];
+      log([`loflow: watch: refused: ${breaking ? 'a state-breaking edit' : `${restarts.join(', ')}: needs a restart`}; the running version is kept`, ...plan, ...hint].join('\n'));
       return;
     }
     try {
@@ -57,8 +56,7 @@ export function watchPipeline(file: string, engine: Engine, store: StateStore, l
       return;
     }
     await store.saveLastPipeline?.(next.name, { file: next.file, text: next.text });
-    log(`loflow: watch: applied live (${changes.length} change${changes.length === 1 ? '' : 's'}; connections and state kept)`);
-    for (const l of plan) log(l);
+    log([`loflow: watch: applied live (${changes.length} change${changes.length === 1 ? '' : 's'}; connections and state kept)`, ...plan].join('\n'));
   };
   // Polling by path survives editors that save by writing a new file and renaming it over the old one.
   const onChange = (cur: { mtimeMs: number; size: number }, prev: { mtimeMs: number; size: number }) => {
