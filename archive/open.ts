@@ -13,6 +13,7 @@ export async function openArchiveSink(pipeline: CompiledPipeline, dir: string): 
     append: (stream, events) => writer.append(stream, events),
     commit: () => writer.commit(),
     durableOffset: () => writer.durableOffset(),
+    durableThrough: (stream) => writer.durableThrough(stream),
     async close() {
       clearInterval(timer);
       await writer.close();

@@ -54,6 +54,8 @@ export class ArchiveWriter implements ArchiveSink {
   private readonly raw = new Set<string>();
   /** The highest input offset of a raw event in the last durable commit (-1: none). */
   private rawThrough = -1;
+  /** Per stream, the highest (origin) offset in the last durable commit. */
+  private durable: Record<string, number> = {};
 
   private constructor(dir: string, private readonly name: string, private readonly pipelineText: string, private readonly chunkEvents: number) {
     this.store = new FolderBlockstore(dir);
@@ -87,6 +89,11 @@ export class ArchiveWriter implements ArchiveSink {
     return this.rawThrough;
   }
 
+  /** The highest (origin) offset of `stream` in the last durable commit (-1: none). */
+  durableThrough(stream: string): number {
+    return this.durable[stream] ?? -1;
+  }
+
   private rawThroughOf(through: Record<string, number>): number {
     let max = -1;
     for (const [name, t] of Object.entries(through)) if (this.raw.has(name) && t > max) max = t;
@@ -96,7 +103,10 @@ export class ArchiveWriter implements ArchiveSink {
   private async resume(head: CID): Promise<void> {
     const c = decodeBlock<CommitBlock>(await this.store.get(head));
     this.prev = head;
-    if (c.through) this.rawThrough = this.rawThroughOf(c.through);
+    if (c.through) {
+      this.rawThrough = this.rawThroughOf(c.through);
+      this.durable = { ...c.through };
+    }
     for (const [s, cid] of Object.entries(c.heads)) {
       const state: StreamState = { learners: new Map(), other: newChain(), legacy: null, count: c.counts[s] ?? 0, through: c.through?.[s] ?? -1, index: null, changed: false };
       if (c.format === 2) {
@@ -121,10 +131,12 @@ export class ArchiveWriter implements ArchiveSink {
       let s = this.streams.get(stream);
       if (!s) this.streams.set(stream, (s = { learners: new Map(), other: newChain(), legacy: null, count: 0, through: -1, index: null, changed: false }));
       const raw = this.raw.has(stream);
+      // Raw events have unique offsets. Derived ones share their origin's offset, and the engine appends a
+      // batch's events of one derived stream in one call: an origin at or below what the stream held before
+      // this call was appended by an earlier call (a retried batch, or the outbox re-fed after a crash).
+      const floor = s.through;
       for (const x of events as LoggedEvent[]) {
-        // Raw events have unique offsets; derived ones share their origin's offset, so only strictly older
-        // ones are re-sends.
-        if (raw ? x.offset <= s.through : x.offset < s.through) continue;
+        if (x.offset <= (raw ? s.through : floor)) continue;
         const learner = this.learnerOf(x.event);
         let c: Chain;
         if (learner === null) c = s.other;
@@ -209,6 +221,7 @@ export class ArchiveWriter implements ArchiveSink {
       await this.store.setHead(block.cid); // fsyncs the blocks folder first: every linked block is durable
       this.prev = block.cid;
       this.rawThrough = this.rawThroughOf(through);
+      this.durable = through;
       return block.cid.toString();
     });
   }

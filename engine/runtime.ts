@@ -19,6 +19,7 @@ import type {
   Json,
   LoEvent,
   LoggedEvent,
+  OutboxEntry,
   ReduceContext,
   StateRef,
   StateStore,
@@ -135,6 +136,8 @@ export class Engine extends EventEmitter {
   private batching = false;
   /** Events handed to the archive writer that it has not taken yet. */
   private archiveBacklog = 0;
+  /** The store's outbox entries not yet dropped, oldest first: per stream, the entry's highest origin. */
+  private readonly outboxed: Array<Record<string, number>> = [];
   private waiters: Array<() => void> = [];
   private flushWaiters: Array<{ offset: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   private lastError: unknown = null;
@@ -275,14 +278,41 @@ export class Engine extends EventEmitter {
    * they are appended again here. The archive skips offsets it already has.
    */
   private async refeedArchive(): Promise<void> {
-    if (!this.archivesRaw()) return;
-    let from = this.archive!.durableOffset() + 1;
-    while (from < this.committed) {
-      const entries = await this.log.read(from, Math.min(50_000, this.committed - from));
-      if (entries.length === 0) break; // truncated before this version kept the log for the archive
-      for (const [s, l] of byStream(entries)) await this.archive!.append(s, l);
-      from = entries[entries.length - 1].offset + 1;
+    if (this.archivesRaw()) {
+      let from = this.archive!.durableOffset() + 1;
+      while (from < this.committed) {
+        const entries = await this.log.read(from, Math.min(50_000, this.committed - from));
+        if (entries.length === 0) break; // truncated before this version kept the log for the archive
+        for (const [s, l] of byStream(entries)) await this.archive!.append(s, l);
+        from = entries[entries.length - 1].offset + 1;
+      }
     }
+    // Derived events cannot be re-derived (the states have moved on): the store kept them with the states.
+    if (this.usesOutbox()) {
+      for (const entry of await this.store.outbox!(this.pipeline.name)) {
+        for (const [s, events] of Object.entries(entry.streams)) await this.archive!.append(s, events);
+        this.outboxed.push(highestOrigins(entry));
+      }
+    }
+  }
+
+  /**
+   * Derived events handed to the archive are in its writer's memory until an archive commit; a store that
+   * survives the process keeps them with the batch's states (its outbox) until then.
+   */
+  private usesOutbox(): boolean {
+    return !!this.archive?.durableThrough && !!this.store.outbox && this.store.kind !== 'memory';
+  }
+
+  /** The outbox entry of a batch's archived derived events (undefined when none), and how many old ones to drop. */
+  private outboxOf(derived: Map<string, LoggedEvent[]>, to: number): { outbox?: OutboxEntry; outboxDone?: number } {
+    if (!this.usesOutbox()) return {};
+    let done = 0;
+    while (done < this.outboxed.length && Object.entries(this.outboxed[done]).every(([s, o]) => o <= this.archive!.durableThrough!(s))) done++;
+    if (derived.size === 0) return done ? { outboxDone: done } : {};
+    const streams: Record<string, LoggedEvent[]> = {};
+    for (const [s, l] of derived) streams[s] = l;
+    return { outbox: { to, streams }, ...(done ? { outboxDone: done } : {}) };
   }
 
   /** Stop processing at once, without draining or closing anything: for a caller that gives up on this engine. */
@@ -520,13 +550,16 @@ export class Engine extends EventEmitter {
     // stall processing. Order is kept (the writer takes appends in order); raw events stay in the input log
     // until the archive has committed them durably (see truncation below), and a retried batch is recognised
     // by its offsets. Only when the archive falls far behind does processing wait for it.
+    const derived = new Map<string, LoggedEvent[]>();
     if (this.archive) {
       let last: Promise<void> | undefined;
       if (this.pipeline.archive?.raw !== false) {
         for (const [s, l] of byStream(entries)) last = this.toArchive(s, l);
       }
       for (const [s, items] of derivedForArchive) {
-        last = this.toArchive(s, items.map((it) => ({ offset: it.origin, stream: s, event: it.event, at: it.at })));
+        const l = items.map((it) => ({ offset: it.origin, stream: s, event: it.event, at: it.at }));
+        derived.set(s, l);
+        last = this.toArchive(s, l);
       }
       if (last && this.archiveBacklog > ARCHIVE_LAG_LIMIT) await last;
     }
@@ -540,7 +573,10 @@ export class Engine extends EventEmitter {
         writes.push([{ pipeline: this.pipeline.name, reducer: name, version: r.version, key }, states.get(key)!.s]);
       }
     }
-    await this.store.commit({ pipeline: this.pipeline.name, writes, offset: to });
+    const outbox = this.outboxOf(derived, to);
+    await this.store.commit({ pipeline: this.pipeline.name, writes, offset: to, ...outbox });
+    if (outbox.outboxDone) this.outboxed.splice(0, outbox.outboxDone);
+    if (outbox.outbox) this.outboxed.push(highestOrigins(outbox.outbox));
     if (letters.length) await this.deadLetters.put(letters);
     this.committed = to;
     this.lastError = null;
@@ -757,4 +793,15 @@ export class Engine extends EventEmitter {
       unknownMembers: this.unknown.size,
     };
   }
+}
+
+/** Per stream, the highest origin offset of an outbox entry. */
+function highestOrigins(entry: OutboxEntry): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [s, l] of Object.entries(entry.streams)) {
+    let max = -1;
+    for (const e of l) if (e.offset > max) max = e.offset;
+    out[s] = max;
+  }
+  return out;
 }

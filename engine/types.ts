@@ -233,6 +233,17 @@ export interface Commit {
   writes: Array<[StateRef, Json]>;
   /** The position in the input log up to which this commit has consumed events (exclusive). */
   offset: number;
+  /** Derived events this batch produced for the archive, kept with its states until the archive has them. */
+  outbox?: OutboxEntry;
+  /** Drop this many of the oldest outbox entries (the archive has committed them durably). */
+  outboxDone?: number;
+}
+
+/** One batch's derived events for the archive, by stream (see StateStore.outbox). */
+export interface OutboxEntry {
+  /** The batch's end offset (exclusive). */
+  to: number;
+  streams: Record<string, LoggedEvent[]>;
 }
 
 export interface StateStore {
@@ -255,6 +266,11 @@ export interface StateStore {
   /** The pipeline that last ran against this store, file and YAML text (so a refusal can print a full plan). */
   lastPipeline?(pipeline: string): Promise<LastPipeline | undefined>;
   saveLastPipeline?(pipeline: string, last: LastPipeline): Promise<void>;
+  /**
+   * The outbox entries committed and not yet dropped, oldest first. A store that outlives the process keeps
+   * them so that derived events a crash took from the archive writer's buffer are archived after a restart.
+   */
+  outbox?(pipeline: string): Promise<OutboxEntry[]>;
   close(): Promise<void>;
 }
 
@@ -336,5 +352,7 @@ export interface ArchiveSink {
   commit(): Promise<string>;
   /** Raw events up to this input offset are durably archived (-1: none); the log is kept beyond it. */
   durableOffset(): number;
+  /** The highest (origin) offset of a stream in the last durable commit (-1: none). */
+  durableThrough?(stream: string): number;
   close(): Promise<void>;
 }

@@ -5,11 +5,13 @@
 //   lf:{<pipeline>}:s:<reducer>:<version>:<shard key>   a reducer state (JSON)
 //   lf:{<pipeline>}:offset                              the input-log offset committed with those states
 //   lf:{<pipeline>}:pipeline                            the pipeline that last ran, {file, text} (for plans)
+//   lf:{<pipeline>}:outbox                              list: per batch, derived events not yet archived (JSON)
 import type { StateRef } from '../types.js';
 
 export const stateKey = (r: StateRef) => `lf:{${r.pipeline}}:s:${r.reducer}:${r.version}:${r.key}`;
 export const offsetKey = (pipeline: string) => `lf:{${pipeline}}:offset`;
 export const pipelineKey = (pipeline: string) => `lf:{${pipeline}}:pipeline`;
+export const outboxKey = (pipeline: string) => `lf:{${pipeline}}:outbox`;
 export const reducerPattern = (pipeline: string, reducer?: string, version?: string) =>
   `lf:{${pipeline}}:s:${reducer === undefined ? '' : `${reducer}:${version === undefined ? '' : `${version}:`}`}*`;
 

@@ -2,9 +2,9 @@
 // and offset together), never a round trip per event. Unreachable Redis -> errors with code 'UNAVAILABLE'
 // (the engine retries the batch; the server answers 503), never a lost or double-applied batch.
 import { Cluster, Redis } from 'ioredis';
-import type { Commit, Json, LastPipeline, StateRef, StateStore } from '../types.js';
+import type { Commit, Json, LastPipeline, OutboxEntry, StateRef, StateStore } from '../types.js';
 import { unavailable } from '../unavailable.js';
-import { offsetKey, parseStateKey, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
+import { offsetKey, outboxKey, parseStateKey, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
 
 export class RedisStateStore implements StateStore {
   readonly kind: string;
@@ -60,6 +60,9 @@ export class RedisStateStore implements StateStore {
       tx.mset(...args);
     }
     tx.set(offsetKey(c.pipeline), String(c.offset));
+    // The outbox rides in the same transaction: derived events exist exactly when the states that made them do.
+    if (c.outboxDone) tx.ltrim(outboxKey(c.pipeline), c.outboxDone, -1);
+    if (c.outbox) tx.rpush(outboxKey(c.pipeline), JSON.stringify(c.outbox));
     let result;
     try {
       result = await tx.exec();
@@ -76,6 +79,16 @@ export class RedisStateStore implements StateStore {
     } catch (err) {
       throw unavailable('redis', err);
     }
+  }
+
+  async outbox(pipeline: string): Promise<OutboxEntry[]> {
+    let items: string[];
+    try {
+      items = await this.redis.lrange(outboxKey(pipeline), 0, -1);
+    } catch (err) {
+      throw unavailable('redis', err);
+    }
+    return items.map((i) => JSON.parse(i) as OutboxEntry);
   }
 
   private async keys(pattern: string): Promise<string[]> {

@@ -1,11 +1,14 @@
 // kill -9 between a batch's state commit and the archive's next commit: the raw events are still in the input
-// log (kept from the archive's last durable commit on), so the restarted server puts them into the archive.
+// log (kept from the archive's last durable commit on), and the derived ones in the state store's outbox
+// (committed with the states that made them), so the restarted server puts both into the archive, once each.
 import { describe, expect, inject, it } from 'vitest';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { copyFileSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FolderBlockstore } from '../../archive/blockstore.js';
 import { openArchive } from '../../archive/replay-source.js';
+import { compilePipelineFile } from '../../engine/compiler.js';
+import { Engine } from '../../engine/runtime.js';
 import { demoFile, root, tmp } from './helpers.js';
 
 function serve(args: string[]): Promise<{ child: ChildProcess; url: string }> {
@@ -28,7 +31,7 @@ const stopped = (child: ChildProcess, signal: NodeJS.Signals) => {
 };
 
 describe('archive after a crash', () => {
-  it('re-feeds the raw events the archive had not committed from the input log', async () => {
+  it('re-feeds the raw events the archive had not committed from the input log, and the derived ones from the outbox', async () => {
     const dir = tmp('loflow-refeed-');
     mkdirSync(join(dir, 'rosters'));
     copyFileSync(join(root, 'pipelines/rosters/demo.csv'), join(dir, 'rosters/demo.csv'));
@@ -37,7 +40,9 @@ describe('archive after a crash', () => {
     // No timed commit during the test: only a graceful stop commits the archive.
     writeFileSync(file, readFileSync(demoFile, 'utf8').replace('pipeline: writing-observer', `pipeline: ${name}`).replace('commit_every: 10s', 'commit_every: 1h'));
     const args = [file, '--state', inject('redisUrl'), '--log', join(dir, 'log'), '--archive', join(dir, 'archive'), '--data', join(dir, 'data')];
-    const batch = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ event: 'keystroke', ts: from + i, auth: { user_id: `s-${String((from + i) % 50).padStart(4, '0')}` } }));
+    // One keystroke every 100 ms over 50 students: 5 s between a student's keystrokes, so each one closes the
+    // student's burst (gap 2 s) and the cascade emits a derived `burst` event.
+    const batch = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ event: 'keystroke', ts: (from + i) * 100, auth: { user_id: `s-${String((from + i) % 50).padStart(4, '0')}` } }));
     const committed = async (url: string, n: number) => {
       for (;;) {
         const h = (await (await fetch(`${url}/healthz`)).json()) as { committed_offset: number };
@@ -66,5 +71,21 @@ describe('archive after a crash', () => {
     const offsets: number[] = [];
     for await (const e of archive.events(['batch'])) offsets.push(e.offset);
     expect(offsets).toEqual(Array.from({ length: 700 }, (_, i) => i));
+
+    // The derived stream equals an uninterrupted run's: no burst lost with the killed writer's buffer, none twice.
+    const { pipeline } = await compilePipelineFile(file);
+    const engine = new Engine(pipeline!);
+    const expected: unknown[] = [];
+    engine.on('emit', (stream: string, event: unknown) => {
+      if (stream === 'burst') expected.push(event);
+    });
+    await engine.ingest('batch', batch(0, 300));
+    await engine.ingest('batch', batch(300, 400));
+    await engine.flush();
+    await engine.stop();
+    const bursts: unknown[] = [];
+    for await (const e of archive.events(['burst'])) bursts.push(e.event);
+    expect(expected.length).toBeGreaterThan(600);
+    expect(bursts).toEqual(expected);
   }, 60_000);
 });
