@@ -136,6 +136,10 @@ export class Engine extends EventEmitter {
   private batching = false;
   /** Events handed to the archive writer that it has not taken yet. */
   private archiveBacklog = 0;
+  /** Settles when the archive re-feed after a restart is done; batches' archive appends wait for it. */
+  private archiveGate: Promise<void> = Promise.resolve();
+  /** The last append handed to the archive (settles when the writer has taken it). */
+  private archiveTail: Promise<void> = Promise.resolve();
   /** The store's outbox entries not yet dropped, oldest first: per stream, the entry's highest origin. */
   private readonly outboxed: Array<Record<string, number>> = [];
   private waiters: Array<() => void> = [];
@@ -174,7 +178,14 @@ export class Engine extends EventEmitter {
     this.committed = await this.store.offset(this.pipeline.name);
     this.log.startAt?.(this.committed);
     this.logEnd = Math.max(await this.log.end(), this.committed);
-    await this.refeedArchive();
+    // The outbox's entries are known before any batch commits (a commit drops the oldest by count); the
+    // archive is re-fed in the background: being caught up does not wait for the archive.
+    const outbox = this.usesOutbox() ? await this.store.outbox!(this.pipeline.name) : [];
+    for (const entry of outbox) this.outboxed.push(highestOrigins(entry));
+    // A failed re-feed keeps the gate shut: later appends fail too (logged), so the archive gets no gap, and
+    // the log keeps every event past the archive's last commit for the next start.
+    this.archiveGate = this.refeedArchive(outbox);
+    this.archiveGate.catch((err: unknown) => this.emit('archive-error', err));
     await this.runner?.attach(this.pipeline.name, this);
     this.running = true;
     this.kick();
@@ -254,7 +265,8 @@ export class Engine extends EventEmitter {
 
   private toArchive(stream: string, events: LoggedEvent[]): Promise<void> {
     this.archiveBacklog += events.length;
-    return Promise.resolve()
+    // After the re-feed (see start): the writer must take the older events first.
+    return (this.archiveTail = this.archiveGate
       .then(() => this.archive!.append(stream, events))
       .then(
         () => {
@@ -265,7 +277,7 @@ export class Engine extends EventEmitter {
           this.archiveBacklog -= events.length;
           this.emit('archive-error', err);
         },
-      );
+      ));
   }
 
   private archivesRaw(): boolean {
@@ -277,7 +289,7 @@ export class Engine extends EventEmitter {
    * archive commit: the log still holds them (it is truncated only up to the archive's durable offset), so
    * they are appended again here. The archive skips offsets it already has.
    */
-  private async refeedArchive(): Promise<void> {
+  private async refeedArchive(outbox: OutboxEntry[]): Promise<void> {
     if (this.archivesRaw()) {
       let from = this.archive!.durableOffset() + 1;
       while (from < this.committed) {
@@ -288,11 +300,8 @@ export class Engine extends EventEmitter {
       }
     }
     // Derived events cannot be re-derived (the states have moved on): the store kept them with the states.
-    if (this.usesOutbox()) {
-      for (const entry of await this.store.outbox!(this.pipeline.name)) {
-        for (const [s, events] of Object.entries(entry.streams)) await this.archive!.append(s, events);
-        this.outboxed.push(highestOrigins(entry));
-      }
+    for (const entry of outbox) {
+      for (const [s, events] of Object.entries(entry.streams)) await this.archive!.append(s, events);
     }
   }
 
@@ -332,6 +341,8 @@ export class Engine extends EventEmitter {
     await this.batchLock;
     await this.runner?.close();
     if (this.archive) {
+      await this.archiveGate.catch(() => undefined);
+      await this.archiveTail;
       await this.archive.commit();
       await this.archive.close();
     }
