@@ -12,7 +12,9 @@ import { ajv, describeErrors, eventValidator } from './event-schemas.js';
 import { compileExpression, compileFilter } from './expression.js';
 import { compilePath, copierOf, JsonPathError, parsePath } from './jsonpath.js';
 import { packageRoot } from './paths.js';
+import { canonicalJson } from './canonical-json.js';
 import { loadRoster, type CsvRoster } from './roster.js';
+import { definitionVersion, stateVersions } from './state-version.js';
 import type {
   CompiledAggregation,
   CompiledKey,
@@ -29,6 +31,7 @@ import type {
 } from './types.js';
 
 export { formatError } from './compiler/source-map.js';
+export { canonicalJson } from './canonical-json.js';
 
 export interface CompileResult {
   pipeline?: CompiledPipeline;
@@ -39,19 +42,6 @@ let pipelineValidator: ReturnType<ReturnType<typeof ajv>['compile']> | undefined
 function validatePipelineSchema() {
   pipelineValidator ??= ajv().compile(JSON.parse(readFileSync(join(packageRoot, 'schemas/pipeline.schema.json'), 'utf8')));
   return pipelineValidator;
-}
-
-/** JSON with sorted keys: the same definition always hashes the same. */
-export function canonicalJson(v: unknown): string {
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(',')}]`;
-  if (v && typeof v === 'object') {
-    return `{${Object.keys(v)
-      .sort()
-      .filter((k) => (v as Record<string, unknown>)[k] !== undefined)
-      .map((k) => `${JSON.stringify(k)}:${canonicalJson((v as Record<string, unknown>)[k])}`)
-      .join(',')}}`;
-  }
-  return JSON.stringify(v);
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -473,9 +463,8 @@ class Compiler {
         }
       }
       if (!op || !key || params === undefined) continue;
-      const version = sha256(
-        canonicalJson({ op: def.op, params: def.params ?? {}, key: key.definition, from, where: def.where, map: def.map, select: def.select, time: def.time, emit: def.emit, late: def.late }),
-      ).slice(0, 16);
+      // The own definition for now; the version proper (with the upstream) is set once the graph is known.
+      const version = definitionVersion(def, from, key.definition);
       built.push({ name, op, params, from, key: key.key, where, map: mapFn, time, emit: def.emit, late: def.late, version, level: 0, order: order++ });
     }
 
@@ -515,6 +504,10 @@ class Compiler {
       return l;
     };
     for (const r of built) r.level = level(r);
+
+    // A reader's version covers the versions of the reducers whose streams it reads (see state-version.ts).
+    const versions = stateVersions(built.map((r) => ({ name: r.name, definition: r.version, from: r.from, emit: r.emit, late: r.late })));
+    for (const r of built) r.version = versions.get(r.name)!;
 
     this.checkStreamTypes(built, producers, defs);
     built.sort((a, b) => a.level - b.level || a.order - b.order);

@@ -1,11 +1,14 @@
 // Classify the changes between two versions of a pipeline, for analysts editing YAML:
 //   stateless        dashboards, aggregations, archive, description, source options: safe live
 //   state-compatible a reducer added or removed: the others keep their state
-//   state-breaking   a reducer's definition changed (op, params, key, from, where, map, time, emit): its
-//                    state version changes, so its state starts fresh unless rebuilt from the archive
+//   state-breaking   a reducer's state version changed (engine/state-version.ts): its definition (op, params,
+//                    key, from, where, map, select, time, emit, late) or, upstream, the reducers emitting a
+//                    stream it reads. Its state starts fresh unless rebuilt from the archive.
+// The versions decide; this module only explains them, so plan, run/serve and `state ls` always agree.
 import { dirname, resolve } from 'node:path';
-import { canonicalJson } from './compiler.js';
-import type { CompiledPipeline } from './types.js';
+import { canonicalJson } from './canonical-json.js';
+import { producersOf, STATE_FIELDS } from './state-version.js';
+import type { CompiledPipeline, CompiledReducer } from './types.js';
 
 export type ChangeKind = 'stateless' | 'state-compatible' | 'state-breaking';
 
@@ -24,26 +27,11 @@ export function planChanges(before: CompiledPipeline, after: CompiledPipeline): 
   if (before.name !== after.name) changes.push({ kind: 'state-breaking', path: 'pipeline', what: `renamed '${before.name}' -> '${after.name}': all state, archive and dashboards are kept under the name`, dashboards: [...after.dashboards.keys()] });
   const old = new Map(before.reducers.map((r) => [r.name, r]));
   const now = new Map(after.reducers.map((r) => [r.name, r]));
-  for (const [name, r] of now) {
-    const o = old.get(name);
-    if (!o) changes.push({ kind: 'state-compatible', path: `reducers.${name}`, what: `new reducer '${name}' (${r.op.name}): starts empty`, dashboards: dashboardsOf(after, name) });
-    else if (o.version !== r.version) {
-      const fields = ['op', 'params', 'key', 'from', 'where', 'map', 'select', 'time', 'emit', 'late'].filter(
-        (f) => canonicalJson(before.spec.reducers[name][f]) !== canonicalJson(after.spec.reducers[name][f]),
-      );
-      changes.push({ kind: 'state-breaking', path: `reducers.${name}`, what: `'${name}' changed (${fields.join(', ') || 'key definition'}): its state must be rebuilt from the archive or reset`, dashboards: dashboardsOf(after, name) });
-    }
-  }
-  // A reducer reading a stream that a changed reducer emits keeps its own version, but its state was
-  // built from the old emitter's output: it needs the same rebuild or reset.
-  const broken = new Set(changes.filter((c) => c.kind === 'state-breaking' && c.path.startsWith('reducers.')).map((c) => c.path.slice('reducers.'.length)));
+  // Level order: an upstream change is listed before its readers.
   for (const r of after.reducers) {
-    if (broken.has(r.name) || !old.has(r.name)) continue;
-    const upstream = r.from.map((s) => [s, after.reducers.find((p) => broken.has(p.name) && (p.emit === s || p.late === s))] as const).find(([, p]) => p);
-    if (upstream) {
-      broken.add(r.name); // reducers are in level order, so a chain of readers is followed to its end
-      changes.push({ kind: 'state-breaking', path: `reducers.${r.name}`, what: `'${r.name}' reads '${upstream[0]}', emitted by changed '${upstream[1]!.name}': its state mixes old and new input, rebuild or reset it too`, dashboards: dashboardsOf(after, r.name) });
-    }
+    const o = old.get(r.name);
+    if (!o) changes.push({ kind: 'state-compatible', path: `reducers.${r.name}`, what: `new reducer '${r.name}' (${r.op.name}): starts empty`, dashboards: dashboardsOf(after, r.name) });
+    else if (o.version !== r.version) changes.push({ kind: 'state-breaking', path: `reducers.${r.name}`, what: whyBroken(before, after, r), dashboards: dashboardsOf(after, r.name) });
   }
   for (const name of old.keys()) if (!now.has(name)) changes.push({ kind: 'state-compatible', path: `reducers.${name}`, what: `reducer '${name}' removed: its state becomes stale (loflow state drop)`, dashboards: dashboardsOf(before, name) });
   for (const section of ['aggregations', 'dashboards', 'archive', 'sources', 'description', 'rosters'] as const) {
@@ -63,4 +51,24 @@ export function planChanges(before: CompiledPipeline, after: CompiledPipeline): 
     }
   }
   return changes;
+}
+
+/** Why a reducer's version moved: its own fields, else what changed among the producers it reads. */
+function whyBroken(before: CompiledPipeline, after: CompiledPipeline, r: CompiledReducer): string {
+  const name = r.name;
+  const fields = STATE_FIELDS.filter((f) => canonicalJson(before.spec.reducers[name][f]) !== canonicalJson(after.spec.reducers[name][f]));
+  if (fields.length) return `'${name}' changed (${fields.join(', ')}): its state must be rebuilt from the archive or reset`;
+  for (const s of r.from) {
+    const was = producersOf(before.reducers, s);
+    const is = producersOf(after.reducers, s);
+    for (const p of is) {
+      const q = was.find((x) => x.name === p.name);
+      if (!q) return `'${name}' reads '${s}', now also emitted by new '${p.name}': its state lacks that input, rebuild or reset it too`;
+      if (q.version !== p.version) return `'${name}' reads '${s}', emitted by changed '${p.name}': its state mixes old and new input, rebuild or reset it too`;
+    }
+    const gone = was.find((x) => !is.some((p) => p.name === x.name));
+    if (gone) return `'${name}' reads '${s}', no longer emitted by removed '${gone.name}': its state holds that input, rebuild or reset it too`;
+  }
+  // Neither its fields nor its producers: a key it uses was redefined in `keys:`.
+  return `'${name}' changed (key definition): its state must be rebuilt from the archive or reset`;
 }

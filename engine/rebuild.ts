@@ -12,9 +12,11 @@ import { openArchive } from '../archive/replay-source.js';
 import type { CommitBlock } from '../archive/writer.js';
 import { Engine } from './runtime.js';
 import type { CompiledPipeline, CompiledReducer, Json, LoEvent, StateRef, StateStore } from './types.js';
+import { producersOf } from './state-version.js';
 import type { StaleVersion } from './upgrade.js';
 
-export type ArchivedEvent = { stream: string; event: LoEvent; offset: number };
+/** An archived raw event with its input log offset and the arrival time (ms) it was first ingested at. */
+export type ArchivedEvent = { stream: string; event: LoEvent; offset: number; at: number };
 
 /** The raw events of an archive folder (its HEAD commit) or a .car file, in log order. */
 export async function archivedEvents(path: string, sources: string[]): Promise<AsyncIterable<ArchivedEvent>> {
@@ -46,8 +48,8 @@ function withUpstream(pipeline: CompiledPipeline, names: Set<string>): CompiledR
     for (const r of pipeline.reducers) {
       if (!need.has(r.name)) continue;
       for (const s of r.from) {
-        const producer = pipeline.reducers.find((p) => p.emit === s || p.late === s);
-        if (producer && !need.has(producer.name)) {
+        for (const producer of producersOf(pipeline.reducers, s)) {
+          if (need.has(producer.name)) continue;
           need.add(producer.name);
           grew = true;
         }
@@ -80,17 +82,21 @@ export async function rebuildFromArchive(store: StateStore, pipeline: CompiledPi
   let seen = 0;
   let rejected = 0;
   let stream = '';
+  let at = 0;
   let group: LoEvent[] = [];
+  // Each event is fed with its archived arrival time: a reducer whose events carry no event time falls
+  // back to it (windows, durations), so the rebuilt state equals the live one.
   const flush = async () => {
-    if (group.length) rejected += (await engine.ingest(stream, group)).rejected.length;
+    if (group.length) rejected += (await engine.ingest(stream, group, at)).rejected.length;
     group = [];
   };
   for await (const e of events) {
     if (e.offset >= committed) continue; // archived but not committed: the live log replays it
     seen++;
-    if (e.stream !== stream || group.length >= 4096) {
+    if (e.stream !== stream || e.at !== at || group.length >= 4096) {
       await flush();
       stream = e.stream;
+      at = e.at;
     }
     group.push(e.event);
   }
@@ -119,7 +125,8 @@ export async function rebuildFromArchive(store: StateStore, pipeline: CompiledPi
   // Cut over: the new versions are complete, so the old ones can go (a crash before this point leaves the
   // old versions in place and the next start refuses again, so the rebuild is simply run again).
   let dropped = 0;
-  // (A reader of a changed stream was rebuilt under its own, unchanged version: nothing old to drop.)
+  // (A version covers its upstream, so a stale version differs from the current one; the check guards the
+  // states just written all the same.)
   for (const b of breaking) if (b.version !== b.current) dropped += await store.drop(pipeline.name, b.reducer, b.version);
   return { events: seen, rejected, written, dropped };
 }

@@ -139,7 +139,7 @@ export interface CompiledReducer {
   time: (event: LoEvent) => number | undefined;
   emit?: string;
   late?: string;
-  /** Hash of the reducer's definition (op, params, key, from, where, map, time): state is versioned by it. */
+  /** Hash of what the state folds: the reducer's definition and its upstream's versions (engine/state-version.ts). */
   version: string;
   /** 0 for reducers that read only sources; otherwise 1 + the highest level among producers it reads. */
   level: number;

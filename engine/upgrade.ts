@@ -1,8 +1,9 @@
 // Before `run`/`serve` starts an edited pipeline against a durable state store: find the reducers whose
-// state the store holds under another definition (version) than the pipeline's, so the CLI can refuse
+// state the store holds under another version (definition or upstream) than the pipeline's, so the CLI can refuse
 // to start, reset them or rebuild them, and never silently serve half-old, half-new numbers.
 import { compilePipeline } from './compiler.js';
 import { planChanges, type Change } from './plan.js';
+import { producersOf } from './state-version.js';
 import type { CompiledPipeline, StateStore } from './types.js';
 
 export interface VersionCount {
@@ -12,9 +13,12 @@ export interface VersionCount {
 }
 
 export interface StaleVersion extends VersionCount {
-  /** The version the pipeline now uses (equal to `version` for a reader of a changed reducer's stream). */
+  /** The version the pipeline now uses. */
   current: string;
-  /** Set when the reducer itself is unchanged but reads a stream that a changed reducer emits. */
+  /**
+   * Set when a reducer emitting a stream it reads is stale in the store too: its keys were built from that
+   * reducer's old output (whether or not its own definition changed as well).
+   */
   via?: { stream: string; reducer: string };
   /** Dashboards showing this reducer. */
   dashboards: string[];
@@ -55,18 +59,18 @@ export async function checkStore(store: StateStore, pipeline: CompiledPipeline):
     if (now === undefined) removed.push(v);
     else if (now !== v.version) breaking.push({ ...v, current: now, dashboards: dashboardsOf(v.reducer) });
   }
-  // Readers of a changed reducer's stream keep their version but were fed its old output: same fate.
-  // Reducers are in level order, so chains of readers are followed to their end.
-  const keysOf = new Map<string, number>();
-  for (const v of stored) keysOf.set(`${v.reducer}\0${v.version}`, v.keys);
-  const changed = new Set(breaking.map((b) => b.reducer));
-  for (const r of pipeline.reducers) {
-    if (changed.has(r.name)) continue;
-    const up = r.from.map((s) => ({ stream: s, producer: pipeline.reducers.find((p) => changed.has(p.name) && (p.emit === s || p.late === s)) })).find((x) => x.producer);
-    if (!up) continue;
-    changed.add(r.name);
-    const keys = keysOf.get(`${r.name}\0${r.version}`) ?? 0;
-    if (keys > 0) breaking.push({ reducer: r.name, version: r.version, keys, current: r.version, dashboards: dashboardsOf(r.name), via: { stream: up.stream, reducer: up.producer!.name } });
+  // A version covers the reducer's upstream (state-version.ts), so readers of a changed reducer's stream
+  // are among `breaking` by their own versions; name the upstream reducer that explains them.
+  const stale = new Set(breaking.map((b) => b.reducer));
+  for (const b of breaking) {
+    const r = pipeline.reducers.find((x) => x.name === b.reducer)!;
+    for (const stream of r.from) {
+      const producer = producersOf(pipeline.reducers, stream).find((p) => stale.has(p.name));
+      if (producer) {
+        b.via = { stream, reducer: producer.name };
+        break;
+      }
+    }
   }
   breaking.sort((a, b) => a.reducer.localeCompare(b.reducer) || a.version.localeCompare(b.version));
   let plan: Change[] | null = null;
@@ -90,15 +94,9 @@ export function describeCheck(check: UpgradeCheck): string[] {
   const lines: string[] = [];
   if (check.plan?.length) lines.push('plan (against the pipeline that last ran on this store):', ...formatPlan(check.plan).map((l) => `  ${l}`));
   for (const b of check.breaking) {
-    if (b.via) {
-      lines.push(
-        `state-breaking    '${b.reducer}': its ${b.keys} keys were built from '${b.via.stream}' as changed '${b.via.reducer}' emitted it before` +
-          (b.dashboards.length ? `  [dashboards: ${b.dashboards.join(', ')}]` : ''),
-      );
-      continue;
-    }
     lines.push(
       `state-breaking    '${b.reducer}': the store holds ${b.keys} keys of version ${b.version}, this pipeline computes version ${b.current}` +
+        (b.via ? ` (they were built from '${b.via.stream}' as changed '${b.via.reducer}' emitted it before)` : '') +
         (b.dashboards.length ? `  [dashboards: ${b.dashboards.join(', ')}]` : ''),
     );
   }
@@ -111,7 +109,7 @@ export async function resetStale(store: StateStore, pipeline: string, breaking: 
   const out: string[] = [];
   for (const b of breaking) {
     const n = await store.drop(pipeline, b.reducer, b.version);
-    out.push(`reset: dropped ${n} states of '${b.reducer}' version ${b.version}; it starts empty${b.via ? '' : ` under version ${b.current}`}`);
+    out.push(`reset: dropped ${n} states of '${b.reducer}' version ${b.version}; it starts empty under version ${b.current}`);
   }
   return out;
 }

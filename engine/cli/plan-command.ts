@@ -7,8 +7,9 @@ const usage = `loflow plan <old.yaml> <new.yaml> [--json]
 Classifies each change between two versions of a pipeline:
   stateless         aggregations, dashboards, archive, sources, description: safe on a live pipeline
   state-compatible  a reducer added (starts empty) or removed (its state becomes stale)
-  state-breaking    a reducer's op, params, key, from, where, map, time or emit changed: its state
-                    starts fresh under a new version unless rebuilt from the archive
+  state-breaking    a reducer's op, params, key, from, where, map, time or emit changed, or a reducer
+                    emitting a stream it reads did: its state starts fresh under a new version
+                    unless rebuilt from the archive
 and names the dashboards each change affects. Exit 0 when nothing is state-breaking, 3 when something is.`;
 
 export const planCommand: Command = {

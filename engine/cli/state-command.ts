@@ -1,14 +1,17 @@
 import { openStateStore } from '../state/open.js';
+import { producersOf } from '../state-version.js';
+import type { CompiledPipeline } from '../types.js';
 import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 
 const usage = `loflow state ls|drop <pipeline.yaml> [options]
 
-State is kept per reducer and per reducer version (a hash of the reducer's definition): editing a
-reducer starts its state fresh under a new version; unchanged reducers keep theirs.
+State is kept per reducer and per reducer version (a hash of the reducer's definition and of the
+versions of the reducers whose streams it reads): editing a reducer starts its state, and that of the
+reducers reading what it emits, fresh under new versions; the other reducers keep theirs.
 
   ls                      per reducer and version: keys, bytes, and whether the pipeline uses it
-                          (current) or not any more (stale)
+                          (current) or not any more (stale, with the stale reducers upstream)
   drop --reducer R        delete every version of reducer R's state
   drop --stale            delete the state of versions the pipeline no longer uses
 Options:
@@ -38,8 +41,9 @@ export const stateCommand: Command = {
       }
       if (sub === 'ls') {
         console.log(`pipeline '${pipeline.name}' in ${store.kind} state, offset ${await store.offset(pipeline.name)}`);
+        const stale = new Set([...rows.values()].filter((x) => current.get(x.reducer) !== x.version).map((x) => x.reducer));
         for (const r of [...rows.values()].sort((a, b) => a.reducer.localeCompare(b.reducer))) {
-          const status = current.get(r.reducer) === r.version ? 'current' : current.has(r.reducer) ? 'stale (definition changed)' : 'stale (reducer removed)';
+          const status = current.get(r.reducer) === r.version ? 'current' : current.has(r.reducer) ? staleWhy(pipeline, r.reducer, stale) : 'stale (reducer removed)';
           console.log(`${r.reducer.padEnd(16)} ${r.version}  ${String(r.keys).padStart(8)} keys  ${String(r.bytes).padStart(10)} bytes  ${status}`);
         }
         if (rows.size === 0) console.log('(no state)');
@@ -73,3 +77,25 @@ export const stateCommand: Command = {
     }
   },
 };
+
+/**
+ * Why a reducer's stored version is not the current one. A version covers the reducers upstream, so the
+ * store alone cannot tell an own edit from an upstream one; it names the upstream reducers it holds stale
+ * state of too (the likely cause). A reducer reading only sources can only have changed itself.
+ */
+function staleWhy(pipeline: CompiledPipeline, reducer: string, stale: Set<string>): string {
+  const r = pipeline.reducers.find((x) => x.name === reducer)!;
+  const producers = r.from.flatMap((s) => producersOf(pipeline.reducers, s));
+  if (producers.length === 0) return 'stale (definition changed)';
+  const up = new Set<string>();
+  const walk = (names: string[]) => {
+    for (const n of names) {
+      if (up.has(n)) continue;
+      up.add(n);
+      walk(pipeline.reducers.find((x) => x.name === n)!.from.flatMap((s) => producersOf(pipeline.reducers, s)).map((p) => p.name));
+    }
+  };
+  walk(producers.map((p) => p.name));
+  const named = [...up].filter((n) => stale.has(n));
+  return named.length ? `stale (definition or upstream changed: ${named.map((n) => `'${n}'`).join(', ')} stale too)` : 'stale (definition or upstream changed)';
+}

@@ -1,5 +1,6 @@
-// `serve` against a Redis state store after a state-breaking edit: refused with the plan (nothing changed),
-// then --rebuild (recomputed from the archive, equal to a fresh replay) and --reset (started empty).
+// `serve` against a Redis state store after a state-breaking edit (of `time_on_task`, and of `bursts`, whose
+// stream `burst_stats` reads): refused with the plan (nothing changed), then --rebuild (recomputed from the
+// archive, equal to a fresh replay) and --reset (started empty).
 import { describe, expect, inject, it } from 'vitest';
 import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -46,7 +47,7 @@ describe('serve refuses a state-breaking edit unless --rebuild or --reset', () =
     const name = `up${Date.now()}`;
     const v1 = readFileSync(join(root, 'pipelines/writing-observer.yaml'), 'utf8').replace('pipeline: writing-observer', `pipeline: ${name}`);
     writeFileSync(join(dir, 'v1.yaml'), v1);
-    writeFileSync(join(dir, 'v2.yaml'), v1.replace('idle_after: 5m', 'idle_after: 2m'));
+    writeFileSync(join(dir, 'v2.yaml'), v1.replace('idle_after: 5m', 'idle_after: 2m').replace('params: { gap: 2s }', 'params: { gap: 3s }'));
     const events = join(dir, 'e.ndjson');
     expect((await run('generate', '--events', '3000', '--students', '20', '--seed', '7', '--out', events)).code).toBe(0);
     const common = ['--state', inject('redisUrl'), '--data', join(dir, 'data')];
@@ -68,16 +69,22 @@ describe('serve refuses a state-breaking edit unless --rebuild or --reset', () =
     expect(refused.err()).toMatch(/refusing to start/);
     expect(refused.err()).toMatch(/state-breaking +'time_on_task' changed \(params\)/);
     expect(refused.err()).toMatch(/'time_on_task': the store holds 20 keys of version \w+, this pipeline computes version \w+ {2}\[dashboards: overview\]/);
+    expect(refused.err()).toMatch(/'burst_stats': the store holds \d+ keys of version \w+, this pipeline computes version \w+ \(they were built from 'burst' as changed 'bursts' emitted it before\)/);
     expect(refused.err()).toMatch(/--rebuild .* --reset/);
     expect((await run('state', 'ls', join(dir, 'v2.yaml'), '--state', inject('redisUrl'))).stdout).toBe(before);
     expect(before).toMatch(/^time_on_task .* stale \(definition changed\)$/m);
+    expect(before).toMatch(/^burst_stats .* stale \(definition or upstream changed: 'bursts' stale too\)$/m);
 
     // --rebuild: time_on_task recomputed from the archive equals a replay of v2 over the same events;
     // the unchanged reducers keep their state.
     const s2 = serve([join(dir, 'v2.yaml'), ...common, '--rebuild']);
     const url2 = await s2.url;
     expect(url2, s2.err()).toBeTruthy();
-    expect(s2.out()).toMatch(/rebuilt time_on_task \(20 keys\) from 3000 archived events; dropped 20 old states/);
+    const rebuilt = /rebuilt burst_stats \((\d+) keys\), bursts \((\d+) keys\), time_on_task \(20 keys\) from 3000 archived events; dropped (\d+) old states/.exec(s2.out());
+    expect(rebuilt, s2.out()).toBeTruthy();
+    // Every stale key the refusal counted is dropped (a gap of 3 s closes fewer bursts: the counts differ).
+    const stale = [...refused.err().matchAll(/the store holds (\d+) keys/g)].reduce((n, m) => n + Number(m[1]), 0);
+    expect(Number(rebuilt![3])).toBe(stale);
     s2.child.kill('SIGTERM');
     expect(await s2.exited, s2.err()).toBe(0);
     // After the cut-over the whole store (rebuilt and kept reducers) equals a fresh run of v2.
@@ -90,6 +97,7 @@ describe('serve refuses a state-breaking edit unless --rebuild or --reset', () =
     const [got, want] = [await snapshot(redis, name), await snapshot(fresh, name)];
     await redis.close();
     expect(Object.keys(want).filter((k) => k.startsWith('time_on_task/')).length).toBe(20);
+    expect(Object.keys(want).filter((k) => k.startsWith('burst_stats/')).length).toBe(Number(rebuilt![1]));
     expect(got).toEqual(want);
     const after = (await run('state', 'ls', join(dir, 'v2.yaml'), '--state', inject('redisUrl'))).stdout;
     expect(after).not.toMatch(/stale/);
@@ -100,10 +108,11 @@ describe('serve refuses a state-breaking edit unless --rebuild or --reset', () =
     const s3 = serve([join(dir, 'v1.yaml'), ...common, '--reset']);
     expect(await s3.url, s3.err()).toBeTruthy();
     expect(s3.out()).toMatch(/reset: dropped 20 states of 'time_on_task' version \w+; it starts empty/);
+    expect(s3.out()).toMatch(/reset: dropped \d+ states of 'burst_stats' version \w+; it starts empty/);
     s3.child.kill('SIGTERM');
     expect(await s3.exited).toBe(0);
     const reset = (await run('state', 'ls', join(dir, 'v1.yaml'), '--state', inject('redisUrl'))).stdout;
-    expect(reset).not.toMatch(/^time_on_task/m);
+    expect(reset).not.toMatch(/^(time_on_task|bursts|burst_stats) /m);
     expect(reset).toMatch(/^events +\w+ +20 keys .* current$/m);
   });
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
-import { compilePipeline, compilePipelineFile, formatError } from '../../engine/compiler.js';
+import { readFileSync } from 'node:fs';
+import { compilePipeline, compilePipelineFile, formatError, type CompileResult } from '../../engine/compiler.js';
+import { definitionVersion } from '../../engine/state-version.js';
 
 const pipelines = join(import.meta.dirname, '../../pipelines');
 
@@ -39,6 +41,32 @@ describe('compiler', () => {
     const v = (r: typeof a) => Object.fromEntries(r.pipeline!.reducers.map((x) => [x.name, x.version]));
     expect(v(a).n).toBe(v(b).n);
     expect(v(a).m).not.toBe(v(b).m);
+  });
+
+  it('versions a reader of an emitted stream by its upstream too: a breaking edit upstream moves it, a stateless one moves nothing', async () => {
+    const text = readFileSync(join(pipelines, 'writing-observer.yaml'), 'utf8');
+    const at = (t: string) => compilePipeline(t, join(pipelines, 'writing-observer.yaml'));
+    const v = (r: CompileResult) => Object.fromEntries(r.pipeline!.reducers.map((x) => [x.name, x.version]));
+    const demo = v(await at(text));
+    const moved = (r: CompileResult) => Object.keys(demo).filter((n) => v(r)[n] !== demo[n]);
+    // State-breaking edit of `bursts` (it emits `burst`): `burst_stats`, which reads `burst`, moves with it.
+    expect(moved(await at(text.replace('params: { gap: 2s }', 'params: { gap: 3s }')))).toEqual(['bursts', 'burst_stats']);
+    // Stateless edits (dashboard, aggregation, archive, source options, description) and a state-compatible
+    // one (a reducer added that emits nothing `burst_stats` reads) move no version.
+    const stateless = text
+      .replace('min_interval: 500ms', 'min_interval: 2s')
+      .replace('      mean_burst: burst_stats.mean\n', '')
+      .replace('commit_every: 10s', 'commit_every: 30s')
+      .replace('path: /v1/events,', 'path: /v2/events,')
+      .replace('description: Per-student', 'description: Per-learner')
+      .replace('reducers:\n', 'reducers:\n  docs: { from: [extension], key: student, op: distinct, params: { field: $.doc_id }, emit: doc }\n');
+    expect(moved(await at(stateless))).toEqual([]);
+    // A second producer of `burst` changes what `burst_stats` folds.
+    expect(moved(await at(text.replace('reducers:\n', 'reducers:\n  more: { from: [batch], key: student, op: session_window, params: { gap: 1s }, emit: burst }\n')))).toEqual(['burst_stats']);
+    // A redefined key moves every reducer keyed by it, and their readers.
+    expect(moved(await at(text.replace('document:    $.doc_id', 'document:    $.doc')))).toEqual(['text']);
+    // A reducer that reads only sources keeps the version of its own definition (stores of earlier loflow stay current).
+    expect(demo.time_on_task).toBe(definitionVersion({ op: 'time_on_task', params: { idle_after: '5m' } }, ['extension', 'batch'], '$.auth.user_id'));
   });
 
   it('reports YAML syntax errors at line:column', async () => {

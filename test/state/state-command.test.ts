@@ -1,4 +1,5 @@
-// `loflow state ls|drop` against a throwaway Redis, after replays of two versions of a pipeline.
+// `loflow state ls|drop` against a throwaway Redis, after replays of two versions of a pipeline; then how
+// it sees a third version that edits an upstream reducer, and a fourth that edits nothing stateful.
 import { describe, expect, inject, it } from 'vitest';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync, copyFileSync, mkdirSync } from 'node:fs';
@@ -11,7 +12,7 @@ const bin = join(root, 'bin/loflow.js');
 const run = (...args: string[]) => promisify(execFile)('node', [bin, ...args], { cwd: root });
 
 describe('loflow state', () => {
-  it('lists state per reducer and version, marks a changed reducer stale, and drops only what is named', async () => {
+  it('lists state per reducer and version, marks a changed reducer and its readers stale, and drops only what is named', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'loflow-state-'));
     mkdirSync(join(dir, 'rosters'));
     copyFileSync(join(root, 'pipelines/rosters/demo.csv'), join(dir, 'rosters/demo.csv'));
@@ -28,6 +29,19 @@ describe('loflow state', () => {
     expect(ls).toMatch(/^time_on_task +\w+ +20 keys .* current$/m);
     expect(ls).toMatch(/^time_on_task +\w+ +20 keys .* stale \(definition changed\)$/m);
     expect(ls).toMatch(/^events +\w+ +20 keys .* current$/m);
+    expect(ls).toMatch(/^burst_stats +\w+ +\d+ keys .* current$/m);
+
+    // A state-breaking edit of `bursts`: `burst_stats` reads what it emits, so its stored state is stale too.
+    writeFileSync(join(dir, 'v3.yaml'), v1.replace('idle_after: 5m', 'idle_after: 2m').replace('params: { gap: 2s }', 'params: { gap: 3s }'));
+    const upstream = (await run('state', 'ls', join(dir, 'v3.yaml'), ...state)).stdout;
+    expect(upstream).toMatch(/^bursts +\w+ +\d+ keys .* stale \(definition changed\)$/m);
+    expect(upstream).toMatch(/^burst_stats +\w+ +\d+ keys .* stale \(definition or upstream changed: 'bursts' stale too\)$/m);
+    expect(upstream).not.toMatch(/^burst.* current$/m);
+    expect(upstream).toMatch(/^time_on_task +\w+ +20 keys .* current$/m);
+    // A stateless edit (the dashboard's interval, the archive's derived streams) leaves every version current.
+    writeFileSync(join(dir, 'v4.yaml'), v1.replace('idle_after: 5m', 'idle_after: 2m').replace('min_interval: 500ms', 'min_interval: 2s').replace('derived: [burst]', 'derived: []'));
+    expect((await run('state', 'ls', join(dir, 'v4.yaml'), ...state)).stdout).toBe(ls);
+
     await expect(run('state', 'drop', join(dir, 'v2.yaml'), ...state)).rejects.toMatchObject({ code: 2 });
     const drop = await run('state', 'drop', join(dir, 'v2.yaml'), '--reducer', 'time_on_task', ...state);
     expect(drop.stdout).toMatch(/dropped 40 states of reducer 'time_on_task'/);
