@@ -64,16 +64,19 @@ export const replayCommand: Command = {
     const archiveFolder = resolve(typeof options.archive === 'string' ? options.archive : process.env.LOFLOW_ARCHIVE ?? join('.loflow', pipeline.name, 'archive'));
     const fromArchive = input.endsWith('.car') || isCidText(input);
     let inputCid: CID | undefined;
-    const chunks = fromArchive
+    const chunks: AsyncIterable<ReplayLine[]> = fromArchive
       ? archiveChunks(input, archiveFolder, [...pipeline.sources.keys()], batchSize, (root) => (inputCid = CID.parse(root)))
       : readNdjson(input, batchSize);
     for await (const chunk of chunks) {
-      // Group consecutive lines of one stream so each ingest call is one batch.
+      // Group consecutive lines of one stream (and, from an archive, one arrival time) so each ingest call is
+      // one batch. Archived events keep their arrival time: a reducer timed by arrival gets the live run's
+      // times, so the result (and its CID) does not depend on when the replay runs.
       let stream = '';
+      let at: number | undefined;
       let events: LoEvent[] = [];
       const flushGroup = async () => {
         if (events.length === 0) return;
-        const r = await engine.ingest(stream, events);
+        const r = await engine.ingest(stream, events, at);
         rejected += r.rejected.length;
         for (const x of r.rejected.slice(0, 5 - firstErrors.length)) firstErrors.push(`event ${x.index}: ${x.reason}`);
         events = [];
@@ -86,9 +89,10 @@ export const replayCommand: Command = {
           continue;
         }
         const u = unwrap(l.value, defaultStream);
-        if (u.stream !== stream) {
+        if (u.stream !== stream || l.at !== at) {
           await flushGroup();
           stream = u.stream;
+          at = l.at;
         }
         events.push(u.event as LoEvent);
       }
@@ -128,14 +132,17 @@ export const replayCommand: Command = {
   },
 };
 
+/** A line to replay; `at`: the arrival time an archive kept (NDJSON lines arrive now). */
+type ReplayLine = NdjsonLine & { at?: number };
+
 /** An archive's raw events as NDJSON-like lines ({stream, event}), so both inputs share one loop. */
-async function* archiveChunks(input: string, dir: string, sources: string[], size: number, onRoot: (cid: string) => void): AsyncGenerator<NdjsonLine[]> {
+async function* archiveChunks(input: string, dir: string, sources: string[], size: number, onRoot: (cid: string) => void): AsyncGenerator<ReplayLine[]> {
   const archive = await openArchive(input, { dir });
   onRoot(archive.rootCid);
-  let batch: NdjsonLine[] = [];
+  let batch: ReplayLine[] = [];
   let line = 0;
   for await (const e of archive.events(sources)) {
-    batch.push({ line: ++line, value: { stream: e.stream, event: e.event } });
+    batch.push({ line: ++line, value: { stream: e.stream, event: e.event }, at: e.at });
     if (batch.length >= size) {
       yield batch;
       batch = [];
