@@ -255,6 +255,13 @@ export interface StateStore {
   /** The pipeline that last ran against this store, file and YAML text (so a refusal can print a full plan). */
   lastPipeline?(pipeline: string): Promise<LastPipeline | undefined>;
   saveLastPipeline?(pipeline: string, last: LastPipeline): Promise<void>;
+  /**
+   * Composite shard keys (`student|doc`) of one reducer version that have `part` among their `|`-separated
+   * parts, oldest last write first, for many queries in one round trip: how a restarted engine finds a
+   * student's documents without a scan. The store indexes them at commit. Stores without it: composite
+   * states are loaded only when an event touches them.
+   */
+  keysWithPart?(pipeline: string, queries: ReadonlyArray<{ reducer: string; version: string; part: string }>): Promise<string[][]>;
   close(): Promise<void>;
 }
 
