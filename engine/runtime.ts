@@ -540,7 +540,7 @@ export class Engine extends EventEmitter {
         writes.push([{ pipeline: this.pipeline.name, reducer: name, version: r.version, key }, states.get(key)!.s]);
       }
     }
-    await this.store.commit({ pipeline: this.pipeline.name, writes, offset: to });
+    await this.store.commit({ pipeline: this.pipeline.name, writes, offset: to, clock: this.now });
     if (letters.length) await this.deadLetters.put(letters);
     this.committed = to;
     this.lastError = null;
@@ -723,11 +723,17 @@ export class Engine extends EventEmitter {
    * them). Runs under the batch lock, so no batch sees half a load; a class is read once (see `warmed`).
    */
   async ensureLoaded(aggregation: string, group: string): Promise<void> {
-    if (!this.toWarm(aggregation, group)) return; // the common case: loaded already, no lock, no await
+    if (this.clockRestored && !this.toWarm(aggregation, group)) return; // the common case: no lock, no await
     await this.exclusive(async () => {
+      const pipeline = this.pipeline.name;
+      if (!this.clockRestored) {
+        // Views read the event-time clock (idle, wpm): the stored states are shown at the clock they had.
+        const stored = (await this.store.clock?.(pipeline)) ?? 0;
+        if (stored > this.now) this.now = stored;
+        this.clockRestored = true;
+      }
       const want = this.toWarm(aggregation, group);
       if (!want) return;
-      const pipeline = this.pipeline.name;
       const loads: Array<{ r: CompiledReducer; states: Map<string, CachedState>; key: string; t: number }> = [];
       if (want.composite.length) {
         const lists = await this.store.keysWithPart!(pipeline, want.composite.map(({ r, member }) => ({ reducer: r.name, version: r.version, part: member })));
@@ -756,6 +762,8 @@ export class Engine extends EventEmitter {
   /** Per reducer working set: keys read from the store and found absent, and composite members (`\0index\0member`)
    * whose keys were all read. A WeakMap on the working set: a reducer a swap removes and adds back starts afresh. */
   private readonly warmed = new WeakMap<Map<string, CachedState>, Set<string>>();
+  /** Whether ensureLoaded has read the committed clock (once: batches only move it forward). */
+  private clockRestored = false;
 
   private warmedOf(states: Map<string, CachedState>): Set<string> {
     let w = this.warmed.get(states);

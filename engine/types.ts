@@ -233,6 +233,8 @@ export interface Commit {
   writes: Array<[StateRef, Json]>;
   /** The position in the input log up to which this commit has consumed events (exclusive). */
   offset: number;
+  /** The pipeline's event-time clock after the batch (views read it: `idle`, `wpm`), for a restart. */
+  clock?: number;
 }
 
 export interface StateStore {
@@ -243,6 +245,9 @@ export interface StateStore {
   commit(commit: Commit): Promise<void>;
   /** The offset of the last commit for this pipeline (0 when none). */
   offset(pipeline: string): Promise<number>;
+  /** The event-time clock of the last commit that carried one (0 when none). Stores without it: a restarted
+   * engine's clock starts again from the next event. */
+  clock?(pipeline: string): Promise<number>;
   /** Every state of a pipeline (optionally one reducer), for `state ls` and rebuilds. */
   scan(pipeline: string, reducer?: string): AsyncIterable<[StateRef, Json]>;
   /** Delete the states of a reducer (all versions, or only `version`); returns how many were deleted. */

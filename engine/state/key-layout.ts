@@ -5,6 +5,7 @@
 //   lf:{<pipeline>}:s:<reducer>:<version>:<shard key>   a reducer state (JSON)
 //   lf:{<pipeline>}:k:<reducer>:<version>:<part>        composite keys with that part (sorted set, score: offset)
 //   lf:{<pipeline>}:offset                              the input-log offset committed with those states
+//   lf:{<pipeline>}:clock                               the event-time clock committed with them
 //   lf:{<pipeline>}:pipeline                            the pipeline that last ran, {file, text} (for plans)
 import type { StateRef } from '../types.js';
 
@@ -12,6 +13,7 @@ export const stateKey = (r: StateRef) => `lf:{${r.pipeline}}:s:${r.reducer}:${r.
 export const partIndexKey = (pipeline: string, reducer: string, version: string, part: string) => `lf:{${pipeline}}:k:${reducer}:${version}:${part}`;
 export const partIndexPattern = (pipeline: string, reducer: string, version?: string) => `lf:{${pipeline}}:k:${reducer}:${version === undefined ? '' : `${version}:`}*`;
 export const offsetKey = (pipeline: string) => `lf:{${pipeline}}:offset`;
+export const clockKey = (pipeline: string) => `lf:{${pipeline}}:clock`;
 export const pipelineKey = (pipeline: string) => `lf:{${pipeline}}:pipeline`;
 export const reducerPattern = (pipeline: string, reducer?: string, version?: string) =>
   `lf:{${pipeline}}:s:${reducer === undefined ? '' : `${reducer}:${version === undefined ? '' : `${version}:`}`}*`;

@@ -5,7 +5,7 @@
 import { Cluster, Redis } from 'ioredis';
 import type { Commit, Json, LastPipeline, StateRef, StateStore } from '../types.js';
 import { unavailable } from '../unavailable.js';
-import { offsetKey, parseStateKey, partIndexKey, partIndexPattern, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
+import { clockKey, offsetKey, parseStateKey, partIndexKey, partIndexPattern, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
 
 export class RedisStateStore implements StateStore {
   readonly kind: string;
@@ -73,6 +73,7 @@ export class RedisStateStore implements StateStore {
       for (const [k, members] of index) tx.zadd(k, ...members);
     }
     tx.set(offsetKey(c.pipeline), String(c.offset));
+    if (c.clock !== undefined) tx.set(clockKey(c.pipeline), String(c.clock));
     let result;
     try {
       result = await tx.exec();
@@ -81,6 +82,14 @@ export class RedisStateStore implements StateStore {
     }
     const failed = result?.find(([e]) => e);
     if (!result || failed) throw unavailable('redis', failed?.[0] ?? new Error('transaction aborted'));
+  }
+
+  async clock(pipeline: string): Promise<number> {
+    try {
+      return Number((await this.redis.get(clockKey(pipeline))) ?? 0);
+    } catch (err) {
+      throw unavailable('redis', err);
+    }
   }
 
   async keysWithPart(pipeline: string, queries: ReadonlyArray<{ reducer: string; version: string; part: string }>): Promise<string[][]> {
