@@ -1,4 +1,5 @@
-// Live dashboards: a snapshot on subscribe, then deltas (changed rows, changed summary) at most once per
+// Live dashboards: a snapshot on subscribe (once the engine has loaded the class's states: after a restart
+// they are read from the store when the class is first watched), then deltas (changed rows, changed summary) at most once per
 // dashboard interval. Only classes that changed AND have subscribers are aggregated, in round-robin order;
 // when a tick's work exceeds its budget, the effective interval grows (dashboards refresh less often instead
 // of falling behind without bound) and shrinks back when load drops.
