@@ -176,6 +176,9 @@ export class Engine extends EventEmitter {
     if (this.started) return;
     this.started = true;
     this.committed = await this.store.offset(this.pipeline.name);
+    // Views read the event-time clock (idle, wpm): restored before any batch, so commits never move it back.
+    const clock = (await this.store.clock?.(this.pipeline.name)) ?? 0;
+    if (clock > this.now) this.now = clock;
     this.log.startAt?.(this.committed);
     this.logEnd = Math.max(await this.log.end(), this.committed);
     // The outbox's entries are known before any batch commits (a commit drops the oldest by count); the
@@ -585,7 +588,7 @@ export class Engine extends EventEmitter {
       }
     }
     const outbox = this.outboxOf(derived, to);
-    await this.store.commit({ pipeline: this.pipeline.name, writes, offset: to, ...outbox });
+    await this.store.commit({ pipeline: this.pipeline.name, writes, offset: to, clock: this.now, ...outbox });
     if (outbox.outboxDone) this.outboxed.splice(0, outbox.outboxDone);
     if (outbox.outbox) this.outboxed.push(highestOrigins(outbox.outbox));
     if (letters.length) await this.deadLetters.put(letters);
@@ -760,6 +763,76 @@ export class Engine extends EventEmitter {
       memberIndex: (r, a) => this.memberIdx.get(r + '\0' + a),
       now: this.now,
     }, this.unknown.size);
+  }
+
+  /**
+   * Load a group's (class's) states that the working set lacks, so its table shows every member: after a
+   * restart the working set holds only the keys that events have touched since. One store read for the
+   * member- and group-keyed states (the roster gives their keys); with composite keys (student|doc), one
+   * read of the store's per-part index before it (stores without one: composite states stay as events load
+   * them). Runs under the batch lock, so no batch sees half a load; a class is read once (see `warmed`).
+   */
+  async ensureLoaded(aggregation: string, group: string): Promise<void> {
+    if (!this.toWarm(aggregation, group)) return; // the common case: no lock, no await
+    await this.exclusive(async () => {
+      const pipeline = this.pipeline.name;
+      const want = this.toWarm(aggregation, group);
+      if (!want) return;
+      const loads: Array<{ r: CompiledReducer; states: Map<string, CachedState>; key: string; t: number }> = [];
+      if (want.composite.length) {
+        const lists = await this.store.keysWithPart!(pipeline, want.composite.map(({ r, member }) => ({ reducer: r.name, version: r.version, part: member })));
+        want.composite.forEach(({ r, states, member, rel }, i) => {
+          // Oldest write first: the newest gets the highest t, as before the restart (a non-mergeable
+          // reducer shows a member's latest key); all stay below the t of anything reduced since.
+          const keys = lists[i].filter((k) => memberOfKey(rel, k) === member);
+          keys.forEach((key, j) => states.has(key) || loads.push({ r, states, key, t: j - keys.length }));
+        });
+      }
+      for (const p of want.plain) loads.push({ ...p, t: 0 });
+      const loaded = await this.store.load(loads.map(({ r, key }) => ({ pipeline, reducer: r.name, version: r.version, key })));
+      const live = (l: { r: CompiledReducer; states: Map<string, CachedState> }) => this.cache.get(l.r.name) === l.states;
+      loads.forEach((l, i) => {
+        // A swap during the read may have removed the reducer (its working set is gone): skip it.
+        if (!live(l) || l.states.has(l.key)) return;
+        if (loaded[i] !== undefined) {
+          l.states.set(l.key, { s: loaded[i], t: l.t });
+          this.indexMember(l.r, l.key);
+        } else if (l.t === 0) this.warmedOf(l.states).add(l.key); // nothing stored: not asked again
+      });
+      for (const c of want.composite) if (live(c)) this.warmedOf(c.states).add(`\0${c.rel.index}\0${c.member}`);
+    });
+  }
+
+  /** Per reducer working set: keys read from the store and found absent, and composite members (`\0index\0member`)
+   * whose keys were all read. A WeakMap on the working set: a reducer a swap removes and adds back starts afresh. */
+  private readonly warmed = new WeakMap<Map<string, CachedState>, Set<string>>();
+
+  private warmedOf(states: Map<string, CachedState>): Set<string> {
+    let w = this.warmed.get(states);
+    if (!w) this.warmed.set(states, (w = new Set()));
+    return w;
+  }
+
+  /** What ensureLoaded would read for a group; undefined when nothing. */
+  private toWarm(aggregation: string, group: string) {
+    const agg = this.pipeline.aggregations.get(aggregation);
+    if (!agg) throw new Error(`unknown aggregation '${aggregation}'`);
+    const members = agg.groupBy.lookup?.roster.members(group) ?? [];
+    const plain: Array<{ r: CompiledReducer; states: Map<string, CachedState>; key: string }> = [];
+    const composite: Array<{ r: CompiledReducer; states: Map<string, CachedState>; member: string; rel: { kind: 'composite'; index: number } }> = [];
+    for (const name of new Set(agg.columns.map((c) => c.reducer))) {
+      const r = this.byName.get(name);
+      const states = this.cache.get(name);
+      if (!r || !states) continue;
+      const rel = relationOf(r, agg);
+      const warmed = this.warmed.get(states);
+      if (rel.kind === 'member' || rel.kind === 'group') {
+        for (const key of rel.kind === 'member' ? members : [group]) if (!states.has(key) && !warmed?.has(key)) plain.push({ r, states, key });
+      } else if (rel.kind === 'composite' && this.store.keysWithPart) {
+        for (const member of members) if (!warmed?.has(`\0${rel.index}\0${member}`)) composite.push({ r, states, member, rel });
+      }
+    }
+    return plain.length || composite.length ? { plain, composite } : undefined;
   }
 
   groups(aggregation: string): string[] {

@@ -237,6 +237,8 @@ export interface Commit {
   outbox?: OutboxEntry;
   /** Drop this many of the oldest outbox entries (the archive has committed them durably). */
   outboxDone?: number;
+  /** The pipeline's event-time clock after the batch (views read it: `idle`, `wpm`), for a restart. */
+  clock?: number;
 }
 
 /** One batch's derived events for the archive, by stream (see StateStore.outbox). */
@@ -254,6 +256,9 @@ export interface StateStore {
   commit(commit: Commit): Promise<void>;
   /** The offset of the last commit for this pipeline (0 when none). */
   offset(pipeline: string): Promise<number>;
+  /** The event-time clock of the last commit that carried one (0 when none). Stores without it: a restarted
+   * engine's clock starts again from the next event. */
+  clock?(pipeline: string): Promise<number>;
   /** Every state of a pipeline (optionally one reducer), for `state ls` and rebuilds. */
   scan(pipeline: string, reducer?: string): AsyncIterable<[StateRef, Json]>;
   /** Delete the states of a reducer (all versions, or only `version`); returns how many were deleted. */
@@ -271,6 +276,13 @@ export interface StateStore {
    * them so that derived events a crash took from the archive writer's buffer are archived after a restart.
    */
   outbox?(pipeline: string): Promise<OutboxEntry[]>;
+  /**
+   * Composite shard keys (`student|doc`) of one reducer version that have `part` among their `|`-separated
+   * parts, oldest last write first, for many queries in one round trip: how a restarted engine finds a
+   * student's documents without a scan. The store indexes them at commit. Stores without it: composite
+   * states are loaded only when an event touches them.
+   */
+  keysWithPart?(pipeline: string, queries: ReadonlyArray<{ reducer: string; version: string; part: string }>): Promise<string[][]>;
   close(): Promise<void>;
 }
 

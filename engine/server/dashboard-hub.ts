@@ -1,4 +1,5 @@
-// Live dashboards: a snapshot on subscribe, then deltas (changed rows, changed summary) at most once per
+// Live dashboards: a snapshot on subscribe (once the engine has loaded the class's states: after a restart
+// they are read from the store when the class is first watched), then deltas (changed rows, changed summary) at most once per
 // dashboard interval. Only classes that changed AND have subscribers are aggregated, in round-robin order;
 // when a tick's work exceeds its budget, the effective interval grows (dashboards refresh less often instead
 // of falling behind without bound) and shrinks back when load drops.
@@ -14,6 +15,8 @@ interface Topic {
   dashboard: DashboardSpec;
   group: string;
   subscribers: Set<Subscriber>;
+  /** Subscribed, waiting for the class's states to load before their snapshot. */
+  waiting: Set<Subscriber>;
   /** Rows and summary last sent, as JSON, to compute deltas. */
   lastRows: Map<string, string>;
   lastSummary: string;
@@ -26,6 +29,7 @@ export class DashboardHub {
   /** Effective interval per dashboard (ms). */
   readonly interval = new Map<string, number>();
   private cursor = 0;
+  private closed = false;
   private readonly onBatch = (b: BatchInfo) => this.markChanged(b);
   private readonly onReload = () => this.reload();
 
@@ -44,23 +48,49 @@ export class DashboardHub {
     return `${dashboard}\0${group}`;
   }
 
-  snapshot(dashboard: DashboardSpec, group: string): AggregateResult {
+  /** The class's table, its states first loaded from the store if the engine has not loaded them (after a restart). */
+  async snapshot(dashboard: DashboardSpec, group: string): Promise<AggregateResult> {
+    await this.engine.ensureLoaded(dashboard.aggregation, group);
     return this.engine.aggregate(dashboard.aggregation, group);
   }
 
+  /**
+   * Registered at once (a reload or removal reaches it), but the snapshot, and deltas after it, follow once
+   * the class's states are loaded; if they cannot be (store unavailable) the subscriber gets an 'error'.
+   */
   subscribe(dashboard: DashboardSpec, group: string, sub: Subscriber): () => void {
     const k = this.key(dashboard.name, group);
     let t = this.topics.get(k);
-    if (!t) this.topics.set(k, (t = { dashboard, group, subscribers: new Set(), lastRows: new Map(), lastSummary: '', dirty: false }));
-    const snap = this.snapshot(dashboard, group);
-    t.lastRows = new Map(snap.rows.map((r) => [r.member, JSON.stringify(r)]));
-    t.lastSummary = JSON.stringify(snap.summary);
-    t.subscribers.add(sub);
-    sub.send({ type: 'snapshot', ...snap, interval_ms: this.interval.get(dashboard.name) });
+    if (!t) this.topics.set(k, (t = { dashboard, group, subscribers: new Set(), waiting: new Set(), lastRows: new Map(), lastSummary: '', dirty: false }));
+    const topic = t;
+    topic.waiting.add(sub);
+    this.engine.ensureLoaded(dashboard.aggregation, group).then(
+      () => {
+        if (this.closed || !topic.waiting.delete(sub)) return; // unsubscribed, removed or closed meanwhile
+        // Bring the other subscribers up to date first: the rows last sent are reset to this snapshot.
+        if (topic.dirty && topic.subscribers.size) this.push(topic);
+        const snap = this.engine.aggregate(topic.dashboard.aggregation, group);
+        topic.lastRows = new Map(snap.rows.map((r) => [r.member, JSON.stringify(r)]));
+        topic.lastSummary = JSON.stringify(snap.summary);
+        topic.subscribers.add(sub);
+        sub.send({ type: 'snapshot', ...snap, interval_ms: this.interval.get(topic.dashboard.name) });
+      },
+      (err: unknown) => {
+        if (this.closed || !topic.waiting.delete(sub)) return;
+        this.forget(k, topic);
+        sub.send({ type: 'error', error: `the class could not be loaded: ${err instanceof Error ? err.message : String(err)}` });
+      },
+    );
     return () => {
-      t!.subscribers.delete(sub);
-      if (t!.subscribers.size === 0) this.topics.delete(k);
+      topic.waiting.delete(sub);
+      topic.subscribers.delete(sub);
+      this.forget(k, topic);
     };
+  }
+
+  /** Drop a topic nobody watches or waits for (only if it is still the registered one). */
+  private forget(k: string, t: Topic): void {
+    if (t.subscribers.size === 0 && t.waiting.size === 0 && this.topics.get(k) === t) this.topics.delete(k);
   }
 
   private markChanged(b: BatchInfo): void {
@@ -82,7 +112,8 @@ export class DashboardHub {
         t.dirty = true;
         continue;
       }
-      for (const s of t.subscribers) s.send({ type: 'closed', reason: `dashboard '${t.dashboard.name}' was removed from the pipeline` });
+      for (const s of [...t.subscribers, ...t.waiting]) s.send({ type: 'closed', reason: `dashboard '${t.dashboard.name}' was removed from the pipeline` });
+      t.waiting.clear();
       this.topics.delete(k);
     }
     for (const [name, timer] of this.timers) {
@@ -112,7 +143,7 @@ export class DashboardHub {
     const ms = this.interval.get(d.name)!;
     const budget = ms / 2;
     const t0 = performance.now();
-    const topics = [...this.topics.values()].filter((t) => t.dashboard.name === d.name && t.dirty);
+    const topics = [...this.topics.values()].filter((t) => t.dashboard.name === d.name && t.dirty && t.subscribers.size > 0);
     let done = 0;
     // Round-robin: start where the last tick stopped, so every class gets its turn under load.
     for (let i = 0; i < topics.length; i++) {
@@ -132,7 +163,8 @@ export class DashboardHub {
 
   private push(t: Topic): void {
     t.dirty = false;
-    const snap = this.snapshot(t.dashboard, t.group);
+    // Subscribed classes are loaded, and batches keep them so: no store read here.
+    const snap = this.engine.aggregate(t.dashboard.aggregation, t.group);
     const rows = [];
     for (const r of snap.rows) {
       const json = JSON.stringify(r);
@@ -157,6 +189,7 @@ export class DashboardHub {
   }
 
   close(): void {
+    this.closed = true;
     this.engine.off('batch', this.onBatch);
     this.engine.off('reload', this.onReload);
     for (const t of this.timers.values()) clearTimeout(t);

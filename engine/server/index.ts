@@ -17,6 +17,7 @@ import { defaultLimits, type Limits } from './limits.js';
 import { createMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { tapRoute } from './tap.js';
+import { isUnavailable } from '../unavailable.js';
 
 export interface ServerOptions {
   pipeline: CompiledPipeline;
@@ -113,10 +114,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     {
       method: 'GET',
       path: '/v1/dashboards/{name}/{group}',
-      handler: (req, h) => {
+      handler: async (req, h) => {
         const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group));
         if (!a.d) return h.response({ error: a.error }).code(a.code!);
-        return hub.snapshot(a.d, String(req.params.group));
+        try {
+          return await hub.snapshot(a.d, String(req.params.group));
+        } catch (err) {
+          // The class's states could not be read from the store (after a restart): never a partial table.
+          if (isUnavailable(err)) return h.response({ error: `state store unavailable: ${(err as Error).message}; retry` }).code(503).header('Retry-After', '2');
+          throw err;
+        }
       },
     },
     {
@@ -126,7 +133,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group));
         if (!a.d) return h.response({ error: a.error }).code(a.code!);
         const stream = new PassThrough();
-        const send = (m: unknown) => stream.write(`data: ${JSON.stringify(m)}\n\n`);
+        // A class that cannot be loaded ends the stream after its 'error' (EventSource reconnects).
+        const send = (m: unknown) => {
+          stream.write(`data: ${JSON.stringify(m)}\n\n`);
+          if ((m as { type?: string }).type === 'error') stream.end();
+        };
         const unsubscribe = hub.subscribe(a.d, String(req.params.group), { send });
         metrics.connections.inc({ kind: 'sse' });
         req.raw.req.on('close', () => {
@@ -182,7 +193,13 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       }
       wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
         metrics.connections.inc({ kind: 'dashboard' });
-        const unsubscribe = hub.subscribe(a.d!, group, { send: (m) => ws.readyState === 1 && ws.send(JSON.stringify(m)) });
+        const send = (m: unknown) => {
+          if (ws.readyState !== 1) return;
+          ws.send(JSON.stringify(m));
+          // A class that cannot be loaded: close as a server error (the page reconnects).
+          if ((m as { type?: string }).type === 'error') ws.close(1011, 'class not loaded');
+        };
+        const unsubscribe = hub.subscribe(a.d!, group, { send });
         ws.on('close', () => {
           unsubscribe();
           metrics.connections.dec({ kind: 'dashboard' });

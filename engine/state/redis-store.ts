@@ -1,10 +1,11 @@
-// Reducer state in Redis or Redis Cluster (ioredis). One MGET per load, one MULTI/EXEC per commit (states
-// and offset together), never a round trip per event. Unreachable Redis -> errors with code 'UNAVAILABLE'
-// (the engine retries the batch; the server answers 503), never a lost or double-applied batch.
+// Reducer state in Redis or Redis Cluster (ioredis). One MGET per load, one MULTI/EXEC per commit (states,
+// their composite-key index and offset together), never a round trip per event. Unreachable Redis -> errors
+// with code 'UNAVAILABLE' (the engine retries the batch; the server answers 503), never a lost or
+// double-applied batch.
 import { Cluster, Redis } from 'ioredis';
 import type { Commit, Json, LastPipeline, OutboxEntry, StateRef, StateStore } from '../types.js';
 import { unavailable } from '../unavailable.js';
-import { offsetKey, outboxKey, parseStateKey, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
+import { clockKey, offsetKey, outboxKey, parseStateKey, partIndexKey, partIndexPattern, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
 
 export class RedisStateStore implements StateStore {
   readonly kind: string;
@@ -58,8 +59,21 @@ export class RedisStateStore implements StateStore {
       const args: string[] = [];
       for (const [ref, state] of c.writes) args.push(stateKey(ref), JSON.stringify(state));
       tx.mset(...args);
+      // Composite keys are indexed by each part (see keysWithPart), in the same transaction as the states.
+      const index = new Map<string, Array<string | number>>();
+      for (const [ref] of c.writes) {
+        if (!ref.key.includes('|')) continue;
+        for (const part of new Set(ref.key.split('|'))) {
+          const k = partIndexKey(ref.pipeline, ref.reducer, ref.version, part);
+          const members = index.get(k);
+          if (members) members.push(c.offset, ref.key);
+          else index.set(k, [c.offset, ref.key]);
+        }
+      }
+      for (const [k, members] of index) tx.zadd(k, ...members);
     }
     tx.set(offsetKey(c.pipeline), String(c.offset));
+    if (c.clock !== undefined) tx.set(clockKey(c.pipeline), String(c.clock));
     // The outbox rides in the same transaction: derived events exist exactly when the states that made them do.
     if (c.outboxDone) tx.ltrim(outboxKey(c.pipeline), c.outboxDone, -1);
     if (c.outbox) tx.rpush(outboxKey(c.pipeline), JSON.stringify(c.outbox));
@@ -71,6 +85,30 @@ export class RedisStateStore implements StateStore {
     }
     const failed = result?.find(([e]) => e);
     if (!result || failed) throw unavailable('redis', failed?.[0] ?? new Error('transaction aborted'));
+  }
+
+  async clock(pipeline: string): Promise<number> {
+    try {
+      return Number((await this.redis.get(clockKey(pipeline))) ?? 0);
+    } catch (err) {
+      throw unavailable('redis', err);
+    }
+  }
+
+  async keysWithPart(pipeline: string, queries: ReadonlyArray<{ reducer: string; version: string; part: string }>): Promise<string[][]> {
+    if (queries.length === 0) return [];
+    // One pipeline of ZRANGEs: every key is in the pipeline's slot, so this is one round trip on a cluster too.
+    const p = this.redis.pipeline();
+    for (const q of queries) p.zrange(partIndexKey(pipeline, q.reducer, q.version, q.part), '0', '-1');
+    let result;
+    try {
+      result = await p.exec();
+    } catch (err) {
+      throw unavailable('redis', err);
+    }
+    const failed = result?.find(([e]) => e);
+    if (!result || failed) throw unavailable('redis', failed?.[0] ?? new Error('pipeline aborted'));
+    return result.map(([, keys]) => keys as string[]);
   }
 
   async offset(pipeline: string): Promise<number> {
@@ -119,7 +157,9 @@ export class RedisStateStore implements StateStore {
 
   async drop(pipeline: string, reducer: string, version?: string): Promise<number> {
     const keys = await this.keys(reducerPattern(pipeline, reducer, version));
-    for (let i = 0; i < keys.length; i += 500) await this.redis.del(...keys.slice(i, i + 500));
+    const indexes = await this.keys(partIndexPattern(pipeline, reducer, version));
+    const all = [...keys, ...indexes];
+    for (let i = 0; i < all.length; i += 500) await this.redis.del(...all.slice(i, i + 500));
     return keys.length;
   }
 

@@ -35,6 +35,9 @@ function renderRows(changed = new Set()) {
 }
 
 function apply(msg) {
+  // 'error' (the class could not be loaded) and 'closed' (dashboard removed) carry no rows: say so.
+  if (msg.type === 'error' || msg.type === 'closed') { $('status').textContent = msg.error || msg.reason || msg.type; return; }
+  if (!Array.isArray(msg.rows)) return;
   const changed = new Set();
   for (const r of msg.rows) {
     const before = rows.get(r.member);
@@ -51,7 +54,8 @@ function apply(msg) {
 }
 
 function connect(group) {
-  if (ws) ws.close();
+  // The old socket must not reconnect to its class when we switch to another.
+  if (ws) { ws.onclose = null; ws.close(); }
   rows.clear(); history.clear();
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
   ws = new WebSocket(`${proto}://${location.host}/v1/dashboards/${dashboard.name}/${encodeURIComponent(group)}/live?token=${encodeURIComponent(token)}`);
