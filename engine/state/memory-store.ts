@@ -74,6 +74,21 @@ export class MemoryStateStore implements StateStore {
     return n;
   }
 
+  /**
+   * Composite keys with `part` among their parts, by a walk of the reducer version's keys: this store has no
+   * index (it is read this way only when a class is first watched, and for a test's starting state). Order:
+   * first write first, not last write (the store does not keep write order).
+   */
+  async keysWithPart(pipeline: string, queries: ReadonlyArray<{ reducer: string; version: string; part: string }>): Promise<string[][]> {
+    return queries.map(({ reducer, version, part }) => {
+      const out: string[] = [];
+      for (const key of this.bucket({ pipeline, reducer, version, key: '' }, false)?.keys() ?? []) {
+        if (key.includes('|') && key.split('|').includes(part)) out.push(key);
+      }
+      return out;
+    });
+  }
+
   async versions(pipeline: string): Promise<Array<{ reducer: string; version: string; keys: number }>> {
     const out: Array<{ reducer: string; version: string; keys: number }> = [];
     for (const [reducer, versions] of this.states.get(pipeline) ?? []) for (const [version, keys] of versions) if (keys.size) out.push({ reducer, version, keys: keys.size });

@@ -211,6 +211,8 @@ async function observe(engine: Engine, pipeline: CompiledPipeline, x: Expectatio
       return x.key === undefined ? events : events.filter((e) => r.key.extract(e) === x.key);
     }
     case 'aggregation': {
+      // As a dashboard does: the class's stored states (a test's starting state) join its working set.
+      await engine.ensureLoaded(x.aggregation, x.group);
       const result = engine.aggregate(x.aggregation, x.group);
       if (x.field === 'summary') return plain(result.summary);
       if (x.field === 'rows') return plain(result.rows);
