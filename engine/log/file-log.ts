@@ -49,7 +49,8 @@ export function linesOf(entries: Entry[]): string {
 
 /** `,"k":<value as JSON>`, or nothing when JSON.stringify would leave the key out. */
 function field(k: string, v: unknown): string {
-  const j = JSON.stringify(v);
+  // A finite number (the time, a sequence) is written by String as JSON.stringify writes it, for less.
+  const j = typeof v === 'number' && Number.isFinite(v) ? String(v) : JSON.stringify(v);
   return j === undefined ? '' : ',"' + k + '":' + j;
 }
 

@@ -69,6 +69,8 @@ describe('file log lines', () => {
       { stream: 'batch', event: { event: 'x', n: 1, t: 'é' } as LoEvent, at: 1 },
       { stream: 'batch', event: { event: 'x', n: 2 } as LoEvent, at: 2, producer: 'p"1', seq: 7 },
       { stream: 'other', event: { event: 'y' } as LoEvent, at: 3, producer: 'p', seq: undefined },
+      { stream: 'other', event: { event: 'z' } as LoEvent, at: -0 },
+      { stream: 'other', event: { event: 'z' } as LoEvent, at: NaN, producer: 'p', seq: 1.5e300 },
     ];
     const before = (es: typeof entries) =>
       es.map((b) => JSON.stringify({ s: b.stream, e: b.event, a: b.at, ...(b.producer !== undefined ? { p: b.producer, q: b.seq } : {}) })).join('\n') + '\n';
