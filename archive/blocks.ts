@@ -23,8 +23,53 @@ export function normalize(v: unknown): unknown {
   return v;
 }
 
+/**
+ * True when normalize(v) would encode to the same bytes as v: only plain objects and arrays, with no
+ * undefined and no Infinity/NaN, down to strings, finite numbers, booleans, null, CIDs and bytes. Events
+ * parsed from JSON always are; checking walks the value without copying it, which costs a fraction of
+ * normalize's copy. Anything else (class instances, Dates, Maps...) takes normalize as before.
+ */
+export function isNormal(v: unknown): boolean {
+  switch (typeof v) {
+    case 'string':
+    case 'boolean':
+      return true;
+    case 'number':
+      return Number.isFinite(v);
+    case 'object': {
+      if (v === null) return true;
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) if (!isNormal(v[i])) return false; // a hole reads as undefined
+        return true;
+      }
+      const proto = Object.getPrototypeOf(v);
+      if (proto === Object.prototype || proto === null) {
+        // for-in also visits inherited enumerable keys: checking those too can only send v to normalize. An
+        // own "__proto__" key (JSON.parse makes one) is lost in normalize's copy, so it must go there.
+        for (const k in v) if (k === '__proto__' || !isNormal((v as Record<string, unknown>)[k])) return false;
+        return true;
+      }
+      return v instanceof CID || v instanceof Uint8Array;
+    }
+    default:
+      return false; // undefined, bigint, symbol, function: normalize decides as before
+  }
+}
+
+/** DAG-CBOR bytes of normalize(value), without normalize's copy when the value is already normal. */
+function encodeNormalized(value: unknown): Uint8Array {
+  if (isNormal(value)) {
+    try {
+      return dagCbor.encode(value);
+    } catch {
+      // Whatever the encoder refuses as it is (an object posing as another type) goes through normalize.
+    }
+  }
+  return dagCbor.encode(normalize(value));
+}
+
 export async function encodeBlock(value: unknown): Promise<Block> {
-  const bytes = dagCbor.encode(normalize(value));
+  const bytes = encodeNormalized(value);
   const cid = CID.create(1, dagCbor.code, await sha256.digest(bytes));
   return { cid, bytes };
 }

@@ -11,6 +11,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
 import { GroupCommit } from './group-commit.js';
+import { takeRawJson, type RawJsonConsumer } from './raw-json.js';
 
 type Entry = { stream: string; event: LoEvent; at: number; producer?: string; seq?: number };
 
@@ -22,8 +23,40 @@ interface Line {
   q?: number;
 }
 
-export class FileInputLog implements InputLog {
+/**
+ * The segment lines of `entries`, each `{"s":…,"e":…,"a":…[,"p":…,"q":…]}\n` exactly as JSON.stringify of a
+ * Line writes it, built by hand: an event parsed from an HTTP body is written as the text it arrived as
+ * (raw-json.ts) rather than stringified again, and the stream name is stringified once per group.
+ */
+export function linesOf(entries: Entry[]): string {
+  let out = '';
+  let stream: string | undefined;
+  let streamJson = '';
+  for (const b of entries) {
+    if (b.stream !== stream) {
+      stream = b.stream;
+      streamJson = JSON.stringify(stream);
+    }
+    const event = b.event as unknown;
+    const e = (event !== null && typeof event === 'object' ? takeRawJson(event) : undefined) ?? JSON.stringify(event);
+    // JSON.stringify leaves out a key whose value it cannot write (undefined): so does this.
+    out += '{"s":' + streamJson + (e === undefined ? '' : ',"e":' + e) + field('a', b.at);
+    if (b.producer !== undefined) out += field('p', b.producer) + field('q', b.seq);
+    out += '}\n';
+  }
+  return out;
+}
+
+/** `,"k":<value as JSON>`, or nothing when JSON.stringify would leave the key out. */
+function field(k: string, v: unknown): string {
+  // A finite number (the time, a sequence) is written by String as JSON.stringify writes it, for less.
+  const j = typeof v === 'number' && Number.isFinite(v) ? String(v) : JSON.stringify(v);
+  return j === undefined ? '' : ',"' + k + '":' + j;
+}
+
+export class FileInputLog implements InputLog, RawJsonConsumer {
   readonly kind = 'file';
+  readonly reusesRawJson = true;
   private entries: LoggedEvent[] = [];
   private base = 0;
   private next = 0;
@@ -106,7 +139,7 @@ export class FileInputLog implements InputLog {
       results.push({ first, count: this.next + fresh.length - first });
     }
     if (fresh.length) {
-      await this.write(fresh.map((b) => JSON.stringify({ s: b.stream, e: b.event, a: b.at, ...(b.producer !== undefined ? { p: b.producer, q: b.seq } : {}) } satisfies Line)).join('\n') + '\n');
+      await this.write(linesOf(fresh));
       for (const b of fresh) this.entries.push({ offset: this.next++, stream: b.stream, event: b.event, at: b.at });
       for (const [p, q] of claimed) this.producers.set(p, q);
       this.segmentCount += fresh.length;

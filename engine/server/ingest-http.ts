@@ -7,32 +7,66 @@ import { isUnavailable } from '../unavailable.js';
 import type { Limits } from './limits.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Metrics } from './metrics.js';
+import { arrayElementSpans } from '../json-spans.js';
+import { dropRawJson, keepRawJson, wantsRawJson } from '../log/raw-json.js';
 
-/** Parse a body as a JSON array, one JSON object, or NDJSON; unparsable NDJSON lines are rejected by index. */
-export function parseBatch(text: string): { events: unknown[]; bad: Array<{ index: number; reason: string }> } {
+/**
+ * Parse a body as a JSON array, one JSON object, or NDJSON; unparsable NDJSON lines are rejected by index.
+ * With `keepRaw`, each event object's own text is remembered (engine/log/raw-json.ts) for a log that writes
+ * it as is instead of stringifying the event again.
+ */
+export function parseBatch(text: string, keepRaw = false): { events: unknown[]; bad: Array<{ index: number; reason: string }> } {
   const trimmed = text.trim();
   if (trimmed.startsWith('[')) {
     const v = JSON.parse(trimmed);
     if (!Array.isArray(v)) throw new Error('expected a JSON array');
+    // A body over several lines (pretty-printed) is stringified again by the log: its elements are not lines.
+    if (keepRaw && trimmed.indexOf('\n') === -1) keepElementTexts(trimmed, v);
     return { events: v, bad: [] };
   }
   const events: unknown[] = [];
   const bad: Array<{ index: number; reason: string }> = [];
-  const lines = trimmed.split('\n').filter((l) => l.trim() !== '');
-  lines.forEach((line, i) => {
+  // Lines found with indexOf, not split + filter: this runs for every NDJSON request.
+  for (let from = 0; from <= trimmed.length; ) {
+    let nl = trimmed.indexOf('\n', from);
+    if (nl === -1) nl = trimmed.length;
+    const line = trimmed.slice(from, nl);
+    from = nl + 1;
+    if (line.trim() === '') continue; // blank lines are skipped and not counted
     try {
-      events.push(JSON.parse(line));
+      const event: unknown = JSON.parse(line);
+      if (keepRaw && isObjectText(line) && event !== null && typeof event === 'object') keepRawJson(event, line);
+      events.push(event);
     } catch (err) {
-      bad.push({ index: i, reason: `not JSON: ${(err as Error).message}` });
+      bad.push({ index: events.length, reason: `not JSON: ${(err as Error).message}` });
       events.push(undefined);
     }
-  });
+  }
   return { events, bad };
+}
+
+/** Remember each object element's text; nothing when the spans do not match the parsed array. */
+function keepElementTexts(text: string, events: unknown[]): void {
+  const spans = arrayElementSpans(text);
+  if (!spans || spans.length !== 2 * events.length) return;
+  for (let i = 0; i < events.length; i++) {
+    const event = events[i];
+    if (event === null || typeof event !== 'object') continue;
+    const json = text.slice(spans[2 * i], spans[2 * i + 1]);
+    if (isObjectText(json)) keepRawJson(event, json);
+  }
+}
+
+/** Starts with '{' and ends with '}' (no surrounding whitespace or CR to carry into the log). */
+function isObjectText(t: string): boolean {
+  return t.charCodeAt(0) === 123 && t.charCodeAt(t.length - 1) === 125;
 }
 
 export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Auth, limits: Limits, limiter: RateLimiter, metrics: Metrics): ServerRoute {
   const maxBytes = (source.options.max_body_bytes as number | undefined) ?? limits.maxBodyBytes;
   const maxEvents = (source.options.max_batch_events as number | undefined) ?? limits.maxBatchEvents;
+  // Only a log that writes the events' own JSON text (the file log) needs it kept.
+  const keepRaw = wantsRawJson(engine.log);
   return {
     method: 'POST',
     path: source.path ?? '/v1/events',
@@ -60,7 +94,7 @@ export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Au
       }
       let parsed;
       try {
-        parsed = parseBatch((req.payload as Buffer | undefined)?.toString('utf8') ?? '');
+        parsed = parseBatch((req.payload as Buffer | undefined)?.toString('utf8') ?? '', keepRaw);
       } catch (err) {
         metrics.rejected.inc({ source: source.name, reason: 'malformed' });
         return h.response({ error: `malformed body: ${(err as Error).message}; send a JSON array or NDJSON` }).code(400);
@@ -70,9 +104,15 @@ export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Au
       }
       const wait = limiter.take(token ?? req.info.remoteAddress, parsed.events.length);
       if (wait > 0) return h.response({ error: `rate limit: retry in ${wait} s` }).code(429).header('Retry-After', String(wait));
-      const badIdx = new Set(parsed.bad.map((b) => b.index));
-      const good = parsed.events.filter((_, i) => !badIdx.has(i));
-      const goodIndex = parsed.events.map((_, i) => i).filter((i) => !badIdx.has(i));
+      // Without unparsable lines (the usual case) the events go as they are and indexes map to themselves.
+      let good = parsed.events;
+      let goodIndex: number[] | null = null;
+      if (parsed.bad.length) {
+        const badIdx = new Set(parsed.bad.map((b) => b.index));
+        good = parsed.events.filter((_, i) => !badIdx.has(i));
+        goodIndex = parsed.events.map((_, i) => i).filter((i) => !badIdx.has(i));
+      }
+      const bodyIndex = (i: number) => (goodIndex ? goodIndex[i] : i);
       try {
         // An at-least-once sender names itself and the sequence number of the batch's first event, so a
         // re-sent batch is recognised by a log that supports it (the file log) and not processed twice.
@@ -81,8 +121,9 @@ export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Au
         const producer = typeof producerId === 'string' && Number.isInteger(seq) ? { id: producerId, seq } : undefined;
         const r = await engine.ingest(source.name, good, Date.now(), producer);
         if (parsed.bad.length) await engine.deadLetters.put(parsed.bad.map((b) => ({ stream: source.name, event: null, reason: b.reason, at: Date.now(), stage: 'ingest' })));
-        const rejected = [...parsed.bad, ...r.rejected.map((x) => ({ index: goodIndex[x.index], reason: x.reason }))].sort((a, b) => a.index - b.index);
-        const warnings = r.warnings.map((x) => ({ index: goodIndex[x.index], reason: x.reason }));
+        if (keepRaw) for (const x of r.rejected) dropRawJson(good[x.index]);
+        const rejected = [...parsed.bad, ...r.rejected.map((x) => ({ index: bodyIndex(x.index), reason: x.reason }))].sort((a, b) => a.index - b.index);
+        const warnings = r.warnings.map((x) => ({ index: bodyIndex(x.index), reason: x.reason }));
         metrics.eventsIn.inc({ source: source.name }, r.accepted);
         if (rejected.length) metrics.rejected.inc({ source: source.name, reason: 'invalid' }, rejected.length);
         // 200: all accepted; 207: some rejected (each with index and reason); 422: none accepted.
