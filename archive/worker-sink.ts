@@ -1,0 +1,195 @@
+// An ArchiveSink whose ArchiveWriter runs in a worker thread (archive/writer-thread.ts), so DAG-CBOR
+// encoding, hashing and fsyncs stay off the thread that parses ingest and pushes dashboards.
+// Ops go to the thread in call order and the writer runs them in that order. durableOffset() and
+// durableThrough() answer from what the thread reported after its last durable commit, never more: the engine
+// truncates its input log and drops its outbox by them. A crashed thread fails every pending and later call.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { createRequire } from 'node:module';
+import { pathToFileURL } from 'node:url';
+import { Worker, type ResourceLimits } from 'node:worker_threads';
+import type { ArchiveSink, LoEvent, LoggedEvent } from '../engine/types.js';
+import { acquireLock } from './lock.js';
+import type { Durable, Op, Result, ThreadInit, ThreadMessage, Triple } from './thread-protocol.js';
+import type { CommitOptions } from './writer.js';
+
+type OpBody = Op extends infer O ? (O extends Op ? Omit<O, 'id'> : never) : never;
+
+interface Pending {
+  resolve(cid: string | undefined): void;
+  reject(err: Error): void;
+}
+
+/**
+ * The thread: the compiled writer-thread.js next to this file; under vitest (this file is the .ts source) the
+ * .ts through tsx, registered in the thread by a small bootstrap (Node 20 does not apply `--import tsx` to a
+ * worker's entry).
+ */
+function startThread(init: ThreadInit, resourceLimits?: ResourceLimits): Worker {
+  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: init, resourceLimits });
+  // tsx's ESM entry (its CommonJS one cannot register hooks from an eval'd worker), from its exports map.
+  const pkg = createRequire(import.meta.url).resolve('tsx/package.json');
+  const api = (JSON.parse(readFileSync(pkg, 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports['./esm/api'].import.default;
+  const tsx = pathToFileURL(join(dirname(pkg), api)).href;
+  const entry = new URL('./writer-thread.ts', import.meta.url).href;
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
+  return new Worker(boot, { eval: true, workerData: init, resourceLimits });
+}
+
+/** Events as [offset, at, event] JSON (see thread-protocol.ts); a cloned array when JSON cannot carry them. */
+function appendBody(stream: string, events: LoggedEvent[]): OpBody {
+  const triples: Triple[] = events.map((x) => [x.offset, x.at, x.event]);
+  try {
+    return { op: 'append', stream, json: JSON.stringify(triples) };
+  } catch {
+    return { op: 'append', stream, triples };
+  }
+}
+
+export interface WorkerSinkOptions {
+  /** Events per chunk (ArchiveWriter's default when absent). */
+  chunkEvents?: number;
+  /** Bounds on the thread's heap: past them the thread dies and the sink fails (see crash()). */
+  resourceLimits?: ResourceLimits;
+}
+
+export class WorkerArchiveSink implements ArchiveSink {
+  private readonly pending = new Map<number, Pending>();
+  private queue: Op[] = [];
+  private nextId = 1;
+  private durable: Durable;
+  private failure: Error | undefined;
+  private closing: Promise<void> | undefined;
+
+  private constructor(
+    private readonly worker: Worker,
+    ready: Durable,
+    private readonly releaseLock: () => void,
+  ) {
+    this.durable = ready;
+    worker.on('message', (m: ThreadMessage) => {
+      if (m.type === 'results') this.settle(m.results);
+    });
+    worker.on('error', (err) => this.crash(`the archive writer thread crashed: ${err.message}`));
+    worker.on('exit', (code) => this.crash(`the archive writer thread exited (code ${code})`));
+    // Idle, the thread keeps no process alive (as the in-thread writer did not); with work pending it does.
+    worker.unref();
+  }
+
+  /** Open (or create) the archive in `dir` in a new writer thread. Takes the folder's writer lock. */
+  static async open(dir: string, pipeline: { name: string; text: string; sources?: Iterable<string> }, options: WorkerSinkOptions = {}): Promise<WorkerArchiveSink> {
+    mkdirSync(dir, { recursive: true });
+    // Held by this thread too: gc and other writers of this process see the archive in use (lock.ts counts
+    // holders per thread).
+    const releaseLock = acquireLock(dir);
+    const init: ThreadInit = { dir, name: pipeline.name, text: pipeline.text, sources: [...(pipeline.sources ?? [])], chunkEvents: options.chunkEvents };
+    let worker: Worker | undefined;
+    try {
+      worker = startThread(init, options.resourceLimits);
+      const w = worker;
+      const listeners: Array<[string, (...args: any[]) => void]> = [];
+      const ready = await new Promise<Durable>((resolve, reject) => {
+        listeners.push(
+          ['message', (m: ThreadMessage) => (m.type === 'ready' ? resolve(m.durable) : m.type === 'open-failed' ? reject(new Error(m.error)) : undefined)],
+          ['error', reject],
+          ['exit', (code: number) => reject(new Error(`the archive writer thread exited (code ${code}) while opening ${dir}`))],
+        );
+        for (const [event, fn] of listeners) w.on(event, fn);
+      }).finally(() => {
+        for (const [event, fn] of listeners) w.off(event, fn);
+      });
+      return new WorkerArchiveSink(w, ready, releaseLock);
+    } catch (err) {
+      await worker?.terminate();
+      releaseLock();
+      throw err;
+    }
+  }
+
+  durableOffset(): number {
+    return this.durable.raw;
+  }
+
+  durableThrough(stream: string): number {
+    return this.durable.through[stream] ?? -1;
+  }
+
+  append(stream: string, events: LoggedEvent[] | LoEvent[]): Promise<void> {
+    return this.send(appendBody(stream, events as LoggedEvent[])).then(() => undefined);
+  }
+
+  /** Resolves with the commit's CID once it is durable (HEAD switched). */
+  commit(options?: CommitOptions): Promise<string> {
+    return this.send({ op: 'commit', options }) as Promise<string>;
+  }
+
+  /**
+   * Waits for the ops sent before, releases the folder lock and ends the thread. Commits nothing. After a
+   * crash it only releases the lock (the calls that failed said why).
+   */
+  close(): Promise<void> {
+    this.closing ??= (async () => {
+      try {
+        if (!this.failure) await this.send({ op: 'close' }, true);
+      } finally {
+        // Set first: the thread's exit below is then no crash.
+        this.failure ??= new Error('the archive sink is closed');
+        await this.worker.terminate();
+        this.releaseLock();
+      }
+    })();
+    return this.closing;
+  }
+
+  private send(body: OpBody, closing = false): Promise<string | undefined> {
+    if (this.failure) return Promise.reject(this.failure);
+    if (this.closing && !closing) return Promise.reject(new Error('the archive sink is closed'));
+    const id = this.nextId++;
+    return new Promise((resolve, reject) => {
+      if (this.pending.size === 0) this.worker.ref();
+      this.pending.set(id, { resolve, reject });
+      // The ops of one tick (the engine appends a batch's streams one after another) go in one message.
+      if (this.queue.length === 0) queueMicrotask(() => this.flush());
+      this.queue.push({ id, ...body } as Op);
+    });
+  }
+
+  private flush(): void {
+    const ops = this.queue.splice(0);
+    if (this.failure) return;
+    try {
+      this.worker.postMessage({ ops });
+    } catch {
+      // An append the fallback could not clone either (e.g. a function in an event): fail only that one.
+      for (const op of ops) {
+        try {
+          this.worker.postMessage({ ops: [op] });
+        } catch (err) {
+          this.settle([{ id: op.id, ok: false, error: `archive append to '${'stream' in op ? op.stream : '?'}': ${(err as Error).message}` }]);
+        }
+      }
+    }
+  }
+
+  private settle(results: Result[]): void {
+    for (const r of results) {
+      const p = this.pending.get(r.id);
+      if (!p) continue;
+      this.pending.delete(r.id);
+      if (r.ok) {
+        if (r.durable) this.durable = r.durable;
+        p.resolve(r.cid);
+      } else p.reject(new Error(r.error));
+    }
+    if (this.pending.size === 0) this.worker.unref();
+  }
+
+  private crash(message: string): void {
+    if (this.failure) return;
+    this.failure = new Error(message);
+    this.queue = [];
+    for (const p of this.pending.values()) p.reject(this.failure);
+    this.pending.clear();
+    this.worker.unref();
+  }
+}

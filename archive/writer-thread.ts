@@ -1,0 +1,78 @@
+// The archive writer's thread: an ArchiveWriter driven by messages from archive/worker-sink.ts. Ops are
+// handed to the writer in arrival order (it runs them one after another), and each op's result is sent back
+// when it settles, with what is durable after a commit.
+import { parentPort, workerData } from 'node:worker_threads';
+import type { LoggedEvent } from '../engine/types.js';
+import { decodeBlock } from './blocks.js';
+import type { CommitBlock } from './format.js';
+import type { Durable, Op, OpsMessage, Result, ThreadInit, ThreadMessage, Triple } from './thread-protocol.js';
+import { ArchiveWriter } from './writer.js';
+
+const port = parentPort!;
+const init = workerData as ThreadInit;
+const post = (m: ThreadMessage) => port.postMessage(m);
+
+/** Streams the writer knows: the HEAD commit's and every appended one (durableThrough is asked by name). */
+const streams = new Set<string>();
+
+function durable(writer: ArchiveWriter): Durable {
+  const through: Record<string, number> = {};
+  for (const s of streams) through[s] = writer.durableThrough(s);
+  return { raw: writer.durableOffset(), through };
+}
+
+// Results of one tick go back in one message.
+let outbox: Result[] = [];
+function reply(r: Result): void {
+  if (outbox.length === 0) queueMicrotask(() => post({ type: 'results', results: outbox.splice(0) }));
+  outbox.push(r);
+}
+
+function eventsOf(op: Extract<Op, { op: 'append' }>, stream: string): LoggedEvent[] {
+  const triples = 'json' in op ? (JSON.parse(op.json) as Triple[]) : op.triples;
+  return triples.map(([offset, at, event]) => ({ offset, at, stream, event: event as LoggedEvent['event'] }));
+}
+
+function run(writer: ArchiveWriter, op: Op): void {
+  const fail = (err: unknown) => reply({ id: op.id, ok: false, error: err instanceof Error ? err.message : String(err) });
+  switch (op.op) {
+    case 'append': {
+      streams.add(op.stream);
+      let events: LoggedEvent[];
+      try {
+        events = eventsOf(op, op.stream);
+      } catch (err) {
+        return fail(err);
+      }
+      writer.append(op.stream, events).then(() => reply({ id: op.id, ok: true }), fail);
+      return;
+    }
+    case 'commit':
+      writer.commit(op.options).then((cid) => reply({ id: op.id, ok: true, cid, durable: durable(writer) }), fail);
+      return;
+    case 'close':
+      // The writer waits for its queued ops, then releases the folder lock; the sink then ends this thread.
+      writer.close().then(() => reply({ id: op.id, ok: true }), fail);
+      return;
+  }
+}
+
+async function main(): Promise<void> {
+  let writer: ArchiveWriter | undefined;
+  try {
+    writer = await ArchiveWriter.open(init.dir, { name: init.name, text: init.text, sources: init.sources }, init.chunkEvents);
+    const head = await writer.store.head();
+    if (head) for (const s of Object.keys(decodeBlock<CommitBlock>(await writer.store.get(head)).through ?? {})) streams.add(s);
+  } catch (err) {
+    await writer?.close();
+    post({ type: 'open-failed', error: err instanceof Error ? err.message : String(err) });
+    return;
+  }
+  const w = writer;
+  port.on('message', (m: OpsMessage) => {
+    for (const op of m.ops) run(w, op);
+  });
+  post({ type: 'ready', durable: durable(w) });
+}
+
+void main();
