@@ -90,11 +90,68 @@ function byStream(entries: LoggedEvent[]): Map<string, LoggedEvent[]> {
   return groups;
 }
 
-/** A derived event waiting for its consumers, with the offset of the raw event it came from. */
+/**
+ * An event waiting for its consumers. `offset` is the raw event's own log offset, or for a derived event the
+ * offset of the raw event it came from: so a raw LoggedEvent is its own item (no copy per event).
+ */
 interface Item {
-  origin: number;
+  offset: number;
   event: LoEvent;
   at: number;
+}
+
+/** One routing of a level's input: the items that pass a `where`, with their keys, and the events whose key or map threw. */
+interface Route {
+  items: Item[];
+  keys: string[];
+  failures: Array<{ event: LoEvent; at: number; message: string }>;
+}
+
+/**
+ * Per reducer of a level, the index of its route: reducers reading the same streams with the same `where`,
+ * key and map (the compiler shares equal filters) route the batch once. Level-local, like routing itself.
+ */
+function routeIndex(level: CompiledReducer[]): number[] {
+  const firsts: CompiledReducer[] = [];
+  return level.map((r) => {
+    // A map makes a new event per reducer (an operator could change it): such reducers route alone.
+    let i = r.map ? -1 : firsts.findIndex((f) => !f.map && f.where === r.where && f.key === r.key && f.map === r.map && f.from.length === r.from.length && f.from.every((s, j) => s === r.from[j]));
+    if (i < 0) i = firsts.push(r) - 1;
+    return i;
+  });
+}
+
+/** Route a reducer's input: the items its `where` passes and that have a key, mapped when it has a map. */
+function routeItems(r: CompiledReducer, input: Item[]): Route {
+  const items: Item[] = [];
+  const keys: string[] = [];
+  const failures: Route['failures'] = [];
+  const { where, key, map } = r;
+  for (let i = 0; i < input.length; i++) {
+    const it = input[i];
+    let ev = it.event;
+    if (where) {
+      let pass: boolean;
+      try {
+        pass = where(ev);
+      } catch {
+        pass = false;
+      }
+      if (!pass) continue;
+    }
+    let k: string | undefined;
+    try {
+      k = key.extract(ev);
+      if (k !== undefined && map) ev = map(ev);
+    } catch (err) {
+      failures.push({ event: it.event, at: it.at, message: err instanceof Error ? err.message : String(err) });
+      continue;
+    }
+    if (k === undefined) continue;
+    items.push(ev === it.event ? it : { offset: it.offset, event: ev, at: it.at });
+    keys.push(k);
+  }
+  return { items, keys, failures };
 }
 
 export class Engine extends EventEmitter {
@@ -114,6 +171,8 @@ export class Engine extends EventEmitter {
   private readonly memberIdx = new Map<string, Map<string, string[]>>();
   private readonly unknown = new Set<string>();
   private readonly levels: CompiledReducer[][] = [];
+  /** Per level, each reducer's route index (see routeIndex). */
+  private routeIds: number[][] = [];
   private readonly consumers = new Map<string, CompiledReducer[]>();
   /** Reducers by name (rebuilt by a live swap, between batches). */
   private readonly byName = new Map<string, CompiledReducer>();
@@ -169,6 +228,7 @@ export class Engine extends EventEmitter {
         this.consumers.set(s, list);
       }
     }
+    this.routeIds = this.levels.map(routeIndex);
   }
 
   /** Recover: resume from the store's committed offset and process what the log holds beyond it. */
@@ -448,56 +508,47 @@ export class Engine extends EventEmitter {
     for (const e of entries) {
       let list = pending.get(e.stream);
       if (!list) pending.set(e.stream, (list = []));
-      list.push({ origin: e.offset, event: e.event, at: e.at });
+      list.push(e);
     }
     const derivedForArchive = new Map<string, Item[]>();
 
-    for (const level of this.levels) {
+    for (let l = 0; l < this.levels.length; l++) {
+      const level = this.levels[l];
       if (!level) continue;
       // Route: each reducer's (key, item) list in order, and the states to load.
       // cells[i]: the cached state of keys[i] when already cached (one Map lookup per event, not two).
+      const routeOf = this.routeIds[l];
+      const routes: Array<Route | undefined> = [];
       const routed: Array<{ r: CompiledReducer; items: Item[]; keys: string[]; cells: Array<CachedState | undefined> }> = [];
       const toLoad: Array<{ r: CompiledReducer; key: string }> = [];
-      for (const r of level) {
-        const input = this.inputOf(r, pending);
-        if (input.length === 0) continue;
-        const items: Item[] = [];
-        const keys: string[] = [];
-        const cells: Array<CachedState | undefined> = [];
+      for (let j = 0; j < level.length; j++) {
+        const r = level[j];
+        let route = routes[routeOf[j]];
+        if (!route) {
+          const input = this.inputOf(r, pending);
+          if (input.length === 0) continue;
+          route = routes[routeOf[j]] = routeItems(r, input);
+        }
+        // A key or map that throws on one event is that event's problem: dead-lettered, never a batch retry.
+        for (const f of route.failures) {
+          this.counters.failed++;
+          letters.push({ stream: r.from.join(','), event: f.event, reason: `${r.name}: key or map failed: ${f.message}`, at: f.at, stage: `reducer:${r.name}` });
+        }
+        const { items, keys } = route;
+        if (items.length === 0) continue;
         const states = this.cache.get(r.name)!;
+        const cells: Array<CachedState | undefined> = new Array(keys.length);
         const loading = new Set<string>();
-        for (const it of input) {
-          let ev = it.event;
-          if (r.where) {
-            let pass: boolean;
-            try {
-              pass = r.where(ev);
-            } catch {
-              pass = false;
-            }
-            if (!pass) continue;
-          }
-          let key: string | undefined;
-          try {
-            key = r.key.extract(ev);
-            if (key !== undefined && r.map) ev = r.map(ev);
-          } catch (err) {
-            // A key or map that throws on one event is that event's problem: dead-lettered, never a batch retry.
-            this.counters.failed++;
-            letters.push({ stream: r.from.join(','), event: it.event, reason: `${r.name}: key or map failed: ${err instanceof Error ? err.message : String(err)}`, at: it.at, stage: `reducer:${r.name}` });
-            continue;
-          }
-          if (key === undefined) continue;
-          items.push(ev === it.event ? it : { origin: it.origin, event: ev, at: it.at });
-          keys.push(key);
+        for (let i = 0; i < keys.length; i++) {
+          const key = keys[i];
           const cell = states.get(key);
-          cells.push(cell);
+          cells[i] = cell;
           if (cell === undefined && !loading.has(key)) {
             loading.add(key);
             toLoad.push({ r, key });
           }
         }
-        if (items.length) routed.push({ r, items, keys, cells });
+        routed.push({ r, items, keys, cells });
       }
       if (toLoad.length) await this.loadStates(toLoad);
 
@@ -509,7 +560,7 @@ export class Engine extends EventEmitter {
         if (!changed) dirty.set(r.name, (changed = new Set()));
         const emitted: Item[] | undefined = r.emit ? [] : undefined;
         const late: Item[] | undefined = r.late ? [] : undefined;
-        let origin = 0;
+        let offset = 0;
         let at = 0;
         let source: LoEvent = {};
         const ctx: { key: string; time: number; emit(e: LoEvent): void; late(e: LoEvent): void } = {
@@ -520,10 +571,10 @@ export class Engine extends EventEmitter {
             r.key.copy?.(source, e);
             // A derived event happens when the event that caused it happened (event time, deterministic).
             if (e.ts === undefined) e.ts = ctx.time;
-            emitted.push({ origin, event: e, at });
+            emitted.push({ offset, event: e, at });
           },
           late: (e) => {
-            if (late) late.push({ origin, event: e, at });
+            if (late) late.push({ offset, event: e, at });
             else letters.push({ stream: r.from.join(','), event: e, reason: `late event for reducer '${r.name}'`, at, stage: `late:${r.name}` });
           },
         };
@@ -536,7 +587,7 @@ export class Engine extends EventEmitter {
             letters.push({ stream: r.from.join(','), event: it.event, reason: `${r.name} (${r.op.name}): init failed: ${this.initFailures.get(`${r.name}\0${key}`)}`, at: it.at, stage: `reducer:${r.name}` });
             continue;
           }
-          origin = it.origin;
+          offset = it.offset;
           at = it.at;
           source = it.event;
           const t = r.time(it.event);
@@ -571,7 +622,7 @@ export class Engine extends EventEmitter {
         for (const [s, l] of byStream(entries)) last = this.toArchive(s, l);
       }
       for (const [s, items] of derivedForArchive) {
-        const l = items.map((it) => ({ offset: it.origin, stream: s, event: it.event, at: it.at }));
+        const l = items.map((it) => ({ offset: it.offset, stream: s, event: it.event, at: it.at }));
         derived.set(s, l);
         last = this.toArchive(s, l);
       }
@@ -620,7 +671,7 @@ export class Engine extends EventEmitter {
     const lists = r.from.map((s) => pending.get(s)).filter((l): l is Item[] => !!l && l.length > 0);
     if (lists.length <= 1) return lists[0] ?? [];
     // Stable sort keeps emission order among items of the same origin.
-    return lists.flat().sort((a, b) => a.origin - b.origin);
+    return lists.flat().sort((a, b) => a.offset - b.offset);
   }
 
   private pushDerived(stream: string, items: Item[], pending: Map<string, Item[]>, archive: Map<string, Item[]>): void {
@@ -629,7 +680,7 @@ export class Engine extends EventEmitter {
     if (list) {
       // Several producers of one stream: keep the stream ordered by origin.
       for (const it of items) list.push(it);
-      list.sort((a, b) => a.origin - b.origin);
+      list.sort((a, b) => a.offset - b.offset);
     } else pending.set(stream, items.slice());
     if (this.archivedDerived.has(stream)) {
       const a = archive.get(stream) ?? [];
@@ -728,6 +779,7 @@ export class Engine extends EventEmitter {
         this.consumers.set(s, list);
       }
     }
+    this.routeIds = this.levels.map(routeIndex);
     for (const name of [...this.cache.keys()]) if (!this.byName.has(name)) this.cache.delete(name);
     // Aggregations may have changed: index the cached keys of composite-keyed reducers afresh.
     this.memberIdx.clear();
