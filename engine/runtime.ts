@@ -11,6 +11,7 @@ import { MemoryStateStore } from './state/memory-store.js';
 import type {
   BatchRunner,
   ArchiveSink,
+  CompiledKey,
   CompiledPipeline,
   CompiledReducer,
   DeadLetter,
@@ -304,16 +305,29 @@ export class Engine extends EventEmitter {
 
   /** A reason when the event's member (student) is in no roster group of a lookup key. */
   private unknownMember(event: LoEvent): string | undefined {
-    for (const key of this.pipeline.keys.values()) {
-      if (!key.lookup) continue;
-      const byKey = this.pipeline.keys.get(key.lookup.by);
-      const member = byKey?.extract(event);
-      if (member !== undefined && key.lookup.roster.groupOf(member) === undefined) {
+    for (const { key, by } of this.lookupsOf(this.pipeline)) {
+      const member = by.extract(event);
+      if (member !== undefined && key.lookup!.roster.groupOf(member) === undefined) {
         this.unknown.add(member);
-        return `unknown ${key.lookup.by} '${member}': not in roster '${key.lookup.roster.name}'; the event is kept and processed but shown on no '${key.name}' dashboard`;
+        return `unknown ${key.lookup!.by} '${member}': not in roster '${key.lookup!.roster.name}'; the event is kept and processed but shown on no '${key.name}' dashboard`;
       }
     }
     return undefined;
+  }
+
+  private lookups?: { pipeline: CompiledPipeline; list: Array<{ key: CompiledKey; by: CompiledKey }> };
+
+  /** The pipeline's lookup keys, each with the key it looks up by: found once per pipeline, not per event. */
+  private lookupsOf(pipeline: CompiledPipeline): Array<{ key: CompiledKey; by: CompiledKey }> {
+    if (this.lookups?.pipeline !== pipeline) {
+      const list: Array<{ key: CompiledKey; by: CompiledKey }> = [];
+      for (const key of pipeline.keys.values()) {
+        const by = key.lookup && pipeline.keys.get(key.lookup.by);
+        if (by) list.push({ key, by });
+      }
+      this.lookups = { pipeline, list };
+    }
+    return this.lookups.list;
   }
 
   /** Resolves when every event ingested so far is processed and committed. */
