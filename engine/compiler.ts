@@ -30,6 +30,9 @@ import type {
   Roster,
 } from './types.js';
 
+/** The default event time (`ts`): one function for all reducers, so the runtime computes it once per route. */
+const eventTs = (e: LoEvent): number | undefined => (typeof e.ts === 'number' ? e.ts : undefined);
+
 export { formatError } from './compiler/source-map.js';
 export { canonicalJson } from './canonical-json.js';
 
@@ -456,7 +459,7 @@ class Compiler {
           return out;
         };
       }
-      let time: (e: LoEvent) => number | undefined = (e) => (typeof e.ts === 'number' ? e.ts : undefined);
+      let time: (e: LoEvent) => number | undefined = eventTs;
       if (def.time) {
         try {
           const get = compilePath(def.time);

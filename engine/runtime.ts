@@ -106,6 +106,26 @@ interface Route {
   items: Item[];
   keys: string[];
   failures: Array<{ event: LoEvent; at: number; message: string }>;
+  /** Per event-time function of its reducers, each item's time (see timesOf). */
+  times?: Map<CompiledReducer['time'], Float64Array>;
+}
+
+/**
+ * Each item's event time for a reducer, or its arrival time when the event has none: computed once per route
+ * and time function (reducers sharing a route usually share the default one), kept unboxed.
+ */
+function timesOf(route: Route, time: CompiledReducer['time']): Float64Array {
+  let times = route.times?.get(time);
+  if (!times) {
+    const { items } = route;
+    times = new Float64Array(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const t = time(items[i].event);
+      times[i] = typeof t === 'number' && Number.isFinite(t) ? t : items[i].at;
+    }
+    (route.times ??= new Map()).set(time, times);
+  }
+  return times;
 }
 
 /**
@@ -124,8 +144,10 @@ function routeIndex(level: CompiledReducer[]): number[] {
 
 /** Route a reducer's input: the items its `where` passes and that have a key, mapped when it has a map. */
 function routeItems(r: CompiledReducer, input: Item[]): Route {
-  const items: Item[] = [];
-  const keys: string[] = [];
+  // Sized for the whole input and cut to length at the end: no regrowth while pushing.
+  const items: Item[] = new Array(input.length);
+  const keys: string[] = new Array(input.length);
+  let n = 0;
   const failures: Route['failures'] = [];
   const { where, key, map } = r;
   for (let i = 0; i < input.length; i++) {
@@ -149,9 +171,11 @@ function routeItems(r: CompiledReducer, input: Item[]): Route {
       continue;
     }
     if (k === undefined) continue;
-    items.push(ev === it.event ? it : { offset: it.offset, event: ev, at: it.at });
-    keys.push(k);
+    items[n] = ev === it.event ? it : { offset: it.offset, event: ev, at: it.at };
+    keys[n++] = k;
   }
+  items.length = n;
+  keys.length = n;
   return { items, keys, failures };
 }
 
@@ -519,10 +543,14 @@ export class Engine extends EventEmitter {
     const letters: DeadLetter[] = [];
     // Streams' pending items for this batch: raw events first, derived ones appended as levels run.
     const pending = new Map<string, Item[]>();
-    for (const e of entries) {
-      let list = pending.get(e.stream);
-      if (!list) pending.set(e.stream, (list = []));
-      list.push(e);
+    const first = entries[0].stream;
+    if (entries.every((e) => e.stream === first)) pending.set(first, entries.slice()); // the common case: one copy
+    else {
+      for (const e of entries) {
+        let list = pending.get(e.stream);
+        if (!list) pending.set(e.stream, (list = []));
+        list.push(e);
+      }
     }
     const derivedForArchive = new Map<string, Item[]>();
 
@@ -533,7 +561,7 @@ export class Engine extends EventEmitter {
       // cells[i]: the cached state of keys[i] when already cached (one Map lookup per event, not two).
       const routeOf = this.routeIds[l];
       const routes: Array<Route | undefined> = [];
-      const routed: Array<{ r: CompiledReducer; items: Item[]; keys: string[]; cells: Array<CachedState | undefined> }> = [];
+      const routed: Array<{ r: CompiledReducer; route: Route; cells: Array<CachedState | undefined> }> = [];
       const toLoad: Array<{ r: CompiledReducer; key: string }> = [];
       for (let j = 0; j < level.length; j++) {
         const r = level[j];
@@ -562,34 +590,36 @@ export class Engine extends EventEmitter {
             toLoad.push({ r, key });
           }
         }
-        routed.push({ r, items, keys, cells });
+        routed.push({ r, route, cells });
       }
       if (toLoad.length) await this.loadStates(toLoad);
 
       // States changed earlier in this batch have t > seq0: only their first change is added to `changed`.
       const seq0 = this.seq;
-      for (const { r, items, keys, cells } of routed) {
+      for (const { r, route, cells } of routed) {
+        const { items, keys } = route;
+        const times = timesOf(route, r.time);
         const states = this.cache.get(r.name)!;
         let changed = dirty.get(r.name);
         if (!changed) dirty.set(r.name, (changed = new Set()));
         const emitted: Item[] | undefined = r.emit ? [] : undefined;
         const late: Item[] | undefined = r.late ? [] : undefined;
-        let offset = 0;
-        let at = 0;
-        let source: LoEvent = {};
+        // The item being reduced. The closures read it, not numbers of their own: a number captured by a
+        // closure is boxed on every assignment (an allocation per event and reducer).
+        let cur = items[0];
         const ctx: { key: string; time: number; emit(e: LoEvent): void; late(e: LoEvent): void } = {
           key: '',
           time: 0,
           emit: (e) => {
             if (!emitted) return;
-            r.key.copy?.(source, e);
+            r.key.copy?.(cur.event, e);
             // A derived event happens when the event that caused it happened (event time, deterministic).
             if (e.ts === undefined) e.ts = ctx.time;
-            emitted.push({ offset, event: e, at });
+            emitted.push({ offset: cur.offset, event: e, at: cur.at });
           },
           late: (e) => {
-            if (late) late.push({ offset, event: e, at });
-            else letters.push({ stream: r.from.join(','), event: e, reason: `late event for reducer '${r.name}'`, at, stage: `late:${r.name}` });
+            if (late) late.push({ offset: cur.offset, event: e, at: cur.at });
+            else letters.push({ stream: r.from.join(','), event: e, reason: `late event for reducer '${r.name}'`, at: cur.at, stage: `late:${r.name}` });
           },
         };
         for (let i = 0; i < items.length; i++) {
@@ -601,13 +631,11 @@ export class Engine extends EventEmitter {
             letters.push({ stream: r.from.join(','), event: it.event, reason: `${r.name} (${r.op.name}): init failed: ${this.initFailures.get(`${r.name}\0${key}`)}`, at: it.at, stage: `reducer:${r.name}` });
             continue;
           }
-          offset = it.offset;
-          at = it.at;
-          source = it.event;
-          const t = r.time(it.event);
+          cur = it;
+          const time = times[i];
           ctx.key = key;
-          ctx.time = typeof t === 'number' && Number.isFinite(t) ? t : it.at;
-          if (ctx.time > this.now) this.now = ctx.time;
+          ctx.time = time;
+          if (time > this.now) this.now = time;
           try {
             cached.s = r.op.reduce(cached.s, it.event, ctx as ReduceContext, r.params);
             if (cached.t <= seq0) changed.add(key);
