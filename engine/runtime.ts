@@ -293,7 +293,7 @@ export class Engine extends EventEmitter {
     while (this.logEnd - this.committed >= this.queueLimit && this.running) {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
-    const accepted: Array<{ stream: string; event: LoEvent; at: number; producer?: string; seq?: number }> = [];
+    const accepted: Array<{ offset?: number; stream: string; event: LoEvent; at: number; producer?: string; seq?: number }> = [];
     const rejected: IngestResult['rejected'] = [];
     const warnings: IngestResult['warnings'] = [];
     const letters: DeadLetter[] = [];
@@ -308,7 +308,8 @@ export class Engine extends EventEmitter {
       const unknownMember = this.unknownMember(event as LoEvent);
       if (unknownMember) warnings.push({ index: i, reason: unknownMember });
       // A producer's i-th event has sequence seq + i, so a re-sent batch maps to the same numbers.
-      accepted.push(producer ? { stream, event: event as LoEvent, at, producer: producer.id, seq: producer.seq + i } : { stream, event: event as LoEvent, at });
+      // Without a producer, the entry is shaped as a LoggedEvent: the memory log keeps it as one (no copy).
+      accepted.push(producer ? { stream, event: event as LoEvent, at, producer: producer.id, seq: producer.seq + i } : { offset: -1, stream, event: event as LoEvent, at });
     }
     if (letters.length) await this.deadLetters.put(letters);
     let firstOffset = this.logEnd;
