@@ -104,7 +104,10 @@ interface Item {
 /** One routing of a level's input: the items that pass a `where`, with their keys, and the events whose key or map threw. */
 interface Route {
   items: Item[];
-  keys: string[];
+  /** The distinct keys of the items, in order of first appearance. */
+  distinct: string[];
+  /** ids[i]: the index in `distinct` of items[i]'s key (so reducers look states up per key, not per event). */
+  ids: Int32Array;
   failures: Array<{ event: LoEvent; at: number; message: string }>;
   /** Per event-time function of its reducers, each item's time (see timesOf). */
   times?: Map<CompiledReducer['time'], Float64Array>;
@@ -146,7 +149,9 @@ function routeIndex(level: CompiledReducer[]): number[] {
 function routeItems(r: CompiledReducer, input: Item[]): Route {
   // Sized for the whole input and cut to length at the end: no regrowth while pushing.
   const items: Item[] = new Array(input.length);
-  const keys: string[] = new Array(input.length);
+  const ids = new Int32Array(input.length);
+  const distinct: string[] = [];
+  const index = new Map<string, number>();
   let n = 0;
   const failures: Route['failures'] = [];
   const { where, key, map } = r;
@@ -171,12 +176,13 @@ function routeItems(r: CompiledReducer, input: Item[]): Route {
       continue;
     }
     if (k === undefined) continue;
+    let id = index.get(k);
+    if (id === undefined) index.set(k, (id = distinct.push(k) - 1));
     items[n] = ev === it.event ? it : { offset: it.offset, event: ev, at: it.at };
-    keys[n++] = k;
+    ids[n++] = id;
   }
   items.length = n;
-  keys.length = n;
-  return { items, keys, failures };
+  return { items, distinct, ids, failures };
 }
 
 export class Engine extends EventEmitter {
@@ -559,7 +565,7 @@ export class Engine extends EventEmitter {
       const level = this.levels[l];
       if (!level) continue;
       // Route: each reducer's (key, item) list in order, and the states to load.
-      // cells[i]: the cached state of keys[i] when already cached (one Map lookup per event, not two).
+      // cells[d]: the cached state of the route's distinct key d (one Map lookup per key and reducer).
       const routeOf = this.routeIds[l];
       const routes: Array<Route | undefined> = [];
       const routed: Array<{ r: CompiledReducer; route: Route; cells: Array<CachedState | undefined> }> = [];
@@ -577,19 +583,14 @@ export class Engine extends EventEmitter {
           this.counters.failed++;
           letters.push({ stream: r.from.join(','), event: f.event, reason: `${r.name}: key or map failed: ${f.message}`, at: f.at, stage: `reducer:${r.name}` });
         }
-        const { items, keys } = route;
+        const { items, distinct } = route;
         if (items.length === 0) continue;
         const states = this.cache.get(r.name)!;
-        const cells: Array<CachedState | undefined> = new Array(keys.length);
-        const loading = new Set<string>();
-        for (let i = 0; i < keys.length; i++) {
-          const key = keys[i];
-          const cell = states.get(key);
-          cells[i] = cell;
-          if (cell === undefined && !loading.has(key)) {
-            loading.add(key);
-            toLoad.push({ r, key });
-          }
+        const cells: Array<CachedState | undefined> = new Array(distinct.length);
+        for (let d = 0; d < distinct.length; d++) {
+          const cell = states.get(distinct[d]);
+          cells[d] = cell;
+          if (cell === undefined) toLoad.push({ r, key: distinct[d] });
         }
         routed.push({ r, route, cells });
       }
@@ -598,7 +599,7 @@ export class Engine extends EventEmitter {
       // States changed earlier in this batch have t > seq0: only their first change is added to `changed`.
       const seq0 = this.seq;
       for (const { r, route, cells } of routed) {
-        const { items, keys } = route;
+        const { items, distinct, ids } = route;
         const times = timesOf(route, r.time);
         const states = this.cache.get(r.name)!;
         let changed = dirty.get(r.name);
@@ -625,8 +626,11 @@ export class Engine extends EventEmitter {
         };
         for (let i = 0; i < items.length; i++) {
           const it = items[i];
-          const key = keys[i];
-          const cached = cells[i] ?? states.get(key);
+          const id = ids[i];
+          const key = distinct[id];
+          // A key not cached when routed was loaded (or its init failed) since: looked up once.
+          let cached = cells[id];
+          if (cached === undefined) cached = cells[id] = states.get(key);
           if (!cached) {
             this.counters.failed++;
             letters.push({ stream: r.from.join(','), event: it.event, reason: `${r.name} (${r.op.name}): init failed: ${this.initFailures.get(`${r.name}\0${key}`)}`, at: it.at, stage: `reducer:${r.name}` });
