@@ -145,44 +145,69 @@ function routeIndex(level: CompiledReducer[]): number[] {
   });
 }
 
-/** Route a reducer's input: the items its `where` passes and that have a key, mapped when it has a map. */
-function routeItems(r: CompiledReducer, input: Item[]): Route {
-  // Sized for the whole input and cut to length at the end: no regrowth while pushing.
-  const items: Item[] = new Array(input.length);
-  const ids = new Int32Array(input.length);
-  const distinct: string[] = [];
-  const index = new Map<string, number>();
-  let n = 0;
-  const failures: Route['failures'] = [];
-  const { where, key, map } = r;
+/**
+ * Route one input list for several routes (given by a reducer of each) in one pass: each route's items that
+ * its `where` passes and that have a key, mapped when it has a map. One pass touches an event while it is in
+ * the CPU cache, and routes with the same key extract it once per event (keys are pure functions of the event).
+ */
+function routeAll(rs: CompiledReducer[], input: Item[]): Route[] {
+  // Sized for the whole input and cut to length at the end: no regrowth while filling.
+  const routes: Route[] = rs.map(() => ({ items: new Array(input.length), distinct: [], ids: new Int32Array(input.length), failures: [] }));
+  const indexes = rs.map(() => new Map<string, number>());
+  const counts = new Int32Array(rs.length);
+  const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
   for (let i = 0; i < input.length; i++) {
     const it = input[i];
-    let ev = it.event;
-    if (where) {
-      let pass: boolean;
-      try {
-        pass = where(ev);
-      } catch {
-        pass = false;
-      }
-      if (!pass) continue;
-    }
+    let keyOf: CompiledKey | undefined; // the key function `k` (or `error`) was computed with, for this event
     let k: string | undefined;
-    try {
-      k = key.extract(ev);
-      if (k !== undefined && map) ev = map(ev);
-    } catch (err) {
-      failures.push({ event: it.event, at: it.at, message: err instanceof Error ? err.message : String(err) });
-      continue;
+    let error: unknown;
+    let failed = false;
+    for (let j = 0; j < rs.length; j++) {
+      const { where, key, map } = rs[j];
+      const route = routes[j];
+      let ev = it.event;
+      if (where) {
+        let pass: boolean;
+        try {
+          pass = where(ev);
+        } catch {
+          pass = false;
+        }
+        if (!pass) continue;
+      }
+      if (key !== keyOf) {
+        keyOf = key;
+        failed = false;
+        try {
+          k = key.extract(ev);
+        } catch (err) {
+          failed = true;
+          error = err;
+        }
+      }
+      if (failed) {
+        route.failures.push({ event: it.event, at: it.at, message: message(error) });
+        continue;
+      }
+      if (k === undefined) continue;
+      if (map) {
+        try {
+          ev = map(ev);
+        } catch (err) {
+          route.failures.push({ event: it.event, at: it.at, message: message(err) });
+          continue;
+        }
+      }
+      const index = indexes[j];
+      let id = index.get(k);
+      if (id === undefined) index.set(k, (id = route.distinct.push(k) - 1));
+      const n = counts[j]++;
+      route.items[n] = ev === it.event ? it : { offset: it.offset, event: ev, at: it.at };
+      route.ids[n] = id;
     }
-    if (k === undefined) continue;
-    let id = index.get(k);
-    if (id === undefined) index.set(k, (id = distinct.push(k) - 1));
-    items[n] = ev === it.event ? it : { offset: it.offset, event: ev, at: it.at };
-    ids[n++] = id;
   }
-  items.length = n;
-  return { items, distinct, ids, failures };
+  routes.forEach((route, j) => (route.items.length = counts[j]));
+  return routes;
 }
 
 export class Engine extends EventEmitter {
@@ -570,14 +595,25 @@ export class Engine extends EventEmitter {
       const routes: Array<Route | undefined> = [];
       const routed: Array<{ r: CompiledReducer; route: Route; cells: Array<CachedState | undefined> }> = [];
       const toLoad: Array<{ r: CompiledReducer; key: string }> = [];
+      // Each route's input (from its first reducer), then every input list routed in one pass for its routes.
+      const byInput = new Map<Item[], number[]>();
+      for (let j = 0; j < level.length; j++) {
+        const id = routeOf[j];
+        if (routeOf.indexOf(id) !== j) continue;
+        const input = this.inputOf(level[j], pending);
+        if (input.length === 0) continue;
+        const ids = byInput.get(input);
+        if (ids) ids.push(j);
+        else byInput.set(input, [j]);
+      }
+      for (const [input, js] of byInput) {
+        const out = routeAll(js.map((j) => level[j]), input);
+        js.forEach((j, x) => (routes[routeOf[j]] = out[x]));
+      }
       for (let j = 0; j < level.length; j++) {
         const r = level[j];
-        let route = routes[routeOf[j]];
-        if (!route) {
-          const input = this.inputOf(r, pending);
-          if (input.length === 0) continue;
-          route = routes[routeOf[j]] = routeItems(r, input);
-        }
+        const route = routes[routeOf[j]];
+        if (!route) continue;
         // A key or map that throws on one event is that event's problem: dead-lettered, never a batch retry.
         for (const f of route.failures) {
           this.counters.failed++;
