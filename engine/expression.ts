@@ -60,7 +60,7 @@ function fieldReader(path: string[]): (o: unknown) => unknown {
     return x !== undefined || seg in v ? x : MISSING;
   };
   if (path.length === 1) {
-    // The common case (`event == 'keystroke'`): one monomorphic closure, no loop.
+    // The common case (`event == 'keystroke'`): no loop.
     const [a] = path;
     return (o) => step(o, a);
   }

@@ -139,7 +139,7 @@ function routeIndex(level: CompiledReducer[]): number[] {
   const firsts: CompiledReducer[] = [];
   return level.map((r) => {
     // A map makes a new event per reducer (an operator could change it): such reducers route alone.
-    let i = r.map ? -1 : firsts.findIndex((f) => !f.map && f.where === r.where && f.key === r.key && f.map === r.map && f.from.length === r.from.length && f.from.every((s, j) => s === r.from[j]));
+    let i = r.map ? -1 : firsts.findIndex((f) => !f.map && f.where === r.where && f.key === r.key && f.from.length === r.from.length && f.from.every((s, j) => s === r.from[j]));
     if (i < 0) i = firsts.push(r) - 1;
     return i;
   });
