@@ -4,47 +4,63 @@ import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
 
 type Entry = { offset?: number; stream: string; event: LoEvent; at: number; producer?: string };
 
+/** Entries per chunk: the log grows and is truncated a chunk at a time, so no event is copied around. */
+const CHUNK = 4096;
+
 export class MemoryInputLog implements InputLog {
   readonly kind = 'memory';
-  private entries: Array<LoggedEvent | undefined> = [];
-  /** Offset of entries[0]: entries below it were truncated. */
+  /** The entries from `base` on, in chunks; every chunk but the last is full. */
+  private chunks: Array<Array<LoggedEvent | undefined>> = [];
+  /** Offset of chunks[0][0]: entries below it were truncated. */
   private base = 0;
-  /** Offsets below this are truncated; entries[0 .. dropped - base) are cleared until the array is cut. */
+  private size = 0;
+  /** Offsets below this are truncated; their slots are cleared until their chunk is dropped. */
   private dropped = 0;
 
   async append(batch: Entry[]): Promise<{ first: number; count: number }> {
-    const first = this.base + this.entries.length;
+    const first = this.base + this.size;
     let offset = first;
+    let last = this.chunks[this.chunks.length - 1];
     for (const e of batch) {
+      if (!last || last.length === CHUNK) this.chunks.push((last = []));
       // An entry already shaped as a LoggedEvent (the engine builds them so) becomes it: one object per event.
       if (e.offset !== undefined && e.producer === undefined) {
         e.offset = offset++;
-        this.entries.push(e as LoggedEvent);
-      } else this.entries.push({ offset: offset++, stream: e.stream, event: e.event, at: e.at });
+        last.push(e as LoggedEvent);
+      } else last.push({ offset: offset++, stream: e.stream, event: e.event, at: e.at });
     }
+    this.size += batch.length;
     return { first, count: batch.length };
   }
 
   async read(from: number, max: number): Promise<LoggedEvent[]> {
-    const start = Math.max(0, from - this.base, this.dropped - this.base);
-    return this.entries.slice(start, start + max) as LoggedEvent[];
+    const start = Math.max(from, this.base, this.dropped) - this.base;
+    const end = Math.min(this.size, start + max);
+    const out: LoggedEvent[] = new Array(Math.max(0, end - start));
+    for (let i = start; i < end; i++) out[i - start] = this.chunks[Math.floor(i / CHUNK)][i % CHUNK]!;
+    return out;
   }
 
   async end(): Promise<number> {
-    return this.base + this.entries.length;
+    return this.base + this.size;
   }
 
   async truncate(offset: number): Promise<void> {
-    const end = Math.min(offset, this.base + this.entries.length);
+    const end = Math.min(offset, this.base + this.size);
     if (end <= this.dropped) return;
-    // Clear the slots at once, so processed events are garbage right away (not promoted by the young GC while
-    // they wait for the cut); cut the array in large steps only, so truncation costs amortised O(1) per event.
-    for (let i = Math.max(this.dropped, this.base) - this.base; i < end - this.base; i++) this.entries[i] = undefined;
+    // Processed events are let go of at once (not kept alive, and copied by the young GC, until their chunk goes).
+    for (let i = Math.max(this.dropped, this.base) - this.base; i < end - this.base; i++) this.chunks[Math.floor(i / CHUNK)][i % CHUNK] = undefined;
     this.dropped = end;
-    const n = end - this.base;
-    if (n >= 16384 || n === this.entries.length) {
-      this.entries = this.entries.slice(n);
+    if (end === this.base + this.size) {
+      this.chunks = [];
+      this.size = 0;
       this.base = end;
+      return;
+    }
+    while (this.base + CHUNK <= end) {
+      this.chunks.shift();
+      this.base += CHUNK;
+      this.size -= CHUNK;
     }
   }
 
@@ -53,7 +69,7 @@ export class MemoryInputLog implements InputLog {
    * there: a fresh process cannot have the events of an earlier one, so its offsets go on from the store's).
    */
   startAt(offset: number): void {
-    if (this.entries.length === 0 && offset > this.base) this.base = this.dropped = offset;
+    if (this.size === 0 && offset > this.base) this.base = this.dropped = offset;
   }
 
   async close(): Promise<void> {}

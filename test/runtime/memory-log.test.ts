@@ -34,6 +34,20 @@ describe('MemoryInputLog', () => {
     expect((await log.read(0, 100)).map((e) => e.offset)).toEqual([10]);
   });
 
+  it('reads across its chunks and truncates whole ones away, offsets unchanged', async () => {
+    const log = new MemoryInputLog();
+    for (let i = 0; i < 10_000; i += 1000) await log.append(Array.from({ length: 1000 }, (_, n) => entry(i + n)));
+    expect((await log.read(4094, 4)).map((e) => e.event.n)).toEqual([4094, 4095, 4096, 4097]);
+    await log.truncate(5000);
+    expect((await log.read(0, 3)).map((e) => e.offset)).toEqual([5000, 5001, 5002]);
+    expect((await log.read(8190, 5)).map((e) => e.offset)).toEqual([8190, 8191, 8192, 8193, 8194]);
+    await log.truncate(9999);
+    expect((await log.read(0, 10)).map((e) => e.offset)).toEqual([9999]);
+    expect(await log.append([entry(10_000)])).toEqual({ first: 10_000, count: 1 });
+    expect((await log.read(9999, 10)).map((e) => e.event.n)).toEqual([9999, 10_000]);
+    expect(await log.end()).toBe(10_001);
+  });
+
   it('continues numbering at a store’s committed offset when empty', async () => {
     const log = new MemoryInputLog();
     log.startAt(42);
