@@ -324,7 +324,9 @@ export class Engine extends EventEmitter {
     while (this.logEnd - this.committed >= this.queueLimit && this.running) {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
-    const accepted: Array<{ offset?: number; stream: string; event: LoEvent; at: number; producer?: string; seq?: number }> = [];
+    // Sized for all events and cut to the accepted ones after the loop: no regrowth per 4,096-event batch.
+    const accepted: Array<{ offset?: number; stream: string; event: LoEvent; at: number; producer?: string; seq?: number }> = new Array(events.length);
+    let n = 0;
     const rejected: IngestResult['rejected'] = [];
     const warnings: IngestResult['warnings'] = [];
     const letters: DeadLetter[] = [];
@@ -340,8 +342,9 @@ export class Engine extends EventEmitter {
       if (unknownMember) warnings.push({ index: i, reason: unknownMember });
       // A producer's i-th event has sequence seq + i, so a re-sent batch maps to the same numbers.
       // Without a producer, the entry is shaped as a LoggedEvent: the memory log keeps it as one (no copy).
-      accepted.push(producer ? { stream, event: event as LoEvent, at, producer: producer.id, seq: producer.seq + i } : { offset: -1, stream, event: event as LoEvent, at });
+      accepted[n++] = producer ? { stream, event: event as LoEvent, at, producer: producer.id, seq: producer.seq + i } : { offset: -1, stream, event: event as LoEvent, at };
     }
+    accepted.length = n;
     if (letters.length) await this.deadLetters.put(letters);
     let firstOffset = this.logEnd;
     let appended = 0;
