@@ -30,6 +30,9 @@ import type {
   Roster,
 } from './types.js';
 
+/** The default event time (`ts`): one function for all reducers, so the runtime computes it once per route. */
+const eventTs = (e: LoEvent): number | undefined => (typeof e.ts === 'number' ? e.ts : undefined);
+
 export { formatError } from './compiler/source-map.js';
 export { canonicalJson } from './canonical-json.js';
 
@@ -363,6 +366,9 @@ class Compiler {
     const streamNames = [...sources.keys(), ...producers.keys()];
     const built: Array<CompiledReducer & { order: number }> = [];
     let order = 0;
+    // Equal `where` texts compile to one function: the runtime routes a batch once for reducers that share
+    // streams, key and filter (compared by identity).
+    const filters = new Map<string, (e: LoEvent) => boolean>();
     for (const [name, def] of Object.entries(defs)) {
       const at: Path = ['reducers', name];
       const from: string[] = Array.isArray(def.from) ? def.from : [def.from];
@@ -403,9 +409,12 @@ class Compiler {
       }
       let where: ((e: LoEvent) => boolean) | undefined;
       if (def.where !== undefined) {
-        const f = compileFilter(def.where);
-        if (f.ok) where = f.fn;
-        else this.err([...at, 'where'], f.message, { inner: f.offset });
+        where = typeof def.where === 'string' ? filters.get(def.where) : undefined;
+        if (!where) {
+          const f = compileFilter(def.where);
+          if (f.ok) filters.set(def.where, (where = f.fn));
+          else this.err([...at, 'where'], f.message, { inner: f.offset });
+        }
       }
       let mapFn: ((e: LoEvent) => LoEvent) | undefined;
       if (def.map) {
@@ -450,7 +459,7 @@ class Compiler {
           return out;
         };
       }
-      let time: (e: LoEvent) => number | undefined = (e) => (typeof e.ts === 'number' ? e.ts : undefined);
+      let time: (e: LoEvent) => number | undefined = eventTs;
       if (def.time) {
         try {
           const get = compilePath(def.time);

@@ -48,6 +48,32 @@ export function compileExpression(src: string): CompiledExpression {
   };
 }
 
+/** What a field read returns when the field is missing (CEL errors there); no literal equals it. */
+const MISSING: unique symbol = Symbol('missing');
+
+/** A reader of a dotted field: its value, or MISSING when a step is not an object or lacks the field. */
+function fieldReader(path: string[]): (o: unknown) => unknown {
+  // Read first, `in` only for an undefined value: one lookup in the common case, the same answer as `in` then read.
+  const step = (v: any, seg: string): unknown => {
+    if (v == null || typeof v !== 'object') return MISSING;
+    const x = v[seg];
+    return x !== undefined || seg in v ? x : MISSING;
+  };
+  if (path.length === 1) {
+    // The common case (`event == 'keystroke'`): no loop.
+    const [a] = path;
+    return (o) => step(o, a);
+  }
+  return (o) => {
+    let v: unknown = o;
+    for (let i = 0; i < path.length; i++) {
+      v = step(v, path[i]);
+      if (v === MISSING) return MISSING;
+    }
+    return v;
+  };
+}
+
 /**
  * Fast path for the most common filters: `field == 'literal'` terms (== or !=, dotted fields) joined only by
  * `||` or only by `&&`. They compile to plain closures with the same meaning as CEL (a missing field makes the
@@ -59,23 +85,38 @@ export function compileSimpleFilter(src: string): ((obj: Record<string, any>) =>
   const hasAnd = src.includes('&&');
   if (hasOr && hasAnd) return undefined;
   const parts = src.split(hasOr ? '||' : '&&');
-  const tests: Array<(o: Record<string, any>) => boolean | undefined> = [];
+  const terms: Array<{ field: string; lit: string; eq: boolean }> = [];
   for (const part of parts) {
     const m = term.exec(part);
     if (!m) return undefined;
-    const path = m[1].split('.');
-    const lit = m[3] ?? m[4];
-    const eq = m[2] === '==';
-    tests.push((o) => {
-      let v: any = o;
-      for (const seg of path) {
-        if (v == null || typeof v !== 'object' || !(seg in v)) return undefined; // missing: CEL errors
-        v = v[seg];
-      }
-      // CEL's equality is heterogeneous: a value of another type is simply not equal.
-      return eq ? v === lit : v !== lit;
-    });
+    terms.push({ field: m[1], lit: m[3] ?? m[4], eq: m[2] === '==' });
   }
+  // `f == 'a' || f == 'b'` (and a single `f == 'a'`): one read of the field, compared with each literal.
+  // A missing field reads as MISSING, which equals no literal: false, as CEL's error makes it.
+  if ((hasOr || terms.length === 1) && terms.every((t) => t.eq && t.field === terms[0].field)) {
+    const read = fieldReader(terms[0].field.split('.'));
+    const lits = terms.map((t) => t.lit);
+    if (lits.length === 1) {
+      const [a] = lits;
+      return (o) => read(o) === a;
+    }
+    if (lits.length === 2) {
+      const [a, b] = lits;
+      return (o) => {
+        const v = read(o);
+        return v === a || v === b;
+      };
+    }
+    return (o) => lits.includes(read(o) as string);
+  }
+  // CEL's equality is heterogeneous: a value of another type is simply not equal. undefined: the field is missing.
+  const tests = terms.map(({ field, lit, eq }): ((o: Record<string, any>) => boolean | undefined) => {
+    const read = fieldReader(field.split('.'));
+    return (o) => {
+      const v = read(o);
+      return v === MISSING ? undefined : eq ? v === lit : v !== lit;
+    };
+  });
   if (tests.length === 1) {
     const t = tests[0];
     return (o) => t(o) === true;
@@ -83,13 +124,13 @@ export function compileSimpleFilter(src: string): ((obj: Record<string, any>) =>
   // CEL's || and && are commutative over errors: true || error = true, false && error = false.
   return hasOr
     ? (o) => {
-        for (const t of tests) if (t(o) === true) return true;
+        for (let i = 0; i < tests.length; i++) if (tests[i](o) === true) return true;
         return false;
       }
     : (o) => {
         let ok = true;
-        for (const t of tests) {
-          const r = t(o);
+        for (let i = 0; i < tests.length; i++) {
+          const r = tests[i](o);
           if (r === false) return false;
           if (r === undefined) ok = false;
         }

@@ -11,6 +11,7 @@ import { MemoryStateStore } from './state/memory-store.js';
 import type {
   BatchRunner,
   ArchiveSink,
+  CompiledKey,
   CompiledPipeline,
   CompiledReducer,
   DeadLetter,
@@ -90,11 +91,123 @@ function byStream(entries: LoggedEvent[]): Map<string, LoggedEvent[]> {
   return groups;
 }
 
-/** A derived event waiting for its consumers, with the offset of the raw event it came from. */
+/**
+ * An event waiting for its consumers. `offset` is the raw event's own log offset, or for a derived event the
+ * offset of the raw event it came from: so a raw LoggedEvent is its own item (no copy per event).
+ */
 interface Item {
-  origin: number;
+  offset: number;
   event: LoEvent;
   at: number;
+}
+
+/** One routing of a level's input: the items that pass a `where`, with their keys, and the events whose key or map threw. */
+interface Route {
+  items: Item[];
+  /** The distinct keys of the items, in order of first appearance. */
+  distinct: string[];
+  /** ids[i]: the index in `distinct` of items[i]'s key (so reducers look states up per key, not per event). */
+  ids: Int32Array;
+  failures: Array<{ event: LoEvent; at: number; message: string }>;
+  /** Per event-time function of its reducers, each item's time (see timesOf). */
+  times?: Map<CompiledReducer['time'], Float64Array>;
+}
+
+/**
+ * Each item's event time for a reducer, or its arrival time when the event has none: computed once per route
+ * and time function (reducers sharing a route usually share the default one), kept unboxed.
+ */
+function timesOf(route: Route, time: CompiledReducer['time']): Float64Array {
+  let times = route.times?.get(time);
+  if (!times) {
+    const { items } = route;
+    times = new Float64Array(items.length);
+    for (let i = 0; i < items.length; i++) {
+      const t = time(items[i].event);
+      times[i] = typeof t === 'number' && Number.isFinite(t) ? t : items[i].at;
+    }
+    (route.times ??= new Map()).set(time, times);
+  }
+  return times;
+}
+
+/**
+ * Per reducer of a level, the index of its route: reducers reading the same streams with the same `where`,
+ * key and map (the compiler shares equal filters) route the batch once. Level-local, like routing itself.
+ */
+function routeIndex(level: CompiledReducer[]): number[] {
+  const firsts: CompiledReducer[] = [];
+  return level.map((r) => {
+    // A map makes a new event per reducer (an operator could change it): such reducers route alone.
+    let i = r.map ? -1 : firsts.findIndex((f) => !f.map && f.where === r.where && f.key === r.key && f.from.length === r.from.length && f.from.every((s, j) => s === r.from[j]));
+    if (i < 0) i = firsts.push(r) - 1;
+    return i;
+  });
+}
+
+/**
+ * Route one input list for several routes (given by a reducer of each) in one pass: each route's items that
+ * its `where` passes and that have a key, mapped when it has a map. One pass touches an event while it is in
+ * the CPU cache, and routes with the same key extract it once per event (keys are pure functions of the event).
+ */
+function routeAll(rs: CompiledReducer[], input: Item[]): Route[] {
+  // Sized for the whole input and cut to length at the end: no regrowth while filling.
+  const routes: Route[] = rs.map(() => ({ items: new Array(input.length), distinct: [], ids: new Int32Array(input.length), failures: [] }));
+  const indexes = rs.map(() => new Map<string, number>());
+  const counts = new Int32Array(rs.length);
+  const message = (err: unknown) => (err instanceof Error ? err.message : String(err));
+  for (let i = 0; i < input.length; i++) {
+    const it = input[i];
+    let keyOf: CompiledKey | undefined; // the key function `k` (or `error`) was computed with, for this event
+    let k: string | undefined;
+    let error: unknown;
+    let failed = false;
+    for (let j = 0; j < rs.length; j++) {
+      const { where, key, map } = rs[j];
+      const route = routes[j];
+      let ev = it.event;
+      if (where) {
+        let pass: boolean;
+        try {
+          pass = where(ev);
+        } catch {
+          pass = false;
+        }
+        if (!pass) continue;
+      }
+      if (key !== keyOf) {
+        keyOf = key;
+        failed = false;
+        try {
+          k = key.extract(ev);
+        } catch (err) {
+          failed = true;
+          error = err;
+        }
+      }
+      if (failed) {
+        route.failures.push({ event: it.event, at: it.at, message: message(error) });
+        continue;
+      }
+      if (k === undefined) continue;
+      if (map) {
+        try {
+          ev = map(ev);
+        } catch (err) {
+          route.failures.push({ event: it.event, at: it.at, message: message(err) });
+          continue;
+        }
+      }
+      const index = indexes[j];
+      let id = index.get(k);
+      if (id === undefined) index.set(k, (id = route.distinct.push(k) - 1));
+      const n = counts[j]++;
+      route.items[n] = ev === it.event ? it : { offset: it.offset, event: ev, at: it.at };
+      route.ids[n] = id;
+    }
+  }
+  routes.forEach((route, j) => (route.items.length = counts[j]));
+  return routes;
 }
 
 export class Engine extends EventEmitter {
@@ -114,6 +227,8 @@ export class Engine extends EventEmitter {
   private readonly memberIdx = new Map<string, Map<string, string[]>>();
   private readonly unknown = new Set<string>();
   private readonly levels: CompiledReducer[][] = [];
+  /** Per level, each reducer's route index (see routeIndex). */
+  private routeIds: number[][] = [];
   private readonly consumers = new Map<string, CompiledReducer[]>();
   /** Reducers by name (rebuilt by a live swap, between batches). */
   private readonly byName = new Map<string, CompiledReducer>();
@@ -169,6 +284,7 @@ export class Engine extends EventEmitter {
         this.consumers.set(s, list);
       }
     }
+    this.routeIds = this.levels.map(routeIndex);
   }
 
   /** Recover: resume from the store's committed offset and process what the log holds beyond it. */
@@ -208,7 +324,9 @@ export class Engine extends EventEmitter {
     while (this.logEnd - this.committed >= this.queueLimit && this.running) {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
-    const accepted: Array<{ stream: string; event: LoEvent; at: number; producer?: string; seq?: number }> = [];
+    // Sized for all events and cut to the accepted ones after the loop: no regrowth per 4,096-event batch.
+    const accepted: Array<{ offset?: number; stream: string; event: LoEvent; at: number; producer?: string; seq?: number }> = new Array(events.length);
+    let n = 0;
     const rejected: IngestResult['rejected'] = [];
     const warnings: IngestResult['warnings'] = [];
     const letters: DeadLetter[] = [];
@@ -223,8 +341,10 @@ export class Engine extends EventEmitter {
       const unknownMember = this.unknownMember(event as LoEvent);
       if (unknownMember) warnings.push({ index: i, reason: unknownMember });
       // A producer's i-th event has sequence seq + i, so a re-sent batch maps to the same numbers.
-      accepted.push(producer ? { stream, event: event as LoEvent, at, producer: producer.id, seq: producer.seq + i } : { stream, event: event as LoEvent, at });
+      // Without a producer, the entry is shaped as a LoggedEvent: the memory log keeps it as one (no copy).
+      accepted[n++] = producer ? { stream, event: event as LoEvent, at, producer: producer.id, seq: producer.seq + i } : { offset: -1, stream, event: event as LoEvent, at };
     }
+    accepted.length = n;
     if (letters.length) await this.deadLetters.put(letters);
     let firstOffset = this.logEnd;
     let appended = 0;
@@ -244,16 +364,29 @@ export class Engine extends EventEmitter {
 
   /** A reason when the event's member (student) is in no roster group of a lookup key. */
   private unknownMember(event: LoEvent): string | undefined {
-    for (const key of this.pipeline.keys.values()) {
-      if (!key.lookup) continue;
-      const byKey = this.pipeline.keys.get(key.lookup.by);
-      const member = byKey?.extract(event);
-      if (member !== undefined && key.lookup.roster.groupOf(member) === undefined) {
+    for (const { key, by } of this.lookupsOf(this.pipeline)) {
+      const member = by.extract(event);
+      if (member !== undefined && key.lookup!.roster.groupOf(member) === undefined) {
         this.unknown.add(member);
-        return `unknown ${key.lookup.by} '${member}': not in roster '${key.lookup.roster.name}'; the event is kept and processed but shown on no '${key.name}' dashboard`;
+        return `unknown ${key.lookup!.by} '${member}': not in roster '${key.lookup!.roster.name}'; the event is kept and processed but shown on no '${key.name}' dashboard`;
       }
     }
     return undefined;
+  }
+
+  private lookups?: { pipeline: CompiledPipeline; list: Array<{ key: CompiledKey; by: CompiledKey }> };
+
+  /** The pipeline's lookup keys, each with the key it looks up by: found once per pipeline, not per event. */
+  private lookupsOf(pipeline: CompiledPipeline): Array<{ key: CompiledKey; by: CompiledKey }> {
+    if (this.lookups?.pipeline !== pipeline) {
+      const list: Array<{ key: CompiledKey; by: CompiledKey }> = [];
+      for (const key of pipeline.keys.values()) {
+        const by = key.lookup && pipeline.keys.get(key.lookup.by);
+        if (by) list.push({ key, by });
+      }
+      this.lookups = { pipeline, list };
+    }
+    return this.lookups.list;
   }
 
   /** Resolves when every event ingested so far is processed and committed. */
@@ -445,104 +578,108 @@ export class Engine extends EventEmitter {
     const letters: DeadLetter[] = [];
     // Streams' pending items for this batch: raw events first, derived ones appended as levels run.
     const pending = new Map<string, Item[]>();
-    for (const e of entries) {
-      let list = pending.get(e.stream);
-      if (!list) pending.set(e.stream, (list = []));
-      list.push({ origin: e.offset, event: e.event, at: e.at });
+    const first = entries[0].stream;
+    if (entries.every((e) => e.stream === first)) pending.set(first, entries.slice()); // the common case: one copy
+    else {
+      for (const e of entries) {
+        let list = pending.get(e.stream);
+        if (!list) pending.set(e.stream, (list = []));
+        list.push(e);
+      }
     }
     const derivedForArchive = new Map<string, Item[]>();
 
-    for (const level of this.levels) {
+    for (let l = 0; l < this.levels.length; l++) {
+      const level = this.levels[l];
       if (!level) continue;
       // Route: each reducer's (key, item) list in order, and the states to load.
-      // cells[i]: the cached state of keys[i] when already cached (one Map lookup per event, not two).
-      const routed: Array<{ r: CompiledReducer; items: Item[]; keys: string[]; cells: Array<CachedState | undefined> }> = [];
+      // cells[d]: the cached state of the route's distinct key d (one Map lookup per key and reducer).
+      const routeOf = this.routeIds[l];
+      const routes: Array<Route | undefined> = [];
+      const routed: Array<{ r: CompiledReducer; route: Route; cells: Array<CachedState | undefined> }> = [];
       const toLoad: Array<{ r: CompiledReducer; key: string }> = [];
-      for (const r of level) {
-        const input = this.inputOf(r, pending);
+      // Each route's input (from its first reducer), then every input list routed in one pass for its routes.
+      const byInput = new Map<Item[], number[]>();
+      for (let j = 0; j < level.length; j++) {
+        const id = routeOf[j];
+        if (routeOf.indexOf(id) !== j) continue;
+        const input = this.inputOf(level[j], pending);
         if (input.length === 0) continue;
-        const items: Item[] = [];
-        const keys: string[] = [];
-        const cells: Array<CachedState | undefined> = [];
-        const states = this.cache.get(r.name)!;
-        const loading = new Set<string>();
-        for (const it of input) {
-          let ev = it.event;
-          if (r.where) {
-            let pass: boolean;
-            try {
-              pass = r.where(ev);
-            } catch {
-              pass = false;
-            }
-            if (!pass) continue;
-          }
-          let key: string | undefined;
-          try {
-            key = r.key.extract(ev);
-            if (key !== undefined && r.map) ev = r.map(ev);
-          } catch (err) {
-            // A key or map that throws on one event is that event's problem: dead-lettered, never a batch retry.
-            this.counters.failed++;
-            letters.push({ stream: r.from.join(','), event: it.event, reason: `${r.name}: key or map failed: ${err instanceof Error ? err.message : String(err)}`, at: it.at, stage: `reducer:${r.name}` });
-            continue;
-          }
-          if (key === undefined) continue;
-          items.push(ev === it.event ? it : { origin: it.origin, event: ev, at: it.at });
-          keys.push(key);
-          const cell = states.get(key);
-          cells.push(cell);
-          if (cell === undefined && !loading.has(key)) {
-            loading.add(key);
-            toLoad.push({ r, key });
-          }
+        const ids = byInput.get(input);
+        if (ids) ids.push(j);
+        else byInput.set(input, [j]);
+      }
+      for (const [input, js] of byInput) {
+        const out = routeAll(js.map((j) => level[j]), input);
+        js.forEach((j, x) => (routes[routeOf[j]] = out[x]));
+      }
+      for (let j = 0; j < level.length; j++) {
+        const r = level[j];
+        const route = routes[routeOf[j]];
+        if (!route) continue;
+        // A key or map that throws on one event is that event's problem: dead-lettered, never a batch retry.
+        for (const f of route.failures) {
+          this.counters.failed++;
+          letters.push({ stream: r.from.join(','), event: f.event, reason: `${r.name}: key or map failed: ${f.message}`, at: f.at, stage: `reducer:${r.name}` });
         }
-        if (items.length) routed.push({ r, items, keys, cells });
+        const { items, distinct } = route;
+        if (items.length === 0) continue;
+        const states = this.cache.get(r.name)!;
+        const cells: Array<CachedState | undefined> = new Array(distinct.length);
+        for (let d = 0; d < distinct.length; d++) {
+          const cell = states.get(distinct[d]);
+          cells[d] = cell;
+          if (cell === undefined) toLoad.push({ r, key: distinct[d] });
+        }
+        routed.push({ r, route, cells });
       }
       if (toLoad.length) await this.loadStates(toLoad);
 
       // States changed earlier in this batch have t > seq0: only their first change is added to `changed`.
       const seq0 = this.seq;
-      for (const { r, items, keys, cells } of routed) {
+      for (const { r, route, cells } of routed) {
+        const { items, distinct, ids } = route;
+        const times = timesOf(route, r.time);
         const states = this.cache.get(r.name)!;
         let changed = dirty.get(r.name);
         if (!changed) dirty.set(r.name, (changed = new Set()));
         const emitted: Item[] | undefined = r.emit ? [] : undefined;
         const late: Item[] | undefined = r.late ? [] : undefined;
-        let origin = 0;
-        let at = 0;
-        let source: LoEvent = {};
+        // The item being reduced. The closures read it, not numbers of their own: a number captured by a
+        // closure is boxed on every assignment (an allocation per event and reducer).
+        let cur = items[0];
         const ctx: { key: string; time: number; emit(e: LoEvent): void; late(e: LoEvent): void } = {
           key: '',
           time: 0,
           emit: (e) => {
             if (!emitted) return;
-            r.key.copy?.(source, e);
+            r.key.copy?.(cur.event, e);
             // A derived event happens when the event that caused it happened (event time, deterministic).
             if (e.ts === undefined) e.ts = ctx.time;
-            emitted.push({ origin, event: e, at });
+            emitted.push({ offset: cur.offset, event: e, at: cur.at });
           },
           late: (e) => {
-            if (late) late.push({ origin, event: e, at });
-            else letters.push({ stream: r.from.join(','), event: e, reason: `late event for reducer '${r.name}'`, at, stage: `late:${r.name}` });
+            if (late) late.push({ offset: cur.offset, event: e, at: cur.at });
+            else letters.push({ stream: r.from.join(','), event: e, reason: `late event for reducer '${r.name}'`, at: cur.at, stage: `late:${r.name}` });
           },
         };
         for (let i = 0; i < items.length; i++) {
           const it = items[i];
-          const key = keys[i];
-          const cached = cells[i] ?? states.get(key);
+          const id = ids[i];
+          const key = distinct[id];
+          // A key not cached when routed was loaded (or its init failed) since: looked up once.
+          let cached = cells[id];
+          if (cached === undefined) cached = cells[id] = states.get(key);
           if (!cached) {
             this.counters.failed++;
             letters.push({ stream: r.from.join(','), event: it.event, reason: `${r.name} (${r.op.name}): init failed: ${this.initFailures.get(`${r.name}\0${key}`)}`, at: it.at, stage: `reducer:${r.name}` });
             continue;
           }
-          origin = it.origin;
-          at = it.at;
-          source = it.event;
-          const t = r.time(it.event);
+          cur = it;
+          const time = times[i];
           ctx.key = key;
-          ctx.time = typeof t === 'number' && Number.isFinite(t) ? t : it.at;
-          if (ctx.time > this.now) this.now = ctx.time;
+          ctx.time = time;
+          if (time > this.now) this.now = time;
           try {
             cached.s = r.op.reduce(cached.s, it.event, ctx as ReduceContext, r.params);
             if (cached.t <= seq0) changed.add(key);
@@ -571,7 +708,7 @@ export class Engine extends EventEmitter {
         for (const [s, l] of byStream(entries)) last = this.toArchive(s, l);
       }
       for (const [s, items] of derivedForArchive) {
-        const l = items.map((it) => ({ offset: it.origin, stream: s, event: it.event, at: it.at }));
+        const l = items.map((it) => ({ offset: it.offset, stream: s, event: it.event, at: it.at }));
         derived.set(s, l);
         last = this.toArchive(s, l);
       }
@@ -620,7 +757,7 @@ export class Engine extends EventEmitter {
     const lists = r.from.map((s) => pending.get(s)).filter((l): l is Item[] => !!l && l.length > 0);
     if (lists.length <= 1) return lists[0] ?? [];
     // Stable sort keeps emission order among items of the same origin.
-    return lists.flat().sort((a, b) => a.origin - b.origin);
+    return lists.flat().sort((a, b) => a.offset - b.offset);
   }
 
   private pushDerived(stream: string, items: Item[], pending: Map<string, Item[]>, archive: Map<string, Item[]>): void {
@@ -629,7 +766,7 @@ export class Engine extends EventEmitter {
     if (list) {
       // Several producers of one stream: keep the stream ordered by origin.
       for (const it of items) list.push(it);
-      list.sort((a, b) => a.origin - b.origin);
+      list.sort((a, b) => a.offset - b.offset);
     } else pending.set(stream, items.slice());
     if (this.archivedDerived.has(stream)) {
       const a = archive.get(stream) ?? [];
@@ -728,6 +865,7 @@ export class Engine extends EventEmitter {
         this.consumers.set(s, list);
       }
     }
+    this.routeIds = this.levels.map(routeIndex);
     for (const name of [...this.cache.keys()]) if (!this.byName.has(name)) this.cache.delete(name);
     // Aggregations may have changed: index the cached keys of composite-keyed reducers afresh.
     this.memberIdx.clear();

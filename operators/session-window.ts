@@ -83,19 +83,54 @@ export const sessionWindow: Operator<SessionState, P> = {
       return s;
     }
     const x = p.field ? (numberAt(p.field, e) ?? 0) : 0;
-    // The open sessions this event touches (less than gap away) merge with it into one.
-    const joined: Session = { start: t, end: t, count: 1, sum: x };
-    const open: Session[] = [];
-    for (const o of openSessions(s)) {
-      if (t > o.start - p.gap && t < o.end + p.gap) {
-        joined.start = Math.min(joined.start, o.start);
-        joined.end = Math.max(joined.end, o.end);
-        joined.count += o.count;
-        joined.sum += o.sum;
-      } else open.push(o);
+    // The common cases take no arrays or sorting per event, with the same result as the general merge: no
+    // held sessions and the event joins the open one or opens one (typing within a burst) ...
+    const noneHeld = s.held === undefined || s.held.length === 0;
+    if (noneHeld && (s.start === null || (t > s.start - p.gap && t < s.end + p.gap))) {
+      const merge = s.start !== null;
+      const start = merge ? Math.min(t, s.start!) : t;
+      const end = merge ? Math.max(t, s.end) : t;
+      const count = merge ? 1 + s.count : 1;
+      const sum = merge ? x + s.sum : x;
+      if (s.max_seen === null || t > s.max_seen) s.max_seen = t;
+      if (end + p.gap <= s.max_seen - p.lateness) {
+        ctx.emit({ key: ctx.key, window_start: start, window_end: end, count, duration_ms: end - start, sum });
+        s.closed++;
+        s.closed_until = Math.max(s.closed_until ?? -Infinity, end + p.gap);
+        s.start = null;
+        s.end = 0;
+        s.count = 0;
+        s.sum = 0;
+      } else {
+        s.start = start;
+        s.end = end;
+        s.count = count;
+        s.sum = sum;
+      }
+      s.held ??= [];
+      return s;
     }
-    open.push(joined);
-    open.sort((a, b) => a.start - b.start);
+    let open: Session[];
+    if (noneHeld) {
+      // ... or the event is apart from the one open session (a new burst): the two in start order.
+      const o: Session = { start: s.start!, end: s.end, count: s.count, sum: s.sum };
+      const joined: Session = { start: t, end: t, count: 1, sum: x };
+      open = joined.start < o.start ? [joined, o] : [o, joined];
+    } else {
+      // The open sessions this event touches (less than gap away) merge with it into one.
+      const joined: Session = { start: t, end: t, count: 1, sum: x };
+      open = [];
+      for (const o of openSessions(s)) {
+        if (t > o.start - p.gap && t < o.end + p.gap) {
+          joined.start = Math.min(joined.start, o.start);
+          joined.end = Math.max(joined.end, o.end);
+          joined.count += o.count;
+          joined.sum += o.sum;
+        } else open.push(o);
+      }
+      open.push(joined);
+      open.sort((a, b) => a.start - b.start);
+    }
     if (s.max_seen === null || t > s.max_seen) s.max_seen = t;
     const watermark = s.max_seen - p.lateness;
     const still: Session[] = [];
