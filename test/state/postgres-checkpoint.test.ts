@@ -110,7 +110,8 @@ describe('DBOS batch workflows', () => {
     );
     await client.end();
     expect(rows.map((r) => r.status)).toEqual(['SUCCESS']);
-    expect(Number(rows[0].n)).toBeGreaterThanOrEqual(events.length / 250);
+    // A workflow takes at most batchSize events, or 4 x batchSize while the backlog exceeds that (catch-up).
+    expect(Number(rows[0].n)).toBeGreaterThanOrEqual(events.length / (4 * 250));
     expect(runner.workflows).toBe(Number(rows[0].n));
   }, 60_000);
 });
