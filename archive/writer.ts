@@ -56,6 +56,8 @@ export class ArchiveWriter implements ArchiveSink {
   private rawThrough = -1;
   /** Per stream, the highest (origin) offset in the last durable commit. */
   private durable: Record<string, number> = {};
+  /** Why an append failed: then every later append and commit fails too (see append). */
+  private failed: Error | null = null;
 
   private constructor(dir: string, private readonly name: string, private readonly pipelineText: string, private readonly chunkEvents: number) {
     this.store = new FolderBlockstore(dir);
@@ -126,8 +128,13 @@ export class ArchiveWriter implements ArchiveSink {
     return p;
   }
 
+  private checkFailed(): void {
+    if (this.failed) throw new Error(`the archive writer stopped after a failed append (${this.failed.message}); it takes nothing more, so its commits never pass the events it missed: reopen it to continue from its last commit`);
+  }
+
   append(stream: string, events: LoggedEvent[] | LoEvent[]): Promise<void> {
     return this.serial(async () => {
+      this.checkFailed();
       let s = this.streams.get(stream);
       if (!s) this.streams.set(stream, (s = { learners: new Map(), other: newChain(), legacy: null, count: 0, through: -1, index: null, changed: false }));
       const raw = this.raw.has(stream);
@@ -135,19 +142,43 @@ export class ArchiveWriter implements ArchiveSink {
       // batch's events of one derived stream in one call: an origin at or below what the stream held before
       // this call was appended by an earlier call (a retried batch, or the outbox re-fed after a crash).
       const floor = s.through;
-      for (const x of events as LoggedEvent[]) {
-        if (x.offset <= (raw ? s.through : floor)) continue;
-        const learner = this.learnerOf(x.event);
-        let c: Chain;
-        if (learner === null) c = s.other;
-        else {
-          c = s.learners.get(learner)!;
-          if (!c) s.learners.set(learner, (c = newChain()));
+      // All or nothing: a call that fails (a chunk write: disk full, I/O error) leaves the stream as it was,
+      // so no later commit records a position past events this call did not take.
+      const before = { count: s.count, through: s.through, changed: s.changed };
+      const touched = new Map<Chain, { head: CID | null; count: number; pending: ArchivedEntry[]; length: number }>();
+      const added: string[] = [];
+      try {
+        for (const x of events as LoggedEvent[]) {
+          if (x.offset <= (raw ? s.through : floor)) continue;
+          const learner = this.learnerOf(x.event);
+          let c: Chain;
+          if (learner === null) c = s.other;
+          else {
+            c = s.learners.get(learner)!;
+            if (!c) {
+              s.learners.set(learner, (c = newChain()));
+              added.push(learner);
+            }
+          }
+          if (!touched.has(c)) touched.set(c, { head: c.head, count: c.count, pending: c.pending, length: c.pending.length });
+          c.pending.push({ o: x.offset, t: x.at, e: x.event, i: s.count++ });
+          if (x.offset > s.through) s.through = x.offset;
+          s.changed = true;
+          if (c.pending.length >= this.chunkEvents) await this.flushChain(stream, learner, c);
         }
-        c.pending.push({ o: x.offset, t: x.at, e: x.event, i: s.count++ });
-        if (x.offset > s.through) s.through = x.offset;
-        s.changed = true;
-        if (c.pending.length >= this.chunkEvents) await this.flushChain(stream, learner, c);
+      } catch (err) {
+        // Chunks already written stay as unreferenced blocks (gc removes them); the chains point where they did.
+        for (const [c, t] of touched) {
+          c.head = t.head;
+          c.count = t.count;
+          c.pending = t.pending.slice(0, t.length);
+        }
+        for (const l of added) s.learners.delete(l);
+        Object.assign(s, before);
+        // A later call must not take events past the ones this call missed (the archive would have a gap
+        // that a commit makes durable): the writer stops here.
+        this.failed = err instanceof Error ? err : new Error(String(err));
+        throw err;
       }
     });
   }
@@ -188,6 +219,7 @@ export class ArchiveWriter implements ArchiveSink {
   /** Write pending chunks and changed indexes, then (once they are durable) a commit, then HEAD. */
   commit(options: CommitOptions = {}): Promise<string> {
     return this.serial(async () => {
+      this.checkFailed();
       let changed = false;
       for (const [name, s] of this.streams) {
         if (!s.changed) continue;

@@ -240,6 +240,7 @@ export class Engine extends EventEmitter {
   private logEnd = 0;
   private running = false;
   private started = false;
+  private starting: Promise<void> | null = null;
   private stopping = false;
   private pumping: Promise<void> | null = null;
   private batchLock: Promise<void> = Promise.resolve();
@@ -253,6 +254,8 @@ export class Engine extends EventEmitter {
   private archiveBacklog = 0;
   /** Settles when the archive re-feed after a restart is done; batches' archive appends wait for it. */
   private archiveGate: Promise<void> = Promise.resolve();
+  /** The first archive failure: the writer then takes nothing more until a restart re-feeds it (health says so). */
+  private archiveFailure: unknown = null;
   /** The last append handed to the archive (settles when the writer has taken it). */
   private archiveTail: Promise<void> = Promise.resolve();
   /** The store's outbox entries not yet dropped, oldest first: per stream, the entry's highest origin. */
@@ -288,8 +291,13 @@ export class Engine extends EventEmitter {
   }
 
   /** Recover: resume from the store's committed offset and process what the log holds beyond it. */
-  async start(): Promise<void> {
-    if (this.started) return;
+  start(): Promise<void> {
+    // One start, however many callers (an ingest may arrive while the first start is still reading the store).
+    this.starting ??= this.startOnce();
+    return this.starting;
+  }
+
+  private async startOnce(): Promise<void> {
     this.started = true;
     this.committed = await this.store.offset(this.pipeline.name);
     // Views read the event-time clock (idle, wpm): restored before any batch, so commits never move it back.
@@ -304,7 +312,10 @@ export class Engine extends EventEmitter {
     // A failed re-feed keeps the gate shut: later appends fail too (logged), so the archive gets no gap, and
     // the log keeps every event past the archive's last commit for the next start.
     this.archiveGate = this.refeedArchive(outbox);
-    this.archiveGate.catch((err: unknown) => this.emit('archive-error', err));
+    this.archiveGate.catch((err: unknown) => {
+      this.archiveFailure ??= err;
+      this.emit('archive-error', err);
+    });
     await this.runner?.attach(this.pipeline.name, this);
     this.running = true;
     this.kick();
@@ -320,7 +331,7 @@ export class Engine extends EventEmitter {
       if (this.pipeline.streams.has(stream)) throw new Error(`'${stream}' is a derived stream: only sources take events`);
       throw new Error(`unknown source '${stream}' (sources: ${[...this.pipeline.sources.keys()].join(', ')})`);
     }
-    if (!this.started) await this.start();
+    if (!this.running) await this.start();
     while (this.logEnd - this.committed >= this.queueLimit && this.running) {
       await new Promise<void>((resolve) => this.waiters.push(resolve));
     }
@@ -411,6 +422,7 @@ export class Engine extends EventEmitter {
         (err: unknown) => {
           // Raw events are still in a durable log (kept until archived) and are re-fed after a restart.
           this.archiveBacklog -= events.length;
+          this.archiveFailure ??= err;
           this.emit('archive-error', err);
         },
       ));
@@ -427,11 +439,15 @@ export class Engine extends EventEmitter {
    */
   private async refeedArchive(outbox: OutboxEntry[]): Promise<void> {
     if (this.archivesRaw()) {
+      // Up to what was committed at the start: later batches append their own events behind the gate.
+      const until = this.committed;
       let from = this.archive!.durableOffset() + 1;
-      while (from < this.committed) {
-        const entries = await this.log.read(from, Math.min(50_000, this.committed - from));
+      while (from < until) {
+        const entries = await this.log.read(from, Math.min(50_000, until - from));
         if (entries.length === 0) break; // truncated before this version kept the log for the archive
-        for (const [s, l] of byStream(entries)) await this.archive!.append(s, l);
+        // Every stream's part in one tick, so no timed archive commit falls between them: the durable offset
+        // is the highest raw offset, and a commit after only one stream's part would pass the other's.
+        await Promise.all([...byStream(entries)].map(([s, l]) => this.archive!.append(s, l)));
         from = entries[entries.length - 1].offset + 1;
       }
     }
@@ -476,14 +492,18 @@ export class Engine extends EventEmitter {
     await this.pumping;
     await this.batchLock;
     await this.runner?.close();
-    if (this.archive) {
-      await this.archiveGate.catch(() => undefined);
-      await this.archiveTail;
-      await this.archive.commit();
-      await this.archive.close();
+    try {
+      if (this.archive) {
+        await this.archiveGate.catch(() => undefined);
+        await this.archiveTail;
+        // A failed archive keeps its last commit; what it missed is in the log and the outbox for the next start.
+        await this.archive.commit().catch((err: unknown) => this.emit('archive-error', err));
+        await this.archive.close();
+      }
+    } finally {
+      await Promise.all([this.store.close(), this.log.close(), this.deadLetters.close()]);
+      for (const w of this.waiters.splice(0)) w();
     }
-    await Promise.all([this.store.close(), this.log.close(), this.deadLetters.close()]);
-    for (const w of this.waiters.splice(0)) w();
   }
 
   // ---------------------------------------------------------------------------------- processing
@@ -727,19 +747,27 @@ export class Engine extends EventEmitter {
         writes.push([{ pipeline: this.pipeline.name, reducer: name, version: r.version, key }, states.get(key)!.s]);
       }
     }
+    // Dead letters first: a failure after the state commit must not retry (re-apply) a committed batch; a
+    // failed commit retries the batch, and its letters may then be kept twice, never lost.
+    if (letters.length) await this.deadLetters.put(letters);
     const outbox = this.outboxOf(derived, to);
     await this.store.commit({ pipeline: this.pipeline.name, writes, offset: to, clock: this.now, ...outbox });
+    this.committed = to;
     if (outbox.outboxDone) this.outboxed.splice(0, outbox.outboxDone);
     if (outbox.outbox) this.outboxed.push(highestOrigins(outbox.outbox));
-    if (letters.length) await this.deadLetters.put(letters);
-    this.committed = to;
     this.lastError = null;
     // A durable log beside the in-memory state store is kept whole: a restart rebuilds the states by
     // replaying it. With an archive of raw events, the log is kept from the archive's last durable commit on
     // (see refeedArchive). An in-memory log dies with the process anyway: it is truncated as before.
     const rebuildsFromLog = this.store.kind === 'memory' && this.log.kind !== 'memory';
-    if (rebuildsFromLog) this.log.release?.(to);
-    else await this.log.truncate?.(this.archivesRaw() && this.log.kind !== 'memory' ? Math.min(to, this.archive!.durableOffset() + 1) : to);
+    try {
+      if (rebuildsFromLog) this.log.release?.(to);
+      else await this.log.truncate?.(this.archivesRaw() && this.log.kind !== 'memory' ? Math.min(to, this.archive!.durableOffset() + 1) : to);
+    } catch (err) {
+      // The batch is committed: a failed truncation only keeps events longer (the next batch truncates
+      // further); retrying the batch would apply it twice.
+      this.emit('retry', err);
+    }
 
     const ms = performance.now() - t0;
     this.counters.processed += entries.length;
@@ -1006,7 +1034,11 @@ export class Engine extends EventEmitter {
 
   /** The error of the last failed batch attempt while it is being retried, else null. */
   health(): { ok: boolean; error: string | null } {
-    return { ok: this.lastError === null, error: this.lastError ? String((this.lastError as Error).message ?? this.lastError) : null };
+    const message = (e: unknown) => String((e as Error).message ?? e);
+    if (this.lastError !== null) return { ok: false, error: message(this.lastError) };
+    // Processing goes on, but the archive takes nothing more: a restart re-feeds it from the log and the outbox.
+    if (this.archiveFailure !== null) return { ok: false, error: `archive stopped: ${message(this.archiveFailure)}; restart to re-feed it` };
+    return { ok: true, error: null };
   }
 
   stats(): EngineStats {

@@ -103,7 +103,7 @@ describe('archive writer in a worker thread', () => {
     await sink.close();
   });
 
-  it('rejects a failing append or commit with the writer\'s error and goes on after the cause is gone', async () => {
+  it('rejects a failing append with the writer\'s error, then takes nothing more until reopened (no gap)', async () => {
     const dir = join(tmp(), 'a');
     // One event a chunk: every append writes blocks.
     const sink = await WorkerArchiveSink.open(dir, spec, { chunkEvents: 1 });
@@ -116,10 +116,18 @@ describe('archive writer in a worker thread', () => {
     expect(sink.durableOffset()).toBe(-1);
     rmSync(join(dir, 'blocks'));
     await new FolderBlockstore(dir).sync(); // recreates blocks/
-    await sink.append('s', batches(13, 2)[0][1]);
-    await sink.commit();
-    expect(sink.durableOffset()).toBe(14);
+    // The cause is gone, but events 3-12 were missed: taking 13-14 would leave a gap a commit makes durable.
+    await expect(sink.append('s', batches(13, 2)[0][1])).rejects.toThrow(/stopped after a failed append \(ENOTDIR/);
+    await expect(sink.commit()).rejects.toThrow(/stopped after a failed append/);
+    expect(sink.durableOffset()).toBe(-1);
     await sink.close();
+    // Reopened, the writer continues from its last commit (none): the caller re-sends from there.
+    const again = await WorkerArchiveSink.open(dir, spec, { chunkEvents: 1 });
+    expect(again.durableOffset()).toBe(-1);
+    await again.append('s', batches(0, 15)[0][1]);
+    await again.commit();
+    expect(again.durableOffset()).toBe(14);
+    await again.close();
   });
 
   it('a crashed thread fails every pending and later call with a clear error; close releases the folder lock', async () => {
