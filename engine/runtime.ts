@@ -258,6 +258,8 @@ export class Engine extends EventEmitter {
   private archiveFailure: unknown = null;
   /** The last append handed to the archive (settles when the writer has taken it). */
   private archiveTail: Promise<void> = Promise.resolve();
+  /** The end offset of a batch whose commit failed: it may have been applied (see committedMeanwhile). */
+  private uncertainTo: number | null = null;
   /** The store's outbox entries not yet dropped, oldest first: per stream, the entry's highest origin. */
   private readonly outboxed: Array<Record<string, number>> = [];
   private waiters: Array<() => void> = [];
@@ -565,6 +567,32 @@ export class Engine extends EventEmitter {
     });
   }
 
+  /**
+   * After a failed commit: did it reach the store after all? Then the batch is done (its states are read
+   * from the store again, its outbox entry is there) and must not be applied twice. Throws while the store
+   * cannot answer, so the batch waits.
+   */
+  private async committedMeanwhile(): Promise<boolean> {
+    const stored = await this.store.offset(this.pipeline.name);
+    if (stored < this.uncertainTo!) {
+      this.uncertainTo = null;
+      return false;
+    }
+    if (this.usesOutbox()) {
+      const entries = await this.store.outbox!(this.pipeline.name);
+      this.outboxed.splice(0, this.outboxed.length, ...entries.map(highestOrigins));
+    }
+    this.uncertainTo = null;
+    this.counters.processed += stored - this.committed;
+    this.committed = stored;
+    for (const w of this.waiters.splice(0)) w();
+    this.flushWaiters = this.flushWaiters.filter((f) => {
+      if (f.offset <= this.committed) f.resolve();
+      return f.offset > this.committed;
+    });
+    return true;
+  }
+
   /** Batches run one at a time, whoever starts them (the pump, or a workflow resumed after a crash). */
   private exclusive<T>(fn: () => Promise<T>): Promise<T> {
     const run = this.batchLock.then(fn, fn);
@@ -576,6 +604,7 @@ export class Engine extends EventEmitter {
   }
 
   private async processBatch(entries: LoggedEvent[]): Promise<void> {
+    if (this.uncertainTo !== null && (await this.committedMeanwhile())) return;
     this.applySwap(); // a batch resumed by the runner after a crash can run outside the pump
     const dirty = new Map<string, Set<string>>();
     this.batching = true;
@@ -751,7 +780,14 @@ export class Engine extends EventEmitter {
     // failed commit retries the batch, and its letters may then be kept twice, never lost.
     if (letters.length) await this.deadLetters.put(letters);
     const outbox = this.outboxOf(derived, to);
-    await this.store.commit({ pipeline: this.pipeline.name, writes, offset: to, clock: this.now, ...outbox });
+    try {
+      await this.store.commit({ pipeline: this.pipeline.name, writes, offset: to, clock: this.now, ...outbox });
+    } catch (err) {
+      // The commit may have been applied with its reply lost (a connection dropped after EXEC): the next
+      // attempt asks the store's offset first (see processBatch).
+      this.uncertainTo = to;
+      throw err;
+    }
     this.committed = to;
     if (outbox.outboxDone) this.outboxed.splice(0, outbox.outboxDone);
     if (outbox.outbox) this.outboxed.push(highestOrigins(outbox.outbox));
