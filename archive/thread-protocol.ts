@@ -3,8 +3,9 @@
 // demo events: JSON.stringify + postMessage of the string ~2.8 ms on the main thread, postMessage of the
 // objects ~10.6 ms; encoding them as chunks ~34 ms, now in the thread), and JSON's value mapping (undefined fields dropped, undefined in an
 // array and non-finite numbers -> null) is the one the writer's DAG-CBOR encoding applies anyway, so the
-// archive bytes are the same as the in-thread writer's. Values JSON cannot carry (a BigInt, a cycle) fall
-// back to a structured clone of that append.
+// archive bytes are the same as the in-thread writer's for JSON events (what ingest gives). Not for objects
+// with toJSON (a Date becomes its ISO string here, {} in-thread). Values JSON cannot carry (a BigInt, a
+// cycle) fall back to a structured clone of that append.
 import type { CommitOptions } from './writer.js';
 
 /** What the thread opens: workerData. */
