@@ -1,6 +1,10 @@
 // vitest global setup: throwaway Redis (single and a 3-node cluster) and Postgres for the whole run, on free
 // loopback ports, stopped by PID at the end. Tests read their URLs with inject('redisUrl'),
-// inject('redisClusterUrl') and inject('postgresUrl').
+// inject('redisClusterUrl') and inject('postgresUrl'). Every temporary folder of the run (the servers', the
+// tests', their child processes') goes under one folder that is removed at the end.
+import { chmodSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startPostgres, startRedis, startRedisCluster } from '../bench/servers.js';
 
@@ -15,6 +19,11 @@ declare module 'vitest' {
 export default async function setup(project: TestProject) {
   // Servers the tests start as child processes log warnings only: the test output stays readable.
   process.env.LOFLOW_LOG_LEVEL ??= 'warn';
+  // os.tmpdir() reads TMPDIR; test workers and the processes they start inherit it. Readable by the
+  // postgres user, who runs the throwaway Postgres when the tests run as root.
+  const runDir = mkdtempSync(join(tmpdir(), 'loflow-test-run-'));
+  chmodSync(runDir, 0o755);
+  process.env.TMPDIR = runDir;
   const [redis, cluster, postgres] = await Promise.all([startRedis(), startRedisCluster(3), startPostgres()]);
   project.provide('redisUrl', redis.url);
   project.provide('redisClusterUrl', cluster.url);
@@ -24,5 +33,6 @@ export default async function setup(project: TestProject) {
   process.env.LOFLOW_TEST_POSTGRES_URL = postgres.url;
   return async () => {
     await Promise.all([redis.stop(), cluster.stop(), postgres.stop()]);
+    rmSync(runDir, { recursive: true, force: true });
   };
 }
