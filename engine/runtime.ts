@@ -939,6 +939,9 @@ export class Engine extends EventEmitter {
     for (const r of next.reducers) for (const key of this.cache.get(r.name)!.keys()) this.indexMember(r, key);
     this.archivedDerived.clear();
     for (const s of next.archive?.derived ?? []) this.archivedDerived.add(s);
+    // Rosters may have changed: a member a roster now knows is no longer counted as unknown.
+    const lookups = this.lookupsOf(next);
+    for (const m of [...this.unknown]) if (lookups.every(({ key }) => key.lookup!.roster.groupOf(m) !== undefined)) this.unknown.delete(m);
     this.emit('reload', next);
   }
 

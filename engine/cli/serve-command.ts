@@ -28,9 +28,9 @@ Options:
   --data DIR       data folder for dead letters and the archive (default .loflow)
   --archive DIR    archive folder (default <data>/<pipeline>/archive; used when the pipeline has archive:)
   --demo-tokens    give every roster teacher the dashboard token demo-<teacher>
-  --watch          reload the pipeline file when it is saved: stateless and state-compatible edits are
-                   applied live (connections and state kept); state-breaking ones are refused with the
-                   plan printed and the running version goes on
+  --watch          reload the pipeline file or its roster CSVs when saved: stateless and state-compatible
+                   edits are applied live (connections and state kept); state-breaking ones are refused
+                   with the plan printed and the running version goes on
   --admin-token T  operator token for loflow tap (GET /v1/tap/:node); also env LOFLOW_ADMIN_TOKEN
   --reset          when the state store holds state of changed reducers (a state-breaking edit):
                    drop their old state and start them empty
@@ -87,7 +87,7 @@ export const serveCommand: Command = {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
-    console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, checkpoint: ${checkpoint.describe})${options.watch === true ? ', watching the pipeline file' : ''}`);
+    console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, checkpoint: ${checkpoint.describe})${options.watch === true ? ', watching the pipeline file and its rosters' : ''}`);
     await stopped;
     return 0;
   },

@@ -110,6 +110,10 @@ export class DashboardHub {
       if (d) {
         t.dashboard = d;
         t.dirty = true;
+        // A reloaded roster may add members to a watched class: their stored states (after a restart)
+        // are loaded, then the class is pushed again (if the read fails, their next events show them).
+        const topic = t;
+        this.engine.ensureLoaded(d.aggregation, t.group).then(() => (topic.dirty = true), () => {});
         continue;
       }
       for (const s of [...t.subscribers, ...t.waiting]) s.send({ type: 'closed', reason: `dashboard '${t.dashboard.name}' was removed from the pipeline` });

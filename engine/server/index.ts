@@ -49,19 +49,24 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const limits: Limits = { ...defaultLimits, ...opts.limits };
   const log = opts.logger ?? createLogger();
   const authConfig: AuthConfig = { ...opts.auth };
-  if (opts.demo) {
+  const demoTokens = (p: CompiledPipeline) => {
     const tokens: Record<string, string> = {};
-    for (const roster of pipeline.rosters.values()) {
+    for (const roster of p.rosters.values()) {
       for (const g of roster.groups()) for (const m of roster.members(g)) {
         const t = roster.column(m, authConfig.teacherColumn ?? 'teacher');
         if (t) tokens[`demo-${t}`] = t;
       }
     }
-    authConfig.teacherTokens = { ...tokens, ...authConfig.teacherTokens };
-  }
+    return tokens;
+  };
+  if (opts.demo) authConfig.teacherTokens = { ...demoTokens(pipeline), ...authConfig.teacherTokens };
   const auth = new Auth(pipeline, authConfig);
-  // A live swap may change sources' api_keys: auth reads the pipeline in effect.
-  const onReload = (next: CompiledPipeline) => (auth.pipeline = next);
+  // A live swap may change sources' api_keys: auth reads the pipeline in effect. A reloaded roster may
+  // name a new teacher: in demo mode they get their token too (configured tokens are never replaced).
+  const onReload = (next: CompiledPipeline) => {
+    auth.pipeline = next;
+    if (opts.demo) for (const [token, t] of Object.entries(demoTokens(next))) if (!(token in auth.teacherTokens)) auth.teacherTokens[token] = t;
+  };
   engine.on('reload', onReload);
   const metrics = createMetrics(engine);
   const limiter = new RateLimiter(limits.ratePerSec, limits.rateBurst);
