@@ -1,8 +1,14 @@
 // Engine.swapPipeline under a running server: reducers added and removed between batches, dashboards
-// added and removed, and a changed reducer refused.
-import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+// added and removed, and a changed reducer refused; a reloaded roster reaches an open dashboard.
+import { describe, expect, inject, it, vi } from 'vitest';
+import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { compilePipeline } from '../../engine/compiler.js';
+import { Engine } from '../../engine/runtime.js';
+import { DashboardHub } from '../../engine/server/dashboard-hub.js';
+import { createMetrics } from '../../engine/server/metrics.js';
+import { RedisStateStore } from '../../engine/state/redis-store.js';
 import { demoPipeline, demoServer, keystroke } from './server-fixture.js';
 
 const text = readFileSync(demoPipeline, 'utf8');
@@ -45,6 +51,46 @@ describe('live pipeline swap', () => {
       expect(s.engine.pipeline.text).toBe(text);
     } finally {
       await s.close();
+    }
+  });
+});
+
+describe('live swap of a reloaded roster (Redis state)', () => {
+  it('shows a student newly added to a watched class with the states stored before a restart', async () => {
+    const name = `roster${Math.random().toString(36).slice(2, 8)}`;
+    const dir = mkdtempSync(join(tmpdir(), 'loflow-roster-swap-'));
+    mkdirSync(join(dir, 'rosters'));
+    const roster = join(dir, 'rosters/demo.csv');
+    copyFileSync(join(dirname(demoPipeline), 'rosters/demo.csv'), roster);
+    const file = join(dir, 'p.yaml');
+    const own = text.replace('pipeline: writing-observer', `pipeline: ${name}`);
+    const compileHere = async () => (await compilePipeline(own, file)).pipeline!;
+
+    // Before the restart: s-0200 is in no roster; their events are kept and processed (and stored).
+    const first = new Engine(await compileHere(), { store: await RedisStateStore.connect(inject('redisUrl')) });
+    await first.start();
+    const r = await first.ingest('batch', [keystroke('s-0200', 1), keystroke('s-0200', 2), keystroke('s-0200', 3)]);
+    expect(r.warnings).toHaveLength(3);
+    await first.flush();
+    await first.stop();
+
+    const engine = new Engine(await compileHere(), { store: await RedisStateStore.connect(inject('redisUrl')) });
+    await engine.start();
+    const hub = new DashboardHub(engine, createMetrics(engine));
+    try {
+      const got: any[] = [];
+      hub.subscribe(engine.pipeline.dashboards.get('overview')!, 'class-a', { send: (m) => got.push(m) });
+      await vi.waitFor(() => expect(got[0]?.type).toBe('snapshot'));
+      expect(got[0].rows.map((x: any) => x.member)).not.toContain('s-0200');
+
+      // The teacher adds the student: the open subscription gets their row, with the stored count.
+      appendFileSync(roster, 's-0200,class-a,t-ada,Student 200\n');
+      engine.swapPipeline(await compileHere());
+      await vi.waitFor(() => expect(got.some((m) => m.type === 'delta' && m.rows.some((x: any) => x.member === 's-0200' && x.events === 3))).toBe(true), { timeout: 5000 });
+      expect(engine.aggregate('class_overview', 'class-a').rows).toHaveLength(51);
+    } finally {
+      hub.close();
+      await engine.stop();
     }
   });
 });
