@@ -2,38 +2,15 @@
 // live (one report line), their events are no longer warned as unknown, their row shows on their class's
 // dashboard (also on an open connection), and a teacher newly given a class can read it.
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { appendFileSync, copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-const root = join(import.meta.dirname, '../..');
-const bin = join(root, 'bin/loflow.js');
-
-/** Resolves once `pred` holds, checking every 50 ms (fails the test by its timeout otherwise). */
-async function until<T>(pred: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
+import { until, watchedServe } from './watch-fixture.js';
 
 describe('serve --watch, rosters', () => {
   it('reloads a changed roster CSV live: new students, classes and teachers', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'loflow-watch-roster-'));
-    mkdirSync(join(dir, 'rosters'));
-    const roster = join(dir, 'rosters/demo.csv');
-    copyFileSync(join(root, 'pipelines/rosters/demo.csv'), roster);
-    const file = join(dir, 'p.yaml');
-    writeFileSync(file, readFileSync(join(root, 'pipelines/writing-observer.yaml'), 'utf8'));
-    const child = spawn('node', [bin, 'serve', file, '--watch', '--port', '0', '--demo-tokens', '--data', join(dir, 'data')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const w = await watchedServe('loflow-watch-roster-');
+    const { roster, child, exited, url } = w;
     const abort = new AbortController();
     try {
-      const url = (await until(() => /live at (http:\/\/[\d.:]+).*watching/.exec(out)))[1];
       const ada = { authorization: 'Bearer demo-t-ada' };
       let ts = 1_000_000;
       const send = async (student: string) => {
@@ -72,8 +49,8 @@ describe('serve --watch, rosters', () => {
 
       // A new class for t-ada, a new student in class-a, and a new teacher with a new class.
       appendFileSync(roster, 's-0200,class-z,t-ada,Student 200\ns-0201,class-a,t-ada,Student 201\ns-0202,class-y,t-zed,Student 202\n');
-      await until(() => out.includes("loflow: watch: roster 'demo' reloaded (203 members, was 200); connections and state kept"));
-      expect(out).not.toContain('refused');
+      await until(() => w.out().includes("loflow: watch: roster 'demo' reloaded (203 members, was 200); connections and state kept"));
+      expect(w.out()).not.toContain('refused');
 
       // After: no warning; the event before the reload was kept and processed, so the count is 2.
       const after = await send('s-0200');
@@ -106,7 +83,7 @@ describe('serve --watch, rosters', () => {
 
       // A roster that no longer parses is refused with the reason; the running version goes on.
       writeFileSync(roster, readFileSync(roster, 'utf8').replace('student,class,teacher,name', 'student,klass,teacher,name'));
-      await until(() => out.includes('does not compile; the running version is kept'));
+      await until(() => w.out().includes('does not compile; the running version is kept'));
       expect((await send('s-0202')).warnings).toEqual([]);
     } finally {
       abort.abort();

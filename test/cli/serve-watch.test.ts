@@ -2,38 +2,16 @@
 // (an open SSE dashboard connection sees the new column, counts go on), refused with the plan when they
 // would break state or do not compile (the running version goes on).
 import { describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-
-const root = join(import.meta.dirname, '../..');
-const bin = join(root, 'bin/loflow.js');
-
-/** Resolves once `pred` holds, checking every 50 ms (fails the test by its timeout otherwise). */
-async function until<T>(pred: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+import { readFileSync, writeFileSync } from 'node:fs';
+import { until, watchedServe } from './watch-fixture.js';
 
 describe('serve --watch', () => {
   it('applies safe edits live and refuses state-breaking and broken ones', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'loflow-watch-'));
-    mkdirSync(join(dir, 'rosters'));
-    copyFileSync(join(root, 'pipelines/rosters/demo.csv'), join(dir, 'rosters/demo.csv'));
-    const file = join(dir, 'p.yaml');
-    const v1 = readFileSync(join(root, 'pipelines/writing-observer.yaml'), 'utf8');
-    writeFileSync(file, v1);
-    const child = spawn('node', [bin, 'serve', file, '--watch', '--port', '0', '--demo-tokens', '--data', join(dir, 'data')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (d) => (out += d));
-    const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));
+    const w = await watchedServe('loflow-watch-');
+    const { file, child, exited, url } = w;
+    const v1 = readFileSync(file, 'utf8');
     const abort = new AbortController();
     try {
-      const url = (await until(() => /live at (http:\/\/[\d.:]+).*watching/.exec(out)))[1];
       const auth = { authorization: 'Bearer demo-t-ada' };
       let ts = 1_000_000;
       // Each batch starts 3 s after the last: the pause closes a typing burst, so burst columns fill in.
@@ -62,8 +40,8 @@ describe('serve --watch', () => {
 
       // 1. Stateless: a new column. Applied; the open connection gets rows with it; the count is kept.
       writeFileSync(file, v1.replace('      mean_burst: burst_stats.mean\n', '      mean_burst: burst_stats.mean\n      longest_burst: burst_stats.max\n'));
-      await until(() => out.includes('watch: applied live (1 change;'));
-      expect(out).toMatch(/^ {2}stateless +aggregations\.class_overview changed {2}\[dashboards: overview\]$/m);
+      await until(() => w.out().includes('watch: applied live (1 change;'));
+      expect(w.out()).toMatch(/^ {2}stateless +aggregations\.class_overview changed {2}\[dashboards: overview\]$/m);
       expect((await send(10)).status).toBe(200);
       let r = await until(async () => {
         const x = await row();
@@ -76,8 +54,8 @@ describe('serve --watch', () => {
         .replace('reducers:\n', 'reducers:\n  docs: { from: [extension, batch], key: student, op: distinct, params: { field: $.doc_id } }\n')
         .replace('      longest_burst: burst_stats.max\n', '      longest_burst: burst_stats.max\n      docs: docs.count\n');
       writeFileSync(file, v3);
-      await until(() => out.includes('watch: applied live (2 changes;'));
-      expect(out).toMatch(/state-compatible +new reducer 'docs' \(distinct\): starts empty/);
+      await until(() => w.out().includes('watch: applied live (2 changes;'));
+      expect(w.out()).toMatch(/state-compatible +new reducer 'docs' \(distinct\): starts empty/);
       expect((await send(5)).status).toBe(200);
       r = await until(async () => {
         const x = await row();
@@ -87,16 +65,16 @@ describe('serve --watch', () => {
 
       // 3. State-breaking: refused with the plan; the running version goes on counting.
       writeFileSync(file, v3.replace('idle_after: 5m', 'idle_after: 2m'));
-      await until(() => out.includes('watch: refused: a state-breaking edit; the running version is kept'));
-      expect(out).toMatch(/state-breaking +'time_on_task' changed \(params\): its state must be rebuilt from the archive or reset/);
-      expect(out).toMatch(/restart with --rebuild .* or --reset/);
+      await until(() => w.out().includes('watch: refused: a state-breaking edit; the running version is kept'));
+      expect(w.out()).toMatch(/state-breaking +'time_on_task' changed \(params\): its state must be rebuilt from the archive or reset/);
+      expect(w.out()).toMatch(/restart with --rebuild .* or --reset/);
       // An archive section removed: the archive is set up at start, so it needs a restart.
       writeFileSync(file, v3.slice(0, v3.indexOf('archive:')));
-      await until(() => out.includes('watch: refused: archive removed: needs a restart; the running version is kept'));
+      await until(() => w.out().includes('watch: refused: archive removed: needs a restart; the running version is kept'));
       // 4. Not compiling: refused with the errors.
       writeFileSync(file, v3.replace('op: count', 'op: cuont'));
-      await until(() => out.includes('does not compile; the running version is kept'));
-      expect(out).toMatch(/p\.yaml:\d+:\d+: unknown operator 'cuont'/);
+      await until(() => w.out().includes('does not compile; the running version is kept'));
+      expect(w.out()).toMatch(/p\.yaml:\d+:\d+: unknown operator 'cuont'/);
       expect((await send(5)).status).toBe(200);
       await until(async () => (await row())?.events === 30 || undefined);
 
