@@ -3,7 +3,7 @@
 // dashboard (also on an open connection), and a teacher newly given a class can read it.
 import { describe, expect, it } from 'vitest';
 import { appendFileSync, readFileSync, writeFileSync } from 'node:fs';
-import { until, watchedServe } from './watch-fixture.js';
+import { sseMessages, until, watchedServe } from './watch-fixture.js';
 
 describe('serve --watch, rosters', () => {
   it('reloads a changed roster CSV live: new students, classes and teachers', async () => {
@@ -24,19 +24,7 @@ describe('serve --watch, rosters', () => {
       };
 
       // An open connection to class-a that must see the new student without reconnecting.
-      const sse = await fetch(`${url}/v1/dashboards/overview/class-a/events`, { headers: ada, signal: abort.signal });
-      const messages: any[] = [];
-      (async () => {
-        let buf = '';
-        for await (const chunk of sse.body as any) {
-          buf += Buffer.from(chunk).toString();
-          let i;
-          while ((i = buf.indexOf('\n\n')) >= 0) {
-            messages.push(JSON.parse(buf.slice(6, i)));
-            buf = buf.slice(i + 2);
-          }
-        }
-      })().catch(() => {});
+      const messages = await sseMessages(`${url}/v1/dashboards/overview/class-a/events`, ada, abort.signal);
       await until(() => messages.length > 0);
       expect(messages[0].rows.some((r: any) => r.member === 's-0201')).toBe(false);
 

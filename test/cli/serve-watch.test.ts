@@ -3,7 +3,7 @@
 // would break state or do not compile (the running version goes on).
 import { describe, expect, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { until, watchedServe } from './watch-fixture.js';
+import { sseMessages, until, watchedServe } from './watch-fixture.js';
 
 describe('serve --watch', () => {
   it('applies safe edits live and refuses state-breaking and broken ones', async () => {
@@ -20,19 +20,7 @@ describe('serve --watch', () => {
       const row = async () => (await (await fetch(`${url}/v1/dashboards/overview/class-a`, { headers: auth })).json()).rows.find((r: any) => r.member === 's-0000');
 
       // A dashboard connection that must survive every reload.
-      const sse = await fetch(`${url}/v1/dashboards/overview/class-a/events`, { headers: auth, signal: abort.signal });
-      const messages: any[] = [];
-      (async () => {
-        let buf = '';
-        for await (const chunk of sse.body as any) {
-          buf += Buffer.from(chunk).toString();
-          let i;
-          while ((i = buf.indexOf('\n\n')) >= 0) {
-            messages.push(JSON.parse(buf.slice(6, i)));
-            buf = buf.slice(i + 2);
-          }
-        }
-      })().catch(() => {});
+      const messages = await sseMessages(`${url}/v1/dashboards/overview/class-a/events`, auth, abort.signal);
       await until(() => messages.length > 0);
       expect((await send(10)).status).toBe(200);
       await until(async () => (await row())?.events === 10 || undefined);

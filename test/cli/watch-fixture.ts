@@ -42,3 +42,21 @@ export async function watchedServe(prefix: string): Promise<WatchedServe> {
   const url = (await until(() => /live at (http:\/\/[\d.:]+).*watching/.exec(out)))[1];
   return { dir, file, roster, child, out: () => out, exited, url };
 }
+
+/** Every message of a dashboard's SSE stream, appended as it arrives (until `signal` aborts). */
+export async function sseMessages(url: string, headers: Record<string, string>, signal: AbortSignal): Promise<any[]> {
+  const res = await fetch(url, { headers, signal });
+  const messages: any[] = [];
+  (async () => {
+    let buf = '';
+    for await (const chunk of res.body as any) {
+      buf += Buffer.from(chunk).toString();
+      let i;
+      while ((i = buf.indexOf('\n\n')) >= 0) {
+        messages.push(JSON.parse(buf.slice('data: '.length, i)));
+        buf = buf.slice(i + 2);
+      }
+    }
+  })().catch(() => {});
+  return messages;
+}
