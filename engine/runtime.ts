@@ -585,12 +585,17 @@ export class Engine extends EventEmitter {
     this.uncertainTo = null;
     this.counters.processed += stored - this.committed;
     this.committed = stored;
+    this.wakeWaiters();
+    return true;
+  }
+
+  /** The committed offset moved: ingests waiting for room and flushes it covers go on. */
+  private wakeWaiters(): void {
     for (const w of this.waiters.splice(0)) w();
     this.flushWaiters = this.flushWaiters.filter((f) => {
       if (f.offset <= this.committed) f.resolve();
       return f.offset > this.committed;
     });
-    return true;
   }
 
   /** Batches run one at a time, whoever starts them (the pump, or a workflow resumed after a crash). */
@@ -811,11 +816,7 @@ export class Engine extends EventEmitter {
     this.counters.lastBatchMs = ms;
     const changedGroups = this.changedGroups(dirty);
     this.emit('batch', { from, to, events: entries.length, ms, changed: dirty, changedGroups } satisfies BatchInfo);
-    for (const w of this.waiters.splice(0)) w();
-    this.flushWaiters = this.flushWaiters.filter((f) => {
-      if (f.offset <= this.committed) f.resolve();
-      return f.offset > this.committed;
-    });
+    this.wakeWaiters();
   }
 
   /** A reducer's input items in deterministic order: by origin offset across its streams. */

@@ -44,12 +44,7 @@ export class RedisStateStore implements StateStore {
 
   async load(refs: readonly StateRef[]): Promise<Array<Json | undefined>> {
     if (refs.length === 0) return [];
-    let values: Array<string | null>;
-    try {
-      values = await this.redis.mget(...refs.map(stateKey));
-    } catch (err) {
-      throw unavailable('redis', err);
-    }
+    const values = await this.call(() => this.redis.mget(...refs.map(stateKey)));
     return values.map((v) => (v === null ? undefined : (JSON.parse(v) as Json)));
   }
 
@@ -77,22 +72,32 @@ export class RedisStateStore implements StateStore {
     // The outbox rides in the same transaction: derived events exist exactly when the states that made them do.
     if (c.outboxDone) tx.ltrim(outboxKey(c.pipeline), c.outboxDone, -1);
     if (c.outbox) tx.rpush(outboxKey(c.pipeline), JSON.stringify(c.outbox));
-    let result;
-    try {
-      result = await tx.exec();
-    } catch (err) {
-      throw unavailable('redis', err);
-    }
-    const failed = result?.find(([e]) => e);
-    if (!result || failed) throw unavailable('redis', failed?.[0] ?? new Error('transaction aborted'));
+    await this.exec(tx, 'transaction');
   }
 
-  async clock(pipeline: string): Promise<number> {
+  /** A Redis call: an unreachable Redis is UNAVAILABLE (the engine retries, the server answers 503). */
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {
-      return Number((await this.redis.get(clockKey(pipeline))) ?? 0);
+      return await fn();
     } catch (err) {
       throw unavailable('redis', err);
     }
+  }
+
+  /** Run a MULTI or a pipeline: every command's answer, or UNAVAILABLE when any of them failed. */
+  private async exec(chain: { exec(): Promise<Array<[Error | null, unknown]> | null> }, what: string): Promise<Array<[Error | null, unknown]>> {
+    const result = await this.call(() => chain.exec());
+    const failed = result?.find(([e]) => e);
+    if (!result || failed) throw unavailable('redis', failed?.[0] ?? new Error(`${what} aborted`));
+    return result;
+  }
+
+  private async number(key: string): Promise<number> {
+    return Number((await this.call(() => this.redis.get(key))) ?? 0);
+  }
+
+  clock(pipeline: string): Promise<number> {
+    return this.number(clockKey(pipeline));
   }
 
   async keysWithPart(pipeline: string, queries: ReadonlyArray<{ reducer: string; version: string; part: string }>): Promise<string[][]> {
@@ -100,32 +105,15 @@ export class RedisStateStore implements StateStore {
     // One pipeline of ZRANGEs: every key is in the pipeline's slot, so this is one round trip on a cluster too.
     const p = this.redis.pipeline();
     for (const q of queries) p.zrange(partIndexKey(pipeline, q.reducer, q.version, q.part), '0', '-1');
-    let result;
-    try {
-      result = await p.exec();
-    } catch (err) {
-      throw unavailable('redis', err);
-    }
-    const failed = result?.find(([e]) => e);
-    if (!result || failed) throw unavailable('redis', failed?.[0] ?? new Error('pipeline aborted'));
-    return result.map(([, keys]) => keys as string[]);
+    return (await this.exec(p, 'pipeline')).map(([, keys]) => keys as string[]);
   }
 
-  async offset(pipeline: string): Promise<number> {
-    try {
-      return Number((await this.redis.get(offsetKey(pipeline))) ?? 0);
-    } catch (err) {
-      throw unavailable('redis', err);
-    }
+  offset(pipeline: string): Promise<number> {
+    return this.number(offsetKey(pipeline));
   }
 
   async outbox(pipeline: string): Promise<OutboxEntry[]> {
-    let items: string[];
-    try {
-      items = await this.redis.lrange(outboxKey(pipeline), 0, -1);
-    } catch (err) {
-      throw unavailable('redis', err);
-    }
+    const items = await this.call(() => this.redis.lrange(outboxKey(pipeline), 0, -1));
     return items.map((i) => JSON.parse(i) as OutboxEntry);
   }
 
@@ -164,12 +152,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async versions(pipeline: string): Promise<Array<{ reducer: string; version: string; keys: number }>> {
-    let keys: string[];
-    try {
-      keys = await this.keys(reducerPattern(pipeline));
-    } catch (err) {
-      throw unavailable('redis', err);
-    }
+    const keys = await this.call(() => this.keys(reducerPattern(pipeline)));
     const counts = new Map<string, { reducer: string; version: string; keys: number }>();
     for (const k of keys) {
       const ref = parseStateKey(k);
@@ -183,12 +166,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async lastPipeline(pipeline: string): Promise<LastPipeline | undefined> {
-    let v: string | null;
-    try {
-      v = await this.redis.get(pipelineKey(pipeline));
-    } catch (err) {
-      throw unavailable('redis', err);
-    }
+    const v = await this.call(() => this.redis.get(pipelineKey(pipeline)));
     if (v === null) return undefined;
     try {
       return JSON.parse(v) as LastPipeline;
@@ -198,11 +176,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async saveLastPipeline(pipeline: string, last: LastPipeline): Promise<void> {
-    try {
-      await this.redis.set(pipelineKey(pipeline), JSON.stringify({ file: last.file, text: last.text }));
-    } catch (err) {
-      throw unavailable('redis', err);
-    }
+    await this.call(() => this.redis.set(pipelineKey(pipeline), JSON.stringify({ file: last.file, text: last.text })));
   }
 
   async close(): Promise<void> {
