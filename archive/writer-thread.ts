@@ -3,8 +3,6 @@
 // when it settles, with what is durable after a commit.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LoggedEvent } from '../engine/types.js';
-import { decodeBlock } from './blocks.js';
-import type { CommitBlock } from './format.js';
 import type { Durable, Op, OpsMessage, Result, ThreadInit, ThreadMessage, Triple } from './thread-protocol.js';
 import { ArchiveWriter } from './writer.js';
 
@@ -12,13 +10,8 @@ const port = parentPort!;
 const init = workerData as ThreadInit;
 const post = (m: ThreadMessage) => port.postMessage(m);
 
-/** Streams the writer knows: the HEAD commit's and every appended one (durableThrough is asked by name). */
-const streams = new Set<string>();
-
 function durable(writer: ArchiveWriter): Durable {
-  const through: Record<string, number> = {};
-  for (const s of streams) through[s] = writer.durableThrough(s);
-  return { raw: writer.durableOffset(), through };
+  return { raw: writer.durableOffset(), through: writer.durableThroughs() };
 }
 
 // Results of one tick go back in one message.
@@ -37,7 +30,6 @@ function run(writer: ArchiveWriter, op: Op): void {
   const fail = (err: unknown) => reply({ id: op.id, ok: false, error: err instanceof Error ? err.message : String(err) });
   switch (op.op) {
     case 'append': {
-      streams.add(op.stream);
       let events: LoggedEvent[];
       try {
         events = eventsOf(op, op.stream);
@@ -61,8 +53,6 @@ async function main(): Promise<void> {
   let writer: ArchiveWriter | undefined;
   try {
     writer = await ArchiveWriter.open(init.dir, { name: init.name, text: init.text, sources: init.sources }, init.chunkEvents);
-    const head = await writer.store.head();
-    if (head) for (const s of Object.keys(decodeBlock<CommitBlock>(await writer.store.get(head)).through ?? {})) streams.add(s);
   } catch (err) {
     await writer?.close();
     post({ type: 'open-failed', error: err instanceof Error ? err.message : String(err) });

@@ -96,6 +96,11 @@ export class ArchiveWriter implements ArchiveSink {
     return this.durable[stream] ?? -1;
   }
 
+  /** durableThrough of every stream in the last durable commit. */
+  durableThroughs(): Record<string, number> {
+    return { ...this.durable };
+  }
+
   private rawThroughOf(through: Record<string, number>): number {
     let max = -1;
     for (const [name, t] of Object.entries(through)) if (this.raw.has(name) && t > max) max = t;
