@@ -35,8 +35,10 @@ Options:
   --admin-token T  operator token for loflow tap (GET /v1/tap/:node); also env LOFLOW_ADMIN_TOKEN
   --ws-identity M  WebSocket identity methods, in order, comma-separated, for every websocket source
                    (default: each source's identity: setting, else token,test). token: ?token= from
-                   LOFLOW_WS_TOKENS; test: trusts the user_id the client claims (development only);
-                   guest: a random id. --ws-identity token accepts verified students only
+                   LOFLOW_WS_TOKENS; chromebook: gc-<Google id>; local_storage: ls-<user_tag>
+                   (both authenticated when the device's user_tag is in LOFLOW_DEVICE_TAGS); test:
+                   trusts the user_id the client claims (development only); guest: a random id
+  --ws-require-auth refuse WebSocket students whose identity is only claimed (close 4401)
   --reset          when the state store holds state of changed reducers (a state-breaking edit):
                    drop their old state and start them empty
   --rebuild        instead, recompute the changed reducers from the archive, then serve
@@ -50,7 +52,7 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'run a pipeline live: ingest and dashboards over HTTP/WebSocket',
   usage,
-  flags: ['demo-tokens', 'reset', 'rebuild', 'watch'],
+  flags: ['demo-tokens', 'reset', 'rebuild', 'watch', 'ws-require-auth'],
   async run({ positionals, options }) {
     const pipeline = await loadPipeline(positionals[0]);
     if (!pipeline) return 1;
@@ -86,7 +88,7 @@ export const serveCommand: Command = {
       port: options.port === undefined ? 8080 : Number(options.port),
       host: typeof options.host === 'string' ? options.host : '127.0.0.1',
       demo: options['demo-tokens'] === true,
-      auth: { ...(typeof options['admin-token'] === 'string' ? { adminTokens: [options['admin-token']] } : {}), wsMethods },
+      auth: { ...(typeof options['admin-token'] === 'string' ? { adminTokens: [options['admin-token']] } : {}), wsMethods, requireAuthenticated: options['ws-require-auth'] === true },
     });
     const trusting = [...pipeline.sources.values()].filter((src) => src.kind === 'websocket' && server.auth.identityOf(src.name).includes('test'));
     if (trusting.length) console.log(`loflow: note: websocket source${trusting.length > 1 ? 's' : ''} ${trusting.map((x) => `'${x.name}'`).join(', ')} trust${trusting.length > 1 ? '' : 's'} the student id a client claims (identity method test); for a school, use --ws-identity token (or the source's identity: setting)`);

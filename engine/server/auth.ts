@@ -11,6 +11,10 @@ export interface AuthConfig {
   teacherColumn?: string;
   /** WebSocket identity methods, in order (default: each websocket source's `identity`, else ['token', 'test']): see README. */
   wsMethods?: IdentityMethod[];
+  /** Device tags (the extension's local-storage `user_tag`) that make chromebook/local_storage identities authenticated. Also env LOFLOW_DEVICE_TAGS="t1,t2". */
+  deviceTags?: string[];
+  /** Refuse WebSocket students whose identity is only claimed (not a token or a listed device tag). */
+  requireAuthenticated?: boolean;
   /** WebSocket tokens: token -> user id (the `token` method). */
   wsTokens?: Record<string, string>;
   /** User ids refused with {"status": "blocklist"}. */
@@ -19,10 +23,8 @@ export interface AuthConfig {
   adminTokens?: string[];
 }
 
-/** How a WebSocket connection says who the student is: `token` (?token= from LOFLOW_WS_TOKENS, verified),
- * `test` (trusts the user_id/chrome_identity the client claims), `guest` (a random id). */
-export type IdentityMethod = 'token' | 'test' | 'guest';
-export const identityMethods: readonly IdentityMethod[] = ['token', 'test', 'guest'];
+import type { IdentityMethod } from './identity.js';
+export { identityMethods, type IdentityMethod } from './identity.js';
 
 /** "a:b,c:d" pairs into a Map: token names are user input, never looked up on a plain object. */
 function pairs(env: string | undefined): Map<string, string> {
@@ -46,6 +48,8 @@ export class Auth {
   /** Set by the server options; else each source's own `identity` (see identityOf). */
   readonly wsMethods: IdentityMethod[] | undefined;
   readonly wsTokens: Map<string, string>;
+  readonly deviceTags: Set<string>;
+  private readonly requireAuthenticatedAll: boolean;
   readonly blocklist: Set<string>;
   readonly adminTokens: Set<string>;
 
@@ -59,6 +63,8 @@ export class Auth {
     this.wsMethods = config.wsMethods;
     this.wsTokens = new Map([...pairs(process.env.LOFLOW_WS_TOKENS), ...ownEntries(config.wsTokens)]);
     this.blocklist = new Set(config.blocklist ?? []);
+    this.deviceTags = new Set([...(process.env.LOFLOW_DEVICE_TAGS ?? '').split(',').map((t) => t.trim()).filter(Boolean), ...(config.deviceTags ?? [])]);
+    this.requireAuthenticatedAll = config.requireAuthenticated === true;
     this.adminTokens = new Set([...(process.env.LOFLOW_ADMIN_TOKEN ?? '').split(',').map((t) => t.trim()).filter(Boolean), ...(config.adminTokens ?? [])]);
   }
 
@@ -73,6 +79,11 @@ export class Auth {
     if (this.wsMethods) return this.wsMethods;
     const own = this.pipeline.sources.get(source)?.options.identity as IdentityMethod[] | undefined;
     return own ?? ['token', 'test'];
+  }
+
+  /** Whether a websocket source refuses students who are identified but not authenticated. */
+  requiresAuthenticated(source: string): boolean {
+    return this.requireAuthenticatedAll || this.pipeline.sources.get(source)?.options.require_authenticated === true;
   }
 
   isAdmin(token: string | undefined): boolean {

@@ -9,21 +9,16 @@ import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import type { DeadLetter, LoEvent } from '../types.js';
 import { isUnavailable } from '../unavailable.js';
-import type { IdentityMethod } from './auth.js';
+import { identify, type Identity, type IdentityMethod } from './identity.js';
 import type { WebSocketDeps } from './websocket.js';
 
-/** Identity fields a client may send (in lock_fields or events), in the order they are trusted. */
-function claimedUser(fields: LoEvent): string | undefined {
-  const id = fields.user_id ?? fields.chrome_identity?.email ?? fields.chrome_identity?.id;
-  return typeof id === 'string' && id !== '' ? id : undefined;
-}
 
 const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export class WsIngestConnection {
   private lock: LoEvent = {};
   private lockBytes = 0;
-  private user: { id: string; method: string } | undefined;
+  private user: Identity | undefined;
   /** Events before identity, and their bytes (the frames' sizes). */
   private queue: LoEvent[] = [];
   private queueBytes = 0;
@@ -35,6 +30,8 @@ export class WsIngestConnection {
   private seen = 0;
   private inFlight = false;
   private closed = false;
+  /** Refused (blocklisted, not authenticated, over a bound): frames still in flight are not taken. */
+  private refused = false;
   private readonly methods: IdentityMethod[];
   private readonly meta: { origin: string | null; agent: string | null; ip: string | null };
 
@@ -58,7 +55,7 @@ export class WsIngestConnection {
         this.policyClose(4401, 'unknown token', 'unknown_token');
         return;
       }
-      this.user = { id, method: 'token' };
+      this.user = { id, method: 'token', authenticated: true };
     }
     // Messages over the size limit never arrive: the server's maxPayload closes the socket (1009).
     ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
@@ -80,7 +77,7 @@ export class WsIngestConnection {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
-    if (this.closed) return;
+    if (this.closed || this.refused) return;
     let msg: unknown;
     try {
       msg = JSON.parse(data.toString('utf8'));
@@ -94,7 +91,7 @@ export class WsIngestConnection {
     const events = Array.isArray(msg) ? msg : [msg];
     // Each event of a frame is charged an equal share of its bytes toward the pre-identity bound.
     const share = Math.ceil(data.length / Math.max(1, events.length));
-    for (let i = 0; i < events.length && !this.closed; i++) this.onEvent(events[i], i, share);
+    for (let i = 0; i < events.length && !this.refused; i++) this.onEvent(events[i], i, share);
   }
 
   private onEvent(e: unknown, index: number, bytes: number): void {
@@ -123,7 +120,7 @@ export class WsIngestConnection {
         this.queueSeq.push(seq);
         this.send({ status: 'error', error: `no identity after ${this.queue.length} events: send lock_fields with the user first` });
         this.policyClose(1008, 'no identity: too many events held', 'backlog_before_identity');
-        this.dropQueue(`no identity: over ${limits.maxEventsBeforeIdentity} events or ${limits.maxBytesBeforeIdentity} bytes held before identity; the connection was closed`);
+        this.refuse(`no identity: over ${limits.maxEventsBeforeIdentity} events or ${limits.maxBytesBeforeIdentity} bytes held before identity; the connection was closed`);
         return;
       }
       this.queue.push(merged);
@@ -146,7 +143,7 @@ export class WsIngestConnection {
     if (this.lockBytes > this.deps.limits.maxLockFieldsBytes) {
       this.send({ status: 'error', error: `lock_fields over ${this.deps.limits.maxLockFieldsBytes} bytes in all` });
       this.policyClose(1008, 'lock_fields too large', 'lock_fields_too_large');
-      this.dropQueue('lock_fields over their limit; the connection was closed before identity');
+      this.refuse('lock_fields over their limit; the connection was closed before identity');
       return;
     }
     // Own keys only, and never `__proto__` (it would set the object's prototype, not a field).
@@ -155,20 +152,22 @@ export class WsIngestConnection {
   }
 
   private tryAuthenticate(latest?: LoEvent): void {
-    const claimed = claimedUser(this.lock) ?? (latest ? claimedUser(latest) : undefined);
-    for (const m of this.methods) {
-      if (m === 'test' && claimed) this.user = { id: claimed, method: 'test' };
-      else if (m === 'guest') this.user = { id: `guest-${Math.random().toString(36).slice(2, 10)}`, method: 'guest' };
-      if (this.user) break;
-    }
+    // Lock fields first; an event's own fields only where the lock has none.
+    this.user = identify(this.methods, latest ? { ...latest, ...this.lock } : this.lock, this.deps.auth.deviceTags);
     if (this.user) this.authenticated();
   }
 
   private authenticated(): void {
+    if (!this.user!.authenticated && this.deps.auth.requiresAuthenticated(this.source)) {
+      this.send({ status: 'error', error: `not authenticated: ${this.user!.method} identity '${this.user!.id}' is not verified (device tag not on the list)` });
+      this.policyClose(4401, 'not authenticated', 'not_authenticated');
+      this.refuse(`not authenticated: ${this.user!.method} identity '${this.user!.id}' is not verified`);
+      return;
+    }
     if (this.deps.auth.blocklist.has(this.user!.id)) {
       this.send({ status: 'blocklist', user_id: this.user!.id, action: 'stop' });
       this.policyClose(4403, 'blocklisted', 'blocklisted');
-      this.dropQueue(`user '${this.user!.id}' is blocklisted`);
+      this.refuse(`user '${this.user!.id}' is blocklisted`);
       return;
     }
     this.send({ status: 'auth', user_id: this.user!.id });
@@ -177,6 +176,11 @@ export class WsIngestConnection {
     this.queueSeq = [];
     this.queueBytes = 0;
     if (queued.length) this.forward(queued, seqs);
+  }
+
+  private refuse(reason: string): void {
+    this.refused = true;
+    this.dropQueue(reason);
   }
 
   /** Events held before identity that will never be ingested: dead letters with the reason, counted. */
@@ -202,7 +206,7 @@ export class WsIngestConnection {
     const server = { time: Date.now() / 1000, ...this.meta };
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
-      e.auth = { user_id: this.user!.id, method: this.user!.method };
+      e.auth = { user_id: this.user!.id, method: this.user!.method, authenticated: this.user!.authenticated };
       e.server = server;
       this.pending.push(e);
       this.pendingSeq.push(seqs[i]);
@@ -217,7 +221,7 @@ export class WsIngestConnection {
     this.inFlight = true;
     const { engine, limiter, metrics, limits } = this.deps;
     // Rate limits count per verified identity; a client-claimed id (test, guest) counts against its address.
-    const rateKey = this.user!.method === 'token' ? `user:${this.user!.id}` : `ip:${this.meta.ip}`;
+    const rateKey = this.user!.authenticated ? `user:${this.user!.id}` : `ip:${this.meta.ip}`;
     try {
       while (this.pending.length) {
         const batch = this.pending.splice(0, limits.maxBatchEvents);
