@@ -5,12 +5,9 @@
 // writes, one after another as a partition task makes them; wall time and redis-server CPU per commit.
 //
 //   npx tsx bench/commit-script.ts [commits=400]
-import { spawn, execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { Redis } from 'ioredis';
-import { freePort } from './servers.js';
+import { startRedis } from './servers.js';
 
 const COMMITS = Number(process.argv[2] ?? 400);
 const WRITES = 500;
@@ -53,24 +50,13 @@ const chg = `lf:${tag}:chg`;
 const stateKeys = Array.from({ length: WRITES }, (_, i) => `lf:${tag}:s:events:v1:s-${String(i).padStart(4, '0')}`);
 const state = (n: number) => JSON.stringify({ n, sum: n * 3.5, last: 1_764_000_000_000 + n });
 
-const port = await freePort();
-const dir = mkdtempSync(join(tmpdir(), 'loflow-cs-redis-'));
-const child = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec', '--dir', dir, '--loglevel', 'warning'], { stdio: 'ignore' });
-const exited = new Promise<void>((r) => child.once('exit', () => r()));
+const server = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
+const port = server.port;
 const cpu = () => {
-  const f = readFileSync(`/proc/${child.pid}/stat`, 'utf8').split(') ')[1].split(' ');
+  const f = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1].split(' ');
   return (Number(f[11]) + Number(f[12])) / 100;
 };
 try {
-  for (let i = 0; ; i++) {
-    try {
-      if (execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() === 'PONG') break;
-    } catch {
-      /* not up yet */
-    }
-    if (i > 200) throw new Error('redis-server did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
   const redis = new Redis({ port, host: '127.0.0.1' });
   const commit = (token: string, from: number, to: number, n: number) =>
     redis.eval(COMMIT_LUA, 3 + WRITES, lease, cur, chg, ...stateKeys, token, from, to, 1000 + n, JSON.stringify({ overview: ['c-1'] }), ...stateKeys.map(() => state(n))) as Promise<string[]>;
@@ -116,7 +102,5 @@ try {
   console.log(`| MULTI{MSET, SET offset, SET clock} (today) | ${multi.ms.toFixed(2)} | ${multi.cpu.toFixed(0)} | ${(multi.cpu / WRITES).toFixed(2)} |`);
   redis.disconnect();
 } finally {
-  if (child.exitCode === null) process.kill(child.pid!, 'SIGKILL');
-  await exited;
-  rmSync(dir, { recursive: true, force: true });
+  await server.stop();
 }

@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { freePort, startPostgres } from './servers.js';
+import { freePort, startPostgres, startRedis } from './servers.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const P = 64;
@@ -102,30 +102,8 @@ function report(system: string, what: string, r: { rate: number; server: number;
 
 // ------------------------------------------------------------------------------------------------ Redis
 
-async function startRedisWith(args: string[]): Promise<{ port: number; pid: number; stop(): Promise<void> }> {
-  const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'loflow-sq-redis-'));
-  const child: ChildProcess = spawn('redis-server', ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--dir', dir, '--loglevel', 'warning', ...args], { stdio: 'ignore' });
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  for (let i = 0; ; i++) {
-    try {
-      if (execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() === 'PONG') break;
-    } catch {
-      /* not up yet */
-    }
-    if (i > 200) throw new Error('redis-server did not start');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  return {
-    port,
-    pid: child.pid!,
-    async stop() {
-      if (child.exitCode === null) process.kill(child.pid!, 'SIGKILL');
-      await exited;
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+/** A throwaway redis-server with these settings (bench/servers.ts). */
+const startRedisWith = (args: string[]) => startRedis({ args });
 
 const inKey = (p: number) => `lf:{bench:p${p}}:in`;
 const prodKey = (p: number) => `lf:{bench:p${p}}:prod`;
