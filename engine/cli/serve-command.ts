@@ -32,6 +32,8 @@ Options:
                    edits are applied live (connections and state kept); state-breaking ones are refused
                    with the plan printed and the running version goes on
   --admin-token T  operator token for loflow tap (GET /v1/tap/:node); also env LOFLOW_ADMIN_TOKEN
+  --stall-seconds N /healthz answers 503 when the committed offset has not moved for N seconds while
+                   events wait (default 30; env LOFLOW_STALL_SECONDS)
   --reset          when the state store holds state of changed reducers (a state-breaking edit):
                    drop their old state and start them empty
   --rebuild        instead, recompute the changed reducers from the archive, then serve
@@ -49,6 +51,11 @@ export const serveCommand: Command = {
   async run({ positionals, options }) {
     const pipeline = await loadPipeline(positionals[0]);
     if (!pipeline) return 1;
+    const stallSeconds = Number(options['stall-seconds'] ?? process.env.LOFLOW_STALL_SECONDS ?? 30);
+    if (!(stallSeconds > 0)) {
+      console.error(`loflow serve: --stall-seconds must be a positive number of seconds, not '${options['stall-seconds'] ?? process.env.LOFLOW_STALL_SECONDS}'`);
+      return 2;
+    }
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
     const archiveDir = typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive');
@@ -64,7 +71,7 @@ export const serveCommand: Command = {
     const archive = await openArchiveSink(pipeline, archiveDir);
     const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
     const checkpoint = await openCheckpoint(checkpointSpec, pipeline.name);
-    const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
+    const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
     await engine.start();
     const server = await startServer({
       pipeline,

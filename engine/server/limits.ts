@@ -9,6 +9,8 @@ export interface Limits {
   /** Events per second per client key (token bucket), and its burst. */
   ratePerSec: number;
   rateBurst: number;
+  /** How long an HTTP batch waits for room when the backlog is full before 503 + Retry-After (never forever). */
+  queueWaitMs: number;
 }
 
 export const defaultLimits: Limits = {
@@ -17,5 +19,6 @@ export const defaultLimits: Limits = {
   maxBatchEvents: 10_000,
   ratePerSec: 20_000,
   rateBurst: 40_000,
+  queueWaitMs: 1500,
 };
 
