@@ -13,10 +13,12 @@ import { join } from 'node:path';
 import { rng } from '../../engine/classroom.js';
 import { compilePipelineFile } from '../../engine/compiler.js';
 import { Engine } from '../../engine/runtime.js';
+import { startServer } from '../../engine/server/index.js';
 import { MemoryStateStore } from '../../engine/state/memory-store.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { StateStore } from '../../engine/types.js';
 import { startRedis } from '../../bench/servers.js';
+import { pino } from 'pino';
 
 const root = join(import.meta.dirname, '../..');
 const demo = join(root, 'pipelines/writing-observer.yaml');
@@ -120,16 +122,7 @@ describe('Redis frozen under serve with the in-memory log (hardening #17.9)', ()
       sending = false;
       await Promise.all(senders);
 
-      // Everything logged is processed and committed, and the log holds each sent event once.
       const total = sent.reduce((a, n) => a + n, 0) * BATCH;
-      let h = await getHealth();
-      for (let i = 0; !(h.body.ok && (h.body as any).committed_offset === (h.body as any).log_end) && i < 100; i++) {
-        await sleep(100);
-        h = await getHealth();
-      }
-      expect(h.status).toBe(200);
-      expect((h.body as any).log_end).toBe(total);
-
       const during = answers.filter((a) => a.at >= frozenAt && a.at < thawedAt);
       const refused = during.filter((a) => a.status === 503);
       console.log(
@@ -154,6 +147,15 @@ describe('Redis frozen under serve with the in-memory log (hardening #17.9)', ()
       expect(down.at(-1)!.body).toMatchObject({ ok: false, store: 'unavailable', error: expect.stringMatching(/redis unavailable/) });
       expect(Math.max(...health.map((x) => x.body.stalled_s))).toBeGreaterThanOrEqual(2);
 
+      // Everything logged is processed and committed, and the log holds each sent event once.
+      let h = await getHealth();
+      for (let i = 0; !(h.body.ok && (h.body as any).committed_offset === (h.body as any).log_end) && i < 100; i++) {
+        await sleep(100);
+        h = await getHealth();
+      }
+      expect(h.status).toBe(200);
+      expect((h.body as any).log_end).toBe(total);
+
       const stopped = exited;
       child.kill('SIGTERM');
       await stopped;
@@ -177,4 +179,45 @@ describe('Redis frozen under serve with the in-memory log (hardening #17.9)', ()
       await redis.stop();
     }
   }, 60_000);
+
+  it('answers 503 + Retry-After after a bounded wait when the backlog is full, instead of holding the request', async () => {
+    const redis = await startRedis();
+    const { pipeline } = await compilePipelineFile(demo);
+    const engine = new Engine(pipeline!, { store: await RedisStateStore.connect(redis.url), queueLimit: 100, batchSize: 50, retryMs: 20 });
+    await engine.start();
+    const s = await startServer({ pipeline: pipeline!, engine, port: 0, limits: { queueWaitMs: 500 }, logger: pino({ level: 'silent' }) });
+    const post = (p: number, b: number) =>
+      fetch(`${s.url}/v1/events`, { method: 'POST', body: JSON.stringify(batchOf(p, b)), headers: { 'x-loflow-producer': `p${p}`, 'x-loflow-seq': String(b * BATCH) }, signal: AbortSignal.timeout(HANG_MS) });
+    try {
+      expect((await post(0, 0)).status).toBe(200);
+      await engine.flush();
+      process.kill(redis.pid, 'SIGSTOP');
+      // Two batches fill the backlog (the batch in flight waits on the frozen Redis); the third finds no room.
+      expect((await post(0, 1)).status).toBe(200);
+      expect((await post(0, 2)).status).toBe(200);
+      const t0 = Date.now();
+      const full = await post(0, 3);
+      const waited = Date.now() - t0;
+      expect(full.status).toBe(503);
+      expect(full.headers.get('retry-after')).toBe('1');
+      expect(((await full.json()) as { error: string }).error).toMatch(/backlog full: 100 accepted events wait/);
+      expect(waited).toBeGreaterThanOrEqual(450);
+      expect(waited).toBeLessThan(1500);
+      process.kill(redis.pid, 'SIGCONT');
+      // The sender retries until accepted; once Redis answers, the backlog drains and every event counts once.
+      for (let i = 0; (await post(0, 3)).status !== 200; i++) {
+        expect(i).toBeLessThan(100);
+        await sleep(100);
+      }
+      await engine.flush();
+      expect(engine.stats()).toMatchObject({ logEnd: 4 * BATCH, committedOffset: 4 * BATCH });
+      const counts = engine.keys('events').map((k) => engine.view('events', k) as number);
+      expect(counts.reduce((a, n) => a + n, 0)).toBe(4 * BATCH);
+    } finally {
+      process.kill(redis.pid, 'SIGCONT');
+      await s.stop();
+      await engine.stop();
+      await redis.stop();
+    }
+  });
 });
