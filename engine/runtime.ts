@@ -8,7 +8,7 @@ import { aggregateGroup, memberOfKey, relationOf, type AggregateResult, type Cac
 import { MemoryDeadLetterStore } from './deadletter/memory-deadletter.js';
 import { MemoryInputLog } from './log/memory-log.js';
 import { MemoryStateStore } from './state/memory-store.js';
-import { backlogFull, isUnavailable, unavailable } from './unavailable.js';
+import { backlogFull, isUnavailable } from './unavailable.js';
 import type {
   BatchRunner,
   ArchiveSink,
@@ -397,7 +397,8 @@ export class Engine extends EventEmitter {
 
   /** Throws UNAVAILABLE while the last batch attempt failed on an unavailable store or log and none has succeeded since. */
   private refuseIfDown(): void {
-    if (this.lastError !== null && isUnavailable(this.lastError)) throw unavailable('state store', this.lastError);
+    if (this.lastError === null || !isUnavailable(this.lastError)) return;
+    throw Object.assign(new Error(`not accepting events while processing fails: ${(this.lastError as Error).message ?? this.lastError}`), { code: 'UNAVAILABLE', cause: this.lastError });
   }
 
   /** Wait while the backlog is at queueLimit: forever (in-process callers), or up to maxWaitMs, then BACKLOG_FULL. */
@@ -590,7 +591,8 @@ export class Engine extends EventEmitter {
         this.counters.retries++;
         this.emit('retry', err);
         await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 5000);
+        // At most 2 s (the Retry-After ingest answers meanwhile): HTTP ingest is refused until a retry succeeds.
+        delay = Math.min(delay * 2, 2000);
       }
     }
   }
@@ -1135,6 +1137,33 @@ export class Engine extends EventEmitter {
     // Processing goes on, but the archive takes nothing more: a restart re-feeds it from the log and the outbox.
     if (this.archiveFailure !== null) return { ok: false, error: `archive stopped: ${message(this.archiveFailure)}; restart to re-feed it`, storeDown, stalledMs };
     return { ok: true, error: null, storeDown, stalledMs };
+  }
+
+  private probing: Promise<string | null> | null = null;
+
+  /**
+   * health(), and when it knows of no store failure, whether the store answers now (within `timeoutMs`): an
+   * idle engine touches no store, so without this a frozen or unreachable store would look healthy. One
+   * probe at a time, however many callers.
+   */
+  async checkHealth(timeoutMs = 1000): Promise<ReturnType<Engine['health']>> {
+    const h = this.health();
+    if (h.storeDown || !this.started) return h;
+    this.probing ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)));
+      try {
+        await Promise.race([this.store.offset(this.pipeline.name), late]);
+        return null;
+      } catch (err) {
+        return String((err as Error).message ?? err);
+      } finally {
+        clearTimeout(timer);
+        this.probing = null;
+      }
+    })();
+    const failed = await this.probing;
+    return failed === null ? h : { ...h, ok: false, error: `state store not answering: ${failed}`, storeDown: true };
   }
 
   stats(): EngineStats {

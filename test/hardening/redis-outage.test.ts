@@ -180,7 +180,7 @@ describe('Redis frozen under serve with the in-memory log (hardening #17.9)', ()
     }
   }, 60_000);
 
-  it('answers 503 + Retry-After after a bounded wait when the backlog is full, instead of holding the request', async () => {
+  it('answers 503 + Retry-After after a bounded wait when the backlog is full, instead of holding the request; /healthz probes an idle store', async () => {
     const redis = await startRedis();
     const { pipeline } = await compilePipelineFile(demo);
     const engine = new Engine(pipeline!, { store: await RedisStateStore.connect(redis.url), queueLimit: 100, batchSize: 50, retryMs: 20 });
@@ -192,6 +192,12 @@ describe('Redis frozen under serve with the in-memory log (hardening #17.9)', ()
       expect((await post(0, 0)).status).toBe(200);
       await engine.flush();
       process.kill(redis.pid, 'SIGSTOP');
+      // Idle (nothing to process), yet /healthz finds out: it asks the store, for at most a second.
+      const t = Date.now();
+      const idle = await fetch(`${s.url}/healthz`, { signal: AbortSignal.timeout(HANG_MS) });
+      expect(Date.now() - t).toBeLessThan(2000);
+      expect(idle.status).toBe(503);
+      expect(await idle.json()).toMatchObject({ ok: false, store: 'unavailable', error: expect.stringMatching(/^state store not answering/) });
       // Two batches fill the backlog (the batch in flight waits on the frozen Redis); the third finds no room.
       expect((await post(0, 1)).status).toBe(200);
       expect((await post(0, 2)).status).toBe(200);
