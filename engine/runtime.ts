@@ -353,8 +353,10 @@ export class Engine extends EventEmitter {
     }
     if (!this.running) await this.start();
     if (opts.refuseWhileDown) this.refuseIfDown();
-    await this.waitForRoom(opts.maxWaitMs);
-    if (opts.refuseWhileDown) this.refuseIfDown(); // it may have gone down while we waited
+    if (this.logEnd - this.committed >= this.queueLimit) {
+      await this.waitForRoom(opts.maxWaitMs);
+      if (opts.refuseWhileDown) this.refuseIfDown(); // it may have gone down while we waited
+    }
     // Sized for all events and cut to the accepted ones after the loop: no regrowth per 4,096-event batch.
     const accepted: Array<{ offset?: number; stream: string; event: LoEvent; at: number; producer?: string; seq?: number }> = new Array(events.length);
     let n = 0;
@@ -1122,8 +1124,8 @@ export class Engine extends EventEmitter {
 
   /**
    * Not ok, with the reason: while the last batch attempt failed (being retried); when the committed offset
-   * has not moved for stallMs while events wait (a stalled pipeline: `stalled` says since when); when the
-   * archive stopped. `storeDown`: ingest that asks for it (refuseWhileDown) is refused.
+   * has not moved for stallMs while events wait (a stalled pipeline: `stalledMs` says for how long, 0 when
+   * not); when the archive stopped. `storeDown`: ingest that asks for it (refuseWhileDown) is refused.
    */
   health(): { ok: boolean; error: string | null; storeDown: boolean; stalledMs: number } {
     const message = (e: unknown) => String((e as Error).message ?? e);
