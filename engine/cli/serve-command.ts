@@ -39,6 +39,8 @@ Options:
                    (both authenticated when the device's user_tag is in LOFLOW_DEVICE_TAGS); test:
                    trusts the user_id the client claims (development only); guest: a random id
   --ws-require-auth refuse WebSocket students whose identity is only claimed (close 4401)
+  --stall-seconds N /healthz answers 503 when the committed offset has not moved for N seconds while
+                   events wait (default 30; env LOFLOW_STALL_SECONDS)
   --reset          when the state store holds state of changed reducers (a state-breaking edit):
                    drop their old state and start them empty
   --rebuild        instead, recompute the changed reducers from the archive, then serve
@@ -65,6 +67,11 @@ export const serveCommand: Command = {
         return 2;
       }
     }
+    const stallSeconds = Number(options['stall-seconds'] ?? process.env.LOFLOW_STALL_SECONDS ?? 30);
+    if (!(stallSeconds > 0)) {
+      console.error(`loflow serve: --stall-seconds must be a positive number of seconds, not '${options['stall-seconds'] ?? process.env.LOFLOW_STALL_SECONDS}'`);
+      return 2;
+    }
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
     const archiveDir = typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive');
@@ -80,7 +87,7 @@ export const serveCommand: Command = {
     const archive = await openArchiveSink(pipeline, archiveDir);
     const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
     const checkpoint = await openCheckpoint(checkpointSpec, pipeline.name);
-    const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
+    const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
     await engine.start();
     const server = await startServer({
       pipeline,
