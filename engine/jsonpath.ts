@@ -1,5 +1,7 @@
 // A small, strict JSON path subset, compiled once to an accessor: `$.a.b`, `$.a[0]`, `$['odd key']`, `$.a.*`
 // is not supported on purpose (a key must name one value). Errors carry the column of the bad character.
+// Alternatives `$.a ?? $.b` read the first path whose value is neither missing nor null (events of different
+// kinds name the same thing differently: a Docs save's `doc_id`, the extension wrapper's `object.id`).
 
 export type Accessor = (value: unknown) => unknown;
 
@@ -13,8 +15,63 @@ export class JsonPathError extends Error {
   }
 }
 
-/** Parse a path into its segments (strings for fields, numbers for array indices). */
+/**
+ * The alternatives of a path, split at `??` outside brackets, each trimmed, with its offset in the text.
+ * A path without `??` is its only alternative.
+ */
+export function alternativesOf(path: string): Array<{ path: string; offset: number }> {
+  const out: Array<{ path: string; offset: number }> = [];
+  let start = 0;
+  let quote: string | null = null;
+  let bracket = false;
+  const push = (end: number) => {
+    const raw = path.slice(start, end);
+    const lead = raw.length - raw.trimStart().length;
+    out.push({ path: raw.trim(), offset: start + lead });
+  };
+  for (let i = 0; i < path.length; i++) {
+    const c = path[i];
+    if (quote) {
+      if (c === '\\') i++;
+      else if (c === quote) quote = null;
+    } else if (bracket && (c === "'" || c === '"')) quote = c;
+    else if (c === '[') bracket = true;
+    else if (c === ']') bracket = false;
+    else if (!bracket && c === '?' && path[i + 1] === '?') {
+      push(i);
+      start = i + 2;
+      i++;
+    }
+  }
+  push(path.length);
+  return out;
+}
+
+/**
+ * Parse a path into its segments (strings for fields, numbers for array indices). For alternatives
+ * (`$.a ?? $.b`) every one is checked and the first one's segments are returned.
+ */
 export function parsePath(path: string): Array<string | number> {
+  if (typeof path === 'string' && path.includes('??')) {
+    const alts = alternativesOf(path);
+    if (alts.length > 1) {
+      let first: Array<string | number> | undefined;
+      for (const a of alts) {
+        try {
+          const segs = parseOne(a.path);
+          first ??= segs;
+        } catch (err) {
+          if (err instanceof JsonPathError) throw new JsonPathError(`${err.message} (in '${path}')`, a.offset + err.offset);
+          throw err;
+        }
+      }
+      return first!;
+    }
+  }
+  return parseOne(path);
+}
+
+function parseOne(path: string): Array<string | number> {
   if (typeof path !== 'string' || !path.startsWith('$')) {
     throw new JsonPathError(`a JSON path starts with '$' (got '${path}'); e.g. $.auth.user_id`, 0);
   }
@@ -49,7 +106,25 @@ export function parsePath(path: string): Array<string | number> {
 
 /** Compile a path to a fast accessor; `$` alone returns the value itself. */
 export function compilePath(path: string): Accessor {
-  const s = parsePath(path);
+  if (typeof path === 'string' && path.includes('??')) {
+    const alts = alternativesOf(path);
+    if (alts.length > 1) {
+      parsePath(path); // errors with the offset in the whole text
+      const gets = alts.map((a) => compileOne(a.path));
+      return (v) => {
+        for (let i = 0; i < gets.length; i++) {
+          const x = gets[i](v);
+          if (x !== undefined && x !== null) return x;
+        }
+        return undefined;
+      };
+    }
+  }
+  return compileOne(path);
+}
+
+function compileOne(path: string): Accessor {
+  const s = parseOne(path);
   switch (s.length) {
     case 0:
       return (v) => v;
@@ -83,6 +158,14 @@ export function isPath(text: unknown): text is string {
 
 /** Copy the value at a path from one object to another (creating parents), unless `to` already has one. */
 export function copierOf(path: string): (from: unknown, to: Record<string, any>) => void {
+  const alts = typeof path === 'string' && path.includes('??') ? alternativesOf(path) : [];
+  if (alts.length > 1) {
+    // Every alternative the event has: a derived event is keyed the same way as its source.
+    const copiers = alts.map((a) => copierOf(a.path));
+    return (from, to) => {
+      for (const c of copiers) c(from, to);
+    };
+  }
   const segs = parsePath(path);
   const get = compilePath(path);
   return (from, to) => {
