@@ -1,6 +1,7 @@
 import type { Operator } from '../engine/types.js';
 import { durationSchema } from '../engine/duration.js';
 import { durationParam } from './params.js';
+import { isCountedKey } from './keystrokes.js';
 
 export interface PauseState {
   last: number | null;
@@ -17,7 +18,7 @@ export interface PauseState {
  */
 export const pauses: Operator<PauseState, { threshold: number }> = {
   name: 'pauses',
-  summary: 'P-burst and pause statistics from keystrokes: bursts, mean burst length (keys), pauses, mean pause.',
+  summary: 'P-burst and pause statistics from keystrokes (a key logged as keydown, keypress and keyup counts once): bursts, mean burst length (keys), pauses, mean pause.',
   params: {
     type: 'object',
     additionalProperties: false,
@@ -25,7 +26,8 @@ export const pauses: Operator<PauseState, { threshold: number }> = {
   },
   prepare: (p: { threshold?: unknown }) => ({ threshold: durationParam('threshold', p.threshold ?? '2s') }),
   init: () => ({ last: null, current: 0, bursts: 0, burst_keys: 0, pauses: 0, pause_ms: 0 }),
-  reduce(s, _e, ctx, p) {
+  reduce(s, e, ctx, p) {
+    if (!isCountedKey(e)) return s; // a key's keypress and keyup: its keydown counted it
     if (s.last !== null && ctx.time < s.last) return s;
     if (s.last !== null && ctx.time - s.last >= p.threshold) {
       s.pauses++;

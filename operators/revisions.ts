@@ -2,6 +2,7 @@ import type { LoEvent, Operator } from '../engine/types.js';
 import { durationSchema } from '../engine/duration.js';
 import { durationParam } from './params.js';
 import { eachCommand } from './gdocs.js';
+import { isCountedKey } from './keystrokes.js';
 
 export interface RevisionState {
   last: number | null;
@@ -39,6 +40,7 @@ export const revisions: Operator<RevisionState, { pause: number }> = {
   prepare: (p: { pause?: unknown }) => ({ pause: durationParam('pause', p.pause ?? '2s') }),
   init: () => ({ last: null, revisions: 0, deleted_chars: 0 }),
   reduce(s, e, ctx, p) {
+    if (e.event === 'keystroke' && !isCountedKey(e)) return s; // a key's keypress and keyup: its keydown counted it
     const deleted = deletedChars(e);
     const afterPause = s.last === null || ctx.time - s.last >= p.pause;
     if (deleted > 0) {

@@ -130,6 +130,9 @@ describe('writing process', () => {
   it('pauses: P-bursts between pauses of at least the threshold', () => {
     const r = run(pauses, { threshold: '2s' }, [0, 100, 200, 3000, 3100, 9000].map((t) => key(t)));
     expect(r.view()).toEqual({ bursts: 3, mean_burst_len: 2, pauses: 2, mean_pause_ms: (2800 + 5900) / 2 });
+    // The extension's keydown/keypress/keyup of each key count as one key, and the pause runs keydown to keydown.
+    const triples = [0, 100, 200, 3000, 3100, 9000].flatMap((t) => ['keydown', 'keypress', 'keyup'].map((type, j) => ({ ...key(t + j * 20), keystroke: { key: 'a', type } })));
+    expect(run(pauses, { threshold: '2s' }, triples).view()).toEqual(r.view());
   });
   it('revisions: deletions after a pause, not typo fixes inside a burst', () => {
     const r = run(revisions, { pause: '2s' }, [key(0), key(100, 'Backspace'), key(200), key(5000, 'Backspace'), key(5100, 'Backspace'),

@@ -79,10 +79,16 @@ describe('operators equal a naive recomputation (properties)', () => {
         // rate buckets are 5 s wide for a 5 m horizon: count events in buckets that overlap the horizon.
         const r = fold(rate, { horizon: '5m' }, ev).view(now) as any;
         expect(r.events).toBe(ev.filter((e) => Math.floor(e.ts / 5000) * 5000 + 5000 > now - 300_000).length);
+        // words_per_minute: 1 s buckets for a 1 m window, counted when they overlap the last minute.
         const w = fold(wordsPerMinute, { window: '1m' }, ev).view(now) as any;
-        const from = Math.floor((now - 60_000) / 60_000);
-        const chars = ev.filter((e) => e.keystroke.key.length === 1 && Math.floor(e.ts / 60_000) > from).length;
+        const chars = ev.filter((e) => e.keystroke.key.length === 1 && Math.floor(e.ts / 1000) * 1000 + 1000 > now - 60_000).length;
         expect(w.wpm).toBe(Math.round((chars / 5) * 10) / 10);
+        // Logged as the extension does (keydown, keypress for printable keys, keyup), every key counts once.
+        const triples = ev.flatMap((e) =>
+          (e.keystroke.key.length === 1 ? ['keydown', 'keypress', 'keyup'] : ['keydown', 'keyup']).map((type, j) => ({ ...e, ts: e.ts + j, keystroke: { ...e.keystroke, type } })),
+        );
+        expect(fold(wordsPerMinute, { window: '1m' }, triples).view(now)).toEqual(w);
+        expect(fold(revisions, { pause: 2000 }, triples).view(0)).toEqual(rv);
       }),
     );
   });

@@ -126,8 +126,36 @@ describe('words_per_minute', () => {
   it('counts typed characters in the trailing minute as words of 5 characters', () => {
     const events = Array.from({ length: 100 }, (_, i) => ({ ts: 60_000 * 10 + i * 500, keystroke: { key: i % 10 === 9 ? 'Backspace' : 'a' } }));
     const r = run(wordsPerMinute, {}, events);
-    // Keystrokes at 10:00..10:49.5: the minute 10 bucket holds 90 characters (10 are Backspace).
+    // Keystrokes at 10:00..10:49.5: 90 characters (10 are Backspace) in the last minute.
     expect(r.view(60_000 * 10 + 49_500)).toEqual({ wpm: 18, keystrokes: 100 });
+  });
+  it('slides in event time: a student who typed 48 s ago still shows, across a minute boundary', () => {
+    // 25 characters from 10:00:30 to 10:00:42; the clock at 10:01:30 (48 s after the last key). Whole-minute
+    // buckets showed 0 here: the 10:00 minute had left the window.
+    const events = Array.from({ length: 25 }, (_, i) => ({ ts: 60_000 * 10 + 30_000 + i * 500, keystroke: { key: 'a' } }));
+    const r = run(wordsPerMinute, {}, events);
+    expect(r.view(60_000 * 11 + 30_000)).toEqual({ wpm: 5, keystrokes: 25 });
+    // 61 s after the last key they are out of the window.
+    expect(r.view(60_000 * 10 + 42_000 + 61_000)).toEqual({ wpm: 0, keystrokes: 25 });
+    // A 5 m window: 5 words over 5 minutes.
+    expect(run(wordsPerMinute, { window: '5m' }, events).view(60_000 * 14)).toEqual({ wpm: 1, keystrokes: 25 });
+  });
+  it('counts a key once when the extension logs its keydown, keypress and keyup', () => {
+    const typed = 'hello world';
+    const events = [...typed].flatMap((ch, i) =>
+      ['keydown', 'keypress', 'keyup'].map((type, j) => ({ event: 'keystroke', ts: 1_000_000 + i * 200 + j * 30, keystroke: { type, key: ch } })),
+    );
+    const once = [...typed].map((ch, i) => ({ event: 'keystroke', ts: 1_000_000 + i * 200, keystroke: { key: ch } }));
+    const now = 1_000_000 + typed.length * 200;
+    expect(run(wordsPerMinute, {}, events).view(now)).toEqual({ wpm: 2.2, keystrokes: 11 });
+    expect(run(wordsPerMinute, {}, events).view(now)).toEqual(run(wordsPerMinute, {}, once).view(now));
+    expect(run(wordsPerMinute, { key_event: 'keyup' }, events).view(now)).toEqual({ wpm: 2.2, keystrokes: 11 });
+  });
+  it('a state of the per-minute version starts afresh', () => {
+    const params = wordsPerMinute.prepare!({});
+    const old = { buckets: [[16_666, 40]], keystrokes: 40, last: 1_000_000 } as any;
+    const s = wordsPerMinute.reduce(old, { keystroke: { key: 'a' } }, { key: 'k', time: 1_000_100, emit() {}, late() {} }, params);
+    expect(wordsPerMinute.view!(s, params, 1_000_100)).toEqual({ wpm: 0.2, keystrokes: 41 });
   });
 });
 
