@@ -1,5 +1,11 @@
-// A deterministic synthetic classroom: N students typing in Google Docs, in Learning Observer's event shapes
-// (keystroke, google_docs_save with is/ds/mlti commands, visibility). Same seed -> same events, byte for byte.
+// A deterministic synthetic classroom: N students typing in Google Docs, in the shapes the Writing Observer
+// extension really sends (see README "Event time" and test/fixtures/extension/): each key is three
+// `keystroke` events (keydown, keypress for printable keys, keyup) wrapped with the page's `object`
+// (document id in object.id); `google_docs_save` {doc_id, tab_id, url, bundles, rev, timestamp} with
+// is/ds/mlti commands; `document_loaded` and `document_history` (a changelog) when a page opens;
+// `visibility` and `attention` around page switches. Like the extension, no event has a top-level `ts`:
+// every event carries lo_event's `metadata.iso_ts` (the client's wall clock when it was logged), saves
+// also `timestamp`, DOM events their page-relative `timeStamp`. Same seed -> same events, byte for byte.
 import type { LoEvent } from './types.js';
 
 export interface ClassroomOptions {
@@ -12,9 +18,9 @@ export interface ClassroomOptions {
   start?: number;
   /** Source stream name the events are for. */
   stream?: string;
-  /** Keystrokes per google_docs_save (the extension batches edits). */
+  /** Keys typed per google_docs_save (the extension batches edits). */
   saveEvery?: number;
-  /** Keep each document's text (for tests of text reconstruction; costs memory). */
+  /** Kept for compatibility: texts are always tracked now (document_history needs them). */
   trackText?: boolean;
 }
 
@@ -39,18 +45,40 @@ export function studentId(i: number): string {
   return `s-${String(i).padStart(4, '0')}`;
 }
 
+/**
+ * The client time of an event as loflow's demo pipeline reads it (`time: $.ts ?? $.metadata.iso_ts`): a
+ * top-level `ts` (tools other than the extension), else lo_event's `metadata.iso_ts`; undefined if neither.
+ */
+export function clientTime(e: LoEvent): number | undefined {
+  if (typeof e.ts === 'number') return e.ts;
+  const iso = e.metadata?.iso_ts;
+  return typeof iso === 'string' ? Date.parse(iso) : undefined;
+}
+
 interface Student {
   id: string;
   next: number; // event time of its next action
   doc: number; // current document index
-  lengths: number[]; // document lengths (characters)
-  texts?: string[];
+  texts: string[];
+  /** When each document's page was loaded (its DOM events' timeStamp counts from there); -1: never. */
+  loadedAt: number[];
   pending: Array<Record<string, unknown>>; // edit commands not yet saved
   rev: number;
   typed: number;
 }
 
 const WORDS = 'the a learning student writes essay about science history because evidence shows that our class'.split(' ');
+const SOURCE = 'org.mitros.writing_analytics';
+const VERSION = '1.0';
+const OBJECT_TYPE = 'http://schema.learning-observer.org/writing-observer/';
+
+/** A key's KeyboardEvent fields as the extension selects them (printable keys have a keypress). */
+function keyFields(key: string): { code: string; keyCode: number; charCode: number; printable: boolean } {
+  if (key === 'Backspace') return { code: 'Backspace', keyCode: 8, charCode: 0, printable: false };
+  if (key === ' ') return { code: 'Space', keyCode: 32, charCode: 32, printable: true };
+  const upper = key.toUpperCase();
+  return { code: /[a-z]/i.test(key) ? `Key${upper}` : 'Unidentified', keyCode: upper.charCodeAt(0), charCode: key.charCodeAt(0), printable: true };
+}
 
 export class Classroom {
   readonly stream: string;
@@ -74,12 +102,12 @@ export class Classroom {
         id: studentId(i),
         next: start + Math.floor(this.random() * 5000),
         doc: 0,
-        lengths: new Array(this.docs).fill(0),
+        texts: new Array(this.docs).fill(''),
+        loadedAt: new Array(this.docs).fill(-1),
         pending: [],
         rev: 0,
         typed: 0,
       };
-      if (opts.trackText) s.texts = new Array(this.docs).fill('');
       this.students.push(s);
       this.heapPush(i);
     }
@@ -98,15 +126,15 @@ export class Classroom {
 
   /** Save every student's pending edits now (the end of a recording); returns those save events. */
   finish(): GeneratedEvent[] {
-    for (const s of this.students) this.flushSave(s, { source: 'org.mitros.writing_analytics', version: '1.0', auth: { user_id: s.id } });
+    for (const s of this.students) this.flushSave(s, s.next);
     const out = this.out;
     this.out = [];
     return out;
   }
 
-  /** The text of a student's document (only with trackText). */
+  /** The text of a student's document. */
   text(student: number, doc: number): string | undefined {
-    return this.students[student].texts?.[doc];
+    return this.students[student].texts[doc];
   }
 
   docId(student: Student | number, doc: number): string {
@@ -114,20 +142,51 @@ export class Classroom {
     return `doc-${id}-${doc}`;
   }
 
+  private push(event: LoEvent): void {
+    this.out.push({ stream: this.stream, event });
+  }
+
+  /** What the server keeps of a content-script event: lock fields (source, version), auth, the page wrapper. */
+  private pageEvent(s: Student, t: number, type: string, body: Record<string, unknown>, frameindex: string): LoEvent {
+    const docId = this.docId(s, s.doc);
+    return {
+      event_type: type,
+      ...body,
+      frameindex,
+      object: { type: OBJECT_TYPE, title: `Essay ${s.doc + 1}`, id: docId, tab_id: null, url: `https://docs.google.com/document/d/${docId}/edit` },
+      event: type,
+      readyState: 'complete',
+      wa_source: 'client_page',
+      metadata: { iso_ts: new Date(t).toISOString() },
+      source: SOURCE,
+      version: VERSION,
+      auth: { user_id: s.id },
+    };
+  }
+
+  /** A DOM event's page-relative high-resolution time (ms since the page loaded, with a fraction). */
+  private timeStamp(s: Student, t: number): number {
+    return t - s.loadedAt[s.doc] + Math.floor(this.random() * 10) / 10;
+  }
+
   private step(): void {
     const i = this.heapPop();
     const s = this.students[i];
+    if (s.loadedAt[s.doc] < 0) this.openPage(s);
     const r = this.random();
-    const base = { source: 'org.mitros.writing_analytics', version: '1.0', auth: { user_id: s.id } };
     if (r < 0.004) {
-      // Switch to another document (a page switch): visibility events around it.
-      this.flushSave(s, base);
-      this.out.push({ stream: this.stream, event: { ...base, event: 'visibility', ts: s.next, doc_id: this.docId(s, s.doc), visibility: 'hidden' } });
+      // Switch to another document's tab: focus leaves and the page hides, the other page shows.
+      this.flushSave(s, s.next);
+      this.attention(s, s.next, 'focusout');
+      this.visibility(s, s.next + 1);
       s.doc = (s.doc + 1) % this.docs;
       s.next += 500 + Math.floor(this.random() * 3000);
-      this.out.push({ stream: this.stream, event: { ...base, event: 'visibility', ts: s.next, doc_id: this.docId(s, s.doc), visibility: 'visible' } });
+      // A page seen before shows again, or (half the time) is reloaded: its history then rebuilds its text.
+      if (s.loadedAt[s.doc] < 0 || this.random() < 0.5) this.openPage(s);
+      else this.visibility(s, s.next);
+      this.attention(s, s.next + 1, 'focusin');
     } else {
-      this.keystroke(s, base);
+      this.keystroke(s);
     }
     // Typing rhythm: mostly 80-300 ms between keys, pauses of 2-8 s between bursts, rare long idle gaps.
     const p = this.random();
@@ -136,61 +195,91 @@ export class Classroom {
     this.heapPush(i);
   }
 
-  private keystroke(s: Student, base: Record<string, unknown>): void {
-    const len = s.lengths[s.doc];
+  /** A page opens: document_loaded (its partial text) and document_history (the changelog so far). */
+  private openPage(s: Student): void {
+    const t = s.next;
+    s.loadedAt[s.doc] = t - 1500; // the load event fires a while after navigation starts
+    const text = s.texts[s.doc];
+    this.push(this.pageEvent(s, t, 'document_loaded', { partial_text: text + '\n' }, '1'));
+    // The revisions endpoint's changelog: [command, time, user, revision, session, session revision, ...].
+    const changelog = text ? [[{ ty: 'is', ibi: 1, s: text }, t - 60_000, `u-${s.id}`, s.rev, `sid-${s.id}`, 1, null, null]] : [];
+    this.push(this.pageEvent(s, t + 400, 'document_history', { history: { changelog } }, '1'));
+    s.next = t + 401;
+  }
+
+  private visibility(s: Student, t: number): void {
+    this.push(this.pageEvent(s, t, 'visibility', { visibility: { target: {}, bubbles: false, cancelable: false, isTrusted: true, timeStamp: this.timeStamp(s, t), type: 'visibilitychange' } }, '1'));
+  }
+
+  private attention(s: Student, t: number, type: 'focusin' | 'focusout'): void {
+    this.push(
+      this.pageEvent(s, t, 'attention', {
+        attention: {
+          bubbles: true, cancelable: false, isTrusted: true, timeStamp: this.timeStamp(s, t),
+          'target.className': 'docs-texteventtarget-iframe', 'target.id': '', 'target.nodeType': 1, 'target.localName': 'iframe', type,
+        },
+      }, '1'),
+    );
+  }
+
+  private keystroke(s: Student): void {
+    const text = s.texts[s.doc];
+    const len = text.length;
     const backspace = len > 0 && this.random() < 0.12;
     let key: string;
-    let pos: number;
     if (backspace) {
       key = 'Backspace';
-      pos = len; // delete the last character (1-based index `len`)
-      s.pending.push({ ty: 'ds', si: pos, ei: pos });
-      s.lengths[s.doc] = len - 1;
-      if (s.texts) s.texts[s.doc] = s.texts[s.doc].slice(0, -1);
+      s.pending.push({ ty: 'ds', si: len, ei: len }); // delete the last character (1-based index `len`)
+      s.texts[s.doc] = text.slice(0, -1);
     } else {
       // Mostly append; sometimes insert a character inside the text (a revision).
       const word = WORDS[s.typed % WORDS.length];
       const ch = s.typed % 7 === 6 ? ' ' : word[s.typed % word.length];
       key = ch;
-      pos = len > 10 && this.random() < 0.05 ? 1 + Math.floor(this.random() * len) : len + 1;
+      const pos = len > 10 && this.random() < 0.05 ? 1 + Math.floor(this.random() * len) : len + 1;
       s.pending.push({ ty: 'is', ibi: pos, s: ch });
-      s.lengths[s.doc] = len + 1;
-      if (s.texts) s.texts[s.doc] = s.texts[s.doc].slice(0, pos - 1) + ch + s.texts[s.doc].slice(pos - 1);
+      s.texts[s.doc] = text.slice(0, pos - 1) + ch + text.slice(pos - 1);
       s.typed++;
     }
-    this.out.push({
-      stream: this.stream,
-      event: {
-        source: base.source,
-        version: base.version,
-        auth: { user_id: s.id },
-        event: 'keystroke',
-        ts: s.next,
-        doc_id: this.docId(s, s.doc),
-        keystroke: { key, pos },
-      },
-    });
-    if (s.pending.length >= this.saveEvery) this.flushSave(s, base);
+    const t = s.next;
+    const f = keyFields(key);
+    const up = t + 30 + Math.floor(this.random() * 40); // keyup before the next key (gaps are 80 ms or more)
+    const types: Array<[string, number]> = f.printable ? [['keydown', t], ['keypress', t + 1], ['keyup', up]] : [['keydown', t], ['keyup', up]];
+    for (const [type, at] of types) {
+      const press = type === 'keypress';
+      this.push(
+        this.pageEvent(s, at, 'keystroke', {
+          keystroke: {
+            altKey: false, charCode: press ? f.charCode : 0, code: f.code, ctrlKey: false, isComposing: false, isTrusted: true,
+            key, keyCode: press ? f.charCode : f.keyCode, location: 0, metaKey: false, repeat: false, shiftKey: false,
+            'target.className': 'docs-texteventtarget-descendant', 'target.id': '', 'target.nodeType': 1, 'target.localName': 'div',
+            timeStamp: this.timeStamp(s, at), type, which: press ? f.charCode : f.keyCode,
+          },
+        }, '0'),
+      );
+    }
+    if (s.pending.length >= this.saveEvery) this.flushSave(s, up + 1);
   }
 
-  private flushSave(s: Student, base: Record<string, unknown>): void {
+  /** A Docs /save request as the background page logs it (rev is the form field: a list of strings). */
+  private flushSave(s: Student, t: number): void {
     if (s.pending.length === 0) return;
     const commands = s.pending.length === 1 ? s.pending : [{ ty: 'mlti', mts: s.pending }];
     s.pending = [];
     s.rev++;
     const docId = this.docId(s, s.doc);
-    this.out.push({
-      stream: this.stream,
-      event: {
-        ...base,
-        event: 'google_docs_save',
-        ts: s.next + 1,
-        doc_id: docId,
-        url: `https://docs.google.com/document/d/${docId}/edit`,
-        rev: s.rev,
-        timestamp: s.next + 1,
-        bundles: [{ commands, sid: `sid-${s.id}`, reqId: s.rev }],
-      },
+    this.push({
+      doc_id: docId,
+      tab_id: null,
+      url: `https://docs.google.com/document/d/${docId}/save?id=${docId}&sid=sid-${s.id}&vc=1&c=1&w=1&smv=2&token=tok&includes_info_params=true`,
+      bundles: [{ commands, sid: `sid-${s.id}`, reqId: s.rev }],
+      rev: [String(s.rev)],
+      timestamp: t,
+      event: 'google_docs_save',
+      metadata: { iso_ts: new Date(t).toISOString() },
+      source: SOURCE,
+      version: VERSION,
+      auth: { user_id: s.id },
     });
   }
 
