@@ -18,10 +18,11 @@ describe('loflow diff', () => {
   const events = join(dir, 'e.ndjson');
 
   it('lists every changed cell, and each one matches a replay of each pipeline', async () => {
-    expect((await run('generate', '--events', '4000', '--students', '30', '--seed', '4', '--out', events)).code).toBe(0);
+    // Each key is 3 events (keydown, keypress, keyup): 16,000 events give enough typing for some students to idle 2 minutes.
+    expect((await run('generate', '--events', '16000', '--students', '30', '--seed', '4', '--out', events)).code).toBe(0);
     const r = await run('diff', demo, edit, '--events', events, '--json');
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/replayed 4000 events through both/);
+    expect(r.stderr).toMatch(/replayed 16000 events through both/);
     const changes = JSON.parse(r.stdout) as Array<{ dashboard: string; class: string; student: string; column: string; old?: unknown; new?: unknown }>;
     const [oldRun, newRun] = await Promise.all([run('replay', demo, events), run('replay', edit, events)]);
     const old = JSON.parse(oldRun.stdout).aggregations.class_overview;

@@ -100,7 +100,7 @@ describe('loflow test: a broken edit of the demo is caught', () => {
   });
 
   it('a changed where: the typing reducer now sees other events', async () => {
-    const file = demoCopy((y) => y.replace("    where: event == 'keystroke'\n    op: words_per_minute", "    where: event == 'keystroke' || event == 'visibility'\n    op: words_per_minute"));
+    const file = demoCopy((y) => y.replace("    where: event == 'keystroke' && keystroke.type == 'keydown'   # one of each key's keydown/keypress/keyup\n    op: words_per_minute", "    where: (event == 'keystroke' && keystroke.type == 'keydown') || event == 'visibility'\n    op: words_per_minute"));
     const r = await run('test', file, '--json');
     expect(r.code).toBe(1);
     const out = JSON.parse(r.stdout);

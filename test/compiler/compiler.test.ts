@@ -66,7 +66,7 @@ describe('compiler', () => {
     // A redefined key moves every reducer keyed by it, and their readers.
     expect(moved(await at(text.replace('document:    $.doc_id', 'document:    $.doc')))).toEqual(['text']);
     // A reducer that reads only sources keeps the version of its own definition (stores of earlier loflow stay current).
-    expect(demo.time_on_task).toBe(definitionVersion({ op: 'time_on_task', params: { idle_after: '5m' } }, ['extension', 'batch'], '$.auth.user_id'));
+    expect(demo.time_on_task).toBe(definitionVersion({ op: 'time_on_task', params: { idle_after: '5m' }, time: '$.ts ?? $.metadata.iso_ts' }, ['extension', 'batch'], '$.auth.user_id'));
   });
 
   it('reports YAML syntax errors at line:column', async () => {

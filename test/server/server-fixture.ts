@@ -23,4 +23,4 @@ export async function demoServer(opts: Partial<ServerOptions> = {}) {
   };
 }
 
-export const keystroke = (user: string, ts: number, key = 'a') => ({ event: 'keystroke', ts, auth: { user_id: user }, doc_id: 'd1', keystroke: { key } });
+export const keystroke = (user: string, ts: number, key = 'a') => ({ event: 'keystroke', ts, auth: { user_id: user }, doc_id: 'd1', keystroke: { type: 'keydown', key } });
