@@ -3,7 +3,7 @@ import { dirname, join, resolve } from 'node:path';
 import { compilePipeline, formatError } from '../compiler.js';
 import { openArchiveSink } from '../../archive/open.js';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
-import { Classroom, rosterCsv } from '../classroom.js';
+import { Classroom, clientTime, rosterCsv } from '../classroom.js';
 import { packageRoot } from '../paths.js';
 import { Engine, type AggregateResult } from '../runtime.js';
 import type { Command } from './command.js';
@@ -39,8 +39,9 @@ export const demoCommand: Command = {
   flags: ['no-server'],
   async run({ options }) {
     const students = Math.max(1, Number(options.students ?? 40));
-    // About 4.3 events/s per typing student (keystrokes plus saves): --rate picks the speed for a total.
-    const speed = options.rate !== undefined ? Math.max(0.01, Number(options.rate) / (students * 4.3)) : Math.max(0.01, Number(options.speed ?? 1));
+    // About 10.5 events/s per typing student (keydown, keypress and keyup of each key, plus saves): --rate picks
+    // the speed for a total.
+    const speed = options.rate !== undefined ? Math.max(0.01, Number(options.rate) / (students * 10.5)) : Math.max(0.01, Number(options.speed ?? 1));
     const duration = options.duration ? Number(options.duration) : Infinity;
     const pipelineFile = typeof options.pipeline === 'string' ? options.pipeline : resolve(packageRoot, 'pipelines/writing-observer.yaml');
     let pipeline;
@@ -84,7 +85,7 @@ export const demoCommand: Command = {
       while (!stopping && (Date.now() - t0) / 1000 < duration) {
         const simNow = t0 + (Date.now() - t0) * speed;
         const batch = [];
-        while (pending.event.ts <= simNow) {
+        while ((clientTime(pending.event) ?? 0) <= simNow) {
           batch.push(pending.event);
           pending = events.next().value!;
         }
