@@ -92,7 +92,7 @@ export const dashboardLoad = {
         return Number(snap.rows.find((r) => r.member === 's-0000')?.events ?? 0);
       };
       let ts = Date.now();
-      const frame = (doc: number) => `{"event":"keystroke","ts":${++ts},"doc_id":"d${doc}","keystroke":{"key":"a"}}`;
+      const frame = (doc: number) => `{"event":"keystroke","ts":${++ts},"doc_id":"d${doc}","keystroke":{"type":"keydown","key":"a"}}`;
       const drained = async (limitMs: number) => {
         const end = performance.now() + limitMs;
         while (performance.now() < end) {

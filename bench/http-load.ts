@@ -29,7 +29,7 @@ export class HttpLoad {
     for (let i = 0; i < HttpLoad.batch; i++) {
       const u = this.users[this.next];
       this.next = (this.next + 1) % this.users.length;
-      parts.push(`{"event":"keystroke","ts":${++this.ts},"auth":{"user_id":"${u}"},"doc_id":"d-${u}","keystroke":{"key":"a"}}`);
+      parts.push(`{"event":"keystroke","ts":${++this.ts},"auth":{"user_id":"${u}"},"doc_id":"d-${u}","keystroke":{"type":"keydown","key":"a"}}`);
     }
     return `[${parts.join(',')}]`;
   }

@@ -262,7 +262,7 @@ export const dashboardLatency = {
     for (let i = 1; i <= n; i++) {
       const t0 = performance.now();
       const seen = new Promise<void>((r) => waiting.set(i, r));
-      await fetch(`${s.url}/v1/events`, { method: 'POST', body: JSON.stringify([{ event: 'keystroke', ts: i * 100, auth: { user_id: 's-0000' }, keystroke: { key: 'a' } }]) });
+      await fetch(`${s.url}/v1/events`, { method: 'POST', body: JSON.stringify([{ event: 'keystroke', ts: i * 100, auth: { user_id: 's-0000' }, keystroke: { type: 'keydown', key: 'a' } }]) });
       await seen;
       hist.recordValue(Math.max(1, Math.round(performance.now() - t0)));
       waiting.delete(i);
@@ -417,7 +417,7 @@ export const wsIngest = {
       const t0 = performance.now();
       const before = engine.stats().processed;
       sockets.forEach((ws, i) => {
-        for (let k = 0; k < per; k++) ws.send(JSON.stringify({ event: 'keystroke', ts: 1_000_000 + k * 100, doc_id: `d${i}`, keystroke: { key: 'a' } }));
+        for (let k = 0; k < per; k++) ws.send(JSON.stringify({ event: 'keystroke', ts: 1_000_000 + k * 100, doc_id: `d${i}`, keystroke: { type: 'keydown', key: 'a' } }));
       });
       const total = students * per;
       while (engine.stats().processed - before < total) await new Promise((r) => setTimeout(r, 5));
@@ -459,7 +459,7 @@ export const wsIngest = {
       let probe = 0;
       const tStart = performance.now();
       for (let tick = 0; tick < seconds * 10; tick++) {
-        sockets.forEach((ws, i) => ws.send(JSON.stringify({ event: 'keystroke', ts: 2_000_000 + tick * 100, doc_id: `d${i}`, keystroke: { key: 'b' } })));
+        sockets.forEach((ws, i) => ws.send(JSON.stringify({ event: 'keystroke', ts: 2_000_000 + tick * 100, doc_id: `d${i}`, keystroke: { type: 'keydown', key: 'b' } })));
         sent += sockets.length;
         sentAt.set(probeBase + ++probe, performance.now());
         const next = tStart + (tick + 1) * 100;

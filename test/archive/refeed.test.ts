@@ -42,7 +42,7 @@ describe('archive after a crash', () => {
     const args = [file, '--state', inject('redisUrl'), '--log', join(dir, 'log'), '--archive', join(dir, 'archive'), '--data', join(dir, 'data')];
     // One keystroke every 100 ms over 50 students: 5 s between a student's keystrokes, so each one closes the
     // student's burst (gap 2 s) and the cascade emits a derived `burst` event.
-    const batch = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ event: 'keystroke', ts: (from + i) * 100, auth: { user_id: `s-${String((from + i) % 50).padStart(4, '0')}` } }));
+    const batch = (from: number, n: number) => Array.from({ length: n }, (_, i) => ({ event: 'keystroke', ts: (from + i) * 100, auth: { user_id: `s-${String((from + i) % 50).padStart(4, '0')}` }, keystroke: { type: 'keydown', key: 'a' } }));
     const committed = async (url: string, n: number) => {
       for (;;) {
         const h = (await (await fetch(`${url}/healthz`)).json()) as { committed_offset: number };
