@@ -16,7 +16,7 @@ describe('serve --watch', () => {
       let ts = 1_000_000;
       // Each batch starts 3 s after the last: the pause closes a typing burst, so burst columns fill in.
       const send = (n: number) =>
-        fetch(`${url}/v1/events`, { method: 'POST', body: JSON.stringify(Array.from({ length: n }, (_, i) => ({ event: 'keystroke', ts: (ts += i === 0 ? 3000 : 100), auth: { user_id: 's-0000' }, doc_id: 'd1' }))) });
+        fetch(`${url}/v1/events`, { method: 'POST', body: JSON.stringify(Array.from({ length: n }, (_, i) => ({ event: 'keystroke', ts: (ts += i === 0 ? 3000 : 100), auth: { user_id: 's-0000' }, doc_id: 'd1', keystroke: { type: 'keydown', key: 'a' } }))) });
       const row = async () => (await (await fetch(`${url}/v1/dashboards/overview/class-a`, { headers: auth })).json()).rows.find((r: any) => r.member === 's-0000');
 
       // A dashboard connection that must survive every reload.
