@@ -113,7 +113,7 @@ export class Classroom {
     }
   }
 
-  /** The next `count` events in event-time order. */
+  /** The next `count` events: each student's in time order, students interleaved by the start of each action (so a key's keyup, up to 70 ms after its keydown, may come before another student's earlier keydown). */
   *events(count = Infinity): Generator<GeneratedEvent> {
     let produced = 0;
     while (produced < count) {

@@ -11,7 +11,7 @@ import { demoFile, tmp } from './helpers.js';
 
 // Each keystroke is 5 s after the student's previous one: it closes a burst, so every batch emits `burst` events.
 const keystrokes = (from: number, n: number) =>
-  Array.from({ length: n }, (_, i) => ({ event: 'keystroke', ts: (from + i) * 100, auth: { user_id: `s-${String((from + i) % 50).padStart(4, '0')}` } }));
+  Array.from({ length: n }, (_, i) => ({ event: 'keystroke', ts: (from + i) * 100, auth: { user_id: `s-${String((from + i) % 50).padStart(4, '0')}` }, keystroke: { type: 'keydown', key: 'a' } }));
 
 describe('derived events outbox', () => {
   it('holds each batch’s derived events until an archive commit has them, then drops them', async () => {
