@@ -35,7 +35,8 @@ export function describeErrors(errors: ErrorObject[] | null | undefined): string
 /** Build the validator of a source's `schema:` (a built-in name or a file relative to baseDir). */
 export function eventValidator(schema: string, baseDir: string): (event: unknown) => string | null {
   let file: string;
-  if (schema in builtinEventSchemas) {
+  // Own names only (`schema: toString` is a file name, not Object.prototype.toString).
+  if (Object.hasOwn(builtinEventSchemas, schema)) {
     if (builtinEventSchemas[schema] === '') return (e) => (e !== null && typeof e === 'object' && !Array.isArray(e) ? null : 'an event must be a JSON object');
     file = join(packageRoot, builtinEventSchemas[schema]);
   } else {

@@ -159,7 +159,7 @@ function withBlanks(e: Record<string, any>, map: SourceMap, path: Path): Record<
 
 /** One expectation: which kind it is (by the fields it names), checked against the pipeline. */
 function expectation(pipeline: CompiledPipeline, e: Record<string, any>, path: Path, at: Position, opts: Expectation['opts'], err: Report): Expectation | undefined {
-  const present = (fields: string[]) => fields.filter((f) => f in e);
+  const present = (fields: string[]) => fields.filter((f) => Object.hasOwn(e, f));
   const only = (allowed: string[], kind: string): boolean => {
     const extra = Object.keys(e).filter((f) => !allowed.includes(f) && f !== 'match' && f !== 'arrays');
     for (const f of extra) err([...path, f], `'${f}' does not belong in ${kind}`, `it takes ${allowed.join(', ')}`, true);
