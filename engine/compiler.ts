@@ -13,6 +13,7 @@ import { compileExpression, compileFilter } from './expression.js';
 import { compilePath, copierOf, JsonPathError, parsePath } from './jsonpath.js';
 import { packageRoot } from './paths.js';
 import { canonicalJson } from './canonical-json.js';
+import { fileLimits, readBoundedText } from './bounded-read.js';
 import { loadRoster, type CsvRoster } from './roster.js';
 import { definitionVersion, stateVersions } from './state-version.js';
 import type {
@@ -62,7 +63,7 @@ export async function compilePipelineFile(file: string): Promise<CompileResult> 
   const abs = resolve(file);
   let text: string;
   try {
-    text = readFileSync(abs, 'utf8');
+    text = readBoundedText(abs, fileLimits.source());
   } catch (err) {
     return { errors: [{ file, line: 1, column: 1, path: '', message: `cannot read pipeline file: ${(err as Error).message}` }] };
   }

@@ -1,6 +1,6 @@
 // Event schemas: built-in ones by name (`lo-event`) or a JSON Schema file next to the pipeline.
 // Each is compiled once with ajv; validation returns a readable reason or null.
-import { readFileSync } from 'node:fs';
+import { fileLimits, readBoundedText } from './bounded-read.js';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
@@ -42,7 +42,7 @@ export function eventValidator(schema: string, baseDir: string): (event: unknown
   } else {
     file = isAbsolute(schema) ? schema : resolve(baseDir, schema);
   }
-  const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const json = JSON.parse(readBoundedText(file, fileLimits.source())) as Record<string, unknown>;
   const a = ajv();
   const id = typeof json.$id === 'string' ? json.$id : undefined;
   const validate: ValidateFunction = (id && a.getSchema(id)) || a.compile(json);
