@@ -15,6 +15,7 @@ import { packageRoot } from './paths.js';
 import { canonicalJson } from './canonical-json.js';
 import { fileLimits, readBoundedText } from './bounded-read.js';
 import { loadRoster, type CsvRoster } from './roster.js';
+import { normalizePath } from '../archive/learners.js';
 import { definitionVersion, stateVersions } from './state-version.js';
 import type {
   CompiledAggregation,
@@ -183,6 +184,7 @@ class Compiler {
     const aggregations = this.aggregations(reducers);
     const dashboards = this.dashboards(aggregations);
     const archive = this.archive(reducers);
+    this.identifiers();
     if (this.errors.length) return undefined;
     const streams = new Map<string, { name: string; producer: string | null; consumers: string[] }>();
     for (const s of sources.keys()) streams.set(s, { name: s, producer: null, consumers: [] });
@@ -669,6 +671,19 @@ class Compiler {
       out.set(name, { name, aggregation, push: push ?? 'on_change', minIntervalMs: min_interval === undefined ? 1000 : parseDuration(min_interval), options });
     }
     return out;
+  }
+
+  /** `identifiers:` are JSON paths with `[*]` (what --pseudonymize replaces): each must parse. */
+  private identifiers(): void {
+    const list: unknown[] = Array.isArray(this.spec.identifiers) ? this.spec.identifiers : [];
+    list.forEach((p, i) => {
+      try {
+        if (typeof p !== 'string' || !p.startsWith('$')) throw new Error('a field path starts with $ (e.g. $.doc_id, $.bundles[*].sid)');
+        normalizePath(p);
+      } catch (err) {
+        this.err(['identifiers', i], `bad JSON path: ${(err as Error).message}`, err instanceof JsonPathError ? { inner: err.offset } : {});
+      }
+    });
   }
 
   private archive(reducers: CompiledReducer[]): CompiledPipeline['archive'] {
