@@ -7,14 +7,19 @@ export const MIN_ID_LENGTH = 4;
 
 const PSEUDONYM = /^[0-9a-f]{64}$/;
 
+const pair = (s: string, i: number) => (s.charCodeAt(i) << 16) | s.charCodeAt(i + 1);
+
 export class IdScanner {
   private readonly ids = new Set<string>();
   /** The distinct id lengths, so a string is checked with one Set lookup per (position, length). */
   private lengths: number[] = [];
+  /** The ids' first two characters: a position whose two characters are none of them starts no id. */
+  private readonly starts = new Set<number>();
 
   add(id: string): void {
     if (id.length < MIN_ID_LENGTH || this.ids.has(id)) return;
     this.ids.add(id);
+    this.starts.add(pair(id, 0));
     if (!this.lengths.includes(id.length)) this.lengths.push(id.length);
   }
 
@@ -24,8 +29,10 @@ export class IdScanner {
 
   /** The first id inside `s`, or undefined. */
   find(s: string): string | undefined {
-    for (const n of this.lengths) {
-      for (let i = 0; i + n <= s.length; i++) {
+    for (let i = 0; i + MIN_ID_LENGTH <= s.length; i++) {
+      if (!this.starts.has(pair(s, i))) continue;
+      for (const n of this.lengths) {
+        if (i + n > s.length) continue;
         const sub = s.slice(i, i + n);
         if (this.ids.has(sub)) return sub;
       }

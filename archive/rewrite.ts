@@ -12,7 +12,7 @@ import type { LoEvent } from '../engine/types.js';
 import { IdScanner } from './id-scan.js';
 import { learnerPaths, learnerReader, pipelineSources } from './learners.js';
 import { deidentifier, type Deidentify } from './pseudonymize.js';
-import { readCommit, readPipeline, streamEntries, type BlockSource } from './read.js';
+import { readCommit, readIndex, readPipeline, streamEntries, type BlockSource } from './read.js';
 import { ArchiveWriter } from './writer.js';
 
 export interface Selection {
@@ -59,15 +59,19 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
   // reducer): pseudonymized too, so a derived stream does not undo the pseudonyms.
   const sources = new Set(pipelineSources(pipeline.text));
   const transformDerived = d?.key ? deidentifier({ ...d, idFields: [...d.idFields, '$.key'] }) : transform;
-  // A pseudonymized export must not carry a learner id anywhere: the ids are the values of the learner key
-  // fields in the selected streams (read first), searched for in every event as written.
+  // A pseudonymized export must not carry a learner id anywhere: the ids are the commit's learners (every
+  // stream's, the selected time window or not), searched for in every event as written. A format 2 index
+  // lists them; events are read for them only when it cannot (format 1, a legacy chain, several key paths).
   const scanner = d?.key && !sel.allowIds ? new IdScanner() : undefined;
   const leaks = new Map<string, number>();
   if (scanner) {
-    const readers = learnerPaths(pipeline.text).map(learnerReader);
-    for (const stream of streams) {
+    const paths = learnerPaths(pipeline.text);
+    const readers = paths.map(learnerReader);
+    for (const stream of all) {
+      const idx = await readIndex(src, commit, stream);
+      for (const id of Object.keys(idx?.learners ?? {})) scanner.add(id);
+      if (idx && !idx.legacy && paths.length === 1 && idx.key === paths[0]) continue;
       for (const e of await streamEntries(src, commit, stream)) {
-        if (e.t < since || e.t >= until) continue;
         for (const read of readers) {
           const id = read(e.e);
           if (id !== null) scanner.add(id);
