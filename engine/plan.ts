@@ -34,7 +34,7 @@ export function planChanges(before: CompiledPipeline, after: CompiledPipeline): 
     else if (o.version !== r.version) changes.push({ kind: 'state-breaking', path: `reducers.${r.name}`, what: whyBroken(before, after, r), dashboards: dashboardsOf(after, r.name) });
   }
   for (const name of old.keys()) if (!now.has(name)) changes.push({ kind: 'state-compatible', path: `reducers.${name}`, what: `reducer '${name}' removed: its state becomes stale (loflow state drop)`, dashboards: dashboardsOf(before, name) });
-  for (const section of ['aggregations', 'dashboards', 'archive', 'sources', 'description', 'rosters'] as const) {
+  for (const section of ['aggregations', 'dashboards', 'archive', 'sources', 'description', 'rosters', 'identifiers'] as const) {
     const a = before.spec[section] ?? {};
     const b = after.spec[section] ?? {};
     if (typeof a !== 'object' || typeof b !== 'object') {
