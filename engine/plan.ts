@@ -37,7 +37,7 @@ export function planChanges(before: CompiledPipeline, after: CompiledPipeline): 
   for (const section of ['aggregations', 'dashboards', 'archive', 'sources', 'description', 'rosters', 'identifiers'] as const) {
     const a = before.spec[section] ?? {};
     const b = after.spec[section] ?? {};
-    if (typeof a !== 'object' || typeof b !== 'object') {
+    if (typeof a !== 'object' || typeof b !== 'object' || Array.isArray(a) || Array.isArray(b)) {
       if (canonicalJson(a) !== canonicalJson(b)) changes.push({ kind: 'stateless', path: section, what: `${section} changed`, dashboards: [] });
       continue;
     }
