@@ -160,7 +160,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         const health = engine.health();
         const s = engine.stats();
         return h
-          .response({ ok: health.ok, error: health.error, queue_depth: s.queueDepth, processed: s.processed, committed_offset: s.committedOffset, log_end: s.logEnd })
+          .response({ ok: health.ok, error: health.error, queue_depth: s.queueDepth, processed: s.processed, committed_offset: s.committedOffset, log_end: s.logEnd, archive_skipped: s.unarchived })
           .code(health.ok ? 200 : 503);
       },
     },
