@@ -146,6 +146,30 @@ describe('a deeply nested event', () => {
   });
 });
 
+describe('the archive writer thread’s sink', () => {
+  it('after an append it could not send to its thread, takes nothing more (no commit past the missed events)', async () => {
+    const { dir } = demoDir(`deepsink${Date.now()}`);
+    const spec = { name: 'p', text: 'pipeline: p\nkeys:\n  student: $.auth.user_id\n', sources: ['s'] };
+    const sink = await WorkerArchiveSink.open(join(dir, 'archive'), spec);
+    const ev = (offset: number, event: unknown) => ({ offset, stream: 's', at: offset, event: event as LoEvent });
+    await sink.append('s', [ev(0, keystroke(student, 1))]);
+    // Too deep for JSON.stringify and for postMessage's structured clone: never reaches the thread.
+    await expect(sink.append('s', [ev(1, JSON.parse(deepEventText(student, 2)))])).rejects.toThrow(/archive append to 's'/);
+    // Before: this append and commit went through, the commit recorded offset 2 and the engine truncated its
+    // log past offset 1, which no archive ever got.
+    await expect(sink.append('s', [ev(2, keystroke(student, 3))])).rejects.toThrow(/stopped after an append it could not send/);
+    await expect(sink.commit()).rejects.toThrow(/stopped/);
+    expect(sink.durableOffset()).toBe(-1);
+    await sink.close();
+    // Reopened, it continues from its last commit (none): the engine re-feeds from its log.
+    const again = await WorkerArchiveSink.open(join(dir, 'archive'), spec);
+    await again.append('s', [ev(0, keystroke(student, 1)), ev(2, keystroke(student, 3))]);
+    await again.commit();
+    expect(again.durableOffset()).toBe(2);
+    await again.close();
+  });
+});
+
 describe('structureProblem', () => {
   it('is iterative: a 1,000,000-level value does not overflow the check', () => {
     let v: unknown = [];
