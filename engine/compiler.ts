@@ -240,8 +240,11 @@ class Compiler {
       const skew = String(max_clock_skew ?? '5m');
       const checkTime = (e: LoEvent, latest: number): string | null => {
         const max = latest + maxClockSkewMs;
-        for (const f of timeFields) {
-          const problem = timeProblem(f.get(e), f.field, minEventTime, max, skew);
+        for (let i = 0; i < timeFields.length; i++) {
+          const v = timeFields[i].get(e);
+          // The common cases inline (this runs per event): no time, or a number in bounds.
+          if (v === undefined || (typeof v === 'number' && v >= minEventTime && v <= max)) continue;
+          const problem = timeProblem(v, timeFields[i].field, minEventTime, max, skew);
           if (problem) return problem;
         }
         return null;

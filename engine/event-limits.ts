@@ -40,6 +40,7 @@ export function structureProblem(event: unknown, maxDepth: number, maxNodes: num
   let problem: 'depth' | 'nodes' | null = null;
   while (top >= 0 && problem === null) {
     const v = stackValues[top] as Record<string, unknown> | unknown[];
+    stackValues[top] = undefined; // holds no part of the event after the call (cheaper than truncating the array)
     const depth = stackDepths[top] + 1; // of v's children
     top--;
     if (Array.isArray(v)) {
@@ -70,9 +71,8 @@ export function structureProblem(event: unknown, maxDepth: number, maxNodes: num
       }
     }
   }
-  // Drop references to the event's parts (the stack outlives the call).
-  stackValues.length = 0;
-  stackDepths.length = 0;
+  // Stopped early: drop the references still on the stack (it outlives the call).
+  while (top >= 0) stackValues[top--] = undefined;
   return problem;
 }
 
