@@ -6,6 +6,7 @@ import { WebSocket } from 'ws';
 import type { Engine } from '../runtime.js';
 import type { LoEvent } from '../types.js';
 import type { Auth } from './auth.js';
+import { cutDeep } from '../event-limits.js';
 import { isUnavailable } from '../unavailable.js';
 import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
@@ -69,7 +70,8 @@ export class WsIngestConnection {
   private onEvent(e: unknown): void {
     if (!e || typeof e !== 'object' || Array.isArray(e)) {
       this.send({ status: 'error', error: 'an event must be a JSON object' });
-      void this.engine.deadLetters.put([{ stream: this.source, event: e, reason: 'an event must be a JSON object', at: Date.now(), stage: 'ingest' }]);
+      // Cut: a frame can nest deeper than the dead-letter store's JSON.stringify can write (see event-limits.ts).
+      void this.engine.deadLetters.put([{ stream: this.source, event: cutDeep(e), reason: 'an event must be a JSON object', at: Date.now(), stage: 'ingest' }]);
       return;
     }
     const ev = e as LoEvent;

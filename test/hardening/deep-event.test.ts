@@ -5,6 +5,7 @@
 // log that the archive cannot encode is a dead letter with its reason, counted, never a silent gap.
 import { describe, expect, inject, it } from 'vitest';
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { WebSocket } from 'ws';
 import { join } from 'node:path';
 import { WorkerArchiveSink } from '../../archive/worker-sink.js';
 import { compilePipelineFile } from '../../engine/compiler.js';
@@ -144,6 +145,40 @@ describe('a deeply nested event', () => {
     expect(engine.stats().rejected).toBe(2);
     await engine.stop();
   });
+});
+
+describe('a deeply nested WebSocket message', () => {
+  it('is refused with its reason, and dead-lettered without crashing the server (file dead letters)', async () => {
+    const name = `deepws${Date.now()}`;
+    const { dir, args } = demoDir(name);
+    const s = await serve(args);
+    try {
+      const ws = new WebSocket(`${s.url.replace('http', 'ws')}/wsapi/in/`);
+      const messages: any[] = [];
+      ws.on('message', (d) => messages.push(JSON.parse(d.toString())));
+      await new Promise((r, j) => (ws.on('open', r), ws.on('error', j)));
+      const next = async (n: number) => {
+        while (messages.length < n) await new Promise((r) => setTimeout(r, 10));
+        return messages[n - 1];
+      };
+      ws.send(JSON.stringify({ event: 'lock_fields', fields: { user_id: student } }));
+      expect(await next(1)).toMatchObject({ status: 'auth', user_id: student });
+      ws.send(deepEventText(student, T0));
+      expect(await next(2)).toEqual({ status: 'rejected', reason: 'event nests deeper than 64 levels (max_depth)' });
+      // A frame that is one 5,000-level array: "not an event", and its dead letter must not overflow JSON.stringify.
+      ws.send(`[${'['.repeat(5000)}${']'.repeat(5000)}]`);
+      expect(await next(3)).toEqual({ status: 'error', error: 'an event must be a JSON object' });
+      ws.close();
+      for (let i = 0; deadLetters(dir, name).length < 2 && i < 250; i++) await new Promise((r) => setTimeout(r, 20));
+      expect((await health(s.url)).status).toBe(200);
+      expect(deadLetters(dir, name).map((l) => [l.stage, l.reason])).toEqual([
+        ['ingest', 'event nests deeper than 64 levels (max_depth)'],
+        ['ingest', 'an event must be a JSON object'],
+      ]);
+    } finally {
+      if (s.child.exitCode === null) await stop(s);
+    }
+  }, 60_000);
 });
 
 describe('the archive writer thread’s sink', () => {
