@@ -235,7 +235,8 @@ class Compiler {
         return problem ? describeStructure(problem, maxDepth, maxNodes) : validate(e);
       };
       const timeFields = this.timeFields.get(name) ?? [];
-      timeFields.push({ field: 'ts', get: (e) => e.ts });
+      // `ts` as reducers read it by default (numbers only; another type leaves the arrival time in force).
+      timeFields.push({ field: 'ts', get: eventTs });
       this.timeFields.set(name, timeFields);
       const skew = String(max_clock_skew ?? '5m');
       const checkTime = (e: LoEvent, latest: number): string | null => {

@@ -306,7 +306,7 @@ export class Engine extends EventEmitter {
     this.started = true;
     this.committed = await this.store.offset(this.pipeline.name);
     // Views read the event-time clock (idle, wpm): restored before any batch, so commits never move it back.
-    // A clock an outlier pushed far ahead before events were bounded (see clockCap) is pulled back: else
+    // A clock an outlier pushed far ahead before event times were bounded (see reduceAndCommit) is pulled back: else
     // every learner would stay idle for good.
     const clock = Math.min((await this.store.clock?.(this.pipeline.name)) ?? 0, Date.now() + this.maxSkew());
     if (clock > this.now) this.now = clock;
