@@ -9,6 +9,7 @@ import { builtinAggregators, builtinOperators, isCustomOperatorSpec, loadCustomO
 import { didYouMean, formatError, SourceMap, type Path } from './compiler/source-map.js';
 import { parseDuration } from './duration.js';
 import { ajv, describeErrors, eventValidator } from './event-schemas.js';
+import { DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, DEFAULT_MIN_EVENT_TIME, describeStructure, structureProblem, timeProblem } from './event-limits.js';
 import { compileExpression, compileFilter } from './expression.js';
 import { compilePath, copierOf, JsonPathError, parsePath } from './jsonpath.js';
 import { packageRoot } from './paths.js';
@@ -162,6 +163,8 @@ interface KeyInfo {
 
 class Compiler {
   private readonly rosterFiles = new Map<string, CsvRoster>();
+  /** Per source, the event-time fields ingest checks: `ts`, and the `time:` paths of reducers reading it. */
+  private readonly timeFields = new Map<string, Array<{ field: string; get: (e: LoEvent) => unknown }>>();
   private readonly keys = new Map<string, KeyInfo>();
 
   constructor(
@@ -243,8 +246,45 @@ class Compiler {
         this.err(['sources', name, 'schema'], `cannot load event schema '${schema}': ${(err as Error).message.split('\n')[0]}`);
         continue;
       }
-      const { kind, path, schema: _s, ...options } = def;
-      out.set(name, { name, kind, path, schema, validate, options });
+      const { kind, path, schema: _s, max_depth, max_nodes, max_clock_skew, min_event_time, ...options } = def;
+      const maxDepth: number = max_depth ?? DEFAULT_MAX_DEPTH;
+      const maxNodes: number = max_nodes ?? DEFAULT_MAX_NODES;
+      let maxClockSkewMs = DEFAULT_MAX_CLOCK_SKEW_MS;
+      if (max_clock_skew !== undefined) {
+        try {
+          maxClockSkewMs = parseDuration(max_clock_skew);
+        } catch (err) {
+          this.err(['sources', name, 'max_clock_skew'], (err as Error).message);
+        }
+      }
+      let minEventTime = DEFAULT_MIN_EVENT_TIME;
+      if (min_event_time !== undefined) {
+        minEventTime = typeof min_event_time === 'number' ? min_event_time : Date.parse(String(min_event_time));
+        if (!Number.isFinite(minEventTime)) this.err(['sources', name, 'min_event_time'], `'${String(min_event_time)}' is not a time: write a date (2000-01-01) or ms since the epoch`);
+      }
+      // The bounds come before the schema: a schema may recurse into the event (ajv's validators do), and a
+      // bounded event cannot overflow it.
+      const checked = (e: unknown) => {
+        const problem = structureProblem(e, maxDepth, maxNodes);
+        return problem ? describeStructure(problem, maxDepth, maxNodes) : validate(e);
+      };
+      const timeFields = this.timeFields.get(name) ?? [];
+      // `ts` as reducers read it by default (numbers only; another type leaves the arrival time in force).
+      timeFields.push({ field: 'ts', get: eventTs });
+      this.timeFields.set(name, timeFields);
+      const skew = String(max_clock_skew ?? '5m');
+      const checkTime = (e: LoEvent, latest: number): string | null => {
+        const max = latest + maxClockSkewMs;
+        for (let i = 0; i < timeFields.length; i++) {
+          const v = timeFields[i].get(e);
+          // The common cases inline (this runs per event): no time, or a number in bounds.
+          if (v === undefined || (typeof v === 'number' && v >= minEventTime && v <= max)) continue;
+          const problem = timeProblem(v, timeFields[i].field, minEventTime, max, skew);
+          if (problem) return problem;
+        }
+        return null;
+      };
+      out.set(name, { name, kind, path, schema, validate: checked, checkTime, maxClockSkewMs, options });
     }
     return out;
   }
@@ -497,6 +537,14 @@ class Compiler {
       if (def.time) {
         try {
           const get = compilePath(def.time);
+          // Ingest checks this path too (see sources()); after a map or select it reads a projection, which
+          // only the clock's own bound (runtime.ts) covers.
+          if (!def.map && !def.select) {
+            for (const s of from) {
+              const fields = this.timeFields.get(s);
+              if (fields && !fields.some((f) => f.field === def.time)) fields.push({ field: def.time, get: get as (e: LoEvent) => unknown });
+            }
+          }
           time = (e) => {
             const v = get(e);
             return typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Date.parse(v) : undefined;
