@@ -167,7 +167,7 @@ describe('a deeply nested WebSocket message', () => {
       expect(await next(2)).toEqual({ status: 'rejected', index: 0, reason: 'event nests deeper than 64 levels (max_depth)' });
       // A frame that is one 5,000-level array: "not an event", and its dead letter must not overflow JSON.stringify.
       ws.send(`[${'['.repeat(5000)}${']'.repeat(5000)}]`);
-      expect(await next(3)).toEqual({ status: 'error', index: 0, error: 'an event must be a JSON object' });
+      expect(await next(3)).toEqual({ status: 'error', index: 1, error: 'an event must be a JSON object' });
       ws.close();
       for (let i = 0; deadLetters(dir, name).length < 2 && i < 250; i++) await new Promise((r) => setTimeout(r, 20));
       expect((await health(s.url)).status).toBe(200);
