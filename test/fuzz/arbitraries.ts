@@ -84,6 +84,12 @@ const junkLine = fc.oneof(
   fc.json({ maxDepth: 2 }),
 );
 
+/** Buffers print as their first bytes (latin1) and length in counterexamples, not as a list of numbers. */
+export function readable(b: Buffer): Buffer {
+  const shown = b.length > 240 ? `${b.subarray(0, 160).toString('latin1')}…${b.subarray(-40).toString('latin1')}` : b.toString('latin1');
+  return Object.assign(b, { [fc.toStringMethod]: () => `Buffer(${b.length}) ${JSON.stringify(shown)}` });
+}
+
 /** A request body as bytes. */
 export const body: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 5, arbitrary: fc.array(eventText, { minLength: 0, maxLength: 25 }).map((es) => Buffer.from(`[${es.join(',')}]`)) },
@@ -99,7 +105,7 @@ export const body: fc.Arbitrary<Buffer> = fc.oneof(
   { weight: 1, arbitrary: fc.uint8Array({ maxLength: 400 }).map((a) => Buffer.from(a)) },
   { weight: 1, arbitrary: fc.string({ unit: 'binary', maxLength: 200 }).map((s) => Buffer.from(s)) },
   { weight: 1, arbitrary: fc.array(eventText, { maxLength: 5 }).map((es) => Buffer.concat([Buffer.from(`[${es.join(',')}`), Buffer.from([0xc3, 0x28, 0xff]), Buffer.from(']')])) },
-);
+).map(readable);
 
 // ------------------------------------------------------------------------------------------------------
 // Request targets and heads.
@@ -198,7 +204,7 @@ export function eventCount(payload: string): number {
     return 0;
   }
 }
-const tf = (payload: Buffer | string, more: Partial<Frame> = {}): Frame => ({ fin: true, rsv: 0, opcode: 1, mask: true, payload: Buffer.isBuffer(payload) ? payload : Buffer.from(payload), ...more });
+const tf = (payload: Buffer | string, more: Partial<Frame> = {}): Frame => ({ fin: true, rsv: 0, opcode: 1, mask: true, payload: readable(Buffer.isBuffer(payload) ? payload : Buffer.from(payload)), ...more });
 
 export const wsStep: fc.Arbitrary<WsStep> = fc.oneof(
   // Valid text frames: events, lock_fields, identity.

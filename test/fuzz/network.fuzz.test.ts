@@ -19,7 +19,7 @@ const SEED = envInt('LOFLOW_FUZZ_SEED', Date.now() % 2 ** 31);
 const RUNS = envInt('LOFLOW_FUZZ_RUNS', 0);
 const runs = (ci: number) => (RUNS > 0 ? RUNS : ci);
 /** Wall-clock cap per property: a run never hangs CI, whatever it meets (long runs: none unless set). */
-const TIME_LIMIT_MS = envInt('LOFLOW_FUZZ_TIME_LIMIT_MS', RUNS > 0 ? 0 : 40_000);
+const TIME_LIMIT_MS = envInt('LOFLOW_FUZZ_TIME_LIMIT_MS', RUNS > 0 ? 0 : 30_000);
 /**
  * RSS bound for the child during the fuzz. Measured on the demo pipeline (2-core CI box): about 110 MiB
  * idle and under 200 MiB through a CI run; 400 MiB leaves room for GC timing without hiding a leak that
@@ -151,7 +151,7 @@ describe('network fuzz against loflow serve', { timeout: 300_000 }, () => {
       fc.asyncProperty(method, target, version, headerLines, junkBody, fc.boolean(), async (m, t, v, hs, jb, close) => {
         await w.ensure();
         const req = Buffer.from(`${m} ${t} ${v}\r\nHost: 127.0.0.1\r\n${close ? 'Connection: close\r\n' : ''}${crlf(hs)}\r\n${jb}`, 'latin1');
-        const r = await rawHttp(w.s.port, req, 1500);
+        const r = await rawHttp(w.s.port, req, 800);
         const what = `${m} ${t.slice(0, 200)} ${v} with headers ${JSON.stringify(hs.map((h) => h.slice(0, 60)))}`;
         if (r.status === 200 || r.status === 207) w.ack(r.status, r.body.startsWith('{"accepted"') ? r.body : '{"accepted":0}');
         await w.after(what);
@@ -173,7 +173,7 @@ describe('network fuzz against loflow serve', { timeout: 300_000 }, () => {
             else ws.send(stepBytes(st));
             if (st.kind === 'frame') w.wsPossible += st.events;
           }
-          await ws.closed(300);
+          await ws.closed(150);
         }
         ws.destroy();
         await w.after(`an upgrade to ${t.slice(0, 200)} (${ws.status}) with ${hs.join('; ')} then ${describeSteps(steps)}`);
@@ -216,7 +216,7 @@ describe('network fuzz against loflow serve', { timeout: 300_000 }, () => {
         }
         if (terminate) await write(stepBytes({ kind: 'frame', frame: text('{"event":"terminate"}'), events: 0, clean: true }));
         if (ingest) w.wsPossible += sent;
-        const closed = await ws.closed(clean ? 10_000 : 400);
+        const closed = await ws.closed(clean ? 10_000 : 150);
         const frames = ws.frames();
         if (clean) {
           const close = frames.find((f) => f.opcode === 8);
@@ -228,7 +228,7 @@ describe('network fuzz against loflow serve', { timeout: 300_000 }, () => {
         ws.destroy();
         await w.after(what);
       }),
-      params(120),
+      params(100),
     );
     await w.account('the WebSocket frame property');
   });
