@@ -230,6 +230,35 @@ describe('resource exhaustion', { timeout: 120_000 + HOLD_S * 2000 }, () => {
     // Half of what keeping every token would cost: GC noise is well inside that, kept tokens are not.
     expect(random - control, `heap growth after ${n} random tokens`).toBeLessThan(retained / 2);
   });
+
+  it('stops on SIGTERM within a bound while non-reading and idle clients are still connected', async () => {
+    await assertAlive(s, 'the previous case');
+    sockets.push(...(await many(100, tcp)));
+    sockets.push(
+      ...(await many(100, async () => {
+        const c = await tcp();
+        c.pause();
+        c.write(`GET /v1/dashboards/overview/class-a/events?token=demo-t-ada HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n`);
+        return c;
+      })),
+    );
+    const live = await many(100, async () => {
+      const w = await rawWs(s.port, '/v1/dashboards/overview/class-a/live?token=demo-t-ada', 15_000);
+      w.socket.pause();
+      return w;
+    });
+    raws.push(...live);
+    await get(`${s.url}/v1/events`, { method: 'POST', body: JSON.stringify(classA.slice(0, 100).map((m, i) => ({ event: 'keystroke', ts: 1_800_000_000_000 + i, auth: { user_id: m }, doc_id: 'd1', keystroke: { key: 'a' } }))) });
+    await sleep(500);
+    const exited = new Promise<number>((r) => s.child.once('exit', () => r(performance.now())));
+    const t0 = performance.now();
+    process.kill(s.pid, 'SIGTERM');
+    // Graceful stop closes connections with a 2 s grace, then drains and commits: 15 s is generous.
+    const took = (await Promise.race([exited, sleep(20_000).then(() => NaN)])) - t0;
+    console.log(`SIGTERM with 300 idle and non-reading clients: exited after ${Number.isNaN(took) ? 'more than 20 s' : `${Math.round(took)} ms`}`);
+    expect(took, 'ms from SIGTERM to exit with non-reading clients connected').toBeLessThan(15_000);
+    expect(s.child.exitCode, 'graceful stop exit code').toBe(0);
+  });
 });
 
 /** The child's heap used once it settles: the lowest of a few scrapes over `ms` (GC runs while it idles). */
