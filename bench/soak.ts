@@ -191,7 +191,7 @@ export const soak = {
       const note = `${samples.length} windows of ${windowS} s at ${Math.round(rate).toLocaleString('en')} events/s${ctx.quick ? '; --quick: a smoke run, too short for a verdict' : ''}`;
       ctx.figures.push({
         workload: 'soak',
-        name: `RSS slope after warm-up (${Math.round(duration / 60)} min at half the maximum load)`,
+        name: `RSS slope after warm-up (${duration < 120 ? `${Math.round(duration)} s` : `${Math.round(duration / 60)} min`} at ${fixedRate ? `${fixedRate} events/s` : 'half the maximum load'})`,
         value: verdict.slopeMiBPerHour,
         unit: 'MiB/h',
         goal: `memory flat: <= ${FLAT_MIB_PER_HOUR} MiB/h`,
