@@ -39,12 +39,13 @@ async function waitPing(port: number, ms = 10_000): Promise<void> {
   }
 }
 
-/** Start redis-server; `port` lets a test restart one on the same port after stopping it. */
-export async function startRedis(opts: { port?: number; cluster?: boolean } = {}): Promise<RunningRedis> {
+/** Start redis-server; `port` lets a test restart one on the same port after stopping it; `args` are added last (they win). */
+export async function startRedis(opts: { port?: number; cluster?: boolean; args?: string[] } = {}): Promise<RunningRedis> {
   const port = opts.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'loflow-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
   if (opts.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000');
+  args.push(...(opts.args ?? []));
   const child: ChildProcess = spawn('redis-server', args, { stdio: 'ignore' });
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   await waitPing(port);

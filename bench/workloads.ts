@@ -393,7 +393,7 @@ export const wsIngest = {
     // A token per class for the bench's watchers, mapped to that class's teacher.
     const roster = p!.aggregations.get('class_overview')!.groupBy.lookup!.roster;
     const s = await startServer({ pipeline: p!, engine, port: 0, auth: { teacherTokens: { t: 't-0' } }, limits: { ratePerSec: Infinity } });
-    for (const g of roster.groups()) s.auth.teacherTokens[`all-${g}`] = roster.column(roster.members(g)[0], 'teacher')!;
+    for (const g of roster.groups()) s.auth.teacherTokens.set(`all-${g}`, roster.column(roster.members(g)[0], 'teacher')!);
     const base = s.url.replace('http', 'ws');
     try {
       const sockets: WebSocket[] = [];

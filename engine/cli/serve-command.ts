@@ -3,6 +3,7 @@ import { openArchiveSink } from '../../archive/open.js';
 import { openCheckpoint } from '../checkpoint/open.js';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import { Engine } from '../runtime.js';
+import { identityMethods, type IdentityMethod } from '../server/auth.js';
 import { startServer } from '../server/index.js';
 import { openStateStore } from '../state/open.js';
 import type { Command } from './command.js';
@@ -32,6 +33,12 @@ Options:
                    edits are applied live (connections and state kept); state-breaking ones are refused
                    with the plan printed and the running version goes on
   --admin-token T  operator token for loflow tap (GET /v1/tap/:node); also env LOFLOW_ADMIN_TOKEN
+  --ws-identity M  WebSocket identity methods, in order, comma-separated, for every websocket source
+                   (default: each source's identity: setting, else token,test). token: ?token= from
+                   LOFLOW_WS_TOKENS; chromebook: gc-<Google id>; local_storage: ls-<user_tag>
+                   (both authenticated when the device's user_tag is in LOFLOW_DEVICE_TAGS); test:
+                   trusts the user_id the client claims (development only); guest: a random id
+  --ws-require-auth refuse WebSocket students whose identity is only claimed (close 4401)
   --reset          when the state store holds state of changed reducers (a state-breaking edit):
                    drop their old state and start them empty
   --rebuild        instead, recompute the changed reducers from the archive, then serve
@@ -45,10 +52,19 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'run a pipeline live: ingest and dashboards over HTTP/WebSocket',
   usage,
-  flags: ['demo-tokens', 'reset', 'rebuild', 'watch'],
+  flags: ['demo-tokens', 'reset', 'rebuild', 'watch', 'ws-require-auth'],
   async run({ positionals, options }) {
     const pipeline = await loadPipeline(positionals[0]);
     if (!pipeline) return 1;
+    let wsMethods: IdentityMethod[] | undefined;
+    if (typeof options['ws-identity'] === 'string') {
+      wsMethods = options['ws-identity'].split(',').map((m) => m.trim()).filter(Boolean) as IdentityMethod[];
+      const bad = wsMethods.filter((m) => !identityMethods.includes(m));
+      if (bad.length || !wsMethods.length) {
+        console.error(`loflow serve: --ws-identity takes ${identityMethods.join(', ')} (comma-separated), not '${options['ws-identity']}'`);
+        return 2;
+      }
+    }
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
     const archiveDir = typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive');
@@ -72,8 +88,10 @@ export const serveCommand: Command = {
       port: options.port === undefined ? 8080 : Number(options.port),
       host: typeof options.host === 'string' ? options.host : '127.0.0.1',
       demo: options['demo-tokens'] === true,
-      auth: typeof options['admin-token'] === 'string' ? { adminTokens: [options['admin-token']] } : undefined,
+      auth: { ...(typeof options['admin-token'] === 'string' ? { adminTokens: [options['admin-token']] } : {}), wsMethods, requireAuthenticated: options['ws-require-auth'] === true },
     });
+    const trusting = [...pipeline.sources.values()].filter((src) => src.kind === 'websocket' && server.auth.identityOf(src.name).includes('test'));
+    if (trusting.length) console.log(`loflow: note: websocket source${trusting.length > 1 ? 's' : ''} ${trusting.map((x) => `'${x.name}'`).join(', ')} trust${trusting.length > 1 ? '' : 's'} the student id a client claims (identity method test); for a school, use --ws-identity token (or the source's identity: setting)`);
     const unwatch = options.watch === true ? watchPipeline(resolve(positionals[0]), engine, store) : () => {};
     // Signal handlers go in before the 'live' line: a supervisor may stop us as soon as it reads it.
     const stopped = new Promise<void>((done) => {

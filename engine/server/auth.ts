@@ -9,8 +9,12 @@ export interface AuthConfig {
   apiKeys?: string[];
   /** Roster column naming a class's teacher (default `teacher`). */
   teacherColumn?: string;
-  /** WebSocket auth chain, in order (default ['token', 'test']): see README. */
-  wsMethods?: Array<'token' | 'test' | 'guest'>;
+  /** WebSocket identity methods, in order (default: each websocket source's `identity`, else ['token', 'test']): see README. */
+  wsMethods?: IdentityMethod[];
+  /** Device tags (the extension's local-storage `user_tag`) that make chromebook/local_storage identities authenticated. Also env LOFLOW_DEVICE_TAGS="t1,t2". */
+  deviceTags?: string[];
+  /** Refuse WebSocket students whose identity is only claimed (not a token or a listed device tag). */
+  requireAuthenticated?: boolean;
   /** WebSocket tokens: token -> user id (the `token` method). */
   wsTokens?: Record<string, string>;
   /** User ids refused with {"status": "blocklist"}. */
@@ -19,21 +23,33 @@ export interface AuthConfig {
   adminTokens?: string[];
 }
 
-function pairs(env: string | undefined): Record<string, string> {
-  const out: Record<string, string> = {};
+import type { IdentityMethod } from './identity.js';
+export { identityMethods, type IdentityMethod } from './identity.js';
+
+/** "a:b,c:d" pairs into a Map: token names are user input, never looked up on a plain object. */
+function pairs(env: string | undefined): Map<string, string> {
+  const out = new Map<string, string>();
   for (const p of (env ?? '').split(',').map((s) => s.trim()).filter(Boolean)) {
     const i = p.indexOf(':');
-    if (i > 0) out[p.slice(0, i)] = p.slice(i + 1);
+    if (i > 0) out.set(p.slice(0, i), p.slice(i + 1));
   }
   return out;
 }
 
+function ownEntries(r: Record<string, string> | undefined): Array<[string, string]> {
+  return r ? Object.keys(r).map((k) => [k, r[k]]) : [];
+}
+
 export class Auth {
-  readonly teacherTokens: Record<string, string>;
+  /** token -> teacher. A Map: a token such as `constructor` or `__proto__` must be just an unknown token. */
+  readonly teacherTokens: Map<string, string>;
   readonly apiKeys: Set<string>;
   readonly teacherColumn: string;
-  readonly wsMethods: Array<'token' | 'test' | 'guest'>;
-  readonly wsTokens: Record<string, string>;
+  /** Set by the server options; else each source's own `identity` (see identityOf). */
+  readonly wsMethods: IdentityMethod[] | undefined;
+  readonly wsTokens: Map<string, string>;
+  readonly deviceTags: Set<string>;
+  private readonly requireAuthenticatedAll: boolean;
   readonly blocklist: Set<string>;
   readonly adminTokens: Set<string>;
 
@@ -41,12 +57,14 @@ export class Auth {
     /** The pipeline in effect (replaced on a live swap). */
     public pipeline: CompiledPipeline,
     config: AuthConfig = {}) {
-    this.teacherTokens = { ...pairs(process.env.LOFLOW_TEACHER_TOKENS), ...config.teacherTokens };
+    this.teacherTokens = new Map([...pairs(process.env.LOFLOW_TEACHER_TOKENS), ...ownEntries(config.teacherTokens)]);
     this.apiKeys = new Set([...(process.env.LOFLOW_API_KEYS ?? '').split(',').filter(Boolean), ...(config.apiKeys ?? [])]);
     this.teacherColumn = config.teacherColumn ?? 'teacher';
-    this.wsMethods = config.wsMethods ?? ['token', 'test'];
-    this.wsTokens = { ...pairs(process.env.LOFLOW_WS_TOKENS), ...config.wsTokens };
+    this.wsMethods = config.wsMethods;
+    this.wsTokens = new Map([...pairs(process.env.LOFLOW_WS_TOKENS), ...ownEntries(config.wsTokens)]);
     this.blocklist = new Set(config.blocklist ?? []);
+    this.deviceTags = new Set([...(process.env.LOFLOW_DEVICE_TAGS ?? '').split(',').map((t) => t.trim()).filter(Boolean), ...(config.deviceTags ?? [])]);
+    this.requireAuthenticatedAll = config.requireAuthenticated === true;
     this.adminTokens = new Set([...(process.env.LOFLOW_ADMIN_TOKEN ?? '').split(',').map((t) => t.trim()).filter(Boolean), ...(config.adminTokens ?? [])]);
   }
 
@@ -56,12 +74,24 @@ export class Auth {
     return new Set([...own, ...this.apiKeys]);
   }
 
+  /** The identity methods a websocket source accepts, in order: the server's setting, else the source's `identity`. */
+  identityOf(source: string): IdentityMethod[] {
+    if (this.wsMethods) return this.wsMethods;
+    const own = this.pipeline.sources.get(source)?.options.identity as IdentityMethod[] | undefined;
+    return own ?? ['token', 'test'];
+  }
+
+  /** Whether a websocket source refuses students who are identified but not authenticated. */
+  requiresAuthenticated(source: string): boolean {
+    return this.requireAuthenticatedAll || this.pipeline.sources.get(source)?.options.require_authenticated === true;
+  }
+
   isAdmin(token: string | undefined): boolean {
     return token !== undefined && this.adminTokens.has(token);
   }
 
   teacherOf(token: string | undefined): string | undefined {
-    return token ? this.teacherTokens[token] : undefined;
+    return token ? this.teacherTokens.get(token) : undefined;
   }
 
   /** The groups (classes) of an aggregation that a teacher may read. */

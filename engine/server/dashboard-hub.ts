@@ -2,13 +2,25 @@
 // they are read from the store when the class is first watched), then deltas (changed rows, changed summary) at most once per
 // dashboard interval. Only classes that changed AND have subscribers are aggregated, in round-robin order;
 // when a tick's work exceeds its budget, the effective interval grows (dashboards refresh less often instead
-// of falling behind without bound) and shrinks back when load drops.
+// of falling behind without bound) and shrinks back when load drops. A subscriber that does not read (its
+// transport holds more unsent bytes than a bound) is skipped, then gets one fresh snapshot once it has drained
+// (latest state wins); one behind for longer than maxStaleMs is closed. Nothing queues up for a slow reader.
 import type { AggregateResult, BatchInfo, Engine } from '../runtime.js';
 import type { DashboardSpec } from '../types.js';
 import type { Metrics } from './metrics.js';
 
 export interface Subscriber {
-  send(message: unknown): void;
+  /** The message, and its JSON (made once per push, not once per subscriber). */
+  send(message: unknown, json: string): void;
+  /** True while the transport holds more unsent bytes than it should: the subscriber is skipped. */
+  busy?(): boolean;
+  /** Ends the connection (a subscriber that stayed behind too long). */
+  close?(reason: string): void;
+}
+
+export interface HubOptions {
+  /** How long a subscriber may stay unable to take messages before it is closed (default 30 s). */
+  maxStaleMs?: number;
 }
 
 interface Topic {
@@ -21,6 +33,8 @@ interface Topic {
   lastRows: Map<string, string>;
   lastSummary: string;
   dirty: boolean;
+  /** Subscribers skipped while busy, with when they fell behind: each gets a snapshot once it drains. */
+  stale: Map<Subscriber, number>;
 }
 
 export class DashboardHub {
@@ -38,6 +52,7 @@ export class DashboardHub {
     private readonly metrics: Metrics,
     /** Told when a dashboard's effective interval changes (overload makes it grow, calm shrinks it back). */
     private readonly onInterval?: (dashboard: string, fromMs: number, toMs: number) => void,
+    private readonly options: HubOptions = {},
   ) {
     engine.on('batch', this.onBatch);
     engine.on('reload', this.onReload);
@@ -61,7 +76,7 @@ export class DashboardHub {
   subscribe(dashboard: DashboardSpec, group: string, sub: Subscriber): () => void {
     const k = this.key(dashboard.name, group);
     let t = this.topics.get(k);
-    if (!t) this.topics.set(k, (t = { dashboard, group, subscribers: new Set(), waiting: new Set(), lastRows: new Map(), lastSummary: '', dirty: false }));
+    if (!t) this.topics.set(k, (t = { dashboard, group, subscribers: new Set(), waiting: new Set(), lastRows: new Map(), lastSummary: '', dirty: false, stale: new Map() }));
     const topic = t;
     topic.waiting.add(sub);
     this.engine.ensureLoaded(dashboard.aggregation, group).then(
@@ -73,17 +88,20 @@ export class DashboardHub {
         topic.lastRows = new Map(snap.rows.map((r) => [r.member, JSON.stringify(r)]));
         topic.lastSummary = JSON.stringify(snap.summary);
         topic.subscribers.add(sub);
-        sub.send({ type: 'snapshot', ...snap, interval_ms: this.interval.get(topic.dashboard.name) });
+        const msg = { type: 'snapshot', ...snap, interval_ms: this.interval.get(topic.dashboard.name) };
+        sub.send(msg, JSON.stringify(msg));
       },
       (err: unknown) => {
         if (this.closed || !topic.waiting.delete(sub)) return;
         this.forget(k, topic);
-        sub.send({ type: 'error', error: `the class could not be loaded: ${err instanceof Error ? err.message : String(err)}` });
+        const msg = { type: 'error', error: `the class could not be loaded: ${err instanceof Error ? err.message : String(err)}` };
+        sub.send(msg, JSON.stringify(msg));
       },
     );
     return () => {
       topic.waiting.delete(sub);
       topic.subscribers.delete(sub);
+      topic.stale.delete(sub);
       this.forget(k, topic);
     };
   }
@@ -116,7 +134,9 @@ export class DashboardHub {
         this.engine.ensureLoaded(d.aggregation, t.group).then(() => (topic.dirty = true), () => {});
         continue;
       }
-      for (const s of [...t.subscribers, ...t.waiting]) s.send({ type: 'closed', reason: `dashboard '${t.dashboard.name}' was removed from the pipeline` });
+      const msg = { type: 'closed', reason: `dashboard '${t.dashboard.name}' was removed from the pipeline` };
+      const json = JSON.stringify(msg);
+      for (const s of [...t.subscribers, ...t.waiting]) s.send(msg, json);
       t.waiting.clear();
       this.topics.delete(k);
     }
@@ -147,7 +167,7 @@ export class DashboardHub {
     const ms = this.interval.get(d.name)!;
     const budget = ms / 2;
     const t0 = performance.now();
-    const topics = [...this.topics.values()].filter((t) => t.dashboard.name === d.name && t.dirty && t.subscribers.size > 0);
+    const topics = [...this.topics.values()].filter((t) => t.dashboard.name === d.name && ((t.dirty && t.subscribers.size > 0) || t.stale.size > 0));
     let done = 0;
     // Round-robin: start where the last tick stopped, so every class gets its turn under load.
     for (let i = 0; i < topics.length; i++) {
@@ -166,9 +186,11 @@ export class DashboardHub {
   }
 
   private push(t: Topic): void {
+    if (!t.dirty) return this.catchUp(t);
     t.dirty = false;
     // Subscribed classes are loaded, and batches keep them so: no store read here.
     const snap = this.engine.aggregate(t.dashboard.aggregation, t.group);
+    this.catchUp(t, snap);
     const rows = [];
     for (const r of snap.rows) {
       const json = JSON.stringify(r);
@@ -182,8 +204,45 @@ export class DashboardHub {
     t.lastSummary = summary;
     if (rows.length === 0 && !summaryChanged) return;
     const msg = { type: 'delta', aggregation: snap.aggregation, group: t.group, rows, summary: snap.summary, at: Date.now(), interval_ms: this.interval.get(t.dashboard.name) };
-    for (const s of t.subscribers) s.send(msg);
-    this.metrics.pushes.inc({ dashboard: t.dashboard.name }, t.subscribers.size);
+    const json = JSON.stringify(msg);
+    let sent = 0;
+    for (const s of t.subscribers) {
+      if (t.stale.has(s)) continue;
+      if (s.busy?.()) {
+        // Behind: this delta is not queued for it; it gets the whole table once it drains.
+        t.stale.set(s, Date.now());
+        this.metrics.slowSubscribers.inc({ dashboard: t.dashboard.name });
+        continue;
+      }
+      s.send(msg, json);
+      sent++;
+    }
+    this.metrics.pushes.inc({ dashboard: t.dashboard.name }, sent);
+  }
+
+  /** Stale subscribers that drained get the current table; those behind for too long are closed. */
+  private catchUp(t: Topic, snap?: AggregateResult): void {
+    if (t.stale.size === 0) return;
+    const now = Date.now();
+    const maxStaleMs = this.options.maxStaleMs ?? 30_000;
+    let msg: unknown;
+    let json = '';
+    for (const [s, since] of t.stale) {
+      if (s.busy?.()) {
+        if (now - since > maxStaleMs) {
+          t.stale.delete(s);
+          s.close?.(`not reading: behind for over ${maxStaleMs / 1000} s`);
+        }
+        continue;
+      }
+      if (msg === undefined) {
+        snap ??= this.engine.aggregate(t.dashboard.aggregation, t.group);
+        msg = { type: 'snapshot', ...snap, interval_ms: this.interval.get(t.dashboard.name) };
+        json = JSON.stringify(msg);
+      }
+      t.stale.delete(s);
+      s.send(msg, json);
+    }
   }
 
   subscriberCount(): number {

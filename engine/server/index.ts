@@ -4,7 +4,6 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Hapi from '@hapi/hapi';
-import { WebSocketServer, type WebSocket } from 'ws';
 import { packageRoot } from '../paths.js';
 import type { Engine } from '../runtime.js';
 import type { CompiledPipeline, DashboardSpec } from '../types.js';
@@ -12,11 +11,12 @@ import { Auth, tokenOf, type AuthConfig } from './auth.js';
 import { DashboardHub } from './dashboard-hub.js';
 import { createLogger, logEngine, logRequests, type Logger } from './logging.js';
 import { httpIngestRoute } from './ingest-http.js';
-import { WsIngestConnection } from './ingest-ws.js';
 import { defaultLimits, type Limits } from './limits.js';
 import { createMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
+import { sseSubscriber } from './subscribers.js';
 import { tapRoute } from './tap.js';
+import { attachWebSockets } from './websocket.js';
 import { isUnavailable } from '../unavailable.js';
 
 export interface ServerOptions {
@@ -50,22 +50,26 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const log = opts.logger ?? createLogger();
   const authConfig: AuthConfig = { ...opts.auth };
   const demoTokens = (p: CompiledPipeline) => {
-    const tokens: Record<string, string> = {};
+    const tokens = new Map<string, string>();
     for (const roster of p.rosters.values()) {
       for (const g of roster.groups()) for (const m of roster.members(g)) {
         const t = roster.column(m, authConfig.teacherColumn ?? 'teacher');
-        if (t) tokens[`demo-${t}`] = t;
+        if (t) tokens.set(`demo-${t}`, t);
       }
     }
     return tokens;
   };
-  if (opts.demo) authConfig.teacherTokens = { ...demoTokens(pipeline), ...authConfig.teacherTokens };
   const auth = new Auth(pipeline, authConfig);
+  // Configured tokens win over demo ones of the same name.
+  const addDemoTokens = (p: CompiledPipeline) => {
+    for (const [token, t] of demoTokens(p)) if (!auth.teacherTokens.has(token)) auth.teacherTokens.set(token, t);
+  };
+  if (opts.demo) addDemoTokens(pipeline);
   // A live swap may change sources' api_keys: auth reads the pipeline in effect. A reloaded roster may
   // name a new teacher: in demo mode they get their token too (configured tokens are never replaced).
   const onReload = (next: CompiledPipeline) => {
     auth.pipeline = next;
-    if (opts.demo) for (const [token, t] of Object.entries(demoTokens(next))) if (!(token in auth.teacherTokens)) auth.teacherTokens[token] = t;
+    if (opts.demo) addDemoTokens(next);
   };
   engine.on('reload', onReload);
   const metrics = createMetrics(engine);
@@ -83,7 +87,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   /** The dashboard and class a teacher token may read, or an HTTP error. */
-  const authorize = (headers: Record<string, any>, query: Record<string, any>, name: string, group: string): { d?: DashboardSpec; code?: number; error?: string } => {
+  const authorize = (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string): { d?: DashboardSpec; code?: number; error?: string } => {
     const token = tokenOf(headers, query);
     const teacher = auth.teacherOf(token);
     if (!teacher) return { code: 401, error: token ? 'not a teacher token (ingest keys cannot read dashboards)' : 'a teacher token is needed (Authorization: Bearer <token> or ?token=)' };
@@ -138,12 +142,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group));
         if (!a.d) return h.response({ error: a.error }).code(a.code!);
         const stream = new PassThrough();
-        // A class that cannot be loaded ends the stream after its 'error' (EventSource reconnects).
-        const send = (m: unknown) => {
-          stream.write(`data: ${JSON.stringify(m)}\n\n`);
-          if ((m as { type?: string }).type === 'error') stream.end();
-        };
-        const unsubscribe = hub.subscribe(a.d, String(req.params.group), { send });
+        const unsubscribe = hub.subscribe(a.d, String(req.params.group), sseSubscriber(stream, limits.subscriberBufferBytes, () => req.raw.req.socket.destroy()));
         metrics.connections.inc({ kind: 'sse' });
         req.raw.req.on('close', () => {
           unsubscribe();
@@ -178,42 +177,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   for (const p of opts.plugins ?? []) await server.register({ plugin: p, options: { engine } });
 
   // WebSockets: student ingest at websocket sources' paths, dashboard live updates at .../live.
-  const wss = new WebSocketServer({ noServer: true, maxPayload: limits.maxMessageBytes });
-  const wsSources = new Map([...pipeline.sources.values()].filter((s) => s.kind === 'websocket').map((s) => [s.path ?? '/wsapi/in/', s.name]));
-  server.listener.on('upgrade', (req, socket, head) => {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const path = url.pathname;
-    const source = wsSources.get(path) ?? wsSources.get(path.endsWith('/') ? path.slice(0, -1) : `${path}/`);
-    if (source) {
-      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => new WsIngestConnection(ws, req, source, engine, auth, limiter, metrics));
-      return;
-    }
-    const live = /^\/v1\/dashboards\/([^/]+)\/([^/]+)\/live$/.exec(path);
-    if (live) {
-      const [name, group] = [decodeURIComponent(live[1]), decodeURIComponent(live[2])];
-      const a = authorize(req.headers, Object.fromEntries(url.searchParams), name, group);
-      if (!a.d) {
-        socket.end(`HTTP/1.1 ${a.code} ${a.code === 403 ? 'Forbidden' : a.code === 404 ? 'Not Found' : 'Unauthorized'}\r\nContent-Type: application/json\r\nConnection: close\r\n\r\n${JSON.stringify({ error: a.error })}`);
-        return;
-      }
-      wss.handleUpgrade(req, socket, head, (ws: WebSocket) => {
-        metrics.connections.inc({ kind: 'dashboard' });
-        const send = (m: unknown) => {
-          if (ws.readyState !== 1) return;
-          ws.send(JSON.stringify(m));
-          // A class that cannot be loaded: close as a server error (the page reconnects).
-          if ((m as { type?: string }).type === 'error') ws.close(1011, 'class not loaded');
-        };
-        const unsubscribe = hub.subscribe(a.d!, group, { send });
-        ws.on('close', () => {
-          unsubscribe();
-          metrics.connections.dec({ kind: 'dashboard' });
-        });
-      });
-      return;
-    }
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\n\r\n');
-  });
+  const sockets = attachWebSockets(server.listener, { engine, auth, hub, limits, limiter, metrics, log, authorize });
 
   logRequests(log, server);
   const unlogEngine = logEngine(log, engine);
@@ -230,8 +194,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       unlogEngine();
       engine.off('reload', onReload);
       hub.close();
-      for (const c of wss.clients) c.close(1001, 'server stopping');
-      wss.close();
+      sockets.close();
       await server.stop({ timeout: 2000 });
     },
   };

@@ -1,7 +1,7 @@
 // POST <source path>: a JSON array or NDJSON batch of events for one http source.
 import type { Request, ResponseToolkit, ServerRoute } from '@hapi/hapi';
 import type { Engine } from '../runtime.js';
-import type { CompiledSource } from '../types.js';
+import type { CompiledSource, DeadLetter } from '../types.js';
 import { tokenOf, type Auth } from './auth.js';
 import { isUnavailable } from '../unavailable.js';
 import type { Limits } from './limits.js';
@@ -15,7 +15,7 @@ import { dropRawJson, keepRawJson, wantsRawJson } from '../log/raw-json.js';
  * With `keepRaw`, each event object's own text is remembered (engine/log/raw-json.ts) for a log that writes
  * it as is instead of stringifying the event again.
  */
-export function parseBatch(text: string, keepRaw = false): { events: unknown[]; bad: Array<{ index: number; reason: string }> } {
+export function parseBatch(text: string, keepRaw = false): { events: unknown[]; bad: Array<{ index: number; reason: string; line: string }> } {
   const trimmed = text.trim();
   if (trimmed.startsWith('[')) {
     const v = JSON.parse(trimmed);
@@ -25,7 +25,7 @@ export function parseBatch(text: string, keepRaw = false): { events: unknown[]; 
     return { events: v, bad: [] };
   }
   const events: unknown[] = [];
-  const bad: Array<{ index: number; reason: string }> = [];
+  const bad: Array<{ index: number; reason: string; line: string }> = [];
   // Lines found with indexOf, not split + filter: this runs for every NDJSON request.
   for (let from = 0; from <= trimmed.length; ) {
     let nl = trimmed.indexOf('\n', from);
@@ -38,12 +38,16 @@ export function parseBatch(text: string, keepRaw = false): { events: unknown[]; 
       if (keepRaw && isObjectText(line) && event !== null && typeof event === 'object') keepRawJson(event, line);
       events.push(event);
     } catch (err) {
-      bad.push({ index: events.length, reason: `not JSON: ${(err as Error).message}` });
+      // The line itself is kept for the dead letter (bounded: a dead letter is no place for megabytes).
+      bad.push({ index: events.length, reason: `not JSON: ${(err as Error).message}`, line: line.slice(0, maxRawChars) });
       events.push(undefined);
     }
   }
   return { events, bad };
 }
+
+/** Characters of an unparsable line or body kept in its dead letter. */
+export const maxRawChars = 10_000;
 
 /** Remember each object element's text; nothing when the spans do not match the parsed array. */
 function keepElementTexts(text: string, events: unknown[]): void {
@@ -78,6 +82,7 @@ export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Au
           method: (req: Request, h: ResponseToolkit) => {
             const r = req.response as any;
             if (r?.isBoom && r.output.statusCode === 413) {
+              metrics.refused.inc({ kind: 'http', reason: 'body_too_large' });
               return h.response({ error: `body over ${maxBytes} bytes: send smaller batches` }).code(413);
             }
             return h.continue;
@@ -88,22 +93,35 @@ export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Au
     handler: async (req, h) => {
       const keys = auth.sourceKeys(source.name);
       const token = tokenOf(req.headers, req.query);
+      const refuse = (code: number, reason: string, error: string) => {
+        metrics.refused.inc({ kind: 'http', reason });
+        return h.response({ error }).code(code);
+      };
       if (keys.size > 0) {
-        if (!token) return h.response({ error: `source '${source.name}' needs an API key (Authorization: Bearer <key>)` }).code(401);
-        if (!keys.has(token)) return h.response({ error: 'unknown API key for this source' }).code(403);
+        if (!token) return refuse(401, 'no_key', `source '${source.name}' needs an API key (Authorization: Bearer <key>)`);
+        if (!keys.has(token)) return refuse(403, 'bad_key', 'unknown API key for this source');
       }
+      const text = (req.payload as Buffer | undefined)?.toString('utf8') ?? '';
       let parsed;
       try {
-        parsed = parseBatch((req.payload as Buffer | undefined)?.toString('utf8') ?? '', keepRaw);
+        parsed = parseBatch(text, keepRaw);
       } catch (err) {
+        parsed = { error: (err as Error).message };
+      }
+      // Not JSON or NDJSON at all (a broken array, or not one line that parses): 400, the body kept as a dead letter.
+      if ('error' in parsed || (parsed.bad.length > 0 && parsed.bad.length === parsed.events.length)) {
+        const why = 'error' in parsed ? parsed.error : parsed.bad[0].reason;
+        await putDeadLetters(engine, [{ stream: source.name, event: text.slice(0, maxRawChars), reason: `malformed body: ${why}`, at: Date.now(), stage: 'ingest' }]);
         metrics.rejected.inc({ source: source.name, reason: 'malformed' });
-        return h.response({ error: `malformed body: ${(err as Error).message}; send a JSON array or NDJSON` }).code(400);
+        return refuse(400, 'malformed', `malformed body: ${why}; send a JSON array or NDJSON`);
       }
-      if (parsed.events.length > maxEvents) {
-        return h.response({ error: `batch of ${parsed.events.length} events is over the limit of ${maxEvents}: split it` }).code(413);
+      if (parsed.events.length > maxEvents) return refuse(413, 'too_many_events', `batch of ${parsed.events.length} events is over the limit of ${maxEvents}: split it`);
+      // Limits count per verified key, else per address: never per a token the client merely sent.
+      const wait = limiter.take(keys.size > 0 ? `key:${token}` : `ip:${req.info.remoteAddress}`, parsed.events.length);
+      if (wait > 0) {
+        metrics.refused.inc({ kind: 'http', reason: 'rate_limited' });
+        return h.response({ error: `rate limit: retry in ${wait} s` }).code(429).header('Retry-After', String(wait));
       }
-      const wait = limiter.take(token ?? req.info.remoteAddress, parsed.events.length);
-      if (wait > 0) return h.response({ error: `rate limit: retry in ${wait} s` }).code(429).header('Retry-After', String(wait));
       // Without unparsable lines (the usual case) the events go as they are and indexes map to themselves.
       let good = parsed.events;
       let goodIndex: number[] | null = null;
@@ -120,12 +138,13 @@ export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Au
         const seq = Number(req.headers['x-loflow-seq']);
         const producer = typeof producerId === 'string' && Number.isInteger(seq) ? { id: producerId, seq } : undefined;
         const r = await engine.ingest(source.name, good, Date.now(), producer);
-        if (parsed.bad.length) await engine.deadLetters.put(parsed.bad.map((b) => ({ stream: source.name, event: null, reason: b.reason, at: Date.now(), stage: 'ingest' })));
+        if (parsed.bad.length) await putDeadLetters(engine, parsed.bad.map((b) => ({ stream: source.name, event: b.line, reason: b.reason, at: Date.now(), stage: 'ingest' })));
         if (keepRaw) for (const x of r.rejected) dropRawJson(good[x.index]);
-        const rejected = [...parsed.bad, ...r.rejected.map((x) => ({ index: bodyIndex(x.index), reason: x.reason }))].sort((a, b) => a.index - b.index);
+        const rejected = [...parsed.bad.map((b) => ({ index: b.index, reason: b.reason })), ...r.rejected.map((x) => ({ index: bodyIndex(x.index), reason: x.reason }))].sort((a, b) => a.index - b.index);
         const warnings = r.warnings.map((x) => ({ index: bodyIndex(x.index), reason: x.reason }));
         metrics.eventsIn.inc({ source: source.name }, r.accepted);
-        if (rejected.length) metrics.rejected.inc({ source: source.name, reason: 'invalid' }, rejected.length);
+        if (r.rejected.length) metrics.rejected.inc({ source: source.name, reason: 'invalid' }, r.rejected.length);
+        if (parsed.bad.length) metrics.rejected.inc({ source: source.name, reason: 'malformed' }, parsed.bad.length);
         // 200: all accepted; 207: some rejected (each with index and reason); 422: none accepted.
         const code = rejected.length === 0 ? 200 : r.accepted > 0 ? 207 : 422;
         return h.response({ accepted: r.accepted, duplicates: r.duplicates, rejected, warnings }).code(code);
@@ -135,4 +154,14 @@ export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Au
       }
     },
   };
+}
+
+/** Dead letters whose store fails are logged by the caller's error path, never left as an unhandled rejection. */
+async function putDeadLetters(engine: Engine, letters: DeadLetter[]): Promise<void> {
+  try {
+    await engine.deadLetters.put(letters);
+  } catch (err) {
+    // The client still gets its answer; the failure is visible in the server log.
+    console.error(`loflow: dead letters could not be written: ${(err as Error).message}`);
+  }
 }

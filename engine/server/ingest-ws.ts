@@ -1,50 +1,64 @@
 // WebSocket ingest speaking Learning Observer's student event protocol (/wsapi/in/): one JSON event per
 // frame (a JSON array of events is accepted too); `lock_fields` are merged into every later event of the
 // connection; events wait until the connection is authenticated; `terminate` closes it.
+// Everything a connection holds is bounded: events before identity (count and bytes: past the bound the
+// socket closes 1008 and what it held is dead-lettered), lock fields, and events waiting for the engine
+// (past the bound the socket stops being read until they are in). Nothing is dropped silently: events held
+// when a socket closes before identity are dead letters with the reason and the connection's metadata.
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
-import type { Engine } from '../runtime.js';
-import type { LoEvent } from '../types.js';
-import type { Auth } from './auth.js';
+import type { DeadLetter, LoEvent } from '../types.js';
 import { isUnavailable } from '../unavailable.js';
-import type { Metrics } from './metrics.js';
-import type { RateLimiter } from './rate-limit.js';
+import { identify, type Identity, type IdentityMethod } from './identity.js';
+import type { WebSocketDeps } from './websocket.js';
 
-/** Identity fields a client may send (in lock_fields or events), in the order they are trusted. */
-function claimedUser(fields: LoEvent): string | undefined {
-  const id = fields.user_id ?? fields.chrome_identity?.email ?? fields.chrome_identity?.id;
-  return typeof id === 'string' && id !== '' ? id : undefined;
-}
+
+const isPlainObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
 
 export class WsIngestConnection {
   private lock: LoEvent = {};
-  private user: { id: string; method: string } | undefined;
+  private lockBytes = 0;
+  private user: Identity | undefined;
+  /** Events before identity, and their bytes (the frames' sizes). */
   private queue: LoEvent[] = [];
+  private queueBytes = 0;
+  /** Events waiting while an ingest of this connection is in flight: sent together as the next batch. */
+  private pending: LoEvent[] = [];
+  /** Each pending event's number on this connection (its data events counted from 0): `rejected` names it. */
+  private pendingSeq: number[] = [];
+  private queueSeq: number[] = [];
+  private seen = 0;
+  private inFlight = false;
+  private closed = false;
+  /** Refused (blocklisted, not authenticated, over a bound): frames still in flight are not taken. */
+  private refused = false;
+  private readonly methods: IdentityMethod[];
+  private readonly meta: { origin: string | null; agent: string | null; ip: string | null };
 
   constructor(
     private readonly ws: WebSocket,
     private readonly req: IncomingMessage,
+    query: URLSearchParams,
     private readonly source: string,
-    private readonly engine: Engine,
-    private readonly auth: Auth,
-    private readonly limiter: RateLimiter,
-    private readonly metrics: Metrics,
+    private readonly deps: WebSocketDeps,
   ) {
-    const url = new URL(req.url ?? '/', 'http://x');
-    const token = url.searchParams.get('token') ?? undefined;
-    if (token && auth.wsMethods.includes('token')) {
-      const id = auth.wsTokens[token];
-      if (id) this.user = { id, method: 'token' };
-      else {
+    const { auth, metrics } = deps;
+    this.methods = auth.identityOf(source);
+    this.meta = { origin: str(req.headers.origin), agent: str(req.headers['user-agent']), ip: req.socket.remoteAddress ?? null };
+    metrics.connections.inc({ kind: 'ingest' });
+    ws.on('close', () => this.onClose());
+    const token = query.get('token') ?? undefined;
+    if (token && this.methods.includes('token')) {
+      const id = auth.wsTokens.get(token);
+      if (!id) {
         this.send({ status: 'error', error: 'unknown token' });
-        ws.close(4401, 'unknown token');
+        this.policyClose(4401, 'unknown token', 'unknown_token');
         return;
       }
+      this.user = { id, method: 'token', authenticated: true };
     }
     // Messages over the size limit never arrive: the server's maxPayload closes the socket (1009).
-    ws.on('message', (data) => this.onMessage(data as Buffer));
-    ws.on('close', () => metrics.connections.dec({ kind: 'ingest' }));
-    metrics.connections.inc({ kind: 'ingest' });
+    ws.on('message', (data, isBinary) => this.onMessage(data as Buffer, isBinary));
     if (this.user) this.authenticated();
   }
 
@@ -52,109 +66,195 @@ export class WsIngestConnection {
     if (this.ws.readyState === WebSocket.OPEN) this.ws.send(JSON.stringify(msg));
   }
 
-  private onMessage(data: Buffer): void {
+  private policyClose(code: number, reason: string, metric: string): void {
+    this.deps.metrics.wsClosed.inc({ kind: 'ingest', code: metric });
+    this.ws.close(code, reason);
+  }
+
+  private deadLetter(letters: DeadLetter[]): void {
+    // A dead-letter store that fails (disk full) is logged; it must not become an unhandled rejection.
+    this.deps.engine.deadLetters.put(letters).catch((err: Error) => this.deps.log.error({ err: err.message, count: letters.length }, 'dead letters could not be written'));
+  }
+
+  private onMessage(data: Buffer, isBinary: boolean): void {
+    if (this.closed || this.refused) return;
     let msg: unknown;
     try {
       msg = JSON.parse(data.toString('utf8'));
     } catch (err) {
       this.send({ status: 'error', error: `not JSON: ${(err as Error).message}` });
-      this.metrics.rejected.inc({ source: this.source, reason: 'malformed' });
-      void this.engine.deadLetters.put([{ stream: this.source, event: data.toString('utf8').slice(0, 10_000), reason: 'not JSON', at: Date.now(), stage: 'ingest' }]);
+      this.deps.metrics.rejected.inc({ source: this.source, reason: 'malformed' });
+      const raw = isBinary ? data.subarray(0, 10_000).toString('base64') : data.toString('utf8').slice(0, 10_000);
+      this.deadLetter([{ stream: this.source, event: raw, reason: isBinary ? 'not JSON (binary frame, base64)' : 'not JSON', at: Date.now(), stage: 'ingest' }]);
       return;
     }
     const events = Array.isArray(msg) ? msg : [msg];
-    for (const e of events) this.onEvent(e);
+    // Each event of a frame is charged an equal share of its bytes toward the pre-identity bound.
+    const share = Math.ceil(data.length / Math.max(1, events.length));
+    for (let i = 0; i < events.length && !this.refused; i++) this.onEvent(events[i], i, share);
   }
 
-  private onEvent(e: unknown): void {
-    if (!e || typeof e !== 'object' || Array.isArray(e)) {
-      this.send({ status: 'error', error: 'an event must be a JSON object' });
-      void this.engine.deadLetters.put([{ stream: this.source, event: e, reason: 'an event must be a JSON object', at: Date.now(), stage: 'ingest' }]);
+  private onEvent(e: unknown, index: number, bytes: number): void {
+    if (!isPlainObject(e)) {
+      this.send({ status: 'error', index, error: 'an event must be a JSON object' });
+      this.deps.metrics.rejected.inc({ source: this.source, reason: 'invalid' });
+      this.deadLetter([{ stream: this.source, event: e, reason: 'an event must be a JSON object', at: Date.now(), stage: 'ingest' }]);
       return;
     }
     const ev = e as LoEvent;
-    if (ev.event === 'lock_fields') {
-      Object.assign(this.lock, ev.fields ?? {});
-      if (!this.user) this.tryAuthenticate();
-      return;
-    }
+    if (ev.event === 'lock_fields') return this.onLockFields(ev.fields, bytes);
     if (ev.event === 'terminate') {
       // Close once what was sent before it is ingested.
       const close = () => (this.inFlight || this.pending.length ? setTimeout(close, 5) : this.ws.close(1000, 'terminated'));
       close();
       return;
     }
+    const seq = this.seen++;
     // The client's own `auth` is never trusted; lock fields overwrite event fields of the same name.
     const { auth: _ignored, ...rest } = ev;
     const merged: LoEvent = { ...rest, ...this.lock };
     if (!this.user) {
+      const limits = this.deps.limits;
+      if (this.queue.length >= limits.maxEventsBeforeIdentity || this.queueBytes + bytes > limits.maxBytesBeforeIdentity) {
+        this.queue.push(merged);
+        this.queueSeq.push(seq);
+        this.send({ status: 'error', error: `no identity after ${this.queue.length} events: send lock_fields with the user first` });
+        this.policyClose(1008, 'no identity: too many events held', 'backlog_before_identity');
+        this.refuse(`no identity: over ${limits.maxEventsBeforeIdentity} events or ${limits.maxBytesBeforeIdentity} bytes held before identity; the connection was closed`);
+        return;
+      }
       this.queue.push(merged);
+      this.queueSeq.push(seq);
+      this.queueBytes += bytes;
       this.tryAuthenticate(merged);
       return;
     }
-    this.forward([merged]);
+    this.forward([merged], [seq]);
+  }
+
+  private onLockFields(fields: unknown, bytes: number): void {
+    if (fields === undefined) return;
+    if (!isPlainObject(fields)) {
+      this.send({ status: 'error', error: 'lock_fields.fields must be a JSON object' });
+      this.deps.metrics.rejected.inc({ source: this.source, reason: 'invalid' });
+      return;
+    }
+    this.lockBytes += bytes;
+    if (this.lockBytes > this.deps.limits.maxLockFieldsBytes) {
+      this.send({ status: 'error', error: `lock_fields over ${this.deps.limits.maxLockFieldsBytes} bytes in all` });
+      this.policyClose(1008, 'lock_fields too large', 'lock_fields_too_large');
+      this.refuse('lock_fields over their limit; the connection was closed before identity');
+      return;
+    }
+    // Own keys only, and never `__proto__` (it would set the object's prototype, not a field).
+    for (const k of Object.keys(fields)) if (k !== '__proto__') this.lock[k] = fields[k];
+    if (!this.user) this.tryAuthenticate();
   }
 
   private tryAuthenticate(latest?: LoEvent): void {
-    const claimed = claimedUser(this.lock) ?? (latest ? claimedUser(latest) : undefined);
-    for (const m of this.auth.wsMethods) {
-      if (m === 'test' && claimed) this.user = { id: claimed, method: 'test' };
-      else if (m === 'guest') this.user = { id: `guest-${Math.random().toString(36).slice(2, 10)}`, method: 'guest' };
-      if (this.user) break;
-    }
+    // Lock fields first; an event's own fields only where the lock has none.
+    this.user = identify(this.methods, latest ? { ...latest, ...this.lock } : this.lock, this.deps.auth.deviceTags);
     if (this.user) this.authenticated();
   }
 
   private authenticated(): void {
-    if (this.auth.blocklist.has(this.user!.id)) {
+    if (!this.user!.authenticated && this.deps.auth.requiresAuthenticated(this.source)) {
+      this.send({ status: 'error', error: `not authenticated: ${this.user!.method} identity '${this.user!.id}' is not verified (device tag not on the list)` });
+      this.policyClose(4401, 'not authenticated', 'not_authenticated');
+      this.refuse(`not authenticated: ${this.user!.method} identity '${this.user!.id}' is not verified`);
+      return;
+    }
+    if (this.deps.auth.blocklist.has(this.user!.id)) {
       this.send({ status: 'blocklist', user_id: this.user!.id, action: 'stop' });
-      this.ws.close(4403, 'blocklisted');
+      this.policyClose(4403, 'blocklisted', 'blocklisted');
+      this.refuse(`user '${this.user!.id}' is blocklisted`);
       return;
     }
     this.send({ status: 'auth', user_id: this.user!.id });
-    const queued = this.queue;
+    const [queued, seqs] = [this.queue, this.queueSeq];
     this.queue = [];
-    if (queued.length) this.forward(queued);
+    this.queueSeq = [];
+    this.queueBytes = 0;
+    if (queued.length) this.forward(queued, seqs);
   }
 
-  /** Events waiting while an ingest of this connection is in flight: sent together as the next batch. */
-  private pending: LoEvent[] = [];
-  private inFlight = false;
+  private refuse(reason: string): void {
+    this.refused = true;
+    this.dropQueue(reason);
+  }
 
-  private forward(events: LoEvent[]): void {
-    const server = { time: Date.now() / 1000, origin: this.req.headers.origin ?? null, agent: this.req.headers['user-agent'] ?? null, ip: this.req.socket.remoteAddress ?? null };
-    for (const e of events) {
-      e.auth = { user_id: this.user!.id, method: this.user!.method };
+  /** Events held before identity that will never be ingested: dead letters with the reason, counted. */
+  private dropQueue(reason: string): void {
+    const queued = this.queue;
+    this.queue = [];
+    this.queueSeq = [];
+    this.queueBytes = 0;
+    if (!queued.length) return;
+    const at = Date.now();
+    this.deps.metrics.rejected.inc({ source: this.source, reason: 'no_identity' }, queued.length);
+    this.deadLetter(queued.map((event) => ({ stream: this.source, event: { ...event, connection: this.meta }, reason, at, stage: 'ingest' })));
+  }
+
+  private onClose(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.deps.metrics.connections.dec({ kind: 'ingest' });
+    this.dropQueue('no identity before the connection closed');
+  }
+
+  private forward(events: LoEvent[], seqs: number[]): void {
+    const server = { time: Date.now() / 1000, ...this.meta };
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      e.auth = { user_id: this.user!.id, method: this.user!.method, authenticated: this.user!.authenticated };
       e.server = server;
       this.pending.push(e);
+      this.pendingSeq.push(seqs[i]);
     }
+    // Backpressure: stop reading the socket while too much waits for the engine (a slow or down store).
+    if (this.pending.length >= this.deps.limits.maxPendingEvents && !this.ws.isPaused) this.ws.pause();
     if (!this.inFlight) void this.drain();
   }
 
   /** One connection's events are ingested in order, in batches of whatever arrived meanwhile. */
   private async drain(): Promise<void> {
     this.inFlight = true;
-    while (this.pending.length) {
-      const batch = this.pending;
-      this.pending = [];
-      const wait = this.limiter.take(this.user!.id, batch.length);
-      if (wait > 0) await new Promise((r) => setTimeout(r, wait * 1000));
-      for (;;) {
-        try {
-          const r = await this.engine.ingest(this.source, batch);
-          this.metrics.eventsIn.inc({ source: this.source }, r.accepted);
-          for (const x of r.rejected) this.send({ status: 'rejected', reason: x.reason });
-          break;
-        } catch (err) {
-          // Store down: hold the events (the protocol has no per-event ack) and retry until it is back.
-          if (!isUnavailable(err)) {
-            this.send({ status: 'error', error: (err as Error).message });
+    const { engine, limiter, metrics, limits } = this.deps;
+    // Rate limits count per verified identity; a client-claimed id (test, guest) counts against its address.
+    const rateKey = this.user!.authenticated ? `user:${this.user!.id}` : `ip:${this.meta.ip}`;
+    try {
+      while (this.pending.length) {
+        const batch = this.pending.splice(0, limits.maxBatchEvents);
+        const seqs = this.pendingSeq.splice(0, limits.maxBatchEvents);
+        const wait = limiter.take(rateKey, batch.length);
+        if (wait > 0) await new Promise((r) => setTimeout(r, wait * 1000));
+        for (;;) {
+          try {
+            const r = await engine.ingest(this.source, batch);
+            metrics.eventsIn.inc({ source: this.source }, r.accepted);
+            if (r.rejected.length) metrics.rejected.inc({ source: this.source, reason: 'invalid' }, r.rejected.length);
+            for (const x of r.rejected) this.send({ status: 'rejected', index: seqs[x.index], reason: x.reason });
             break;
+          } catch (err) {
+            // Store down: hold the events (the protocol has no per-event ack) and retry until it is back.
+            if (!isUnavailable(err)) {
+              // Not retried: they are dead letters, so nothing is lost without a trace.
+              this.send({ status: 'error', error: (err as Error).message });
+              this.deadLetter(batch.map((event) => ({ stream: this.source, event, reason: `ingest failed: ${(err as Error).message}`, at: Date.now(), stage: 'ingest' })));
+              break;
+            }
+            await new Promise((r) => setTimeout(r, 500));
           }
-          await new Promise((r) => setTimeout(r, 500));
         }
+        if (this.ws.isPaused && this.pending.length < limits.maxPendingEvents / 2) this.ws.resume();
       }
+    } finally {
+      this.inFlight = false;
+      if (this.ws.isPaused) this.ws.resume();
     }
-    this.inFlight = false;
   }
+}
+
+function str(v: unknown): string | null {
+  return typeof v === 'string' ? v.slice(0, 500) : null;
 }

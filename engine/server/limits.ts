@@ -9,6 +9,15 @@ export interface Limits {
   /** Events per second per client key (token bucket), and its burst. */
   ratePerSec: number;
   rateBurst: number;
+  /** A WebSocket's events held before it says who the student is (count and bytes): past either, it is closed (1008) and they are dead-lettered. */
+  maxEventsBeforeIdentity: number;
+  maxBytesBeforeIdentity: number;
+  /** Bytes of lock_fields one WebSocket may send in all. */
+  maxLockFieldsBytes: number;
+  /** A WebSocket's events waiting for the engine: past it the socket is not read until they are in. */
+  maxPendingEvents: number;
+  /** Unsent bytes a dashboard subscriber may hold before it is skipped (it gets a snapshot once it reads again). */
+  subscriberBufferBytes: number;
 }
 
 export const defaultLimits: Limits = {
@@ -17,5 +26,10 @@ export const defaultLimits: Limits = {
   maxBatchEvents: 10_000,
   ratePerSec: 20_000,
   rateBurst: 40_000,
+  maxEventsBeforeIdentity: 1_000,
+  maxBytesBeforeIdentity: 1024 * 1024,
+  maxLockFieldsBytes: 64 * 1024,
+  maxPendingEvents: 10_000,
+  subscriberBufferBytes: 256 * 1024,
 };
 

@@ -10,6 +10,9 @@ export function createMetrics(engine: Engine) {
   const pushes = new Counter({ name: 'loflow_dashboard_pushes_total', help: 'dashboard updates pushed to subscribers', labelNames: ['dashboard'], registers: [registry] });
   const connections = new Gauge({ name: 'loflow_connections', help: 'open connections', labelNames: ['kind'], registers: [registry] });
   const interval = new Gauge({ name: 'loflow_dashboard_effective_interval_ms', help: 'current push interval (grows under overload)', labelNames: ['dashboard'], registers: [registry] });
+  const slowSubscribers = new Counter({ name: 'loflow_dashboard_slow_subscribers_total', help: 'times a dashboard subscriber was skipped for not reading (it gets a snapshot once it drains)', labelNames: ['dashboard'], registers: [registry] });
+  const refused = new Counter({ name: 'loflow_requests_refused_total', help: 'requests refused as a whole (malformed, too large, bad URL, auth), by route kind and reason', labelNames: ['kind', 'reason'], registers: [registry] });
+  const wsClosed = new Counter({ name: 'loflow_websocket_closed_by_server_total', help: 'WebSockets the server closed for a protocol or policy reason, by kind and close code', labelNames: ['kind', 'code'], registers: [registry] });
   new Gauge({
     name: 'loflow_queue_depth',
     help: 'accepted events not yet processed',
@@ -54,7 +57,7 @@ export function createMetrics(engine: Engine) {
       for (const r of engine.pipeline.reducers) this.set({ reducer: r.name }, estimateStateBytes(engine, r.name));
     },
   });
-  return { registry, eventsIn, rejected, pushes, connections, interval };
+  return { registry, eventsIn, rejected, pushes, connections, interval, slowSubscribers, refused, wsClosed };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -22,7 +22,7 @@ describe('parseBatch', () => {
       const nd = parseBatch(ndjson, keep);
       // Blank lines are skipped and not counted; the bad line keeps its place as undefined.
       expect(nd.events).toEqual([keystroke('s-0001', 1), undefined, { a: 1 }, 7]);
-      expect(nd.bad).toEqual([{ index: 1, reason: expect.stringMatching(/^not JSON: /) }]);
+      expect(nd.bad).toEqual([{ index: 1, reason: expect.stringMatching(/^not JSON: /), line: '{broken' }]);
       expect(parseBatch('', keep)).toEqual({ events: [], bad: [] });
       expect(() => parseBatch('[{"event": ', keep)).toThrow(SyntaxError);
       expect(() => parseBatch('[1] [2]', keep)).toThrow(SyntaxError);
