@@ -181,7 +181,14 @@ export interface RawResponse {
 }
 
 /** Parse the first HTTP response in `raw` (content-length or chunked). */
-export function parseResponse(raw: Buffer, end: RawResponse['end']): RawResponse {
+export function parseResponse(whole: Buffer, end: RawResponse['end']): RawResponse {
+  // Interim answers (100 Continue to `Expect: 100-continue`) come first: the response is what follows.
+  let raw = whole;
+  for (;;) {
+    const m = /^HTTP\/1\.[01] 1\d\d[^\r]*\r\n(?:[^\r]+\r\n)*\r\n/.exec(raw.toString('latin1', 0, Math.min(raw.length, 4096)));
+    if (!m || m[0].startsWith('HTTP/1.1 101') || m[0].startsWith('HTTP/1.0 101')) break;
+    raw = raw.subarray(m[0].length);
+  }
   const text = raw.toString('latin1');
   const he = text.indexOf('\r\n\r\n');
   const m = /^HTTP\/1\.[01] (\d{3})/.exec(text);

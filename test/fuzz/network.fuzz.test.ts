@@ -46,23 +46,35 @@ class World {
     this.acked = this.wsCertain = this.wsPossible = 0;
   }
 
-  /** A fresh server when the last case killed this one or left it unhealthy (so shrinking means something). */
+  /** A check failed on this server: the next case gets a fresh one. */
+  dirty = false;
+
+  /**
+   * A fresh server when the last case killed this one, left it unhealthy or failed a check on it, so every
+   * case (and every shrinking step) starts from a server whose books balance.
+   */
   async ensure() {
-    const ok = this.s.alive() && (await get(`${this.s.url}/healthz`, {}, 5000).then((r) => r.status === 200, () => false));
+    const ok = !this.dirty && this.s.alive() && (await get(`${this.s.url}/healthz`, {}, 5000).then((r) => r.status === 200, () => false));
     if (ok) return;
+    this.dirty = false;
     await this.s.stop();
     this.restarts++;
     await this.start();
   }
 
-  /** After a case: alive and healthy; every CHECK_EVERY cases the full accounting. */
+  /** After a case: alive, healthy and the accounting (RSS every CHECK_EVERY cases). */
   async after(what: string) {
     this.last = what;
-    await assertAlive(this.s, what);
-    if (++this.cases % CHECK_EVERY === 0) await this.account(what);
+    try {
+      await assertAlive(this.s, what);
+      await this.account(what, ++this.cases % CHECK_EVERY === 0);
+    } catch (err) {
+      this.dirty = true;
+      throw err;
+    }
   }
 
-  async account(what: string) {
+  async account(what: string, rssToo = true) {
     const h = await drained(this.s);
     await assertAlive(this.s, `${what} (after processing)`);
     const m = await metrics(this.s);
@@ -75,15 +87,22 @@ class World {
     expect(h.committed_offset, `committed == log end ${ctx}`).toBe(h.log_end);
     expect(viaWs, `WebSocket events accepted >= delivered by clean sessions ${ctx}`).toBeGreaterThanOrEqual(this.wsCertain);
     expect(viaWs, `WebSocket events accepted <= sent ${ctx}`).toBeLessThanOrEqual(this.wsPossible);
+    if (!rssToo) return;
     const rss = await rssOf(this.s);
     this.peakRss = Math.max(this.peakRss, rss);
     expect(rss, `RSS ${Math.round(rss / 2 ** 20)} MiB under ${RSS_BOUND / 2 ** 20} MiB ${ctx}`).toBeLessThan(RSS_BOUND);
   }
 
-  /** Count an HTTP answer's acknowledged events. */
+  /** Count an HTTP answer's acknowledged events (a 200/207 must say how many). */
   ack(status: number, json: string) {
     if (status !== 200 && status !== 207) return;
-    const r = JSON.parse(json) as { accepted: number; duplicates?: number };
+    let r: { accepted: number; duplicates?: number };
+    try {
+      r = JSON.parse(json) as typeof r;
+    } catch {
+      this.dirty = true;
+      throw new Error(`a ${status} answer that is not JSON: ${json.slice(0, 300)}`);
+    }
     this.acked += r.accepted - (r.duplicates ?? 0);
   }
 }
