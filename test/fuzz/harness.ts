@@ -9,6 +9,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 
 export const root = join(import.meta.dirname, '../..');
 export const bin = join(root, 'bin/loflow.js');
@@ -214,6 +215,14 @@ export function parseResponse(whole: Buffer, end: RawResponse['end']): RawRespon
   } else if (headers['content-length'] !== undefined) {
     bodyBytes = bodyBytes.subarray(0, Number(headers['content-length']));
   }
+  const enc = headers['content-encoding'];
+  try {
+    if (enc === 'gzip') bodyBytes = gunzipSync(bodyBytes);
+    else if (enc === 'deflate') bodyBytes = inflateSync(bodyBytes);
+    else if (enc === 'br') bodyBytes = brotliDecompressSync(bodyBytes);
+  } catch {
+    /* left as it came: the caller sees bytes that are not JSON */
+  }
   return { status: Number(m[1]), headers, body: bodyBytes.toString('utf8'), raw, end };
 }
 
@@ -312,6 +321,8 @@ export interface RawWs {
   send(...frames: Array<Frame | Buffer>): void;
   /** Resolves when the server closed the TCP connection, or after `ms` (then false). */
   closed(ms: number): Promise<boolean>;
+  /** Resolves with the server's close frame once it came (it waits for ours before closing TCP), or null. */
+  closeFrame(ms: number): Promise<{ opcode: number; payload: Buffer } | null>;
   destroy(): void;
 }
 
@@ -354,6 +365,14 @@ export function rawWs(port: number, target: string, ms = 5_000, extraHeaders: st
                 r(true);
               });
             }),
+      closeFrame: async (wait) => {
+        const end = Date.now() + wait;
+        for (;;) {
+          const f = decodeFrames(Buffer.concat(after)).find((x) => x.opcode === 8);
+          if (f || isClosed || Date.now() > end) return f ?? null;
+          await new Promise((r) => setTimeout(r, 20));
+        }
+      },
       destroy: () => sock.destroy(),
     };
     function done(code: number) {
