@@ -10,9 +10,11 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
+import WebSocket from 'ws';
 
 export const root = join(import.meta.dirname, '../..');
-export const bin = join(root, 'bin/loflow.js');
+/** The loflow under test; LOFLOW_FUZZ_BIN runs the suite against another build (e.g. an older commit's). */
+export const bin = process.env.LOFLOW_FUZZ_BIN ?? join(root, 'bin/loflow.js');
 export const demoPipeline = join(root, 'pipelines/writing-observer.yaml');
 export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -31,6 +33,8 @@ export interface Served {
   alive(): boolean;
   /** Exit code / signal and the last stderr, for failure messages. */
   died(): string;
+  /** A full garbage collection in the child (needs `inspect: true`): through the inspector, HeapProfiler.collectGarbage. */
+  gc(): Promise<void>;
   stop(): Promise<void>;
 }
 
@@ -38,7 +42,7 @@ export interface Served {
  * `loflow serve` in its own process. `pipelineText` replaces the demo pipeline (written next to a copy of
  * the demo roster); `nofile` raises the child's fd limit through bash's ulimit (never this process's).
  */
-export async function serveChild(opts: { env?: Record<string, string>; args?: string[]; nofile?: number; pipelineText?: (demo: string) => string; rosterCsv?: string } = {}): Promise<Served> {
+export async function serveChild(opts: { env?: Record<string, string>; args?: string[]; nofile?: number; pipelineText?: (demo: string) => string; rosterCsv?: string; inspect?: boolean } = {}): Promise<Served> {
   const dir = mkdtempSync(join(tmpdir(), 'loflow-fuzz-'));
   let pipelineFile = demoPipeline;
   if (opts.pipelineText || opts.rosterCsv) {
@@ -47,7 +51,7 @@ export async function serveChild(opts: { env?: Record<string, string>; args?: st
     pipelineFile = join(dir, 'p.yaml');
     writeFileSync(pipelineFile, opts.pipelineText ? opts.pipelineText(text) : text);
   }
-  const argv = [process.execPath, bin, 'serve', pipelineFile, '--port', '0', '--data', join(dir, 'data'), '--demo-tokens', ...(opts.args ?? [])];
+  const argv = [process.execPath, ...(opts.inspect ? ['--inspect=127.0.0.1:0'] : []), bin, 'serve', pipelineFile, '--port', '0', '--data', join(dir, 'data'), '--demo-tokens', ...(opts.args ?? [])];
   const script = `${opts.nofile ? `ulimit -n ${opts.nofile} || exit 97; ` : ''}exec "$@"`;
   const child = spawn('bash', ['-c', script, 'loflow-serve', ...argv], {
     cwd: root,
@@ -56,7 +60,11 @@ export async function serveChild(opts: { env?: Record<string, string>; args?: st
   });
   let err = '';
   let exit: string | undefined;
-  child.stderr!.on('data', (d) => (err = (err + d).slice(-6000)));
+  let inspector: string | undefined;
+  child.stderr!.on('data', (d) => {
+    err = (err + d).slice(-6000);
+    inspector ??= /Debugger listening on (ws:\/\/127\.0\.0\.1:\d+\/\S+)/.exec(err)?.[1];
+  });
   const exited = new Promise<void>((r) =>
     child.once('exit', (code, signal) => {
       exit = `exit code ${code} signal ${signal}`;
@@ -99,6 +107,26 @@ export async function serveChild(opts: { env?: Record<string, string>; args?: st
     child,
     alive,
     died: () => `${exit ?? 'still running'}; stderr: ${err.trim().slice(-3000)}`,
+    gc: () =>
+      new Promise<void>((resolve, reject) => {
+        if (!inspector) return reject(new Error('serveChild: start with inspect: true to collect garbage'));
+        const ws = new WebSocket(inspector);
+        const timer = setTimeout(() => {
+          ws.terminate();
+          reject(new Error('inspector: no answer in 15 s'));
+        }, 15_000);
+        ws.on('error', reject);
+        ws.on('open', () => ws.send(JSON.stringify({ id: 1, method: 'HeapProfiler.collectGarbage' })));
+        ws.on('message', (m) => {
+          const id = (JSON.parse(m.toString()) as { id?: number }).id;
+          if (id === 1) ws.send(JSON.stringify({ id: 2, method: 'HeapProfiler.collectGarbage' }));
+          if (id === 2) {
+            clearTimeout(timer);
+            ws.close();
+            resolve();
+          }
+        });
+      }),
     async stop() {
       if (exit === undefined) {
         try {
