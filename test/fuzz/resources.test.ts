@@ -144,7 +144,7 @@ describe('resource exhaustion', { timeout: 120_000 + HOLD_S * 2000 }, () => {
     const conns = s.alive() ? await metrics(s).catch(() => new Map<string, number>()) : new Map<string, number>();
     console.log(
       `resources: RSS ${mib(rss0)} at start, peak ${mib(peak)} (bound ${mib(RSS_BOUND)}); normal client: ${acked} events acknowledged, ${failed} failed, slowest ${Math.round(worst)} ms; ` +
-        `unidentified socket ${anon.socket.destroyed ? 'closed by the server' : 'still open'} after ${anonSent} frames; connections ${JSON.stringify(Object.fromEntries([...conns].filter(([k]) => k.startsWith('loflow_connections'))))}`,
+        `unidentified socket ${anon.frames().some((f) => f.opcode === 8) || anon.socket.destroyed ? 'closed by the server' : 'still open'} after ${anonSent} frames; connections ${JSON.stringify(Object.fromEntries([...conns].filter(([k]) => k.startsWith('loflow_connections'))))}`,
     );
     await assertAlive(s, 'holding idle, non-reading, slow and unidentified clients');
     expect(failed, `normal client requests that failed: ${errors.slice(0, 5).join('; ')}`).toBe(0);
