@@ -13,7 +13,9 @@ import { compileExpression, compileFilter } from './expression.js';
 import { compilePath, copierOf, JsonPathError, parsePath } from './jsonpath.js';
 import { packageRoot } from './paths.js';
 import { canonicalJson } from './canonical-json.js';
+import { fileLimits, readBoundedText } from './bounded-read.js';
 import { loadRoster, type CsvRoster } from './roster.js';
+import { normalizePath } from '../archive/learners.js';
 import { definitionVersion, stateVersions } from './state-version.js';
 import type {
   CompiledAggregation,
@@ -49,11 +51,20 @@ function validatePipelineSchema() {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
+/**
+ * Whether a section of the spec (`keys:`, `aggregations:`) defines a name. Own names only: `in` and
+ * `obj[name]` also find Object.prototype's members, so `aggregation: toString` passed as defined and the
+ * dashboard silently vanished.
+ */
+function hasName(section: unknown, name: unknown): boolean {
+  return typeof name === 'string' && section != null && typeof section === 'object' && Object.hasOwn(section, name);
+}
+
 export async function compilePipelineFile(file: string): Promise<CompileResult> {
   const abs = resolve(file);
   let text: string;
   try {
-    text = readFileSync(abs, 'utf8');
+    text = readBoundedText(abs, fileLimits.source());
   } catch (err) {
     return { errors: [{ file, line: 1, column: 1, path: '', message: `cannot read pipeline file: ${(err as Error).message}` }] };
   }
@@ -165,6 +176,7 @@ class Compiler {
   }
 
   async compile(text: string, file: string): Promise<CompiledPipeline | undefined> {
+    this.reservedNames();
     const sources = this.sources();
     this.rosters();
     this.compileKeys();
@@ -172,6 +184,7 @@ class Compiler {
     const aggregations = this.aggregations(reducers);
     const dashboards = this.dashboards(aggregations);
     const archive = this.archive(reducers);
+    this.identifiers();
     if (this.errors.length) return undefined;
     const streams = new Map<string, { name: string; producer: string | null; consumers: string[] }>();
     for (const s of sources.keys()) streams.set(s, { name: s, producer: null, consumers: [] });
@@ -196,6 +209,27 @@ class Compiler {
       dashboards,
       archive,
     };
+  }
+
+  /**
+   * `__proto__` cannot be a name: assigning it to a plain object (a result row, a JSON output) sets the
+   * prototype instead, so whatever it names would silently vanish. Other Object member names (`toString`,
+   * `constructor`) are ordinary names: lookups here use Maps and own properties.
+   */
+  private reservedNames(): void {
+    const reserved = '__proto__';
+    const bad = (path: Path, key: boolean) => this.err(path, `reserved name '${reserved}': it has a special meaning in JavaScript; choose another name`, { key });
+    for (const section of ['sources', 'rosters', 'keys', 'reducers', 'aggregations', 'dashboards']) {
+      if (hasName(this.spec[section], reserved)) bad([section, reserved], true);
+    }
+    for (const [name, def] of Object.entries<Record<string, any>>(this.spec.reducers ?? {})) {
+      for (const field of ['emit', 'late']) if (def?.[field] === reserved) bad(['reducers', name, field], false);
+    }
+    for (const [name, def] of Object.entries<Record<string, any>>(this.spec.aggregations ?? {})) {
+      if (def?.columns && !Array.isArray(def.columns) && hasName(def.columns, reserved)) bad(['aggregations', name, 'columns', reserved], true);
+      if (Array.isArray(def?.columns)) def.columns.forEach((c: unknown, i: number) => typeof c === 'string' && c.split('.')[0] === reserved && bad(['aggregations', name, 'columns', i], false));
+      if (hasName(def?.summary, reserved)) bad(['aggregations', name, 'summary', reserved], true);
+    }
   }
 
   private sources(): Map<string, CompiledSource> {
@@ -306,7 +340,7 @@ class Compiler {
         const roster = this.rosterFiles.get(def.lookup);
         const by = this.keys.get(def.by);
         if (!roster) {
-          if (!(this.spec.rosters ?? {})[def.lookup]) this.err(['keys', name, 'lookup'], `unknown roster '${def.lookup}'`, { hint: didYouMean(def.lookup, Object.keys(this.spec.rosters ?? {})) });
+          if (!hasName(this.spec.rosters, def.lookup)) this.err(['keys', name, 'lookup'], `unknown roster '${def.lookup}'`, { hint: didYouMean(def.lookup, Object.keys(this.spec.rosters ?? {})) });
           continue;
         }
         if (!by) {
@@ -378,7 +412,7 @@ class Compiler {
         }
       });
       const key = this.keys.get(def.key);
-      if (!key && !(def.key in (this.spec.keys ?? {}))) this.err([...at, 'key'], `unknown key '${def.key}'`, { hint: didYouMean(def.key, Object.keys(this.spec.keys ?? {})) });
+      if (!key && !hasName(this.spec.keys, def.key)) this.err([...at, 'key'], `unknown key '${def.key}'`, { hint: didYouMean(def.key, Object.keys(this.spec.keys ?? {})) });
       const op = await this.resolveOperator(def.op, [...at, 'op']);
       let params: unknown = def.params ?? {};
       if (op) {
@@ -628,7 +662,7 @@ class Compiler {
     for (const [name, def] of Object.entries<Record<string, any>>(this.spec.dashboards ?? {})) {
       const at: Path = ['dashboards', name];
       if (!aggregations.has(def.aggregation)) {
-        if (!(def.aggregation in (this.spec.aggregations ?? {}))) {
+        if (!hasName(this.spec.aggregations, def.aggregation)) {
           this.err([...at, 'aggregation'], `unknown aggregation '${def.aggregation}'`, { hint: didYouMean(def.aggregation, Object.keys(this.spec.aggregations ?? {})) });
         }
         continue;
@@ -637,6 +671,19 @@ class Compiler {
       out.set(name, { name, aggregation, push: push ?? 'on_change', minIntervalMs: min_interval === undefined ? 1000 : parseDuration(min_interval), options });
     }
     return out;
+  }
+
+  /** `identifiers:` are JSON paths with `[*]` (what --pseudonymize replaces): each must parse. */
+  private identifiers(): void {
+    const list: unknown[] = Array.isArray(this.spec.identifiers) ? this.spec.identifiers : [];
+    list.forEach((p, i) => {
+      try {
+        if (typeof p !== 'string' || !p.startsWith('$')) throw new Error('a field path starts with $ (e.g. $.doc_id, $.bundles[*].sid)');
+        normalizePath(p);
+      } catch (err) {
+        this.err(['identifiers', i], `bad JSON path: ${(err as Error).message}`, err instanceof JsonPathError ? { inner: err.offset } : {});
+      }
+    });
   }
 
   private archive(reducers: CompiledReducer[]): CompiledPipeline['archive'] {

@@ -8,6 +8,7 @@ import { aggregateGroup, memberOfKey, relationOf, type AggregateResult, type Cac
 import { MemoryDeadLetterStore } from './deadletter/memory-deadletter.js';
 import { MemoryInputLog } from './log/memory-log.js';
 import { MemoryStateStore } from './state/memory-store.js';
+import { backlogFull, isUnavailable } from './unavailable.js';
 import type {
   BatchRunner,
   ArchiveSink,
@@ -44,6 +45,19 @@ export interface EngineOptions {
   retryMs?: number;
   /** Runs each micro-batch as a durable workflow (DBOS); without one, the engine runs batches itself. */
   runner?: BatchRunner;
+  /** health() reports a stall when the committed offset has not moved for this long while events wait (default 30 s). */
+  stallMs?: number;
+}
+
+/** How a caller that answers someone (the HTTP route) wants ingest to behave under trouble; default: wait. */
+export interface IngestOptions {
+  /** Wait at most this long for room in the backlog (queueLimit), then throw a BACKLOG_FULL error. */
+  maxWaitMs?: number;
+  /**
+   * While the last batch failed on an unavailable store or log (and none has succeeded since), throw
+   * UNAVAILABLE before appending, whatever the log: events are not acknowledged into a queue that cannot drain.
+   */
+  refuseWhileDown?: boolean;
 }
 
 export interface IngestResult {
@@ -219,6 +233,9 @@ export class Engine extends EventEmitter {
   private readonly batchSize: number;
   private readonly queueLimit: number;
   private readonly retryMs: number;
+  private readonly stallMs: number;
+  /** When the committed offset last moved, or work arrived at an idle engine (for the stall check). */
+  private progressAt = Date.now();
 
   /** reducer -> shard key -> state. The engine's working set; the store is written per batch. */
   private readonly cache = new Map<string, Map<string, CachedState>>();
@@ -277,6 +294,7 @@ export class Engine extends EventEmitter {
     this.batchSize = options.batchSize ?? 4096;
     this.queueLimit = options.queueLimit ?? 100_000;
     this.retryMs = options.retryMs ?? 100;
+    this.stallMs = options.stallMs ?? 30_000;
     this.runner = options.runner;
     this.archivedDerived = new Set(pipeline.archive?.derived ?? []);
     for (const r of pipeline.reducers) {
@@ -327,15 +345,17 @@ export class Engine extends EventEmitter {
    * Validate events against the stream's source schema, append the valid ones to the input log (durable
    * when the log is), dead-letter the rest. Waits while too many accepted events are still unprocessed.
    */
-  async ingest(stream: string, events: unknown[], at = Date.now(), producer?: { id: string; seq: number }): Promise<IngestResult> {
+  async ingest(stream: string, events: unknown[], at = Date.now(), producer?: { id: string; seq: number }, opts: IngestOptions = {}): Promise<IngestResult> {
     const source = this.pipeline.sources.get(stream);
     if (!source) {
       if (this.pipeline.streams.has(stream)) throw new Error(`'${stream}' is a derived stream: only sources take events`);
       throw new Error(`unknown source '${stream}' (sources: ${[...this.pipeline.sources.keys()].join(', ')})`);
     }
     if (!this.running) await this.start();
-    while (this.logEnd - this.committed >= this.queueLimit && this.running) {
-      await new Promise<void>((resolve) => this.waiters.push(resolve));
+    if (opts.refuseWhileDown) this.refuseIfDown();
+    if (this.logEnd - this.committed >= this.queueLimit) {
+      await this.waitForRoom(opts.maxWaitMs);
+      if (opts.refuseWhileDown) this.refuseIfDown(); // it may have gone down while we waited
     }
     // Sized for all events and cut to the accepted ones after the loop: no regrowth per 4,096-event batch.
     const accepted: Array<{ offset?: number; stream: string; event: LoEvent; at: number; producer?: string; seq?: number }> = new Array(events.length);
@@ -361,6 +381,8 @@ export class Engine extends EventEmitter {
     if (letters.length) await this.deadLetters.put(letters);
     let firstOffset = this.logEnd;
     let appended = 0;
+    // Work arriving at an idle engine starts the stall clock afresh (an idle engine is not stalled).
+    if (this.committed >= this.logEnd) this.progressAt = Date.now();
     if (accepted.length) {
       const r = await this.log.append(accepted);
       firstOffset = r.first;
@@ -373,6 +395,28 @@ export class Engine extends EventEmitter {
     this.counters.rejected += rejected.length;
     this.kick();
     return { accepted: accepted.length, duplicates: accepted.length - appended, rejected, warnings, firstOffset };
+  }
+
+  /** Throws UNAVAILABLE while the last batch attempt failed on an unavailable store or log and none has succeeded since. */
+  private refuseIfDown(): void {
+    if (this.lastError === null || !isUnavailable(this.lastError)) return;
+    throw Object.assign(new Error(`not accepting events while processing fails: ${(this.lastError as Error).message ?? this.lastError}`), { code: 'UNAVAILABLE', cause: this.lastError });
+  }
+
+  /** Wait while the backlog is at queueLimit: forever (in-process callers), or up to maxWaitMs, then BACKLOG_FULL. */
+  private async waitForRoom(maxWaitMs = Infinity): Promise<void> {
+    const t0 = Date.now();
+    while (this.logEnd - this.committed >= this.queueLimit && this.running) {
+      const left = maxWaitMs - (Date.now() - t0);
+      if (left <= 0) throw backlogFull(this.logEnd - this.committed, this.queueLimit, Date.now() - t0);
+      let timer: NodeJS.Timeout | undefined;
+      // A timed-out wait leaves its resolver in `waiters`: harmless, the next wake calls it.
+      await new Promise<void>((resolve) => {
+        this.waiters.push(resolve);
+        if (left !== Infinity) timer = setTimeout(resolve, left);
+      });
+      clearTimeout(timer);
+    }
   }
 
   /** A reason when the event's member (student) is in no roster group of a lookup key. */
@@ -531,12 +575,16 @@ export class Engine extends EventEmitter {
           // fewer, larger batches (results do not depend on batch sizes).
           const size = this.logEnd - from > 4 * this.batchSize ? 4 * this.batchSize : this.batchSize;
           const applied = await this.runner.run(this.pipeline.name, from, Math.min(this.logEnd, from + size));
+          // The store and log answered: not down (also when a batch turned out committed already, see
+          // committedMeanwhile). Ingest refuses while lastError says otherwise.
+          this.lastError = null;
           // Nothing there to apply (and no resumed batch moved the offset meanwhile): wait for the next append.
           if (applied === 0 && this.committed === from) break;
         } else {
           const entries = await this.log.read(this.committed, this.batchSize);
           if (entries.length === 0) break;
           await this.exclusive(() => this.processBatch(entries));
+          this.lastError = null;
         }
         delay = this.retryMs;
       } catch (err) {
@@ -545,7 +593,8 @@ export class Engine extends EventEmitter {
         this.counters.retries++;
         this.emit('retry', err);
         await new Promise((r) => setTimeout(r, delay));
-        delay = Math.min(delay * 2, 5000);
+        // At most 2 s (the Retry-After ingest answers meanwhile): HTTP ingest is refused until a retry succeeds.
+        delay = Math.min(delay * 2, 2000);
       }
     }
   }
@@ -591,6 +640,7 @@ export class Engine extends EventEmitter {
 
   /** The committed offset moved: ingests waiting for room and flushes it covers go on. */
   private wakeWaiters(): void {
+    this.progressAt = Date.now();
     for (const w of this.waiters.splice(0)) w();
     this.flushWaiters = this.flushWaiters.filter((f) => {
       if (f.offset <= this.committed) f.resolve();
@@ -1072,13 +1122,50 @@ export class Engine extends EventEmitter {
     return this.now;
   }
 
-  /** The error of the last failed batch attempt while it is being retried, else null. */
-  health(): { ok: boolean; error: string | null } {
+  /**
+   * Not ok, with the reason: while the last batch attempt failed (being retried); when the committed offset
+   * has not moved for stallMs while events wait (a stalled pipeline: `stalledMs` says for how long, 0 when
+   * not); when the archive stopped. `storeDown`: ingest that asks for it (refuseWhileDown) is refused.
+   */
+  health(): { ok: boolean; error: string | null; storeDown: boolean; stalledMs: number } {
     const message = (e: unknown) => String((e as Error).message ?? e);
-    if (this.lastError !== null) return { ok: false, error: message(this.lastError) };
+    const idleFor = Date.now() - this.progressAt;
+    const stalledMs = this.committed < this.logEnd && idleFor >= this.stallMs ? idleFor : 0;
+    const storeDown = this.lastError !== null && isUnavailable(this.lastError);
+    if (this.lastError !== null) return { ok: false, error: message(this.lastError), storeDown, stalledMs };
+    if (stalledMs) {
+      return { ok: false, error: `stalled: the committed offset ${this.committed} has not moved for ${Math.round(stalledMs / 1000)} s while ${this.logEnd - this.committed} events wait`, storeDown, stalledMs };
+    }
     // Processing goes on, but the archive takes nothing more: a restart re-feeds it from the log and the outbox.
-    if (this.archiveFailure !== null) return { ok: false, error: `archive stopped: ${message(this.archiveFailure)}; restart to re-feed it` };
-    return { ok: true, error: null };
+    if (this.archiveFailure !== null) return { ok: false, error: `archive stopped: ${message(this.archiveFailure)}; restart to re-feed it`, storeDown, stalledMs };
+    return { ok: true, error: null, storeDown, stalledMs };
+  }
+
+  private probing: Promise<string | null> | null = null;
+
+  /**
+   * health(), and when it knows of no store failure, whether the store answers now (within `timeoutMs`): an
+   * idle engine touches no store, so without this a frozen or unreachable store would look healthy. One
+   * probe at a time, however many callers.
+   */
+  async checkHealth(timeoutMs = 1000): Promise<ReturnType<Engine['health']>> {
+    const h = this.health();
+    if (h.storeDown || !this.started) return h;
+    this.probing ??= (async () => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)));
+      try {
+        await Promise.race([this.store.offset(this.pipeline.name), late]);
+        return null;
+      } catch (err) {
+        return String((err as Error).message ?? err);
+      } finally {
+        clearTimeout(timer);
+        this.probing = null;
+      }
+    })();
+    const failed = await this.probing;
+    return failed === null ? h : { ...h, ok: false, error: `state store not answering: ${failed}`, storeDown: true };
   }
 
   stats(): EngineStats {

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { openArchiveSink } from '../../archive/open.js';
+import { lockHolder } from '../../archive/lock.js';
 import { openCheckpoint } from '../checkpoint/open.js';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import { Engine } from '../runtime.js';
@@ -39,6 +40,8 @@ Options:
                    (both authenticated when the device's user_tag is in LOFLOW_DEVICE_TAGS); test:
                    trusts the user_id the client claims (development only); guest: a random id
   --ws-require-auth refuse WebSocket students whose identity is only claimed (close 4401)
+  --stall-seconds N /healthz answers 503 when the committed offset has not moved for N seconds while
+                   events wait (default 30; env LOFLOW_STALL_SECONDS)
   --reset          when the state store holds state of changed reducers (a state-breaking edit):
                    drop their old state and start them empty
   --rebuild        instead, recompute the changed reducers from the archive, then serve
@@ -65,22 +68,42 @@ export const serveCommand: Command = {
         return 2;
       }
     }
+    const stallSeconds = Number(options['stall-seconds'] ?? process.env.LOFLOW_STALL_SECONDS ?? 30);
+    if (!(stallSeconds > 0)) {
+      console.error(`loflow serve: --stall-seconds must be a positive number of seconds, not '${options['stall-seconds'] ?? process.env.LOFLOW_STALL_SECONDS}'`);
+      return 2;
+    }
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
     const archiveDir = typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive');
+    // Everything that can refuse the start (another server's archive lock, an unreachable or locked
+    // checkpoint) is checked before the state gate: --rebuild and --reset change the state store.
+    const holder = pipeline.archive || options.rebuild === true ? lockHolder(archiveDir) : undefined;
+    if (holder !== undefined && holder !== process.pid) {
+      await store.close();
+      console.error(`loflow: the archive ${archiveDir} is in use by process ${holder} (another server of '${pipeline.name}'?); stop it first. Nothing has been changed.`);
+      return 1;
+    }
+    const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
+    let checkpoint;
+    try {
+      checkpoint = await openCheckpoint(checkpointSpec, pipeline.name);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     const refused = await stateGate(store, pipeline, {
       reset: options.reset === true,
       rebuild: options.rebuild === true,
       archive: typeof options['rebuild-from'] === 'string' ? resolve(options['rebuild-from']) : archiveDir,
     });
     if (refused !== null) {
+      await checkpoint.log?.close();
       await store.close();
       return refused;
     }
     const archive = await openArchiveSink(pipeline, archiveDir);
-    const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
-    const checkpoint = await openCheckpoint(checkpointSpec, pipeline.name);
-    const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
+    const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
     await engine.start();
     const server = await startServer({
       pipeline,

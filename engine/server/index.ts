@@ -155,11 +155,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     {
       method: 'GET',
       path: '/healthz',
-      handler: (_req, h) => {
-        const health = engine.health();
+      handler: async (_req, h) => {
+        const health = await engine.checkHealth();
         const s = engine.stats();
         return h
-          .response({ ok: health.ok, error: health.error, queue_depth: s.queueDepth, processed: s.processed, committed_offset: s.committedOffset, log_end: s.logEnd })
+          .response({ ok: health.ok, error: health.error, store: health.storeDown ? 'unavailable' : 'ok', stalled_s: Math.floor(health.stalledMs / 1000), queue_depth: s.queueDepth, processed: s.processed, committed_offset: s.committedOffset, log_end: s.logEnd })
           .code(health.ok ? 200 : 503);
       },
     },

@@ -3,7 +3,7 @@ import type { Request, ResponseToolkit, ServerRoute } from '@hapi/hapi';
 import type { Engine } from '../runtime.js';
 import type { CompiledSource, DeadLetter } from '../types.js';
 import { tokenOf, type Auth } from './auth.js';
-import { isUnavailable } from '../unavailable.js';
+import { isBacklogFull, isUnavailable } from '../unavailable.js';
 import type { Limits } from './limits.js';
 import type { RateLimiter } from './rate-limit.js';
 import type { Metrics } from './metrics.js';
@@ -137,7 +137,9 @@ export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Au
         const producerId = req.headers['x-loflow-producer'];
         const seq = Number(req.headers['x-loflow-seq']);
         const producer = typeof producerId === 'string' && Number.isInteger(seq) ? { id: producerId, seq } : undefined;
-        const r = await engine.ingest(source.name, good, Date.now(), producer);
+        // Bounded: refused (503) while the store is down or the backlog stays full, so a sender is never
+        // acknowledged into a queue that cannot drain, and no request hangs.
+        const r = await engine.ingest(source.name, good, Date.now(), producer, { maxWaitMs: limits.queueWaitMs, refuseWhileDown: true });
         if (parsed.bad.length) await putDeadLetters(engine, parsed.bad.map((b) => ({ stream: source.name, event: b.line, reason: b.reason, at: Date.now(), stage: 'ingest' })));
         if (keepRaw) for (const x of r.rejected) dropRawJson(good[x.index]);
         const rejected = [...parsed.bad.map((b) => ({ index: b.index, reason: b.reason })), ...r.rejected.map((x) => ({ index: bodyIndex(x.index), reason: x.reason }))].sort((a, b) => a.index - b.index);
@@ -149,6 +151,7 @@ export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Au
         const code = rejected.length === 0 ? 200 : r.accepted > 0 ? 207 : 422;
         return h.response({ accepted: r.accepted, duplicates: r.duplicates, rejected, warnings }).code(code);
       } catch (err) {
+        if (isBacklogFull(err)) return h.response({ error: `${(err as Error).message}: nothing was accepted, retry` }).code(503).header('Retry-After', '1');
         if (isUnavailable(err)) return h.response({ error: 'state or log store unavailable: nothing was accepted, retry' }).code(503).header('Retry-After', '2');
         throw err;
       }

@@ -18,6 +18,8 @@ export interface Limits {
   maxPendingEvents: number;
   /** Unsent bytes a dashboard subscriber may hold before it is skipped (it gets a snapshot once it reads again). */
   subscriberBufferBytes: number;
+  /** How long an HTTP batch waits for room when the backlog is full before 503 + Retry-After (never forever). */
+  queueWaitMs: number;
 }
 
 export const defaultLimits: Limits = {
@@ -31,5 +33,6 @@ export const defaultLimits: Limits = {
   maxLockFieldsBytes: 64 * 1024,
   maxPendingEvents: 10_000,
   subscriberBufferBytes: 256 * 1024,
+  queueWaitMs: 1500,
 };
 

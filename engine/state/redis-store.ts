@@ -7,6 +7,12 @@ import type { Commit, Json, LastPipeline, OutboxEntry, StateRef, StateStore } fr
 import { unavailable } from '../unavailable.js';
 import { clockKey, offsetKey, outboxKey, parseStateKey, partIndexKey, partIndexPattern, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
 
+/** How long one Redis command may take before it fails as UNAVAILABLE: env LOFLOW_REDIS_TIMEOUT_MS, default 2 s. */
+function redisTimeoutMs(): number {
+  const ms = Number(process.env.LOFLOW_REDIS_TIMEOUT_MS);
+  return Number.isFinite(ms) && ms > 0 ? ms : 2000;
+}
+
 export class RedisStateStore implements StateStore {
   readonly kind: string;
   private constructor(private readonly redis: Redis | Cluster, kind: string) {
@@ -15,8 +21,13 @@ export class RedisStateStore implements StateStore {
 
   /** `redis://host:port[/db]` or `redis-cluster://host:port,host:port,...`. */
   static async connect(url: string): Promise<RedisStateStore> {
-    // No offline queue: while Redis is down, commands fail at once (UNAVAILABLE) instead of piling up.
-    const opts = { maxRetriesPerRequest: 1, lazyConnect: true, enableOfflineQueue: false, retryStrategy: (n: number) => Math.min(n * 100, 2000) };
+    // No offline queue: while Redis is down, commands fail at once (UNAVAILABLE) instead of piling up. A
+    // Redis that is up but does not answer (frozen, overloaded, a partition that keeps the socket open)
+    // fails each command after commandTimeout, so no caller hangs on it. A timed-out command stays queued
+    // on the same connection: a MULTI may still be applied later, and an offset read sent after it is
+    // answered after it (the engine reads the offset before retrying a failed commit).
+    const timeout = redisTimeoutMs();
+    const opts = { maxRetriesPerRequest: 1, lazyConnect: true, enableOfflineQueue: false, commandTimeout: timeout, connectTimeout: timeout, retryStrategy: (n: number) => Math.min(n * 100, 2000) };
     let client: Redis | Cluster;
     let kind: string;
     if (url.startsWith('redis-cluster://')) {
@@ -24,7 +35,7 @@ export class RedisStateStore implements StateStore {
         const [host, port] = hp.split(':');
         return { host, port: Number(port) };
       });
-      client = new Cluster(nodes, { lazyConnect: true, enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1 }, clusterRetryStrategy: (n: number) => Math.min(n * 100, 2000) });
+      client = new Cluster(nodes, { lazyConnect: true, enableOfflineQueue: false, redisOptions: { maxRetriesPerRequest: 1, commandTimeout: timeout, connectTimeout: timeout }, clusterRetryStrategy: (n: number) => Math.min(n * 100, 2000) });
       kind = 'redis-cluster';
     } else {
       client = new Redis(url, opts);

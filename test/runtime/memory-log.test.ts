@@ -55,3 +55,35 @@ describe('MemoryInputLog', () => {
     expect((await log.read(0, 10)).map((e) => e.offset)).toEqual([42]);
   });
 });
+
+describe('MemoryInputLog: producer re-sends', () => {
+  const sent = (producer: string, seq: number, n: number) => Array.from({ length: n }, (_, i) => ({ ...entry(seq + i), producer, seq: seq + i }));
+
+  it('drops events whose producer sequence it holds, also in a batch that overlaps a logged one', async () => {
+    const log = new MemoryInputLog();
+    expect(await log.append(sent('p', 0, 10))).toEqual({ first: 0, count: 10 });
+    expect(await log.append(sent('p', 0, 10))).toEqual({ first: 10, count: 0 });
+    expect(await log.append(sent('p', 5, 10))).toEqual({ first: 10, count: 5 });
+    expect(await log.append(sent('q', 0, 3))).toEqual({ first: 15, count: 3 }); // another producer's own numbers
+    expect((await log.read(10, 100)).map((e) => e.event.n)).toEqual([10, 11, 12, 13, 14, 0, 1, 2]);
+    expect(log.producerSeqs('p')!.contiguous()).toBe(14);
+  });
+
+  it('takes a batch that arrives after a later one (concurrent sends): only true re-sends are dropped', async () => {
+    const log = new MemoryInputLog();
+    await log.append(sent('p', 0, 5));
+    await log.append(sent('p', 10, 5)); // 5..9 still in flight
+    expect(log.producerSeqs('p')!.contiguous()).toBe(4);
+    expect((await log.append(sent('p', 5, 5))).count).toBe(5);
+    expect(log.producerSeqs('p')!.contiguous()).toBe(14);
+    expect((await log.append(sent('p', 0, 15))).count).toBe(0);
+  });
+
+  it('keeps bounded memory per producer: past 64 gaps the lowest is taken as filled', async () => {
+    const log = new MemoryInputLog();
+    for (let i = 0; i < 100; i++) await log.append(sent('p', i * 10, 5)); // every batch leaves a gap of 5
+    expect(log.producerSeqs('p')!.contiguous()).toBe(36 * 10 + 4); // 36 lowest gaps filled, 64 kept
+    expect((await log.append(sent('p', 995, 5))).count).toBe(5); // a gap still kept is taken
+    expect((await log.append(sent('p', 5, 5))).count).toBe(0); // a gap given up is not
+  });
+});
