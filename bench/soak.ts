@@ -98,7 +98,7 @@ export const soak = {
     };
     try {
       const ids = Array.from({ length: students }, (_, i) => `s-${String(i).padStart(4, '0')}`);
-      const [probe] = await studentSockets(base, ids.slice(0, 1));
+      const [probe] = await studentSockets(base, ids.slice(0, 1), keys[0]);
       sockets.push(probe);
       // Probe latency: the count of s-0000's events on its teacher's dashboard says which probes are visible.
       const sentAt: number[] = [];
