@@ -1,10 +1,11 @@
 // Network fuzzing of a real `loflow serve` child (hardening issue #17): HTTP bodies and headers, raw
 // request heads (odd paths, percent-encodings, absolute-form targets written by hand over node:net), upgrade
 // requests, and raw WebSocket frame sequences on /wsapi/in/ and a dashboard's /live socket. After every case
-// the process must be alive and /healthz answer 200; every few cases and at the end of each property, RSS
-// stays under a bound and every event the server acknowledged is counted exactly once (HTTP 200/207
-// `accepted` == events_in{batch}; log end == those + events_in{extension}; processed == log end after a
-// drain; WebSocket events lie between what clean sessions certainly delivered and what was sent at all).
+// the process must be alive, /healthz answer 200, and every event the server acknowledged be counted exactly
+// once (HTTP 200/207 `accepted` == events_in{batch}; log end == those + events_in{extension}; processed ==
+// committed == log end after a drain; WebSocket events lie between what clean sessions certainly delivered
+// and what was sent at all); every 15 cases and at the end of each property, RSS stays under a bound. A
+// failed check gives the next case (and every shrinking step) a fresh server.
 //
 // Seeded: LOFLOW_FUZZ_SEED=<n> replays a run (the seed is printed, and named in every failure);
 // LOFLOW_FUZZ_RUNS=<n> sets the cases per property (CI default: a few hundred in all, under a minute when
