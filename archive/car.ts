@@ -50,6 +50,8 @@ export interface VerifyResult {
   bytes: number;
   /** The first problem found, naming the block. */
   error?: string;
+  /** Valid blocks nothing links to from the root (CIDs): not part of the archive, but carried in the file. */
+  unreachable: string[];
 }
 
 /** Check every block's hash and that every link from the root resolves inside the CAR. */
@@ -58,7 +60,7 @@ export async function verifyCar(file: string): Promise<VerifyResult> {
   try {
     iter = await CarBlockIterator.fromIterable(createReadStream(file));
   } catch (err) {
-    return { ok: false, root: null, blocks: 0, bytes: 0, error: `not a readable CAR file: ${(err as Error).message}` };
+    return { ok: false, root: null, blocks: 0, bytes: 0, error: `not a readable CAR file: ${(err as Error).message}`, unreachable: [] };
   }
   const roots = await iter.getRoots();
   const root = roots[0] ? CID.asCID(roots[0])! : null;
@@ -69,24 +71,28 @@ export async function verifyCar(file: string): Promise<VerifyResult> {
     for await (const { cid, bytes: data } of iter) {
       const c = CID.asCID(cid)!;
       if (!(await verifyBlock(c, data))) {
-        return { ok: false, root: root?.toString() ?? null, blocks: index, bytes, error: `block #${index} ${c.toString()}: its bytes do not hash to its CID (corrupted)` };
+        return { ok: false, root: root?.toString() ?? null, blocks: index, bytes, error: `block #${index} ${c.toString()}: its bytes do not hash to its CID (corrupted)`, unreachable: [] };
       }
       blocks.set(c.toString(), data);
       bytes += data.length;
       index++;
     }
   } catch (err) {
-    return { ok: false, root: root?.toString() ?? null, blocks: index, bytes, error: `block #${index}: unreadable (${(err as Error).message})` };
+    return { ok: false, root: root?.toString() ?? null, blocks: index, bytes, error: `block #${index}: unreadable (${(err as Error).message})`, unreachable: [] };
   }
-  if (!root) return { ok: false, root: null, blocks: index, bytes, error: 'the CAR has no root' };
+  if (!root) return { ok: false, root: null, blocks: index, bytes, error: 'the CAR has no root', unreachable: [] };
+  const reached = new Set<string>();
   try {
-    for await (const _ of walk({ get: async (cid) => {
+    for await (const { cid } of walk({ get: async (cid) => {
       const b = blocks.get(cid.toString());
       if (!b) throw new Error(`missing block ${cid.toString()}`);
       return b;
-    } }, root));
+    } }, root)) reached.add(cid.toString());
   } catch (err) {
-    return { ok: false, root: root.toString(), blocks: index, bytes, error: `the DAG is incomplete: ${(err as Error).message}` };
+    return { ok: false, root: root.toString(), blocks: index, bytes, error: `the DAG is incomplete: ${(err as Error).message}`, unreachable: [] };
   }
-  return { ok: true, root: root.toString(), blocks: index, bytes };
+  // A block nothing links to is hashed correctly but is not part of the archive the root describes: data a
+  // reader of the DAG never sees (smuggled, or left over). The caller decides (verify fails on it by default).
+  const unreachable = [...blocks.keys()].filter((c) => !reached.has(c));
+  return { ok: true, root: root.toString(), blocks: index, bytes, unreachable };
 }

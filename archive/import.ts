@@ -17,6 +17,7 @@ export interface ImportResult {
 export async function importCar(store: FolderBlockstore, file: string): Promise<ImportResult> {
   const v = await verifyCar(file);
   if (!v.ok) throw new Error(`${file} was not imported: ${v.error}`);
+  const unreachable = new Set(v.unreachable);
   const iter = await CarBlockIterator.fromIterable(createReadStream(file));
   let blocks = 0;
   let added = 0;
@@ -24,7 +25,8 @@ export async function importCar(store: FolderBlockstore, file: string): Promise<
   for await (const { cid, bytes: data } of iter) {
     const c = CID.asCID(cid)!;
     blocks++;
-    if (store.has(c)) continue;
+    // A block the root does not reach is not part of the archive: not stored (gc would remove it anyway).
+    if (unreachable.has(c.toString()) || store.has(c)) continue;
     // Checked again as stored: the file could have changed since it was verified.
     if (!(await verifyBlock(c, data))) throw new Error(`${file} changed while being imported: block ${c.toString()} no longer hashes to its CID`);
     await store.put({ cid: c, bytes: data });

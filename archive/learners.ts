@@ -29,6 +29,25 @@ export function learnerPaths(pipelineText: string): string[] {
   return paths.length ? paths : [DEFAULT_LEARNER_PATH];
 }
 
+/**
+ * Every field that identifies a person, for `archive export --pseudonymize`: the pipeline's `identifiers:`
+ * (e.g. $.doc_id, $.url, $.bundles[*].sid: values that contain a student id) and its learner key paths.
+ */
+export function identifierPaths(pipelineText: string): string[] {
+  const paths = learnerPaths(pipelineText);
+  try {
+    const doc = parseYaml(pipelineText) as { identifiers?: unknown } | null;
+    for (const p of Array.isArray(doc?.identifiers) ? doc.identifiers : []) {
+      if (typeof p !== 'string') continue;
+      const n = normalizePath(p);
+      if (!paths.includes(n)) paths.push(n);
+    }
+  } catch {
+    // not YAML, or a bad path (the compiler refuses those): the learner paths alone
+  }
+  return paths;
+}
+
 /** Stands for every item of an array (or value of an object) in a field path: `bundles[*].sid`. */
 const EACH = Symbol('each');
 type Segment = string | number | typeof EACH;
@@ -83,7 +102,7 @@ export function rewritePath(event: unknown, path: string, fn: ((v: unknown) => u
       for (const [k, x] of Object.entries(v)) if (i < segs.length - 1 || fn) o[k] = i === segs.length - 1 ? fn!(x) : go(x, i + 1);
       return o;
     }
-    if (!(s in (v as object))) return v;
+    if (!Object.hasOwn(v as object, s as string | number)) return v;
     const copy: any = Array.isArray(v) ? v.slice() : { ...(v as object) };
     if (i === segs.length - 1) {
       if (fn) copy[s] = fn(copy[s]);

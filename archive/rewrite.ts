@@ -9,9 +9,10 @@ import { CID } from './blocks.js';
 import { exportCar } from './car.js';
 import type { ExportFilter } from './format.js';
 import type { LoEvent } from '../engine/types.js';
-import { pipelineSources } from './learners.js';
+import { IdScanner } from './id-scan.js';
+import { learnerPaths, learnerReader, pipelineSources } from './learners.js';
 import { deidentifier, type Deidentify } from './pseudonymize.js';
-import { readCommit, readPipeline, streamEntries, type BlockSource } from './read.js';
+import { readCommit, readIndex, readPipeline, streamEntries, type BlockSource } from './read.js';
 import { ArchiveWriter } from './writer.js';
 
 export interface Selection {
@@ -21,6 +22,18 @@ export interface Selection {
   since?: number;
   until?: number;
   deidentify?: Deidentify;
+  /** With a pseudonym key: write the export even when a learner id still occurs in it (default: refuse). */
+  allowIds?: boolean;
+}
+
+/** A pseudonymized export that would still contain learner ids: nothing is written. */
+export class ExportRefused extends Error {
+  constructor(
+    message: string,
+    readonly paths: string[],
+  ) {
+    super(message);
+  }
 }
 
 export interface RewriteResult {
@@ -46,6 +59,27 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
   // reducer): pseudonymized too, so a derived stream does not undo the pseudonyms.
   const sources = new Set(pipelineSources(pipeline.text));
   const transformDerived = d?.key ? deidentifier({ ...d, idFields: [...d.idFields, '$.key'] }) : transform;
+  // A pseudonymized export must not carry a learner id anywhere: the ids are the commit's learners (every
+  // stream's, the selected time window or not), searched for in every event as written. A format 2 index
+  // lists them; events are read for them only when it cannot (format 1, a legacy chain, several key paths).
+  const scanner = d?.key && !sel.allowIds ? new IdScanner() : undefined;
+  const leaks = new Map<string, number>();
+  if (scanner) {
+    const paths = learnerPaths(pipeline.text);
+    const readers = paths.map(learnerReader);
+    for (const stream of all) {
+      const idx = await readIndex(src, commit, stream);
+      for (const id of Object.keys(idx?.learners ?? {})) scanner.add(id);
+      if (idx && !idx.legacy && paths.length === 1 && idx.key === paths[0]) continue;
+      for (const e of await streamEntries(src, commit, stream)) {
+        for (const read of readers) {
+          const id = read(e.e);
+          if (id !== null) scanner.add(id);
+        }
+      }
+    }
+    scanner.scan(pipeline.text, () => leaks.set('the pipeline text', (leaks.get('the pipeline text') ?? 0) + 1));
+  }
   // Built in a scratch folder (not the source archive: its gc need not know about it), then exported.
   const dir = mkdtempSync(join(tmpdir(), 'loflow-export-'));
   try {
@@ -56,10 +90,20 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
       const t = sources.has(stream) ? transform : transformDerived;
       for (const e of await streamEntries(src, commit, stream)) {
         if (e.t < since || e.t >= until) continue;
-        kept.push({ offset: e.o, stream, event: t(e.e), at: e.t });
+        const event = t(e.e);
+        scanner?.scan(event, (path) => leaks.set(`${stream}: ${path}`, (leaks.get(`${stream}: ${path}`) ?? 0) + 1));
+        kept.push({ offset: e.o, stream, event, at: e.t });
       }
       events += kept.length;
       await writer.append(stream, kept);
+    }
+    if (leaks.size) {
+      const where = [...leaks].map(([p, n]) => `${p} (${n} event${n === 1 ? '' : 's'})`);
+      throw new ExportRefused(
+        `refused: learner ids would remain in ${where.slice(0, 12).join(', ')}${where.length > 12 ? `, and ${where.length - 12} more` : ''}. ` +
+          `Declare these fields in the pipeline's identifiers:, or pass --id-field / --drop-field for them, or --allow-ids to write it anyway`,
+        [...leaks.keys()],
+      );
     }
     const filter: ExportFilter = {
       from: src.root.toString(),

@@ -59,6 +59,8 @@ export class WorkerArchiveSink implements ArchiveSink {
   private nextId = 1;
   private durable: Durable;
   private failure: Error | undefined;
+  /** Why the sink takes no more ops (see flush); the thread lives on until close. */
+  private stopped: Error | undefined;
   private closing: Promise<void> | undefined;
 
   private constructor(
@@ -143,6 +145,7 @@ export class WorkerArchiveSink implements ArchiveSink {
 
   private send(body: OpBody, closing = false): Promise<string | undefined> {
     if (this.failure) return Promise.reject(this.failure);
+    if (this.stopped && !closing) return Promise.reject(this.stopped);
     if (this.closing && !closing) return Promise.reject(new Error('the archive sink is closed'));
     const id = this.nextId++;
     return new Promise((resolve, reject) => {
@@ -160,12 +163,20 @@ export class WorkerArchiveSink implements ArchiveSink {
     try {
       this.worker.postMessage({ ops });
     } catch {
-      // An append the fallback could not clone either (e.g. a function in an event): fail only that one.
-      for (const op of ops) {
+      // An append the fallback could not clone either (e.g. a function in an event, or one nested too deeply
+      // for the clone's recursion). Ops before it went to the thread; that one and every later op fail, and
+      // the sink stops: a later append and commit would record a position past the events the thread never
+      // got, the engine would truncate its log past them, and no restart could re-feed them (the writer
+      // itself stops the same way after a failed append).
+      for (let i = 0; i < ops.length; i++) {
+        const op = ops[i];
         try {
           this.worker.postMessage({ ops: [op] });
         } catch (err) {
-          this.settle([{ id: op.id, ok: false, error: `archive append to '${'stream' in op ? op.stream : '?'}': ${(err as Error).message}` }]);
+          const error = `archive append to '${'stream' in op ? op.stream : '?'}': ${(err as Error).message}`;
+          this.stopped = new Error(`the archive sink stopped after an append it could not send to its thread (${error}); it takes nothing more: reopen it to continue from its last commit`);
+          this.settle([{ id: op.id, ok: false, error }, ...ops.slice(i + 1).map((o) => ({ id: o.id, ok: false as const, error: this.stopped!.message }))]);
+          return;
         }
       }
     }

@@ -65,7 +65,7 @@ export const dashboardLoad = {
     let load: HttpLoad | undefined;
     try {
       const ids = Array.from({ length: students }, (_, i) => `s-${String(i).padStart(4, '0')}`);
-      const [probeSocket] = await studentSockets(base, ids.slice(0, 1)); // s-0000, in class-a: probe events only
+      const [probeSocket] = await studentSockets(base, ids.slice(0, 1), keys[0]); // s-0000, in class-a: probe events only (WebSocket sources need an ingest key too)
       sockets.push(probeSocket);
       const loadIds = ids.slice(1);
       // The probe's teacher: the count of s-0000's events on the dashboard says which probes are visible.

@@ -43,12 +43,14 @@ export function svgPlot(s: Series, width = 640, height = 360): string {
     const y = (maxY * i) / 4;
     out.push(`<line x1="${pad.l}" x2="${width - pad.r}" y1="${Y(y)}" y2="${Y(y)}" stroke="#eee"/>`, `<text x="${pad.l - 6}" y="${Y(y) + 4}" text-anchor="end">${fmt(y)}</text>`);
   }
-  for (const x of xs) out.push(`<text x="${X(x)}" y="${height - pad.b + 18}" text-anchor="middle">${x}</text>`);
+  // At most about 12 x labels (a soak has one x per window).
+  const every = Math.ceil(xs.length / 12);
+  xs.forEach((x, i) => i % every === 0 && out.push(`<text x="${X(x)}" y="${height - pad.b + 18}" text-anchor="middle">${x}</text>`));
   out.push(`<text x="${width / 2}" y="${height - 10}" text-anchor="middle">${s.x}</text>`, `<text x="16" y="${height / 2}" transform="rotate(-90 16 ${height / 2})" text-anchor="middle">${s.y}</text>`);
   labels.forEach((label, i) => {
     const pts = s.points.filter((p) => p.label === label).sort((a, b) => a.x - b.x);
     out.push(`<polyline fill="none" stroke="${colors[i % 4]}" stroke-width="2" points="${pts.map((p) => `${X(p.x)},${Y(p.y)}`).join(' ')}"/>`);
-    for (const p of pts) out.push(`<circle cx="${X(p.x)}" cy="${Y(p.y)}" r="3.5" fill="${colors[i % 4]}"/>`);
+    if (pts.length <= 40) for (const p of pts) out.push(`<circle cx="${X(p.x)}" cy="${Y(p.y)}" r="3.5" fill="${colors[i % 4]}"/>`);
     out.push(`<rect x="${pad.l + 10}" y="${pad.t + i * 18}" width="12" height="12" fill="${colors[i % 4]}"/>`, `<text x="${pad.l + 28}" y="${pad.t + i * 18 + 10}">${label}</text>`);
   });
   out.push('</svg>');

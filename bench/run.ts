@@ -8,10 +8,10 @@ import { version } from '../engine/version.js';
 import { markdown, svgPlot } from './report.js';
 import { workloads, type Ctx } from './workloads.js';
 
-export async function runBench(opts: { quick: boolean; only?: string[]; out?: string; checkpoints?: string[] }): Promise<{ file: string; failed: number }> {
+export async function runBench(opts: { quick: boolean; only?: string[]; out?: string; checkpoints?: string[]; options?: Record<string, string | boolean> }): Promise<{ file: string; failed: number }> {
   process.env.LOFLOW_LOG_LEVEL ??= 'warn'; // servers started by workloads: warnings only, the report is the output
   const dir = mkdtempSync(join(tmpdir(), 'loflow-bench-'));
-  const ctx: Ctx = { quick: opts.quick, dir, figures: [], series: [], profiles: [], log: (m) => console.error(m), checkpoints: opts.checkpoints };
+  const ctx: Ctx = { quick: opts.quick, dir, figures: [], series: [], profiles: [], log: (m) => console.error(m), checkpoints: opts.checkpoints, options: opts.options };
   const failed: Array<{ name: string; error: string }> = [];
   const t0 = Date.now();
   for (const w of workloads) {
@@ -43,7 +43,7 @@ export async function runBench(opts: { quick: boolean; only?: string[]; out?: st
     loflow: version,
     duration: `${Math.round((Date.now() - t0) / 1000)} s`,
   };
-  writeFileSync(join(out, `${stamp}.json`), JSON.stringify({ meta, figures: ctx.figures, series: ctx.series, profiles: ctx.profiles, failed }, null, 2));
+  writeFileSync(join(out, `${stamp}.json`), JSON.stringify({ meta, figures: ctx.figures, series: ctx.series, profiles: ctx.profiles, failed, ...(ctx.soak ? { soak: ctx.soak } : {}) }, null, 2));
   const md = markdown(ctx.figures, meta, plots, failed, ctx.profiles);
   writeFileSync(join(out, `${stamp}.md`), md);
   if (!opts.quick) writeFileSync(join(out, 'latest.md'), md);

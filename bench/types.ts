@@ -37,4 +37,8 @@ export interface Ctx {
   log(msg: string): void;
   /** Extra checkpoint URLs for the recovery workload (`loflow bench --checkpoint URL`). */
   checkpoints?: string[];
+  /** The command line's options (`--duration`, `--rate` for the soak). */
+  options?: Record<string, string | boolean>;
+  /** The soak's full sample series, written into the run's JSON. */
+  soak?: unknown;
 }

@@ -32,6 +32,7 @@ import { cannon } from './cannon.js';
 import { profileInDir, profileWhile, type ProfileSummary } from './profile.js';
 import { dashboardLoad } from './dashboard-load.js';
 import { recovery } from './recovery.js';
+import { soak } from './soak.js';
 
 export type { Ctx, Figure, Profile, Series } from './types.js';
 
@@ -483,4 +484,4 @@ export const wsIngest = {
   },
 };
 
-export const workloads = [replay, checkpoint, operators, redisWorkload, httpIngest, wsIngest, dashboardLatency, dashboardLoad, memory, archive, recovery];
+export const workloads = [replay, checkpoint, operators, redisWorkload, httpIngest, wsIngest, dashboardLatency, dashboardLoad, memory, archive, recovery, soak];

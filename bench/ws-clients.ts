@@ -2,10 +2,13 @@
 // watching a live dashboard.
 import WebSocket from 'ws';
 
-/** Open a student socket; resolves once the server has authenticated it (the `test` method: lock_fields). */
-export function studentSocket(base: string, user: string): Promise<WebSocket> {
+/**
+ * Open a student socket; resolves once the server has authenticated it (the `test` method: lock_fields).
+ * `apiKey`: for a server with ingest keys (LOFLOW_API_KEYS), which WebSocket sources require on the upgrade.
+ */
+export function studentSocket(base: string, user: string, apiKey?: string): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
-    const ws = new WebSocket(`${base}/wsapi/in/`);
+    const ws = new WebSocket(`${base}/wsapi/in/${apiKey ? `?api_key=${encodeURIComponent(apiKey)}` : ''}`);
     ws.once('error', reject);
     ws.once('open', () => ws.send(JSON.stringify({ event: 'lock_fields', fields: { user_id: user, source: 'bench' } })));
     ws.once('message', () => resolve(ws));
@@ -13,9 +16,9 @@ export function studentSocket(base: string, user: string): Promise<WebSocket> {
 }
 
 /** Open student sockets 50 at a time (a burst of thousands of handshakes only measures the accept queue). */
-export async function studentSockets(base: string, users: string[]): Promise<WebSocket[]> {
+export async function studentSockets(base: string, users: string[], apiKey?: string): Promise<WebSocket[]> {
   const out: WebSocket[] = [];
-  for (let i = 0; i < users.length; i += 50) out.push(...(await Promise.all(users.slice(i, i + 50).map((u) => studentSocket(base, u)))));
+  for (let i = 0; i < users.length; i += 50) out.push(...(await Promise.all(users.slice(i, i + 50).map((u) => studentSocket(base, u, apiKey)))));
   return out;
 }
 

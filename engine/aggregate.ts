@@ -42,7 +42,8 @@ export function memberOfKey(rel: Relation, key: string): string | undefined {
 function pick(view: Json | undefined, field: string[]): Json | undefined {
   let v: any = view;
   for (const f of field) {
-    if (v == null || typeof v !== 'object') return undefined;
+    // Own fields only: a column `r.constructor` must not show Object's constructor.
+    if (v == null || typeof v !== 'object' || !Object.hasOwn(v, f)) return undefined;
     v = v[f];
   }
   return v;

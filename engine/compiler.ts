@@ -9,11 +9,14 @@ import { builtinAggregators, builtinOperators, isCustomOperatorSpec, loadCustomO
 import { didYouMean, formatError, SourceMap, type Path } from './compiler/source-map.js';
 import { parseDuration } from './duration.js';
 import { ajv, describeErrors, eventValidator } from './event-schemas.js';
+import { DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, DEFAULT_MIN_EVENT_TIME, describeStructure, structureProblem, timeProblem } from './event-limits.js';
 import { compileExpression, compileFilter } from './expression.js';
 import { compilePath, copierOf, JsonPathError, parsePath } from './jsonpath.js';
 import { packageRoot } from './paths.js';
 import { canonicalJson } from './canonical-json.js';
+import { fileLimits, readBoundedText } from './bounded-read.js';
 import { loadRoster, type CsvRoster } from './roster.js';
+import { normalizePath } from '../archive/learners.js';
 import { definitionVersion, stateVersions } from './state-version.js';
 import type {
   CompiledAggregation,
@@ -49,11 +52,20 @@ function validatePipelineSchema() {
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
 
+/**
+ * Whether a section of the spec (`keys:`, `aggregations:`) defines a name. Own names only: `in` and
+ * `obj[name]` also find Object.prototype's members, so `aggregation: toString` passed as defined and the
+ * dashboard silently vanished.
+ */
+function hasName(section: unknown, name: unknown): boolean {
+  return typeof name === 'string' && section != null && typeof section === 'object' && Object.hasOwn(section, name);
+}
+
 export async function compilePipelineFile(file: string): Promise<CompileResult> {
   const abs = resolve(file);
   let text: string;
   try {
-    text = readFileSync(abs, 'utf8');
+    text = readBoundedText(abs, fileLimits.source());
   } catch (err) {
     return { errors: [{ file, line: 1, column: 1, path: '', message: `cannot read pipeline file: ${(err as Error).message}` }] };
   }
@@ -151,6 +163,8 @@ interface KeyInfo {
 
 class Compiler {
   private readonly rosterFiles = new Map<string, CsvRoster>();
+  /** Per source, the event-time fields ingest checks: `ts`, and the `time:` paths of reducers reading it. */
+  private readonly timeFields = new Map<string, Array<{ field: string; get: (e: LoEvent) => unknown }>>();
   private readonly keys = new Map<string, KeyInfo>();
 
   constructor(
@@ -165,6 +179,7 @@ class Compiler {
   }
 
   async compile(text: string, file: string): Promise<CompiledPipeline | undefined> {
+    this.reservedNames();
     const sources = this.sources();
     this.rosters();
     this.compileKeys();
@@ -172,6 +187,7 @@ class Compiler {
     const aggregations = this.aggregations(reducers);
     const dashboards = this.dashboards(aggregations);
     const archive = this.archive(reducers);
+    this.identifiers();
     if (this.errors.length) return undefined;
     const streams = new Map<string, { name: string; producer: string | null; consumers: string[] }>();
     for (const s of sources.keys()) streams.set(s, { name: s, producer: null, consumers: [] });
@@ -198,6 +214,27 @@ class Compiler {
     };
   }
 
+  /**
+   * `__proto__` cannot be a name: assigning it to a plain object (a result row, a JSON output) sets the
+   * prototype instead, so whatever it names would silently vanish. Other Object member names (`toString`,
+   * `constructor`) are ordinary names: lookups here use Maps and own properties.
+   */
+  private reservedNames(): void {
+    const reserved = '__proto__';
+    const bad = (path: Path, key: boolean) => this.err(path, `reserved name '${reserved}': it has a special meaning in JavaScript; choose another name`, { key });
+    for (const section of ['sources', 'rosters', 'keys', 'reducers', 'aggregations', 'dashboards']) {
+      if (hasName(this.spec[section], reserved)) bad([section, reserved], true);
+    }
+    for (const [name, def] of Object.entries<Record<string, any>>(this.spec.reducers ?? {})) {
+      for (const field of ['emit', 'late']) if (def?.[field] === reserved) bad(['reducers', name, field], false);
+    }
+    for (const [name, def] of Object.entries<Record<string, any>>(this.spec.aggregations ?? {})) {
+      if (def?.columns && !Array.isArray(def.columns) && hasName(def.columns, reserved)) bad(['aggregations', name, 'columns', reserved], true);
+      if (Array.isArray(def?.columns)) def.columns.forEach((c: unknown, i: number) => typeof c === 'string' && c.split('.')[0] === reserved && bad(['aggregations', name, 'columns', i], false));
+      if (hasName(def?.summary, reserved)) bad(['aggregations', name, 'summary', reserved], true);
+    }
+  }
+
   private sources(): Map<string, CompiledSource> {
     const out = new Map<string, CompiledSource>();
     for (const [name, def] of Object.entries<Record<string, any>>(this.spec.sources ?? {})) {
@@ -209,8 +246,45 @@ class Compiler {
         this.err(['sources', name, 'schema'], `cannot load event schema '${schema}': ${(err as Error).message.split('\n')[0]}`);
         continue;
       }
-      const { kind, path, schema: _s, ...options } = def;
-      out.set(name, { name, kind, path, schema, validate, options });
+      const { kind, path, schema: _s, max_depth, max_nodes, max_clock_skew, min_event_time, ...options } = def;
+      const maxDepth: number = max_depth ?? DEFAULT_MAX_DEPTH;
+      const maxNodes: number = max_nodes ?? DEFAULT_MAX_NODES;
+      let maxClockSkewMs = DEFAULT_MAX_CLOCK_SKEW_MS;
+      if (max_clock_skew !== undefined) {
+        try {
+          maxClockSkewMs = parseDuration(max_clock_skew);
+        } catch (err) {
+          this.err(['sources', name, 'max_clock_skew'], (err as Error).message);
+        }
+      }
+      let minEventTime = DEFAULT_MIN_EVENT_TIME;
+      if (min_event_time !== undefined) {
+        minEventTime = typeof min_event_time === 'number' ? min_event_time : Date.parse(String(min_event_time));
+        if (!Number.isFinite(minEventTime)) this.err(['sources', name, 'min_event_time'], `'${String(min_event_time)}' is not a time: write a date (2000-01-01) or ms since the epoch`);
+      }
+      // The bounds come before the schema: a schema may recurse into the event (ajv's validators do), and a
+      // bounded event cannot overflow it.
+      const checked = (e: unknown) => {
+        const problem = structureProblem(e, maxDepth, maxNodes);
+        return problem ? describeStructure(problem, maxDepth, maxNodes) : validate(e);
+      };
+      const timeFields = this.timeFields.get(name) ?? [];
+      // `ts` as reducers read it by default (numbers only; another type leaves the arrival time in force).
+      timeFields.push({ field: 'ts', get: eventTs });
+      this.timeFields.set(name, timeFields);
+      const skew = String(max_clock_skew ?? '5m');
+      const checkTime = (e: LoEvent, latest: number): string | null => {
+        const max = latest + maxClockSkewMs;
+        for (let i = 0; i < timeFields.length; i++) {
+          const v = timeFields[i].get(e);
+          // The common cases inline (this runs per event): no time, or a number in bounds.
+          if (v === undefined || (typeof v === 'number' && v >= minEventTime && v <= max)) continue;
+          const problem = timeProblem(v, timeFields[i].field, minEventTime, max, skew);
+          if (problem) return problem;
+        }
+        return null;
+      };
+      out.set(name, { name, kind, path, schema, validate: checked, checkTime, maxClockSkewMs, options });
     }
     return out;
   }
@@ -306,7 +380,7 @@ class Compiler {
         const roster = this.rosterFiles.get(def.lookup);
         const by = this.keys.get(def.by);
         if (!roster) {
-          if (!(this.spec.rosters ?? {})[def.lookup]) this.err(['keys', name, 'lookup'], `unknown roster '${def.lookup}'`, { hint: didYouMean(def.lookup, Object.keys(this.spec.rosters ?? {})) });
+          if (!hasName(this.spec.rosters, def.lookup)) this.err(['keys', name, 'lookup'], `unknown roster '${def.lookup}'`, { hint: didYouMean(def.lookup, Object.keys(this.spec.rosters ?? {})) });
           continue;
         }
         if (!by) {
@@ -378,7 +452,7 @@ class Compiler {
         }
       });
       const key = this.keys.get(def.key);
-      if (!key && !(def.key in (this.spec.keys ?? {}))) this.err([...at, 'key'], `unknown key '${def.key}'`, { hint: didYouMean(def.key, Object.keys(this.spec.keys ?? {})) });
+      if (!key && !hasName(this.spec.keys, def.key)) this.err([...at, 'key'], `unknown key '${def.key}'`, { hint: didYouMean(def.key, Object.keys(this.spec.keys ?? {})) });
       const op = await this.resolveOperator(def.op, [...at, 'op']);
       let params: unknown = def.params ?? {};
       if (op) {
@@ -463,6 +537,14 @@ class Compiler {
       if (def.time) {
         try {
           const get = compilePath(def.time);
+          // Ingest checks this path too (see sources()); after a map or select it reads a projection, which
+          // only the clock's own bound (runtime.ts) covers.
+          if (!def.map && !def.select) {
+            for (const s of from) {
+              const fields = this.timeFields.get(s);
+              if (fields && !fields.some((f) => f.field === def.time)) fields.push({ field: def.time, get: get as (e: LoEvent) => unknown });
+            }
+          }
           time = (e) => {
             const v = get(e);
             return typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Date.parse(v) : undefined;
@@ -628,7 +710,7 @@ class Compiler {
     for (const [name, def] of Object.entries<Record<string, any>>(this.spec.dashboards ?? {})) {
       const at: Path = ['dashboards', name];
       if (!aggregations.has(def.aggregation)) {
-        if (!(def.aggregation in (this.spec.aggregations ?? {}))) {
+        if (!hasName(this.spec.aggregations, def.aggregation)) {
           this.err([...at, 'aggregation'], `unknown aggregation '${def.aggregation}'`, { hint: didYouMean(def.aggregation, Object.keys(this.spec.aggregations ?? {})) });
         }
         continue;
@@ -637,6 +719,19 @@ class Compiler {
       out.set(name, { name, aggregation, push: push ?? 'on_change', minIntervalMs: min_interval === undefined ? 1000 : parseDuration(min_interval), options });
     }
     return out;
+  }
+
+  /** `identifiers:` are JSON paths with `[*]` (what --pseudonymize replaces): each must parse. */
+  private identifiers(): void {
+    const list: unknown[] = Array.isArray(this.spec.identifiers) ? this.spec.identifiers : [];
+    list.forEach((p, i) => {
+      try {
+        if (typeof p !== 'string' || !p.startsWith('$')) throw new Error('a field path starts with $ (e.g. $.doc_id, $.bundles[*].sid)');
+        normalizePath(p);
+      } catch (err) {
+        this.err(['identifiers', i], `bad JSON path: ${(err as Error).message}`, err instanceof JsonPathError ? { inner: err.offset } : {});
+      }
+    });
   }
 
   private archive(reducers: CompiledReducer[]): CompiledPipeline['archive'] {

@@ -1,6 +1,6 @@
 // Event schemas: built-in ones by name (`lo-event`) or a JSON Schema file next to the pipeline.
 // Each is compiled once with ajv; validation returns a readable reason or null.
-import { readFileSync } from 'node:fs';
+import { fileLimits, readBoundedText } from './bounded-read.js';
 import { isAbsolute, join, resolve } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
@@ -35,13 +35,14 @@ export function describeErrors(errors: ErrorObject[] | null | undefined): string
 /** Build the validator of a source's `schema:` (a built-in name or a file relative to baseDir). */
 export function eventValidator(schema: string, baseDir: string): (event: unknown) => string | null {
   let file: string;
-  if (schema in builtinEventSchemas) {
+  // Own names only (`schema: toString` is a file name, not Object.prototype.toString).
+  if (Object.hasOwn(builtinEventSchemas, schema)) {
     if (builtinEventSchemas[schema] === '') return (e) => (e !== null && typeof e === 'object' && !Array.isArray(e) ? null : 'an event must be a JSON object');
     file = join(packageRoot, builtinEventSchemas[schema]);
   } else {
     file = isAbsolute(schema) ? schema : resolve(baseDir, schema);
   }
-  const json = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const json = JSON.parse(readBoundedText(file, fileLimits.source())) as Record<string, unknown>;
   const a = ajv();
   const id = typeof json.$id === 'string' ? json.$id : undefined;
   const validate: ValidateFunction = (id && a.getSchema(id)) || a.compile(json);

@@ -34,10 +34,10 @@ export function planChanges(before: CompiledPipeline, after: CompiledPipeline): 
     else if (o.version !== r.version) changes.push({ kind: 'state-breaking', path: `reducers.${r.name}`, what: whyBroken(before, after, r), dashboards: dashboardsOf(after, r.name) });
   }
   for (const name of old.keys()) if (!now.has(name)) changes.push({ kind: 'state-compatible', path: `reducers.${name}`, what: `reducer '${name}' removed: its state becomes stale (loflow state drop)`, dashboards: dashboardsOf(before, name) });
-  for (const section of ['aggregations', 'dashboards', 'archive', 'sources', 'description', 'rosters'] as const) {
+  for (const section of ['aggregations', 'dashboards', 'archive', 'sources', 'description', 'rosters', 'identifiers'] as const) {
     const a = before.spec[section] ?? {};
     const b = after.spec[section] ?? {};
-    if (typeof a !== 'object' || typeof b !== 'object') {
+    if (typeof a !== 'object' || typeof b !== 'object' || Array.isArray(a) || Array.isArray(b)) {
       if (canonicalJson(a) !== canonicalJson(b)) changes.push({ kind: 'stateless', path: section, what: `${section} changed`, dashboards: [] });
       continue;
     }

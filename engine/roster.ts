@@ -1,5 +1,5 @@
 // Rosters: CSV files that map members (students) to groups (classes) and carry other columns (teacher).
-import { readFileSync } from 'node:fs';
+import { fileLimits, readBoundedText } from './bounded-read.js';
 import type { Roster } from './types.js';
 
 /** Parse CSV with quoted fields ("a, b", "say ""hi"""), CRLF or LF. */
@@ -40,7 +40,7 @@ export function parseCsv(text: string): string[][] {
  * per lookup key (the key's `column`), so one roster can serve several lookups.
  */
 export function loadRoster(name: string, file: string, memberColumn?: string): CsvRoster {
-  const rows = parseCsv(readFileSync(file, 'utf8'));
+  const rows = parseCsv(readBoundedText(file, fileLimits.roster(), `roster '${name}':`));
   if (rows.length === 0) throw new Error(`roster '${name}' (${file}) is empty: it needs a header row`);
   return new CsvRoster(name, rows[0], rows.slice(1), memberColumn ?? rows[0][0]);
 }

@@ -6,6 +6,7 @@
 import { EventEmitter } from 'node:events';
 import { aggregateGroup, memberOfKey, relationOf, type AggregateResult, type CachedState } from './aggregate.js';
 import { MemoryDeadLetterStore } from './deadletter/memory-deadletter.js';
+import { cutDeep, DEFAULT_MAX_CLOCK_SKEW_MS, describeStructure, HARD_MAX_DEPTH, structureProblem } from './event-limits.js';
 import { MemoryInputLog } from './log/memory-log.js';
 import { MemoryStateStore } from './state/memory-store.js';
 import { backlogFull, isUnavailable } from './unavailable.js';
@@ -92,6 +93,8 @@ export interface EngineStats {
   lastBatchMs: number;
   retries: number;
   unknownMembers: number;
+  /** Processed events the archive could not take (dead-lettered with stage 'archive'). */
+  unarchived: number;
 }
 
 /** Logged events grouped by stream, each group in log order (the archive takes one stream at a time). */
@@ -282,7 +285,7 @@ export class Engine extends EventEmitter {
   private waiters: Array<() => void> = [];
   private flushWaiters: Array<{ offset: number; resolve: () => void; reject: (e: unknown) => void }> = [];
   private lastError: unknown = null;
-  private readonly counters = { ingested: 0, rejected: 0, processed: 0, failed: 0, emitted: 0, batches: 0, lastBatchMs: 0, retries: 0 };
+  private readonly counters = { ingested: 0, rejected: 0, processed: 0, failed: 0, emitted: 0, batches: 0, lastBatchMs: 0, retries: 0, unarchived: 0 };
 
   constructor(pipeline: CompiledPipeline, options: EngineOptions = {}) {
     super();
@@ -321,7 +324,9 @@ export class Engine extends EventEmitter {
     this.started = true;
     this.committed = await this.store.offset(this.pipeline.name);
     // Views read the event-time clock (idle, wpm): restored before any batch, so commits never move it back.
-    const clock = (await this.store.clock?.(this.pipeline.name)) ?? 0;
+    // A clock an outlier pushed far ahead before event times were bounded (see reduceAndCommit) is pulled back: else
+    // every learner would stay idle for good.
+    const clock = Math.min((await this.store.clock?.(this.pipeline.name)) ?? 0, Date.now() + this.maxSkew());
     if (clock > this.now) this.now = clock;
     this.log.startAt?.(this.committed);
     this.logEnd = Math.max(await this.log.end(), this.committed);
@@ -363,12 +368,16 @@ export class Engine extends EventEmitter {
     const rejected: IngestResult['rejected'] = [];
     const warnings: IngestResult['warnings'] = [];
     const letters: DeadLetter[] = [];
+    // Event times may run ahead of arrival by the source's skew. Against the later of the given arrival and
+    // now: a replay passes archived (past) arrivals, and what was accepted live must be accepted again.
+    const latest = Math.max(at, Date.now());
     for (let i = 0; i < events.length; i++) {
       const event = events[i];
-      const reason = source.validate(event);
+      const reason = source.validate(event) ?? source.checkTime?.(event as LoEvent, latest) ?? null;
       if (reason !== null) {
         rejected.push({ index: i, reason });
-        letters.push({ stream, event, reason, at, stage: 'ingest' });
+        // A refused event may be too deep for the dead-letter store's JSON.stringify: kept cut at a safe depth.
+        letters.push({ stream, event: cutDeep(event), reason, at, stage: 'ingest' });
         continue;
       }
       const unknownMember = this.unknownMember(event as LoEvent);
@@ -446,6 +455,18 @@ export class Engine extends EventEmitter {
     return this.lookups.list;
   }
 
+  private skewOf?: { pipeline: CompiledPipeline; ms: number };
+
+  /** The largest `max_clock_skew` of the pipeline's sources: the clock's bound past arrival (derived events have no source). */
+  private maxSkew(): number {
+    if (this.skewOf?.pipeline !== this.pipeline) {
+      let ms = 0;
+      for (const s of this.pipeline.sources.values()) ms = Math.max(ms, s.maxClockSkewMs ?? DEFAULT_MAX_CLOCK_SKEW_MS);
+      this.skewOf = { pipeline: this.pipeline, ms };
+    }
+    return this.skewOf.ms;
+  }
+
   /** Resolves when every event ingested so far is processed and committed. */
   flush(): Promise<void> {
     const target = this.logEnd;
@@ -454,6 +475,48 @@ export class Engine extends EventEmitter {
       this.flushWaiters.push({ offset: target, resolve, reject });
       this.kick();
     });
+  }
+
+  /**
+   * The events the archive can take, and dead letters for the others: an event deeper than any writer can
+   * encode (one logged before ingest bounded depth) would fail the append and stop the archive, and the
+   * archive would later commit past it. Refused here, it is a dead letter with its reason, counted in
+   * stats().unarchived (metric, /healthz); the archive goes on without it.
+   */
+  private archivable(stream: string, events: LoggedEvent[]): { events: LoggedEvent[]; letters: DeadLetter[] } {
+    let kept: LoggedEvent[] | undefined;
+    let letters: DeadLetter[] | undefined;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      const problem = structureProblem(e.event, HARD_MAX_DEPTH, Infinity);
+      if (problem === null) {
+        kept?.push(e);
+        continue;
+      }
+      kept ??= events.slice(0, i);
+      const reason = `not archived (offset ${e.offset}): ${describeStructure(problem, HARD_MAX_DEPTH, Infinity, false)}, more than the archive can encode; it was processed`;
+      (letters ??= []).push({ stream, event: cutDeep(e.event), reason, at: e.at, stage: 'archive' });
+    }
+    return { events: kept ?? events, letters: letters ?? [] };
+  }
+
+  /** Dead-letter events the archive cannot take (see archivable), before any append passes their offsets. */
+  private async unarchivable(letters: DeadLetter[]): Promise<void> {
+    await this.deadLetters.put(letters);
+    this.counters.unarchived += letters.length;
+    this.emit('archive-skipped', letters);
+  }
+
+  /** Each part's archivable events, the others dead-lettered first (the appends then go in one tick, as before). */
+  private async archivableParts(parts: Array<[string, LoggedEvent[]]>): Promise<Array<[string, LoggedEvent[]]>> {
+    const letters: DeadLetter[] = [];
+    const kept = parts.map(([s, l]): [string, LoggedEvent[]] => {
+      const ok = this.archivable(s, l);
+      for (const x of ok.letters) letters.push(x);
+      return [s, ok.events];
+    });
+    if (letters.length) await this.unarchivable(letters);
+    return kept.filter(([, l]) => l.length > 0);
   }
 
   private toArchive(stream: string, events: LoggedEvent[]): Promise<void> {
@@ -493,13 +556,14 @@ export class Engine extends EventEmitter {
         if (entries.length === 0) break; // truncated before this version kept the log for the archive
         // Every stream's part in one tick, so no timed archive commit falls between them: the durable offset
         // is the highest raw offset, and a commit after only one stream's part would pass the other's.
-        await Promise.all([...byStream(entries)].map(([s, l]) => this.archive!.append(s, l)));
+        const parts = await this.archivableParts([...byStream(entries)]);
+        await Promise.all(parts.map(([s, l]) => this.archive!.append(s, l)));
         from = entries[entries.length - 1].offset + 1;
       }
     }
     // Derived events cannot be re-derived (the states have moved on): the store kept them with the states.
     for (const entry of outbox) {
-      for (const [s, events] of Object.entries(entry.streams)) await this.archive!.append(s, events);
+      for (const [s, events] of await this.archivableParts(Object.entries(entry.streams))) await this.archive!.append(s, events);
     }
   }
 
@@ -680,6 +744,8 @@ export class Engine extends EventEmitter {
 
   private async reduceAndCommit(entries: LoggedEvent[], dirty: Map<string, Set<string>>): Promise<void> {
     const t0 = performance.now();
+    const wall = Date.now();
+    const skew = this.maxSkew();
     const from = entries[0].offset;
     const to = entries[entries.length - 1].offset + 1;
     const letters: DeadLetter[] = [];
@@ -786,7 +852,13 @@ export class Engine extends EventEmitter {
           const time = times[i];
           ctx.key = key;
           ctx.time = time;
-          if (time > this.now) this.now = time;
+          if (time > this.now) {
+            // One event moves the clock every view reads (idle, wpm) at most to its arrival (or now) + skew:
+            // ingest refuses later times, so this binds only for events logged before that check (or a
+            // projected time) and never changes a replay of accepted events.
+            const cap = (it.at > wall ? it.at : wall) + skew;
+            this.now = time <= cap ? time : Math.max(this.now, cap);
+          }
           try {
             cached.s = r.op.reduce(cached.s, it.event, ctx as ReduceContext, r.params);
             if (cached.t <= seq0) changed.add(key);
@@ -810,15 +882,14 @@ export class Engine extends EventEmitter {
     // by its offsets. Only when the archive falls far behind does processing wait for it.
     const derived = new Map<string, LoggedEvent[]>();
     if (this.archive) {
-      let last: Promise<void> | undefined;
-      if (this.pipeline.archive?.raw !== false) {
-        for (const [s, l] of byStream(entries)) last = this.toArchive(s, l);
-      }
+      const parts: Array<[string, LoggedEvent[]]> = this.pipeline.archive?.raw !== false ? [...byStream(entries)] : [];
       for (const [s, items] of derivedForArchive) {
         const l = items.map((it) => ({ offset: it.offset, stream: s, event: it.event, at: it.at }));
         derived.set(s, l);
-        last = this.toArchive(s, l);
+        parts.push([s, l]);
       }
+      let last: Promise<void> | undefined;
+      for (const [s, l] of await this.archivableParts(parts)) last = this.toArchive(s, l);
       if (last && this.archiveBacklog > ARCHIVE_LAG_LIMIT) await last;
     }
 

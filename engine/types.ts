@@ -90,8 +90,16 @@ export interface CompiledSource {
   path?: string;
   /** The event schema's name (`lo-event`) or file. */
   schema: string;
-  /** Validate one event: null when valid, else a readable reason. */
+  /** Validate one event (its depth and size bounds, then its schema): null when valid, else a readable reason. */
   validate(event: unknown): string | null;
+  /**
+   * Why a valid event's time fields are implausible for an event arriving at `latest` (ms), or null: not
+   * finite, before `min_event_time`, or past `latest` + `max_clock_skew` (see engine/event-limits.ts).
+   * Absent: no time check (the test harness's stand-in sources for derived streams).
+   */
+  checkTime?(event: LoEvent, latest: number): string | null;
+  /** How far past arrival an event time may be (`max_clock_skew`, ms); the clock is bounded by it too. */
+  maxClockSkewMs?: number;
   /** Any other settings the source declared (limits, api_keys, ...). */
   options: Record<string, unknown>;
 }

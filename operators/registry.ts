@@ -2,6 +2,7 @@
 // Custom operators are modules next to the pipeline (`op: ./operators/my-op.ts`) exporting the same shape.
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { checkRegularFile, fileLimits } from '../engine/bounded-read.js';
 import type { Aggregator, Operator } from '../engine/types.js';
 import { countAgg } from './aggregators/count.js';
 import { maxAgg, meanAgg, medianAgg, minAgg, percentileAgg, sumAgg } from './aggregators/numeric.js';
@@ -44,6 +45,8 @@ export async function loadCustomOperator(spec: string, baseDir: string): Promise
   const file = resolve(baseDir, spec);
   let mod: Record<string, unknown>;
   try {
+    // A regular file of bounded size: import() of /dev/zero or a FIFO would read or wait for ever.
+    checkRegularFile(file, fileLimits.source());
     if (/\.(c|m)?ts$/.test(file)) {
       const { tsImport } = await import('tsx/esm/api');
       mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;

@@ -17,7 +17,14 @@ export interface Checkpoint {
 
 export async function openCheckpoint(spec: string | undefined, pipeline: string): Promise<Checkpoint> {
   if (!spec || spec === 'memory') return { describe: 'none (in-memory input log)' };
-  if (/^postgres(ql)?:\/\//.test(spec)) return { ...(await onPostgres(spec, pipeline)), describe: `Postgres + DBOS workflows (${redact(spec)})` };
+  if (/^postgres(ql)?:\/\//.test(spec)) {
+    try {
+      return { ...(await onPostgres(spec, pipeline)), describe: `Postgres + DBOS workflows (${redact(spec)})` };
+    } catch (err) {
+      // Said in one line with the (redacted) URL: a missing database or a refused connection is a setup error.
+      throw new Error(`cannot open the Postgres checkpoint ${redact(spec)}: ${(err as Error).message.split('\n')[0]}`);
+    }
+  }
   const dir = resolve(spec.startsWith('file:') ? spec.slice(5) : spec);
   return { log: new FileInputLog(dir), describe: `file log ${dir}` };
 }

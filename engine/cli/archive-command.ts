@@ -7,7 +7,7 @@ import { exportCar, verifyCar } from '../../archive/car.js';
 import type { CommitBlock, PipelineBlock } from '../../archive/format.js';
 import { gc } from '../../archive/gc.js';
 import { importCar } from '../../archive/import.js';
-import { learnerPaths, normalizePath } from '../../archive/learners.js';
+import { identifierPaths, normalizePath } from '../../archive/learners.js';
 import { pseudonymKey, PSEUDONYM_KEY_ENV } from '../../archive/pseudonymize.js';
 import { folderSource, learnerEntries, openSource, readCommit, type BlockSource } from '../../archive/read.js';
 import { exportSelection, type Selection } from '../../archive/rewrite.js';
@@ -23,11 +23,15 @@ Subcommands:
       --since T / --until T           keep events that arrived at or after T / before T (ISO time or ms)
       --pseudonymize                  replace learner ids by HMAC-SHA256(key, id), key from env
                                       ${PSEUDONYM_KEY_ENV} (refused without it; never written anywhere)
-      --id-field PATH                 the learner id fields to pseudonymize (repeatable; default: the
-                                      pipeline's learner keys, e.g. keys.student: $.auth.user_id)
+      --id-field PATH                 the fields to pseudonymize (repeatable; default: the pipeline's
+                                      identifiers: and its learner keys, e.g. keys.student: $.auth.user_id;
+                                      a value is replaced whole, so one containing an id is covered)
+      --allow-ids                     write it even if a learner id still occurs in an event (by default
+                                      such an export is refused, naming the fields where ids remain)
       --drop-field PATH               remove a field from every event (repeatable), e.g. server.ip
   verify x.car                        check every block's hash and that the DAG is complete; names the first
-                                      bad block (exit 1)
+                                      bad block (exit 1). A block the root does not reach fails it too
+      --allow-unreachable             (exit 1) unless this is given (then a warning line)
   import x.car                        verify, then store its blocks and pin its root
   learner ID [x.car] [--stream S]     one learner's events (NDJSON), read through the stream's index: only
                                       that learner's chunks are read. From a CAR, or the archive's HEAD
@@ -78,7 +82,7 @@ function parseTime(name: string, v: unknown): number | undefined {
 
 class UsageError extends Error {}
 
-const BOOLEANS = ['analyses', 'pseudonymize', 'dry-run', 'no-log'];
+const BOOLEANS = ['analyses', 'pseudonymize', 'dry-run', 'no-log', 'allow-unreachable', 'allow-ids'];
 
 async function headCommit(store: FolderBlockstore, cid?: string): Promise<{ cid: CID; commit: CommitBlock } | undefined> {
   const c = cid ? CID.parse(cid) : await store.head();
@@ -120,9 +124,20 @@ async function run(sub: string, positionals: string[], argv: string[], options: 
   if (sub === 'verify') {
     if (!arg) throw new UsageError('usage: loflow archive verify x.car');
     const r = await verifyCar(arg);
-    if (r.ok) console.log(`ok ${arg}: root ${r.root}, ${r.blocks} blocks, ${r.bytes} bytes, every hash checked, DAG complete`);
-    else console.error(`FAILED ${arg}: ${r.error}`);
-    return r.ok ? 0 : 1;
+    if (!r.ok) {
+      console.error(`FAILED ${arg}: ${r.error}`);
+      return 1;
+    }
+    if (r.unreachable.length) {
+      const what = `${r.unreachable.length} block${r.unreachable.length === 1 ? '' : 's'} not reachable from the root ${r.root} (first: ${r.unreachable[0]})`;
+      if (!options['allow-unreachable']) {
+        console.error(`FAILED ${arg}: ${what}; pass --allow-unreachable to accept such a CAR`);
+        return 1;
+      }
+      console.error(`warning: ${arg}: ${what}`);
+    }
+    console.log(`ok ${arg}: root ${r.root}, ${r.blocks} blocks, ${r.bytes} bytes, every hash checked, DAG complete`);
+    return 0;
   }
   const dir = archiveDir(options.dir);
   // Reading a CAR needs no folder; every other subcommand but import needs an existing one (not a new, empty one).
@@ -188,13 +203,14 @@ async function exportCommand(store: FolderBlockstore, argv: string[], options: R
     streams: streams.length ? streams : undefined,
     since: parseTime('since', options.since),
     until: parseTime('until', options.until),
+    allowIds: !!options['allow-ids'],
   };
   const pipeline = decodeBlock<PipelineBlock>(await store.get(head.commit.pipeline));
   if (options.pseudonymize || drop.length) {
     if (ids.length && !options.pseudonymize) throw new UsageError('--id-field is used with --pseudonymize');
     sel.deidentify = {
       key: options.pseudonymize ? pseudonymKey() : null,
-      idFields: options.pseudonymize ? (ids.length ? ids : learnerPaths(pipeline.text)) : [],
+      idFields: options.pseudonymize ? (ids.length ? ids : identifierPaths(pipeline.text)) : [],
       dropFields: drop,
     };
   }

@@ -7,13 +7,15 @@ a Markdown report with figure, baseline, ratio and goal, and SVG plots. Every wo
 its own servers (a throwaway redis-server on a free loopback port) and stops by itself.
 
 Workloads: replay, operators, redis, http-ingest, ws-ingest, dashboard-latency, dashboard-load, memory,
-archive, recovery.
+archive, recovery, soak (in --quick: 6 seconds).
 Options:
   --quick      a smoke run (under 2 minutes; CI runs it and asserts nothing about speed)
   --only LIST  run only these workloads
   --out DIR    where to write the report (default bench/results)
   --checkpoint URL  also time recovery with \`serve --checkpoint URL\` (e.g. postgres://...), besides the
                file log
+  --duration D  soak: how long to hold half the maximum load (default 30m; e.g. 90s, 5m, 1h)
+  --rate N     soak: offer N events/s instead of measuring the maximum first
   --help       this text`;
 
 export const benchCommand: Command = {
@@ -29,6 +31,7 @@ export const benchCommand: Command = {
       only: typeof options.only === 'string' ? options.only.split(',') : undefined,
       out: typeof options.out === 'string' ? options.out : undefined,
       checkpoints: typeof options.checkpoint === 'string' ? [options.checkpoint] : [],
+      options,
     });
     console.error(`report: ${r.file}`);
     return r.failed ? 1 : 0;

@@ -47,12 +47,30 @@ async function main(argv: string[]): Promise<number> {
   return invoke(command, rest);
 }
 
+/**
+ * Every error ends the command as one line on stderr and exit code 1: the message (its first line), not a
+ * stack trace (LOFLOW_DEBUG=1 prints the stack, for a bug report). The process exits at once: an error
+ * mid-command can leave sockets or timers open that would otherwise keep it alive.
+ */
+function fail(err: unknown): never {
+  if (process.env.LOFLOW_DEBUG) console.error(err);
+  const message = err instanceof Error ? err.message : String(err);
+  const line = message.split('\n').find((l) => l.trim() !== '') ?? 'failed';
+  console.error(`loflow: ${line.trim()}`);
+  process.exit(1);
+}
+
+/** A closed stdout (`loflow ... | head`): the reader has what it wanted, so exit quietly (code 0). */
+function isBrokenPipe(err: unknown): boolean {
+  return (err as NodeJS.ErrnoException | null)?.code === 'EPIPE';
+}
+process.stdout.on('error', (err) => (isBrokenPipe(err) ? process.exit(0) : fail(err)));
+process.on('uncaughtException', (err) => (isBrokenPipe(err) ? process.exit(0) : fail(err)));
+process.on('unhandledRejection', (err) => (isBrokenPipe(err) ? process.exit(0) : fail(err)));
+
 main(process.argv.slice(2)).then(
   (code) => {
     process.exitCode = code;
   },
-  (err) => {
-    console.error(err instanceof Error ? (err.stack ?? err.message) : String(err));
-    process.exitCode = 1;
-  },
+  (err) => (isBrokenPipe(err) ? process.exit(0) : fail(err)),
 );

@@ -1,5 +1,6 @@
 import { join, resolve } from 'node:path';
 import { openArchiveSink } from '../../archive/open.js';
+import { lockHolder } from '../../archive/lock.js';
 import { openCheckpoint } from '../checkpoint/open.js';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import { Engine } from '../runtime.js';
@@ -75,18 +76,33 @@ export const serveCommand: Command = {
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
     const archiveDir = typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive');
+    // Everything that can refuse the start (another server's archive lock, an unreachable or locked
+    // checkpoint) is checked before the state gate: --rebuild and --reset change the state store.
+    const holder = pipeline.archive || options.rebuild === true ? lockHolder(archiveDir) : undefined;
+    if (holder !== undefined && holder !== process.pid) {
+      await store.close();
+      console.error(`loflow: the archive ${archiveDir} is in use by process ${holder} (another server of '${pipeline.name}'?); stop it first. Nothing has been changed.`);
+      return 1;
+    }
+    const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
+    let checkpoint;
+    try {
+      checkpoint = await openCheckpoint(checkpointSpec, pipeline.name);
+    } catch (err) {
+      await store.close();
+      throw err;
+    }
     const refused = await stateGate(store, pipeline, {
       reset: options.reset === true,
       rebuild: options.rebuild === true,
       archive: typeof options['rebuild-from'] === 'string' ? resolve(options['rebuild-from']) : archiveDir,
     });
     if (refused !== null) {
+      await checkpoint.log?.close();
       await store.close();
       return refused;
     }
     const archive = await openArchiveSink(pipeline, archiveDir);
-    const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
-    const checkpoint = await openCheckpoint(checkpointSpec, pipeline.name);
     const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
     await engine.start();
     const server = await startServer({

@@ -4,7 +4,8 @@
 // compile is refused with the reason, and the running version goes on unchanged. The roster CSVs the
 // running version names are watched too: a roster change (a student added mid-term) is recompiled and
 // swapped in the same way, with one report line per changed roster.
-import { readFileSync, unwatchFile, watchFile } from 'node:fs';
+import { unwatchFile, watchFile } from 'node:fs';
+import { fileLimits, readBoundedText } from '../bounded-read.js';
 import { dirname, resolve } from 'node:path';
 import { canonicalJson, compilePipelineFile, formatError } from '../compiler.js';
 import { planChanges } from '../plan.js';
@@ -25,7 +26,7 @@ function rosterFilesOf(p: CompiledPipeline): Map<string, string> {
 /** A file's text, or null when it cannot be read (the compiler reports why). */
 function readText(file: string): string | null {
   try {
-    return readFileSync(file, 'utf8');
+    return readBoundedText(file, fileLimits.roster());
   } catch {
     return null;
   }

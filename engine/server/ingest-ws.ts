@@ -8,6 +8,7 @@
 import type { IncomingMessage } from 'node:http';
 import { WebSocket } from 'ws';
 import type { DeadLetter, LoEvent } from '../types.js';
+import { cutDeep } from '../event-limits.js';
 import { isUnavailable } from '../unavailable.js';
 import { identify, type Identity, type IdentityMethod } from './identity.js';
 import type { WebSocketDeps } from './websocket.js';
@@ -91,14 +92,15 @@ export class WsIngestConnection {
     const events = Array.isArray(msg) ? msg : [msg];
     // Each event of a frame is charged an equal share of its bytes toward the pre-identity bound.
     const share = Math.ceil(data.length / Math.max(1, events.length));
-    for (let i = 0; i < events.length && !this.refused; i++) this.onEvent(events[i], i, share);
+    for (let i = 0; i < events.length && !this.refused; i++) this.onEvent(events[i], share);
   }
 
-  private onEvent(e: unknown, index: number, bytes: number): void {
+  private onEvent(e: unknown, bytes: number): void {
     if (!isPlainObject(e)) {
-      this.send({ status: 'error', index, error: 'an event must be a JSON object' });
+      this.send({ status: 'error', index: this.seen++, error: 'an event must be a JSON object' });
       this.deps.metrics.rejected.inc({ source: this.source, reason: 'invalid' });
-      this.deadLetter([{ stream: this.source, event: e, reason: 'an event must be a JSON object', at: Date.now(), stage: 'ingest' }]);
+      // Cut: a frame can nest deeper than the dead-letter store's JSON.stringify can write (see event-limits.ts).
+      this.deadLetter([{ stream: this.source, event: cutDeep(e), reason: 'an event must be a JSON object', at: Date.now(), stage: 'ingest' }]);
       return;
     }
     const ev = e as LoEvent;

@@ -39,6 +39,15 @@ export function createMetrics(engine: Engine) {
       this.inc(engine.stats().failed);
     },
   });
+  new Counter({
+    name: 'loflow_archive_skipped_total',
+    help: 'processed events the archive could not encode (dead-lettered with stage archive)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(engine.stats().unarchived);
+    },
+  });
   new Gauge({
     name: 'loflow_reducer_keys',
     help: 'keys with state per reducer',

@@ -1,6 +1,7 @@
 // Find and check a pipeline's tests: its `tests:` section and `<name>.test.yaml` beside it. Every problem is
 // reported at file:line:col (like the compiler's errors), all at once, before any test runs.
 import { existsSync, readFileSync } from 'node:fs';
+import { fileLimits, readBoundedText } from '../bounded-read.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isScalar, LineCounter, parseDocument } from 'yaml';
 import type { ErrorObject, ValidateFunction } from 'ajv';
@@ -48,7 +49,13 @@ export function loadTests(pipeline: CompiledPipeline, file: string, testFile = t
     collect(pipeline, source, pipeline.spec.tests, out);
   }
   if (existsSync(testFile)) {
-    const text = readFileSync(testFile, 'utf8');
+    let text: string;
+    try {
+      text = readBoundedText(testFile, fileLimits.source());
+    } catch (err) {
+      out.errors.push({ file: testFile, line: 1, column: 1, path: '', message: `cannot read test file: ${(err as Error).message}` });
+      return out;
+    }
     const source = sourceOf(testFile, resolve(testFile), text, false);
     const map = new SourceMap(testFile, source.doc, source.lines);
     const before = out.errors.length;
@@ -159,7 +166,7 @@ function withBlanks(e: Record<string, any>, map: SourceMap, path: Path): Record<
 
 /** One expectation: which kind it is (by the fields it names), checked against the pipeline. */
 function expectation(pipeline: CompiledPipeline, e: Record<string, any>, path: Path, at: Position, opts: Expectation['opts'], err: Report): Expectation | undefined {
-  const present = (fields: string[]) => fields.filter((f) => f in e);
+  const present = (fields: string[]) => fields.filter((f) => Object.hasOwn(e, f));
   const only = (allowed: string[], kind: string): boolean => {
     const extra = Object.keys(e).filter((f) => !allowed.includes(f) && f !== 'match' && f !== 'arrays');
     for (const f of extra) err([...path, f], `'${f}' does not belong in ${kind}`, `it takes ${allowed.join(', ')}`, true);

@@ -72,12 +72,12 @@ export function matchValue(expected: unknown, actual: unknown, opts: MatchOption
     const out: Mismatch[] = [];
     for (const [k, e] of Object.entries(expected)) {
       const p = `${path}${keyPath(k)}`;
-      if (!(k in actual)) out.push({ path: p, expected: e, actual: MISSING });
+      if (!Object.hasOwn(actual, k)) out.push({ path: p, expected: e, actual: MISSING });
       else out.push(...matchValue(e, actual[k], opts, p));
     }
     if (opts.mode === 'exact') {
       for (const k of Object.keys(actual)) {
-        if (!(k in expected)) out.push({ path: `${path}${keyPath(k)}`, expected: MISSING, actual: actual[k], note: 'unexpected key (match: subset ignores it)' });
+        if (!Object.hasOwn(expected, k)) out.push({ path: `${path}${keyPath(k)}`, expected: MISSING, actual: actual[k], note: 'unexpected key (match: subset ignores it)' });
       }
     }
     return out;

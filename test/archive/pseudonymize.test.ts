@@ -65,13 +65,14 @@ describe('pseudonymized export', () => {
     expect(lines.every((l) => l.event.auth.user_id === hmac(first) && l.event.url === undefined)).toBe(true);
   });
 
-  it('by default pseudonymizes the pipeline\'s learner key fields ($.auth.user_id for the demo)', async () => {
+  it('by default pseudonymizes the pipeline\'s identifiers and learner key fields (all of the demo\'s ids)', async () => {
     const run = await archivedRun({ batches: 2 });
     const out = join(run.dir, '..', 'default.car');
     const r = await cli(['archive', 'export', '--dir', run.dir, '--pseudonymize', '--out', out], { env: { LOFLOW_PSEUDONYM_KEY: KEY } });
     expect(r.code, r.stderr).toBe(0);
     const a = await openArchive(out);
-    expect(a.commit.filter!.pseudonymized).toEqual(['$.auth.user_id']);
+    expect(a.commit.filter!.pseudonymized).toEqual(['$.auth.user_id', '$.auth.safe_user_id', '$.auth.email', '$.doc_id', '$.url', '$.title', '$.bundles[*].sid']);
+    expect(readFileSync(out).includes(Buffer.from('s-0'))).toBe(false); // no student id left anywhere (doc ids, URLs, session ids)
     const ids = new Set<string>();
     for await (const e of a.events()) ids.add((e.event as any).auth.user_id);
     const originals = new Set(run.sent.map((s) => (s.event as any).auth.user_id as string));
