@@ -33,11 +33,11 @@ describe('pseudonymized export', () => {
   it('replays to the same aggregates as the original, keyed by HMAC-SHA256 pseudonyms; the key and ids are not in it', async () => {
     const run = await archivedRun({ batches: 6 });
     const out = join(run.dir, '..', 'study.car');
-    const r = await cli(['archive', 'export', '--dir', run.dir, '--pseudonymize', '--id-field', 'auth.user_id', '--id-field', '$.doc_id', '--drop-field', 'url', '--drop-field', 'bundles[*].sid', '--out', out], {
+    const r = await cli(['archive', 'export', '--dir', run.dir, '--pseudonymize', '--id-field', 'auth.user_id', '--id-field', '$.doc_id', '--id-field', '$.object.id', '--drop-field', 'url', '--drop-field', 'bundles[*].sid', '--drop-field', 'object.url', '--out', out], {
       env: { LOFLOW_PSEUDONYM_KEY: KEY },
     });
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain('pseudonymized $.auth.user_id, $.doc_id; dropped $.url, $.bundles[*].sid');
+    expect(r.stderr).toContain('pseudonymized $.auth.user_id, $.doc_id, $.object.id; dropped $.url, $.bundles[*].sid, $.object.url');
     expect((await verifyCar(out)).ok).toBe(true);
 
     const bytes = readFileSync(out);
@@ -49,7 +49,7 @@ describe('pseudonymized export', () => {
     const roster = readFileSync(join(root, 'pipelines/rosters/demo.csv'), 'utf8').trim().split('\n').slice(1).map((r) => r.split(',')[0]);
     const docs = new Set(run.sent.map((s) => (s.event as any).doc_id as string));
     const study = await replay(out, await pseudonymousPipeline(join(run.dir, '..')));
-    expect(study.archive.commit.filter).toMatchObject({ pseudonymized: ['$.auth.user_id', '$.doc_id'], dropped: ['$.url', '$.bundles[*].sid'] });
+    expect(study.archive.commit.filter).toMatchObject({ pseudonymized: ['$.auth.user_id', '$.doc_id', '$.object.id'], dropped: ['$.url', '$.bundles[*].sid', '$.object.url'] });
     expect(study.results).toEqual(pseudonymizeResult(run.live, new Set([...roster, ...docs])));
     // The aggregates per class are the live ones (classes are not identifiers).
     const live = run.live.aggregations.class_overview as Record<string, { summary: unknown }>;
@@ -71,7 +71,7 @@ describe('pseudonymized export', () => {
     const r = await cli(['archive', 'export', '--dir', run.dir, '--pseudonymize', '--out', out], { env: { LOFLOW_PSEUDONYM_KEY: KEY } });
     expect(r.code, r.stderr).toBe(0);
     const a = await openArchive(out);
-    expect(a.commit.filter!.pseudonymized).toEqual(['$.auth.user_id', '$.auth.safe_user_id', '$.auth.email', '$.doc_id', '$.url', '$.title', '$.bundles[*].sid']);
+    expect(a.commit.filter!.pseudonymized).toEqual(['$.auth.user_id', '$.auth.safe_user_id', '$.auth.email', '$.doc_id', '$.url', '$.title', '$.bundles[*].sid', '$.object.id', '$.object.url', '$.object.title']);
     expect(readFileSync(out).includes(Buffer.from('s-0'))).toBe(false); // no student id left anywhere (doc ids, URLs, session ids)
     const ids = new Set<string>();
     for await (const e of a.events()) ids.add((e.event as any).auth.user_id);
