@@ -14,7 +14,7 @@ import { LogConsumer } from './runtime/consumer.js';
 import { newCounters, type RuntimeContext } from './runtime/context.js';
 import { Health } from './runtime/health.js';
 import { Ingestor } from './runtime/ingestor.js';
-import { ReducerStage } from './runtime/levels.js';
+import { Levels } from './runtime/levels.js';
 import { QuerySide } from './runtime/query-side.js';
 import { StateCache } from './runtime/state-cache.js';
 import type { EngineOptions, EngineStats, IngestOptions, IngestResult } from './runtime/types.js';
@@ -24,7 +24,7 @@ export type { BatchInfo, EngineOptions, EngineStats, IngestOptions, IngestResult
 
 /**
  * The public facade over the runtime's parts (engine/runtime/): the Ingestor appends to the log, the LogConsumer
- * runs batches through the ReducerStage (states in the StateCache) and the ArchiveFeed and commits them, the
+ * runs batches through the Levels (states in the StateCache) and the ArchiveFeed and commits them, the
  * QuerySide answers dashboards, Health reports. The parts share one RuntimeContext; the Engine owns start, stop
  * and live swaps, which touch them all.
  */
@@ -36,7 +36,7 @@ export class Engine extends EventEmitter {
   private readonly ctx: RuntimeContext;
   private readonly states: StateCache;
   private readonly feed: ArchiveFeed;
-  private readonly stage: ReducerStage;
+  private readonly stage: Levels;
   private readonly query: QuerySide;
   private readonly consumer: LogConsumer;
   private readonly ingestor: Ingestor;
@@ -64,7 +64,7 @@ export class Engine extends EventEmitter {
     });
     this.states = new StateCache(ctx);
     this.feed = new ArchiveFeed(ctx);
-    this.stage = new ReducerStage(ctx, this.states, this.feed.archivedDerived);
+    this.stage = new Levels(ctx, this.states, this.feed.archivedDerived);
     const unknown = new Set<string>();
     this.query = new QuerySide(ctx, this.states, this.stage, unknown, (fn) => this.consumer.exclusive(fn));
     this.consumer = new LogConsumer(ctx, this.states, this.stage, this.feed, this.query, {
@@ -99,7 +99,7 @@ export class Engine extends EventEmitter {
     c.started = true;
     c.committed = await this.store.offset(name);
     // Views read the event-time clock (idle, wpm): restored before any batch, so commits never move it back.
-    // A clock an outlier pushed far ahead before event times were bounded (see ReducerStage.reduce) is pulled
+    // A clock an outlier pushed far ahead before event times were bounded (see Levels.reduce) is pulled
     // back: else every learner would stay idle for good.
     const clock = Math.min((await this.store.clock?.(name)) ?? 0, Date.now() + this.stage.maxSkew());
     if (clock > this.stage.now) this.stage.now = clock;

@@ -1,11 +1,11 @@
 // The log consumer: one loop over the input log, in micro-batches of consecutive offsets, one batch at a time.
-// A batch is reduced (ReducerStage), handed to the archive (ArchiveFeed), and all its writes are committed with
+// A batch is reduced (Levels), handed to the archive (ArchiveFeed), and all its writes are committed with
 // the batch's end offset in ONE store call. So per-key order is log order, and a store that commits writes and
 // offset atomically makes state effects exactly-once across restarts.
 import type { BatchRunner, DeadLetter, Json, LoggedEvent, StateRef } from '../types.js';
 import type { ArchiveFeed } from './archive-feed.js';
 import type { RuntimeContext } from './context.js';
-import type { ReducerStage } from './levels.js';
+import type { Levels } from './levels.js';
 import type { QuerySide } from './query-side.js';
 import type { StateCache } from './state-cache.js';
 import type { BatchInfo } from './types.js';
@@ -43,7 +43,7 @@ export class LogConsumer {
   constructor(
     private readonly ctx: RuntimeContext,
     private readonly states: StateCache,
-    private readonly stage: ReducerStage,
+    private readonly stage: Levels,
     private readonly feed: ArchiveFeed,
     private readonly query: QuerySide,
     private readonly opts: ConsumerOptions,

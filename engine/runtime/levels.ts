@@ -1,6 +1,6 @@
 // The reducer stage: a batch's events through the reducer levels, in log order per key. Per level, the states
 // it touches are loaded in ONE store call, then reduced (derived events ordered by origin offset, then
-// emission order, feed the next levels). Pure given the cache and the entries: no store writes, no commit.
+// emission order, feed the next levels). It changes only the cache and the clock: the consumer commits.
 import { DEFAULT_MAX_CLOCK_SKEW_MS } from '../event-limits.js';
 import type { CachedState } from '../aggregate.js';
 import type { CompiledPipeline, CompiledReducer, DeadLetter, LoEvent, LoggedEvent, ReduceContext } from '../types.js';
@@ -8,7 +8,7 @@ import type { Counters, RuntimeContext } from './context.js';
 import { routeAll, routeIndex, timesOf, type Item, type Route } from './routing.js';
 import type { StateCache } from './state-cache.js';
 
-export class ReducerStage {
+export class Levels {
   /** Reducers by name (rebuilt by a live swap, between batches). */
   readonly byName = new Map<string, CompiledReducer>();
   private readonly levels: CompiledReducer[][] = [];

@@ -3,14 +3,14 @@
 import { aggregateGroup, memberOfKey, relationOf, type AggregateResult } from '../aggregate.js';
 import type { Json } from '../types.js';
 import type { RuntimeContext } from './context.js';
-import type { ReducerStage } from './levels.js';
+import type { Levels } from './levels.js';
 import type { StateCache } from './state-cache.js';
 
 export class QuerySide {
   constructor(
     private readonly ctx: RuntimeContext,
     private readonly states: StateCache,
-    private readonly stage: ReducerStage,
+    private readonly stage: Levels,
     /** Members no roster knows (the Ingestor's set): shown with each aggregation. */
     private readonly unknown: ReadonlySet<string>,
     /** Runs fn under the batch lock (LogConsumer.exclusive). */
