@@ -538,7 +538,7 @@ class Compiler {
         try {
           const get = compilePath(def.time);
           // Ingest checks this path too (see sources()); after a map or select it reads a projection, which
-          // only the clock's own bound (runtime.ts) covers.
+          // only the clock's own bound (runtime/levels.ts) covers.
           if (!def.map && !def.select) {
             for (const s of from) {
               const fields = this.timeFields.get(s);

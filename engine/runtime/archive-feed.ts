@@ -1,0 +1,231 @@
+// The archive feed: hands each batch's raw and archived derived events to the archive writer without waiting
+// for it, re-feeds after a restart what the archive may lack (from the log and the store's outbox), and keeps
+// the outbox of derived events the archive has not durably committed.
+import { cutDeep, describeStructure, HARD_MAX_DEPTH, structureProblem } from '../event-limits.js';
+import type { CompiledPipeline, DeadLetter, LoggedEvent, OutboxEntry } from '../types.js';
+import type { RuntimeContext } from './context.js';
+import type { Item } from './routing.js';
+
+/** Events the archive may lag behind processing before a batch waits for it. */
+const ARCHIVE_LAG_LIMIT = 200_000;
+
+/** Logged events grouped by stream, each group in log order (the archive takes one stream at a time). */
+export function byStream(entries: LoggedEvent[]): Map<string, LoggedEvent[]> {
+  const groups = new Map<string, LoggedEvent[]>();
+  for (const e of entries) {
+    const l = groups.get(e.stream);
+    if (l) l.push(e);
+    else groups.set(e.stream, [e]);
+  }
+  return groups;
+}
+
+/** Per stream, the highest origin offset of an outbox entry. */
+function highestOrigins(entry: OutboxEntry): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [s, l] of Object.entries(entry.streams)) {
+    let max = -1;
+    for (const e of l) if (e.offset > max) max = e.offset;
+    out[s] = max;
+  }
+  return out;
+}
+
+export class ArchiveFeed {
+  /** The derived streams the archive takes (the reducer stage collects their items; a swap updates it in place). */
+  readonly archivedDerived: Set<string>;
+  /** The first archive failure: the writer then takes nothing more until a restart re-feeds it (health says so). */
+  failure: unknown = null;
+  /** Events handed to the archive writer that it has not taken yet. */
+  private backlog = 0;
+  /** Settles when the archive re-feed after a restart is done; batches' archive appends wait for it. */
+  private gate: Promise<void> = Promise.resolve();
+  /** The last append handed to the archive (settles when the writer has taken it). */
+  private tail: Promise<void> = Promise.resolve();
+  /** The store's outbox entries not yet dropped, oldest first: per stream, the entry's highest origin. */
+  private readonly outboxed: Array<Record<string, number>> = [];
+
+  constructor(private readonly ctx: RuntimeContext) {
+    this.archivedDerived = new Set(ctx.pipeline.archive?.derived ?? []);
+  }
+
+  reconfigure(next: CompiledPipeline): void {
+    this.archivedDerived.clear();
+    for (const s of next.archive?.derived ?? []) this.archivedDerived.add(s);
+  }
+
+  /** At start, before any batch: `committed` is the store's offset. */
+  async open(committed: number): Promise<void> {
+    // The outbox's entries are known before any batch commits (a commit drops the oldest by count); the
+    // archive is re-fed in the background: being caught up does not wait for the archive.
+    const outbox = this.usesOutbox() ? await this.ctx.store.outbox!(this.ctx.pipeline.name) : [];
+    for (const entry of outbox) this.outboxed.push(highestOrigins(entry));
+    // A failed re-feed keeps the gate shut: later appends fail too (logged), so the archive gets no gap, and
+    // the log keeps every event past the archive's last commit for the next start.
+    this.gate = this.refeed(outbox, committed);
+    this.gate.catch((err: unknown) => {
+      this.failure ??= err;
+      this.ctx.events.emit('archive-error', err);
+    });
+  }
+
+  /**
+   * The events the archive can take, and dead letters for the others: an event deeper than any writer can
+   * encode (one logged before ingest bounded depth) would fail the append and stop the archive, and the
+   * archive would later commit past it. Refused here, it is a dead letter with its reason, counted in
+   * stats().unarchived (metric, /healthz); the archive goes on without it.
+   */
+  private archivable(stream: string, events: LoggedEvent[]): { events: LoggedEvent[]; letters: DeadLetter[] } {
+    let kept: LoggedEvent[] | undefined;
+    let letters: DeadLetter[] | undefined;
+    for (let i = 0; i < events.length; i++) {
+      const e = events[i];
+      const problem = structureProblem(e.event, HARD_MAX_DEPTH, Infinity);
+      if (problem === null) {
+        kept?.push(e);
+        continue;
+      }
+      kept ??= events.slice(0, i);
+      const reason = `not archived (offset ${e.offset}): ${describeStructure(problem, HARD_MAX_DEPTH, Infinity, false)}, more than the archive can encode; it was processed`;
+      (letters ??= []).push({ stream, event: cutDeep(e.event), reason, at: e.at, stage: 'archive' });
+    }
+    return { events: kept ?? events, letters: letters ?? [] };
+  }
+
+  /** Each part's archivable events, the others dead-lettered first (the appends then go in one tick, as before). */
+  private async archivableParts(parts: Array<[string, LoggedEvent[]]>): Promise<Array<[string, LoggedEvent[]]>> {
+    const letters: DeadLetter[] = [];
+    const kept = parts.map(([s, l]): [string, LoggedEvent[]] => {
+      const ok = this.archivable(s, l);
+      for (const x of ok.letters) letters.push(x);
+      return [s, ok.events];
+    });
+    if (letters.length) {
+      // Dead-lettered before any append passes their offsets.
+      await this.ctx.deadLetters.put(letters);
+      this.ctx.counters.unarchived += letters.length;
+      this.ctx.events.emit('archive-skipped', letters);
+    }
+    return kept.filter(([, l]) => l.length > 0);
+  }
+
+  private toArchive(stream: string, events: LoggedEvent[]): Promise<void> {
+    this.backlog += events.length;
+    // After the re-feed (see start): the writer must take the older events first.
+    return (this.tail = this.gate
+      .then(() => this.ctx.archive!.append(stream, events))
+      .then(
+        () => {
+          this.backlog -= events.length;
+        },
+        (err: unknown) => {
+          // Raw events are still in a durable log (kept until archived) and are re-fed after a restart.
+          this.backlog -= events.length;
+          this.failure ??= err;
+          this.ctx.events.emit('archive-error', err);
+        },
+      ));
+  }
+
+  archivesRaw(): boolean {
+    return !!this.ctx.archive && this.ctx.pipeline.archive?.raw !== false;
+  }
+
+  /**
+   * After a crash the archive may lack raw events that were processed (committed) but not yet in a durable
+   * archive commit: the log still holds them (it is truncated only up to the archive's durable offset), so
+   * they are appended again here. The archive skips offsets it already has.
+   */
+  private async refeed(outbox: OutboxEntry[], committed: number): Promise<void> {
+    const archive = this.ctx.archive;
+    if (this.archivesRaw()) {
+      // Up to what was committed at the start: later batches append their own events behind the gate.
+      const until = committed;
+      let from = archive!.durableOffset() + 1;
+      while (from < until) {
+        const entries = await this.ctx.log.read(from, Math.min(50_000, until - from));
+        if (entries.length === 0) break; // truncated before this version kept the log for the archive
+        // Every stream's part in one tick, so no timed archive commit falls between them: the durable offset
+        // is the highest raw offset, and a commit after only one stream's part would pass the other's.
+        const parts = await this.archivableParts([...byStream(entries)]);
+        await Promise.all(parts.map(([s, l]) => archive!.append(s, l)));
+        from = entries[entries.length - 1].offset + 1;
+      }
+    }
+    // Derived events cannot be re-derived (the states have moved on): the store kept them with the states.
+    for (const entry of outbox) {
+      for (const [s, events] of await this.archivableParts(Object.entries(entry.streams))) await archive!.append(s, events);
+    }
+  }
+
+  /**
+   * Hand the batch to the archive without waiting for it: an archive commit (many fsync'ed blocks) must not
+   * stall processing. Order is kept (the writer takes appends in order); raw events stay in the input log
+   * until the archive has committed them durably (see truncatableTo), and a retried batch is recognised
+   * by its offsets. Only when the archive falls far behind does processing wait for it.
+   * Returns the batch's archived derived events, as logged events (for its outbox entry).
+   */
+  async feed(entries: LoggedEvent[], derivedForArchive: Map<string, Item[]>): Promise<Map<string, LoggedEvent[]>> {
+    const derived = new Map<string, LoggedEvent[]>();
+    if (!this.ctx.archive) return derived;
+    const parts: Array<[string, LoggedEvent[]]> = this.ctx.pipeline.archive?.raw !== false ? [...byStream(entries)] : [];
+    for (const [s, items] of derivedForArchive) {
+      const l = items.map((it) => ({ offset: it.offset, stream: s, event: it.event, at: it.at }));
+      derived.set(s, l);
+      parts.push([s, l]);
+    }
+    let last: Promise<void> | undefined;
+    for (const [s, l] of await this.archivableParts(parts)) last = this.toArchive(s, l);
+    if (last && this.backlog > ARCHIVE_LAG_LIMIT) await last;
+    return derived;
+  }
+
+  /**
+   * Derived events handed to the archive are in its writer's memory until an archive commit; a store that
+   * survives the process keeps them with the batch's states (its outbox) until then.
+   */
+  private usesOutbox(): boolean {
+    return !!this.ctx.archive?.durableThrough && !!this.ctx.store.outbox && this.ctx.store.kind !== 'memory';
+  }
+
+  /** The outbox entry of a batch's archived derived events (undefined when none), and how many old ones to drop. */
+  outboxOf(derived: Map<string, LoggedEvent[]>, to: number): { outbox?: OutboxEntry; outboxDone?: number } {
+    if (!this.usesOutbox()) return {};
+    let done = 0;
+    const archive = this.ctx.archive!;
+    while (done < this.outboxed.length && Object.entries(this.outboxed[done]).every(([s, o]) => o <= archive.durableThrough!(s))) done++;
+    if (derived.size === 0) return done ? { outboxDone: done } : {};
+    const streams: Record<string, LoggedEvent[]> = {};
+    for (const [s, l] of derived) streams[s] = l;
+    return { outbox: { to, streams }, ...(done ? { outboxDone: done } : {}) };
+  }
+
+  /** The batch's commit (with this outbox change) is in the store. */
+  committed(outbox: { outbox?: OutboxEntry; outboxDone?: number }): void {
+    if (outbox.outboxDone) this.outboxed.splice(0, outbox.outboxDone);
+    if (outbox.outbox) this.outboxed.push(highestOrigins(outbox.outbox));
+  }
+
+  /** A commit whose reply was lost turned out applied: the store's outbox is the truth again. */
+  async resync(): Promise<void> {
+    if (!this.usesOutbox()) return;
+    const entries = await this.ctx.store.outbox!(this.ctx.pipeline.name);
+    this.outboxed.splice(0, this.outboxed.length, ...entries.map(highestOrigins));
+  }
+
+  /** How far a durable log may be truncated after a commit at `to`: raw events are kept until archived durably. */
+  truncatableTo(to: number): number {
+    return this.archivesRaw() && this.ctx.log.kind !== 'memory' ? Math.min(to, this.ctx.archive!.durableOffset() + 1) : to;
+  }
+
+  /** At stop, after the last batch: let the writer take what it was handed, commit and close it. */
+  async close(): Promise<void> {
+    const archive = this.ctx.archive;
+    if (!archive) return;
+    await this.gate.catch(() => undefined);
+    await this.tail;
+    // A failed archive keeps its last commit; what it missed is in the log and the outbox for the next start.
+    await archive.commit().catch((err: unknown) => this.ctx.events.emit('archive-error', err));
+    await archive.close();
+  }
+}

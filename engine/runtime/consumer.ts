@@ -1,0 +1,237 @@
+// The log consumer: one loop over the input log, in micro-batches of consecutive offsets, one batch at a time.
+// A batch is reduced (Levels), handed to the archive (ArchiveFeed), and all its writes are committed with
+// the batch's end offset in ONE store call. So per-key order is log order, and a store that commits writes and
+// offset atomically makes state effects exactly-once across restarts.
+import type { BatchRunner, DeadLetter, Json, LoggedEvent, StateRef } from '../types.js';
+import type { ArchiveFeed } from './archive-feed.js';
+import type { RuntimeContext } from './context.js';
+import type { Levels } from './levels.js';
+import type { QuerySide } from './query-side.js';
+import type { StateCache } from './state-cache.js';
+import type { BatchInfo } from './types.js';
+
+export interface ConsumerOptions {
+  batchSize: number;
+  retryMs: number;
+  runner?: BatchRunner;
+  /** Applies a live swap waiting for the batch in progress (the Engine's). */
+  applySwap: () => void;
+}
+
+export class LogConsumer {
+  /** The store's committed offset: every event below it is applied. */
+  committed = 0;
+  /** The log's end offset as far as this process knows (ingest moves it). */
+  logEnd = 0;
+  running = false;
+  started = false;
+  stopping = false;
+  /** The last batch attempt's error, null once one succeeds (health, refuseWhileDown). */
+  lastError: unknown = null;
+  /** When the committed offset last moved, or work arrived at an idle engine (for the stall check). */
+  progressAt = Date.now();
+  /** Ingests waiting for room in the backlog. */
+  waiters: Array<() => void> = [];
+  pumping: Promise<void> | null = null;
+  batchLock: Promise<void> = Promise.resolve();
+  /** A batch is being reduced or committed (a live swap waits for it). */
+  batching = false;
+  /** The end offset of a batch whose commit failed: it may have been applied (see committedMeanwhile). */
+  private uncertainTo: number | null = null;
+  private flushWaiters: Array<{ offset: number; resolve: () => void; reject: (e: unknown) => void }> = [];
+
+  constructor(
+    private readonly ctx: RuntimeContext,
+    private readonly states: StateCache,
+    private readonly stage: Levels,
+    private readonly feed: ArchiveFeed,
+    private readonly query: QuerySide,
+    private readonly opts: ConsumerOptions,
+  ) {}
+
+  /** Resolves when every event ingested so far is processed and committed. */
+  flush(): Promise<void> {
+    const target = this.logEnd;
+    if (this.committed >= target) return Promise.resolve();
+    return new Promise((resolve, reject) => {
+      this.flushWaiters.push({ offset: target, resolve, reject });
+      this.kick();
+    });
+  }
+
+  kick(): void {
+    if (!this.running || this.pumping) return;
+    this.pumping = this.pump().finally(() => {
+      this.pumping = null;
+      this.opts.applySwap();
+      if (this.running && this.committed < this.logEnd) this.kick();
+    });
+  }
+
+  private async pump(): Promise<void> {
+    const { runner, batchSize, retryMs } = this.opts;
+    let delay = retryMs;
+    while (this.running && this.committed < this.logEnd) {
+      this.opts.applySwap();
+      try {
+        if (runner) {
+          // The workflow calls back into applyBatch; a batch it resumes after a crash goes through the same door.
+          const from = this.committed;
+          // A durable workflow costs database round trips: a large backlog (a restart's catch-up) goes in
+          // fewer, larger batches (results do not depend on batch sizes).
+          const size = this.logEnd - from > 4 * batchSize ? 4 * batchSize : batchSize;
+          const applied = await runner.run(this.ctx.pipeline.name, from, Math.min(this.logEnd, from + size));
+          // The store and log answered: not down (also when a batch turned out committed already, see
+          // committedMeanwhile). Ingest refuses while lastError says otherwise.
+          this.lastError = null;
+          // Nothing there to apply (and no resumed batch moved the offset meanwhile): wait for the next append.
+          if (applied === 0 && this.committed === from) break;
+        } else {
+          const entries = await this.ctx.log.read(this.committed, batchSize);
+          if (entries.length === 0) break;
+          await this.exclusive(() => this.processBatch(entries));
+          this.lastError = null;
+        }
+        delay = retryMs;
+      } catch (err) {
+        // Store or log unavailable: nothing is lost (the log keeps the events); retry with back-off.
+        this.lastError = err;
+        this.ctx.counters.retries++;
+        this.ctx.events.emit('retry', err);
+        await new Promise((r) => setTimeout(r, delay));
+        // At most 2 s (the Retry-After ingest answers meanwhile): HTTP ingest is refused until a retry succeeds.
+        delay = Math.min(delay * 2, 2000);
+      }
+    }
+  }
+
+  /**
+   * Process the log from the committed offset up to `to` (exclusive), once: a call for a range already
+   * committed does nothing. This is the step a durable batch workflow runs, also when it is resumed.
+   */
+  async applyBatch(from: number, to: number): Promise<{ applied: number }> {
+    return this.exclusive(async () => {
+      if (!this.started) throw new Error('engine not started');
+      if (this.committed >= to) return { applied: 0 };
+      const start = Math.max(from, this.committed);
+      if (start > this.committed) throw new Error(`batch ${from}-${to} starts past the committed offset ${this.committed}`);
+      const entries = await this.ctx.log.read(start, to - start);
+      if (entries.length === 0) return { applied: 0 };
+      await this.processBatch(entries);
+      return { applied: entries.length };
+    });
+  }
+
+  /**
+   * After a failed commit: did it reach the store after all? Then the batch is done (its states are read
+   * from the store again, its outbox entry is there) and must not be applied twice. Throws while the store
+   * cannot answer, so the batch waits.
+   */
+  private async committedMeanwhile(): Promise<boolean> {
+    const stored = await this.ctx.store.offset(this.ctx.pipeline.name);
+    if (stored < this.uncertainTo!) {
+      this.uncertainTo = null;
+      return false;
+    }
+    await this.feed.resync();
+    this.uncertainTo = null;
+    this.ctx.counters.processed += stored - this.committed;
+    this.committed = stored;
+    this.wakeWaiters();
+    return true;
+  }
+
+  /** The committed offset moved: ingests waiting for room and flushes it covers go on. */
+  private wakeWaiters(): void {
+    this.progressAt = Date.now();
+    for (const w of this.waiters.splice(0)) w();
+    this.flushWaiters = this.flushWaiters.filter((f) => {
+      if (f.offset <= this.committed) f.resolve();
+      return f.offset > this.committed;
+    });
+  }
+
+  /** Batches run one at a time, whoever starts them (the pump, or a workflow resumed after a crash). */
+  exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.batchLock.then(fn, fn);
+    this.batchLock = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    return run;
+  }
+
+  private async processBatch(entries: LoggedEvent[]): Promise<void> {
+    if (this.uncertainTo !== null && (await this.committedMeanwhile())) return;
+    this.opts.applySwap(); // a batch resumed by the runner after a crash can run outside the pump
+    const dirty = new Map<string, Set<string>>();
+    this.batching = true;
+    try {
+      await this.reduceAndCommit(entries, dirty);
+    } catch (err) {
+      // The batch will be retried from the log: forget what it did to the cache, so the retry starts from
+      // the committed states (reloaded from the store) and nothing is applied twice.
+      this.states.forget(dirty);
+      throw err;
+    } finally {
+      this.batching = false;
+    }
+  }
+
+  private async reduceAndCommit(entries: LoggedEvent[], dirty: Map<string, Set<string>>): Promise<void> {
+    const { ctx } = this;
+    const t0 = performance.now();
+    const from = entries[0].offset;
+    const to = entries[entries.length - 1].offset + 1;
+    const letters: DeadLetter[] = [];
+    const derivedForArchive = await this.stage.reduce(entries, dirty, letters);
+    // To the archive before the commit, without waiting for it (see ArchiveFeed.feed).
+    const derived = await this.feed.feed(entries, derivedForArchive);
+
+    const writes: Array<[StateRef, Json]> = [];
+    const byName = this.stage.byName;
+    const cache = this.states.cache;
+    for (const [name, keys] of dirty) {
+      const r = byName.get(name)!;
+      const states = cache.get(name)!;
+      for (const key of keys) {
+        writes.push([{ pipeline: ctx.pipeline.name, reducer: name, version: r.version, key }, states.get(key)!.s]);
+      }
+    }
+    // Dead letters first: a failure after the state commit must not retry (re-apply) a committed batch; a
+    // failed commit retries the batch, and its letters may then be kept twice, never lost.
+    if (letters.length) await ctx.deadLetters.put(letters);
+    const outbox = this.feed.outboxOf(derived, to);
+    try {
+      await ctx.store.commit({ pipeline: ctx.pipeline.name, writes, offset: to, clock: this.stage.now, ...outbox });
+    } catch (err) {
+      // The commit may have been applied with its reply lost (a connection dropped after EXEC): the next
+      // attempt asks the store's offset first (see processBatch).
+      this.uncertainTo = to;
+      throw err;
+    }
+    this.committed = to;
+    this.feed.committed(outbox);
+    this.lastError = null;
+    // A durable log beside the in-memory state store is kept whole: a restart rebuilds the states by
+    // replaying it. With an archive of raw events, the log is kept from the archive's last durable commit on
+    // (see ArchiveFeed.refeed). An in-memory log dies with the process anyway: it is truncated as before.
+    const rebuildsFromLog = ctx.store.kind === 'memory' && ctx.log.kind !== 'memory';
+    try {
+      if (rebuildsFromLog) ctx.log.release?.(to);
+      else await ctx.log.truncate?.(this.feed.truncatableTo(to));
+    } catch (err) {
+      // The batch is committed: a failed truncation only keeps events longer (the next batch truncates
+      // further); retrying the batch would apply it twice.
+      ctx.events.emit('retry', err);
+    }
+
+    const ms = performance.now() - t0;
+    ctx.counters.processed += entries.length;
+    ctx.counters.batches++;
+    ctx.counters.lastBatchMs = ms;
+    const changedGroups = this.query.changedGroups(dirty);
+    ctx.events.emit('batch', { from, to, events: entries.length, ms, changed: dirty, changedGroups } satisfies BatchInfo);
+    this.wakeWaiters();
+  }
+}
