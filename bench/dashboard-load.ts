@@ -91,8 +91,7 @@ export const dashboardLoad = {
         const snap = (await (await fetch(`${server.url}/v1/dashboards/overview/class-a?token=demo-${classTeacher.get('class-a')}`)).json()) as { rows: DashboardRow[] };
         return Number(snap.rows.find((r) => r.member === 's-0000')?.events ?? 0);
       };
-      let ts = Date.now();
-      const frame = (doc: number) => `{"event":"keystroke","ts":${++ts},"doc_id":"d${doc}","keystroke":{"type":"keydown","key":"a"}}`;
+      const frame = (doc: number) => `{"event":"keystroke","ts":${Date.now()},"doc_id":"d${doc}","keystroke":{"type":"keydown","key":"a"}}`;
       const drained = async (limitMs: number) => {
         const end = performance.now() + limitMs;
         while (performance.now() < end) {

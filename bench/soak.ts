@@ -138,12 +138,11 @@ export const soak = {
 
       // The probe: one event every 100 ms over the student's WebSocket, all along.
       let probing = true;
-      let ts = Date.now();
       const probeLoop = (async () => {
         const t0 = performance.now();
         for (let k = 0; probing; k++) {
           sentAt.push(performance.now());
-          probe.send(`{"event":"keystroke","ts":${++ts},"doc_id":"probe","keystroke":{"key":"a"}}`);
+          probe.send(`{"event":"keystroke","ts":${Date.now()},"doc_id":"probe","keystroke":{"key":"a"}}`);
           await sleep(Math.max(0, t0 + (k + 1) * 100 - performance.now()));
         }
       })();
