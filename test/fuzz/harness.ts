@@ -11,6 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { brotliDecompressSync, gunzipSync, inflateSync } from 'node:zlib';
 import WebSocket from 'ws';
+import type { Health } from '../../bench/serve-child.js';
 
 export const root = join(import.meta.dirname, '../..');
 /** The loflow under test; LOFLOW_FUZZ_BIN runs the suite against another build (e.g. an older commit's). */
@@ -153,13 +154,7 @@ export async function get(url: string, init: RequestInit = {}, ms = 10_000): Pro
   return fetch(url, { ...init, signal: AbortSignal.timeout(ms) });
 }
 
-export interface Health {
-  ok: boolean;
-  queue_depth: number;
-  processed: number;
-  committed_offset: number;
-  log_end: number;
-}
+export type { Health };
 
 export async function health(s: Served): Promise<Health> {
   const r = await get(`${s.url}/healthz`);
