@@ -5,7 +5,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, inject, it } from 'vitest';
 import { WebSocket } from 'ws';
 import { pino } from 'pino';
-import { Classroom } from '../../engine/classroom.js';
+import { Classroom, clientTime } from '../../engine/classroom.js';
 import { compilePipeline } from '../../engine/compiler.js';
 import { Engine } from '../../engine/runtime.js';
 import { startServer } from '../../engine/server/index.js';
@@ -142,7 +142,7 @@ describe('dashboards after a restart (Redis state)', () => {
 
       // New events continue from the stored states.
       const s0 = a.rows.find((r: any) => r.member === 's-0000');
-      await second.engine.ingest('batch', [keystroke('s-0000', Number(events.at(-1)!.ts) + 1)]);
+      await second.engine.ingest('batch', [keystroke('s-0000', clientTime(events.at(-1)!)! + 1)]);
       await second.engine.flush();
       const after = (await second.get('/v1/dashboards/overview/class-a')).body;
       expect(after.rows.find((r: any) => r.member === 's-0000').events).toBe(s0.events + 1);
