@@ -11,6 +11,7 @@ import { ArchiveWriter } from '../archive/writer.js';
 import { exportCar, verifyCar } from '../archive/car.js';
 import { CID } from '../archive/blocks.js';
 import { folderSource } from '../archive/read.js';
+import { identifierPaths } from '../archive/learners.js';
 import { exportSelection } from '../archive/rewrite.js';
 import { Classroom, rosterCsv } from '../engine/classroom.js';
 import { compilePipeline } from '../engine/compiler.js';
@@ -362,9 +363,9 @@ export const archive = {
     // A study export: every event re-read, pseudonymized, re-chunked and re-indexed into a new DAG, then a CAR.
     await writer.close();
     t0 = performance.now();
-    const study = await exportSelection(await folderSource(join(dir, 'a')), { deidentify: { key: Buffer.from('bench-key-0123456789'), idFields: ['$.auth.user_id'], dropFields: ['$.url'] } }, join(dir, 'study.car'));
+    const study = await exportSelection(await folderSource(join(dir, 'a')), { deidentify: { key: Buffer.from('bench-key-0123456789'), idFields: identifierPaths(readFileSync(demoFile, 'utf8')).filter((f) => f !== '$.url'), dropFields: ['$.url'] } }, join(dir, 'study.car'));
     const studyS = (performance.now() - t0) / 1000;
-    ctx.figures.push({ workload: 'archive', name: 'pseudonymized export (HMAC ids, drop a field, new DAG, CAR)', value: study.bytes / 1024 / 1024 / studyS, unit: 'MB/s', baseline: hashMBs, ratio: study.bytes / 1024 / 1024 / studyS / hashMBs, note: `${Math.round(study.events / studyS).toLocaleString('en')} events/s` });
+    ctx.figures.push({ workload: 'archive', name: 'pseudonymized export (HMAC of every declared identifier, drop a field, new DAG, CAR)', value: study.bytes / 1024 / 1024 / studyS, unit: 'MB/s', baseline: hashMBs, ratio: study.bytes / 1024 / 1024 / studyS / hashMBs, note: `${Math.round(study.events / studyS).toLocaleString('en')} events/s` });
     rmSync(dir, { recursive: true, force: true });
   },
 };

@@ -71,7 +71,7 @@ describe('pseudonymized export', () => {
     const r = await cli(['archive', 'export', '--dir', run.dir, '--pseudonymize', '--out', out], { env: { LOFLOW_PSEUDONYM_KEY: KEY } });
     expect(r.code, r.stderr).toBe(0);
     const a = await openArchive(out);
-    expect(a.commit.filter!.pseudonymized).toEqual(['$.auth.user_id', '$.auth.safe_user_id', '$.auth.email', '$.doc_id', '$.url', '$.title', '$.bundles[*].sid', '$.object.id', '$.object.url', '$.object.title']);
+    expect(a.commit.filter!.pseudonymized).toEqual(['$.auth.user_id', '$.auth.safe_user_id', '$.auth.email', '$.doc_id', '$.url', '$.title', '$.bundles[*].sid', '$.object.id', '$.object.url', '$.object.title', '$.history.changelog[*][2]', '$.history.changelog[*][4]']);
     expect(readFileSync(out).includes(Buffer.from('s-0'))).toBe(false); // no student id left anywhere (doc ids, URLs, session ids)
     const ids = new Set<string>();
     for await (const e of a.events()) ids.add((e.event as any).auth.user_id);
