@@ -6,11 +6,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bin, root } from './run-cli.js';
 
-/** Resolves once `pred` holds, checking every 50 ms (fails the test by its timeout otherwise). */
-export async function until<T>(pred: () => T | undefined | false | Promise<T | undefined | false>): Promise<T> {
+/** Resolves once `pred` holds, checking every 50 ms; fails after `ms` if given, else by the test's timeout. */
+export async function until<T>(pred: () => T | undefined | false | Promise<T | undefined | false>, ms = Infinity): Promise<T> {
+  const end = Date.now() + ms;
   for (;;) {
     const v = await pred();
     if (v) return v;
+    if (Date.now() > end) throw new Error('condition not met in time');
     await new Promise((r) => setTimeout(r, 50));
   }
 }

@@ -3,8 +3,10 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { root } from '../cli/run-cli.js';
+import { until as untilBounded } from '../cli/watch-fixture.js';
 
-export const root = join(import.meta.dirname, '../..');
+export { root };
 export const demoPipelineFile = join(root, 'pipelines/writing-observer.yaml');
 
 export interface ServeChild {
@@ -63,13 +65,5 @@ export async function serveChild(args: string[] = [], env: NodeJS.ProcessEnv = {
   };
 }
 
-/** Poll until `pred` holds (or throw after `ms`). */
-export async function until<T>(pred: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> {
-  const end = Date.now() + ms;
-  for (;;) {
-    const v = await pred();
-    if (v) return v;
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** Poll until `pred` holds (or throw after `ms`): the watch tests' helper, with a bound. */
+export const until = <T>(pred: () => T | undefined | false | Promise<T | undefined | false>, ms = 10_000): Promise<T> => untilBounded(pred, ms);
