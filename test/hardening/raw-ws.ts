@@ -1,31 +1,17 @@
 // A WebSocket client over a raw TCP socket: it writes whatever frames a test builds (unmasked, RSV bits,
 // invalid UTF-8, wrong lengths), which no well-behaved client library can, and reads the server's frames.
 import { connect, type Socket } from 'node:net';
+import { encodeFrame } from '../fuzz/harness.js';
 
 export interface RawFrameOptions {
   fin?: boolean;
   rsv?: number;
   mask?: boolean;
-  /** Claimed payload length, when it should differ from the real one. */
-  length?: number;
 }
 
+/** A client frame (the fuzz harness's encoder): masked and final unless told otherwise. */
 export function frame(opcode: number, payload: Buffer | string, o: RawFrameOptions = {}): Buffer {
-  const data = typeof payload === 'string' ? Buffer.from(payload) : payload;
-  const mask = o.mask ?? true;
-  const len = o.length ?? data.length;
-  const head: number[] = [((o.fin ?? true) ? 0x80 : 0) | ((o.rsv ?? 0) << 4) | opcode];
-  const m = mask ? 0x80 : 0;
-  if (len < 126) head.push(m | len);
-  else if (len < 65536) head.push(m | 126, len >> 8, len & 255);
-  else {
-    head.push(m | 127, 0, 0, 0, 0);
-    head.push((len >>> 24) & 255, (len >>> 16) & 255, (len >>> 8) & 255, len & 255);
-  }
-  if (!mask) return Buffer.concat([Buffer.from(head), data]);
-  const key = Buffer.from([1, 2, 3, 4]);
-  const masked = Buffer.from(data.map((b, i) => b ^ key[i & 3]));
-  return Buffer.concat([Buffer.from(head), key, masked]);
+  return encodeFrame({ fin: o.fin ?? true, rsv: o.rsv ?? 0, opcode, mask: o.mask ?? true, payload: typeof payload === 'string' ? Buffer.from(payload) : payload });
 }
 
 export interface ServerFrame {
