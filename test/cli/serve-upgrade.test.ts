@@ -23,7 +23,7 @@ async function snapshot(store: StateStore, pipeline: string): Promise<Record<str
 
 /** A serve child: resolves its URL once live, or its exit code and output if it refuses to start. */
 function serve(args: string[]) {
-  const child = spawn('node', [bin, 'serve', ...args, '--port', '0', '--demo-tokens'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('node', [bin, 'serve', ...args, '--port', '0', '--demo-tokens', '--demo'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.on('data', (d) => (err += d));
