@@ -114,23 +114,32 @@ export async function registerSignIn(server: Hapi.Server, settings: OidcSettings
         if (!pending) return refuse(h, 400, 'this sign-in has expired or was already used: start again at /auth/login').unstate(LOGIN_COOKIE);
         if (typeof req.query.code !== 'string' || req.query.code.length > 2048) return refuse(h, 400, 'the provider sent no authorization code').unstate(LOGIN_COOKIE);
         let claims: client.IDToken;
+        let email: string | undefined;
+        let emailVerified = false;
         try {
-          const tokens = await client.authorizationCodeGrant(await config(), new URL(`${redirectUri}${req.url.search}`), {
+          const cfg = await config();
+          const tokens = await client.authorizationCodeGrant(cfg, new URL(`${redirectUri}${req.url.search}`), {
             pkceCodeVerifier: pending.codeVerifier,
             expectedState: state,
             expectedNonce: pending.nonce,
             idTokenExpected: true,
           });
           claims = tokens.claims()!;
+          // Providers that keep profile claims out of the ID token give them at userinfo (subject checked there).
+          let profile: Record<string, unknown> = claims;
+          if (claims.email === undefined && cfg.serverMetadata().userinfo_endpoint) profile = await client.fetchUserInfo(cfg, tokens.access_token, claims.sub);
+          email = typeof profile.email === 'string' ? profile.email : undefined;
+          emailVerified = profile.email_verified === true;
         } catch (err) {
-          log.warn({ err: (err as Error).message }, 'sign-in failed');
-          return refuse(h, 401, `sign-in failed: ${(err as Error).message}`).unstate(LOGIN_COOKIE);
+          const e = err as Error & { code?: string; cause?: unknown };
+          const why = [e.message, e.code, e.cause instanceof Error ? e.cause.message : typeof (e.cause as { error?: unknown })?.error === 'string' ? (e.cause as { error: string }).error : undefined].filter(Boolean).join(': ');
+          log.warn({ err: why }, 'sign-in failed');
+          return refuse(h, 401, `sign-in failed: ${why}`).unstate(LOGIN_COOKIE);
         }
-        const email = typeof claims.email === 'string' ? claims.email : undefined;
         if (!domainAllowed(settings.allowedDomains, email)) return refuse(h, 403, `accounts of ${email ? `'${email.slice(email.lastIndexOf('@') + 1)}'` : 'no email'} may not sign in here`).unstate(LOGIN_COOKIE);
-        const match = matchTeacher(pipeline(), { sub: claims.sub, email, emailVerified: claims.email_verified === true });
+        const match = matchTeacher(pipeline(), { sub: claims.sub, email, emailVerified });
         if ('error' in match) {
-          log.info({ sub: claims.sub }, 'sign-in refused: not on a roster');
+          log.info({ sub: claims.sub, email, emailVerified }, 'sign-in refused: not on a roster');
           return refuse(h, 403, match.error).unstate(LOGIN_COOKIE);
         }
         const { id } = sessions.create({ teacher: match.teacher, email, subject: claims.sub });
