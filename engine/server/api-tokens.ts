@@ -49,7 +49,15 @@ export class TokenStore {
     const now = Date.now();
     if (now - this.checkedAt < 1000) return;
     this.checkedAt = now;
-    if (stampOf(this.file) !== this.stamp) this.reload();
+    if (stampOf(this.file) === this.stamp) return;
+    try {
+      this.reload();
+    } catch {
+      // A file broken by hand after startup: honour no token (fail closed: a revoke must never be undone).
+      this.stamp = stampOf(this.file);
+      this.records = [];
+      this.byHash = new Map();
+    }
   }
 
   reload(): void {

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { safeNext } from '../../engine/server/sessions.js';
 import { signIn, signInServers, startLogin } from './oidc-fixture.js';
+import { keystroke } from './server-fixture.js';
 
 describe('sign-in routes under hostile input', () => {
   let s: Awaited<ReturnType<typeof signInServers>>;
@@ -83,6 +84,13 @@ describe('sign-in routes under hostile input', () => {
     const out = await post({ 'x-csrf-token': csrf });
     expect(out.status).toBe(200);
     expect((await s.get('/auth/me', jar.header())).status).toBe(401);
+  });
+
+  it('ingest from tools (no session cookie) needs no CSRF token; a POST riding on a session cookie does', async () => {
+    const batch = JSON.stringify([keystroke('s-0000', 1000)]);
+    expect((await s.server.post(batch)).status).toBe(200);
+    const { jar } = await signIn(s.url, 'ada');
+    expect((await s.server.post(batch, { cookie: jar.header() })).status).toBe(403);
   });
 
   it('a session cookie on another site’s WebSocket is not a sign-in', async () => {
