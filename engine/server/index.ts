@@ -19,7 +19,7 @@ import { sseSubscriber } from './subscribers.js';
 import { tapRoute } from './tap.js';
 import type { OidcSettings } from './oidc-settings.js';
 import type { Session } from './sessions.js';
-import { registerSignIn, type SignIn } from './sign-in.js';
+import type { SignIn } from './sign-in.js';
 import { attachWebSockets } from './websocket.js';
 import { isUnavailable } from '../unavailable.js';
 
@@ -92,7 +92,8 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   });
   const server = Hapi.server({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', routes: { cors: false } });
   // Before any route: sign-in makes the session strategy every route's (optional) default.
-  const signIn = opts.oidc ? await registerSignIn(server, opts.oidc, () => engine.pipeline, log) : undefined;
+  // Loaded only when configured: the OIDC client libraries add start-up time every other server would pay.
+  const signIn = opts.oidc ? await (await import('./sign-in.js')).registerSignIn(server, opts.oidc, () => engine.pipeline, log) : undefined;
   const sessionOf = (req: Hapi.Request) => (req.auth.isAuthenticated && req.auth.strategy === 'session' ? (req.auth.credentials as unknown as Session) : undefined);
 
   for (const source of pipeline.sources.values()) {
