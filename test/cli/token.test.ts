@@ -20,7 +20,7 @@ describe('loflow token and serve', () => {
     expect(created.code).toBe(0);
     token = created.stdout.trim();
     s = await serveChild(['--data', data]);
-  });
+  }, 180_000);
   afterAll(async () => s?.stop());
 
   const get = (path: string, t: string) => fetch(`${s.url}${path}`, { headers: { authorization: `Bearer ${t}` } });
@@ -32,7 +32,7 @@ describe('loflow token and serve', () => {
     expect(text).not.toContain(token);
     expect(JSON.parse(text).tokens[0]).toMatchObject({ teacher: 't-ada', classes: ['class-a', 'class-c'], note: 'gradebook sync' });
     expect(statSync(file).mode & 0o077).toBe(0);
-  });
+  }, 180_000);
 
   it('reads only the classes in its scope that its teacher teaches', async () => {
     expect((await get('/v1/dashboards/overview/class-a', token)).status).toBe(200);
@@ -41,11 +41,11 @@ describe('loflow token and serve', () => {
     expect((await b.json()).error).toMatch(/not for class 'class-b'/);
     expect((await get('/v1/dashboards/overview/class-c', token)).status).toBe(403); // in scope, t-bo's class
     expect((await (await get('/v1/dashboards', token)).json()).dashboards[0].classes).toEqual(['class-a']);
-  });
+  }, 180_000);
 
   it('no demo tokens in serve by default', async () => {
     expect((await get('/v1/dashboards/overview/class-a', 'demo-t-ada')).status).toBe(401);
-  });
+  }, 180_000);
 
   it('revoke ends the token on the running server', async () => {
     const listed = JSON.parse((await run('token', 'list', '--json', '--data', data)).stdout);
@@ -56,7 +56,7 @@ describe('loflow token and serve', () => {
     await until(async () => (await get('/v1/dashboards/overview/class-a', token)).status === 401, 5000);
     expect(JSON.parse((await run('token', 'list', '--json', '--data', data)).stdout)[0].revoked).toBeTruthy();
     expect((await run('token', 'revoke', listed[0].id, '--data', data)).code).toBe(1);
-  });
+  }, 180_000);
 });
 
 describe('serve refuses unsafe settings', () => {
@@ -70,7 +70,7 @@ describe('serve refuses unsafe settings', () => {
     } finally {
       await s.stop();
     }
-  });
+  }, 180_000);
 
   it('half a sign-in configuration, or plain http to another host, is refused', async () => {
     const half = await run('serve', pipeline, '--port', '0', '--oidc-issuer', 'https://accounts.google.com');
@@ -82,5 +82,5 @@ describe('serve refuses unsafe settings', () => {
     });
     expect(http.code).toBe(2);
     expect(http.stderr).toMatch(/--oidc-issuer must be https:\/\/ \(plain http only for localhost\)/);
-  });
+  }, 180_000);
 });

@@ -63,5 +63,5 @@ describe('teacher sign-in in a browser', () => {
     expect((await s.get('/v1/dashboards/overview/class-a', old)).status).toBe(401);
     expect((await s.get('/auth/me', old)).status).toBe(401);
     await context.close();
-  });
+  }, 120_000);
 });
