@@ -8,13 +8,14 @@ import { diffCommand } from './diff-command.js';
 import { generateCommand } from './generate-command.js';
 import { planCommand } from './plan-command.js';
 import { replayCommand } from './replay-command.js';
+import { rosterCommand } from './roster-command.js';
 import { runCommand, serveCommand } from './serve-command.js';
 import { stateCommand } from './state-command.js';
 import { tapCommand } from './tap-command.js';
 import { testCommand } from './test-command.js';
 import { validateCommand } from './validate-command.js';
 
-const commands: Command[] = [demoCommand, validateCommand, testCommand, planCommand, diffCommand, replayCommand, serveCommand, runCommand, archiveCommand, stateCommand, tapCommand, deadletterCommand, benchCommand, generateCommand];
+const commands: Command[] = [demoCommand, validateCommand, testCommand, planCommand, diffCommand, replayCommand, serveCommand, runCommand, rosterCommand, archiveCommand, stateCommand, tapCommand, deadletterCommand, benchCommand, generateCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

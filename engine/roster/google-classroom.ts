@@ -51,6 +51,7 @@ export const googleClassroomSource: RosterSource<{ file: string; courses?: strin
         const id = idOf(p);
         if (!id) continue;
         if (placed.has(id)) {
+          if (ctx.placement === 'any') continue;
           problems.push({ severity: 'error', file, message: `student '${id}' is in courses '${placed.get(id)}' and '${c.id}'; list the pipeline's courses under courses:` });
           continue;
         }

@@ -87,12 +87,17 @@ export const oneRosterSource: RosterSource<OneRosterSettings> = {
     const teacherOf = teachersByClass(files.enrollments.filter(current), users, problems);
     const teachers = new Set<string>();
     const used = new Set<string>();
+    const multi = new Set<string>();
     for (const e of files.enrollments) {
       const c = classes.get(e.get('classSourcedId'));
       const u = users.get(e.get('userSourcedId'));
       if (!c || !u || !current(e) || e.get('role').toLowerCase() !== 'student' || !selected(c)) continue;
       if (u.get('role').toLowerCase() !== 'student') at(e, `enrolled as a student, but users.csv line ${u.line} gives role '${u.get('role')}'`, 'warning');
       const before = placed.get(u.get('sourcedId'));
+      if (before && ctx.placement === 'any') {
+        multi.add(u.get('sourcedId'));
+        continue;
+      }
       if (before) {
         at(e, `student '${u.get('sourcedId')}' is in two selected classes ('${before.get('classSourcedId')}' on line ${before.line}, '${c.get('sourcedId')}' here); a dashboard class key gives a student one class: narrow the roster's classes: setting`);
         continue;
@@ -112,7 +117,10 @@ export const oneRosterSource: RosterSource<OneRosterSettings> = {
       ]);
       origins.push(`${e.file} line ${e.line}`);
     }
+    if (multi.size) problems.push({ severity: 'warning', file: 'enrollments.csv', message: `${multi.size} students are in more than one class: a pipeline's roster must select one class per student (classes: subjects, courses, class_type, ids, schools)` });
     if (rows.length === 0 && !problems.some((p) => p.severity === 'error')) problems.push({ severity: 'error', file: 'enrollments.csv', message: 'no current student enrollment in the selected classes' });
+    // Problems name the file as the pipeline (or roster check) does: <dir>/users.csv.
+    for (const p of problems) if (p.file && !p.file.includes('/')) p.file = `${s.dir.replace(/\/$/, '')}/${p.file}`;
     const summary = `${rows.length} students in ${used.size} classes, ${teachers.size} teachers`;
     if (problems.some((p) => p.severity === 'error')) return { problems, summary };
     return { table: { header: oneRosterColumns, rows, origins }, problems, summary };

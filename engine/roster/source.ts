@@ -28,6 +28,11 @@ export interface RosterContext {
   baseDir: string;
   /** Today, for enrollment begin/end dates (tests pass a fixed day). */
   now?: Date;
+  /**
+   * `one` (compiling a pipeline): a member in two selected groups is an error, the class key gives each
+   * member one group. `any` (`roster check` of a bare export): the first wins, and one warning counts them.
+   */
+  placement?: 'one' | 'any';
 }
 
 export interface RosterRead {
