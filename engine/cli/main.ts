@@ -1,5 +1,6 @@
 // `loflow <command>`: commands are plain objects registered here, each in its own file.
 import { archiveCommand } from './archive-command.js';
+import { auditCommand } from './audit-command.js';
 import { benchCommand } from './bench-command.js';
 import { invoke, type Command } from './command.js';
 import { deadletterCommand } from './deadletter-command.js';
@@ -15,7 +16,7 @@ import { tapCommand } from './tap-command.js';
 import { testCommand } from './test-command.js';
 import { validateCommand } from './validate-command.js';
 
-const commands: Command[] = [demoCommand, validateCommand, testCommand, planCommand, diffCommand, replayCommand, serveCommand, runCommand, rosterCommand, archiveCommand, stateCommand, tapCommand, deadletterCommand, benchCommand, generateCommand];
+const commands: Command[] = [demoCommand, validateCommand, testCommand, planCommand, diffCommand, replayCommand, serveCommand, runCommand, rosterCommand, archiveCommand, auditCommand, stateCommand, tapCommand, deadletterCommand, benchCommand, generateCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

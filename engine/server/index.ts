@@ -6,7 +6,9 @@ import { PassThrough } from 'node:stream';
 import Hapi from '@hapi/hapi';
 import { packageRoot } from '../paths.js';
 import type { Engine } from '../runtime.js';
-import type { CompiledPipeline, DashboardSpec } from '../types.js';
+import type { CompiledPipeline } from '../types.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { accessRecorder, auditUnavailable, type Access } from './audit-access.js';
 import { Auth, tokenOf, type AuthConfig } from './auth.js';
 import { DashboardHub } from './dashboard-hub.js';
 import { createLogger, logEngine, logRequests, type Logger } from './logging.js';
@@ -30,6 +32,8 @@ export interface ServerOptions {
   demo?: boolean;
   /** Structured logger (default: pino on stderr at LOFLOW_LOG_LEVEL, else info). */
   logger?: Logger;
+  /** The audit log of dashboard reads (`serve` always gives one: README "Audit"); none: nothing recorded. */
+  audit?: AuditLog;
   /** hapi plugins to register (e.g. the tap plugin), each given { engine }. */
   plugins?: Array<{ name: string; register: (server: Hapi.Server, options: { engine: Engine }) => void | Promise<void> }>;
 }
@@ -80,6 +84,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const level = from === min || to === min ? 'info' : 'debug';
     log[level]({ dashboard, from_ms: from, to_ms: to }, to > from ? 'dashboard refresh slowed down (overload)' : to === min ? 'dashboard refresh back to normal' : 'dashboard refresh sped up');
   });
+  const recordAccess = accessRecorder(opts.audit, engine, log);
   const server = Hapi.server({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', routes: { cors: false } });
 
   for (const source of pipeline.sources.values()) {
@@ -87,18 +92,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   /** The dashboard and class a teacher token may read, or an HTTP error. */
-  const authorize = (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string): { d?: DashboardSpec; code?: number; error?: string } => {
+  const authorize = (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string): Access => {
     const token = tokenOf(headers, query);
     const teacher = auth.teacherOf(token);
-    if (!teacher) return { code: 401, error: token ? 'not a teacher token (ingest keys cannot read dashboards)' : 'a teacher token is needed (Authorization: Bearer <token> or ?token=)' };
+    if (!teacher) return { token, code: 401, error: token ? 'not a teacher token (ingest keys cannot read dashboards)' : 'a teacher token is needed (Authorization: Bearer <token> or ?token=)' };
+    const who = { teacher, token };
     // engine.pipeline, not the startup one: `serve --watch` may have swapped in an edited version.
     const live = engine.pipeline;
     const d = live.dashboards.get(name);
-    if (!d) return { code: 404, error: `unknown dashboard '${name}'` };
+    if (!d) return { ...who, code: 404, error: `unknown dashboard '${name}'` };
     const roster = live.aggregations.get(d.aggregation)!.groupBy.lookup!.roster;
-    if (!roster.groups().includes(group)) return { code: 404, error: `unknown class '${group}'` };
-    if (!auth.classesOf(teacher, roster).includes(group)) return { code: 403, error: `teacher '${teacher}' does not teach '${group}'` };
-    return { d };
+    if (!roster.groups().includes(group)) return { ...who, code: 404, error: `unknown class '${group}'` };
+    if (!auth.classesOf(teacher, roster).includes(group)) return { ...who, code: 403, error: `teacher '${teacher}' does not teach '${group}'` };
+    return { ...who, d };
   };
 
   server.route([
@@ -125,7 +131,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       path: '/v1/dashboards/{name}/{group}',
       handler: async (req, h) => {
         const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group));
+        const recorded = await recordAccess('dashboard.read', a, String(req.params.name), String(req.params.group));
         if (!a.d) return h.response({ error: a.error }).code(a.code!);
+        if (!recorded) return h.response({ error: auditUnavailable }).code(503);
         try {
           return await hub.snapshot(a.d, String(req.params.group));
         } catch (err) {
@@ -138,14 +146,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     {
       method: 'GET',
       path: '/v1/dashboards/{name}/{group}/events',
-      handler: (req, h) => {
-        const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group));
+      handler: async (req, h) => {
+        const [name, group] = [String(req.params.name), String(req.params.group)];
+        const a = authorize(req.headers, req.query, name, group);
+        const recorded = await recordAccess('dashboard.subscribe', a, name, group);
         if (!a.d) return h.response({ error: a.error }).code(a.code!);
+        if (!recorded) return h.response({ error: auditUnavailable }).code(503);
         const stream = new PassThrough();
         const unsubscribe = hub.subscribe(a.d, String(req.params.group), sseSubscriber(stream, limits.subscriberBufferBytes, () => req.raw.req.socket.destroy()));
         metrics.connections.inc({ kind: 'sse' });
         req.raw.req.on('close', () => {
           unsubscribe();
+          void recordAccess('dashboard.unsubscribe', a, name, group);
           metrics.connections.dec({ kind: 'sse' });
           stream.end();
         });
@@ -177,7 +189,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   for (const p of opts.plugins ?? []) await server.register({ plugin: p, options: { engine } });
 
   // WebSockets: student ingest at websocket sources' paths, dashboard live updates at .../live.
-  const sockets = attachWebSockets(server.listener, { engine, auth, hub, limits, limiter, metrics, log, authorize });
+  const sockets = attachWebSockets(server.listener, { engine, auth, hub, limits, limiter, metrics, log, authorize, recordAccess });
 
   logRequests(log, server);
   const unlogEngine = logEngine(log, engine);
