@@ -48,10 +48,11 @@ function entriesOf(file: string, argv: string[], options: Record<string, string 
     if (subjects.length) classes.subjects = subjects;
     if (typeof options['class-type'] === 'string') classes.class_type = options['class-type'];
     const selected = Object.keys(classes).length > 0;
-    return { baseDir: '/', entries: [[basename(isDir ? path : dirname(path)), { source: 'oneroster', dir: isDir ? path : dirname(path), ...(selected ? { classes } : {}) }]], oneClass: selected };
+    // Paths as given (relative to the working folder): messages name the files the way the user did.
+    return { baseDir: process.cwd(), entries: [[basename(isDir ? path : dirname(path)), { source: 'oneroster', dir: isDir ? file : dirname(file), ...(selected ? { classes } : {}) }]], oneClass: selected };
   }
-  if (ext === '.json') return { baseDir: '/', entries: [[basename(path), { source: 'google-classroom', file: path }]], oneClass: false };
-  return { baseDir: '/', entries: [[basename(path), { file: path, ...(typeof options.member === 'string' ? { member: options.member } : {}) }]], oneClass: true };
+  if (ext === '.json') return { baseDir: process.cwd(), entries: [[basename(path), { source: 'google-classroom', file }]], oneClass: false };
+  return { baseDir: process.cwd(), entries: [[basename(path), { file, ...(typeof options.member === 'string' ? { member: options.member } : {}) }]], oneClass: true };
 }
 
 export const rosterCommand: Command = {
