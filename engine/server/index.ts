@@ -184,7 +184,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     { method: 'GET', path: '/app.js', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'app.js'))).type('text/javascript; charset=utf-8') },
   ]);
 
-  server.route(tapRoute(engine, auth));
+  server.route(tapRoute(engine, auth, opts.audit));
 
   for (const p of opts.plugins ?? []) await server.register({ plugin: p, options: { engine } });
 

@@ -1,6 +1,6 @@
 // No student data without its audit record: when the log cannot take a record, dashboard reads and live
 // subscriptions are answered 503 (refusals still get their own status), and with a working log each
-// access is on record before its answer arrives.
+// access is on record before its answer arrives (operators' taps too).
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -39,7 +39,7 @@ describe('audit: fail closed', () => {
 
   it('has each read on disk before its answer', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'loflow-audit-'));
-    const s = await demoServer({ audit: new AuditLog(dir) });
+    const s = await demoServer({ audit: new AuditLog(dir), auth: { teacherTokens: { 'tok-ada': 't-ada' }, adminTokens: ['adm'] } });
     try {
       for (let i = 0; i < 3; i++) {
         expect((await s.get('/v1/dashboards/overview/class-a', 'tok-ada')).status).toBe(200);
@@ -48,6 +48,18 @@ describe('audit: fail closed', () => {
         expect(JSON.parse(lines[i])).toMatchObject({ actor: 'teacher:t-ada', action: 'dashboard.read', result: 'ok', target: { dashboard: 'overview', class: 'class-a' } });
       }
       expect(await upgradeStatus(`${s.url.replace('http', 'ws')}/v1/dashboards/overview/class-a/live?token=tok-ada`)).toBe(101);
+      // An operator's tap of raw events is on record too, its key only as a pseudonym; a teacher's attempt as denied.
+      const ctrl = new AbortController();
+      const tap = await fetch(`${s.url}/v1/tap/events?key=s-0000`, { headers: { authorization: 'Bearer adm' }, signal: ctrl.signal });
+      expect(tap.status).toBe(200);
+      ctrl.abort();
+      expect((await s.get('/v1/tap/events', 'tok-ada')).status).toBe(403);
+      const taps = readFileSync(join(dir, CURRENT), 'utf8').split('\n').filter((l) => l.includes('tap.read')).map((l) => JSON.parse(l));
+      expect(taps).toMatchObject([
+        { actor: 'admin', action: 'tap.read', result: 'ok', target: { node: 'events', key: expect.stringMatching(/^p:[0-9a-f]{24}$/) } },
+        { actor: expect.stringMatching(/^token:/), action: 'tap.read', result: 'denied' },
+      ]);
+      expect(readFileSync(join(dir, CURRENT), 'utf8')).not.toContain('s-0000');
     } finally {
       await s.close();
     }
