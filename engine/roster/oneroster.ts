@@ -115,7 +115,7 @@ export const oneRosterSource: RosterSource<OneRosterSettings> = {
         c.get('title'), c.get('classCode'), course?.get('courseCode') || c.get('courseSourcedId'), course?.get('title') ?? '', c.get('schoolSourcedId'),
         teacher?.name ?? '', teacher?.email ?? '', teacher?.sis_id ?? '', teacher?.google_id ?? '',
       ]);
-      origins.push(`${e.file} line ${e.line}`);
+      origins.push(`${e.file.includes('/') ? e.file : `${s.dir.replace(/\/$/, '')}/${e.file}`} line ${e.line}`);
     }
     if (multi.size) problems.push({ severity: 'warning', file: 'enrollments.csv', message: `${multi.size} students are in more than one class: a pipeline's roster must select one class per student (classes: subjects, courses, class_type, ids, schools)` });
     if (rows.length === 0 && !problems.some((p) => p.severity === 'error')) problems.push({ severity: 'error', file: 'enrollments.csv', message: 'no current student enrollment in the selected classes' });

@@ -33,5 +33,17 @@ export function loadRosterFromSource(name: string, def: Record<string, unknown>,
     throw new Error(`roster '${name}' (${def.source ?? 'csv'}): ${shown.join('; ')}${errors.length > 5 ? `; and ${errors.length - 5} more (loflow roster check lists them)` : ''}`);
   }
   const member = typeof def.member === 'string' ? def.member : r.source!.defaultMember || r.table.header[0];
+  const m = r.table.header.indexOf(member);
+  if (m < 0) throw new Error(`roster '${name}' has no column '${member}' (columns: ${r.table.header.join(', ')})`);
+  // A member column other than the id (google_id, email) may be empty or shared: two rows would be one member.
+  const seen = new Map<string, string>();
+  const bad: string[] = [];
+  r.table.rows.forEach((row, i) => {
+    const id = row[m];
+    if (!id) bad.push(`${r.table!.origins[i]}: no ${member}`);
+    else if (seen.has(id)) bad.push(`${r.table!.origins[i]}: ${member} '${id}' is also the member of ${seen.get(id)}`);
+    else seen.set(id, r.table!.origins[i]);
+  });
+  if (bad.length) throw new Error(`roster '${name}': ${bad.slice(0, 5).join('; ')}${bad.length > 5 ? `; and ${bad.length - 5} more` : ''}`);
   return new CsvRoster(name, r.table.header, r.table.rows, member);
 }

@@ -47,6 +47,20 @@ describe('OneRoster 1.1 CSV roster source', () => {
     expect(errors.map((e) => e.message).join('\n')).toMatch(/enrollments\.csv:20: student 'stu-40101' is in two selected classes \('cls-eng9-p1' on line 8, 'cls-alg1-p2' here\)/);
   });
 
+  it('keys students by an identity column, refusing rows without one', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loflow-oneroster-'));
+    cpSync(join(fixtures, 'school'), join(dir, 'school'), { recursive: true });
+    const pipelineText = readFileSync(example, 'utf8').replace('../../test/fixtures/oneroster/school', 'school').replace('classes: { subjects: [English] }', 'classes: { subjects: [English] }\n    member: google_id');
+    writeFileSync(join(dir, 'p.yaml'), pipelineText);
+    const ok = await compilePipelineFile(join(dir, 'p.yaml'));
+    expect(ok.errors).toEqual([]);
+    expect(ok.pipeline!.keys.get('class')!.lookup!.roster.groupOf('1167000000000000107')).toBe('cls-eng9-p3');
+    const users = join(dir, 'school/users.csv');
+    writeFileSync(users, readFileSync(users, 'utf8').replace('{Google:1167000000000000103}', ''));
+    const { errors } = await compilePipelineFile(join(dir, 'p.yaml'));
+    expect(errors.map((e) => e.message).join('\n')).toContain("roster 'school': school/enrollments.csv line 10: no google_id");
+  });
+
   it('selects classes by type, course code and id', () => {
     const homeroom = read({ dir: 'school', classes: { class_type: 'homeroom' } });
     expect(new Set(homeroom.table!.rows.map((r) => r[1]))).toEqual(new Set(['cls-hr-9a']));
