@@ -1,6 +1,8 @@
 import { join, resolve } from 'node:path';
 import { openArchiveSink } from '../../archive/open.js';
 import { lockHolder } from '../../archive/lock.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { serveAuditDir } from '../audit/dir.js';
 import { openCheckpoint } from '../checkpoint/open.js';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import { Engine } from '../runtime.js';
@@ -30,6 +32,8 @@ Options:
   --log DIR        same as --checkpoint file:DIR
   --data DIR       data folder for dead letters and the archive (default .loflow)
   --archive DIR    archive folder (default <data>/<pipeline>/archive; used when the pipeline has archive:)
+  --audit DIR      audit log folder (default $LOFLOW_AUDIT, else <data>/<pipeline>/audit): every dashboard
+                   read and live subscription, allowed or denied, is recorded there (loflow audit)
   --demo-tokens    give every roster teacher the guessable dashboard token demo-<teacher>; refused
                    unless --demo says this server is a demo (npm start has them)
   --demo           this server is a demo (allows --demo-tokens)
@@ -125,7 +129,9 @@ export const serveCommand: Command = {
     const archive = await openArchiveSink(pipeline, archiveDir);
     const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
     await engine.start();
+    const audit = new AuditLog(serveAuditDir(options.audit, data, pipeline.name));
     const server = await startServer({
+      audit,
       pipeline,
       engine,
       port: options.port === undefined ? 8080 : Number(options.port),
@@ -144,6 +150,7 @@ export const serveCommand: Command = {
         console.log('loflow: stopping: draining and committing');
         unwatch();
         await server.stop();
+        await audit.drain().catch(() => undefined);
         await engine.stop();
         done();
       };

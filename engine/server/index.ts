@@ -8,6 +8,8 @@ import { packageRoot } from '../paths.js';
 import type { Engine } from '../runtime.js';
 import type { CompiledPipeline, DashboardSpec } from '../types.js';
 import { TokenStore } from './api-tokens.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { accessRecorder, auditUnavailable, type Access } from './audit-access.js';
 import { Auth, tokenOf, type AuthConfig } from './auth.js';
 import { DashboardHub } from './dashboard-hub.js';
 import { createLogger, logEngine, logRequests, type Logger } from './logging.js';
@@ -38,6 +40,8 @@ export interface ServerOptions {
   demo?: boolean;
   /** Structured logger (default: pino on stderr at LOFLOW_LOG_LEVEL, else info). */
   logger?: Logger;
+  /** The audit log of dashboard reads (`serve` always gives one: README "Audit"); none: nothing recorded. */
+  audit?: AuditLog;
   /** hapi plugins to register (e.g. the tap plugin), each given { engine }. */
   plugins?: Array<{ name: string; register: (server: Hapi.Server, options: { engine: Engine }) => void | Promise<void> }>;
 }
@@ -90,6 +94,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const level = from === min || to === min ? 'info' : 'debug';
     log[level]({ dashboard, from_ms: from, to_ms: to }, to > from ? 'dashboard refresh slowed down (overload)' : to === min ? 'dashboard refresh back to normal' : 'dashboard refresh sped up');
   });
+  const recordAccess = accessRecorder(opts.audit, engine, log);
   const server = Hapi.server({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', routes: { cors: false } });
   // Before any route: sign-in makes the session strategy every route's (optional) default.
   // Loaded only when configured: the OIDC client libraries add start-up time every other server would pay.
@@ -101,19 +106,20 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   }
 
   /** The dashboard and class a teacher token may read, or an HTTP error. */
-  const authorize = (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string, session?: Session): { d?: DashboardSpec; code?: number; error?: string } => {
+  const authorize = (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string, session?: Session): Access => {
     const token = tokenOf(headers, query);
-    const who = auth.principalOf(token, session);
-    if (!who) return { code: 401, error: token ? 'not a teacher token (ingest keys cannot read dashboards)' : `a teacher token is needed (Authorization: Bearer <token> or ?token=)${signIn ? ', or sign in at /auth/login' : ''}` };
-    const teacher = who.teacher;
+    const principal = auth.principalOf(token, session);
+    if (!principal) return { token, code: 401, error: token ? 'not a teacher token (ingest keys cannot read dashboards)' : `a teacher token is needed (Authorization: Bearer <token> or ?token=)${signIn ? ', or sign in at /auth/login' : ''}` };
+    const teacher = principal.teacher;
+    const who = { teacher, token };
     // engine.pipeline, not the startup one: `serve --watch` may have swapped in an edited version.
     const live = engine.pipeline;
     const d = live.dashboards.get(name);
-    if (!d) return { code: 404, error: `unknown dashboard '${name}'` };
+    if (!d) return { ...who, code: 404, error: `unknown dashboard '${name}'` };
     const roster = live.aggregations.get(d.aggregation)!.groupBy.lookup!.roster;
-    if (!roster.groups().includes(group)) return { code: 404, error: `unknown class '${group}'` };
-    if (!auth.classesOf(who, roster).includes(group)) return { code: 403, error: who.scope && !who.scope.has(group) ? `this token is not for class '${group}'` : `teacher '${teacher}' does not teach '${group}'` };
-    return { d };
+    if (!roster.groups().includes(group)) return { ...who, code: 404, error: `unknown class '${group}'` };
+    if (!auth.classesOf(principal, roster).includes(group)) return { ...who, code: 403, error: principal.scope && !principal.scope.has(group) ? `this token is not for class '${group}'` : `teacher '${teacher}' does not teach '${group}'` };
+    return { ...who, d };
   };
 
   server.route([
@@ -140,7 +146,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       path: '/v1/dashboards/{name}/{group}',
       handler: async (req, h) => {
         const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group), sessionOf(req));
+        const recorded = await recordAccess('dashboard.read', a, String(req.params.name), String(req.params.group));
         if (!a.d) return h.response({ error: a.error }).code(a.code!);
+        if (!recorded) return h.response({ error: auditUnavailable }).code(503);
         try {
           return await hub.snapshot(a.d, String(req.params.group));
         } catch (err) {
@@ -153,14 +161,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     {
       method: 'GET',
       path: '/v1/dashboards/{name}/{group}/events',
-      handler: (req, h) => {
-        const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group), sessionOf(req));
+      handler: async (req, h) => {
+        const [name, group] = [String(req.params.name), String(req.params.group)];
+        const a = authorize(req.headers, req.query, name, group, sessionOf(req));
+        const recorded = await recordAccess('dashboard.subscribe', a, name, group);
         if (!a.d) return h.response({ error: a.error }).code(a.code!);
+        if (!recorded) return h.response({ error: auditUnavailable }).code(503);
         const stream = new PassThrough();
         const unsubscribe = hub.subscribe(a.d, String(req.params.group), sseSubscriber(stream, limits.subscriberBufferBytes, () => req.raw.req.socket.destroy()));
         metrics.connections.inc({ kind: 'sse' });
         req.raw.req.on('close', () => {
           unsubscribe();
+          void recordAccess('dashboard.unsubscribe', a, name, group);
           metrics.connections.dec({ kind: 'sse' });
           stream.end();
         });
@@ -188,7 +200,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     { method: 'GET', path: '/app.js', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'app.js'))).type('text/javascript; charset=utf-8') },
   ]);
 
-  server.route(tapRoute(engine, auth));
+  server.route(tapRoute(engine, auth, opts.audit));
 
   for (const p of opts.plugins ?? []) await server.register({ plugin: p, options: { engine } });
 
@@ -198,7 +210,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const sameOrigin = typeof headers.origin !== 'string' || headers.origin === `http://${headers.host}` || headers.origin === `https://${headers.host}` || headers.origin === (opts.oidc && new URL(opts.oidc.publicUrl).origin);
     return authorize(headers, query, name, group, sameOrigin ? await signIn?.sessionFromHeaders(headers) : undefined);
   };
-  const sockets = attachWebSockets(server.listener, { engine, auth, hub, limits, limiter, metrics, log, authorize: wsAuthorize });
+  const sockets = attachWebSockets(server.listener, { engine, auth, hub, limits, limiter, metrics, log, authorize: wsAuthorize, recordAccess });
 
   logRequests(log, server);
   const unlogEngine = logEngine(log, engine);
