@@ -160,13 +160,16 @@ export class WsIngestConnection {
   }
 
   private authenticated(): void {
+    // The roster's aliases name the member (gc-<id>, an email, ls-<tag> -> s-0001): one student, one key.
+    const member = this.deps.engine.pipeline.identities?.resolve(this.user!.id);
+    if (member !== undefined && member !== this.user!.id) this.user = { ...this.user!, id: member, identity: this.user!.id };
     if (!this.user!.authenticated && this.deps.auth.requiresAuthenticated(this.source)) {
       this.send({ status: 'error', error: `not authenticated: ${this.user!.method} identity '${this.user!.id}' is not verified (device tag not on the list)` });
       this.policyClose(4401, 'not authenticated', 'not_authenticated');
       this.refuse(`not authenticated: ${this.user!.method} identity '${this.user!.id}' is not verified`);
       return;
     }
-    if (this.deps.auth.blocklist.has(this.user!.id)) {
+    if (this.deps.auth.blocklist.has(this.user!.id) || (this.user!.identity !== undefined && this.deps.auth.blocklist.has(this.user!.identity))) {
       this.send({ status: 'blocklist', user_id: this.user!.id, action: 'stop' });
       this.policyClose(4403, 'blocklisted', 'blocklisted');
       this.refuse(`user '${this.user!.id}' is blocklisted`);
@@ -208,7 +211,8 @@ export class WsIngestConnection {
     const server = { time: Date.now() / 1000, ...this.meta };
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
-      e.auth = { user_id: this.user!.id, method: this.user!.method, authenticated: this.user!.authenticated };
+      const u = this.user!;
+      e.auth = { user_id: u.id, method: u.method, authenticated: u.authenticated, ...(u.identity !== undefined ? { identity: u.identity } : {}) };
       e.server = server;
       this.pending.push(e);
       this.pendingSeq.push(seqs[i]);
