@@ -1,28 +1,12 @@
 // One student is one key whichever identity arrives: a roster's `aliases:` columns (Google id, email) map a
 // WebSocket identity gc-<Google id>, an email or ls-<tag> to the roster's member id; typos and ambiguous
 // aliases are compile errors.
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { compilePipeline } from '../../engine/compiler.js';
 import { Engine } from '../../engine/runtime.js';
 import { startServer } from '../../engine/server/index.js';
 import { frame, rawWs } from '../hardening/raw-ws.js';
 import { until } from '../hardening/serve-child.js';
-import { demoPipeline } from './server-fixture.js';
-
-export const aliasRoster = ['student,class,teacher,name,google_id,email', 's-0001,class-a,t-ada,Ada,104729,Ada@School.org', 's-0002,class-a,t-ada,Bo,gc-2203,bo@school.org', 's-0003,class-b,t-bo,Cy,,dev-cy'].join('\n') + '\n';
-
-/** The demo pipeline in a folder of its own, its roster replaced and given `aliases`. */
-export async function aliasPipeline(csv = aliasRoster, aliases = '[google_id, email]') {
-  const dir = mkdtempSync(join(tmpdir(), 'loflow-aliases-'));
-  writeFileSync(join(dir, 'roster.csv'), csv);
-  const text = readFileSync(demoPipeline, 'utf8').replace(/demo: \{ file: rosters\/demo.csv \}/, `demo: { file: roster.csv, aliases: ${aliases} }`);
-  const file = join(dir, 'p.yaml');
-  writeFileSync(file, text);
-  return { ...(await compilePipeline(text, file)), file, dir };
-}
+import { aliasPipeline, aliasRoster } from './alias-fixture.js';
 
 const send = (o: unknown) => frame(1, JSON.stringify(o));
 
