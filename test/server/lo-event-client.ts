@@ -2,7 +2,8 @@
 // lo_event.js, websocketLogger.js, memoryQueue.js, util.js), written for these tests:
 // - lock fields: each setFieldSet sends {event: 'lock_fields', fields, metadata} through the logger's queue,
 //   and the logger deep-merges it into its `metadata`, the one lock_fields event it re-sends on reconnects;
-// - events: {...event, event: type, metadata: {iso_ts, ts, human_ts, sessionIndex, sessionTag, browserTag}};
+// - events: {...event, event: type, metadata: {iso_ts, ts, human_ts, sessionIndex, sessionTag, browserTag}}
+//   (init's verboseEvents: true; without it only iso_ts);
 // - one queue, first in first out; on every socket open the merged lock_fields is appended to the END of
 //   the queue, so a reconnect sends its backlog first and its identity last;
 // - a dropped socket is reopened and the queue carries on where it stopped (what was sent is not re-sent).
