@@ -86,7 +86,7 @@ describe('an lo_event client across two dropped sockets', () => {
     } finally {
       await s.stop();
     }
-  }, 60_000);
+  }, 180_000);
 
   it('says which letters it cannot resolve and keeps them', async () => {
     const { file, dir } = await aliasPipeline();
@@ -110,5 +110,5 @@ describe('an lo_event client across two dropped sockets', () => {
     } finally {
       await s.stop();
     }
-  }, 60_000);
+  }, 180_000);
 });
