@@ -17,6 +17,7 @@ import { canonicalJson } from './canonical-json.js';
 import { fileLimits, readBoundedText } from './bounded-read.js';
 import { loadRoster, type CsvRoster } from './roster.js';
 import { loadRosterFromSource } from './roster/sources.js';
+import { rosterIdentities, type IdentityResolver } from './roster-identities.js';
 import { normalizePath } from '../archive/learners.js';
 import { definitionVersion, stateVersions } from './state-version.js';
 import type {
@@ -164,6 +165,9 @@ interface KeyInfo {
 
 class Compiler {
   private readonly rosterFiles = new Map<string, CsvRoster>();
+  /** Rosters with `aliases:`, in declaration order, and the resolver built from them. */
+  private readonly identityRosters: Array<{ roster: CsvRoster; aliases: string[] }> = [];
+  private identities: IdentityResolver | undefined;
   /** Per source, the event-time fields ingest checks: `ts`, and the `time:` paths of reducers reading it. */
   private readonly timeFields = new Map<string, Array<{ field: string; get: (e: LoEvent) => unknown }>>();
   private readonly keys = new Map<string, KeyInfo>();
@@ -207,6 +211,7 @@ class Compiler {
       sources,
       keys: new Map([...this.keys].map(([n, k]) => [n, k.key])),
       rosters,
+      ...(this.identities ? { identities: this.identities } : {}),
       streams,
       reducers,
       aggregations,
@@ -295,7 +300,10 @@ class Compiler {
       if (def.source !== undefined && def.source !== 'csv') {
         // OneRoster, Google Classroom...: engine/roster/sources.ts (errors name file and line).
         try {
-          this.rosterFiles.set(name, loadRosterFromSource(name, def, this.baseDir));
+          const roster = loadRosterFromSource(name, def, this.baseDir);
+          this.rosterFiles.set(name, roster);
+          // OneRoster and Classroom rows carry email and google_id: aliases map identities to them too.
+          if (Array.isArray(def.aliases)) this.aliases(name, roster, def.aliases);
         } catch (err) {
           this.err(['rosters', name], (err as Error).message);
         }
@@ -307,11 +315,27 @@ class Compiler {
         continue;
       }
       try {
-        this.rosterFiles.set(name, loadRoster(name, file, def.member));
+        const roster = loadRoster(name, file, def.member);
+        this.rosterFiles.set(name, roster);
+        if (Array.isArray(def.aliases)) this.aliases(name, roster, def.aliases);
       } catch (err) {
         this.err(['rosters', name], (err as Error).message);
       }
     }
+    const { resolver, problems } = rosterIdentities(this.identityRosters);
+    for (const p of problems) this.err(['rosters'], p);
+    this.identities = resolver;
+  }
+
+  /** A roster's identity alias columns must exist (a typo would silently leave students split in two). */
+  private aliases(name: string, roster: CsvRoster, columns: unknown[]): void {
+    const ok: string[] = [];
+    columns.forEach((c, i) => {
+      if (typeof c !== 'string') return; // the schema says why
+      if (!roster.hasColumn(c)) this.err(['rosters', name, 'aliases', i], `roster '${name}' has no column '${c}'`, { hint: didYouMean(c, roster.header) });
+      else ok.push(c);
+    });
+    if (ok.length) this.identityRosters.push({ roster, aliases: ok });
   }
 
   private compileKeys(): void {

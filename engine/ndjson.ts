@@ -73,14 +73,24 @@ export async function* readNdjson(file: string, chunk = 4096, blockBytes = 1 << 
 }
 
 /** An NDJSON line is either `{"stream": s, "event": {...}}` or a bare event for the default stream. */
-export function unwrap(value: unknown, defaultStream: string): { stream: string; event: unknown } {
+export function unwrap(value: unknown, defaultStream: string): { stream: string; event: unknown; at?: number } {
   if (value && typeof value === 'object' && !Array.isArray(value)) {
     const v = value as Record<string, unknown>;
     if (typeof v.stream === 'string' && v.event && typeof v.event === 'object' && hasTwoKeys(v)) {
       return { stream: v.stream, event: v.event };
     }
+    // A line of `loflow archive learner`: {stream, offset, at, event}; `at` is the archived arrival time.
+    if (typeof v.stream === 'string' && v.event && typeof v.event === 'object' && typeof v.offset === 'number' && typeof v.at === 'number' && keyCount(v) === 4) {
+      return { stream: v.stream, event: v.event, at: v.at };
+    }
   }
   return { stream: defaultStream, event: value };
+}
+
+function keyCount(v: object): number {
+  let n = 0;
+  for (const k in v) if (Object.prototype.hasOwnProperty.call(v, k)) n++;
+  return n;
 }
 
 /** Object.keys(v).length === 2 without allocating the keys array (this runs once per replayed event). */

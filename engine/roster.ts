@@ -33,6 +33,11 @@ export class CsvRoster {
     for (const r of rows) this.byMember.set(r[m], r);
   }
 
+  /** Every member id, in roster order. */
+  memberIds(): string[] {
+    return [...this.byMember.keys()];
+  }
+
   hasColumn(column: string): boolean {
     return this.col.has(column);
   }

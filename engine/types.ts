@@ -1,6 +1,7 @@
 // The contracts every part of loflow plugs into. Data flows one way:
 // source -> router (keys, where) -> reducers -> cascades (emit) -> aggregations -> dashboards / archive.
 // Plug-ins (operators, aggregators, stores, sinks) are plain typed objects, like multiformats' codecs.
+import type { IdentityResolver } from './roster-identities.js';
 
 /** A JSON value as it is stored and served. */
 export type Json = null | boolean | number | string | Json[] | { [k: string]: Json };
@@ -211,6 +212,8 @@ export interface CompiledPipeline {
   sources: Map<string, CompiledSource>;
   keys: Map<string, CompiledKey>;
   rosters: Map<string, Roster>;
+  /** Roster `aliases:` (Google id, email columns): an identity to its roster member id (engine/roster-identities.ts). */
+  identities?: IdentityResolver;
   /** Every stream: sources and emitted streams, with who produces and who consumes it. */
   streams: Map<string, { name: string; producer: string | null; consumers: string[] }>;
   /** In a deterministic topological order (by level, then declaration order). */

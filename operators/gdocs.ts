@@ -8,7 +8,8 @@
 // - `rplc` / `rvrt` {snapshot}: each `is` entry {ibi, s, sl?} of the snapshot overwrites `sl` characters
 //   starting at ibi (default: as many as it writes) with s; other entries (formatting) change no text;
 // - `nm` {nmc, nmr}: apply the command nmc to the tab named by the last `t.` string of nmr (the main
-//   text when there is none); every tab is a text of its own;
+//   text when there is none); every tab is a text of its own, listed (empty) from its first `nm` even when
+//   that command changes no text (as LO creates it);
 // - any other `ty` (formatting, suggestions, images, tab titles, ...) changes no text.
 // An edit beyond the end means the text existed before logging began: the gap is padded with PLACEHOLDER
 // and counted (only up to the edit: for a `ds` wholly past the end, LO pads both si and ei from the old end and
@@ -69,7 +70,10 @@ class Editor {
   tabs: Record<string, string>;
   padded = 0;
 
-  constructor(from: DocTexts) {
+  constructor(
+    from: DocTexts,
+    private readonly padding = PLACEHOLDER,
+  ) {
     this.text = from.text;
     this.tabs = { ...from.tabs };
   }
@@ -87,7 +91,7 @@ class Editor {
   private reach(text: string, length: number): string {
     if (length <= text.length) return text;
     this.padded += length - text.length;
-    return text + PLACEHOLDER.repeat(length - text.length);
+    return text + this.padding.repeat(length - text.length);
   }
 
   apply(raw: unknown, tab: string | null): void {
@@ -127,7 +131,9 @@ class Editor {
       case 'nm': {
         const inner = c.nmc;
         if (inner === undefined) throw new Error(`'nm' command needs nmc (the command it carries)`);
-        this.apply(inner, tabOf(c) ?? tab);
+        const target = tabOf(c);
+        if (target !== null && !Object.hasOwn(this.tabs, target)) this.tabs[target] = '';
+        this.apply(inner, target ?? tab);
         return;
       }
       default:
@@ -140,8 +146,8 @@ class Editor {
  * Applies `commands` to `doc`. Returns the new texts and the placeholder characters added; throws on the
  * first malformed command, leaving `doc` untouched.
  */
-export function applyCommands(doc: DocTexts, commands: unknown[]): { doc: DocTexts; padded: number } {
-  const ed = new Editor(doc);
+export function applyCommands(doc: DocTexts, commands: unknown[], padding = PLACEHOLDER): { doc: DocTexts; padded: number } {
+  const ed = new Editor(doc, padding);
   for (const c of commands) ed.apply(c, null);
   return { doc: { text: ed.text, tabs: ed.tabs }, padded: ed.padded };
 }
@@ -185,8 +191,8 @@ function isSpace(c: number): boolean {
  * Words in a text: whitespace-separated runs, not counting runs made only of placeholders (unknown text).
  * A loop rather than a split: a dashboard push computes this for every student's document.
  */
-export function wordCount(text: string): number {
-  const placeholder = PLACEHOLDER.charCodeAt(0);
+export function wordCount(text: string, padding = PLACEHOLDER): number {
+  const placeholder = padding.charCodeAt(0);
   let n = 0;
   let known = false; // the current run has a character that is not a placeholder
   for (let i = 0; i < text.length; i++) {

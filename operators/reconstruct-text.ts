@@ -1,5 +1,5 @@
 import type { Json, Operator } from '../engine/types.js';
-import { applyCommands, commandsOf, wordCount } from './gdocs.js';
+import { applyCommands, commandsOf, PLACEHOLDER, wordCount } from './gdocs.js';
 
 export { PLACEHOLDER } from './gdocs.js';
 
@@ -18,7 +18,7 @@ export interface TextState {
  * has the command semantics): a google_docs_save continues from the current text, a document_history rebuilds
  * from its changelog alone. A malformed command fails the whole event for this reducer; the state stays as it was.
  */
-export const reconstructText: Operator<TextState, { include_text: boolean }> = {
+export const reconstructText: Operator<TextState, { include_text: boolean; padding: string }> = {
   name: 'reconstruct_text',
   summary:
     "A document's text rebuilt from Google Docs edits (is/ds/mlti/rplc/rvrt, tabs via nm; formatting and suggestions ignored): " +
@@ -26,14 +26,22 @@ export const reconstructText: Operator<TextState, { include_text: boolean }> = {
   params: {
     type: 'object',
     additionalProperties: false,
-    properties: { include_text: { type: 'boolean', description: 'show the text itself in the view (default false)' } },
+    properties: {
+      include_text: { type: 'boolean', description: 'show the text itself in the view (default false)' },
+      // One UTF-16 unit: a longer one would shift every later index. "\u0000" gives Learning Observer's bytes.
+      padding: { type: 'string', minLength: 1, maxLength: 1, description: `the character standing for text from before logging began (default ${PLACEHOLDER}; "\\u0000" as Learning Observer)` },
+    },
   },
-  prepare: (p: { include_text?: boolean }) => ({ include_text: p.include_text === true }),
+  prepare: (p: { include_text?: boolean; padding?: string }) => {
+    // The schema counts code points; an emoji is one of those but two UTF-16 units.
+    if (p.padding !== undefined && p.padding.length !== 1) throw new Error(`padding must be one UTF-16 code unit (got ${JSON.stringify(p.padding)})`);
+    return { include_text: p.include_text === true, padding: p.padding ?? PLACEHOLDER };
+  },
   init: () => ({ text: '', tabs: {}, padded: 0, edits: 0 }),
-  reduce(s, e) {
+  reduce(s, e, _ctx, p) {
     const rebuild = e.event === 'document_history';
     const from = rebuild ? { text: '', tabs: {} } : { text: s.text, tabs: s.tabs ?? {} };
-    const { doc, padded } = applyCommands(from, commandsOf(e));
+    const { doc, padded } = applyCommands(from, commandsOf(e), p.padding);
     s.text = doc.text;
     s.tabs = doc.tabs;
     s.padded = (rebuild ? 0 : s.padded) + padded;
@@ -45,7 +53,7 @@ export const reconstructText: Operator<TextState, { include_text: boolean }> = {
     const all = [s.text, ...tabs.map(([, t]) => t)];
     const view: Record<string, Json> = {
       length: all.reduce((n, t) => n + t.length, 0),
-      words: all.reduce((n, t) => n + wordCount(t), 0),
+      words: all.reduce((n, t) => n + wordCount(t, p.padding), 0),
       padded: s.padded,
       edits: s.edits,
     };
@@ -53,7 +61,7 @@ export const reconstructText: Operator<TextState, { include_text: boolean }> = {
     if (tabs.length) {
       const perTab: Record<string, Json> = {};
       for (const [id, t] of tabs) {
-        const v: Record<string, Json> = { length: t.length, words: wordCount(t) };
+        const v: Record<string, Json> = { length: t.length, words: wordCount(t, p.padding) };
         if (p.include_text) v.text = t;
         perTab[id] = v;
       }

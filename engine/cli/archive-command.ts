@@ -36,12 +36,13 @@ Subcommands:
   verify x.car                        check every block's hash and that the DAG is complete; names the first
                                       bad block (exit 1). A block the root does not reach fails it too
       --allow-unreachable             (exit 1) unless this is given (then a warning line)
-  import x.car                        verify, then store its blocks and pin its root
+  import x.car                        verify, then store its blocks and pin its root; a folder without HEAD
+                                      takes the imported commit as HEAD (a live archive's HEAD stays)
   learner ID [x.car] [--stream S]     one learner's events (NDJSON), read through the stream's index: only
                                       that learner's chunks are read. From a CAR, or the archive's HEAD
-  log [--analyses]                    commits, newest first (like git log); --analyses: the analysis log
+  log [--analyses] [--commit CID]     commits, newest first (like git log), from HEAD or CID; --analyses: the analysis log
                                       (every replay and export: pipeline, input and output CIDs, engine, time)
-  ls                                  streams of the HEAD commit with event and learner counts
+  ls [--commit CID]                   streams of the HEAD commit (or CID) with event and learner counts
   pin CID | unpin CID | pins          keep a DAG against gc / stop keeping it / list pins
   gc [--dry-run]                      delete every block not reachable from a pin, HEAD (with its history)
                                       or the analysis log; prints what it removed
@@ -90,6 +91,11 @@ function parseTime(name: string, v: unknown): number | undefined {
 class UsageError extends Error {}
 
 const BOOLEANS = ['analyses', 'pseudonymize', 'dry-run', 'no-log', 'allow-unreachable', 'allow-ids'];
+
+/** A commit block (format.ts CommitBlock): its heads and counts per stream. */
+function isCommit(b: unknown): boolean {
+  return !!b && typeof b === 'object' && (b as CommitBlock).type === 'loflow/commit';
+}
 
 async function headCommit(store: FolderBlockstore, cid?: string): Promise<{ cid: CID; commit: CommitBlock } | undefined> {
   const c = cid ? CID.parse(cid) : await store.head();
@@ -162,6 +168,13 @@ async function run(sub: string, positionals: string[], argv: string[], options: 
       const r = await importCar(store, arg);
       console.log(r.root.toString());
       console.error(`imported ${arg} into ${dir}: ${r.blocks} blocks (${r.added} new, ${r.bytes} bytes), root pinned`);
+      // A folder of its own (no HEAD yet) gets the imported commit as HEAD, so ls, log, learner and replay
+      // read it; a live archive's HEAD is never moved: name the import with --commit.
+      const head = await store.head();
+      if (!head && isCommit(decodeBlock<unknown>(await store.get(r.root)))) {
+        await store.setHead(r.root);
+        console.error(`HEAD is the imported commit`);
+      } else if (head && !head.equals(r.root)) console.error(`HEAD unchanged (${head}): read the import with --commit ${r.root}`);
       return 0;
     }
     case 'pin':
@@ -274,13 +287,12 @@ async function learnerCommand(id: string | undefined, car: string | undefined, d
   try {
     const commit = await readCommit(src);
     const streams = typeof options.stream === 'string' ? [options.stream] : Object.keys(commit.heads);
-    let n = 0;
-    for (const stream of streams) {
-      for (const e of await learnerEntries(src, commit, stream, id)) {
-        process.stdout.write(JSON.stringify({ stream, offset: e.o, at: e.t, event: e.e }) + '\n');
-        n++;
-      }
-    }
+    // In log order across streams (each stream's are in order already), so `loflow replay` can read it back.
+    const all: Array<{ stream: string; offset: number; at: number; event: unknown }> = [];
+    for (const stream of streams) for (const e of await learnerEntries(src, commit, stream, id)) all.push({ stream, offset: e.o, at: e.t, event: e.e });
+    all.sort((a, b) => a.offset - b.offset);
+    for (const line of all) process.stdout.write(JSON.stringify(line) + '\n');
+    const n = all.length;
     console.error(`${n} events of learner '${id}' (${streams.join(', ')})`);
     return 0;
   } finally {
@@ -297,13 +309,15 @@ async function logCommand(sub: 'log' | 'ls', store: FolderBlockstore, dir: strin
     }
     return 0;
   }
-  let head = await headCommit(store);
+  const at = typeof options.commit === 'string' ? options.commit : undefined;
+  let head = await headCommit(store, at);
   if (!head) {
-    console.error(`no commit in ${dir}`);
+    const pins = await store.pins();
+    console.error(`no commit in ${dir}${pins.length ? ` (no HEAD; pinned: ${pins.join(', ')}: pass --commit CID)` : ''}`);
     return 1;
   }
   if (sub === 'ls') {
-    const src = await folderSource(dir);
+    const src = await folderSource(dir, at);
     for (const [s, n] of Object.entries(head.commit.counts)) {
       let learners = '';
       if (head.commit.format === 2) {

@@ -18,7 +18,8 @@ const usage = `loflow replay <pipeline.yaml> <events.ndjson | archive.car | comm
 
 Runs every event of the file through the pipeline and prints the final reducer states and
 aggregations as JSON. NDJSON: each line is an event for the pipeline's first source, or
-{"stream": s, "event": e}. A .car archive (or a commit CID in the archive folder): its raw source
+{"stream": s, "event": e}, or a line of \`loflow archive learner\` ({stream, offset, at, event}: its
+arrival time is kept); lines of streams a reducer emits are skipped (the pipeline makes them again). A .car archive (or a commit CID in the archive folder): its raw source
 streams, in their original order; the result's content ID (result CID) is printed too, the same every
 time for the same pipeline and archive. Every replay is recorded in the archive folder's analysis log
 (pipeline, input and result CIDs, engine version, time): see \`loflow archive log --analyses\`.
@@ -60,6 +61,7 @@ export const replayCommand: Command = {
     let lines = 0;
     let notJson = 0;
     let rejected = 0;
+    let derived = 0;
     const firstErrors: string[] = [];
     const archiveFolder = resolve(typeof options.archive === 'string' ? options.archive : process.env.LOFLOW_ARCHIVE ?? join('.loflow', pipeline.name, 'archive'));
     const fromArchive = input.endsWith('.car') || isCidText(input);
@@ -89,10 +91,16 @@ export const replayCommand: Command = {
           continue;
         }
         const u = unwrap(l.value, defaultStream);
-        if (u.stream !== stream || l.at !== at) {
+        // A stream a reducer emits (a learner file has them) is made again by the pipeline: fed, it would count twice.
+        if (pipeline.streams.get(u.stream)?.producer) {
+          derived++;
+          continue;
+        }
+        const lineAt = l.at ?? u.at;
+        if (u.stream !== stream || lineAt !== at) {
           await flushGroup();
           stream = u.stream;
-          at = l.at;
+          at = lineAt;
         }
         events.push(u.event as LoEvent);
       }
@@ -110,6 +118,7 @@ export const replayCommand: Command = {
       `replayed ${stats.processed.toLocaleString('en')} events in ${seconds.toFixed(2)} s: ${rate.toLocaleString('en')} events/s` +
         ` (${rejected} rejected by schema, ${notJson} not JSON, ${stats.failed} reducer failures, ${stats.emitted} derived events)`,
     );
+    if (derived) console.error(`  ${derived} events of derived streams skipped: the pipeline makes them again`);
     for (const e of firstErrors) console.error(`  ${e}`);
     const cid = await resultCid(result);
     console.error(`result CID ${cid}`);

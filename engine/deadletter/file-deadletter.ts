@@ -1,6 +1,6 @@
 // Dead letters in an NDJSON file in the data folder: appended in order, readable with any tool, and
 // `loflow deadletter replay` takes them out to re-feed them.
-import { appendFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { appendFile, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import type { DeadLetter, DeadLetterStore } from '../types.js';
 
@@ -31,24 +31,63 @@ export class FileDeadLetterStore implements DeadLetterStore {
       if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
       throw err;
     }
-    return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as DeadLetter);
+    return parseLetters(text);
+  }
+
+  /** Where `take` moves the file while it takes from it. */
+  private get aside(): string {
+    return `${this.file}.taking`;
   }
 
   list(limit = Infinity): Promise<DeadLetter[]> {
-    return this.serial(async () => (await this.all()).slice(0, limit));
+    return this.serial(async () => {
+      await this.recover();
+      return (await this.all()).slice(0, limit);
+    });
   }
 
   take(limit = Infinity): Promise<DeadLetter[]> {
     return this.serial(async () => {
-      const all = await this.all();
+      await this.recover();
+      // A running server appends to the file while `loflow deadletter replay` takes from it: the file is moved
+      // aside first (atomic), so the server's later appends start a new one, and what is not taken is
+      // appended back to that (after the letters written meanwhile). Rewriting it in place lost those.
+      try {
+        await rename(this.file, this.aside);
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
+        throw err;
+      }
+      // Whole lines only: a line still being written is read on the next round.
+      const text = wholeLines(await readFile(this.aside, 'utf8'));
+      let read = Buffer.byteLength(text);
+      const all = parseLetters(text);
       const n = Math.min(limit, all.length);
-      // Rewrite the rest first: a crash after this loses nothing that was not handed out.
       const rest = all.slice(n);
-      await writeFile(this.file + '.tmp', rest.map((l) => JSON.stringify(l)).join('\n') + (rest.length ? '\n' : ''));
-      const { rename } = await import('node:fs/promises');
-      await rename(this.file + '.tmp', this.file);
+      // An append the other process opened before the move lands in the moved file: carry it over too.
+      for (let round = 0; round < 2; round++) {
+        const late = wholeLines(await readFrom(this.aside, read), round === 1);
+        read += Buffer.byteLength(late);
+        rest.push(...parseLetters(late));
+        if (rest.length) await appendFile(this.file, rest.map((l) => JSON.stringify(l)).join('\n') + '\n');
+        rest.length = 0;
+      }
+      await unlink(this.aside);
       return all.slice(0, n);
     });
+  }
+
+  /** A take that crashed after moving the file aside: its letters go back to the file first. */
+  private async recover(): Promise<void> {
+    let text: string;
+    try {
+      text = await readFile(this.aside, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      throw err;
+    }
+    if (text.trim()) await appendFile(this.file, text.endsWith('\n') ? text : text + '\n');
+    await unlink(this.aside);
   }
 
   count(): Promise<number> {
@@ -57,5 +96,29 @@ export class FileDeadLetterStore implements DeadLetterStore {
 
   async close(): Promise<void> {
     await this.chain;
+  }
+}
+
+function parseLetters(text: string): DeadLetter[] {
+  return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as DeadLetter);
+}
+
+/** The text up to its last newline; with `all`, a last line without one too (nothing comes after it). */
+function wholeLines(text: string, all = false): string {
+  if (all && text !== '' && !text.endsWith('\n')) return text + '\n';
+  return text.slice(0, text.lastIndexOf('\n') + 1);
+}
+
+/** The text of a file from byte `offset` on ('' when it did not grow). */
+async function readFrom(file: string, offset: number): Promise<string> {
+  const fh = await open(file, 'r');
+  try {
+    const size = (await fh.stat()).size;
+    if (size <= offset) return '';
+    const buf = Buffer.alloc(size - offset);
+    await fh.read(buf, 0, buf.length, offset);
+    return buf.toString('utf8');
+  } finally {
+    await fh.close();
   }
 }

@@ -14,6 +14,8 @@ export interface Identity {
   method: IdentityMethod;
   /** Verified by something the deployment holds (a token or a listed device tag), not only claimed. */
   authenticated: boolean;
+  /** The id as the method gave it, when a roster alias mapped it to another member id (`id`). */
+  identity?: string;
 }
 
 const nonEmpty = (v: unknown, max = 200): string | undefined => (typeof v === 'string' && v !== '' && v.length <= max ? v : undefined);

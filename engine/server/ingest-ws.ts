@@ -33,6 +33,9 @@ export class WsIngestConnection {
   private closed = false;
   /** Refused (blocklisted, not authenticated, over a bound): frames still in flight are not taken. */
   private refused = false;
+  /** Why it was refused, and the events that arrived after (still on the way): kept up to a bound, all counted. */
+  private refusal = '';
+  private lateKept = 0;
   private readonly methods: IdentityMethod[];
   private readonly meta: { origin: string | null; agent: string | null; ip: string | null };
 
@@ -78,7 +81,8 @@ export class WsIngestConnection {
   }
 
   private onMessage(data: Buffer, isBinary: boolean): void {
-    if (this.closed || this.refused) return;
+    if (this.closed) return;
+    if (this.refused) return this.afterRefusal(data, isBinary);
     let msg: unknown;
     try {
       msg = JSON.parse(data.toString('utf8'));
@@ -92,7 +96,35 @@ export class WsIngestConnection {
     const events = Array.isArray(msg) ? msg : [msg];
     // Each event of a frame is charged an equal share of its bytes toward the pre-identity bound.
     const share = Math.ceil(data.length / Math.max(1, events.length));
-    for (let i = 0; i < events.length && !this.refused; i++) this.onEvent(events[i], share);
+    let i = 0;
+    for (; i < events.length && !this.refused; i++) this.onEvent(events[i], share);
+    // The rest of a frame whose event got the socket refused: never dropped silently.
+    if (i < events.length) this.keepLate(events.slice(i));
+  }
+
+  /** A frame that arrived after the socket was refused (it was on the way): counted, kept up to a bound. */
+  private afterRefusal(data: Buffer, isBinary: boolean): void {
+    let msg: unknown;
+    try {
+      msg = JSON.parse(data.toString('utf8'));
+    } catch {
+      msg = isBinary ? data.subarray(0, 10_000).toString('base64') : data.toString('utf8').slice(0, 10_000);
+    }
+    this.keepLate(Array.isArray(msg) ? msg : [msg]);
+  }
+
+  private keepLate(events: unknown[]): void {
+    const data = events.filter((e) => !(isPlainObject(e) && (e.event === 'lock_fields' || e.event === 'terminate')));
+    if (!data.length) return;
+    this.deps.metrics.rejected.inc({ source: this.source, reason: 'after_refusal' }, data.length);
+    // Bounded like the backlog: a client that keeps sending to a closing socket cannot fill the disk.
+    const room = Math.max(0, this.deps.limits.maxEventsBeforeIdentity - this.lateKept);
+    const kept = data.slice(0, room);
+    this.lateKept += kept.length;
+    if (data.length > kept.length) this.deps.log.warn({ source: this.source, count: data.length - kept.length }, 'events after a refusal over the bound: counted, not kept');
+    const at = Date.now();
+    const reason = `sent after the connection was refused (${this.refusal})`;
+    this.deadLetter(kept.map((e) => ({ stream: this.source, event: isPlainObject(e) ? { ...cutDeep(e) as object, ...this.lock, connection: this.meta } : cutDeep(e), reason, at, stage: 'ingest' })));
   }
 
   private onEvent(e: unknown, bytes: number): void {
@@ -160,13 +192,16 @@ export class WsIngestConnection {
   }
 
   private authenticated(): void {
+    // The roster's aliases name the member (gc-<id>, an email, ls-<tag> -> s-0001): one student, one key.
+    const member = this.deps.engine.pipeline.identities?.resolve(this.user!.id);
+    if (member !== undefined && member !== this.user!.id) this.user = { ...this.user!, id: member, identity: this.user!.id };
     if (!this.user!.authenticated && this.deps.auth.requiresAuthenticated(this.source)) {
       this.send({ status: 'error', error: `not authenticated: ${this.user!.method} identity '${this.user!.id}' is not verified (device tag not on the list)` });
       this.policyClose(4401, 'not authenticated', 'not_authenticated');
       this.refuse(`not authenticated: ${this.user!.method} identity '${this.user!.id}' is not verified`);
       return;
     }
-    if (this.deps.auth.blocklist.has(this.user!.id)) {
+    if (this.deps.auth.blocklist.has(this.user!.id) || (this.user!.identity !== undefined && this.deps.auth.blocklist.has(this.user!.identity))) {
       this.send({ status: 'blocklist', user_id: this.user!.id, action: 'stop' });
       this.policyClose(4403, 'blocklisted', 'blocklisted');
       this.refuse(`user '${this.user!.id}' is blocklisted`);
@@ -182,6 +217,7 @@ export class WsIngestConnection {
 
   private refuse(reason: string): void {
     this.refused = true;
+    this.refusal = reason;
     this.dropQueue(reason);
   }
 
@@ -208,7 +244,8 @@ export class WsIngestConnection {
     const server = { time: Date.now() / 1000, ...this.meta };
     for (let i = 0; i < events.length; i++) {
       const e = events[i];
-      e.auth = { user_id: this.user!.id, method: this.user!.method, authenticated: this.user!.authenticated };
+      const u = this.user!;
+      e.auth = { user_id: u.id, method: u.method, authenticated: u.authenticated, ...(u.identity !== undefined ? { identity: u.identity } : {}) };
       e.server = server;
       this.pending.push(e);
       this.pendingSeq.push(seqs[i]);

@@ -51,7 +51,8 @@ describe('loflow serve and deadletter', () => {
     const again = serve(mkdtempSync(join(tmpdir(), 'loflow-serve-')));
     const url2 = await again.url;
     const replay = await run('node', [bin, 'deadletter', 'replay', pipeline, '--data', data, '--to', url2], { cwd: root });
-    expect(replay.stdout).toMatch(/re-fed 1 events; 1 letters kept/);
+    expect(replay.stdout).toMatch(/re-fed 1 letters: 1 accepted/);
+    expect(replay.stdout).toMatch(/kept 1 letters that could not be re-fed:\n.*not JSON: no event/);
     expect(await (await fetch(`${url2}/metrics`)).text()).toMatch(/loflow_events_in_total\{source="batch"\} 1\n/);
     const after = await run('node', [bin, 'deadletter', 'ls', pipeline, '--data', data, '--json'], { cwd: root });
     expect(JSON.parse(after.stdout)).toEqual([expect.objectContaining({ reason: 'not JSON' })]);
