@@ -17,7 +17,7 @@ const keystroke = (c: LoEventClient, i: number) => c.logEvent('keystroke', { key
 describe('an lo_event client across two dropped sockets', () => {
   it('loses nothing, counts nothing twice, and the unidentified backlog is re-fed once by deadletter replay', async () => {
     const { file, dir } = await aliasPipeline();
-    const s = await serveChild(['--ws-identity', 'chromebook', '--demo-tokens'], {}, file);
+    const s = await serveChild(['--ws-identity', 'chromebook', '--demo-tokens', '--demo'], {}, file);
     try {
       const c = new LoEventClient(`ws://127.0.0.1:${s.port}/wsapi/in/`);
       // lo_event.init: source and version, then the extension's metadata (its Chromebook identity).
