@@ -2,13 +2,14 @@
 // can find at once, each at file:line:column with the document path and a hint.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { ErrorObject } from 'ajv';
 import { builtinAggregators, builtinOperators, isCustomOperatorSpec, loadCustomOperator } from '../operators/registry.js';
 import { didYouMean, formatError, SourceMap, type Path } from './compiler/source-map.js';
+import { pipelineSchemaValidator, shippedValidator } from './compiler/shipped-schemas.js';
 import { parseDuration } from './duration.js';
-import { ajv, describeErrors, eventValidator, trustedAjv } from './event-schemas.js';
+import { ajv, describeErrors, eventValidator } from './event-schemas.js';
 import { DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, DEFAULT_MIN_EVENT_TIME, describeStructure, structureProblem, timeProblem } from './event-limits.js';
 import { compileExpression, compileFilter } from './expression.js';
 import { compilePath, copierOf, JsonPathError, parsePath } from './jsonpath.js';
@@ -42,12 +43,6 @@ export { canonicalJson } from './canonical-json.js';
 export interface CompileResult {
   pipeline?: CompiledPipeline;
   errors: PipelineError[];
-}
-
-let pipelineValidator: ReturnType<ReturnType<typeof ajv>['compile']> | undefined;
-function validatePipelineSchema() {
-  pipelineValidator ??= trustedAjv().compile(JSON.parse(readFileSync(join(packageRoot, 'schemas/pipeline.schema.json'), 'utf8')));
-  return pipelineValidator;
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -92,7 +87,7 @@ export async function compilePipeline(text: string, file = '', baseDir = file ? 
   }
 
   // 1. Shape: the JSON Schema (the same one editors use).
-  const validate = validatePipelineSchema();
+  const validate = pipelineSchemaValidator();
   if (!validate(spec)) {
     for (const e of validate.errors ?? []) {
       if (['oneOf', 'anyOf', 'if'].includes(e.keyword)) continue;
@@ -457,7 +452,7 @@ class Compiler {
       let params: unknown = def.params ?? {};
       if (op) {
         // Built-in params schemas are ours (checked in a test); a custom operator's is checked against the meta-schema.
-        const validate = (isCustomOperatorSpec(def.op) ? ajv() : trustedAjv()).compile(op.params as JsonSchema);
+        const validate = isCustomOperatorSpec(def.op) ? ajv().compile(op.params as JsonSchema) : shippedValidator(`op_${op.name}`, op.params);
         if (!validate(params)) {
           for (const e of oneErrorPerPath(validate.errors ?? [])) {
             const sub = e.instancePath.split('/').slice(1);
@@ -685,7 +680,7 @@ class Compiler {
           continue;
         }
         const params = sdef.params ?? {};
-        const validate = trustedAjv().compile(aggregator.params as JsonSchema);
+        const validate = shippedValidator(`agg_${aggregator.name}`, aggregator.params);
         if (!validate(params)) {
           this.err([...sat, 'params'], `bad params for '${aggregator.name}': ${describeErrors(validate.errors).replace('(event)', 'params')}`);
           continue;

@@ -2,19 +2,30 @@
 // Each is compiled once with ajv; validation returns a readable reason or null.
 import { fileLimits, readBoundedText } from './bounded-read.js';
 import { isAbsolute, join, resolve } from 'node:path';
-import { Ajv2020 } from 'ajv/dist/2020.js';
+import { createRequire } from 'node:module';
+import type { Ajv2020 } from 'ajv/dist/2020.js';
 import type { ErrorObject, ValidateFunction } from 'ajv';
 import { packageRoot } from './paths.js';
+import { shippedValidator } from './compiler/shipped-schemas.js';
 
 export const builtinEventSchemas: Record<string, string> = {
   'lo-event': 'schemas/lo-event.schema.json',
   any: '',
 };
 
+/**
+ * ajv itself is loaded on first use (synchronously: it is CommonJS): the shipped schemas are precompiled
+ * (compiler/shipped-schemas.ts), so a pipeline without its own schemas never needs it.
+ */
+function newAjv(validateSchema: boolean): Ajv2020 {
+  const { Ajv2020: Ajv } = createRequire(import.meta.url)('ajv/dist/2020.js') as typeof import('ajv/dist/2020.js');
+  return new Ajv({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true, validateSchema });
+}
+
 let shared: Ajv2020 | undefined;
 /** One ajv instance for the process: compiled validators are cached by schema. */
 export function ajv(): Ajv2020 {
-  shared ??= new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true });
+  shared ??= newAjv(true);
   return shared;
 }
 
@@ -25,7 +36,7 @@ let trusted: Ajv2020 | undefined;
  * cold `loflow validate` (~170 ms). test/compiler/builtin-schemas.test.ts checks them against it instead.
  */
 export function trustedAjv(): Ajv2020 {
-  trusted ??= new Ajv2020({ allErrors: true, strict: false, allowUnionTypes: true, verbose: true, validateSchema: false });
+  trusted ??= newAjv(false);
   return trusted;
 }
 
@@ -56,9 +67,8 @@ export function eventValidator(schema: string, baseDir: string): (event: unknown
     file = isAbsolute(schema) ? schema : resolve(baseDir, schema);
   }
   const json = JSON.parse(readBoundedText(file, fileLimits.source())) as Record<string, unknown>;
-  const a = builtin ? trustedAjv() : ajv();
   const id = typeof json.$id === 'string' ? json.$id : undefined;
-  const validate: ValidateFunction = (id && a.getSchema(id)) || a.compile(json);
+  const validate: ValidateFunction = builtin ? shippedValidator(`event_${schema.replace(/\W/g, '_')}`, json) : (id && ajv().getSchema(id)) || ajv().compile(json);
   return (event) => {
     if (event === null || typeof event !== 'object' || Array.isArray(event)) return 'an event must be a JSON object';
     return validate(event) ? null : describeErrors(validate.errors);
