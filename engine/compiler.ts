@@ -8,6 +8,7 @@ import type { ErrorObject } from 'ajv';
 import { builtinAggregators, builtinOperators, isCustomOperatorSpec, loadCustomOperator } from '../operators/registry.js';
 import { didYouMean, formatError, SourceMap, type Path } from './compiler/source-map.js';
 import { pipelineSchemaValidator, shippedValidator } from './compiler/shipped-schemas.js';
+import { viewFieldProblem } from './compiler/view-fields.js';
 import { parseDuration } from './duration.js';
 import { ajv, describeErrors, eventValidator } from './event-schemas.js';
 import { DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, DEFAULT_MIN_EVENT_TIME, describeStructure, structureProblem, timeProblem } from './event-limits.js';
@@ -108,6 +109,15 @@ export async function compilePipeline(text: string, file = '', baseDir = file ? 
       }
     }
     dedupe(errors);
+    // Unknown fields alone (a typo like `dashboards2`): leave them out and check the rest too, so one typo
+    // does not hide every other error. Any other shape error stops here: the checks below rely on it.
+    const unknown = (validate.errors ?? []).filter((e) => e.keyword === 'additionalProperties');
+    if (!unknown.length || !(validate.errors ?? []).every((e) => ['additionalProperties', 'oneOf', 'anyOf', 'if'].includes(e.keyword))) return { errors };
+    const pruned = withoutFields(spec, unknown.map((e) => [...e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')), (e.params as { additionalProperty: string }).additionalProperty]));
+    if (!validate(pruned)) return { errors };
+    await new Compiler(pruned, map, baseDir, errors).compile(text, file);
+    dedupe(errors);
+    errors.sort((a, b) => a.line - b.line || a.column - b.column);
     return { errors };
   }
 
@@ -116,6 +126,17 @@ export async function compilePipeline(text: string, file = '', baseDir = file ? 
   dedupe(errors);
   errors.sort((a, b) => a.line - b.line || a.column - b.column);
   return errors.length ? { errors } : { pipeline, errors };
+}
+
+/** A deep copy of the spec without the fields at these paths. */
+function withoutFields(spec: Record<string, any>, paths: string[][]): Record<string, any> {
+  const copy = structuredClone(spec);
+  for (const path of paths) {
+    let node: any = copy;
+    for (const seg of path.slice(0, -1)) node = node?.[seg];
+    if (node && typeof node === 'object') delete node[path.at(-1)!];
+  }
+  return copy;
 }
 
 /**
@@ -239,7 +260,9 @@ class Compiler {
         validate = eventValidator(schema, this.baseDir);
       } catch (err) {
         this.err(['sources', name, 'schema'], `cannot load event schema '${schema}': ${(err as Error).message.split('\n')[0]}`);
-        continue;
+        // The source still exists (reducers reading it are not "unknown stream" errors too); no pipeline is
+        // built from a file with errors, so this validator never sees an event.
+        validate = () => `event schema '${schema}' did not load`;
       }
       const { kind, path, schema: _s, max_depth, max_nodes, max_clock_skew, min_event_time, ...options } = def;
       const maxDepth: number = max_depth ?? DEFAULT_MAX_DEPTH;
@@ -663,6 +686,11 @@ class Compiler {
         const keyedOk = r.key.name === member || r.key.name === group.key.name || (r.key.components.length > 1 && r.key.components.includes(member));
         if (!keyedOk) {
           this.err(cat, `reducer '${reducer}' is keyed by '${r.key.name}': it cannot be shown per ${member} (key it by ${member}, by ${group.key.name}, or by a composite key with ${member})`);
+          continue;
+        }
+        const problem = viewFieldProblem(r.op.viewSchema, field);
+        if (problem) {
+          this.err(cat, `column '${alias}': ${problem.message.replace('the view', `the view of '${reducer}' (${r.op.name})`)}`, { hint: problem.hint });
           continue;
         }
         columns.push({ name: alias, reducer, field });

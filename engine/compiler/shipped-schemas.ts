@@ -21,7 +21,11 @@ const readSchema = (file: string) => JSON.parse(readFileSync(join(packageRoot, f
 
 /** Every shipped schema by an identifier-safe key (standalone code exports each under its key). */
 function shippedSchemas(): Map<string, object> {
-  const all = new Map<string, object>([['pipeline', readSchema('schemas/pipeline.schema.json')], ['event_lo_event', readSchema('schemas/lo-event.schema.json')]]);
+  const all = new Map<string, object>([
+    ['pipeline', readSchema('schemas/pipeline.schema.json')],
+    ['test_file', testFileSchema()],
+    ['event_lo_event', readSchema('schemas/lo-event.schema.json')],
+  ]);
   for (const [name, op] of builtinOperators) all.set(`op_${name}`, op.params as object);
   for (const [name, agg] of builtinAggregators) all.set(`agg_${name}`, agg.params as object);
   return all;
@@ -44,6 +48,16 @@ export function shippedValidator(key: string, schema: object): ValidateFunction 
 
 export function pipelineSchemaValidator(): ValidateFunction {
   return shippedValidator('pipeline', readSchema('schemas/pipeline.schema.json'));
+}
+
+/** A `<name>.test.yaml` file: the pipeline schema's testFile definition, standing alone. */
+function testFileSchema(): object {
+  const pipeline = readSchema('schemas/pipeline.schema.json') as { $defs?: object };
+  return { $defs: pipeline.$defs, $ref: '#/$defs/testFile' };
+}
+
+export function testFileSchemaValidator(): ValidateFunction {
+  return shippedValidator('test_file', testFileSchema());
 }
 
 /** Write dist/schemas/shipped.validate.cjs (run by `npm run build`). */
