@@ -27,7 +27,8 @@ export async function runBench(opts: { quick: boolean; only?: string[]; out?: st
     }
   }
   rmSync(dir, { recursive: true, force: true });
-  const out = opts.out ?? join(packageRoot, 'bench/results');
+  // A --quick smoke run is not a result to keep: it goes to a git-ignored folder, not the tracked results.
+  const out = opts.out ?? join(packageRoot, opts.quick ? 'bench/results/quick' : 'bench/results');
   mkdirSync(out, { recursive: true });
   const stamp = new Date().toISOString().slice(0, 16).replace(/[:T]/g, '-') + (opts.quick ? '-quick' : '');
   const plots: string[] = [];

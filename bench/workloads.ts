@@ -34,6 +34,7 @@ import { profileInDir, profileWhile, type ProfileSummary } from './profile.js';
 import { dashboardLoad } from './dashboard-load.js';
 import { recovery } from './recovery.js';
 import { soak } from './soak.js';
+import { cli } from './cli-startup.js';
 
 export type { Ctx, Figure, Profile, Series } from './types.js';
 
@@ -485,4 +486,4 @@ export const wsIngest = {
   },
 };
 
-export const workloads = [replay, checkpoint, operators, redisWorkload, httpIngest, wsIngest, dashboardLatency, dashboardLoad, memory, archive, recovery, soak];
+export const workloads = [replay, checkpoint, operators, redisWorkload, httpIngest, wsIngest, dashboardLatency, dashboardLoad, memory, archive, recovery, soak, cli];

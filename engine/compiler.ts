@@ -2,11 +2,13 @@
 // can find at once, each at file:line:column with the document path and a hint.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { dirname, resolve } from 'node:path';
 import { LineCounter, parseDocument } from 'yaml';
 import type { ErrorObject } from 'ajv';
 import { builtinAggregators, builtinOperators, isCustomOperatorSpec, loadCustomOperator } from '../operators/registry.js';
 import { didYouMean, formatError, SourceMap, type Path } from './compiler/source-map.js';
+import { pipelineSchemaValidator, shippedValidator } from './compiler/shipped-schemas.js';
+import { viewFieldProblem } from './compiler/view-fields.js';
 import { parseDuration } from './duration.js';
 import { ajv, describeErrors, eventValidator } from './event-schemas.js';
 import { DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, DEFAULT_MIN_EVENT_TIME, describeStructure, structureProblem, timeProblem } from './event-limits.js';
@@ -44,12 +46,6 @@ export { canonicalJson } from './canonical-json.js';
 export interface CompileResult {
   pipeline?: CompiledPipeline;
   errors: PipelineError[];
-}
-
-let pipelineValidator: ReturnType<ReturnType<typeof ajv>['compile']> | undefined;
-function validatePipelineSchema() {
-  pipelineValidator ??= ajv().compile(JSON.parse(readFileSync(join(packageRoot, 'schemas/pipeline.schema.json'), 'utf8')));
-  return pipelineValidator;
 }
 
 const sha256 = (s: string) => createHash('sha256').update(s).digest('hex');
@@ -94,7 +90,7 @@ export async function compilePipeline(text: string, file = '', baseDir = file ? 
   }
 
   // 1. Shape: the JSON Schema (the same one editors use).
-  const validate = validatePipelineSchema();
+  const validate = pipelineSchemaValidator();
   if (!validate(spec)) {
     for (const e of validate.errors ?? []) {
       if (['oneOf', 'anyOf', 'if'].includes(e.keyword)) continue;
@@ -115,6 +111,15 @@ export async function compilePipeline(text: string, file = '', baseDir = file ? 
       }
     }
     dedupe(errors);
+    // Unknown fields alone (a typo like `dashboards2`): leave them out and check the rest too, so one typo
+    // does not hide every other error. Any other shape error stops here: the checks below rely on it.
+    const unknown = (validate.errors ?? []).filter((e) => e.keyword === 'additionalProperties');
+    if (!unknown.length || !(validate.errors ?? []).every((e) => ['additionalProperties', 'oneOf', 'anyOf', 'if'].includes(e.keyword))) return { errors };
+    const pruned = withoutFields(spec, unknown.map((e) => [...e.instancePath.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')), (e.params as { additionalProperty: string }).additionalProperty]));
+    if (!validate(pruned)) return { errors };
+    await new Compiler(pruned, map, baseDir, errors).compile(text, file);
+    dedupe(errors);
+    errors.sort((a, b) => a.line - b.line || a.column - b.column);
     return { errors };
   }
 
@@ -123,6 +128,17 @@ export async function compilePipeline(text: string, file = '', baseDir = file ? 
   dedupe(errors);
   errors.sort((a, b) => a.line - b.line || a.column - b.column);
   return errors.length ? { errors } : { pipeline, errors };
+}
+
+/** A deep copy of the spec without the fields at these paths. */
+function withoutFields(spec: Record<string, any>, paths: string[][]): Record<string, any> {
+  const copy = structuredClone(spec);
+  for (const path of paths) {
+    let node: any = copy;
+    for (const seg of path.slice(0, -1)) node = node?.[seg];
+    if (node && typeof node === 'object') delete node[path.at(-1)!];
+  }
+  return copy;
 }
 
 /**
@@ -250,7 +266,9 @@ class Compiler {
         validate = eventValidator(schema, this.baseDir);
       } catch (err) {
         this.err(['sources', name, 'schema'], `cannot load event schema '${schema}': ${(err as Error).message.split('\n')[0]}`);
-        continue;
+        // The source still exists (reducers reading it are not "unknown stream" errors too); no pipeline is
+        // built from a file with errors, so this validator never sees an event.
+        validate = () => `event schema '${schema}' did not load`;
       }
       const { kind, path, schema: _s, max_depth, max_nodes, max_clock_skew, min_event_time, ...options } = def;
       const maxDepth: number = max_depth ?? DEFAULT_MAX_DEPTH;
@@ -490,7 +508,8 @@ class Compiler {
       const op = await this.resolveOperator(def.op, [...at, 'op']);
       let params: unknown = def.params ?? {};
       if (op) {
-        const validate = ajv().compile(op.params as JsonSchema);
+        // Built-in params schemas are ours (checked in a test); a custom operator's is checked against the meta-schema.
+        const validate = isCustomOperatorSpec(def.op) ? ajv().compile(op.params as JsonSchema) : shippedValidator(`op_${op.name}`, op.params);
         if (!validate(params)) {
           for (const e of oneErrorPerPath(validate.errors ?? [])) {
             const sub = e.instancePath.split('/').slice(1);
@@ -703,6 +722,11 @@ class Compiler {
           this.err(cat, `reducer '${reducer}' is keyed by '${r.key.name}': it cannot be shown per ${member} (key it by ${member}, by ${group.key.name}, or by a composite key with ${member})`);
           continue;
         }
+        const problem = viewFieldProblem(r.op.viewSchema, field);
+        if (problem) {
+          this.err(cat, `column '${alias}': ${problem.message.replace('the view', `the view of '${reducer}' (${r.op.name})`)}`, { hint: problem.hint });
+          continue;
+        }
         columns.push({ name: alias, reducer, field });
       }
       const summary: CompiledSummary[] = [];
@@ -718,7 +742,7 @@ class Compiler {
           continue;
         }
         const params = sdef.params ?? {};
-        const validate = ajv().compile(aggregator.params as JsonSchema);
+        const validate = shippedValidator(`agg_${aggregator.name}`, aggregator.params);
         if (!validate(params)) {
           this.err([...sat, 'params'], `bad params for '${aggregator.name}': ${describeErrors(validate.errors).replace('(event)', 'params')}`);
           continue;

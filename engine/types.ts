@@ -55,6 +55,12 @@ export interface Operator<S = any, P = any> {
   view?(state: S, params: P, now: number): Json;
   /** JSON Schema of the events this operator emits (lets the compiler check consumers' paths). */
   readonly emits?: JsonSchema;
+  /**
+   * JSON Schema of what `view` returns (the state itself without a view): lets the compiler check the
+   * fields dashboards and aggregations read (`score.mean`), which would otherwise show as empty columns.
+   * Objects without `additionalProperties` are closed; `{}` (or none) is not checked.
+   */
+  readonly viewSchema?: JsonSchema;
   /** A YAML example of the reducer entry, shown in the operator reference. */
   readonly example: string;
 }

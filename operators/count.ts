@@ -8,5 +8,6 @@ export const count: Operator<number, Record<string, never>> = {
   init: () => 0,
   reduce: (n) => n + 1,
   merge: (a, b) => a + b,
+  viewSchema: { type: 'integer' },
   example: `events: { from: [extension], key: student, op: count }`,
 };

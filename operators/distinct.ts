@@ -89,5 +89,6 @@ export const distinct: Operator<DistinctState, { get: Accessor; bound: number }>
     return { values: null, registers: ra.map((x, i) => Math.max(x, rb[i])) };
   },
   view: (s): Json => (s.values ? { count: s.values.length, exact: true } : { count: Math.round(estimate(s.registers!)), exact: false, standard_error: HLL_STANDARD_ERROR }),
+  viewSchema: { type: 'object', additionalProperties: false, properties: { count: { type: 'integer' }, exact: { type: 'boolean' }, standard_error: { type: 'number' } } },
   example: `docs_touched: { from: [extension], key: student, op: distinct, params: { field: $.doc_id } }`,
 };

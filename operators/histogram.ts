@@ -30,5 +30,6 @@ export const histogram: Operator<number[], { get: Accessor; bounds: number[] }> 
   },
   merge: (a, b) => a.map((x, i) => x + b[i]),
   view: (s, p) => s.map((count, i) => ({ lt: i < p.bounds.length ? p.bounds[i] : null, count })),
+  viewSchema: { type: 'array', items: { type: 'object', additionalProperties: false, properties: { lt: { type: ['number', 'null'] }, count: { type: 'integer' } } } },
   example: `burst_sizes: { from: [burst], key: student, op: histogram, params: { field: $.count, bounds: [5, 10, 20, 50] } }`,
 };

@@ -46,5 +46,6 @@ export const pauses: Operator<PauseState, { threshold: number }> = {
     pauses: s.pauses,
     mean_pause_ms: s.pauses ? s.pause_ms / s.pauses : null,
   }),
+  viewSchema: { type: 'object', additionalProperties: false, properties: { bursts: { type: 'integer' }, mean_burst_len: { type: ['number', 'null'] }, pauses: { type: 'integer' }, mean_pause_ms: { type: ['number', 'null'] } } },
   example: `pauses: { from: [extension], key: student, where: "event == 'keystroke'", op: pauses, params: { threshold: 2s } }`,
 };

@@ -41,5 +41,6 @@ export const rate: Operator<RateState, { horizon: number; bucket: number }> = {
     for (const [start, c] of s.buckets) if (start + p.bucket > from) n += c;
     return { per_minute: Math.round((n / (p.horizon / 60_000)) * 100) / 100, events: n };
   },
+  viewSchema: { type: 'object', additionalProperties: false, properties: { per_minute: { type: 'number' }, events: { type: 'integer' } } },
   example: `activity: { from: [extension], key: student, op: rate, params: { horizon: 5m } }`,
 };

@@ -56,11 +56,33 @@ export async function loadCustomOperator(spec: string, baseDir: string): Promise
   } catch (err) {
     throw new Error(`cannot load operator module '${spec}': ${(err as Error).message.split('\n')[0]}`);
   }
-  const op = (mod.default ?? mod.operator) as Partial<Operator> | undefined;
+  const op = operatorIn(mod);
   const missing = ['name', 'params', 'init', 'reduce'].filter((k) => !op || (op as Record<string, unknown>)[k] === undefined);
   if (!op || missing.length) {
-    throw new Error(`'${spec}' does not export an operator (default export or \`operator\`): missing ${missing.join(', ')}`);
+    throw new Error(`'${spec}' does not export an operator (default export or \`operator\`): missing ${missing.join(', ')}; found ${describeExports(mod)}`);
   }
   if (typeof op.init !== 'function' || typeof op.reduce !== 'function') throw new Error(`'${spec}': init and reduce must be functions`);
   return { summary: '', example: '', ...op } as Operator;
+}
+
+/**
+ * The operator a module exports. A .ts file in a folder whose package.json does not say `"type": "module"`
+ * (or that has none: a folder of one's own) is loaded as CommonJS, so its `export default` arrives as
+ * `default.default`: look there too.
+ */
+function operatorIn(mod: Record<string, unknown>): Partial<Operator> | undefined {
+  const candidates = [mod.default, mod.operator, (mod.default as Record<string, unknown> | undefined)?.default, (mod.default as Record<string, unknown> | undefined)?.operator];
+  const objects = candidates.filter((c): c is Partial<Operator> => c !== null && typeof c === 'object');
+  return objects.find((c) => typeof c.reduce === 'function') ?? objects.find((c) => 'name' in c) ?? objects[0];
+}
+
+/** What a module that is not an operator does export, for the error message. */
+function describeExports(loaded: Record<string, unknown>): string {
+  // Loaded as CommonJS: the module's exports are the default export's fields.
+  const inner = loaded.default as Record<string, unknown> | undefined;
+  const mod = inner && typeof inner === 'object' && Object.hasOwn(inner, 'default') ? inner : loaded;
+  const shown = (v: unknown) => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? `an object with {${Object.keys(v as object).join(', ')}}` : `a ${typeof v}`);
+  const names = Object.keys(mod).filter((k) => k !== '__esModule' && k !== 'module.exports');
+  if (!names.length) return 'no exports';
+  return names.map((k) => `${k === 'default' ? 'a default export' : `'${k}'`}: ${shown(mod[k])}`).join('; ');
 }

@@ -52,5 +52,6 @@ export const revisions: Operator<RevisionState, { pause: number }> = {
     return s;
   },
   view: (s) => ({ revisions: s.revisions, deleted_chars: s.deleted_chars }),
+  viewSchema: { type: 'object', additionalProperties: false, properties: { revisions: { type: 'integer' }, deleted_chars: { type: 'integer' } } },
   example: `revisions: { from: [extension], key: student, where: "event == 'keystroke'", op: revisions, params: { pause: 2s } }`,
 };

@@ -166,5 +166,6 @@ export const sessionWindow: Operator<SessionState, P> = {
       sum: { type: 'number' },
     },
   },
+  viewSchema: { type: 'object', additionalProperties: false, properties: { closed: { type: 'integer' }, open: { anyOf: [{ type: 'null' }, { type: 'object', additionalProperties: false, properties: { window_start: { type: 'number' }, window_end: { type: 'number' }, count: { type: 'integer' } } }] }, held: { type: 'array', items: { type: 'object', additionalProperties: false, properties: { window_start: { type: 'number' }, window_end: { type: 'number' }, count: { type: 'integer' } } } } } },
   example: `bursts: { from: [extension], key: student, where: "event == 'keystroke'", op: session_window, params: { gap: 2s, allowed_lateness: 5s }, emit: burst, late: late_keys }`,
 };

@@ -21,6 +21,7 @@ export const sum: Operator<number, FieldParams> = {
   init: () => 0,
   reduce: (s, e, _c, p) => s + (numberAt(p.get, e) ?? 0),
   merge: (a, b) => a + b,
+  viewSchema: { type: 'number' },
   example: `chars: { from: [burst], key: student, op: sum, params: { field: $.count } }`,
 };
 
@@ -35,6 +36,7 @@ function extremum(name: 'min' | 'max', pick: (a: number, b: number) => number, w
     init: () => null,
     reduce: (s, e, _c, p) => combine(s, numberAt(p.get, e) ?? null),
     merge: combine,
+    viewSchema: { type: ['number', 'null'] },
     example,
   };
 }
@@ -58,6 +60,7 @@ export const first: Operator<Stamped, FieldParams> = {
   },
   merge: (a, b) => (a === null ? b : b === null ? a : b.t < a.t ? b : a),
   view: (s) => (s === null ? null : s.v),
+  viewSchema: {}, // the field's value: any JSON
   example: `first_doc: { from: [extension], key: student, op: first, params: { field: $.doc_id } }`,
 };
 
@@ -74,6 +77,7 @@ export const last: Operator<Stamped, FieldParams> = {
   },
   merge: (a, b) => (a === null ? b : b === null ? a : b.t >= a.t ? b : a),
   view: (s) => (s === null ? null : s.v),
+  viewSchema: {}, // the field's value: any JSON
   example: `current_doc: { from: [extension], key: student, op: last, params: { field: $.doc_id } }`,
 };
 
@@ -95,5 +99,6 @@ export const lastN: Operator<Json[], { get: Accessor; n: number }> = {
     if (s.length > p.n) s.splice(0, s.length - p.n);
     return s;
   },
+  viewSchema: { type: 'array' },
   example: `recent_keys: { from: [extension], key: student, where: "event == 'keystroke'", op: last_n, params: { n: 20, field: $.keystroke.key } }`,
 };

@@ -1,7 +1,7 @@
 import type { Operator } from '../engine/types.js';
 import { durationSchema } from '../engine/duration.js';
 import { durationParam, paramError, pathParam } from './params.js';
-import { initWindows, latenessDescription, reduceWindows, viewWindows, windowEmits, type WindowParams, type WindowState } from './window-core.js';
+import { initWindows, latenessDescription, reduceWindows, viewWindows, windowEmits, windowView, type WindowParams, type WindowState } from './window-core.js';
 
 export const slidingWindow: Operator<WindowState, WindowParams> = {
   name: 'sliding_window',
@@ -27,5 +27,6 @@ export const slidingWindow: Operator<WindowState, WindowParams> = {
   reduce: reduceWindows,
   view: viewWindows,
   emits: windowEmits,
+  viewSchema: windowView,
   example: `last_5m: { from: [extension], key: student, op: sliding_window, params: { size: 5m, every: 1m }, emit: five_minutes }`,
 };

@@ -53,5 +53,6 @@ export const stats: Operator<StatsState, { get: Accessor }> = {
     const variance = s.n > 1 ? s.m2 / (s.n - 1) : 0;
     return { count: s.n, sum: s.sum, mean: s.n ? s.mean : null, variance, stddev: Math.sqrt(variance), min: s.min, max: s.max };
   },
+  viewSchema: { type: 'object', additionalProperties: false, properties: { count: { type: 'integer' }, sum: { type: 'number' }, mean: { type: ['number', 'null'] }, variance: { type: 'number' }, stddev: { type: 'number' }, min: { type: ['number', 'null'] }, max: { type: ['number', 'null'] } } },
   example: `burst_stats: { from: [burst], key: student, op: stats, params: { field: $.count } }`,
 };

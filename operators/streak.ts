@@ -38,5 +38,6 @@ export const streak: Operator<StreakState, { gap: number }> = {
     return s;
   },
   view: (s) => ({ current: s.current, longest: s.longest, gaps: s.gaps, mean_gap_ms: s.gaps ? s.gap_total_ms / s.gaps : null, max_gap_ms: s.gaps ? s.gap_max_ms : null }),
+  viewSchema: { type: 'object', additionalProperties: false, properties: { current: { type: 'integer' }, longest: { type: 'integer' }, gaps: { type: 'integer' }, mean_gap_ms: { type: ['number', 'null'] }, max_gap_ms: { type: ['number', 'null'] } } },
   example: `focus: { from: [extension], key: student, op: streak, params: { gap: 1m } }`,
 };

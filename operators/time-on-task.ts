@@ -45,5 +45,6 @@ export const timeOnTask: Operator<TimeOnTaskState, { idle: number }> = {
     last_seen: s.last_seen,
     idle: s.last_seen === null ? true : now - s.last_seen >= p.idle,
   }),
+  viewSchema: { type: 'object', additionalProperties: false, properties: { active_ms: { type: 'number' }, active_minutes: { type: 'number' }, sessions: { type: 'integer' }, last_seen: { type: ['number', 'null'] }, idle: { type: 'boolean' } } },
   example: `time_on_task: { from: [extension], key: student, op: time_on_task, params: { idle_after: 5m } }`,
 };

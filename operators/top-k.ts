@@ -47,5 +47,6 @@ export const topK: Operator<TopKState, { get: Accessor; k: number; capacity: num
       .sort((a, b) => b[1] - a[1] || (a[0] < b[0] ? -1 : 1))
       .slice(0, p.k)
       .map(([value, count, error]) => ({ value, count, error })),
+  viewSchema: { type: 'array', items: { type: 'object', additionalProperties: false, properties: { value: {}, count: { type: 'integer' }, error: { type: 'integer' } } } },
   example: `top_keys: { from: [extension], key: student, where: "event == 'keystroke'", op: top_k, params: { field: $.keystroke.key, k: 5 } }`,
 };

@@ -1,7 +1,7 @@
 import type { Operator } from '../engine/types.js';
 import { durationSchema } from '../engine/duration.js';
 import { durationParam, pathParam } from './params.js';
-import { initWindows, latenessDescription, reduceWindows, viewWindows, windowEmits, type WindowParams, type WindowState } from './window-core.js';
+import { initWindows, latenessDescription, reduceWindows, viewWindows, windowEmits, windowView, type WindowParams, type WindowState } from './window-core.js';
 
 export const tumblingWindow: Operator<WindowState, WindowParams> = {
   name: 'tumbling_window',
@@ -24,5 +24,6 @@ export const tumblingWindow: Operator<WindowState, WindowParams> = {
   reduce: reduceWindows,
   view: viewWindows,
   emits: windowEmits,
+  viewSchema: windowView,
   example: `per_minute: { from: [extension], key: student, op: tumbling_window, params: { size: 1m, allowed_lateness: 10s }, emit: minute, late: late_events }`,
 };

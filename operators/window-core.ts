@@ -74,6 +74,16 @@ export const windowEmits = {
   },
 };
 
+/** What viewWindows returns (the compiler checks dashboard fields against it). */
+export const windowView = {
+  type: 'object',
+  additionalProperties: false,
+  properties: {
+    closed: { type: 'integer' },
+    open: { type: 'array', items: { type: 'object', additionalProperties: false, properties: { window_start: { type: 'number' }, window_end: { type: 'number' }, count: { type: 'integer' }, sum: { type: 'number' } } } },
+  },
+};
+
 export const viewWindows = (s: WindowState, p: WindowParams) => ({
   closed: s.closed,
   open: Object.keys(s.open)

@@ -69,5 +69,6 @@ export const wordsPerMinute: Operator<WpmState, WpmParams> = {
     for (const [start, c] of s.recent ?? []) if (start + p.bucket > from) chars += c;
     return { wpm: Math.round((chars / 5 / (p.window / 60_000)) * 10) / 10, keystrokes: s.keystrokes };
   },
+  viewSchema: { type: 'object', additionalProperties: false, properties: { wpm: { type: 'number' }, keystrokes: { type: 'integer' } } },
   example: `typing: { from: [extension], key: student, where: "event == 'keystroke'", op: words_per_minute, params: { window: 2m } }`,
 };

@@ -7,11 +7,11 @@ a Markdown report with figure, baseline, ratio and goal, and SVG plots. Every wo
 its own servers (a throwaway redis-server on a free loopback port) and stops by itself.
 
 Workloads: replay, operators, redis, http-ingest, ws-ingest, dashboard-latency, dashboard-load, memory,
-archive, recovery, soak (in --quick: 6 seconds).
+archive, recovery, soak (in --quick: 6 seconds), cli (cold start of --help, validate, test).
 Options:
   --quick      a smoke run (under 2 minutes; CI runs it and asserts nothing about speed)
   --only LIST  run only these workloads
-  --out DIR    where to write the report (default bench/results)
+  --out DIR    where to write the report (default bench/results; --quick: bench/results/quick, git-ignored)
   --checkpoint URL  also time recovery with \`serve --checkpoint URL\` (e.g. postgres://...), besides the
                file log
   --duration D  soak: how long to hold half the maximum load (default 30m; e.g. 90s, 5m, 1h)

@@ -25,7 +25,8 @@ Options:
   --rate N         instead of --speed: aim at about N events per second in total
   --duration S     stop after S seconds (default: run until Ctrl-C)
   --seed N         random seed of the classroom (default 1)
-  --port N         dashboard port (default 8080; 0 picks a free port)
+  --port N         dashboard port (default $PORT or 8080, or a free port when that is taken; 0 picks a
+                   free port)
   --no-server      do not serve the dashboard; print the overview only
   --pipeline FILE  another pipeline (default pipelines/writing-observer.yaml)
   --help           this text`;
@@ -64,7 +65,7 @@ export const demoCommand: Command = {
     await engine.start();
 
     let server: Server | undefined;
-    if (!options['no-server']) server = await startDashboard(pipeline, engine, options.port === undefined ? 8080 : Number(options.port));
+    if (!options['no-server']) server = await startDashboard(pipeline, engine, options.port === undefined ? undefined : Number(options.port));
     const stream = [...pipeline.sources.keys()][0];
     const classroom = new Classroom({ students, seed: Number(options.seed ?? 1), start: Date.now(), stream });
     const events = classroom.events();
@@ -108,22 +109,33 @@ export const demoCommand: Command = {
 };
 
 
-async function startDashboard(pipeline: import('../types.js').CompiledPipeline, engine: Engine, port: number): Promise<Server | undefined> {
+/** The demo's usual port: $PORT (as many dev servers read it), else 8080. */
+const defaultPort = Number(process.env.PORT) || 8080;
+
+/**
+ * The dashboard on --port, or $PORT or 8080. 8080 taken (another demo, a dev server): a free port instead, said
+ * plainly; a --port given and taken, or any other failure: the demo stops (a demo without its dashboard
+ * is not what `npm start` promised).
+ */
+async function startDashboard(pipeline: import('../types.js').CompiledPipeline, engine: Engine, port: number | undefined): Promise<Server | undefined> {
   // The server module is optional at build time (it is a separate part); load it by path.
   const path = '../server/index.js';
+  const mod = (await import(path)) as { startServer?: (o: Record<string, unknown>) => Promise<Server> };
+  if (!mod.startServer) return undefined;
+  process.env.LOFLOW_LOG_LEVEL ??= 'warn'; // the demo's terminal is for the class overview
+  let s: Server;
   try {
-    const mod = (await import(path)) as { startServer?: (o: Record<string, unknown>) => Promise<Server> };
-    if (!mod.startServer) return undefined;
-    process.env.LOFLOW_LOG_LEVEL ??= 'warn'; // the demo's terminal is for the class overview
-    const s = await mod.startServer({ pipeline, engine, port, demo: true });
-    const roster = [...pipeline.rosters.values()][0];
-    const teacher = roster?.column(roster.members(roster.groups()[0])[0] ?? '', 'teacher');
-    console.log(`\nloflow demo: dashboard at ${s.url}/?token=demo-${teacher}  (every roster teacher T has the token demo-T)\n`);
-    return s;
+    s = await mod.startServer({ pipeline, engine, port: port ?? defaultPort, demo: true });
   } catch (err) {
-    console.error(`dashboard server not started: ${(err as Error).message}`);
-    return undefined;
+    if ((err as NodeJS.ErrnoException).code !== 'EADDRINUSE') throw new Error(`dashboard server not started: ${(err as Error).message}`);
+    if (port !== undefined) throw new Error(`port ${port} is in use: choose another with --port N (npm start -- --port N), or --port 0 for a free one`);
+    s = await mod.startServer({ pipeline, engine, port: 0, demo: true });
+    console.log(`port ${defaultPort} is in use: the dashboard is on a free port instead (choose one with --port N: npm start -- --port N)`);
   }
+  const roster = [...pipeline.rosters.values()][0];
+  const teacher = roster?.column(roster.members(roster.groups()[0])[0] ?? '', 'teacher');
+  console.log(`\nloflow demo: dashboard at ${s.url}/?token=demo-${teacher}  (every roster teacher T has the token demo-T)\n`);
+  return s;
 }
 
 function printOverview(engine: Engine, fed: number): void {

@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { Classroom } from '../classroom.js';
 import type { Command } from './command.js';
+import { Progress } from './progress.js';
 
 const usage = `loflow generate [options]
 
@@ -29,14 +30,18 @@ export const generateCommand: Command = {
     });
     const out = typeof options.out === 'string' ? createWriteStream(options.out) : process.stdout;
     let buf = '';
+    let n = 0;
+    const progress = new Progress('generate', count); // on a terminal only: stderr, never the NDJSON
     for (const e of classroom.events(count)) {
       buf += JSON.stringify(e) + '\n';
+      if (++n % 4096 === 0) progress.update(n);
       if (buf.length > 1 << 20) {
         if (!out.write(buf)) await once(out, 'drain');
         buf = '';
       }
     }
     out.write(buf);
+    progress.done();
     if (out !== process.stdout) {
       (out as NodeJS.WritableStream).end();
       await once(out, 'finish');

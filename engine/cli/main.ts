@@ -1,23 +1,8 @@
-// `loflow <command>`: commands are plain objects registered here, each in its own file.
-import { archiveCommand } from './archive-command.js';
-import { auditCommand } from './audit-command.js';
-import { benchCommand } from './bench-command.js';
-import { invoke, type Command } from './command.js';
-import { deadletterCommand } from './deadletter-command.js';
-import { demoCommand } from './demo-command.js';
-import { diffCommand } from './diff-command.js';
-import { generateCommand } from './generate-command.js';
-import { planCommand } from './plan-command.js';
-import { replayCommand } from './replay-command.js';
-import { rosterCommand } from './roster-command.js';
-import { runCommand, serveCommand } from './serve-command.js';
-import { stateCommand } from './state-command.js';
-import { tapCommand } from './tap-command.js';
-import { testCommand } from './test-command.js';
-import { tokenCommand } from './token-command.js';
-import { validateCommand } from './validate-command.js';
-
-const commands: Command[] = [demoCommand, validateCommand, testCommand, planCommand, diffCommand, replayCommand, serveCommand, runCommand, rosterCommand, archiveCommand, auditCommand, stateCommand, tapCommand, tokenCommand, deadletterCommand, benchCommand, generateCommand];
+// `loflow <command>`: the commands are a table (commands.ts), each imported only when it runs, so --help and
+// every command start fast (a command pays only for its own dependencies).
+import { didYouMean } from '../did-you-mean.js';
+import { invoke } from './command.js';
+import { commands } from './commands.js';
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
@@ -42,12 +27,13 @@ async function main(argv: string[]): Promise<number> {
     console.log(version);
     return 0;
   }
-  const command = commands.find((c) => c.name === name);
-  if (!command) {
-    console.error(`unknown command '${name}'\n\n${help()}`);
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
+    const hint = didYouMean(name, commands.map((c) => c.name));
+    console.error(`unknown command '${name}'${hint.startsWith('did you') ? `: ${hint}` : ''}\n\n${help()}`);
     return 2;
   }
-  return invoke(command, rest);
+  return invoke(await entry.load(), rest);
 }
 
 /**

@@ -77,7 +77,8 @@ export const testCommand: Command = {
     const filter = typeof options.filter === 'string' ? options.filter : undefined;
     const style = styleFor(process.stdout);
     const reports: PipelineReport[] = [];
-    for (const file of positionals) {
+    // `loflow test pipelines/*.yaml` names x.test.yaml too: that means x.yaml's tests, run once.
+    for (const file of new Set(positionals.map((f) => f.replace(/\.test\.(ya?ml)$/, '.$1')))) {
       let report = await runPipeline(file, filter, testFile);
       if (options.update && report.outcomes.some((o) => !o.ok)) {
         let update: UpdateResult;

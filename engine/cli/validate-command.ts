@@ -1,11 +1,13 @@
 import { compilePipelineFile, formatError } from '../compiler.js';
 import type { Command } from './command.js';
+import { checkTestFile, isTestFile } from './validate-tests.js';
 
 const usage = `loflow validate <pipeline.yaml>... [--json]
 
 Checks pipeline files: YAML syntax, the pipeline schema, operators and their params, stream/key/roster
 references, expressions, JSON paths, cycles. Prints every error as file:line:col: message and exits 1,
-or prints a one-line summary per file and exits 0.
+or prints a one-line summary per file and exits 0. A <name>.test.yaml file is checked as the tests of
+<name>.yaml beside it (what \`loflow test\` would load), so \`loflow validate pipelines/*.yaml\` works.
 
 Options:
   --json   print {file, ok, errors[]} per file as JSON
@@ -21,6 +23,13 @@ export const validateCommand: Command = {
     let failed = false;
     const report = [];
     for (const file of positionals) {
+      // `validate pipelines/*.yaml` also names the tests: check them as tests of the pipeline beside them.
+      if (isTestFile(file)) {
+        const r = await checkTestFile(file, !options.json);
+        failed ||= !r.ok;
+        report.push(r);
+        continue;
+      }
       const { pipeline, errors } = await compilePipelineFile(file);
       failed ||= errors.length > 0;
       report.push({ file, ok: errors.length === 0, errors });

@@ -214,7 +214,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
 
   logRequests(log, server);
   const unlogEngine = logEngine(log, engine);
-  await server.start();
+  try {
+    await server.start();
+  } catch (err) {
+    // Port taken, say: leave the engine as it was, so the caller can try another port or stop cleanly.
+    unlogEngine();
+    engine.off('reload', onReload);
+    hub.close();
+    sockets.close();
+    throw err;
+  }
   const url = `http://${server.info.host}:${server.info.port}`;
   log.info({ url, pipeline: pipeline.name, state: engine.store.kind, log: engine.log.kind }, 'loflow server started');
   return {

@@ -3,14 +3,26 @@
 // resumes; reducer failures are summed per reducer and logged at most every 10 s; requests answered with an
 // error are logged (4xx at info, 5xx at warn), successful ones only at debug; dashboard refresh intervals are
 // logged when overload makes them grow or shrink.
-import pino, { type Logger } from 'pino';
+import { createRequire } from 'node:module';
+import pino, { type DestinationStream, type Logger } from 'pino';
 import type { Server } from '@hapi/hapi';
 import type { BatchInfo, Engine } from '../runtime.js';
 
 export type { Logger };
 
+/**
+ * JSON lines for machines (piped, collected), readable lines for a person at a terminal (pino-pretty, loaded
+ * only then). LOFLOW_LOG_FORMAT=json or pretty overrides the guess.
+ */
 export function createLogger(level = process.env.LOFLOW_LOG_LEVEL ?? 'info'): Logger {
-  return pino({ level, base: { service: 'loflow' } }, pino.destination({ fd: 2, sync: false }));
+  const format = process.env.LOFLOW_LOG_FORMAT || (process.stderr.isTTY ? 'pretty' : 'json');
+  return pino({ level, base: { service: 'loflow' } }, format === 'pretty' ? prettyStream() : pino.destination({ fd: 2, sync: false }));
+}
+
+function prettyStream(): DestinationStream {
+  // In this thread (not a transport worker): a terminal's few lines a second need no worker's start-up.
+  const pretty = createRequire(import.meta.url)('pino-pretty') as typeof import('pino-pretty');
+  return pretty({ destination: 2, colorize: process.stderr.isTTY === true, translateTime: 'SYS:HH:MM:ss.l', ignore: 'pid,hostname,service' });
 }
 
 export function logEngine(log: Logger, engine: Engine): () => void {

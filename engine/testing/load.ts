@@ -1,28 +1,18 @@
 // Find and check a pipeline's tests: its `tests:` section and `<name>.test.yaml` beside it. Every problem is
 // reported at file:line:col (like the compiler's errors), all at once, before any test runs.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { fileLimits, readBoundedText } from '../bounded-read.js';
 import { basename, dirname, join, resolve } from 'node:path';
 import { isScalar, LineCounter, parseDocument } from 'yaml';
-import type { ErrorObject, ValidateFunction } from 'ajv';
+import type { ErrorObject } from 'ajv';
 import { didYouMean, SourceMap, type Path } from '../compiler/source-map.js';
-import { ajv } from '../event-schemas.js';
-import { packageRoot } from '../paths.js';
+import { testFileSchemaValidator } from '../compiler/shipped-schemas.js';
 import type { CompiledPipeline, Json, PipelineError } from '../types.js';
 import type { ArrayMode, MatchMode } from './match.js';
 import type { Expectation, PipelineTest, Position, TestSource } from './model.js';
 
-const SCHEMA_ID = 'https://loflow.dev/schemas/pipeline.schema.json';
-
-let fileValidator: ValidateFunction | undefined;
-/** The test-file schema: `$defs/testFile` of the pipeline schema (the one editors use). */
-function validateTestFile(): ValidateFunction {
-  if (fileValidator) return fileValidator;
-  const a = ajv();
-  if (!a.getSchema(SCHEMA_ID)) a.addSchema(JSON.parse(readFileSync(join(packageRoot, 'schemas/pipeline.schema.json'), 'utf8')));
-  fileValidator = a.compile({ $ref: `${SCHEMA_ID}#/$defs/testFile` });
-  return fileValidator;
-}
+/** The test-file schema: `$defs/testFile` of the pipeline schema (the one editors use), precompiled at build. */
+const validateTestFile = testFileSchemaValidator;
 
 /** `pipelines/x.yaml` -> `pipelines/x.test.yaml` */
 export function testFileOf(pipelineFile: string): string {

@@ -1,13 +1,14 @@
 // A custom operator: the longest word a student has typed, from keystroke events.
-// Use it in a pipeline as `op: ./operators/longest-word.ts`.
-import type { Operator } from '../../engine/types.js';
+// Use it in a pipeline as `op: ./operators/longest-word.ts`. It works copied to any folder: the import is
+// types only (erased when loaded), and gives an editor loflow's types when loflow is installed.
+import type { Operator } from 'loflow/operator';
 
 interface State {
   longest: string;
   current: string;
 }
 
-const operator: Operator<State, { field: string }> = {
+export default {
   name: 'longest_word',
   summary: 'The longest word typed so far.',
   params: {
@@ -25,6 +26,4 @@ const operator: Operator<State, { field: string }> = {
     return s;
   },
   example: `longest: { from: [extension], key: student, op: ./operators/longest-word.ts }`,
-};
-
-export default operator;
+} satisfies Operator<State, { field: string }>;

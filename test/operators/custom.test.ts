@@ -57,9 +57,9 @@ describe('custom operators', () => {
   it('gives a clear error for a missing file, a module without an operator, a half operator, a syntax error', async () => {
     await expect(loadCustomOperator('./no-such.ts', dir)).rejects.toThrow(/cannot load operator module '\.\/no-such\.ts'/);
     await expect(loadCustomOperator('./nothing.mjs', dir)).rejects.toThrow(
-      "'./nothing.mjs' does not export an operator (default export or `operator`): missing name, params, init, reduce",
+      "'./nothing.mjs' does not export an operator (default export or `operator`): missing name, params, init, reduce; found 'something': a number",
     );
-    await expect(loadCustomOperator('./half.mjs', dir)).rejects.toThrow(/: missing reduce$/);
+    await expect(loadCustomOperator('./half.mjs', dir)).rejects.toThrow(/: missing reduce; found a default export: an object with \{name, params, init\}$/);
     await expect(loadCustomOperator('./not-fn.mjs', dir)).rejects.toThrow("'./not-fn.mjs': init and reduce must be functions");
     await expect(loadCustomOperator('./broken.ts', dir)).rejects.toThrow(/cannot load operator module '\.\/broken\.ts'/);
   });

@@ -1,0 +1,57 @@
+// Issue #15.1: `--help` and `validate` load no command but their own and none of the heavy dependencies
+// (the import recorder hook lists every module the real binary resolves); the command table's summaries
+// match the commands; a mistyped command gets a did-you-mean.
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { describe, expect, it } from 'vitest';
+import { commands } from '../../engine/cli/commands.js';
+import { bin, root, run } from './run-cli.js';
+
+const heavy = ['@dbos-inc', '@hapi', 'helia', '@helia', 'ipfs-car', 'ioredis', 'pg', 'pg-pool', '@ipld', 'multiformats', 'ws', 'pino', 'prom-client', 'ajv', 'tsx'];
+
+/** The packages (node_modules/<name>) and loflow modules (dist/...) a `loflow ...args` run resolved. */
+async function imported(...args: string[]): Promise<{ packages: Set<string>; own: string[] }> {
+  const dir = mkdtempSync(join(tmpdir(), 'loflow-imports-'));
+  const log = join(dir, 'imports.txt');
+  try {
+    await promisify(execFile)('node', ['--import', join(root, 'test/cli/import-recorder.mjs'), bin, ...args], { cwd: root, env: { ...process.env, LOFLOW_IMPORT_LOG: log } });
+    const urls = readFileSync(log, 'utf8').trim().split('\n');
+    const packages = new Set(urls.flatMap((u) => [...u.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)].map((m) => m[1])));
+    return { packages, own: urls.filter((u) => u.includes('/dist/')).map((u) => u.replace(/.*\/dist\//, '')) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+describe('cold start', () => {
+  it('validate of the demo pipeline imports no heavy dependency and no other command', async () => {
+    const { packages, own } = await imported('validate', 'pipelines/writing-observer.yaml');
+    expect(packages.has('yaml')).toBe(true); // the recorder works: validate's own dependency is seen
+    for (const p of heavy) expect(packages.has(p), `validate imported ${p}`).toBe(false);
+    expect(own.filter((f) => f.startsWith('engine/cli/') && f.endsWith('-command.js'))).toEqual(['engine/cli/validate-command.js']);
+    expect(own.some((f) => f.startsWith('engine/server/') || f.startsWith('archive/') && f !== 'archive/learners.js')).toBe(false);
+  });
+
+  it('--help imports no command and no dependency', async () => {
+    const { packages, own } = await imported('--help');
+    expect([...packages]).toEqual([]);
+    expect(own.filter((f) => f.endsWith('-command.js'))).toEqual([]);
+  });
+
+  it("the table's summaries are the commands' own, and every entry loads its command", async () => {
+    for (const entry of commands) {
+      const command = await entry.load();
+      expect(command.name).toBe(entry.name);
+      expect(command.summary).toBe(entry.summary);
+    }
+  });
+
+  it('a mistyped command: did you mean, exit 2', async () => {
+    const r = await run('valdate', 'x.yaml');
+    expect(r.code).toBe(2);
+    expect(r.stderr).toMatch(/^unknown command 'valdate': did you mean 'validate'\?/);
+  });
+});
