@@ -78,11 +78,11 @@ export function placeReducers(partitions: CompiledPartitions, keys: ReadonlyMap<
   if (partitions.count === 1) return;
   const producers = new Map<string, CompiledReducer[]>();
   for (const r of reducers) for (const s of [r.emit, r.late]) if (s) producers.set(s, [...(producers.get(s) ?? []), r]);
-  const later = 'an exchange edge, which loflow does not build yet (docs/scale-out.md §6, §14 step 6)';
+  const later = 'an exchange edge (not built yet: docs/scale-out.md §6, §14 step 6)';
   const fix = `key it by '${by}' or by a composite key with '${by}', or use partitions.count: 1`;
   for (const r of reducers) {
     if (r.placement === 'exchange') {
-      err(['reducers', r.name, 'key'], `reducer '${r.name}' is keyed by '${r.key.name}', which does not hold the routing key '${by}': with partitions.count ${partitions.count} its events would have to be re-keyed to the partition of their '${r.key.name}' (${later}); ${fix}`);
+      err(['reducers', r.name, 'key'], `reducer '${r.name}' is keyed by '${r.key.name}', which does not hold the routing key '${by}': with partitions.count ${partitions.count} its events would have to be re-keyed to the partition of their '${r.key.name}': ${later}; ${fix}`);
       continue;
     }
     for (const s of r.from) {

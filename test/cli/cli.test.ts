@@ -25,6 +25,15 @@ describe('loflow CLI', () => {
     ]);
   });
 
+  it('validate: a partitioned pipeline with an exchange edge exits 1 naming the reducer, its key and the routing key', async () => {
+    const r = await run('validate', 'test/fixtures/pipelines/partitioned-exchange.yaml');
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/partitioned-exchange\.yaml:13:\d+: reducer 'class_bursts' is keyed by 'class', which does not hold the routing key 'student': with partitions.count 4 .*an exchange edge .*; key it by 'student' or by a composite key with 'student', or use partitions.count: 1 \(at reducers\.class_bursts\.key\)$/),
+      'test/fixtures/pipelines/partitioned-exchange.yaml: 1 error',
+    ]);
+  });
+
   it('replay: final states and aggregations as JSON, and the rate on stderr', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'loflow-cli-'));
     const events = join(dir, 'events.ndjson');
