@@ -7,6 +7,7 @@ import { Engine } from '../runtime.js';
 import { identityMethods, type IdentityMethod } from '../server/auth.js';
 import { startServer } from '../server/index.js';
 import { openStateStore } from '../state/open.js';
+import { partitionedStoreProblem } from './partitions-gate.js';
 import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 import { stateGate } from './state-gate.js';
@@ -75,6 +76,12 @@ export const serveCommand: Command = {
     }
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
+    const partitioned = partitionedStoreProblem(pipeline, store);
+    if (partitioned) {
+      await store.close();
+      console.error(`loflow serve: ${partitioned}`);
+      return 2;
+    }
     const archiveDir = typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive');
     // Everything that can refuse the start (another server's archive lock, an unreachable or locked
     // checkpoint) is checked before the state gate: --rebuild and --reset change the state store.
