@@ -60,6 +60,7 @@ describe('loflow CLI', () => {
     const single = join(dir, 'single.yaml');
     const text = readFileSync(fixture, 'utf8').replace('../../../pipelines/rosters/demo.csv', join(root, 'pipelines/rosters/demo.csv'));
     writeFileSync(single, text.replace(/^partitions: .*\n/m, ''));
+    expect((await run('validate', fixture)).stdout).toMatch(/^ok .*partitioned\.yaml: pipeline 'partitioned', 1 sources, 4 reducers, 1 derived streams, 1 aggregations, 0 dashboards, 4 partitions by student$/m);
     const four = await run('replay', fixture, events, '--no-log');
     const one = await run('replay', single, events, '--no-log');
     expect([four.code, one.code]).toEqual([0, 0]);
