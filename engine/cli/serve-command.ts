@@ -7,7 +7,7 @@ import { Engine } from '../runtime.js';
 import { identityMethods, type IdentityMethod } from '../server/auth.js';
 import { startServer } from '../server/index.js';
 import { openStateStore } from '../state/open.js';
-import { partitionedStoreProblem } from './partitions-gate.js';
+import { partitionedProblem } from './partitions-gate.js';
 import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 import { stateGate } from './state-gate.js';
@@ -75,8 +75,9 @@ export const serveCommand: Command = {
       return 2;
     }
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
+    const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
-    const partitioned = partitionedStoreProblem(pipeline, store);
+    const partitioned = partitionedProblem(pipeline, { store, archive: !!pipeline.archive, checkpoint: checkpointSpec });
     if (partitioned) {
       await store.close();
       console.error(`loflow serve: ${partitioned}`);
@@ -91,7 +92,6 @@ export const serveCommand: Command = {
       console.error(`loflow: the archive ${archiveDir} is in use by process ${holder} (another server of '${pipeline.name}'?); stop it first. Nothing has been changed.`);
       return 1;
     }
-    const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
     let checkpoint;
     try {
       checkpoint = await openCheckpoint(checkpointSpec, pipeline.name);

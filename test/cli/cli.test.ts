@@ -69,7 +69,7 @@ describe('loflow CLI', () => {
     expect(result).toEqual(JSON.parse(one.stdout));
     const redis = await run('replay', fixture, events, '--no-log', '--state', inject('redisUrl'));
     expect(redis.code).toBe(2);
-    expect(redis.stderr).toMatch(/^loflow replay: 'partitioned' has partitions.count 4: partitioned states in a redis store need the partition record of docs\/scale-out.md §14 step 3/);
+    expect(redis.stderr).toMatch(/^loflow replay: 'partitioned' has partitions.count 4: keeping partitioned states in a redis store needs the partition record of step 3 of docs\/scale-out.md §14 \(not built yet\)/);
   });
 
   it('replay: reports lines that are not JSON or fail the schema, and keeps going', async () => {

@@ -5,8 +5,9 @@ import { startServer, type ServerOptions } from '../../engine/server/index.js';
 
 export const demoPipeline = join(import.meta.dirname, '../../pipelines/writing-observer.yaml');
 
+/** A server of the demo pipeline (or of `opts.pipeline`: the engine runs that one too) on a free port. */
 export async function demoServer(opts: Partial<ServerOptions> = {}) {
-  const { pipeline } = await compilePipelineFile(demoPipeline);
+  const pipeline = opts.pipeline ?? (await compilePipelineFile(demoPipeline)).pipeline;
   const engine = new Engine(pipeline!);
   await engine.start();
   const s = await startServer({ pipeline: pipeline!, engine, port: 0, auth: { teacherTokens: { 'tok-ada': 't-ada', 'tok-bo': 't-bo' }, ...opts.auth }, ...opts });
