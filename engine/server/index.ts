@@ -7,6 +7,7 @@ import Hapi from '@hapi/hapi';
 import { packageRoot } from '../paths.js';
 import type { Engine } from '../runtime.js';
 import type { CompiledPipeline, DashboardSpec } from '../types.js';
+import { TokenStore } from './api-tokens.js';
 import { Auth, tokenOf, type AuthConfig } from './auth.js';
 import { DashboardHub } from './dashboard-hub.js';
 import { createLogger, logEngine, logRequests, type Logger } from './logging.js';
@@ -16,6 +17,9 @@ import { createMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
 import { sseSubscriber } from './subscribers.js';
 import { tapRoute } from './tap.js';
+import type { OidcSettings } from './oidc-settings.js';
+import type { Session } from './sessions.js';
+import type { SignIn } from './sign-in.js';
 import { attachWebSockets } from './websocket.js';
 import { isUnavailable } from '../unavailable.js';
 
@@ -26,6 +30,10 @@ export interface ServerOptions {
   host?: string;
   auth?: AuthConfig;
   limits?: Partial<Limits>;
+  /** Teacher sign-in with OpenID Connect (none: dashboards by token only). */
+  oidc?: OidcSettings;
+  /** The hashed script tokens (`loflow token create`), re-read when it changes. */
+  tokensFile?: string;
   /** Demo mode: every roster teacher gets the token `demo-<teacher>`. */
   demo?: boolean;
   /** Structured logger (default: pino on stderr at LOFLOW_LOG_LEVEL, else info). */
@@ -39,6 +47,7 @@ export interface RunningServer {
   server: Hapi.Server;
   auth: Auth;
   hub: DashboardHub;
+  signIn?: SignIn;
   stop(): Promise<void>;
 }
 
@@ -60,6 +69,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     return tokens;
   };
   const auth = new Auth(pipeline, authConfig);
+  if (opts.tokensFile) auth.tokens = new TokenStore(opts.tokensFile);
   // Configured tokens win over demo ones of the same name.
   const addDemoTokens = (p: CompiledPipeline) => {
     for (const [token, t] of demoTokens(p)) if (!auth.teacherTokens.has(token)) auth.teacherTokens.set(token, t);
@@ -81,23 +91,28 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     log[level]({ dashboard, from_ms: from, to_ms: to }, to > from ? 'dashboard refresh slowed down (overload)' : to === min ? 'dashboard refresh back to normal' : 'dashboard refresh sped up');
   });
   const server = Hapi.server({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', routes: { cors: false } });
+  // Before any route: sign-in makes the session strategy every route's (optional) default.
+  // Loaded only when configured: the OIDC client libraries add start-up time every other server would pay.
+  const signIn = opts.oidc ? await (await import('./sign-in.js')).registerSignIn(server, opts.oidc, () => engine.pipeline, log) : undefined;
+  const sessionOf = (req: Hapi.Request) => (req.auth.isAuthenticated && req.auth.strategy === 'session' ? (req.auth.credentials as unknown as Session) : undefined);
 
   for (const source of pipeline.sources.values()) {
     if (source.kind === 'http') server.route(httpIngestRoute(source, engine, auth, limits, limiter, metrics));
   }
 
   /** The dashboard and class a teacher token may read, or an HTTP error. */
-  const authorize = (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string): { d?: DashboardSpec; code?: number; error?: string } => {
+  const authorize = (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string, session?: Session): { d?: DashboardSpec; code?: number; error?: string } => {
     const token = tokenOf(headers, query);
-    const teacher = auth.teacherOf(token);
-    if (!teacher) return { code: 401, error: token ? 'not a teacher token (ingest keys cannot read dashboards)' : 'a teacher token is needed (Authorization: Bearer <token> or ?token=)' };
+    const who = auth.principalOf(token, session);
+    if (!who) return { code: 401, error: token ? 'not a teacher token (ingest keys cannot read dashboards)' : `a teacher token is needed (Authorization: Bearer <token> or ?token=)${signIn ? ', or sign in at /auth/login' : ''}` };
+    const teacher = who.teacher;
     // engine.pipeline, not the startup one: `serve --watch` may have swapped in an edited version.
     const live = engine.pipeline;
     const d = live.dashboards.get(name);
     if (!d) return { code: 404, error: `unknown dashboard '${name}'` };
     const roster = live.aggregations.get(d.aggregation)!.groupBy.lookup!.roster;
     if (!roster.groups().includes(group)) return { code: 404, error: `unknown class '${group}'` };
-    if (!auth.classesOf(teacher, roster).includes(group)) return { code: 403, error: `teacher '${teacher}' does not teach '${group}'` };
+    if (!auth.classesOf(who, roster).includes(group)) return { code: 403, error: who.scope && !who.scope.has(group) ? `this token is not for class '${group}'` : `teacher '${teacher}' does not teach '${group}'` };
     return { d };
   };
 
@@ -106,16 +121,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       method: 'GET',
       path: '/v1/dashboards',
       handler: (req, h) => {
-        const teacher = auth.teacherOf(tokenOf(req.headers, req.query));
-        if (!teacher) return h.response({ error: 'a teacher token is needed' }).code(401);
+        const who = auth.principalOf(tokenOf(req.headers, req.query), sessionOf(req));
+        if (!who) return h.response({ error: 'a teacher token is needed', ...(signIn ? { login: '/auth/login' } : {}) }).code(401);
         return {
-          teacher,
+          teacher: who.teacher,
           dashboards: [...engine.pipeline.dashboards.values()].map((d) => ({
             name: d.name,
             aggregation: d.aggregation,
             min_interval_ms: d.minIntervalMs,
             columns: engine.pipeline.aggregations.get(d.aggregation)!.columns.map((c) => c.name),
-            classes: auth.classesOf(teacher, engine.pipeline.aggregations.get(d.aggregation)!.groupBy.lookup!.roster),
+            classes: auth.classesOf(who, engine.pipeline.aggregations.get(d.aggregation)!.groupBy.lookup!.roster),
           })),
         };
       },
@@ -124,7 +139,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       method: 'GET',
       path: '/v1/dashboards/{name}/{group}',
       handler: async (req, h) => {
-        const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group));
+        const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group), sessionOf(req));
         if (!a.d) return h.response({ error: a.error }).code(a.code!);
         try {
           return await hub.snapshot(a.d, String(req.params.group));
@@ -139,7 +154,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       method: 'GET',
       path: '/v1/dashboards/{name}/{group}/events',
       handler: (req, h) => {
-        const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group));
+        const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group), sessionOf(req));
         if (!a.d) return h.response({ error: a.error }).code(a.code!);
         const stream = new PassThrough();
         const unsubscribe = hub.subscribe(a.d, String(req.params.group), sseSubscriber(stream, limits.subscriberBufferBytes, () => req.raw.req.socket.destroy()));
@@ -169,6 +184,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       handler: async (_req, h) => h.response(await metrics.registry.metrics()).type(metrics.registry.contentType),
     },
     { method: 'GET', path: '/', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'index.html'))).type('text/html; charset=utf-8') },
+    { method: 'GET', path: '/session.js', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'session.js'))).type('text/javascript; charset=utf-8') },
     { method: 'GET', path: '/app.js', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'app.js'))).type('text/javascript; charset=utf-8') },
   ]);
 
@@ -177,7 +193,12 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   for (const p of opts.plugins ?? []) await server.register({ plugin: p, options: { engine } });
 
   // WebSockets: student ingest at websocket sources' paths, dashboard live updates at .../live.
-  const sockets = attachWebSockets(server.listener, { engine, auth, hub, limits, limiter, metrics, log, authorize });
+  // A session cookie rides along on any site's WebSocket: it counts only from a page of this server's origin.
+  const wsAuthorize = async (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string) => {
+    const sameOrigin = typeof headers.origin !== 'string' || headers.origin === `http://${headers.host}` || headers.origin === `https://${headers.host}` || headers.origin === (opts.oidc && new URL(opts.oidc.publicUrl).origin);
+    return authorize(headers, query, name, group, sameOrigin ? await signIn?.sessionFromHeaders(headers) : undefined);
+  };
+  const sockets = attachWebSockets(server.listener, { engine, auth, hub, limits, limiter, metrics, log, authorize: wsAuthorize });
 
   logRequests(log, server);
   const unlogEngine = logEngine(log, engine);
@@ -189,6 +210,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     server,
     auth,
     hub,
+    signIn,
     async stop() {
       log.info('stopping: closing connections, then draining and committing');
       unlogEngine();

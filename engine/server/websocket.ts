@@ -16,7 +16,9 @@ import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import { wsSubscriber } from './subscribers.js';
 
-export type Authorize = (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string) => { d?: DashboardSpec; code?: number; error?: string };
+export type AuthResult = { d?: DashboardSpec; code?: number; error?: string };
+/** Async: a signed-in teacher's session cookie is unsealed and looked up before the upgrade is accepted. */
+export type Authorize = (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string) => AuthResult | Promise<AuthResult>;
 
 export interface WebSocketDeps {
   engine: Engine;
@@ -100,17 +102,22 @@ export function attachWebSockets(listener: Server, deps: WebSocketDeps): { close
     } catch {
       return refuse(socket, 400, 'bad percent-encoding in the dashboard or class name', 'bad_url');
     }
-    const a = deps.authorize(req.headers, Object.fromEntries(query), name, group);
-    if (!a.d) return refuse(socket, a.code!, a.error!, `http_${a.code}`);
-    const d = a.d;
-    liveWss.handleUpgrade(req, socket, head, (ws) => {
-      guard(ws, 'dashboard');
-      metrics.connections.inc({ kind: 'dashboard' });
-      const unsubscribe = hub.subscribe(d, group, wsSubscriber(ws, limits.subscriberBufferBytes));
-      ws.on('close', () => {
-        unsubscribe();
-        metrics.connections.dec({ kind: 'dashboard' });
+    const accept = (a: AuthResult) => {
+      if (!a.d) return refuse(socket, a.code!, a.error!, `http_${a.code}`);
+      const d = a.d;
+      liveWss.handleUpgrade(req, socket, head, (ws) => {
+        guard(ws, 'dashboard');
+        metrics.connections.inc({ kind: 'dashboard' });
+        const unsubscribe = hub.subscribe(d, group, wsSubscriber(ws, limits.subscriberBufferBytes));
+        ws.on('close', () => {
+          unsubscribe();
+          metrics.connections.dec({ kind: 'dashboard' });
+        });
       });
+    };
+    Promise.resolve(deps.authorize(req.headers, Object.fromEntries(query), name, group)).then(accept, (err: Error) => {
+      log.warn({ err: err.message }, 'dashboard upgrade authorization failed');
+      refuse(socket, 400, 'bad upgrade request', 'error');
     });
   };
 
