@@ -54,6 +54,8 @@ export interface StateSource {
   /** For composite-keyed reducers: member -> the full keys of that member's states. */
   memberIndex(reducer: string, agg: string): Map<string, readonly string[]> | undefined;
   now: number;
+  /** With P > 1: the source holding one member's states (its partition's). Absent: this one holds all. */
+  forMember?(member: string): StateSource;
 }
 
 /** Build the table of one group. */
@@ -75,7 +77,8 @@ export function aggregateGroup(
   const rows: AggregateResult['rows'] = [];
   for (const member of members) {
     const row: { member: string } & Record<string, Json> = { member };
-    for (let i = 0; i < used.length; i++) views[i] = memberView(used[i], agg, member, group, src);
+    const from = src.forMember ? src.forMember(member) : src;
+    for (let i = 0; i < used.length; i++) views[i] = memberView(used[i], agg, member, group, from);
     for (let i = 0; i < agg.columns.length; i++) {
       const col = agg.columns[i];
       const value = pick(views[slot[i]], col.field);

@@ -9,6 +9,7 @@ import { builtinAggregators, builtinOperators, isCustomOperatorSpec, loadCustomO
 import { didYouMean, formatError, SourceMap, type Path } from './compiler/source-map.js';
 import { pipelineSchemaValidator, shippedValidator } from './compiler/shipped-schemas.js';
 import { viewFieldProblem } from './compiler/view-fields.js';
+import { checkAggregations, compilePartitions, placeReducers } from './compiler/partitions.js';
 import { parseDuration } from './duration.js';
 import { ajv, describeErrors, eventValidator } from './event-schemas.js';
 import { DEFAULT_MAX_CLOCK_SKEW_MS, DEFAULT_MAX_DEPTH, DEFAULT_MAX_NODES, DEFAULT_MIN_EVENT_TIME, describeStructure, structureProblem, timeProblem } from './event-limits.js';
@@ -204,8 +205,12 @@ class Compiler {
     const sources = this.sources();
     this.rosters();
     this.compileKeys();
+    const report = (path: Path, message: string) => this.err(path, message);
+    const partitions = compilePartitions(this.spec, this.keys, report);
     const reducers = await this.reducers(sources);
+    placeReducers(partitions, this.keys, reducers, report);
     const aggregations = this.aggregations(reducers);
+    checkAggregations(partitions, this.keys, aggregations, report);
     const dashboards = this.dashboards(aggregations);
     const archive = this.archive(reducers);
     this.identifiers();
@@ -233,6 +238,7 @@ class Compiler {
       aggregations,
       dashboards,
       archive,
+      partitions,
     };
   }
 

@@ -1,4 +1,4 @@
-// The runtime: one consumer loop over the input log, in micro-batches of consecutive offsets.
+// The runtime: per partition, one consumer loop over its input log, in micro-batches of consecutive offsets.
 // Per batch and per reducer level, the states it touches are loaded in ONE store call, reduced in log order
 // (derived events ordered by origin offset, then emission order), and all writes are committed with the
 // batch's end offset in ONE store call. So per-key order is log order, and a store that commits writes and
@@ -7,86 +7,91 @@ import { EventEmitter } from 'node:events';
 import type { AggregateResult } from './aggregate.js';
 import { MemoryDeadLetterStore } from './deadletter/memory-deadletter.js';
 import { MemoryInputLog } from './log/memory-log.js';
+import { partitionStoreName } from './partition.js';
 import { MemoryStateStore } from './state/memory-store.js';
 import type { ArchiveSink, BatchRunner, CompiledPipeline, DeadLetterStore, InputLog, Json, StateStore } from './types.js';
-import { ArchiveFeed } from './runtime/archive-feed.js';
-import { LogConsumer } from './runtime/consumer.js';
-import { newCounters, type RuntimeContext } from './runtime/context.js';
-import { Health } from './runtime/health.js';
+import { newCounters } from './runtime/context.js';
+import { Health, PartitionedHealth } from './runtime/health.js';
 import { Ingestor } from './runtime/ingestor.js';
-import { Levels } from './runtime/levels.js';
-import { QuerySide } from './runtime/query-side.js';
-import { StateCache } from './runtime/state-cache.js';
+import { PartitionTask } from './runtime/partition-task.js';
+import { PartitionedQuery } from './runtime/partitioned-query.js';
+import type { Queries, Results } from './runtime/query-side.js';
 import type { EngineOptions, EngineStats, IngestOptions, IngestResult } from './runtime/types.js';
 
 export type { AggregateResult } from './aggregate.js';
 export type { BatchInfo, EngineOptions, EngineStats, IngestOptions, IngestResult } from './runtime/types.js';
 
 /**
- * The public facade over the runtime's parts (engine/runtime/): the Ingestor appends to the log, the LogConsumer
- * runs batches through the Levels (states in the StateCache) and the ArchiveFeed and commits them, the
- * QuerySide answers dashboards, Health reports. The parts share one RuntimeContext; the Engine owns start, stop
- * and live swaps, which touch them all.
+ * The public facade over the runtime's parts (engine/runtime/): the Ingestor validates events and appends
+ * each to its partition's log; per partition a PartitionTask (consumer, state cache, levels, archive feed)
+ * runs batches and commits them; the query side answers dashboards across the tasks; Health reports. With
+ * P = 1 (no `partitions:`) there is one task over the given log and the store's records keep the pipeline's
+ * name: today's engine. The Engine owns start, stop and live swaps, which touch every task.
  */
 export class Engine extends EventEmitter {
   readonly store: StateStore;
+  /** The input log (with P > 1, partition 0's: each partition has its own in-memory log). */
   readonly log: InputLog;
   readonly deadLetters: DeadLetterStore;
   readonly archive?: ArchiveSink;
-  private readonly ctx: RuntimeContext;
-  private readonly states: StateCache;
-  private readonly feed: ArchiveFeed;
-  private readonly stage: Levels;
-  private readonly query: QuerySide;
-  private readonly consumer: LogConsumer;
+  private readonly tasks: PartitionTask[];
+  private readonly query: Queries;
   private readonly ingestor: Ingestor;
-  private readonly healthOf: Health;
+  private readonly healthOf: Health | PartitionedHealth;
   private readonly runner?: BatchRunner;
   private starting: Promise<void> | null = null;
-  /** A live swap waiting for the batch in progress to finish. */
-  private pendingSwap: CompiledPipeline | null = null;
+  /** The pipeline in effect once every task has applied it (a live swap replaces it between batches). */
+  private current: CompiledPipeline;
+  /** A live swap not yet applied by every task. */
+  private requested: CompiledPipeline | null = null;
 
   constructor(pipeline: CompiledPipeline, options: EngineOptions = {}) {
     super();
+    const count = pipeline.partitions?.count ?? 1;
+    if (count > 1) refusePartitioned(options, count);
     this.store = options.store ?? new MemoryStateStore();
     this.log = options.log ?? new MemoryInputLog();
     this.deadLetters = options.deadLetters ?? new MemoryDeadLetterStore();
     this.archive = options.archive;
     this.runner = options.runner;
-    const ctx: RuntimeContext = (this.ctx = {
-      pipeline,
-      store: this.store,
-      log: this.log,
-      deadLetters: this.deadLetters,
-      archive: this.archive,
-      events: this,
-      counters: newCounters(),
-    });
-    this.states = new StateCache(ctx);
-    this.feed = new ArchiveFeed(ctx);
-    this.stage = new Levels(ctx, this.states, this.feed.archivedDerived);
+    this.current = pipeline;
+    const counters = newCounters();
     const unknown = new Set<string>();
-    this.query = new QuerySide(ctx, this.states, this.stage, unknown, (fn) => this.consumer.exclusive(fn));
-    this.consumer = new LogConsumer(ctx, this.states, this.stage, this.feed, this.query, {
-      batchSize: options.batchSize ?? 4096,
-      retryMs: options.retryMs ?? 100,
-      runner: options.runner,
-      applySwap: () => this.applySwap(),
+    const applied = () => this.applied();
+    this.tasks = Array.from({ length: count }, (_, n) => {
+      const ctx = {
+        pipeline,
+        store: this.store,
+        storeName: partitionStoreName(pipeline.name, n, count),
+        ...(count > 1 ? { partition: n } : {}),
+        log: n === 0 ? this.log : new MemoryInputLog(),
+        deadLetters: this.deadLetters,
+        archive: this.archive,
+        events: this,
+        counters,
+      };
+      return new PartitionTask(ctx, unknown, { batchSize: options.batchSize ?? 4096, retryMs: options.retryMs ?? 100, runner: options.runner, applied });
     });
-    this.ingestor = new Ingestor(ctx, unknown, this.consumer, options.queueLimit ?? 100_000, () => this.start());
-    this.healthOf = new Health(ctx, this.consumer, this.feed, this.ingestor, options.stallMs ?? 30_000);
+    const first = this.tasks[0];
+    const targets = this.tasks.map((t) => ({ consumer: t.consumer, log: t.ctx.log }));
+    this.ingestor = new Ingestor(first.ctx, unknown, targets, options.queueLimit ?? 100_000, () => this.start());
+    const stallMs = options.stallMs ?? 30_000;
+    const healthOf = (t: PartitionTask) => new Health(t.ctx, t.consumer, t.feed, this.ingestor, stallMs);
+    if (count === 1) {
+      this.query = first.query;
+      this.healthOf = healthOf(first);
+    } else {
+      this.query = new PartitionedQuery(this.tasks, unknown);
+      this.healthOf = new PartitionedHealth(first.ctx, this.tasks.map(healthOf), this.ingestor, this.tasks.map((t) => t.consumer));
+    }
   }
 
   /** The pipeline in effect (a live swap replaces it between batches). */
   get pipeline(): CompiledPipeline {
-    return this.ctx.pipeline;
+    return this.current;
   }
 
-  set pipeline(next: CompiledPipeline) {
-    this.ctx.pipeline = next;
-  }
-
-  /** Recover: resume from the store's committed offset and process what the log holds beyond it. */
+  /** Recover: resume from the store's committed offsets and process what the logs hold beyond them. */
   start(): Promise<void> {
     // One start, however many callers (an ingest may arrive while the first start is still reading the store).
     this.starting ??= this.startOnce();
@@ -94,22 +99,9 @@ export class Engine extends EventEmitter {
   }
 
   private async startOnce(): Promise<void> {
-    const c = this.consumer;
-    const name = this.ctx.pipeline.name;
-    c.started = true;
-    c.committed = await this.store.offset(name);
-    // Views read the event-time clock (idle, wpm): restored before any batch, so commits never move it back.
-    // A clock an outlier pushed far ahead before event times were bounded (see Levels.reduce) is pulled
-    // back: else every learner would stay idle for good.
-    const clock = Math.min((await this.store.clock?.(name)) ?? 0, Date.now() + this.stage.maxSkew());
-    if (clock > this.stage.now) this.stage.now = clock;
-    this.log.startAt?.(c.committed);
-    c.logEnd = Math.max(await this.log.end(), c.committed);
-    // The outbox is read before any batch commits; the archive is re-fed in the background (see ArchiveFeed.open).
-    await this.feed.open(c.committed);
-    await this.runner?.attach(name, this);
-    c.running = true;
-    c.kick();
+    await Promise.all(this.tasks.map((t) => t.recover()));
+    await this.runner?.attach(this.current.name, this);
+    for (const t of this.tasks) t.go();
   }
 
   /**
@@ -121,33 +113,28 @@ export class Engine extends EventEmitter {
   }
 
   /** Resolves when every event ingested so far is processed and committed. */
-  flush(): Promise<void> {
-    return this.consumer.flush();
+  async flush(): Promise<void> {
+    if (this.tasks.length === 1) return this.tasks[0].consumer.flush();
+    await Promise.all(this.tasks.map((t) => t.consumer.flush()));
   }
 
   /** Stop processing at once, without draining or closing anything: for a caller that gives up on this engine. */
   abort(): void {
-    const c = this.consumer;
-    c.running = false;
-    c.stopping = true;
-    for (const w of c.waiters.splice(0)) w();
+    for (const t of this.tasks) t.abort();
   }
 
-  /** Drain, commit and close the store, log, dead letters and archive. */
+  /** Drain, commit and close the store, logs, dead letters and archive. */
   async stop(): Promise<void> {
-    const c = this.consumer;
-    if (c.stopping) return;
-    if (c.started) await this.flush();
-    c.stopping = true;
-    c.running = false;
-    await c.pumping;
-    await c.batchLock;
+    const first = this.tasks[0].consumer;
+    if (first.stopping) return;
+    if (first.started) await this.flush();
+    await Promise.all(this.tasks.map((t) => t.halt()));
     await this.runner?.close();
     try {
-      await this.feed.close();
+      for (const t of this.tasks) await t.feed.close();
     } finally {
-      await Promise.all([this.store.close(), this.log.close(), this.deadLetters.close()]);
-      for (const w of c.waiters.splice(0)) w();
+      await Promise.all([this.store.close(), ...this.tasks.map((t) => t.ctx.log.close()), this.deadLetters.close()]);
+      for (const t of this.tasks) for (const w of t.consumer.waiters.splice(0)) w();
     }
   }
 
@@ -156,33 +143,37 @@ export class Engine extends EventEmitter {
    * committed does nothing. This is the step a durable batch workflow runs, also when it is resumed.
    */
   applyBatch(from: number, to: number): Promise<{ applied: number }> {
-    return this.consumer.applyBatch(from, to);
+    // A runner is refused with P > 1 (see refusePartitioned): there is one log and one offset.
+    return this.tasks[0].consumer.applyBatch(from, to);
   }
 
   /**
    * Hot reload of a stateless or state-compatible change: every reducer the two versions share must keep
    * its version (so no state changes meaning); reducers may be added (they start empty at the current
    * offset) or removed (their cached state is dropped; the store keeps it, stale). Applied between two
-   * batches, so no batch sees half of each version; 'reload' is emitted once it is in effect.
+   * batches of each partition, so no batch sees half of each version; 'reload' is emitted once every
+   * partition has it in effect.
    */
   swapPipeline(next: CompiledPipeline): void {
-    const { pipeline } = this.ctx;
+    const pipeline = this.current;
     if (next.name !== pipeline.name) throw new Error(`pipeline name changed ('${pipeline.name}' -> '${next.name}'): not a live change`);
-    const now = new Map(next.reducers.map((r) => [r.name, r.version]));
-    const changed = pipeline.reducers.filter((r) => now.has(r.name) && now.get(r.name) !== r.version).map((r) => r.name);
+    const [was, now] = [pipeline.partitions, next.partitions];
+    if ((was?.count ?? 1) !== (now?.count ?? 1) || ((now?.count ?? 1) > 1 && was?.by !== now?.by)) {
+      throw new Error(`partitions changed (${was?.count ?? 1} by ${was?.by ?? '-'} -> ${now?.count ?? 1} by ${now?.by ?? '-'}): states live in their partitions, so this is not a live change`);
+    }
+    const versions = new Map(next.reducers.map((r) => [r.name, r.version]));
+    const changed = pipeline.reducers.filter((r) => versions.has(r.name) && versions.get(r.name) !== r.version).map((r) => r.name);
     if (changed.length) throw new Error(`reducers changed (${changed.join(', ')}): a live swap keeps state, so it only takes stateless or state-compatible changes (run \`loflow plan\` to see why)`);
-    this.pendingSwap = next;
-    if (!this.consumer.pumping && !this.consumer.batching) this.applySwap();
+    this.requested = next;
+    for (const t of this.tasks) t.swap(next);
   }
 
-  private applySwap(): void {
-    const next = this.pendingSwap;
-    if (!next) return;
-    this.pendingSwap = null;
-    this.ctx.pipeline = next;
-    this.stage.reconfigure(next);
-    this.states.reconfigure(next, this.stage.byName);
-    this.feed.reconfigure(next);
+  /** A task applied a swap: once all have, it is in effect. */
+  private applied(): void {
+    const next = this.requested;
+    if (!next || !this.tasks.every((t) => t.ctx.pipeline === next)) return;
+    this.requested = null;
+    this.current = next;
     this.ingestor.reconfigure(next);
     this.emit('reload', next);
   }
@@ -216,7 +207,7 @@ export class Engine extends EventEmitter {
   }
 
   /** Every reducer's views by key (sorted) and every aggregation's groups: what `replay` prints. */
-  results(): ReturnType<QuerySide['results']> {
+  results(): Results {
     return this.query.results();
   }
 
@@ -238,4 +229,14 @@ export class Engine extends EventEmitter {
   stats(): EngineStats {
     return this.healthOf.stats();
   }
+}
+
+/**
+ * With P > 1, what this step does not partition yet (docs/scale-out.md §14): a durable log or a batch runner
+ * (one offset for the whole log; the partition log is step 4) and the archive (per-partition chains are
+ * step 8). Refused rather than run with a gap.
+ */
+function refusePartitioned(options: EngineOptions, count: number): void {
+  const what = options.log ? `a ${options.log.kind} input log` : options.runner ? 'a durable batch runner' : options.archive ? 'an archive' : null;
+  if (what) throw new Error(`partitions.count ${count}: ${what} is not partitioned yet (docs/scale-out.md §14); run it with partitions.count 1, or without ${what}`);
 }

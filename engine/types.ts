@@ -158,6 +158,25 @@ export interface CompiledReducer {
   version: string;
   /** 0 for reducers that read only sources; otherwise 1 + the highest level among producers it reads. */
   level: number;
+  /**
+   * Where it runs when the pipeline has several partitions (engine/compiler/partitions.ts): `local` when its
+   * key holds the routing key, so all of a key's events are in one partition; `exchange` when its input would
+   * have to be re-keyed across partitions. Absent (pipelines built by hand): local.
+   */
+  placement?: Placement;
+}
+
+/** See CompiledReducer.placement. */
+export type Placement = 'local' | 'exchange';
+
+/** The pipeline's `partitions:` (docs/scale-out.md §2). */
+export interface CompiledPartitions {
+  /** P: 1 when the pipeline has no `partitions:` section (today's behaviour and store key names). */
+  count: number;
+  /** The routing key's name (`student` by default); null when P = 1 and the pipeline has no such key. */
+  by: string | null;
+  /** The routing key's value of a raw event (undefined when the event has none). */
+  route?(event: LoEvent): string | undefined;
 }
 
 export interface CompiledColumn {
@@ -227,6 +246,8 @@ export interface CompiledPipeline {
   aggregations: Map<string, CompiledAggregation>;
   dashboards: Map<string, DashboardSpec>;
   archive?: ArchiveSpec;
+  /** Absent (pipelines built by hand): one partition. */
+  partitions?: CompiledPartitions;
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ import { resultCid } from '../../archive/result-cid.js';
 import { readNdjson, unwrap, type NdjsonLine } from '../ndjson.js';
 import { Engine } from '../runtime.js';
 import { openStateStore } from '../state/open.js';
+import { partitionedProblem } from './partitions-gate.js';
 import type { LoEvent } from '../types.js';
 import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
@@ -54,6 +55,12 @@ export const replayCommand: Command = {
     }
     const batchSize = options.batch ? Number(options.batch) : 4096;
     const store = await openStateStore(typeof options.state === 'string' ? options.state : process.env.LOFLOW_STATE);
+    const partitioned = partitionedProblem(pipeline, { store });
+    if (partitioned) {
+      await store.close();
+      console.error(`loflow replay: ${partitioned}`);
+      return 2;
+    }
     const engine = new Engine(pipeline, { batchSize, queueLimit: batchSize * 8, store });
     await engine.start();
     const progress = new Progress('replay');

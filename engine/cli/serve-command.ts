@@ -10,6 +10,7 @@ import { identityMethods, type IdentityMethod } from '../server/auth.js';
 import { startServer } from '../server/index.js';
 import { oidcSettingsFrom } from '../server/oidc-settings.js';
 import { openStateStore } from '../state/open.js';
+import { partitionedProblem } from './partitions-gate.js';
 import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 import { stateGate } from './state-gate.js';
@@ -98,7 +99,14 @@ export const serveCommand: Command = {
       return 2;
     }
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
+    const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
+    const partitioned = partitionedProblem(pipeline, { store, archive: !!pipeline.archive, checkpoint: checkpointSpec });
+    if (partitioned) {
+      await store.close();
+      console.error(`loflow serve: ${partitioned}`);
+      return 2;
+    }
     const archiveDir = typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive');
     // Everything that can refuse the start (another server's archive lock, an unreachable or locked
     // checkpoint) is checked before the state gate: --rebuild and --reset change the state store.
@@ -108,7 +116,6 @@ export const serveCommand: Command = {
       console.error(`loflow: the archive ${archiveDir} is in use by process ${holder} (another server of '${pipeline.name}'?); stop it first. Nothing has been changed.`);
       return 1;
     }
-    const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
     let checkpoint;
     try {
       checkpoint = await openCheckpoint(checkpointSpec, pipeline.name);

@@ -39,7 +39,8 @@ export const validateCommand: Command = {
         const derived = [...pipeline.streams.values()].filter((s) => s.producer).length;
         console.log(
           `ok ${file}: pipeline '${pipeline.name}', ${pipeline.sources.size} sources, ${pipeline.reducers.length} reducers, ` +
-            `${derived} derived streams, ${pipeline.aggregations.size} aggregations, ${pipeline.dashboards.size} dashboards`,
+            `${derived} derived streams, ${pipeline.aggregations.size} aggregations, ${pipeline.dashboards.size} dashboards` +
+            ((pipeline.partitions?.count ?? 1) > 1 ? `, ${pipeline.partitions!.count} partitions by ${pipeline.partitions!.by}` : ''),
         );
       } else console.error(`${file}: ${errors.length} error${errors.length === 1 ? '' : 's'}`);
     }

@@ -58,7 +58,7 @@ export class ArchiveFeed {
   async open(committed: number): Promise<void> {
     // The outbox's entries are known before any batch commits (a commit drops the oldest by count); the
     // archive is re-fed in the background: being caught up does not wait for the archive.
-    const outbox = this.usesOutbox() ? await this.ctx.store.outbox!(this.ctx.pipeline.name) : [];
+    const outbox = this.usesOutbox() ? await this.ctx.store.outbox!(this.ctx.storeName) : [];
     for (const entry of outbox) this.outboxed.push(highestOrigins(entry));
     // A failed re-feed keeps the gate shut: later appends fail too (logged), so the archive gets no gap, and
     // the log keeps every event past the archive's last commit for the next start.
@@ -209,7 +209,7 @@ export class ArchiveFeed {
   /** A commit whose reply was lost turned out applied: the store's outbox is the truth again. */
   async resync(): Promise<void> {
     if (!this.usesOutbox()) return;
-    const entries = await this.ctx.store.outbox!(this.ctx.pipeline.name);
+    const entries = await this.ctx.store.outbox!(this.ctx.storeName);
     this.outboxed.splice(0, this.outboxed.length, ...entries.map(highestOrigins));
   }
 

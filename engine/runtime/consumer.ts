@@ -128,7 +128,7 @@ export class LogConsumer {
    * cannot answer, so the batch waits.
    */
   private async committedMeanwhile(): Promise<boolean> {
-    const stored = await this.ctx.store.offset(this.ctx.pipeline.name);
+    const stored = await this.ctx.store.offset(this.ctx.storeName);
     if (stored < this.uncertainTo!) {
       this.uncertainTo = null;
       return false;
@@ -195,7 +195,7 @@ export class LogConsumer {
       const r = byName.get(name)!;
       const states = cache.get(name)!;
       for (const key of keys) {
-        writes.push([{ pipeline: ctx.pipeline.name, reducer: name, version: r.version, key }, states.get(key)!.s]);
+        writes.push([{ pipeline: ctx.storeName, reducer: name, version: r.version, key }, states.get(key)!.s]);
       }
     }
     // Dead letters first: a failure after the state commit must not retry (re-apply) a committed batch; a
@@ -203,7 +203,7 @@ export class LogConsumer {
     if (letters.length) await ctx.deadLetters.put(letters);
     const outbox = this.feed.outboxOf(derived, to);
     try {
-      await ctx.store.commit({ pipeline: ctx.pipeline.name, writes, offset: to, clock: this.stage.now, ...outbox });
+      await ctx.store.commit({ pipeline: ctx.storeName, writes, offset: to, clock: this.stage.now, ...outbox });
     } catch (err) {
       // The commit may have been applied with its reply lost (a connection dropped after EXEC): the next
       // attempt asks the store's offset first (see processBatch).
@@ -231,7 +231,9 @@ export class LogConsumer {
     ctx.counters.batches++;
     ctx.counters.lastBatchMs = ms;
     const changedGroups = this.query.changedGroups(dirty);
-    ctx.events.emit('batch', { from, to, events: entries.length, ms, changed: dirty, changedGroups } satisfies BatchInfo);
+    const info: BatchInfo = { from, to, events: entries.length, ms, changed: dirty, changedGroups };
+    if (ctx.partition !== undefined) info.partition = ctx.partition;
+    ctx.events.emit('batch', info);
     this.wakeWaiters();
   }
 }

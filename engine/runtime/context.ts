@@ -19,6 +19,12 @@ export interface RuntimeContext {
   /** The pipeline in effect: replaced only by a live swap, between batches. */
   pipeline: CompiledPipeline;
   readonly store: StateStore;
+  /** The name the store keeps this partition's records under: the pipeline's name when P = 1 (today's keys),
+   * `<pipeline>:p<N>` when P > 1 (the key layout's hash tag then becomes the partition's, docs/scale-out.md §2). */
+  readonly storeName: string;
+  /** The partition's number when the pipeline has several (batch events carry it); absent when P = 1. */
+  readonly partition?: number;
+  /** This partition's input log. */
   readonly log: InputLog;
   readonly deadLetters: DeadLetterStore;
   readonly archive?: ArchiveSink;

@@ -56,7 +56,7 @@ export class Health {
       let timer: NodeJS.Timeout | undefined;
       const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)));
       try {
-        await Promise.race([this.ctx.store.offset(this.ctx.pipeline.name), late]);
+        await Promise.race([this.ctx.store.offset(this.ctx.storeName), late]);
         return null;
       } catch (err) {
         return String((err as Error).message ?? err);
@@ -78,5 +78,43 @@ export class Health {
       queueDepth: logEnd - committed,
       unknownMembers: this.ingestor.unknown.size,
     };
+  }
+}
+
+/**
+ * Health and stats of P partition tasks: not ok while any task is not (its reason; a store down anywhere is
+ * down), offsets and depths summed (each partition has its own offsets), counters shared.
+ */
+export class PartitionedHealth {
+  constructor(
+    private readonly ctx: RuntimeContext,
+    private readonly parts: Health[],
+    private readonly ingestor: Ingestor,
+    private readonly consumers: LogConsumer[],
+  ) {}
+
+  health(): HealthReport {
+    const all = this.parts.map((h) => h.health());
+    const bad = all.find((h) => !h.ok);
+    const storeDown = all.some((h) => h.storeDown);
+    const stalledMs = Math.max(...all.map((h) => h.stalledMs));
+    return bad ? { ...bad, storeDown, stalledMs } : { ok: true, error: null, storeDown, stalledMs };
+  }
+
+  /** One probe of the store (all partitions share it), merged into health(). */
+  async checkHealth(timeoutMs = 1000): Promise<HealthReport> {
+    const probed = await this.parts[0].checkHealth(timeoutMs);
+    const h = this.health();
+    return probed.storeDown && !h.storeDown ? { ...h, ok: false, error: probed.error, storeDown: true } : h;
+  }
+
+  stats(): EngineStats {
+    let committed = 0;
+    let logEnd = 0;
+    for (const c of this.consumers) {
+      committed += c.committed;
+      logEnd += c.logEnd;
+    }
+    return { ...this.ctx.counters, committedOffset: committed, logEnd, queueDepth: logEnd - committed, unknownMembers: this.ingestor.unknown.size };
   }
 }

@@ -2,21 +2,39 @@
 // and the unknown-member warning; valid events are appended to the input log, the rest dead-lettered.
 import { cutDeep } from '../event-limits.js';
 import { backlogFull, isUnavailable } from '../unavailable.js';
-import type { CompiledKey, CompiledPipeline, DeadLetter, LoEvent } from '../types.js';
+import { eventPartition } from '../compiler/partitions.js';
+import type { CompiledKey, CompiledPipeline, DeadLetter, InputLog, LoEvent } from '../types.js';
 import type { LogConsumer } from './consumer.js';
 import type { RuntimeContext } from './context.js';
 import type { IngestOptions, IngestResult } from './types.js';
 
+type Accepted = { offset?: number; stream: string; event: LoEvent; at: number; producer?: string; seq?: number };
+
 export class Ingestor {
+  /** Partition 0's consumer: the only one when P = 1 (today's path, untouched by partitioning). */
+  private readonly consumer: LogConsumer;
+
   constructor(
     private readonly ctx: RuntimeContext,
     /** Members seen in events that no roster group knows (stats().unknownMembers, aggregations). */
     readonly unknown: Set<string>,
-    private readonly consumer: LogConsumer,
+    /** Per partition, its consumer and input log (one when P = 1). */
+    private readonly targets: ReadonlyArray<{ consumer: LogConsumer; log: InputLog }>,
+    /** Accepted-but-unprocessed events (all partitions together) before ingest waits. */
     private readonly queueLimit: number,
     /** Engine.start: ingest into an engine not yet running starts it. */
     private readonly start: () => Promise<void>,
-  ) {}
+  ) {
+    this.consumer = targets[0].consumer;
+  }
+
+  /** Accepted events not yet processed, over all partitions. */
+  private backlog(): number {
+    if (this.targets.length === 1) return this.consumer.logEnd - this.consumer.committed;
+    let n = 0;
+    for (const { consumer: c } of this.targets) n += c.logEnd - c.committed;
+    return n;
+  }
 
   /**
    * Validate events against the stream's source schema, append the valid ones to the input log (durable
@@ -30,12 +48,12 @@ export class Ingestor {
     }
     if (!this.consumer.running) await this.start();
     if (opts.refuseWhileDown) this.refuseIfDown();
-    if (this.consumer.logEnd - this.consumer.committed >= this.queueLimit) {
+    if (this.backlog() >= this.queueLimit) {
       await this.waitForRoom(opts.maxWaitMs);
       if (opts.refuseWhileDown) this.refuseIfDown(); // it may have gone down while we waited
     }
     // Sized for all events and cut to the accepted ones after the loop: no regrowth per 4,096-event batch.
-    const accepted: Array<{ offset?: number; stream: string; event: LoEvent; at: number; producer?: string; seq?: number }> = new Array(events.length);
+    const accepted: Accepted[] = new Array(events.length);
     let n = 0;
     const rejected: IngestResult['rejected'] = [];
     const warnings: IngestResult['warnings'] = [];
@@ -65,7 +83,8 @@ export class Ingestor {
     let appended = 0;
     // Work arriving at an idle engine starts the stall clock afresh (an idle engine is not stalled).
     if (this.consumer.committed >= this.consumer.logEnd) this.consumer.progressAt = Date.now();
-    if (accepted.length) {
+    if (this.targets.length > 1) ({ firstOffset, appended } = await this.appendPartitioned(accepted, producer?.id));
+    else if (accepted.length) {
       const r = await this.ctx.log.append(accepted);
       firstOffset = r.first;
       appended = r.count;
@@ -79,22 +98,54 @@ export class Ingestor {
     return { accepted: accepted.length, duplicates: accepted.length - appended, rejected, warnings, firstOffset };
   }
 
+  /**
+   * P > 1: each accepted event to its partition's log (fnv1a32 of its routing value mod P; an event without
+   * one by its producer id, keeping one sender's keyless events in order), all partitions' appends at once.
+   * `firstOffset` is then the first event's offset in its own partition's log.
+   */
+  private async appendPartitioned(accepted: Accepted[], producer?: string): Promise<{ firstOffset: number; appended: number }> {
+    const partitions = this.ctx.pipeline.partitions!;
+    const groups = new Map<number, Accepted[]>();
+    for (const a of accepted) {
+      const n = eventPartition(partitions, a.event, producer);
+      const list = groups.get(n);
+      if (list) list.push(a);
+      else groups.set(n, [a]);
+    }
+    let appended = 0;
+    const firsts = await Promise.all(
+      [...groups].map(async ([n, list]) => {
+        const { consumer: c, log } = this.targets[n];
+        if (c.committed >= c.logEnd) c.progressAt = Date.now();
+        const r = await log.append(list);
+        appended += r.count;
+        c.logEnd = Math.max(c.logEnd, r.first + r.count);
+        c.kick();
+        return r.first;
+      }),
+    );
+    return { firstOffset: firsts[0] ?? this.consumer.logEnd, appended };
+  }
+
   /** Throws UNAVAILABLE while the last batch attempt failed on an unavailable store or log and none has succeeded since. */
   private refuseIfDown(): void {
-    if (this.consumer.lastError === null || !isUnavailable(this.consumer.lastError)) return;
-    throw Object.assign(new Error(`not accepting events while processing fails: ${(this.consumer.lastError as Error).message ?? this.consumer.lastError}`), { code: 'UNAVAILABLE', cause: this.consumer.lastError });
+    for (const { consumer: c } of this.targets) {
+      if (c.lastError === null || !isUnavailable(c.lastError)) continue;
+      throw Object.assign(new Error(`not accepting events while processing fails: ${(c.lastError as Error).message ?? c.lastError}`), { code: 'UNAVAILABLE', cause: c.lastError });
+    }
   }
 
   /** Wait while the backlog is at queueLimit: forever (in-process callers), or up to maxWaitMs, then BACKLOG_FULL. */
   private async waitForRoom(maxWaitMs = Infinity): Promise<void> {
     const t0 = Date.now();
-    while (this.consumer.logEnd - this.consumer.committed >= this.queueLimit && this.consumer.running) {
+    while (this.backlog() >= this.queueLimit && this.consumer.running) {
       const left = maxWaitMs - (Date.now() - t0);
-      if (left <= 0) throw backlogFull(this.consumer.logEnd - this.consumer.committed, this.queueLimit, Date.now() - t0);
+      if (left <= 0) throw backlogFull(this.backlog(), this.queueLimit, Date.now() - t0);
       let timer: NodeJS.Timeout | undefined;
       // A timed-out wait leaves its resolver in `waiters`: harmless, the next wake calls it.
       await new Promise<void>((resolve) => {
-        this.consumer.waiters.push(resolve);
+        // Any partition's progress makes room (a stale resolver left in another's list is harmless).
+        for (const { consumer: c } of this.targets) c.waiters.push(resolve);
         if (left !== Infinity) timer = setTimeout(resolve, left);
       });
       clearTimeout(timer);

@@ -20,6 +20,12 @@ export class Levels {
   private seq = 0;
   private readonly counters: Counters;
   private skewOf?: { pipeline: CompiledPipeline; ms: number };
+  /**
+   * With P > 1: why a derived event belongs to another partition (its routing value is another's), else
+   * undefined. The compiler places every reducer so this cannot happen unless an operator emits another
+   * learner's id; such an event is dead-lettered with the reason, never reduced in the wrong partition.
+   */
+  away?: (event: LoEvent) => string | undefined;
 
   constructor(
     private readonly ctx: RuntimeContext,
@@ -182,11 +188,24 @@ export class Levels {
             this.ctx.events.emit('failure', { reducer: r.name, key, event: it.event, error });
           }
         }
-        if (emitted && emitted.length) this.pushDerived(r.emit!, emitted, pending, derivedForArchive);
-        if (late && late.length) this.pushDerived(r.late!, late, pending, derivedForArchive);
+        if (emitted && emitted.length) this.pushDerived(r.emit!, this.here(r, r.emit!, emitted, letters), pending, derivedForArchive);
+        if (late && late.length) this.pushDerived(r.late!, this.here(r, r.late!, late, letters), pending, derivedForArchive);
       }
     }
     return derivedForArchive;
+  }
+
+  /** The derived items that belong to this partition; the others dead-lettered (see `away`). */
+  private here(r: CompiledReducer, stream: string, items: Item[], letters: DeadLetter[]): Item[] {
+    const away = this.away;
+    if (!away) return items;
+    return items.filter((it) => {
+      const reason = away(it.event);
+      if (reason === undefined) return true;
+      this.counters.failed++;
+      letters.push({ stream, event: it.event, reason: `${r.name} emitted ${reason}`, at: it.at, stage: `reducer:${r.name}` });
+      return false;
+    });
   }
 
   /** A reducer's input items in deterministic order: by origin offset across its streams. */

@@ -1,12 +1,46 @@
 // The query side, what dashboards and `replay` read: views of cached states, aggregations of a group, the
 // groups a batch changed, the event-time clock. Reads the working set; only ensureLoaded fills it.
 import { aggregateGroup, memberOfKey, relationOf, type AggregateResult } from '../aggregate.js';
-import type { Json } from '../types.js';
+import type { CompiledPipeline, Json } from '../types.js';
 import type { RuntimeContext } from './context.js';
 import type { Levels } from './levels.js';
 import type { StateCache } from './state-cache.js';
 
-export class QuerySide {
+/** What the Engine answers readers with: one partition's QuerySide, or PartitionedQuery across P tasks. */
+export interface Queries {
+  view(reducer: string, key: string): Json | undefined;
+  stateOf(reducer: string, key: string): Json | undefined;
+  keys(reducer: string): string[];
+  aggregate(aggregation: string, group: string): AggregateResult;
+  ensureLoaded(aggregation: string, group: string): Promise<void>;
+  groups(aggregation: string): string[];
+  results(): Results;
+  clock(): number;
+}
+
+export type Results = {
+  reducers: Record<string, Record<string, Json>>;
+  aggregations: Record<string, Record<string, AggregateResult>>;
+};
+
+/** Every reducer's views by key (sorted) and every aggregation's groups: what `replay` prints. */
+export function resultsOf(pipeline: CompiledPipeline, q: Queries): Results {
+  const reducers: Record<string, Record<string, Json>> = {};
+  for (const r of pipeline.reducers) {
+    const out: Record<string, Json> = {};
+    for (const key of q.keys(r.name).sort()) out[key] = q.view(r.name, key)!;
+    reducers[r.name] = out;
+  }
+  const aggregations: Record<string, Record<string, AggregateResult>> = {};
+  for (const name of pipeline.aggregations.keys()) {
+    const out: Record<string, AggregateResult> = {};
+    for (const g of q.groups(name)) out[g] = q.aggregate(name, g);
+    aggregations[name] = out;
+  }
+  return { reducers, aggregations };
+}
+
+export class QuerySide implements Queries {
   constructor(
     private readonly ctx: RuntimeContext,
     private readonly states: StateCache,
@@ -64,21 +98,8 @@ export class QuerySide {
   }
 
   /** Every reducer's views by key (sorted) and every aggregation's groups: what `replay` prints. */
-  results(): { reducers: Record<string, Record<string, Json>>; aggregations: Record<string, Record<string, AggregateResult>> } {
-    const { pipeline } = this.ctx;
-    const reducers: Record<string, Record<string, Json>> = {};
-    for (const r of pipeline.reducers) {
-      const out: Record<string, Json> = {};
-      for (const key of this.keys(r.name).sort()) out[key] = this.view(r.name, key)!;
-      reducers[r.name] = out;
-    }
-    const aggregations: Record<string, Record<string, AggregateResult>> = {};
-    for (const name of pipeline.aggregations.keys()) {
-      const out: Record<string, AggregateResult> = {};
-      for (const g of this.groups(name)) out[g] = this.aggregate(name, g);
-      aggregations[name] = out;
-    }
-    return { reducers, aggregations };
+  results(): Results {
+    return resultsOf(this.ctx.pipeline, this);
   }
 
   /** Per aggregation, the groups whose rows a batch's changed keys touch (for dashboards' pushes). */

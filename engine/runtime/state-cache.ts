@@ -21,6 +21,8 @@ export class StateCache {
   /** Per reducer working set: keys read from the store and found absent, and composite members (`\0index\0member`)
    * whose keys were all read. A WeakMap on the working set: a reducer a swap removes and adds back starts afresh. */
   private readonly warmed = new WeakMap<Map<string, CachedState>, Set<string>>();
+  /** With P > 1: whether a member's states are this partition's (a dashboard's class spans partitions). */
+  owns?: (member: string) => boolean;
 
   constructor(private readonly ctx: RuntimeContext) {
     for (const r of ctx.pipeline.reducers) this.cache.set(r.name, new Map());
@@ -28,7 +30,7 @@ export class StateCache {
 
   /** A batch's states its cache lacks, in ONE store call; a key whose init throws gets no state (see initFailures). */
   async load(toLoad: Array<{ r: CompiledReducer; key: string }>): Promise<void> {
-    const refs = toLoad.map(({ r, key }) => ({ pipeline: this.ctx.pipeline.name, reducer: r.name, version: r.version, key }));
+    const refs = toLoad.map(({ r, key }) => ({ pipeline: this.ctx.storeName, reducer: r.name, version: r.version, key }));
     const loaded = await this.ctx.store.load(refs);
     for (let i = 0; i < toLoad.length; i++) {
       const { r, key } = toLoad[i];
@@ -88,7 +90,8 @@ export class StateCache {
   toWarm(aggregation: string, group: string, byName: Map<string, CompiledReducer>): Warm | undefined {
     const agg = this.ctx.pipeline.aggregations.get(aggregation);
     if (!agg) throw new Error(`unknown aggregation '${aggregation}'`);
-    const members = agg.groupBy.lookup?.roster.members(group) ?? [];
+    const all = agg.groupBy.lookup?.roster.members(group) ?? [];
+    const members = this.owns ? all.filter(this.owns) : all;
     const plain: Warm['plain'] = [];
     const composite: Warm['composite'] = [];
     for (const name of new Set(agg.columns.map((c) => c.reducer))) {
@@ -109,7 +112,7 @@ export class StateCache {
   /** ensureLoaded's read, under the batch lock (see QuerySide.ensureLoaded). */
   async warm(aggregation: string, group: string, byName: Map<string, CompiledReducer>): Promise<void> {
     const { store } = this.ctx;
-    const pipeline = this.ctx.pipeline.name;
+    const pipeline = this.ctx.storeName;
     const want = this.toWarm(aggregation, group, byName);
     if (!want) return;
     const loads: Array<{ r: CompiledReducer; states: Map<string, CachedState>; key: string; t: number }> = [];

@@ -46,6 +46,8 @@ export interface BatchInfo {
   ms: number;
   changed: Map<string, Set<string>>;
   changedGroups: Map<string, Set<string>>;
+  /** The partition whose batch this is (offsets are that partition's); absent when the pipeline has one. */
+  partition?: number;
 }
 
 export interface EngineStats {

@@ -1,6 +1,6 @@
 // Runs the real binary (bin/loflow.js -> dist/, built by `npm test` before vitest starts).
-import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { describe, expect, inject, it } from 'vitest';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { root, run } from './run-cli.js';
@@ -25,6 +25,15 @@ describe('loflow CLI', () => {
     ]);
   });
 
+  it('validate: a partitioned pipeline with an exchange edge exits 1 naming the reducer, its key and the routing key', async () => {
+    const r = await run('validate', 'test/fixtures/pipelines/partitioned-exchange.yaml');
+    expect(r.code).toBe(1);
+    expect(r.stderr.trim().split('\n')).toEqual([
+      expect.stringMatching(/partitioned-exchange\.yaml:13:\d+: reducer 'class_bursts' is keyed by 'class', which does not hold the routing key 'student': with partitions.count 4 .*an exchange edge .*; key it by 'student' or by a composite key with 'student', or use partitions.count: 1 \(at reducers\.class_bursts\.key\)$/),
+      'test/fixtures/pipelines/partitioned-exchange.yaml: 1 error',
+    ]);
+  });
+
   it('replay: final states and aggregations as JSON, and the rate on stderr', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'loflow-cli-'));
     const events = join(dir, 'events.ndjson');
@@ -41,6 +50,26 @@ describe('loflow CLI', () => {
     // Same input, same output.
     const again = await run('replay', 'pipelines/writing-observer.yaml', events, '--no-log');
     expect(JSON.parse(again.stdout)).toEqual(result);
+  });
+
+  it('replay: a pipeline on 4 partitions gives the output of the same pipeline on one; a Redis store is refused until step 3', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loflow-cli-'));
+    const events = join(dir, 'events.ndjson');
+    expect((await run('generate', '--events', '3000', '--seed', '8', '--out', events)).code).toBe(0);
+    const fixture = join(root, 'test/fixtures/pipelines/partitioned.yaml');
+    const single = join(dir, 'single.yaml');
+    const text = readFileSync(fixture, 'utf8').replace('../../../pipelines/rosters/demo.csv', join(root, 'pipelines/rosters/demo.csv'));
+    writeFileSync(single, text.replace(/^partitions: .*\n/m, ''));
+    expect((await run('validate', fixture)).stdout).toMatch(/^ok .*partitioned\.yaml: pipeline 'partitioned', 1 sources, 4 reducers, 1 derived streams, 1 aggregations, 0 dashboards, 4 partitions by student$/m);
+    const four = await run('replay', fixture, events, '--no-log');
+    const one = await run('replay', single, events, '--no-log');
+    expect([four.code, one.code]).toEqual([0, 0]);
+    const result = JSON.parse(four.stdout);
+    expect(Object.values(result.reducers.events as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(3000);
+    expect(result).toEqual(JSON.parse(one.stdout));
+    const redis = await run('replay', fixture, events, '--no-log', '--state', inject('redisUrl'));
+    expect(redis.code).toBe(2);
+    expect(redis.stderr).toMatch(/^loflow replay: 'partitioned' has partitions.count 4: keeping partitioned states in a redis store needs the partition record of step 3 of docs\/scale-out.md §14 \(not built yet\)/);
   });
 
   it('replay: reports lines that are not JSON or fail the schema, and keeps going', async () => {

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { compilePipelineFile } from '../../engine/compiler.js';
 import { Engine } from '../../engine/runtime.js';
 import type { CompiledPipeline, LoEvent } from '../../engine/types.js';
+import { demoWithPartitions } from './partitioned-demo.js';
 
 const pipelineFile = join(import.meta.dirname, '../../pipelines/writing-observer.yaml');
 
@@ -69,4 +70,56 @@ describe('incremental = recomputation (property)', () => {
       { numRuns: 60 },
     );
   });
+});
+
+// T11 (docs/scale-out.md §11): the same events through 1, 4 and 64 partition tasks in one process, in any
+// batch and request sizes, give equal states, views, class tables and clock. The demo's reducers are all local.
+const learnerEvent = fc.record({
+  student: fc.constantFrom(...Array.from({ length: 12 }, (_, i) => `s-${String(i).padStart(4, '0')}`)),
+  doc: fc.constantFrom('d1', 'd2'),
+  kind: fc.constantFrom('keystroke', 'google_docs_save', 'visibility'),
+  gap: fc.integer({ min: 0, max: 4000 }),
+  ch: fc.constantFrom('a', 'b', ' ', 'Backspace'),
+});
+
+describe('partitions: P = 1, 4, 64 give equal results (property, T11)', () => {
+  it('for random events, batch sizes and request sizes, every state, view, aggregation and the clock are equal', async () => {
+    const pipelines = await Promise.all([1, 4, 64].map(demoWithPartitions));
+    expect(pipelines.map((p) => p.partitions?.count)).toEqual([1, 4, 64]);
+    await fc.assert(
+      fc.asyncProperty(fc.array(learnerEvent, { minLength: 1, maxLength: 200 }), fc.integer({ min: 1, max: 40 }), fc.integer({ min: 1, max: 25 }), async (raw, batchSize, request) => {
+        let t = Date.UTC(2026, 0, 1);
+        const events: LoEvent[] = raw.map((r) => {
+          t += r.gap;
+          const base = { event: r.kind, ts: t, auth: { user_id: r.student }, doc_id: r.doc };
+          if (r.kind === 'keystroke') return { ...base, keystroke: { key: r.ch, type: 'keydown' } };
+          if (r.kind === 'google_docs_save') return { ...base, bundles: [{ commands: [{ ty: 'is', ibi: 1, s: r.ch }] }] };
+          return base;
+        });
+        const outcomes = [];
+        for (const pipeline of pipelines) {
+          const engine = new Engine(pipeline, { batchSize });
+          const used = new Set<number | undefined>();
+          engine.on('batch', (b: { partition?: number }) => used.add(b.partition));
+          for (let i = 0; i < events.length; i += request) await engine.ingest('extension', structuredClone(events.slice(i, i + request)));
+          await engine.flush();
+          const states: Record<string, Record<string, unknown>> = {};
+          for (const r of pipeline.reducers) states[r.name] = Object.fromEntries(engine.keys(r.name).map((k) => [k, engine.stateOf(r.name, k)]));
+          outcomes.push({ results: engine.results(), states, clock: engine.clock(), processed: engine.stats().processed, used: used.size });
+          await engine.stop();
+        }
+        const [one, ...many] = outcomes;
+        for (const other of many) {
+          expect(other.results).toEqual(one.results);
+          expect(other.states).toEqual(one.states);
+          expect(other.clock).toBe(one.clock);
+          expect(other.processed).toBe(events.length);
+        }
+        // The events really went through several tasks when their students are in several partitions.
+        const students = new Set(raw.map((r) => r.student));
+        if (students.size > 4) expect(many[1].used).toBeGreaterThan(1);
+      }),
+      { numRuns: 40 },
+    );
+  }, 240_000);
 });

@@ -6,9 +6,14 @@ import { startServer, type ServerOptions } from '../../engine/server/index.js';
 
 export const demoPipeline = join(import.meta.dirname, '../../pipelines/writing-observer.yaml');
 
-/** The demo pipeline served on a free port; `roster` replaces its roster file (e.g. one with more columns). */
+/**
+ * The demo pipeline served on a free port; `roster` replaces its roster file (e.g. one with more columns);
+ * `opts.pipeline` serves that pipeline instead (the engine runs it too).
+ */
 export async function demoServer(opts: Partial<ServerOptions> = {}, roster?: string) {
-  const { pipeline } = roster ? await compilePipeline(readFileSync(demoPipeline, 'utf8').replace('rosters/demo.csv', roster), demoPipeline) : await compilePipelineFile(demoPipeline);
+  const pipeline =
+    opts.pipeline ??
+    (roster ? await compilePipeline(readFileSync(demoPipeline, 'utf8').replace('rosters/demo.csv', roster), demoPipeline) : await compilePipelineFile(demoPipeline)).pipeline;
   const engine = new Engine(pipeline!);
   await engine.start();
   const s = await startServer({ pipeline: pipeline!, engine, port: 0, auth: { teacherTokens: { 'tok-ada': 't-ada', 'tok-bo': 't-bo' }, ...opts.auth }, ...opts });

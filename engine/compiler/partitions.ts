@@ -1,0 +1,110 @@
+// The pipeline's `partitions:` and each reducer's placement (docs/scale-out.md §2). A reducer is `local` when
+// its key holds the routing key: all events of one of its keys then carry one routing value, so they are all
+// in one partition and its state can live there. Any other key (a roster lookup like `class`, a `document`)
+// would need its input re-keyed across partitions: an `exchange` edge, which a later step builds. Until then
+// a pipeline with P > 1 and an exchange edge is refused here, naming the reducer and its key.
+import { canonicalJson } from '../canonical-json.js';
+import { partitionOf } from '../partition.js';
+import type { CompiledAggregation, CompiledKey, CompiledPartitions, CompiledReducer, Placement } from '../types.js';
+import type { Path } from './source-map.js';
+
+/** How many partitions a `partitions:` section without `count` gets. */
+export const DEFAULT_PARTITIONS = 64;
+const DEFAULT_ROUTING_KEY = 'student';
+
+interface KeyDef {
+  key: CompiledKey;
+  /** The key's expanded definition (its JSON path for a path key). */
+  definition: unknown;
+}
+
+type Report = (path: Path, message: string) => void;
+
+/** The `partitions:` section: absent = one partition, routed (for placement) by `student` when the pipeline has it. */
+export function compilePartitions(spec: Record<string, any>, keys: ReadonlyMap<string, KeyDef>, err: Report): CompiledPartitions {
+  const section = spec.partitions as { count?: number; by?: string } | undefined;
+  const count = section === undefined ? 1 : (section.count ?? DEFAULT_PARTITIONS);
+  const named = section?.by;
+  const by = named ?? DEFAULT_ROUTING_KEY;
+  const def = keys.get(by);
+  if (!def) {
+    if (section === undefined) return { count, by: null };
+    const known = [...keys.keys()].join(', ') || 'none';
+    err(named === undefined ? ['partitions'] : ['partitions', 'by'], `routing key '${by}'${named === undefined ? ' (the default)' : ''} is not a key of keys: (keys: ${known}); name one with partitions.by`);
+    return { count, by: null };
+  }
+  if (def.key.components.length > 1 || def.key.lookup) {
+    err(named === undefined ? ['partitions'] : ['partitions', 'by'], `routing key '${by}' must be a JSON path key: ${def.key.lookup ? 'a roster lookup changes when the roster does, which would move states between partitions' : 'a composite key cannot route (name one of its parts)'}`);
+    return { count, by: null };
+  }
+  const extract = def.key.extract;
+  return { count, by, route: extract };
+}
+
+/** The partition of a raw event: by its routing value; events without one by `fallback` (a producer id), else 0. */
+export function eventPartition(partitions: CompiledPartitions, event: Parameters<NonNullable<CompiledPartitions['route']>>[0], fallback?: string): number {
+  if (partitions.count === 1) return 0;
+  let value: string | undefined;
+  try {
+    value = partitions.route?.(event);
+  } catch {
+    // A key that throws is the reducers' problem (they dead-letter the event with the reason): any partition will do.
+    value = undefined;
+  }
+  if (value === undefined) value = fallback;
+  return value === undefined ? 0 : partitionOf(value, partitions.count);
+}
+
+/** Whether `key` holds the routing key: it is it (or a path key with the same path), or a composite with such a part. */
+function holdsRoutingKey(key: CompiledKey, by: string, keys: ReadonlyMap<string, KeyDef>): boolean {
+  const routing = canonicalJson(keys.get(by)!.definition);
+  const same = (name: string) => {
+    const k = keys.get(name);
+    return name === by || (!!k && k.key.components.length === 1 && !k.key.lookup && canonicalJson(k.definition) === routing);
+  };
+  return key.lookup ? false : key.components.length === 1 ? same(key.name) : key.components.some(same);
+}
+
+/**
+ * Stamp each reducer's placement, and with P > 1 refuse every exchange edge: a reducer not keyed by the
+ * routing key, and a reducer reading a stream that an exchange reducer emits (its events live in the
+ * producer's key's partition, not their learner's).
+ */
+export function placeReducers(partitions: CompiledPartitions, keys: ReadonlyMap<string, KeyDef>, reducers: CompiledReducer[], err: Report): void {
+  const by = partitions.by;
+  const placement = new Map<string, Placement>();
+  for (const r of reducers) placement.set(r.name, by === null || holdsRoutingKey(r.key, by, keys) ? 'local' : 'exchange');
+  for (const r of reducers) r.placement = placement.get(r.name);
+  if (partitions.count === 1) return;
+  const producers = new Map<string, CompiledReducer[]>();
+  for (const r of reducers) for (const s of [r.emit, r.late]) if (s) producers.set(s, [...(producers.get(s) ?? []), r]);
+  const later = 'an exchange edge (not built yet: docs/scale-out.md §6, §14 step 6)';
+  const fix = `key it by '${by}' or by a composite key with '${by}', or use partitions.count: 1`;
+  for (const r of reducers) {
+    if (r.placement === 'exchange') {
+      err(['reducers', r.name, 'key'], `reducer '${r.name}' is keyed by '${r.key.name}', which does not hold the routing key '${by}': with partitions.count ${partitions.count} its events would have to be re-keyed to the partition of their '${r.key.name}': ${later}; ${fix}`);
+      continue;
+    }
+    for (const s of r.from) {
+      const away = (producers.get(s) ?? []).filter((p) => placement.get(p.name) === 'exchange');
+      for (const p of away) {
+        err(['reducers', r.name, 'from'], `reducer '${r.name}' reads '${s}', which '${p.name}' emits in the partition of its key '${p.key.name}', not of '${by}': with partitions.count ${partitions.count} that is ${later}`);
+      }
+    }
+  }
+}
+
+/**
+ * With P > 1 an aggregation's rows must be about the routing key (its member key, e.g. `student`): the engine
+ * reads each member's states from that member's partition.
+ */
+export function checkAggregations(partitions: CompiledPartitions, keys: ReadonlyMap<string, KeyDef>, aggregations: ReadonlyMap<string, CompiledAggregation>, err: Report): void {
+  const by = partitions.by;
+  if (partitions.count === 1 || by === null) return;
+  for (const agg of aggregations.values()) {
+    const member = keys.get(agg.member);
+    if (member && !holdsRoutingKey(member.key, by, keys)) {
+      err(['aggregations', agg.name, 'group_by'], `aggregation '${agg.name}' has a row per '${agg.member}', but partitions route by '${by}': with partitions.count ${partitions.count} a ${agg.member}'s states would be spread over partitions; route by '${agg.member}' or use partitions.count: 1`);
+    }
+  }
+}
