@@ -97,6 +97,8 @@ export class Engine extends EventEmitter {
     const c = this.consumer;
     const name = this.ctx.pipeline.name;
     c.started = true;
+    // Own the partition first (a store shared by processes fences every other owner's commits from now on).
+    await this.store.acquire?.(name);
     c.committed = await this.store.offset(name);
     // Views read the event-time clock (idle, wpm): restored before any batch, so commits never move it back.
     // A clock an outlier pushed far ahead before event times were bounded (see Levels.reduce) is pulled

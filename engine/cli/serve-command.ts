@@ -26,7 +26,12 @@ Options:
                    keeps an fsync'ed log in a folder (embedded: no server needed). Either way every accepted event is durable before it is
                    acknowledged, and a restart after a crash resumes exactly where it stopped.
                    Default: none (in memory: accepted but unprocessed events die with the process)
+                   redis keeps the input log as a Redis Stream beside the states (needs --state
+                   redis://...; one script commits a batch's states and cursor; see --durability)
   --log DIR        same as --checkpoint file:DIR
+  --durability M   with --checkpoint redis (env LOFLOW_DURABILITY): none, local (default: Redis must have
+                   appendonly yes), fsync (appendfsync always) or replicated (a replica, and WAIT 1 before
+                   every acknowledgement); checked against the Redis settings at start
   --data DIR       data folder for dead letters and the archive (default .loflow)
   --archive DIR    archive folder (default <data>/<pipeline>/archive; used when the pipeline has archive:)
   --demo-tokens    give every roster teacher the dashboard token demo-<teacher>
@@ -87,7 +92,7 @@ export const serveCommand: Command = {
     const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
     let checkpoint;
     try {
-      checkpoint = await openCheckpoint(checkpointSpec, pipeline.name);
+      checkpoint = await openCheckpoint(checkpointSpec, pipeline.name, store, typeof options.durability === 'string' ? options.durability : process.env.LOFLOW_DURABILITY);
     } catch (err) {
       await store.close();
       throw err;
