@@ -19,6 +19,8 @@ type Entry = { stream: string; event: LoEvent; at: number; producer?: string; se
 
 /** Trim at most once per this many committed events: one XTRIM per ~16 batches, not per batch. */
 const TRIM_EVERY = 16_384;
+/** Entries per XRANGE. */
+const READ_SLICE = 4096;
 
 export class RedisInputLog implements InputLog, RawJsonConsumer {
   readonly kind = 'redis';
@@ -93,13 +95,20 @@ export class RedisInputLog implements InputLog, RawJsonConsumer {
     return this.readRedis(from, Math.min(max, this.tailBase - from));
   }
 
+  /** XRANGE in slices of READ_SLICE: a re-feed's 50,000-event read must not be one reply that outlasts the command timeout. */
   private async readRedis(from: number, max: number): Promise<LoggedEvent[]> {
-    const rows = await this.call(() => this.redis.xrange(inKey(this.tag), `0-${from + 1}`, '+', 'COUNT', max));
-    return rows.map(([id, fields]) => {
-      const f: Record<string, string> = {};
-      for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
-      return { offset: Number(id.slice(2)) - 1, stream: f.s, event: JSON.parse(f.e) as LoEvent, at: Number(f.t) };
-    });
+    const out: LoggedEvent[] = [];
+    while (out.length < max) {
+      const start = out.length ? out[out.length - 1].offset + 1 : from;
+      const rows = await this.call(() => this.redis.xrange(inKey(this.tag), `0-${start + 1}`, '+', 'COUNT', Math.min(READ_SLICE, max - out.length)));
+      for (const [id, fields] of rows) {
+        const f: Record<string, string> = {};
+        for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+        out.push({ offset: Number(id.slice(2)) - 1, stream: f.s, event: JSON.parse(f.e) as LoEvent, at: Number(f.t) });
+      }
+      if (rows.length < Math.min(READ_SLICE, max - out.length + rows.length)) break;
+    }
+    return out;
   }
 
   async end(): Promise<number> {

@@ -13,8 +13,8 @@ export function leaseMs(): number {
   return Number.isFinite(ms) && ms >= 200 ? ms : 3000;
 }
 
-/** This process's worker id: `<host>-<pid>-<random>` (the random part tells a restarted pid apart). */
-export const workerId = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+/** A worker id: `<host>-<pid>-<random>`, one per store connection (the random part tells a reused pid apart). */
+export const newWorkerId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
 
 export interface Held {
   token: string;
@@ -32,6 +32,7 @@ export class Lease {
   constructor(
     private readonly redis: Redis | Cluster,
     readonly tag: string,
+    readonly owner = newWorkerId(),
     private readonly ttl = leaseMs(),
   ) {}
 
@@ -44,7 +45,7 @@ export class Lease {
     const deadline = Date.now() + waitMs;
     for (;;) {
       const token = randomBytes(16).toString('hex');
-      const r = (await runScript(this.redis, 'lfAcquire', [leaseKey(this.tag), curKey(this.tag)], [workerId, this.ttl, token])) as string[];
+      const r = (await runScript(this.redis, 'lfAcquire', [leaseKey(this.tag), curKey(this.tag)], [this.owner, this.ttl, token])) as string[];
       if (r[0] === 'OK') {
         this.held = { token, epoch: Number(r[1]), committed: Number(r[2]) };
         this.lost = false;

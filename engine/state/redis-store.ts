@@ -8,7 +8,7 @@ import { unavailable } from '../unavailable.js';
 import { commitArgs } from './commit-args.js';
 import { waitForReplica, type Durability } from './durability.js';
 import { curKey, legacyClockKey, legacyOffsetKey, outboxKey, parseStateKey, partIndexKey, partIndexPattern, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
-import { Lease } from './lease.js';
+import { Lease, newWorkerId } from './lease.js';
 import { runScript } from './run-script.js';
 
 /** How long one Redis command may take before it fails as UNAVAILABLE: env LOFLOW_REDIS_TIMEOUT_MS, default 2 s. */
@@ -24,6 +24,8 @@ export class RedisStateStore implements StateStore {
   /** Commit answers, for metrics: ok, done (a lost reply found applied), fenced, conflict. */
   readonly answers = { ok: 0, done: 0, fenced: 0, conflict: 0 };
   private readonly leases = new Map<string, Lease>();
+  /** This store's worker id in the leases it takes (two stores are two owners, even in one process). */
+  readonly owner = newWorkerId();
   private constructor(
     readonly redis: Redis | Cluster,
     kind: string,
@@ -77,7 +79,7 @@ export class RedisStateStore implements StateStore {
    */
   async acquire(pipeline: string): Promise<{ epoch: number }> {
     let lease = this.leases.get(pipeline);
-    if (!lease) this.leases.set(pipeline, (lease = new Lease(this.redis, pipeline)));
+    if (!lease) this.leases.set(pipeline, (lease = new Lease(this.redis, pipeline, this.owner)));
     await this.call(() => runScript(this.redis, 'lfMigrate', [curKey(pipeline), legacyOffsetKey(pipeline), legacyClockKey(pipeline)], []));
     const held = await this.call(() => lease.acquire());
     return { epoch: held.epoch };
