@@ -52,7 +52,7 @@ export class RedisInputLog implements InputLog, RawJsonConsumer {
     try {
       return await fn();
     } catch (err) {
-      throw unavailable('redis', err);
+      throw (err as { code?: string }).code === 'UNAVAILABLE' ? err : unavailable('redis', err);
     }
   }
 

@@ -113,7 +113,7 @@ export class RedisStateStore implements StateStore {
     try {
       return await fn();
     } catch (err) {
-      throw unavailable('redis', err);
+      throw (err as { code?: string }).code === 'UNAVAILABLE' ? err : unavailable('redis', err);
     }
   }
 

@@ -48,11 +48,12 @@ describe('Redis Stream log: durability modes', () => {
   it('replicated: acknowledges only what a replica has (WAIT 1); without the replica, ingest fails UNAVAILABLE', async () => {
     const primary = await startRedis({ args: aof });
     const replica = await startRedis({ args: [...aof, '--replicaof', '127.0.0.1', String(primary.port)] });
+    let replicaStopped = false;
     const old = process.env.LOFLOW_WAIT_MS;
     process.env.LOFLOW_WAIT_MS = '300';
     try {
       const probe = new Redis(primary.url);
-      for (let i = 0; i < 100 && !/connected_slaves:1/.test(await probe.info('replication')); i++) await new Promise((r) => setTimeout(r, 100));
+      for (let i = 0; i < 100 && !/slave0:.*state=online/.test(await probe.info('replication')); i++) await new Promise((r) => setTimeout(r, 100));
       probe.disconnect();
       const { engine, name } = await engineOn(primary.url, 'replicated');
       const events = [...new Classroom({ students: 3, seed: 2 }).events(40)].map((e) => e.event);
@@ -62,13 +63,14 @@ describe('Redis Stream log: durability modes', () => {
       onReplica.disconnect();
       await engine.flush();
       await replica.stop();
+      replicaStopped = true;
       await expect(engine.ingest('extension', events.slice(20))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
       engine.abort();
       await engine.store.close();
     } finally {
       if (old === undefined) delete process.env.LOFLOW_WAIT_MS;
       else process.env.LOFLOW_WAIT_MS = old;
-      await replica.stop();
+      if (!replicaStopped) await replica.stop();
       await primary.stop();
     }
   });
