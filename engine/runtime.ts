@@ -139,7 +139,7 @@ export class Engine extends EventEmitter {
   async stop(): Promise<void> {
     const c = this.consumer;
     if (c.stopping) return;
-    if (c.started) await this.flush();
+    if (c.started && !c.fenced) await this.flush(); // fenced: the owner processes what is left
     c.stopping = true;
     c.running = false;
     await c.pumping;

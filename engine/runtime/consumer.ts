@@ -65,6 +65,7 @@ export class LogConsumer {
 
   /** Resolves when every event ingested so far is processed and committed. */
   flush(): Promise<void> {
+    if (this.fenced) return Promise.reject(this.fenced); // never: this process no longer processes the pipeline
     const target = this.logEnd;
     if (this.committed >= target) return Promise.resolve();
     return new Promise((resolve, reject) => {

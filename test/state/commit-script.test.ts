@@ -104,6 +104,8 @@ describe('an engine whose lease another process took', () => {
       await expect(engine.ingest('extension', events.slice(0, 1))).rejects.toMatchObject({ code: 'UNAVAILABLE' });
       expect(await raw.hgetall(curKey(p.name))).toEqual(before);
       expect(await storeB.load([{ pipeline: p.name, reducer: 'events', version: p.reducers.find((r) => r.name === 'events')!.version, key: 's-0000' }])).toEqual([12345]);
+      await expect(engine.flush()).rejects.toMatchObject({ code: 'FENCED' });
+      await engine.stop(); // a fenced engine still stops (and closes its store) without waiting for a flush
     } finally {
       engine.abort();
       await storeA.close();
