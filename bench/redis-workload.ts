@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { readNdjson, unwrap } from '../engine/ndjson.js';
 import { Engine } from '../engine/runtime.js';
 import { RedisStateStore } from '../engine/state/redis-store.js';
-import type { Commit, Json, StateRef, StateStore } from '../engine/types.js';
+import type { Commit, CommitAnswer, Json, StateRef, StateStore } from '../engine/types.js';
 import { demo, eventsFile } from './fixtures.js';
 import { startRedis } from './servers.js';
 import type { Ctx } from './types.js';
@@ -26,7 +26,7 @@ export class RecordingStore implements StateStore {
     this.ops.push({ load: [...refs] });
     return this.inner.load(refs);
   }
-  commit(c: Commit): Promise<void> {
+  commit(c: Commit): Promise<CommitAnswer | void> {
     this.ops.push({ commit: { ...c, writes: c.writes.map(([ref, s]) => [ref, JSON.parse(JSON.stringify(s)) as Json]) } });
     return this.inner.commit(c);
   }

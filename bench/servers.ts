@@ -39,10 +39,13 @@ async function waitPing(port: number, ms = 10_000): Promise<void> {
   }
 }
 
-/** Start redis-server; `port` lets a test restart one on the same port after stopping it; `args` are added last (they win). */
-export async function startRedis(opts: { port?: number; cluster?: boolean; args?: string[] } = {}): Promise<RunningRedis> {
+/**
+ * Start redis-server; `port` lets a test restart one on the same port after stopping it; `args` are added last
+ * (they win); `dir` is a data folder kept at stop (a restart with it and `--appendonly yes` keeps the data).
+ */
+export async function startRedis(opts: { port?: number; cluster?: boolean; args?: string[]; dir?: string } = {}): Promise<RunningRedis> {
   const port = opts.port ?? (await freePort());
-  const dir = mkdtempSync(join(tmpdir(), 'loflow-redis-'));
+  const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'loflow-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
   if (opts.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000');
   args.push(...(opts.args ?? []));
@@ -57,7 +60,7 @@ export async function startRedis(opts: { port?: number; cluster?: boolean; args?
     async stop() {
       if (child.exitCode === null) process.kill(child.pid!, 'SIGKILL');
       await exited;
-      rmSync(dir, { recursive: true, force: true });
+      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }

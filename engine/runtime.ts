@@ -127,7 +127,8 @@ export class Engine extends EventEmitter {
   async stop(): Promise<void> {
     const first = this.tasks[0].consumer;
     if (first.stopping) return;
-    if (first.started) await this.flush();
+    // Fenced: the new owner processes what is left.
+    if (first.started && !this.tasks.some((t) => t.consumer.fenced)) await this.flush();
     await Promise.all(this.tasks.map((t) => t.halt()));
     await this.runner?.close();
     try {

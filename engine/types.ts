@@ -277,7 +277,18 @@ export interface Commit {
   outboxDone?: number;
   /** The pipeline's event-time clock after the batch (views read it: `idle`, `wpm`), for a restart. */
   clock?: number;
+  /**
+   * Where the batch started (its base): a store that compares it with its committed offset refuses a commit
+   * computed from another base (CONFLICT) and recognises this very batch committed already (DONE: a lost
+   * reply). Absent: a maintenance write (rebuild, fixtures) that sets the offset without that check.
+   */
+  from?: number;
+  /** Dead letters of the batch, for a store that commits them with it (StateStore.commitsDeadLetters). */
+  deadLetters?: DeadLetter[];
 }
+
+/** What a store says about a commit: applied now, or found applied already (the same batch, a lost reply). */
+export type CommitAnswer = 'ok' | 'done';
 
 /** One batch's derived events for the archive, by stream (see StateStore.outbox). */
 export interface OutboxEntry {
@@ -290,8 +301,19 @@ export interface StateStore {
   readonly kind: string;
   /** Read many states in one round trip; undefined where a state does not exist. */
   load(refs: readonly StateRef[]): Promise<Array<Json | undefined>>;
-  /** Write states and the consumed offset atomically (a replayed batch is then recognised by its offset). */
-  commit(commit: Commit): Promise<void>;
+  /**
+   * Write states and the consumed offset atomically (a replayed batch is then recognised by its offset).
+   * A fenced store (Redis) answers 'done' for a batch committed already and throws code FENCED (another
+   * process holds the partition's lease: nothing written) or CONFLICT (the base moved: nothing written).
+   */
+  commit(commit: Commit): Promise<CommitAnswer | void>;
+  /**
+   * Take ownership of the pipeline's partition before any commit (a lease in the store, renewed until close):
+   * stores shared by processes fence a commit of any other owner. Resolves with the lease's epoch.
+   */
+  acquire?(pipeline: string): Promise<{ epoch: number }>;
+  /** The store commits Commit.deadLetters with the batch (exactly once) instead of the dead-letter store. */
+  readonly commitsDeadLetters?: boolean;
   /** The offset of the last commit for this pipeline (0 when none). */
   offset(pipeline: string): Promise<number>;
   /** The event-time clock of the last commit that carried one (0 when none). Stores without it: a restarted

@@ -2,12 +2,15 @@
 //   none                    -> in-memory log: accepted-but-unprocessed events die with the process
 //   postgres://...          -> Postgres input log + DBOS durable batch workflows (the production setup)
 //   file:DIR, or a folder   -> loflow's own fsync'ed NDJSON log in DIR (embedded, no server needed)
+//   redis                   -> a Redis Stream in the state store's Redis, beside the states and the cursor
+//                              (needs a Redis state store; `durability` says what Redis must persist)
 // Not offered: DBOS on PGlite through pglite-socket. It runs, but pglite-socket multiplexes every client
 // connection onto PGlite's one session, so one client's transaction swallows another's statements; our
 // SIGKILL test lost acknowledged events that way. The embedded durable choice is the file log.
 import { resolve } from 'node:path';
 import { FileInputLog } from '../log/file-log.js';
-import type { BatchRunner, InputLog } from '../types.js';
+import { parseDurability } from '../state/durability.js';
+import type { BatchRunner, InputLog, StateStore } from '../types.js';
 
 export interface Checkpoint {
   log?: InputLog;
@@ -15,8 +18,9 @@ export interface Checkpoint {
   describe: string;
 }
 
-export async function openCheckpoint(spec: string | undefined, pipeline: string): Promise<Checkpoint> {
+export async function openCheckpoint(spec: string | undefined, pipeline: string, store?: StateStore, durability?: string): Promise<Checkpoint> {
   if (!spec || spec === 'memory') return { describe: 'none (in-memory input log)' };
+  if (spec === 'redis') return onRedis(store, pipeline, durability);
   if (/^postgres(ql)?:\/\//.test(spec)) {
     try {
       return { ...(await onPostgres(spec, pipeline)), describe: `Postgres + DBOS workflows (${redact(spec)})` };
@@ -27,6 +31,18 @@ export async function openCheckpoint(spec: string | undefined, pipeline: string)
   }
   const dir = resolve(spec.startsWith('file:') ? spec.slice(5) : spec);
   return { log: new FileInputLog(dir), describe: `file log ${dir}` };
+}
+
+async function onRedis(store: StateStore | undefined, pipeline: string, durability: string | undefined): Promise<Checkpoint> {
+  const mode = parseDurability(durability);
+  // The log's point is its slot: the cursor and states beside it. A log in a Redis without them would not be.
+  if (!store || !store.kind.startsWith('redis')) throw new Error(`--checkpoint redis keeps the input log beside the states: it needs --state redis://... or redis-cluster://... (the state store is ${store?.kind ?? 'memory'})`);
+  const { RedisInputLog } = await import('../log/redis-log.js');
+  const redisStore = store as import('../state/redis-store.js').RedisStateStore;
+  const { log, note } = await RedisInputLog.open(redisStore.redis, pipeline, mode);
+  redisStore.durability = mode;
+  if (note) console.warn(`loflow: ${note}`);
+  return { log, describe: `Redis Stream lf:{${pipeline}}:in (durability ${mode})` };
 }
 
 async function onPostgres(url: string, pipeline: string): Promise<{ log: InputLog; runner: BatchRunner }> {

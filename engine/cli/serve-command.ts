@@ -30,7 +30,12 @@ Options:
                    keeps an fsync'ed log in a folder (embedded: no server needed). Either way every accepted event is durable before it is
                    acknowledged, and a restart after a crash resumes exactly where it stopped.
                    Default: none (in memory: accepted but unprocessed events die with the process)
+                   redis keeps the input log as a Redis Stream beside the states (needs --state
+                   redis://...; one script commits a batch's states and cursor; see --durability)
   --log DIR        same as --checkpoint file:DIR
+  --durability M   with --checkpoint redis (env LOFLOW_DURABILITY): none, local (default: Redis must have
+                   appendonly yes), fsync (appendfsync always) or replicated (a replica, and WAIT 1 before
+                   every acknowledgement); checked against the Redis settings at start
   --data DIR       data folder for dead letters and the archive (default .loflow)
   --archive DIR    archive folder (default <data>/<pipeline>/archive; used when the pipeline has archive:)
   --audit DIR      audit log folder (default $LOFLOW_AUDIT, else <data>/<pipeline>/audit): every dashboard
@@ -118,7 +123,7 @@ export const serveCommand: Command = {
     }
     let checkpoint;
     try {
-      checkpoint = await openCheckpoint(checkpointSpec, pipeline.name);
+      checkpoint = await openCheckpoint(checkpointSpec, pipeline.name, store, typeof options.durability === 'string' ? options.durability : process.env.LOFLOW_DURABILITY);
     } catch (err) {
       await store.close();
       throw err;

@@ -2,7 +2,7 @@
 // A batch is reduced (Levels), handed to the archive (ArchiveFeed), and all its writes are committed with
 // the batch's end offset in ONE store call. So per-key order is log order, and a store that commits writes and
 // offset atomically makes state effects exactly-once across restarts.
-import type { BatchRunner, DeadLetter, Json, LoggedEvent, StateRef } from '../types.js';
+import type { BatchRunner, Commit, DeadLetter, Json, LoggedEvent, OutboxEntry, StateRef } from '../types.js';
 import type { ArchiveFeed } from './archive-feed.js';
 import type { RuntimeContext } from './context.js';
 import type { Levels } from './levels.js';
@@ -17,6 +17,18 @@ export interface ConsumerOptions {
   /** Applies a live swap waiting for the batch in progress (the Engine's). */
   applySwap: () => void;
 }
+
+/** A batch reduced into the cache whose commit did not answer: the next attempt sends this same commit. */
+interface PendingBatch {
+  commit: Commit;
+  entries: LoggedEvent[];
+  dirty: Map<string, Set<string>>;
+  outbox: { outbox?: OutboxEntry; outboxDone?: number };
+  t0: number;
+}
+
+/** The store refused the batch for good: another process owns the partition (FENCED), or its base moved (CONFLICT). */
+const isFenced = (err: unknown) => ['FENCED', 'CONFLICT'].includes((err as { code?: string })?.code ?? '');
 
 export class LogConsumer {
   /** The store's committed offset: every event below it is applied. */
@@ -36,8 +48,10 @@ export class LogConsumer {
   batchLock: Promise<void> = Promise.resolve();
   /** A batch is being reduced or committed (a live swap waits for it). */
   batching = false;
-  /** The end offset of a batch whose commit failed: it may have been applied (see committedMeanwhile). */
-  private uncertainTo: number | null = null;
+  /** A batch whose commit failed: it may have been applied (a lost reply); see finishPending. */
+  private pending: PendingBatch | null = null;
+  /** Set once the store fenced a commit: this process no longer owns the pipeline and stops processing it. */
+  fenced: Error | null = null;
   private flushWaiters: Array<{ offset: number; resolve: () => void; reject: (e: unknown) => void }> = [];
 
   constructor(
@@ -51,6 +65,7 @@ export class LogConsumer {
 
   /** Resolves when every event ingested so far is processed and committed. */
   flush(): Promise<void> {
+    if (this.fenced) return Promise.reject(this.fenced); // never: this process no longer processes the pipeline
     const target = this.logEnd;
     if (this.committed >= target) return Promise.resolve();
     return new Promise((resolve, reject) => {
@@ -82,7 +97,7 @@ export class LogConsumer {
           const size = this.logEnd - from > 4 * batchSize ? 4 * batchSize : batchSize;
           const applied = await runner.run(this.ctx.pipeline.name, from, Math.min(this.logEnd, from + size));
           // The store and log answered: not down (also when a batch turned out committed already, see
-          // committedMeanwhile). Ingest refuses while lastError says otherwise.
+          // finishPending). Ingest refuses while lastError says otherwise.
           this.lastError = null;
           // Nothing there to apply (and no resumed batch moved the offset meanwhile): wait for the next append.
           if (applied === 0 && this.committed === from) break;
@@ -94,6 +109,7 @@ export class LogConsumer {
         }
         delay = retryMs;
       } catch (err) {
+        if (this.fenced) break; // not ours any more: nothing to retry (see disown)
         // Store or log unavailable: nothing is lost (the log keeps the events); retry with back-off.
         this.lastError = err;
         this.ctx.counters.retries++;
@@ -123,22 +139,40 @@ export class LogConsumer {
   }
 
   /**
-   * After a failed commit: did it reach the store after all? Then the batch is done (its states are read
-   * from the store again, its outbox entry is there) and must not be applied twice. Throws while the store
-   * cannot answer, so the batch waits.
+   * Send the pending batch's commit: the same commit again after a failure, so a store with a base check
+   * answers 'done' when the first attempt landed with its reply lost (the cache holds exactly the states
+   * it wrote either way). Only FENCED / CONFLICT drop the batch, and with it this process's ownership.
    */
-  private async committedMeanwhile(): Promise<boolean> {
-    const stored = await this.ctx.store.offset(this.ctx.storeName);
-    if (stored < this.uncertainTo!) {
-      this.uncertainTo = null;
-      return false;
+  private async finishPending(): Promise<void> {
+    const p = this.pending!;
+    let answer;
+    try {
+      answer = await this.ctx.store.commit(p.commit);
+    } catch (err) {
+      if (isFenced(err)) {
+        this.pending = null;
+        this.states.forget(p.dirty);
+        this.disown(err as Error);
+      }
+      throw err;
     }
-    await this.feed.resync();
-    this.uncertainTo = null;
-    this.ctx.counters.processed += stored - this.committed;
-    this.committed = stored;
-    this.wakeWaiters();
-    return true;
+    this.pending = null;
+    this.ctx.counters.commits[answer === 'done' ? 'done' : 'ok']++;
+    await this.afterCommit(p);
+  }
+
+  /**
+   * Another process holds the partition's lease (or moved its cursor): stop processing at once. Nothing of
+   * the refused batch was written; the log keeps its events for the owner. Health reports it; ingest refuses.
+   */
+  private disown(err: Error): void {
+    this.ctx.counters.commits[(err as { code?: string }).code === 'CONFLICT' ? 'conflict' : 'fenced']++;
+    this.fenced = err;
+    this.lastError = err;
+    this.running = false;
+    this.ctx.events.emit('fenced', err);
+    for (const w of this.waiters.splice(0)) w();
+    for (const f of this.flushWaiters.splice(0)) f.reject(err);
   }
 
   /** The committed offset moved: ingests waiting for room and flushes it covers go on. */
@@ -162,16 +196,17 @@ export class LogConsumer {
   }
 
   private async processBatch(entries: LoggedEvent[]): Promise<void> {
-    if (this.uncertainTo !== null && (await this.committedMeanwhile())) return;
+    if (this.pending) return this.finishPending();
     this.opts.applySwap(); // a batch resumed by the runner after a crash can run outside the pump
     const dirty = new Map<string, Set<string>>();
     this.batching = true;
     try {
       await this.reduceAndCommit(entries, dirty);
     } catch (err) {
-      // The batch will be retried from the log: forget what it did to the cache, so the retry starts from
-      // the committed states (reloaded from the store) and nothing is applied twice.
-      this.states.forget(dirty);
+      // Failed before its commit was sent: the batch will be retried from the log, so forget what it did to
+      // the cache (the retry starts from the committed states, reloaded from the store). A commit sent and
+      // unanswered stays pending instead: its cache states are what it may have written.
+      if (this.pending === null) this.states.forget(dirty);
       throw err;
     } finally {
       this.batching = false;
@@ -198,18 +233,21 @@ export class LogConsumer {
         writes.push([{ pipeline: ctx.storeName, reducer: name, version: r.version, key }, states.get(key)!.s]);
       }
     }
-    // Dead letters first: a failure after the state commit must not retry (re-apply) a committed batch; a
-    // failed commit retries the batch, and its letters may then be kept twice, never lost.
-    if (letters.length) await ctx.deadLetters.put(letters);
+    // Dead letters: in the commit when the store takes them (exactly once); else first, so that a failure
+    // after the state commit cannot retry (re-apply) a committed batch.
+    const inCommit = ctx.store.commitsDeadLetters === true;
+    if (letters.length && !inCommit) await ctx.deadLetters.put(letters);
     const outbox = this.feed.outboxOf(derived, to);
-    try {
-      await ctx.store.commit({ pipeline: ctx.storeName, writes, offset: to, clock: this.stage.now, ...outbox });
-    } catch (err) {
-      // The commit may have been applied with its reply lost (a connection dropped after EXEC): the next
-      // attempt asks the store's offset first (see processBatch).
-      this.uncertainTo = to;
-      throw err;
-    }
+    const commit: Commit = { pipeline: ctx.storeName, writes, offset: to, from, clock: this.stage.now, ...outbox, ...(inCommit && letters.length ? { deadLetters: letters } : {}) };
+    this.pending = { commit, entries, dirty, outbox, t0 };
+    await this.finishPending();
+  }
+
+  /** The batch is in the store: move the cursor, release the log and tell the listeners. */
+  private async afterCommit({ commit, entries, dirty, outbox, t0 }: PendingBatch): Promise<void> {
+    const { ctx } = this;
+    const from = entries[0].offset;
+    const to = commit.offset;
     this.committed = to;
     this.feed.committed(outbox);
     this.lastError = null;

@@ -13,6 +13,8 @@ export interface Counters {
   lastBatchMs: number;
   retries: number;
   unarchived: number;
+  /** Commit answers: ok, done (a lost reply found applied), fenced / conflict (refused: ownership lost). */
+  commits: { ok: number; done: number; fenced: number; conflict: number };
 }
 
 export interface RuntimeContext {
@@ -34,5 +36,5 @@ export interface RuntimeContext {
 }
 
 export function newCounters(): Counters {
-  return { ingested: 0, rejected: 0, processed: 0, failed: 0, emitted: 0, batches: 0, lastBatchMs: 0, retries: 0, unarchived: 0 };
+  return { ingested: 0, rejected: 0, processed: 0, failed: 0, emitted: 0, batches: 0, lastBatchMs: 0, retries: 0, unarchived: 0, commits: { ok: 0, done: 0, fenced: 0, conflict: 0 } };
 }

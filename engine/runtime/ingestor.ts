@@ -47,6 +47,8 @@ export class Ingestor {
       throw new Error(`unknown source '${stream}' (sources: ${[...this.ctx.pipeline.sources.keys()].join(', ')})`);
     }
     if (!this.consumer.running) await this.start();
+    // Fenced: another process owns the pipeline now; what we appended here it may never see (a file log).
+    if (this.consumer.fenced) throw Object.assign(new Error(`not accepting events: ${this.consumer.fenced.message}`), { code: 'UNAVAILABLE', cause: this.consumer.fenced });
     if (opts.refuseWhileDown) this.refuseIfDown();
     if (this.backlog() >= this.queueLimit) {
       await this.waitForRoom(opts.maxWaitMs);

@@ -67,6 +67,8 @@ export class PartitionTask {
   async recover(): Promise<void> {
     const { ctx, consumer: c, stage } = this;
     c.started = true;
+    // Own the partition first (a store shared by processes fences every other owner's commits from now on).
+    await ctx.store.acquire?.(ctx.storeName);
     c.committed = await ctx.store.offset(ctx.storeName);
     // Views read the event-time clock (idle, wpm): restored before any batch, so commits never move it back.
     // A clock an outlier pushed far ahead before event times were bounded (see Levels.reduce) is pulled

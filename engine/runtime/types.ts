@@ -65,4 +65,6 @@ export interface EngineStats {
   unknownMembers: number;
   /** Processed events the archive could not take (dead-lettered with stage 'archive'). */
   unarchived: number;
+  /** Commit answers (see Counters.commits). */
+  commits: { ok: number; done: number; fenced: number; conflict: number };
 }

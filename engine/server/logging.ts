@@ -57,6 +57,9 @@ export function logEngine(log: Logger, engine: Engine): () => void {
     archiveWarned = Date.now();
     log.warn({ err: err instanceof Error ? err.message : String(err) }, 'archive append failed: raw events stay in the input log and are re-fed after a restart');
   };
+  // Another process owns the pipeline now (its lease): this one stopped processing; loud, once.
+  const onFenced = (err: Error) => log.error({ err: err.message }, 'fenced: this process no longer owns the pipeline and stopped processing it; restart it once the other owner is gone');
+  engine.on('fenced', onFenced);
   engine.on('archive-error', onArchiveError);
   engine.on('retry', onRetry);
   engine.on('batch', onBatch);
@@ -65,6 +68,7 @@ export function logEngine(log: Logger, engine: Engine): () => void {
     clearInterval(timer);
     engine.off('retry', onRetry);
     engine.off('archive-error', onArchiveError);
+    engine.off('fenced', onFenced);
     engine.off('batch', onBatch);
     engine.off('failure', onFailure);
   };

@@ -31,6 +31,16 @@ export function createMetrics(engine: Engine) {
     },
   });
   new Counter({
+    name: 'loflow_commits_total',
+    help: 'batch commits by answer: ok, done (a lost reply found applied), fenced / conflict (refused: another process owns the pipeline)',
+    labelNames: ['result'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const [result, n] of Object.entries(engine.stats().commits)) this.inc({ result }, n);
+    },
+  });
+  new Counter({
     name: 'loflow_reducer_failures_total',
     help: 'events a reducer failed on (dead-lettered)',
     registers: [registry],

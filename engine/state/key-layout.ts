@@ -1,20 +1,35 @@
-// Redis key layout. The pipeline name is a hash tag ({...}) so all of a pipeline's records and its offset
-// live in one cluster slot: one MULTI/EXEC commits a batch's states and offset atomically, on a single
-// Redis or on a Redis Cluster. The trade-off: one pipeline's state lives on one cluster node.
+// Redis key layout 2 (docs/scale-out.md §3). A partition's hash tag T ({<pipeline>} with one partition, as
+// before; {<pipeline>:p<N>} with more) puts all of its records in one cluster slot, so one script (commit.lua)
+// commits a batch's states, cursor, clock, outbox and dead letters atomically, on a single Redis or a Redis
+// Cluster. With one partition the state, index, outbox and pipeline keys keep their layout-1 names.
 //
-//   lf:{<pipeline>}:s:<reducer>:<version>:<shard key>   a reducer state (JSON)
-//   lf:{<pipeline>}:k:<reducer>:<version>:<part>        composite keys with that part (sorted set, score: offset)
-//   lf:{<pipeline>}:offset                              the input-log offset committed with those states
-//   lf:{<pipeline>}:clock                               the event-time clock committed with them
-//   lf:{<pipeline>}:pipeline                            the pipeline that last ran, {file, text} (for plans)
-//   lf:{<pipeline>}:outbox                              list: per batch, derived events not yet archived (JSON)
+//   lf:T:s:<reducer>:<version>:<shard key>   a reducer state (JSON)
+//   lf:T:k:<reducer>:<version>:<part>        composite keys with that part (sorted set, score: offset)
+//   lf:T:cur                                 hash: in (committed offset), clock, end (last appended seq)
+//   lf:T:lease                               hash: owner, token (the fence), epoch, until (ms, Redis TIME)
+//   lf:T:in                                  stream: the input log with --checkpoint redis, ids 0-<offset + 1>
+//   lf:T:prod                                hash: producer -> highest sequence appended
+//   lf:T:outbox                              list: per batch, derived events not yet archived (JSON)
+//   lf:T:dl                                  stream: dead letters committed with their batch
+//   lf:{<pipeline>}:pipeline                 the pipeline that last ran, {file, text} (for plans)
+//   lf:{<pipeline>}:meta                     hash: layout (2)
+// Layout 1 kept the cursor in lf:{<pipeline>}:offset and :clock (strings): moved into cur by migrate.lua.
 import type { StateRef } from '../types.js';
 
 export const stateKey = (r: StateRef) => `lf:{${r.pipeline}}:s:${r.reducer}:${r.version}:${r.key}`;
 export const partIndexKey = (pipeline: string, reducer: string, version: string, part: string) => `lf:{${pipeline}}:k:${reducer}:${version}:${part}`;
 export const partIndexPattern = (pipeline: string, reducer: string, version?: string) => `lf:{${pipeline}}:k:${reducer}:${version === undefined ? '' : `${version}:`}*`;
-export const offsetKey = (pipeline: string) => `lf:{${pipeline}}:offset`;
-export const clockKey = (pipeline: string) => `lf:{${pipeline}}:clock`;
+/** Layout 1's cursor keys, read only to migrate a store written before layout 2. */
+export const legacyOffsetKey = (pipeline: string) => `lf:{${pipeline}}:offset`;
+export const legacyClockKey = (pipeline: string) => `lf:{${pipeline}}:clock`;
+/** The hash tag of partition `n` of `count`: one partition keeps the pipeline's own tag (layout 1's keys). */
+export const partitionTag = (pipeline: string, n = 0, count = 1) => (count === 1 ? pipeline : `${pipeline}:p${n}`);
+export const curKey = (tag: string) => `lf:{${tag}}:cur`;
+export const leaseKey = (tag: string) => `lf:{${tag}}:lease`;
+export const inKey = (tag: string) => `lf:{${tag}}:in`;
+export const prodKey = (tag: string) => `lf:{${tag}}:prod`;
+export const dlKey = (tag: string) => `lf:{${tag}}:dl`;
+export const metaKey = (pipeline: string) => `lf:{${pipeline}}:meta`;
 export const pipelineKey = (pipeline: string) => `lf:{${pipeline}}:pipeline`;
 export const outboxKey = (pipeline: string) => `lf:{${pipeline}}:outbox`;
 export const reducerPattern = (pipeline: string, reducer?: string, version?: string) =>

@@ -1,11 +1,15 @@
-// Reducer state in Redis or Redis Cluster (ioredis). One MGET per load, one MULTI/EXEC per commit (states,
-// their composite-key index and offset together), never a round trip per event. Unreachable Redis -> errors
-// with code 'UNAVAILABLE' (the engine retries the batch; the server answers 503), never a lost or
-// double-applied batch.
+// Reducer state in Redis or Redis Cluster (ioredis), key layout 2 (key-layout.ts). One MGET per load, one
+// commit.lua per commit (states, their composite-key index, cursor, clock, outbox and dead letters together,
+// fenced by the partition's lease), never a round trip per event. Unreachable Redis -> errors with code
+// 'UNAVAILABLE' (the engine retries the batch; the server answers 503), never a lost or double-applied batch.
 import { Cluster, Redis } from 'ioredis';
-import type { Commit, Json, LastPipeline, OutboxEntry, StateRef, StateStore } from '../types.js';
+import type { Commit, CommitAnswer, Json, LastPipeline, OutboxEntry, StateRef, StateStore } from '../types.js';
 import { unavailable } from '../unavailable.js';
-import { clockKey, offsetKey, outboxKey, parseStateKey, partIndexKey, partIndexPattern, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
+import { commitArgs } from './commit-args.js';
+import { waitForReplica, type Durability } from './durability.js';
+import { curKey, legacyClockKey, legacyOffsetKey, outboxKey, parseStateKey, partIndexKey, partIndexPattern, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
+import { Lease, newWorkerId } from './lease.js';
+import { runScript } from './run-script.js';
 
 /** How long one Redis command may take before it fails as UNAVAILABLE: env LOFLOW_REDIS_TIMEOUT_MS, default 2 s. */
 function redisTimeoutMs(): number {
@@ -15,7 +19,17 @@ function redisTimeoutMs(): number {
 
 export class RedisStateStore implements StateStore {
   readonly kind: string;
-  private constructor(private readonly redis: Redis | Cluster, kind: string) {
+  /** Set by the Redis input log (--checkpoint redis): `replicated` waits for a replica after each commit. */
+  durability: Durability = 'local';
+  /** Commit answers, for metrics: ok, done (a lost reply found applied), fenced, conflict. */
+  readonly answers = { ok: 0, done: 0, fenced: 0, conflict: 0 };
+  private readonly leases = new Map<string, Lease>();
+  /** This store's worker id in the leases it takes (two stores are two owners, even in one process). */
+  readonly owner = newWorkerId();
+  private constructor(
+    readonly redis: Redis | Cluster,
+    kind: string,
+  ) {
     this.kind = kind;
   }
 
@@ -59,31 +73,39 @@ export class RedisStateStore implements StateStore {
     return values.map((v) => (v === null ? undefined : (JSON.parse(v) as Json)));
   }
 
-  async commit(c: Commit): Promise<void> {
-    const tx = this.redis.multi();
-    if (c.writes.length) {
-      const args: string[] = [];
-      for (const [ref, state] of c.writes) args.push(stateKey(ref), JSON.stringify(state));
-      tx.mset(...args);
-      // Composite keys are indexed by each part (see keysWithPart), in the same transaction as the states.
-      const index = new Map<string, Array<string | number>>();
-      for (const [ref] of c.writes) {
-        if (!ref.key.includes('|')) continue;
-        for (const part of new Set(ref.key.split('|'))) {
-          const k = partIndexKey(ref.pipeline, ref.reducer, ref.version, part);
-          const members = index.get(k);
-          if (members) members.push(c.offset, ref.key);
-          else index.set(k, [c.offset, ref.key]);
-        }
-      }
-      for (const [k, members] of index) tx.zadd(k, ...members);
+  /**
+   * Own the pipeline's partition: migrate a layout-1 cursor, then take the lease (waiting out a crashed
+   * predecessor's). Idempotent while the lease is ours.
+   */
+  async acquire(pipeline: string): Promise<{ epoch: number }> {
+    let lease = this.leases.get(pipeline);
+    if (!lease) this.leases.set(pipeline, (lease = new Lease(this.redis, pipeline, this.owner)));
+    await this.call(() => runScript(this.redis, 'lfMigrate', [curKey(pipeline), legacyOffsetKey(pipeline), legacyClockKey(pipeline)], []));
+    const held = await this.call(() => lease.acquire());
+    return { epoch: held.epoch };
+  }
+
+  async commit(c: Commit): Promise<CommitAnswer> {
+    // A maintenance commit (rebuild, fixtures) takes the lease too: it must not write under a running server.
+    const lease = this.leases.get(c.pipeline);
+    if (!lease?.held) await this.acquire(c.pipeline);
+    const held = this.leases.get(c.pipeline)!.held!;
+    const { keys, args } = commitArgs(c, held.token);
+    const r = (await this.call(() => runScript(this.redis, 'lfCommit', keys, args))) as string[];
+    if (r[0] === 'FENCED') {
+      this.answers.fenced++;
+      this.leases.get(c.pipeline)?.drop();
+      throw Object.assign(new Error(`fenced: the lease of {${c.pipeline}} is held by ${r[1] || 'nobody'} (epoch ${r[2]}), not by this process (epoch ${held.epoch}); nothing of the batch ${c.from ?? ''}..${c.offset} was written`), { code: 'FENCED' });
     }
-    tx.set(offsetKey(c.pipeline), String(c.offset));
-    if (c.clock !== undefined) tx.set(clockKey(c.pipeline), String(c.clock));
-    // The outbox rides in the same transaction: derived events exist exactly when the states that made them do.
-    if (c.outboxDone) tx.ltrim(outboxKey(c.pipeline), c.outboxDone, -1);
-    if (c.outbox) tx.rpush(outboxKey(c.pipeline), JSON.stringify(c.outbox));
-    await this.exec(tx, 'transaction');
+    if (r[0] === 'CONFLICT') {
+      this.answers.conflict++;
+      throw Object.assign(new Error(`commit conflict on {${c.pipeline}}: the batch ${c.from}..${c.offset} was computed from offset ${c.from} but the store is at ${r[1]}; nothing was written`), { code: 'CONFLICT' });
+    }
+    // replicated: the batch's effects are acknowledged only once a replica has them (docs/scale-out.md §4).
+    if (this.durability === 'replicated') await this.call(() => waitForReplica(this.redis));
+    const answer = r[0] === 'DONE' ? 'done' : 'ok';
+    this.answers[answer]++;
+    return answer;
   }
 
   /** A Redis call: an unreachable Redis is UNAVAILABLE (the engine retries, the server answers 503). */
@@ -91,7 +113,7 @@ export class RedisStateStore implements StateStore {
     try {
       return await fn();
     } catch (err) {
-      throw unavailable('redis', err);
+      throw (err as { code?: string }).code === 'UNAVAILABLE' ? err : unavailable('redis', err);
     }
   }
 
@@ -103,12 +125,14 @@ export class RedisStateStore implements StateStore {
     return result;
   }
 
-  private async number(key: string): Promise<number> {
-    return Number((await this.call(() => this.redis.get(key))) ?? 0);
+  /** A cursor field, or layout 1's string when the store was not migrated yet (read-only callers: state ls). */
+  private async cursor(pipeline: string, field: 'in' | 'clock', legacy: string): Promise<number> {
+    const [[, v], [, old]] = await this.exec(this.redis.pipeline().hget(curKey(pipeline), field).get(legacy), 'pipeline');
+    return Number(v ?? old ?? 0);
   }
 
   clock(pipeline: string): Promise<number> {
-    return this.number(clockKey(pipeline));
+    return this.cursor(pipeline, 'clock', legacyClockKey(pipeline));
   }
 
   async keysWithPart(pipeline: string, queries: ReadonlyArray<{ reducer: string; version: string; part: string }>): Promise<string[][]> {
@@ -120,7 +144,7 @@ export class RedisStateStore implements StateStore {
   }
 
   offset(pipeline: string): Promise<number> {
-    return this.number(offsetKey(pipeline));
+    return this.cursor(pipeline, 'in', legacyOffsetKey(pipeline));
   }
 
   async outbox(pipeline: string): Promise<OutboxEntry[]> {
@@ -191,6 +215,7 @@ export class RedisStateStore implements StateStore {
   }
 
   async close(): Promise<void> {
+    await Promise.all([...this.leases.values()].map((l) => l.release()));
     await this.redis.quit().catch(() => this.redis.disconnect());
   }
 }

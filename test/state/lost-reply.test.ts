@@ -1,7 +1,7 @@
-// A commit that reaches Redis but whose reply is lost (the connection drops after EXEC): the engine cannot
-// tell from the error, so before retrying it asks the store's offset, and a batch already committed is
-// not applied twice. The fault is injected around a real Redis store: the commit runs, then the caller
-// gets the error a dropped connection gives.
+// A commit that reaches Redis but whose reply is lost (the connection drops after commit.lua ran): the engine
+// cannot tell from the error, so it sends the very same commit again, and commit.lua answers DONE (its cursor
+// is already at the batch's end): a batch already committed is not applied twice. The fault is injected
+// around a real Redis store: the commit runs, then the caller gets the error a dropped connection gives.
 import { describe, expect, inject, it } from 'vitest';
 import { compilePipelineFile } from '../../engine/compiler.js';
 import { Classroom } from '../../engine/classroom.js';
@@ -20,7 +20,7 @@ async function snapshot(store: StateStore, pipeline: string): Promise<Record<str
 }
 
 describe('a commit whose reply is lost', () => {
-  it('is recognised by the store offset and not applied again', async () => {
+  it('is re-sent, answered DONE by commit.lua, and not applied again', async () => {
     const { pipeline } = await compilePipelineFile(demo);
     const p = { ...pipeline!, name: `lostreply${Date.now()}` };
     const events = [...new Classroom({ students: 20, seed: 4 }).events(2000)].map((e) => e.event);
@@ -29,9 +29,10 @@ describe('a commit whose reply is lost', () => {
     let commits = 0;
     const lossy = Object.assign(Object.create(redis) as RedisStateStore, {
       async commit(c: Commit) {
-        await redis.commit(c);
+        const answer = await redis.commit(c);
         // Every third commit: applied, but the caller hears a dropped connection.
         if (++commits % 3 === 0) throw unavailable('redis', new Error('Connection is closed.'));
+        return answer;
       },
     });
     const engine = new Engine(p, { store: lossy, batchSize: 200, retryMs: 5 });
@@ -49,5 +50,8 @@ describe('a commit whose reply is lost', () => {
     expect(retries.length).toBeGreaterThan(2); // the lost replies happened
     expect(got).toEqual(await snapshot(memory, p.name));
     expect(engine.stats().processed).toBe(2000);
+    // Every lost reply was answered DONE by the re-sent commit (one lost reply per three commits).
+    expect(engine.stats().commits.done).toBe(Math.floor(commits / 3));
+    expect(engine.stats().commits.done).toBeGreaterThan(2);
   });
 });

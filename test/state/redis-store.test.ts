@@ -1,4 +1,6 @@
 import { describe, expect, inject, it } from 'vitest';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { compilePipelineFile } from '../../engine/compiler.js';
 import { Engine } from '../../engine/runtime.js';
@@ -56,7 +58,10 @@ for (const [label, urlOf] of [
 
 describe('redis outage', () => {
   it('fails with UNAVAILABLE while Redis is down, and the engine catches up by itself when it returns', async () => {
-    const redis = await startRedis();
+    // Redis comes back with its data (AOF, fsync'ed per write): a Redis that lost its data would have lost
+    // the lease and cursor too, and the engine stops (FENCED) rather than write on top of nothing.
+    const persisted = { dir: mkdtempSync(join(tmpdir(), 'loflow-outage-')), args: ['--appendonly', 'yes', '--appendfsync', 'always'] };
+    const redis = await startRedis(persisted);
     const store = await RedisStateStore.connect(redis.url);
     const { pipeline } = await compilePipelineFile(demo);
     const engine = new Engine(pipeline!, { store, retryMs: 20 });
@@ -71,7 +76,7 @@ describe('redis outage', () => {
     expect(accepted.accepted).toBe(200); // accepted into the log: nothing lost
     await new Promise((r) => setTimeout(r, 300));
     expect(engine.health().ok).toBe(false);
-    const back = await startRedis({ port: redis.port });
+    const back = await startRedis({ ...persisted, port: redis.port });
     try {
       await engine.flush();
       expect(engine.health().ok).toBe(true);

@@ -1,0 +1,143 @@
+// The input log in a Redis Stream (`--checkpoint redis`, docs/scale-out.md §3-4): lf:T:in, entry ids
+// 0-<offset + 1>, in the same slot as the states and the committed cursor, so the log, the cursor and the
+// lease live and fail over together. An append is one ingest.lua call (producer re-sends dropped against the
+// high-water mark in the same slot); its reply comes after Redis has the entries (and, with durability
+// replicated, after WAIT 1), and only then is the client acknowledged. What an acknowledged event survives
+// is Redis's persistence setting, checked at open (durability.ts). Reads of events appended by this process
+// come from an in-memory tail (the consumer reads right behind ingest); older ones from XRANGE. Trimming
+// (trim.lua) never passes the committed cursor, nor what the caller says the archive holds durably.
+import type { Cluster, Redis } from 'ioredis';
+import { checkDurability, waitForReplica, type Durability } from '../state/durability.js';
+import { curKey, inKey, prodKey } from '../state/key-layout.js';
+import { runScript } from '../state/run-script.js';
+import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
+import { unavailable } from '../unavailable.js';
+import { GroupCommit } from './group-commit.js';
+import { takeRawJson, type RawJsonConsumer } from './raw-json.js';
+
+type Entry = { stream: string; event: LoEvent; at: number; producer?: string; seq?: number };
+
+/** Trim at most once per this many committed events: one XTRIM per ~16 batches, not per batch. */
+const TRIM_EVERY = 16_384;
+/** Entries per XRANGE. */
+const READ_SLICE = 4096;
+
+export class RedisInputLog implements InputLog, RawJsonConsumer {
+  readonly kind = 'redis';
+  readonly reusesRawJson = true;
+  private next = 0;
+  private tail: LoggedEvent[] = [];
+  private tailBase = 0;
+  private trimmedTo = 0;
+  private readonly group = new GroupCommit<Entry[], { first: number; count: number }>((g) => this.flushGroup(g));
+
+  private constructor(
+    private readonly redis: Redis | Cluster,
+    readonly tag: string,
+    readonly durability: Durability,
+  ) {}
+
+  /** Open partition `tag`'s log; refuses when Redis's persistence cannot give `durability`. Returns a note when unchecked. */
+  static async open(redis: Redis | Cluster, tag: string, durability: Durability): Promise<{ log: RedisInputLog; note: string | null }> {
+    const note = await checkDurability(redis, durability);
+    const log = new RedisInputLog(redis, tag, durability);
+    const [end, committed] = await log.call(() => redis.hmget(curKey(tag), 'end', 'in'));
+    log.next = Math.max(Number(end ?? 0), Number(committed ?? 0));
+    log.tailBase = log.next;
+    log.trimmedTo = Number(committed ?? 0);
+    return { log, note };
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      throw (err as { code?: string }).code === 'UNAVAILABLE' ? err : unavailable('redis', err);
+    }
+  }
+
+  append(entries: Entry[]): Promise<{ first: number; count: number }> {
+    return this.group.submit(entries);
+  }
+
+  /** Appends arriving while one is in flight go out together: one ingest.lua call (group commit). */
+  private async flushGroup(group: Entry[][]): Promise<Array<{ first: number; count: number }>> {
+    const all = group.flat();
+    if (all.length === 0) return group.map(() => ({ first: this.next, count: 0 }));
+    const args: Array<string | number> = [all.length];
+    for (const e of all) {
+      const ev = e.event as unknown;
+      const text = (ev !== null && typeof ev === 'object' ? takeRawJson(ev) : undefined) ?? JSON.stringify(ev);
+      args.push(e.stream, e.at, e.producer ?? '', e.producer === undefined ? '' : String(e.seq), text);
+    }
+    const r = (await this.call(() => runScript(this.redis, 'lfIngest', [inKey(this.tag), prodKey(this.tag), curKey(this.tag)], args))) as string[];
+    if (this.durability === 'replicated') await this.call(() => waitForReplica(this.redis));
+    // r: first offset, count, and a mask of which entries were appended ('1') or dropped as re-sends ('0').
+    let offset = Number(r[0]);
+    const mask = r[2];
+    if (offset !== this.tailBase + this.tail.length) {
+      this.tail = [];
+      this.tailBase = offset; // numbering moved on (startAt): older events are read from Redis
+    }
+    const results: Array<{ first: number; count: number }> = [];
+    let i = 0;
+    for (const entries of group) {
+      const first = offset;
+      for (const e of entries) if (mask[i++] === '1') this.tail.push({ offset: offset++, stream: e.stream, event: e.event, at: e.at });
+      results.push({ first, count: offset - first });
+    }
+    this.next = Math.max(this.next, offset);
+    return results;
+  }
+
+  async read(from: number, max: number): Promise<LoggedEvent[]> {
+    if (from >= this.tailBase) return this.tail.slice(from - this.tailBase, from - this.tailBase + max);
+    return this.readRedis(from, Math.min(max, this.tailBase - from));
+  }
+
+  /** XRANGE in slices of READ_SLICE: a re-feed's 50,000-event read must not be one reply that outlasts the command timeout. */
+  private async readRedis(from: number, max: number): Promise<LoggedEvent[]> {
+    const out: LoggedEvent[] = [];
+    while (out.length < max) {
+      const start = out.length ? out[out.length - 1].offset + 1 : from;
+      const rows = await this.call(() => this.redis.xrange(inKey(this.tag), `0-${start + 1}`, '+', 'COUNT', Math.min(READ_SLICE, max - out.length)));
+      for (const [id, fields] of rows) {
+        const f: Record<string, string> = {};
+        for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+        out.push({ offset: Number(id.slice(2)) - 1, stream: f.s, event: JSON.parse(f.e) as LoEvent, at: Number(f.t) });
+      }
+      if (rows.length < Math.min(READ_SLICE, max - out.length + rows.length)) break;
+    }
+    return out;
+  }
+
+  async end(): Promise<number> {
+    return this.next;
+  }
+
+  /** The store committed up to `offset` on an empty log: numbering continues there (ingest.lua does the same). */
+  startAt(offset: number): void {
+    if (this.next < offset && this.tail.length === 0) this.next = this.tailBase = offset;
+  }
+
+  /** Committed events leave memory; they stay in Redis until trimmed. */
+  release(offset: number): void {
+    if (offset <= this.tailBase) return;
+    const drop = Math.min(offset - this.tailBase, this.tail.length);
+    this.tail = drop === this.tail.length ? [] : this.tail.slice(drop);
+    this.tailBase += drop;
+  }
+
+  /** Drop entries below `offset` (committed, and archived when the archive keeps raw events): see trim.lua. */
+  async truncate(offset: number): Promise<void> {
+    this.release(offset);
+    if (offset - this.trimmedTo < TRIM_EVERY) return;
+    await this.call(() => runScript(this.redis, 'lfTrim', [inKey(this.tag), curKey(this.tag)], [offset]));
+    this.trimmedTo = offset;
+  }
+
+  /** The connection is the state store's: it closes it. */
+  async close(): Promise<void> {
+    await this.group.drain();
+  }
+}

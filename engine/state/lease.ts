@@ -1,0 +1,93 @@
+// A partition's lease (docs/scale-out.md §5.2): the fence that makes commit.lua refuse a zombie. Today one
+// process takes the lease of its pipeline's only partition at start and renews it; the multi-worker step adds
+// membership and assignment as further callers of acquire/renew/release, the scripts and keys stay.
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { Cluster, Redis } from 'ioredis';
+import { leaseKey, curKey } from './key-layout.js';
+import { runScript } from './run-script.js';
+
+/** Lease length: env LOFLOW_LEASE_MS, default 3 s (a restart after a crash waits at most this long for it). */
+export function leaseMs(): number {
+  const ms = Number(process.env.LOFLOW_LEASE_MS);
+  return Number.isFinite(ms) && ms >= 200 ? ms : 3000;
+}
+
+/** A worker id: `<host>-<pid>-<random>`, one per store connection (the random part tells a reused pid apart). */
+export const newWorkerId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+
+export interface Held {
+  token: string;
+  epoch: number;
+  /** The committed cursor, read atomically with the takeover. */
+  committed: number;
+}
+
+export class Lease {
+  held: Held | null = null;
+  /** Set when a renewal found another holder: the next commit is FENCED anyway; this says why earlier. */
+  lost = false;
+  private timer: NodeJS.Timeout | null = null;
+
+  constructor(
+    private readonly redis: Redis | Cluster,
+    readonly tag: string,
+    readonly owner = newWorkerId(),
+    private readonly ttl = leaseMs(),
+  ) {}
+
+  /**
+   * Take the lease, waiting while another live holder has it (a predecessor killed without releasing holds it
+   * for at most one lease length); past `waitMs` the start is refused, naming the holder.
+   */
+  async acquire(waitMs = this.ttl + 2000): Promise<Held> {
+    if (this.held && !this.lost) return this.held;
+    const deadline = Date.now() + waitMs;
+    for (;;) {
+      const token = randomBytes(16).toString('hex');
+      const r = (await runScript(this.redis, 'lfAcquire', [leaseKey(this.tag), curKey(this.tag)], [this.owner, this.ttl, token])) as string[];
+      if (r[0] === 'OK') {
+        this.held = { token, epoch: Number(r[1]), committed: Number(r[2]) };
+        this.lost = false;
+        this.renewEvery(Math.max(100, Math.floor(this.ttl / 3)));
+        return this.held;
+      }
+      const left = Number(r[2]);
+      if (Date.now() + Math.min(left, 500) > deadline) {
+        throw Object.assign(new Error(`partition {${this.tag}} is owned by ${r[1]} for another ${left} ms: another loflow process is running this pipeline on this Redis (stop it first)`), { code: 'LEASE_HELD' });
+      }
+      await new Promise((res) => setTimeout(res, Math.min(left + 10, 500)));
+    }
+  }
+
+  private renewEvery(ms: number): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = setInterval(() => {
+      const held = this.held;
+      if (!held) return;
+      runScript(this.redis, 'lfRenew', [leaseKey(this.tag)], [held.token, this.ttl]).then(
+        (r) => {
+          if ((r as string[])[0] === 'LOST' && this.held === held) this.lost = true;
+        },
+        () => undefined, // Redis unreachable: the next renewal tries again; a successor's commit fences us if it took over
+      );
+    }, ms);
+    this.timer.unref();
+  }
+
+  /** Stop renewing and free the lease (when still ours). */
+  async release(): Promise<void> {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    const held = this.held;
+    this.held = null;
+    if (held && !this.lost) await runScript(this.redis, 'lfRelease', [leaseKey(this.tag)], [held.token]).catch(() => undefined);
+  }
+
+  /** Forget the lease without touching Redis (we were fenced: it is someone else's). */
+  drop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = null;
+    this.held = null;
+  }
+}

@@ -1,0 +1,143 @@
+// The Lua scripts of Redis layout 2 (docs/scale-out.md §5). Every key a script touches carries one
+// partition's hash tag, so each runs atomically on whichever Redis Cluster node holds that slot. ioredis
+// sends them with EVALSHA and falls back to EVAL on NOSCRIPT (a restarted or failed-over Redis), which is
+// safe because every script is idempotent for a repeated call (commit answers DONE, acquire re-acquires).
+
+/**
+ * commit.lua: a batch's states, composite-key index, cursor, clock, outbox and dead letters, all or nothing,
+ * and only for the current lease holder (the fence) on top of the cursor the batch was computed from.
+ *   KEYS: lease, cur, outbox, dl, <nw state keys>, <ni index keys>
+ *   ARGV: token, from ('' = no base check: maintenance writes), to, clock ('' = keep), outbox_done (count),
+ *         outbox entry ('' = none), nw, ni, <nw state JSON>, per index key: count c then c (score, member)
+ *         pairs, then dead letters (JSON, one each)
+ * Answers: {'OK'} | {'DONE'} (this very batch is committed already: a lost reply) |
+ *          {'FENCED', owner, epoch} (another holder's token: nothing written) | {'CONFLICT', stored cursor}.
+ */
+export const COMMIT_LUA = `
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
+  local l = redis.call('HMGET', KEYS[1], 'owner', 'epoch')
+  return {'FENCED', l[1] or '', l[2] or '0'}
+end
+local stored = tonumber(redis.call('HGET', KEYS[2], 'in') or '0')
+if ARGV[2] ~= '' then
+  local from, to = tonumber(ARGV[2]), tonumber(ARGV[3])
+  if stored == to and to ~= from then return {'DONE'} end
+  if stored ~= from then return {'CONFLICT', tostring(stored)} end
+end
+local nw, ni = tonumber(ARGV[7]), tonumber(ARGV[8])
+local a = 9
+-- One MSET / ZADD per 1,000 arguments: few calls out of Lua, far below unpack's limit.
+local args = {}
+for i = 1, nw do
+  args[#args + 1] = KEYS[4 + i]; args[#args + 1] = ARGV[a]; a = a + 1
+  if #args >= 1000 then redis.call('MSET', unpack(args)); args = {} end
+end
+if #args > 0 then redis.call('MSET', unpack(args)) end
+for i = 1, ni do
+  local c = tonumber(ARGV[a]); a = a + 1
+  local z = {}
+  for j = 1, c do
+    z[#z + 1] = ARGV[a]; z[#z + 1] = ARGV[a + 1]; a = a + 2
+    if #z >= 1000 then redis.call('ZADD', KEYS[4 + nw + i], unpack(z)); z = {} end
+  end
+  if #z > 0 then redis.call('ZADD', KEYS[4 + nw + i], unpack(z)) end
+end
+redis.call('HSET', KEYS[2], 'in', ARGV[3])
+if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'clock', ARGV[4]) end
+if tonumber(ARGV[5]) > 0 then redis.call('LTRIM', KEYS[3], tonumber(ARGV[5]), -1) end
+if ARGV[6] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[6]) end
+for i = a, #ARGV do redis.call('XADD', KEYS[4], 'MAXLEN', '~', 100000, '*', 'l', ARGV[i]) end
+return {'OK'}`;
+
+/**
+ * acquire.lua: take the partition's lease when it is free, expired or already ours; a new token each time
+ * (made by the caller: Lua's math.random is seeded the same in every script call). Times are Redis TIME.
+ *   KEYS: lease, cur   ARGV: me, ttl ms, token
+ *   Answers: {'OK', epoch, committed cursor} | {'HELD', owner, ms left}
+ */
+export const ACQUIRE_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local l = redis.call('HMGET', KEYS[1], 'owner', 'until', 'epoch')
+if l[1] and l[1] ~= '' and l[1] ~= ARGV[1] and tonumber(l[2] or '0') > now then
+  return {'HELD', l[1], tostring(tonumber(l[2]) - now)}
+end
+local epoch = tonumber(l[3] or '0') + 1
+redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', ARGV[3], 'epoch', epoch, 'until', now + tonumber(ARGV[2]))
+return {'OK', tostring(epoch), redis.call('HGET', KEYS[2], 'in') or '0'}`;
+
+/** renew.lua  KEYS: lease  ARGV: token, ttl ms.  Answers {'OK'} | {'LOST'} (someone else acquired it). */
+export const RENEW_LUA = `
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return {'LOST'} end
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[1], 'until', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2]))
+return {'OK'}`;
+
+/** release.lua  KEYS: lease  ARGV: token.  A graceful stop frees the lease: a successor need not wait for it. */
+export const RELEASE_LUA = `
+if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then redis.call('HSET', KEYS[1], 'owner', '', 'until', 0) return 1 end
+return 0`;
+
+/**
+ * migrate.lua: a store written by layout 1 kept the cursor in two strings; move them into cur (once, atomically:
+ * a crash leaves either layout whole).  KEYS: cur, legacy offset, legacy clock.  Answers 1 when it moved one.
+ */
+export const MIGRATE_LUA = `
+local o = redis.call('GET', KEYS[2])
+local c = redis.call('GET', KEYS[3])
+if not o and not c then return 0 end
+if o and redis.call('HEXISTS', KEYS[1], 'in') == 0 then redis.call('HSET', KEYS[1], 'in', o) end
+if c and redis.call('HEXISTS', KEYS[1], 'clock') == 0 then redis.call('HSET', KEYS[1], 'clock', c) end
+redis.call('DEL', KEYS[2], KEYS[3])
+return 1`;
+
+/**
+ * ingest.lua: append a request's events to the partition's input log, dropping a producer's re-sent events
+ * against its high-water mark in the same slot. Ids are explicit, 0-<offset + 1>: dense, and continuing after
+ * the committed cursor when the stream starts empty on a store that committed before (another log).
+ *   KEYS: in, prod, cur   ARGV: n, then n × (stream, arrival ms, producer | '', seq | '', event JSON)
+ *   Answers {first offset, appended, mask}: mask has '1' per appended entry, '0' per re-send dropped.
+ */
+export const INGEST_LUA = `
+local last = math.max(tonumber(redis.call('HGET', KEYS[3], 'end') or '0'), tonumber(redis.call('HGET', KEYS[3], 'in') or '0'))
+local first = last
+local high, highText, mask = {}, {}, {}
+for i = 0, tonumber(ARGV[1]) - 1 do
+  local b = 2 + i * 5
+  local p, q = ARGV[b + 2], ARGV[b + 3]
+  local fresh = true
+  if p ~= '' then
+    local h = high[p]
+    if h == nil then
+      local v = redis.call('HGET', KEYS[2], p)
+      h = v and tonumber(v) or false
+    end
+    if h and tonumber(q) <= h then fresh = false else high[p] = tonumber(q); highText[p] = q end
+  end
+  mask[#mask + 1] = fresh and '1' or '0'
+  if fresh then
+    last = last + 1
+    if p ~= '' then
+      redis.call('XADD', KEYS[1], string.format('0-%d', last), 's', ARGV[b], 't', ARGV[b + 1], 'e', ARGV[b + 4], 'p', p, 'q', q)
+    else
+      redis.call('XADD', KEYS[1], string.format('0-%d', last), 's', ARGV[b], 't', ARGV[b + 1], 'e', ARGV[b + 4])
+    end
+  end
+end
+for p, q in pairs(highText) do redis.call('HSET', KEYS[2], p, q) end
+if last > first then redis.call('HSET', KEYS[3], 'end', string.format('%d', last)) end
+return {string.format('%d', first), string.format('%d', last - first), table.concat(mask)}`;
+
+/**
+ * trim.lua: drop log entries below an offset, never past the committed cursor (the trimming rule: only what
+ * is committed, and what the caller says the archive holds durably). MINID ~ trims whole macro nodes only:
+ * cheap, and it may keep a few more.   KEYS: in, cur   ARGV: offset
+ */
+export const TRIM_LUA = `
+local o = math.min(tonumber(ARGV[1]), tonumber(redis.call('HGET', KEYS[2], 'in') or '0'))
+if o <= 0 then return 0 end
+return redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('0-%d', o + 1))`;
+
+/** The scripts as ioredis custom commands (EVALSHA with the NOSCRIPT fallback), each with a dynamic key count. */
+export const SCRIPTS = { lfCommit: COMMIT_LUA, lfAcquire: ACQUIRE_LUA, lfRenew: RENEW_LUA, lfRelease: RELEASE_LUA, lfMigrate: MIGRATE_LUA, lfIngest: INGEST_LUA, lfTrim: TRIM_LUA } as const;
+export type ScriptName = keyof typeof SCRIPTS;
