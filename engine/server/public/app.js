@@ -57,11 +57,9 @@ function apply(msg) {
   // 'error' (the class could not be loaded) and 'closed' (dashboard removed) carry no rows: say so.
   if (msg.type === 'error' || msg.type === 'closed') { $('status').textContent = msg.error || msg.reason || msg.type; return; }
   if (!Array.isArray(msg.rows)) return;
-  const changed = new Set();
-  if (msg.type === 'snapshot') table.rows.clear();
-  for (const r of msg.rows) { table.rows.set(r.member, r); changed.add(r.member); }
+  const changed = table.update(msg.rows, msg.type === 'snapshot');
   renderSummary(msg.summary);
-  table.render(msg.type === 'snapshot' ? new Set() : changed);
+  table.render(changed);
   $('status').textContent = `${msg.type === 'snapshot' ? 'live' : 'updated'} ${new Date().toLocaleTimeString('en')}`;
   announce();
 }
@@ -71,7 +69,7 @@ async function connect(g) {
   if (ws) { ws.onclose = null; ws.close(); }
   group = g;
   drill.setClass(dashboard.name, g);
-  table.rows.clear();
+  table.update([], true);
   const res = await fetch(`/v1/dashboards/${encodeURIComponent(dashboard.name)}/${encodeURIComponent(g)}/students`, { headers: { authorization: `Bearer ${token}` } });
   if (res.ok) table.names = new Map((await res.json()).students.map((s) => [s.member, s.name]));
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';

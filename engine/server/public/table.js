@@ -8,6 +8,8 @@ export class ClassTable {
   constructor({ table, caption, head, body, unseen, unseenHeading }, onOpen) {
     Object.assign(this, { table, caption, head, body, unseen, unseenHeading, onOpen });
     this.rows = new Map();
+    /** member -> events per update, the last 30 (the activity sparkline). */
+    this.history = new Map();
     this.names = new Map();
     this.columns = [];
     this.sort = { key: 'name', dir: 'ascending' };
@@ -20,6 +22,20 @@ export class ClassTable {
     const known = knownColumns.filter((c) => c.key === 'state' ? aggColumns.includes('idle') : aggColumns.includes(c.key));
     const other = aggColumns.filter((k) => k !== 'idle' && !knownColumns.some((c) => c.key === k)).map((k) => ({ key: k, label: label(k), value: (r) => count(r[k]), numeric: true }));
     this.columns = [...known, ...other];
+  }
+
+  /** A snapshot (replaces every row) or a delta (changed rows); returns the members that changed. */
+  update(rows, snapshot) {
+    if (snapshot) { this.rows.clear(); this.history.clear(); }
+    for (const r of rows) {
+      const before = this.rows.get(r.member);
+      const h = this.history.get(r.member) ?? [];
+      h.push(before && typeof r.events === 'number' ? Math.max(0, r.events - (before.events || 0)) : 0);
+      if (h.length > 30) h.shift();
+      this.history.set(r.member, h);
+      this.rows.set(r.member, r);
+    }
+    return new Set(snapshot ? [] : rows.map((r) => r.member));
   }
 
   name(member) {
@@ -70,7 +86,7 @@ export class ClassTable {
         el('button', { type: 'button', class: 'sort', 'data-focus-key': `sort:${key}`, onclick: () => this.sortBy(key) },
           text, el('span', { 'aria-hidden': 'true', class: 'arrow' }, hint)));
     };
-    this.head.replaceChildren(el('tr', {}, header('name', 'Student', false), ...this.columns.map((c) => header(c.key, c.label, c.numeric))));
+    this.head.replaceChildren(el('tr', {}, header('name', 'Student', false), ...this.columns.map((c) => header(c.key, c.label, c.numeric)), el('th', { scope: 'col' }, 'Activity')));
   }
 
   renderRow(r, changed) {
@@ -83,6 +99,22 @@ export class ClassTable {
       }, this.name(r.member))),
       ...this.columns.map((c) => c.key === 'state'
         ? el('td', { 'data-col': 'state' }, el('span', { class: `flag ${st.key}` }, st.label))
-        : el('td', { 'data-col': c.key, class: c.numeric ? 'num' : undefined }, c.value(r))));
+        : el('td', { 'data-col': c.key, class: c.numeric ? 'num' : undefined }, c.value(r))),
+      el('td', { 'data-col': 'activity' }, spark(this.history.get(r.member) ?? [0])));
   }
+}
+
+/** Events per update as a sparkline, labelled with its numbers for screen readers. */
+function spark(values) {
+  const w = 80, h = 18, max = Math.max(1, ...values);
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  for (const [k, v] of Object.entries({ class: 'spark', width: w, height: h, role: 'img', 'aria-label': `events per update, latest last: ${values.slice(-5).join(', ')}` })) svg.setAttribute(k, String(v));
+  const line = document.createElementNS(ns, 'polyline');
+  line.setAttribute('fill', 'none');
+  line.setAttribute('stroke', '#1a56c4');
+  line.setAttribute('stroke-width', '1.5');
+  line.setAttribute('points', values.map((v, i) => `${(i / Math.max(1, values.length - 1)) * w},${h - (v / max) * (h - 2) - 1}`).join(' '));
+  svg.append(line);
+  return svg;
 }
