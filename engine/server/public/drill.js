@@ -60,9 +60,9 @@ export class DrillDown {
     const scroll = new Map([...this.panel.querySelectorAll('pre[data-doc]')].map((p) => [p.dataset.doc, p.scrollTop]));
     keepFocus(this.panel, () => this.panel.replaceChildren(
       el('div', { class: 'drill-head' },
-        el('h2', { id: 'drill-heading', tabindex: '-1' }, d.name ?? this.member),
+        el('h2', { id: 'drill-heading', tabindex: '-1', 'data-focus-key': 'heading' }, d.name ?? this.member),
         el('button', { type: 'button', class: 'close', 'data-focus-key': 'close', onclick: () => this.close() }, 'Close', el('span', { class: 'sr-only' }, ` ${d.name ?? ''} details`))),
-      d.loading ? el('p', {}, 'Loading…') : d.error ? el('p', { class: 'error', role: 'alert' }, d.error) : this.body(d)));
+      el('div', { class: 'drill-body' }, d.loading ? el('p', {}, 'Loading…') : d.error ? el('p', { class: 'error', role: 'alert' }, d.error) : this.body(d))));
     for (const p of this.panel.querySelectorAll('pre[data-doc]')) p.scrollTop = scroll.get(p.dataset.doc) ?? 0;
   }
 
@@ -75,16 +75,16 @@ export class DrillDown {
     return [
       el('dl', { class: 'facts' }, ...facts.flatMap(([k, v]) => [el('dt', {}, k), el('dd', {}, v)])),
       el('h3', {}, `Documents (${d.documents.length + d.moreDocuments})`),
-      d.documents.length === 0 ? el('p', {}, 'No document text yet.') : d.documents.map((doc) => this.document(doc)),
+      d.documents.length === 0 ? el('p', {}, 'No document text yet.') : d.documents.map((doc, i) => this.document(doc, i)),
       d.moreDocuments ? el('p', {}, `${d.moreDocuments} more documents not shown.`) : null,
       el('h3', {}, 'Recent activity'),
       this.activity(d),
     ];
   }
 
-  document(doc) {
+  document(doc, i) {
     const v = doc.view ?? {};
-    const id = `doc-${doc.id}`;
+    const id = `drill-doc-${i}`; // document ids are data (spaces, quotes): not usable as element ids
     return el('section', { class: 'doc', 'aria-labelledby': id, 'data-doc': doc.id },
       el('h4', { id }, doc.id),
       el('p', { class: 'doc-facts' }, `${count(v.words)} words · ${count(v.length)} characters · ${count(v.edits)} edits`),
@@ -97,6 +97,6 @@ export class DrillDown {
     const bursts = Array.isArray(d.reducers?.recent_bursts) ? [...d.reducers.recent_bursts].reverse() : [];
     if (bursts.length === 0) return el('p', {}, 'No typing bursts yet (a burst ends after a pause of 2 s).');
     return el('ol', { class: 'activity', 'aria-label': 'Recent typing bursts, newest first' },
-      ...bursts.map((b) => el('li', {}, `${timeOfDay(b.window_start)}: ${count(b.count)} keys in ${duration(b.duration_ms)}`)));
+      ...bursts.map((b) => el('li', {}, `${timeOfDay(b.window_start)}: ${count(b.count)} ${b.count === 1 ? 'key' : 'keys'} in ${duration(b.duration_ms)}`)));
   }
 }

@@ -1,9 +1,10 @@
 // How the page writes values for a teacher: durations in minutes and hours, counts with separators, times of
 // day, and a student's state in words. Pure functions (no DOM), so they are easy to test in the browser.
 
-/** 0 → "0 s", 65_000 → "1 min 5 s", 3_900_000 → "1 h 5 min". */
+/** 0 → "0 s", 200 → "under 1 s", 65_000 → "1 min 5 s", 3_900_000 → "1 h 5 min". */
 export function duration(ms) {
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms < 0) return '–';
+  if (ms > 0 && ms < 500) return 'under 1 s';
   const s = Math.round(ms / 1000);
   if (s < 60) return `${s} s`;
   const m = Math.floor(s / 60);
