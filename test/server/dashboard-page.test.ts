@@ -119,9 +119,14 @@ describe('teacher dashboard page', () => {
     expect(await panel.locator('pre[data-doc="essay"]').textContent()).toBe('The water cycle moves water around');
     expect(await panel.locator('pre[data-doc="notes"]').getAttribute('aria-label')).toBe('Text of notes');
     expect(await panel.locator('section[data-doc="essay"] .doc-facts').textContent()).toBe('6 words · 34 characters · 1 edits');
-    // Recent activity, newest first: the one key at +600.5 s (closed by the next, 64.5 s later), and the two
-    // keys at +1.0 and +1.2 s (closed by the key at +600.5 s).
-    expect(await panel.locator('ol.activity li').allTextContents()).toEqual([expect.stringMatching(/: 1 key in 0 s$/), expect.stringMatching(/: 2 keys in under 1 s$/)]);
+    // Recent activity: the newest burst (the key at +665 s), the two closed ones (2 keys, then 1), sessions.
+    const activity = await panel.locator('ul.activity li').allTextContents();
+    expect(activity[0]).toMatch(/^Latest typing burst: .+ to .+, 1 key$/);
+    expect(activity.slice(1)).toEqual([
+      'Keys typed: 4 in all; 0.2 words per minute over the last minute',
+      'Bursts finished: 2, 1.5 keys on average, longest 2',
+      expect.stringMatching(/^Sessions: 2; last event at /),
+    ]);
     // Live: the student keeps writing and the text follows without reopening.
     await s.post(JSON.stringify([save('s-0000', 'essay', T + 666_000, ' and back.', 35)]));
     await page.waitForFunction(() => document.querySelector('#drill pre[data-doc="essay"]')?.textContent === 'The water cycle moves water around and back.');

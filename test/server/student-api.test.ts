@@ -65,8 +65,10 @@ describe('student drill-down API', () => {
     expect(d.name).toBe('Student 0');
     expect(d.documents.map((x: any) => [x.id, x.text, x.view.length])).toEqual([['essay', 'Dogs are loyal', 14], ['notes', 'buy milk', 8]]);
     expect(d.row).toMatchObject({ member: 's-0000', text_length: 22, words: 5, documents: 2, events: 5 });
-    expect(d.reducers.recent_bursts).toHaveLength(1);
-    expect(d.reducers.recent_bursts[0]).toMatchObject({ count: 2, window_start: 3000, window_end: 3100 });
+    // The student's own views: the burst of two keys closed by the pause, the newest one still open.
+    expect(d.reducers.burst_stats).toMatchObject({ count: 1, max: 2 });
+    expect(d.reducers.bursts.open).toEqual({ window_start: 9000, window_end: 9000, count: 1 });
+    expect(d.reducers.time_on_task).toMatchObject({ last_seen: 9000 });
     // Another student's document is not in this one's drill-down.
     expect(JSON.stringify(d)).not.toContain('Cats');
     // The class table carries no text: only the drill-down does.

@@ -1,5 +1,5 @@
-// The student drill-down: a panel with one student's numbers, each document's current text and the recent
-// typing bursts, kept live over Server-Sent Events (the server checks the teacher teaches the class).
+// The student drill-down: a panel with one student's numbers, each document's current text and their recent
+// activity, kept live over Server-Sent Events (the server checks the teacher teaches the class).
 // Keyboard: the panel's heading takes focus when it opens; Escape or "Close" closes it and gives focus back
 // to the student's button in the table.
 import { el, keepFocus } from './dom.js';
@@ -92,11 +92,20 @@ export class DrillDown {
       doc.truncated ? el('p', {}, 'The text is longer than shown here.') : null);
   }
 
-  /** The recent typing bursts (the demo's recent_bursts: last_n of burst events), newest first. */
+  /**
+   * Recent activity from the student's own views (whatever of them the pipeline has): the newest typing burst
+   * (session_window `bursts`), keys typed and words per minute (`typing`), bursts so far (`burst_stats`), sessions
+   * and the last event (`time_on_task`).
+   */
   activity(d) {
-    const bursts = Array.isArray(d.reducers?.recent_bursts) ? [...d.reducers.recent_bursts].reverse() : [];
-    if (bursts.length === 0) return el('p', {}, 'No typing bursts yet (a burst ends after a pause of 2 s).');
-    return el('ol', { class: 'activity', 'aria-label': 'Recent typing bursts, newest first' },
-      ...bursts.map((b) => el('li', {}, `${timeOfDay(b.window_start)}: ${count(b.count)} ${b.count === 1 ? 'key' : 'keys'} in ${duration(b.duration_ms)}`)));
+    const v = d.reducers ?? {};
+    const lines = [];
+    const open = v.bursts?.open;
+    if (open) lines.push(`Latest typing burst: ${timeOfDay(open.window_start)} to ${timeOfDay(open.window_end)}, ${count(open.count)} ${open.count === 1 ? 'key' : 'keys'}`);
+    if (v.typing) lines.push(`Keys typed: ${count(v.typing.keystrokes)} in all; ${count(v.typing.wpm)} words per minute over the last minute`);
+    if (v.burst_stats?.count) lines.push(`Bursts finished: ${count(v.burst_stats.count)}, ${count(v.burst_stats.mean)} keys on average, longest ${count(v.burst_stats.max)}`);
+    if (v.time_on_task) lines.push(`Sessions: ${count(v.time_on_task.sessions)}; last event at ${timeOfDay(v.time_on_task.last_seen)}`);
+    if (lines.length === 0) return el('p', {}, 'No activity yet.');
+    return el('ul', { class: 'activity' }, ...lines.map((l) => el('li', {}, l)));
   }
 }
