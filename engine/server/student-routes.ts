@@ -74,7 +74,10 @@ export function studentRoutes(deps: StudentRouteDeps): ServerRoute[] {
         if (!a.d) return h.response({ error: a.error }).code(a.code!);
         const stream = new PassThrough();
         const unsubscribe = feed.subscribe(a.d, String(req.params.group), a.member!, sseSubscriber(stream, limits.subscriberBufferBytes, () => req.raw.req.socket.destroy()));
-        if (!unsubscribe) return h.response({ error: 'too many open drill-downs on this server; retry' }).code(503).header('Retry-After', '5');
+        if (!unsubscribe) {
+          metrics.refused.inc({ kind: 'drilldown', reason: 'full' });
+          return h.response({ error: 'too many open drill-downs on this server; retry' }).code(503).header('Retry-After', '5');
+        }
         metrics.connections.inc({ kind: 'sse' });
         req.raw.req.on('close', () => {
           unsubscribe();

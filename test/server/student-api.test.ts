@@ -76,6 +76,14 @@ describe('student drill-down API', () => {
     expect(JSON.stringify(table)).not.toContain('Dogs are loyal');
   });
 
+  it('serves the page’s own script modules and nothing else by that route', async () => {
+    for (const f of ['app', 'table', 'drill', 'format', 'dom']) {
+      const res = await s.get(`/${f}.js`);
+      expect([f, res.status, res.headers.get('content-type')]).toEqual([f, 200, 'text/javascript; charset=utf-8']);
+    }
+    for (const p of ['/nope.js', '/..%2Fpackage.js', '/index.html.js', '/APP.js', '/__proto__.js', '/constructor.js']) expect([p, (await s.get(p)).status]).toEqual([p, 404]);
+  });
+
   it('refuses other teachers, other classes and odd ids with clear statuses', async () => {
     const cases: Array<[string, string | undefined, number]> = [
       [`${base}/s-0000`, undefined, 401],
@@ -125,6 +133,7 @@ describe('student drill-down API', () => {
     const third = await fetch(`${s.url}${base}/s-0012/events?token=tok-ada`);
     expect(third.status).toBe(503);
     expect((await third.json()).error).toMatch(/too many open drill-downs/);
+    expect(await (await s.get('/metrics')).text()).toContain('loflow_requests_refused_total{kind="drilldown",reason="full"} 1');
     await second.body?.cancel();
     await sse.cancel();
     // Closed ones free their place.
