@@ -51,7 +51,8 @@ export const reconstructText: Operator<TextState, { include_text: boolean }> = {
     return s;
   },
   // Texts cannot be merged; what merges is their sizes: an aggregation row of a student|doc reducer shows the
-  // student's documents together (length, words, edits and padding summed, and how many documents).
+  // student's documents together (length, words, edits and padding summed, and how many documents). It merges
+  // different documents, never partial states of one document (its edits are order-sensitive).
   merge(a, b) {
     const x = sizes(a);
     const y = sizes(b);
