@@ -21,6 +21,8 @@ export interface AnalysisInput {
   input: CID;
   output: CID;
   time?: number;
+  /** The audit record of this access (its hash), when there is one (exports). */
+  audit?: string;
 }
 
 /** Appends in this process, per folder, one after another (the lock file guards against other processes). */
@@ -41,6 +43,7 @@ export function appendAnalysis(store: FolderBlockstore, entry: AnalysisInput): P
         output: entry.output,
         engine: `loflow ${version}`,
         time: entry.time ?? Date.now(),
+        ...(entry.audit ? { audit: entry.audit } : {}),
       } satisfies AnalysisEntry);
       await store.put(block);
       await store.setRef(ANALYSES_REF, block.cid);

@@ -86,4 +86,6 @@ export interface AnalysisEntry {
   output: CID;
   engine: string;
   time: number;
+  /** An export's audit record hash (engine/audit): the access on record, pinned in the archive. */
+  audit?: string;
 }

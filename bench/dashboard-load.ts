@@ -58,7 +58,7 @@ export const dashboardLoad = {
     // The server runs under the sampling profiler (about 1 sample a millisecond; a small cost), so the report
     // can say where a live server's time goes.
     const profDir = mkdtempSync(join(dir, 'prof-'));
-    const server = await startServe(join(dir, 'p.yaml'), await freePort(), ['--data', join(dir, 'data'), '--demo-tokens'], { LOFLOW_API_KEYS: keys.join(',') }, ['--cpu-prof', '--cpu-prof-dir', profDir]);
+    const server = await startServe(join(dir, 'p.yaml'), await freePort(), ['--data', join(dir, 'data'), '--demo-tokens', '--demo'], { LOFLOW_API_KEYS: keys.join(',') }, ['--cpu-prof', '--cpu-prof-dir', profDir]);
     const base = server.url.replace('http', 'ws');
     const sockets: WebSocket[] = [];
     const watchers: WebSocket[] = [];

@@ -83,7 +83,7 @@ export const soak = {
     writeFileSync(join(dir, 'p.yaml'), readFileSync(demoFile, 'utf8').replace('rosters/demo.csv', 'roster.csv').replace(/min_interval: \d+ms/, `min_interval: ${minInterval}ms`));
     const classTeacher = new Map(csv.trim().split('\n').slice(1).map((l) => l.split(',')).map(([, c, t]) => [c, t]));
     const keys = Array.from({ length: 32 }, (_, i) => `soak-key-${i}`);
-    const server = await startServe(join(dir, 'p.yaml'), await freePort(), ['--data', join(dir, 'data'), '--demo-tokens'], { LOFLOW_API_KEYS: keys.join(',') });
+    const server = await startServe(join(dir, 'p.yaml'), await freePort(), ['--data', join(dir, 'data'), '--demo-tokens', '--demo'], { LOFLOW_API_KEYS: keys.join(',') });
     const base = server.url.replace('http', 'ws');
     const sockets: WebSocket[] = [];
     let load: HttpLoad | undefined;

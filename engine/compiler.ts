@@ -16,6 +16,7 @@ import { packageRoot } from './paths.js';
 import { canonicalJson } from './canonical-json.js';
 import { fileLimits, readBoundedText } from './bounded-read.js';
 import { loadRoster, type CsvRoster } from './roster.js';
+import { loadRosterFromSource } from './roster/sources.js';
 import { normalizePath } from '../archive/learners.js';
 import { definitionVersion, stateVersions } from './state-version.js';
 import type {
@@ -291,6 +292,15 @@ class Compiler {
 
   private rosters(): void {
     for (const [name, def] of Object.entries<Record<string, any>>(this.spec.rosters ?? {})) {
+      if (def.source !== undefined && def.source !== 'csv') {
+        // OneRoster, Google Classroom...: engine/roster/sources.ts (errors name file and line).
+        try {
+          this.rosterFiles.set(name, loadRosterFromSource(name, def, this.baseDir));
+        } catch (err) {
+          this.err(['rosters', name], (err as Error).message);
+        }
+        continue;
+      }
       const file = resolve(this.baseDir, def.file);
       if (!existsSync(file)) {
         this.err(['rosters', name, 'file'], `roster file not found: ${file}`);

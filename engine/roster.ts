@@ -1,38 +1,11 @@
 // Rosters: CSV files that map members (students) to groups (classes) and carry other columns (teacher).
 import { fileLimits, readBoundedText } from './bounded-read.js';
 import type { Roster } from './types.js';
+import { parseCsvRecords } from './roster/csv-records.js';
 
-/** Parse CSV with quoted fields ("a, b", "say ""hi"""), CRLF or LF. */
+/** Parse CSV with quoted fields ("a, b", "say ""hi"""), CRLF or LF (the records without their lines). */
 export function parseCsv(text: string): string[][] {
-  const rows: string[][] = [];
-  let row: string[] = [];
-  let field = '';
-  let quoted = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text[i];
-    if (quoted) {
-      if (c === '"' && text[i + 1] === '"') {
-        field += '"';
-        i++;
-      } else if (c === '"') quoted = false;
-      else field += c;
-    } else if (c === '"') quoted = true;
-    else if (c === ',') {
-      row.push(field);
-      field = '';
-    } else if (c === '\n' || c === '\r') {
-      if (c === '\r' && text[i + 1] === '\n') i++;
-      row.push(field);
-      if (row.length > 1 || row[0] !== '') rows.push(row);
-      row = [];
-      field = '';
-    } else field += c;
-  }
-  if (field !== '' || row.length) {
-    row.push(field);
-    rows.push(row);
-  }
-  return rows;
+  return parseCsvRecords(text).records.map((r) => r.fields);
 }
 
 /**

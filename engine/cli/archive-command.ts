@@ -1,6 +1,10 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { appendAnalysis, listAnalyses } from '../../archive/analysis-log.js';
+import { rm } from 'node:fs/promises';
+import { AuditLog } from '../audit/audit-log.js';
+import { archiveAuditDir } from '../audit/dir.js';
+import { cliActor, pseudonymOf, type AuditEntry } from '../audit/record.js';
 import { CID, decodeBlock } from '../../archive/blocks.js';
 import { FolderBlockstore } from '../../archive/blockstore.js';
 import { exportCar, verifyCar } from '../../archive/car.js';
@@ -45,6 +49,9 @@ Options:
   --dir D    the archive folder (default: $LOFLOW_ARCHIVE, else .loflow/archive, else the only
              .loflow/<pipeline>/archive folder; see \`loflow serve --data\`)
   --no-log   export: do not append to the analysis log
+  --audit D  the audit log folder (default $LOFLOW_AUDIT, else the audit folder beside the archive
+             folder): export and learner are recorded there (loflow audit); an export whose record
+             cannot be written is removed again
   --help     this text`;
 
 /** The archive folder: --dir, $LOFLOW_ARCHIVE, .loflow/archive, or the only .loflow/<pipeline>/archive. */
@@ -141,7 +148,7 @@ async function run(sub: string, positionals: string[], argv: string[], options: 
   }
   const dir = archiveDir(options.dir);
   // Reading a CAR needs no folder; every other subcommand but import needs an existing one (not a new, empty one).
-  if (sub === 'learner' && positionals[2]) return learnerCommand(arg, positionals[2], dir, options);
+  if (sub === 'learner' && positionals[2]) return learnerCommand(arg, positionals[2], dir, options, archiveAuditDir(options.audit, dir));
   if (sub !== 'import' && !existsSync(dir)) {
     console.error(`no archive folder ${dir}: pass --dir (see loflow archive --help)`);
     return 1;
@@ -149,7 +156,7 @@ async function run(sub: string, positionals: string[], argv: string[], options: 
   const store = new FolderBlockstore(dir);
   switch (sub) {
     case 'export':
-      return exportCommand(store, argv, options);
+      return exportCommand(store, argv, options, archiveAuditDir(options.audit, dir));
     case 'import': {
       if (!arg) throw new UsageError('usage: loflow archive import x.car');
       const r = await importCar(store, arg);
@@ -180,7 +187,7 @@ async function run(sub: string, positionals: string[], argv: string[], options: 
       return 0;
     }
     case 'learner':
-      return learnerCommand(arg, positionals[2], dir, options);
+      return learnerCommand(arg, positionals[2], dir, options, archiveAuditDir(options.audit, dir));
     case 'log':
     case 'ls':
       return logCommand(sub, store, dir, options);
@@ -189,7 +196,14 @@ async function run(sub: string, positionals: string[], argv: string[], options: 
   }
 }
 
-async function exportCommand(store: FolderBlockstore, argv: string[], options: Record<string, string | boolean>): Promise<number> {
+/** One record in the audit log (the CLI's own writer: written, fsync'ed and closed before it returns). */
+async function audited(auditDir: string, entry: Omit<AuditEntry, 'actor'>): Promise<string> {
+  const log = new AuditLog(auditDir);
+  const r = await log.record({ actor: cliActor(), ...entry });
+  return r.hash;
+}
+
+async function exportCommand(store: FolderBlockstore, argv: string[], options: Record<string, string | boolean>, auditDir: string): Promise<number> {
   if (typeof options.out !== 'string') throw new UsageError('archive export needs --out x.car');
   const head = await headCommit(store, typeof options.commit === 'string' ? options.commit : undefined);
   if (!head) {
@@ -230,16 +244,30 @@ async function exportCommand(store: FolderBlockstore, argv: string[], options: R
     root = head.cid;
     console.error(`wrote ${options.out}: ${r.blocks} blocks, ${r.bytes} bytes`);
   }
+  // Student data left the archive: on record before the command says so, or the file goes again.
+  let auditHash: string;
+  try {
+    auditHash = await audited(auditDir, {
+      action: 'archive.export',
+      target: { pipeline: pipeline.name, input: head.cid.toString(), output: root.toString(), file: resolve(options.out), pseudonymized: !!sel.deidentify?.key, ...(streams.length ? { streams: streams.join(',') } : {}), ...(sel.since !== undefined ? { since: sel.since } : {}), ...(sel.until !== undefined ? { until: sel.until } : {}) },
+      result: 'ok',
+    });
+  } catch (err) {
+    await rm(options.out, { force: true });
+    throw new Error(`the audit log ${auditDir} cannot be written (${(err as Error).message}): ${options.out} was removed`);
+  }
   console.log(root.toString());
   if (!options['no-log']) {
     const command = ['archive', 'export', ...argv.slice(argv.indexOf('export') + 1)].join(' ');
-    await appendAnalysis(store, { command, pipeline, input: head.cid, output: root });
+    await appendAnalysis(store, { command, pipeline, input: head.cid, output: root, audit: auditHash });
   }
   return 0;
 }
 
-async function learnerCommand(id: string | undefined, car: string | undefined, dir: string, options: Record<string, string | boolean>): Promise<number> {
+async function learnerCommand(id: string | undefined, car: string | undefined, dir: string, options: Record<string, string | boolean>, auditDir: string): Promise<number> {
   if (!id) throw new UsageError('usage: loflow archive learner ID [x.car] [--stream S]');
+  // One student's raw events: recorded (as a pseudonym) before any is printed.
+  await audited(auditDir, { action: 'student.read', target: { student: pseudonymOf(auditDir, id), source: car ? resolve(car) : dir, ...(typeof options.stream === 'string' ? { stream: options.stream } : {}) }, result: 'ok' });
   let src: BlockSource;
   if (car) src = await openSource(car, dir);
   else src = await folderSource(dir, typeof options.commit === 'string' ? options.commit : undefined);
@@ -265,7 +293,7 @@ async function logCommand(sub: 'log' | 'ls', store: FolderBlockstore, dir: strin
     const entries = await listAnalyses(store);
     if (!entries.length) console.error(`no analyses logged in ${dir}`);
     for (const { cid, entry: a } of entries) {
-      console.log(`analysis ${cid}\nDate:     ${new Date(a.time).toISOString()}\nCommand:  ${a.command}\nPipeline: ${a.pipeline}\nInput:    ${a.input}\nOutput:   ${a.output}\nEngine:   ${a.engine}\n`);
+      console.log(`analysis ${cid}\nDate:     ${new Date(a.time).toISOString()}\nCommand:  ${a.command}\nPipeline: ${a.pipeline}\nInput:    ${a.input}\nOutput:   ${a.output}\nEngine:   ${a.engine}\n${a.audit ? `Audit:    ${a.audit}\n` : ''}`);
     }
     return 0;
   }

@@ -1,5 +1,6 @@
 // `loflow <command>`: commands are plain objects registered here, each in its own file.
 import { archiveCommand } from './archive-command.js';
+import { auditCommand } from './audit-command.js';
 import { benchCommand } from './bench-command.js';
 import { invoke, type Command } from './command.js';
 import { deadletterCommand } from './deadletter-command.js';
@@ -8,13 +9,15 @@ import { diffCommand } from './diff-command.js';
 import { generateCommand } from './generate-command.js';
 import { planCommand } from './plan-command.js';
 import { replayCommand } from './replay-command.js';
+import { rosterCommand } from './roster-command.js';
 import { runCommand, serveCommand } from './serve-command.js';
 import { stateCommand } from './state-command.js';
 import { tapCommand } from './tap-command.js';
 import { testCommand } from './test-command.js';
+import { tokenCommand } from './token-command.js';
 import { validateCommand } from './validate-command.js';
 
-const commands: Command[] = [demoCommand, validateCommand, testCommand, planCommand, diffCommand, replayCommand, serveCommand, runCommand, archiveCommand, stateCommand, tapCommand, deadletterCommand, benchCommand, generateCommand];
+const commands: Command[] = [demoCommand, validateCommand, testCommand, planCommand, diffCommand, replayCommand, serveCommand, runCommand, rosterCommand, archiveCommand, auditCommand, stateCommand, tapCommand, tokenCommand, deadletterCommand, benchCommand, generateCommand];
 
 function help(): string {
   const width = Math.max(...commands.map((c) => c.name.length));

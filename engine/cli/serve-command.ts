@@ -1,11 +1,14 @@
 import { join, resolve } from 'node:path';
 import { openArchiveSink } from '../../archive/open.js';
 import { lockHolder } from '../../archive/lock.js';
+import { AuditLog } from '../audit/audit-log.js';
+import { serveAuditDir } from '../audit/dir.js';
 import { openCheckpoint } from '../checkpoint/open.js';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import { Engine } from '../runtime.js';
 import { identityMethods, type IdentityMethod } from '../server/auth.js';
 import { startServer } from '../server/index.js';
+import { oidcSettingsFrom } from '../server/oidc-settings.js';
 import { openStateStore } from '../state/open.js';
 import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
@@ -29,7 +32,19 @@ Options:
   --log DIR        same as --checkpoint file:DIR
   --data DIR       data folder for dead letters and the archive (default .loflow)
   --archive DIR    archive folder (default <data>/<pipeline>/archive; used when the pipeline has archive:)
-  --demo-tokens    give every roster teacher the dashboard token demo-<teacher>
+  --audit DIR      audit log folder (default $LOFLOW_AUDIT, else <data>/<pipeline>/audit): every dashboard
+                   read and live subscription, allowed or denied, is recorded there (loflow audit)
+  --demo-tokens    give every roster teacher the guessable dashboard token demo-<teacher>; refused
+                   unless --demo says this server is a demo (npm start has them)
+  --demo           this server is a demo (allows --demo-tokens)
+Teacher sign-in (OpenID Connect; README "Deploying for a school"):
+  --oidc-issuer URL     the provider (env LOFLOW_OIDC_ISSUER), e.g. https://accounts.google.com
+  --oidc-client-id ID   (env LOFLOW_OIDC_CLIENT_ID); the secret only from env LOFLOW_OIDC_CLIENT_SECRET
+  --public-url URL      this server as browsers reach it (env LOFLOW_PUBLIC_URL); the provider's
+                        redirect URI is <URL>/auth/callback
+  --oidc-domains D,D    email domains that may sign in, or * (env LOFLOW_OIDC_DOMAINS)
+  --session-hours N     how long a sign-in lasts (default 8; env LOFLOW_SESSION_HOURS)
+Script tokens: <data>/tokens.json (hashed; loflow token create|list|revoke).
   --watch          reload the pipeline file or its roster CSVs when saved: stateless and state-compatible
                    edits are applied live (connections and state kept); state-breaking ones are refused
                    with the plan printed and the running version goes on
@@ -55,8 +70,17 @@ export const serveCommand: Command = {
   name: 'serve',
   summary: 'run a pipeline live: ingest and dashboards over HTTP/WebSocket',
   usage,
-  flags: ['demo-tokens', 'reset', 'rebuild', 'watch', 'ws-require-auth'],
+  flags: ['demo-tokens', 'demo', 'reset', 'rebuild', 'watch', 'ws-require-auth'],
   async run({ positionals, options }) {
+    if (options['demo-tokens'] === true && options.demo !== true) {
+      console.error('loflow serve: --demo-tokens gives every roster teacher a guessable token (demo-<teacher>): refused unless this server is a demo (add --demo). For a school: teacher sign-in (--oidc-issuer) and loflow token create.');
+      return 2;
+    }
+    const oidc = oidcSettingsFrom(options, process.env);
+    if (oidc && 'error' in oidc) {
+      console.error(`loflow serve: ${oidc.error}`);
+      return 2;
+    }
     const pipeline = await loadPipeline(positionals[0]);
     if (!pipeline) return 1;
     let wsMethods: IdentityMethod[] | undefined;
@@ -105,12 +129,16 @@ export const serveCommand: Command = {
     const archive = await openArchiveSink(pipeline, archiveDir);
     const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
     await engine.start();
+    const audit = new AuditLog(serveAuditDir(options.audit, data, pipeline.name));
     const server = await startServer({
+      audit,
       pipeline,
       engine,
       port: options.port === undefined ? 8080 : Number(options.port),
       host: typeof options.host === 'string' ? options.host : '127.0.0.1',
       demo: options['demo-tokens'] === true,
+      oidc,
+      tokensFile: join(data, 'tokens.json'),
       auth: { ...(typeof options['admin-token'] === 'string' ? { adminTokens: [options['admin-token']] } : {}), wsMethods, requireAuthenticated: options['ws-require-auth'] === true },
     });
     const trusting = [...pipeline.sources.values()].filter((src) => src.kind === 'websocket' && server.auth.identityOf(src.name).includes('test'));
@@ -122,12 +150,14 @@ export const serveCommand: Command = {
         console.log('loflow: stopping: draining and committing');
         unwatch();
         await server.stop();
+        await audit.drain().catch(() => undefined);
         await engine.stop();
         done();
       };
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
+    if (oidc) console.log(`loflow: teacher sign-in with ${oidc.issuer} at ${oidc.publicUrl}/auth/login`);
     console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, checkpoint: ${checkpoint.describe})${options.watch === true ? ', watching the pipeline file and its rosters' : ''}`);
     await stopped;
     return 0;

@@ -24,7 +24,16 @@ export interface AuthConfig {
 }
 
 import type { IdentityMethod } from './identity.js';
+import type { TokenStore } from './api-tokens.js';
 export { identityMethods, type IdentityMethod } from './identity.js';
+
+/** Who reads a dashboard: a teacher, by a token (maybe limited to some classes) or a signed-in session. */
+export interface Principal {
+  teacher: string;
+  via: 'token' | 'session';
+  /** A script token's classes: the teacher's classes outside it are refused. */
+  scope?: ReadonlySet<string>;
+}
 
 /** "a:b,c:d" pairs into a Map: token names are user input, never looked up on a plain object. */
 function pairs(env: string | undefined): Map<string, string> {
@@ -52,6 +61,8 @@ export class Auth {
   private readonly requireAuthenticatedAll: boolean;
   readonly blocklist: Set<string>;
   readonly adminTokens: Set<string>;
+  /** Hashed, revocable, class-scoped tokens (`loflow token create`), when the server has a tokens file. */
+  tokens?: TokenStore;
 
   constructor(
     /** The pipeline in effect (replaced on a live swap). */
@@ -94,9 +105,24 @@ export class Auth {
     return token ? this.teacherTokens.get(token) : undefined;
   }
 
-  /** The groups (classes) of an aggregation that a teacher may read. */
-  classesOf(teacher: string, roster: Roster): string[] {
-    return roster.groups().filter((g) => roster.members(g).some((m) => roster.column(m, this.teacherColumn) === teacher));
+  /**
+   * The reader of a dashboard request: a presented token decides alone (a wrong token is not rescued by a
+   * session cookie); without one, the signed-in teacher's session.
+   */
+  principalOf(token: string | undefined, session?: { teacher: string }): Principal | undefined {
+    if (token) {
+      const grant = this.tokens?.lookup(token);
+      if (grant) return { teacher: grant.teacher, via: 'token', scope: grant.classes };
+      const teacher = this.teacherOf(token);
+      return teacher ? { teacher, via: 'token' } : undefined;
+    }
+    return session ? { teacher: session.teacher, via: 'session' } : undefined;
+  }
+
+  /** The groups (classes) of an aggregation that a teacher may read (within a token's scope). */
+  classesOf(who: string | Principal, roster: Roster): string[] {
+    const p: Pick<Principal, 'teacher' | 'scope'> = typeof who === 'string' ? { teacher: who } : who;
+    return roster.groups().filter((g) => (!p.scope || p.scope.has(g)) && roster.members(g).some((m) => roster.column(m, this.teacherColumn) === p.teacher));
   }
 }
 

@@ -7,6 +7,9 @@ import Hapi from '@hapi/hapi';
 import { packageRoot } from '../paths.js';
 import type { Engine } from '../runtime.js';
 import type { CompiledPipeline, DashboardSpec } from '../types.js';
+import { TokenStore } from './api-tokens.js';
+import type { AuditLog } from '../audit/audit-log.js';
+import { accessRecorder, auditUnavailable, type Access } from './audit-access.js';
 import { Auth, tokenOf, type AuthConfig } from './auth.js';
 import { DashboardHub } from './dashboard-hub.js';
 import { createLogger, logEngine, logRequests, type Logger } from './logging.js';
@@ -18,6 +21,9 @@ import { StudentFeed } from './student-feed.js';
 import { studentRoutes } from './student-routes.js';
 import { sseSubscriber } from './subscribers.js';
 import { tapRoute } from './tap.js';
+import type { OidcSettings } from './oidc-settings.js';
+import type { Session } from './sessions.js';
+import type { SignIn } from './sign-in.js';
 import { attachWebSockets } from './websocket.js';
 import { isUnavailable } from '../unavailable.js';
 
@@ -28,10 +34,16 @@ export interface ServerOptions {
   host?: string;
   auth?: AuthConfig;
   limits?: Partial<Limits>;
+  /** Teacher sign-in with OpenID Connect (none: dashboards by token only). */
+  oidc?: OidcSettings;
+  /** The hashed script tokens (`loflow token create`), re-read when it changes. */
+  tokensFile?: string;
   /** Demo mode: every roster teacher gets the token `demo-<teacher>`. */
   demo?: boolean;
   /** Structured logger (default: pino on stderr at LOFLOW_LOG_LEVEL, else info). */
   logger?: Logger;
+  /** The audit log of dashboard reads (`serve` always gives one: README "Audit"); none: nothing recorded. */
+  audit?: AuditLog;
   /** hapi plugins to register (e.g. the tap plugin), each given { engine }. */
   plugins?: Array<{ name: string; register: (server: Hapi.Server, options: { engine: Engine }) => void | Promise<void> }>;
 }
@@ -41,6 +53,7 @@ export interface RunningServer {
   server: Hapi.Server;
   auth: Auth;
   hub: DashboardHub;
+  signIn?: SignIn;
   stop(): Promise<void>;
 }
 
@@ -64,6 +77,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     return tokens;
   };
   const auth = new Auth(pipeline, authConfig);
+  if (opts.tokensFile) auth.tokens = new TokenStore(opts.tokensFile);
   // Configured tokens win over demo ones of the same name.
   const addDemoTokens = (p: CompiledPipeline) => {
     for (const [token, t] of demoTokens(p)) if (!auth.teacherTokens.has(token)) auth.teacherTokens.set(token, t);
@@ -85,25 +99,32 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     log[level]({ dashboard, from_ms: from, to_ms: to }, to > from ? 'dashboard refresh slowed down (overload)' : to === min ? 'dashboard refresh back to normal' : 'dashboard refresh sped up');
   });
   const feed = new StudentFeed(engine, { maxSubscribers: limits.maxDrillDowns });
+  const recordAccess = accessRecorder(opts.audit, engine, log);
   const server = Hapi.server({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', routes: { cors: false } });
+  // Before any route: sign-in makes the session strategy every route's (optional) default.
+  // Loaded only when configured: the OIDC client libraries add start-up time every other server would pay.
+  const signIn = opts.oidc ? await (await import('./sign-in.js')).registerSignIn(server, opts.oidc, () => engine.pipeline, log) : undefined;
+  const sessionOf = (req: Hapi.Request) => (req.auth.isAuthenticated && req.auth.strategy === 'session' ? (req.auth.credentials as unknown as Session) : undefined);
 
   for (const source of pipeline.sources.values()) {
     if (source.kind === 'http') server.route(httpIngestRoute(source, engine, auth, limits, limiter, metrics));
   }
 
   /** The dashboard and class a teacher token may read, or an HTTP error. */
-  const authorize = (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string): { d?: DashboardSpec; code?: number; error?: string } => {
+  const authorize = (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string, session?: Session): Access => {
     const token = tokenOf(headers, query);
-    const teacher = auth.teacherOf(token);
-    if (!teacher) return { code: 401, error: token ? 'not a teacher token (ingest keys cannot read dashboards)' : 'a teacher token is needed (Authorization: Bearer <token> or ?token=)' };
+    const principal = auth.principalOf(token, session);
+    if (!principal) return { token, code: 401, error: token ? 'not a teacher token (ingest keys cannot read dashboards)' : `a teacher token is needed (Authorization: Bearer <token> or ?token=)${signIn ? ', or sign in at /auth/login' : ''}` };
+    const teacher = principal.teacher;
+    const who = { teacher, token };
     // engine.pipeline, not the startup one: `serve --watch` may have swapped in an edited version.
     const live = engine.pipeline;
     const d = live.dashboards.get(name);
-    if (!d) return { code: 404, error: `unknown dashboard '${name}'` };
+    if (!d) return { ...who, code: 404, error: `unknown dashboard '${name}'` };
     const roster = live.aggregations.get(d.aggregation)!.groupBy.lookup!.roster;
-    if (!roster.groups().includes(group)) return { code: 404, error: `unknown class '${group}'` };
-    if (!auth.classesOf(teacher, roster).includes(group)) return { code: 403, error: `teacher '${teacher}' does not teach '${group}'` };
-    return { d };
+    if (!roster.groups().includes(group)) return { ...who, code: 404, error: `unknown class '${group}'` };
+    if (!auth.classesOf(principal, roster).includes(group)) return { ...who, code: 403, error: principal.scope && !principal.scope.has(group) ? `this token is not for class '${group}'` : `teacher '${teacher}' does not teach '${group}'` };
+    return { ...who, d };
   };
 
   server.route([
@@ -111,16 +132,16 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       method: 'GET',
       path: '/v1/dashboards',
       handler: (req, h) => {
-        const teacher = auth.teacherOf(tokenOf(req.headers, req.query));
-        if (!teacher) return h.response({ error: 'a teacher token is needed' }).code(401);
+        const who = auth.principalOf(tokenOf(req.headers, req.query), sessionOf(req));
+        if (!who) return h.response({ error: 'a teacher token is needed', ...(signIn ? { login: '/auth/login' } : {}) }).code(401);
         return {
-          teacher,
+          teacher: who.teacher,
           dashboards: [...engine.pipeline.dashboards.values()].map((d) => ({
             name: d.name,
             aggregation: d.aggregation,
             min_interval_ms: d.minIntervalMs,
             columns: engine.pipeline.aggregations.get(d.aggregation)!.columns.map((c) => c.name),
-            classes: auth.classesOf(teacher, engine.pipeline.aggregations.get(d.aggregation)!.groupBy.lookup!.roster),
+            classes: auth.classesOf(who, engine.pipeline.aggregations.get(d.aggregation)!.groupBy.lookup!.roster),
           })),
         };
       },
@@ -129,8 +150,10 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       method: 'GET',
       path: '/v1/dashboards/{name}/{group}',
       handler: async (req, h) => {
-        const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group));
+        const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group), sessionOf(req));
+        const recorded = await recordAccess('dashboard.read', a, String(req.params.name), String(req.params.group));
         if (!a.d) return h.response({ error: a.error }).code(a.code!);
+        if (!recorded) return h.response({ error: auditUnavailable }).code(503);
         try {
           return await hub.snapshot(a.d, String(req.params.group));
         } catch (err) {
@@ -143,14 +166,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     {
       method: 'GET',
       path: '/v1/dashboards/{name}/{group}/events',
-      handler: (req, h) => {
-        const a = authorize(req.headers, req.query, String(req.params.name), String(req.params.group));
+      handler: async (req, h) => {
+        const [name, group] = [String(req.params.name), String(req.params.group)];
+        const a = authorize(req.headers, req.query, name, group, sessionOf(req));
+        const recorded = await recordAccess('dashboard.subscribe', a, name, group);
         if (!a.d) return h.response({ error: a.error }).code(a.code!);
+        if (!recorded) return h.response({ error: auditUnavailable }).code(503);
         const stream = new PassThrough();
         const unsubscribe = hub.subscribe(a.d, String(req.params.group), sseSubscriber(stream, limits.subscriberBufferBytes, () => req.raw.req.socket.destroy()));
         metrics.connections.inc({ kind: 'sse' });
         req.raw.req.on('close', () => {
           unsubscribe();
+          void recordAccess('dashboard.unsubscribe', a, name, group);
           metrics.connections.dec({ kind: 'sse' });
           stream.end();
         });
@@ -174,6 +201,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       handler: async (_req, h) => h.response(await metrics.registry.metrics()).type(metrics.registry.contentType),
     },
     { method: 'GET', path: '/', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'index.html'))).type('text/html; charset=utf-8') },
+    // The page's modules and session.js (sign-in status): only the scripts in public/.
     {
       method: 'GET',
       path: '/{file}.js',
@@ -184,14 +212,19 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       },
     },
   ]);
-  server.route(studentRoutes({ engine, authorize, feed, limits, metrics }));
+  server.route(studentRoutes({ engine, authorize, sessionOf, recordAccess, feed, limits, metrics }));
 
-  server.route(tapRoute(engine, auth));
+  server.route(tapRoute(engine, auth, opts.audit));
 
   for (const p of opts.plugins ?? []) await server.register({ plugin: p, options: { engine } });
 
   // WebSockets: student ingest at websocket sources' paths, dashboard live updates at .../live.
-  const sockets = attachWebSockets(server.listener, { engine, auth, hub, limits, limiter, metrics, log, authorize });
+  // A session cookie rides along on any site's WebSocket: it counts only from a page of this server's origin.
+  const wsAuthorize = async (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string) => {
+    const sameOrigin = typeof headers.origin !== 'string' || headers.origin === `http://${headers.host}` || headers.origin === `https://${headers.host}` || headers.origin === (opts.oidc && new URL(opts.oidc.publicUrl).origin);
+    return authorize(headers, query, name, group, sameOrigin ? await signIn?.sessionFromHeaders(headers) : undefined);
+  };
+  const sockets = attachWebSockets(server.listener, { engine, auth, hub, limits, limiter, metrics, log, authorize: wsAuthorize, recordAccess });
 
   logRequests(log, server);
   const unlogEngine = logEngine(log, engine);
@@ -203,6 +236,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     server,
     auth,
     hub,
+    signIn,
     async stop() {
       log.info('stopping: closing connections, then draining and committing');
       unlogEngine();

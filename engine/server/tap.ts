@@ -5,6 +5,9 @@
 // says how many were dropped since the one before.
 import { PassThrough } from 'node:stream';
 import type { ServerRoute } from '@hapi/hapi';
+import type { AuditLog } from '../audit/audit-log.js';
+import { pseudonymOf, tokenId } from '../audit/record.js';
+import { auditUnavailable } from './audit-access.js';
 import type { BatchInfo, Engine } from '../runtime.js';
 import type { LoEvent } from '../types.js';
 import { tokenOf, type Auth } from './auth.js';
@@ -13,15 +16,22 @@ import { RateLimiter } from './rate-limit.js';
 /** Unsent bytes beyond which a slow client's items are dropped instead of buffered. */
 const MAX_BUFFERED = 1 << 20;
 
-export function tapRoute(engine: Engine, auth: Auth): ServerRoute {
+export function tapRoute(engine: Engine, auth: Auth, audit?: AuditLog): ServerRoute {
   return {
     method: 'GET',
     path: '/v1/tap/{node}',
-    handler: (req, h) => {
+    handler: async (req, h) => {
       const token = tokenOf(req.headers, req.query);
-      if (!token) return h.response({ error: 'an admin token is needed (Authorization: Bearer <token>; serve --admin-token or env LOFLOW_ADMIN_TOKEN)' }).code(401);
-      if (!auth.isAdmin(token)) return h.response({ error: 'not an admin token: teacher tokens and ingest keys cannot tap' }).code(403);
       const node = String(req.params.node);
+      const admin = auth.isAdmin(token);
+      // Raw events are student data: a tap (or an attempt) is on record first; a key only as a pseudonym.
+      if (token && audit) {
+        const key: Record<string, string> = typeof req.query.key === 'string' && req.query.key ? { key: pseudonymOf(audit.dir, req.query.key) } : {};
+        const recorded = await audit.record({ actor: admin ? 'admin' : `token:${tokenId(token)}`, token: tokenId(token), action: 'tap.read', target: { pipeline: engine.pipeline.name, node, ...key }, result: admin ? 'ok' : 'denied', ...(admin ? {} : { reason: '403 not an admin token' }) }).then(() => true, () => false);
+        if (admin && !recorded) return h.response({ error: auditUnavailable }).code(503);
+      }
+      if (!token) return h.response({ error: 'an admin token is needed (Authorization: Bearer <token>; serve --admin-token or env LOFLOW_ADMIN_TOKEN)' }).code(401);
+      if (!admin) return h.response({ error: 'not an admin token: teacher tokens and ingest keys cannot tap' }).code(403);
       const pipeline = engine.pipeline;
       const reducer = pipeline.reducers.find((r) => r.name === node);
       if (!reducer && !pipeline.streams.has(node)) {

@@ -6,7 +6,7 @@ import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer, type WebSocket } from 'ws';
 import type { Engine } from '../runtime.js';
-import type { DashboardSpec } from '../types.js';
+import { auditUnavailable, type Access, type RecordAccess } from './audit-access.js';
 import type { Auth } from './auth.js';
 import type { DashboardHub } from './dashboard-hub.js';
 import { WsIngestConnection } from './ingest-ws.js';
@@ -16,7 +16,8 @@ import type { Metrics } from './metrics.js';
 import type { RateLimiter } from './rate-limit.js';
 import { wsSubscriber } from './subscribers.js';
 
-export type Authorize = (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string) => { d?: DashboardSpec; code?: number; error?: string };
+/** Async: a signed-in teacher's session cookie is unsealed and looked up before the upgrade is accepted. */
+export type Authorize = (headers: Record<string, unknown>, query: Record<string, unknown>, name: string, group: string) => Access | Promise<Access>;
 
 export interface WebSocketDeps {
   engine: Engine;
@@ -27,6 +28,8 @@ export interface WebSocketDeps {
   metrics: Metrics;
   log: Logger;
   authorize: Authorize;
+  /** The audit hook: live subscriptions opened and closed (not the deltas pushed in between). */
+  recordAccess: RecordAccess;
 }
 
 const statusText: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
@@ -100,17 +103,27 @@ export function attachWebSockets(listener: Server, deps: WebSocketDeps): { close
     } catch {
       return refuse(socket, 400, 'bad percent-encoding in the dashboard or class name', 'bad_url');
     }
-    const a = deps.authorize(req.headers, Object.fromEntries(query), name, group);
-    if (!a.d) return refuse(socket, a.code!, a.error!, `http_${a.code}`);
-    const d = a.d;
-    liveWss.handleUpgrade(req, socket, head, (ws) => {
-      guard(ws, 'dashboard');
-      metrics.connections.inc({ kind: 'dashboard' });
-      const unsubscribe = hub.subscribe(d, group, wsSubscriber(ws, limits.subscriberBufferBytes));
-      ws.on('close', () => {
-        unsubscribe();
-        metrics.connections.dec({ kind: 'dashboard' });
+    const accept = async (a: Access) => {
+      const recorded = await deps.recordAccess('dashboard.subscribe', a, name, group);
+      if (!a.d) return refuse(socket, a.code!, a.error!, `http_${a.code}`);
+      // The upgrade completes once the subscription is on record (a write group: milliseconds).
+      if (!recorded) return refuse(socket, 503, auditUnavailable, 'audit');
+      if (socket.destroyed) return void deps.recordAccess('dashboard.unsubscribe', a, name, group);
+      const d = a.d;
+      liveWss.handleUpgrade(req, socket, head, (ws) => {
+        guard(ws, 'dashboard');
+        metrics.connections.inc({ kind: 'dashboard' });
+        const unsubscribe = hub.subscribe(d, group, wsSubscriber(ws, limits.subscriberBufferBytes));
+        ws.on('close', () => {
+          unsubscribe();
+          metrics.connections.dec({ kind: 'dashboard' });
+          void deps.recordAccess('dashboard.unsubscribe', a, name, group);
+        });
       });
+    };
+    Promise.resolve(deps.authorize(req.headers, Object.fromEntries(query), name, group)).then(accept).catch((err: Error) => {
+      log.warn({ err: err.message }, 'dashboard upgrade authorization failed');
+      refuse(socket, 400, 'bad upgrade request', 'error');
     });
   };
 

@@ -65,5 +65,6 @@ describe('loflow CLI', () => {
       expect(r.code, name).toBe(0);
       expect(r.stdout, name).toMatch(new RegExp(`loflow ${name}|npm start`));
     }
-  });
+    // One process per command (18 of them), each a cold Node start: seconds apiece on a loaded machine.
+  }, 240_000);
 });

@@ -23,7 +23,7 @@ async function snapshot(store: StateStore, pipeline: string): Promise<Record<str
 
 /** A serve child: resolves its URL once live, or its exit code and output if it refuses to start. */
 function serve(args: string[]) {
-  const child = spawn('node', [bin, 'serve', ...args, '--port', '0', '--demo-tokens'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('node', [bin, 'serve', ...args, '--port', '0', '--demo-tokens', '--demo'], { cwd: root, stdio: ['ignore', 'pipe', 'pipe'] });
   let out = '';
   let err = '';
   child.stderr.on('data', (d) => (err += d));
@@ -114,7 +114,7 @@ describe('serve refuses a state-breaking edit unless --rebuild or --reset', () =
     const reset = (await run('state', 'ls', join(dir, 'v1.yaml'), '--state', inject('redisUrl'))).stdout;
     expect(reset).not.toMatch(/^(time_on_task|bursts|burst_stats) /m);
     expect(reset).toMatch(/^events +\w+ +20 keys .* current$/m);
-  });
+  }, 240_000); // six serve starts and four CLI runs: minutes on 2 busy cores
 
   it('refuses to rebuild from an archive that misses committed events, and changes nothing', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'loflow-upgrade-'));

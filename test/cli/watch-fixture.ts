@@ -29,7 +29,7 @@ export interface WatchedServe {
   url: string;
 }
 
-/** Start `serve --watch --demo-tokens` on fresh copies; resolves once it says it is live and watching. */
+/** Start `serve --watch --demo-tokens --demo` on fresh copies; resolves once it says it is live and watching. */
 export async function watchedServe(prefix: string): Promise<WatchedServe> {
   const dir = mkdtempSync(join(tmpdir(), prefix));
   mkdirSync(join(dir, 'rosters'));
@@ -37,7 +37,7 @@ export async function watchedServe(prefix: string): Promise<WatchedServe> {
   copyFileSync(join(root, 'pipelines/rosters/demo.csv'), roster);
   const file = join(dir, 'p.yaml');
   writeFileSync(file, readFileSync(join(root, 'pipelines/writing-observer.yaml'), 'utf8'));
-  const child = spawn('node', [bin, 'serve', file, '--watch', '--port', '0', '--demo-tokens', '--data', join(dir, 'data')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn('node', [bin, 'serve', file, '--watch', '--port', '0', '--demo-tokens', '--demo', '--data', join(dir, 'data')], { cwd: root, stdio: ['ignore', 'pipe', 'inherit'] });
   let out = '';
   child.stdout!.on('data', (d) => (out += d));
   const exited = new Promise<number | null>((r) => child.on('exit', (code) => r(code)));

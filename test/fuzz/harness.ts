@@ -52,7 +52,7 @@ export async function serveChild(opts: { env?: Record<string, string>; args?: st
     pipelineFile = join(dir, 'p.yaml');
     writeFileSync(pipelineFile, opts.pipelineText ? opts.pipelineText(text) : text);
   }
-  const argv = [process.execPath, ...(opts.inspect ? ['--inspect=127.0.0.1:0'] : []), bin, 'serve', pipelineFile, '--port', '0', '--data', join(dir, 'data'), '--demo-tokens', ...(opts.args ?? [])];
+  const argv = [process.execPath, ...(opts.inspect ? ['--inspect=127.0.0.1:0'] : []), bin, 'serve', pipelineFile, '--port', '0', '--data', join(dir, 'data'), '--demo-tokens', '--demo', ...(opts.args ?? [])];
   const script = `${opts.nofile ? `ulimit -n ${opts.nofile} || exit 97; ` : ''}exec "$@"`;
   const child = spawn('bash', ['-c', script, 'loflow-serve', ...argv], {
     cwd: root,

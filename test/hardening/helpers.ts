@@ -18,7 +18,7 @@ export function demoDir(name: string): { dir: string; file: string; args: string
   const file = join(dir, 'pipeline.yaml');
   const text = readFileSync(join(root, 'pipelines/writing-observer.yaml'), 'utf8').replace('pipeline: writing-observer', `pipeline: ${name}`).replace('commit_every: 10s', 'commit_every: 1h');
   writeFileSync(file, text);
-  return { dir, file, args: [file, '--log', join(dir, 'log'), '--archive', join(dir, 'archive'), '--data', join(dir, 'data'), '--demo-tokens'] };
+  return { dir, file, args: [file, '--log', join(dir, 'log'), '--archive', join(dir, 'archive'), '--data', join(dir, 'data'), '--demo-tokens', '--demo'] };
 }
 
 export interface Served {

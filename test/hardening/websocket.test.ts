@@ -17,7 +17,7 @@ async function healthy(s: ServeChild) {
 describe('malformed frames and upgrade requests (default serve)', () => {
   let s: ServeChild;
   beforeAll(async () => {
-    s = await serveChild(['--demo-tokens']);
+    s = await serveChild(['--demo-tokens', '--demo']);
   });
   afterAll(() => s?.stop());
 

@@ -1,12 +1,14 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { compilePipelineFile } from '../../engine/compiler.js';
+import { compilePipeline, compilePipelineFile } from '../../engine/compiler.js';
 import { Engine } from '../../engine/runtime.js';
 import { startServer, type ServerOptions } from '../../engine/server/index.js';
 
 export const demoPipeline = join(import.meta.dirname, '../../pipelines/writing-observer.yaml');
 
-export async function demoServer(opts: Partial<ServerOptions> = {}) {
-  const { pipeline } = await compilePipelineFile(demoPipeline);
+/** The demo pipeline served on a free port; `roster` replaces its roster file (e.g. one with more columns). */
+export async function demoServer(opts: Partial<ServerOptions> = {}, roster?: string) {
+  const { pipeline } = roster ? await compilePipeline(readFileSync(demoPipeline, 'utf8').replace('rosters/demo.csv', roster), demoPipeline) : await compilePipelineFile(demoPipeline);
   const engine = new Engine(pipeline!);
   await engine.start();
   const s = await startServer({ pipeline: pipeline!, engine, port: 0, auth: { teacherTokens: { 'tok-ada': 't-ada', 'tok-bo': 't-bo' }, ...opts.auth }, ...opts });

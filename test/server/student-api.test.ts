@@ -1,6 +1,10 @@
 // The drill-down API on a real server and engine: one student's documents (with their text), row and recent
 // bursts, live over SSE, only for a teacher of the student's class, whatever the id looks like.
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AuditLog, CURRENT } from '../../engine/audit/audit-log.js';
 import { demoServer, keystroke } from './server-fixture.js';
 
 const save = (user: string, doc: string, ts: number, commands: unknown[]) => ({ event: 'google_docs_save', ts, auth: { user_id: user }, doc_id: doc, bundles: [{ commands }] });
@@ -141,5 +145,33 @@ describe('student drill-down API', () => {
     const again = await fetch(`${s.url}${base}/s-0012/events?token=tok-ada`);
     expect(again.status).toBe(200);
     await again.body?.cancel();
+  });
+});
+
+describe('student drill-down audit', () => {
+  it('records every drill-down read, allowed or refused, with the student as a pseudonym only', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loflow-drill-audit-'));
+    const s = await demoServer({ audit: new AuditLog(dir) });
+    try {
+      expect((await s.get(`${base}/s-0004`, 'tok-ada')).status).toBe(200);
+      expect((await s.get(`${base}/s-0004`, 'tok-bo')).status).toBe(403);
+      const live = await s.get(`${base}/s-0008/events`, 'tok-ada');
+      expect(live.status).toBe(200);
+      await live.body?.cancel();
+      const text = readFileSync(join(dir, CURRENT), 'utf8');
+      const reads = text.trim().split('\n').map((l) => JSON.parse(l)).filter((r) => r.action === 'student.read');
+      expect(reads.map((r) => [r.actor, r.result, r.target.class])).toEqual([
+        ['teacher:t-ada', 'ok', 'class-a'],
+        ['teacher:t-bo', 'denied', 'class-a'],
+        ['teacher:t-ada', 'ok', 'class-a'],
+      ]);
+      expect(reads[0].target.student).toMatch(/^p:[0-9a-f]{24}$/);
+      expect(reads[1].target.student).toBe(reads[0].target.student); // the same student, the same pseudonym
+      expect(reads[2].target.student).not.toBe(reads[0].target.student);
+      expect(text).not.toContain('s-0004');
+      expect(text).not.toContain('s-0008');
+    } finally {
+      await s.close();
+    }
   });
 });
