@@ -190,6 +190,11 @@ export class Engine extends EventEmitter {
     return this.query.stateOf(reducer, key);
   }
 
+  /** One member's states and views under an aggregation (see QuerySide.memberViews). */
+  memberViews(...args: Parameters<QuerySide['memberViews']>): ReturnType<QuerySide['memberViews']> {
+    return this.query.memberViews(...args);
+  }
+
   keys(reducer: string): string[] {
     return this.query.keys(reducer);
   }

@@ -11,6 +11,16 @@ export interface TextState {
   /** Characters added because an edit reached beyond the text we knew (logging began mid-document). */
   padded: number;
   edits: number;
+  /** Only in a merge of several documents' states (a student's documents on a dashboard row): their sums. */
+  totals?: { length: number; words: number; documents: number };
+}
+
+/** One state's sizes: a merged state's totals, or its own text (an untouched init state is no document). */
+function sizes(s: TextState): { length: number; words: number; documents: number } {
+  if (s.totals) return s.totals;
+  const all = [s.text, ...Object.values(s.tabs ?? {})];
+  const empty = s.edits === 0 && all.every((t) => t === '');
+  return { length: all.reduce((n, t) => n + t.length, 0), words: all.reduce((n, t) => n + wordCount(t), 0), documents: empty ? 0 : 1 };
 }
 
 /**
@@ -22,7 +32,7 @@ export const reconstructText: Operator<TextState, { include_text: boolean; paddi
   name: 'reconstruct_text',
   summary:
     "A document's text rebuilt from Google Docs edits (is/ds/mlti/rplc/rvrt, tabs via nm; formatting and suggestions ignored): " +
-    'length and words over all tabs, placeholder characters padded for text from before logging began.',
+    'length and words over all tabs, placeholder characters padded for text from before logging began; merged, a student’s documents summed.',
   params: {
     type: 'object',
     additionalProperties: false,
@@ -48,7 +58,22 @@ export const reconstructText: Operator<TextState, { include_text: boolean; paddi
     s.edits++;
     return s;
   },
+  // Texts cannot be merged; what merges is their sizes: an aggregation row of a student|doc reducer shows the
+  // student's documents together (length, words, edits and padding summed, and how many documents). It merges
+  // different documents, never partial states of one document (its edits are order-sensitive).
+  merge(a, b) {
+    const x = sizes(a);
+    const y = sizes(b);
+    return {
+      text: '',
+      tabs: {},
+      padded: a.padded + b.padded,
+      edits: a.edits + b.edits,
+      totals: { length: x.length + y.length, words: x.words + y.words, documents: x.documents + y.documents },
+    };
+  },
   view: (s, p) => {
+    if (s.totals) return { length: s.totals.length, words: s.totals.words, padded: s.padded, edits: s.edits, documents: s.totals.documents };
     const tabs = Object.entries(s.tabs ?? {});
     const all = [s.text, ...tabs.map(([, t]) => t)];
     const view: Record<string, Json> = {

@@ -1,7 +1,7 @@
 // The query side, what dashboards and `replay` read: views of cached states, aggregations of a group, the
 // groups a batch changed, the event-time clock. Reads the working set; only ensureLoaded fills it.
 import { aggregateGroup, memberOfKey, relationOf, type AggregateResult } from '../aggregate.js';
-import type { CompiledPipeline, Json } from '../types.js';
+import type { CompiledPipeline, CompiledReducer, Json } from '../types.js';
 import type { RuntimeContext } from './context.js';
 import type { Levels } from './levels.js';
 import type { StateCache } from './state-cache.js';
@@ -61,6 +61,30 @@ export class QuerySide implements Queries {
   /** A key's raw state in the working set (what is committed): for rebuilds and the state-size metric. */
   stateOf(reducer: string, key: string): Json | undefined {
     return this.states.cache.get(reducer)?.get(key)?.s as Json | undefined;
+  }
+
+  /**
+   * One member's states as an aggregation relates them to it (its own key, or its composite keys: a
+   * student's documents), each with its view; `params` may override a reducer's params for the view only
+   * (a drill-down asks reconstruct_text for the text itself). Only the working set: ensureLoaded the class first.
+   */
+  memberViews(aggregation: string, member: string, params?: (r: CompiledReducer) => Record<string, unknown> | undefined): Array<{ reducer: string; key: string; view: Json }> {
+    const agg = this.ctx.pipeline.aggregations.get(aggregation);
+    if (!agg) throw new Error(`unknown aggregation '${aggregation}'`);
+    const out: Array<{ reducer: string; key: string; view: Json }> = [];
+    for (const r of this.ctx.pipeline.reducers) {
+      const rel = relationOf(r, agg);
+      const states = this.states.cache.get(r.name);
+      if (!states) continue;
+      const keys = rel.kind === 'member' ? [member] : rel.kind === 'composite' ? this.states.memberIdx.get(r.name + '\0' + agg.name)?.get(member) ?? [] : [];
+      for (const key of keys) {
+        const c = states.get(key);
+        if (!c) continue;
+        const p = { ...(r.params as object), ...params?.(r) };
+        out.push({ reducer: r.name, key, view: r.op.view ? r.op.view(c.s, p, this.stage.now) : (c.s as Json) });
+      }
+    }
+    return out;
   }
 
   keys(reducer: string): string[] {

@@ -1,6 +1,6 @@
 // `loflow serve`: ingest (HTTP batches, Learning Observer WebSocket) and teacher dashboards (JSON, SSE,
 // WebSocket, a web page) on one hapi server.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
 import Hapi from '@hapi/hapi';
@@ -17,6 +17,8 @@ import { httpIngestRoute } from './ingest-http.js';
 import { defaultLimits, type Limits } from './limits.js';
 import { createMetrics } from './metrics.js';
 import { RateLimiter } from './rate-limit.js';
+import { StudentFeed } from './student-feed.js';
+import { studentRoutes } from './student-routes.js';
 import { sseSubscriber } from './subscribers.js';
 import { tapRoute } from './tap.js';
 import type { OidcSettings } from './oidc-settings.js';
@@ -56,6 +58,8 @@ export interface RunningServer {
 }
 
 const publicDir = join(packageRoot, 'engine/server/public');
+/** The page's script modules: only these names are served (no path from a request reaches the file system). */
+const pageScripts = new Set(readdirSync(publicDir).filter((f) => /^[a-z-]+\.js$/.test(f)).map((f) => f.slice(0, -3)));
 
 export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const { pipeline, engine } = opts;
@@ -94,6 +98,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const level = from === min || to === min ? 'info' : 'debug';
     log[level]({ dashboard, from_ms: from, to_ms: to }, to > from ? 'dashboard refresh slowed down (overload)' : to === min ? 'dashboard refresh back to normal' : 'dashboard refresh sped up');
   });
+  const feed = new StudentFeed(engine, { maxSubscribers: limits.maxDrillDowns });
   const recordAccess = accessRecorder(opts.audit, engine, log);
   const server = Hapi.server({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', routes: { cors: false } });
   // Before any route: sign-in makes the session strategy every route's (optional) default.
@@ -196,9 +201,18 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       handler: async (_req, h) => h.response(await metrics.registry.metrics()).type(metrics.registry.contentType),
     },
     { method: 'GET', path: '/', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'index.html'))).type('text/html; charset=utf-8') },
-    { method: 'GET', path: '/session.js', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'session.js'))).type('text/javascript; charset=utf-8') },
-    { method: 'GET', path: '/app.js', handler: (_req, h) => h.response(readFileSync(join(publicDir, 'app.js'))).type('text/javascript; charset=utf-8') },
+    // The page's modules and session.js (sign-in status): only the scripts in public/.
+    {
+      method: 'GET',
+      path: '/{file}.js',
+      handler: (req, h) => {
+        const file = String(req.params.file);
+        if (!pageScripts.has(file)) return h.response({ error: 'not found' }).code(404);
+        return h.response(readFileSync(join(publicDir, `${file}.js`))).type('text/javascript; charset=utf-8');
+      },
+    },
   ]);
+  server.route(studentRoutes({ engine, authorize, sessionOf, recordAccess, feed, limits, metrics }));
 
   server.route(tapRoute(engine, auth, opts.audit));
 
@@ -237,6 +251,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       unlogEngine();
       engine.off('reload', onReload);
       hub.close();
+      feed.close();
       sockets.close();
       await server.stop({ timeout: 2000 });
     },

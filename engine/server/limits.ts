@@ -18,6 +18,8 @@ export interface Limits {
   maxPendingEvents: number;
   /** Unsent bytes a dashboard subscriber may hold before it is skipped (it gets a snapshot once it reads again). */
   subscriberBufferBytes: number;
+  /** Student drill-downs open at once on this server (live SSE feeds): past it a new one gets 503. */
+  maxDrillDowns: number;
   /** How long an HTTP batch waits for room when the backlog is full before 503 + Retry-After (never forever). */
   queueWaitMs: number;
 }
@@ -34,5 +36,6 @@ export const defaultLimits: Limits = {
   maxPendingEvents: 10_000,
   subscriberBufferBytes: 256 * 1024,
   queueWaitMs: 1500,
+  maxDrillDowns: 500,
 };
 

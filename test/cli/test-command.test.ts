@@ -96,7 +96,7 @@ describe('loflow test: a broken edit of the demo is caught', () => {
     expect(r.stdout).toContain(`${testFile}:${emittedLine}:9: reducer 'bursts': emitted events`);
     expect(r.stdout).toMatch(/at \[0\]:\n\s+- expected: \{ key: s-0000, window_start: 1000, window_end: 2000, count: 3.*\n\s+\+ actual: {3}\(missing\)/);
     expect(r.stdout).toMatch(/reducer 'burst_stats', key 's-0000': view\n.*no state for this key/);
-    expect(r.stdout.trim().split('\n').at(-1)).toBe('13 passed, 1 failed');
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('14 passed, 1 failed');
   });
 
   it('a changed where: the typing reducer now sees other events', async () => {
@@ -116,7 +116,7 @@ describe('loflow test: --tests runs another file\'s tests', () => {
     const r = await run('test', 'pipelines/examples/writing-observer.idle-2m.yaml', '--tests', 'pipelines/writing-observer.test.yaml');
     expect(r.code).toBe(1);
     expect(r.stdout).toMatch(/FAIL {2}active time leaves out gaps over idle_after \(5m\)[^\n]*\n\s+pipelines\/writing-observer\.test\.yaml:\d+:9: reducer 'time_on_task', key 's-0000': view\n\s+at \.active_ms: expected 310000, got 130000\n\s+at \.sessions: expected 2, got 3\n/);
-    expect(r.stdout.trim().split('\n').at(-1)).toBe('13 passed, 1 failed');
+    expect(r.stdout.trim().split('\n').at(-1)).toBe('14 passed, 1 failed');
     expect((await run('test', 'pipelines/writing-observer.yaml', '--tests', 'nope.yaml')).code).toBe(2);
   });
 });

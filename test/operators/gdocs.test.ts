@@ -218,3 +218,36 @@ describe('revisions reads deletions the same way', () => {
     expect(revisions.view!(s, p, 0)).toEqual({ revisions: 1, deleted_chars: 6 });
   });
 });
+
+describe('reconstruct_text merge: a student’s documents together (what a student|doc row shows)', () => {
+  const words = fc.array(fc.constantFrom('a', 'bc', 'def', ' ', '\n'), { maxLength: 12 }).map((p) => p.join(''));
+  const doc = (text: string) => rebuild(text ? [save({ ty: 'is', ibi: 1, s: text })] : []).state;
+
+  it('sums length, words, edits and documents, in any grouping (a monoid with init as identity; property)', () => {
+    fc.assert(
+      fc.property(fc.array(words, { minLength: 1, maxLength: 5 }), (texts) => {
+        const states = texts.map(doc);
+        const fold = (ss: TextState[]) => ss.reduce((acc, s) => reconstructText.merge!(acc, structuredClone(s), params), reconstructText.init(params));
+        const v = reconstructText.view!(fold(states), params, 0) as Record<string, number>;
+        const nonEmpty = texts.filter((t) => t !== '');
+        expect(v.length).toBe(texts.join('').length);
+        expect(v.words).toBe(texts.reduce((n, t) => n + wordCount(t), 0));
+        expect(v.documents).toBe(nonEmpty.length);
+        expect(v.edits).toBe(nonEmpty.length);
+        expect(v).not.toHaveProperty('text'); // a merge has no one text to show
+        // Associativity: (a+b)+rest equals a+(b+rest).
+        if (states.length >= 2) {
+          const right = reconstructText.merge!(structuredClone(states[0]), fold(states.slice(1)), params);
+          expect(reconstructText.view!(right, params, 0)).toEqual(v);
+        }
+      }),
+    );
+  });
+
+  it('leaves the documents’ own states untouched', () => {
+    const a = doc('Hello world');
+    const before = structuredClone(a);
+    reconstructText.merge!(reconstructText.init(params), a, params);
+    expect(a).toEqual(before);
+  });
+});

@@ -42,7 +42,8 @@ describe('teacher sign-in in a browser', () => {
     await page.waitForURL(`${s.url}/`);
     await page.waitForSelector('#signed-in .teacher');
     expect(await page.locator('#signed-in .teacher').textContent()).toBe('t-ada (ada@school.example)');
-    await page.waitForSelector('tr[data-member="s-0000"]');
+    // (No student has sent anything: the class's students are listed as not yet seen, not as rows.)
+    await page.waitForSelector('#unseen li:text-is("Student 0")');
     expect(await page.locator('#class option').allTextContents()).toEqual(['class-a', 'class-b']);
     const other = await page.evaluate(async () => (await fetch('/v1/dashboards/overview/class-c')).status);
     expect(other).toBe(403);

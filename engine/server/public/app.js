@@ -1,66 +1,81 @@
-// The dashboard page: picks a class the teacher token may read, subscribes to its live updates over a
-// WebSocket (snapshot, then deltas) and keeps a per-student sparkline of events per update.
+// The dashboard page: picks a class the teacher token may read, shows its students by name (roster) with
+// live updates over a WebSocket (snapshot, then deltas), and opens a student's drill-down on demand.
+// Screen readers hear a short class summary at most every ANNOUNCE_MS, never every delta.
+import { el } from './dom.js';
+import { count, label, stateOf } from './format.js';
+import { ClassTable } from './table.js';
+import { DrillDown } from './drill.js';
+
+const ANNOUNCE_MS = 15_000;
 const $ = (id) => document.getElementById(id);
 const params = new URLSearchParams(location.search);
 const token = params.get('token') || localStorage.getItem('loflow-token') || '';
 $('token').value = token;
 $('token').addEventListener('change', () => { localStorage.setItem('loflow-token', $('token').value); location.search = `?token=${encodeURIComponent($('token').value)}`; });
 
-let ws, dashboard, columns = [];
-const rows = new Map();       // member -> row
-const history = new Map();    // member -> recent events-per-update values
+let ws, dashboard, group, lastAnnounced = 0, announceTimer;
 
-function fmt(v) {
-  if (typeof v === 'number') return Number.isInteger(v) ? v.toLocaleString() : v.toFixed(1);
-  if (typeof v === 'boolean') return v ? 'yes' : 'no';
-  return v == null ? '–' : String(v);
+const table = new ClassTable({ table: $('students'), caption: $('table-caption'), head: $('head'), body: $('rows'), unseen: $('unseen'), unseenHeading: $('unseen-heading') },
+  (member) => openStudent(member));
+const drill = new DrillDown($('drill'), {
+  token,
+  onClose: (member, giveFocusBack) => {
+    table.open = undefined;
+    table.render();
+    if (giveFocusBack) document.querySelector(`button.student[data-focus-key="open:${CSS.escape(member)}"]`)?.focus();
+  },
+});
+
+function openStudent(member) {
+  table.open = member;
+  table.render();
+  drill.open(member, table.name(member));
 }
 
-function spark(values) {
-  const w = 80, h = 18, max = Math.max(1, ...values);
-  const pts = values.map((v, i) => `${(i / Math.max(1, values.length - 1)) * w},${h - (v / max) * (h - 2) - 1}`).join(' ');
-  return `<svg class="spark" width="${w}" height="${h}"><polyline fill="none" stroke="#2f6fdb" stroke-width="1.5" points="${pts}"/></svg>`;
-}
+$('filter').addEventListener('input', () => { table.filter.text = $('filter').value; table.render(); });
+$('state-filter').addEventListener('change', () => { table.filter.state = $('state-filter').value; table.render(); });
 
 function renderSummary(summary) {
-  $('summary').innerHTML = Object.entries(summary).map(([k, v]) => `<div class="card"><div class="v" data-summary="${k}">${fmt(v)}</div><div class="k">${k.replace(/_/g, ' ')}</div></div>`).join('');
+  $('summary').replaceChildren(...Object.entries(summary ?? {}).filter(([, v]) => typeof v !== 'object' || v === null).map(([k, v]) =>
+    el('div', { class: 'card' }, el('div', { class: 'v', 'data-summary': k }, typeof v === 'number' ? count(v) : v == null ? '–' : String(v)), el('div', { class: 'k' }, label(k)))));
 }
 
-function renderRows(changed = new Set()) {
-  $('head').innerHTML = `<tr><th>student</th><th>state</th>${columns.filter((c) => c !== 'idle').map((c) => `<th>${c.replace(/_/g, ' ')}</th>`).join('')}<th>activity</th></tr>`;
-  $('rows').innerHTML = [...rows.values()].map((r) => {
-    const flag = r.idle === undefined ? '' : r.idle ? '<span class="flag idle">idle</span>' : '<span class="flag active">active</span>';
-    return `<tr data-member="${r.member}" class="${changed.has(r.member) ? 'changed' : ''}"><td>${r.member}</td><td>${flag}</td>${columns.filter((c) => c !== 'idle').map((c) => `<td data-col="${c}">${fmt(r[c])}</td>`).join('')}<td>${spark(history.get(r.member) || [0])}</td></tr>`;
-  }).join('');
+/** A polite, rate-limited sentence about the class: the latest one wins, at most one per ANNOUNCE_MS. */
+function announce() {
+  const say = () => {
+    announceTimer = undefined;
+    lastAnnounced = Date.now();
+    const n = { writing: 0, 'on-task': 0, idle: 0, unseen: 0 };
+    for (const r of table.rows.values()) n[stateOf(r).key]++;
+    $('announce').textContent = `${group}: ${n.writing} writing, ${n['on-task']} on task not typing, ${n.idle} idle, ${n.unseen} not yet seen.`;
+  };
+  if (announceTimer) return;
+  announceTimer = setTimeout(say, Math.max(0, lastAnnounced + ANNOUNCE_MS - Date.now()));
 }
 
 function apply(msg) {
   // 'error' (the class could not be loaded) and 'closed' (dashboard removed) carry no rows: say so.
   if (msg.type === 'error' || msg.type === 'closed') { $('status').textContent = msg.error || msg.reason || msg.type; return; }
   if (!Array.isArray(msg.rows)) return;
-  const changed = new Set();
-  for (const r of msg.rows) {
-    const before = rows.get(r.member);
-    const delta = before && typeof r.events === 'number' ? r.events - (before.events || 0) : 0;
-    const h = history.get(r.member) || [];
-    h.push(Math.max(0, delta)); if (h.length > 30) h.shift();
-    history.set(r.member, h);
-    rows.set(r.member, r);
-    changed.add(r.member);
-  }
+  const changed = table.update(msg.rows, msg.type === 'snapshot');
   renderSummary(msg.summary);
-  renderRows(changed);
-  $('status').textContent = `${msg.type === 'snapshot' ? 'live' : 'updated'} ${new Date().toLocaleTimeString()} · every ${msg.interval_ms ?? '?'} ms`;
+  table.render(changed);
+  $('status').textContent = `${msg.type === 'snapshot' ? 'live' : 'updated'} ${new Date().toLocaleTimeString('en')}`;
+  announce();
 }
 
-function connect(group) {
+async function connect(g) {
   // The old socket must not reconnect to its class when we switch to another.
   if (ws) { ws.onclose = null; ws.close(); }
-  rows.clear(); history.clear();
+  group = g;
+  drill.setClass(dashboard.name, g);
+  table.update([], true);
+  const res = await fetch(`/v1/dashboards/${encodeURIComponent(dashboard.name)}/${encodeURIComponent(g)}/students`, { headers: { authorization: `Bearer ${token}` } });
+  if (res.ok) table.names = new Map((await res.json()).students.map((s) => [s.member, s.name]));
   const proto = location.protocol === 'https:' ? 'wss' : 'ws';
-  ws = new WebSocket(`${proto}://${location.host}/v1/dashboards/${dashboard.name}/${encodeURIComponent(group)}/live?token=${encodeURIComponent(token)}`);
+  ws = new WebSocket(`${proto}://${location.host}/v1/dashboards/${encodeURIComponent(dashboard.name)}/${encodeURIComponent(g)}/live?token=${encodeURIComponent(token)}`);
   ws.onmessage = (e) => apply(JSON.parse(e.data));
-  ws.onclose = () => { $('status').textContent = 'disconnected: retrying…'; setTimeout(() => connect(group), 2000); };
+  ws.onclose = () => { $('status').textContent = 'disconnected: retrying…'; setTimeout(() => connect(g), 2000); };
 }
 
 async function start() {
@@ -68,8 +83,8 @@ async function start() {
   if (!res.ok) { $('status').textContent = (await res.json()).error; return; }
   const info = await res.json();
   dashboard = info.dashboards[0];
-  columns = dashboard.columns;
-  $('class').innerHTML = dashboard.classes.map((c) => `<option>${c}</option>`).join('');
+  table.setColumns(dashboard.columns);
+  $('class').replaceChildren(...dashboard.classes.map((c) => el('option', {}, c)));
   $('class').onchange = () => connect($('class').value);
   if (dashboard.classes.length) connect(dashboard.classes[0]);
   else $('status').textContent = `${info.teacher} teaches no class in this roster`;
