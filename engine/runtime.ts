@@ -15,7 +15,7 @@ import { Health, PartitionedHealth } from './runtime/health.js';
 import { Ingestor } from './runtime/ingestor.js';
 import { PartitionTask } from './runtime/partition-task.js';
 import { PartitionedQuery } from './runtime/partitioned-query.js';
-import type { Queries, Results } from './runtime/query-side.js';
+import type { MemberViewParams, MemberViews, Queries, Results } from './runtime/query-side.js';
 import type { EngineOptions, EngineStats, IngestOptions, IngestResult } from './runtime/types.js';
 
 export type { AggregateResult } from './aggregate.js';
@@ -191,8 +191,8 @@ export class Engine extends EventEmitter {
   }
 
   /** One member's states and views under an aggregation (see QuerySide.memberViews). */
-  memberViews(...args: Parameters<QuerySide['memberViews']>): ReturnType<QuerySide['memberViews']> {
-    return this.query.memberViews(...args);
+  memberViews(aggregation: string, member: string, params?: MemberViewParams): MemberViews {
+    return this.query.memberViews(aggregation, member, params);
   }
 
   keys(reducer: string): string[] {

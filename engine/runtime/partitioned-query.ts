@@ -6,7 +6,7 @@ import { partitionOf } from '../partition.js';
 import type { CachedState } from '../aggregate.js';
 import type { CompiledReducer, Json } from '../types.js';
 import type { PartitionTask } from './partition-task.js';
-import { resultsOf, type Queries, type Results } from './query-side.js';
+import { resultsOf, type MemberViewParams, type MemberViews, type Queries, type Results } from './query-side.js';
 
 export class PartitionedQuery implements Queries {
   /** Per task, its states as an aggregation reads them (built once: the caches are long-lived maps). */
@@ -67,6 +67,11 @@ export class PartitionedQuery implements Queries {
     // The compiler refuses P > 1 unless the member key is the routing key: a member's states are in one task.
     const src: StateSource = { ...this.sources[0], forMember: (member) => this.sources[this.partitionOfValue(member)] };
     return aggregateGroup(pipeline, agg, group, src, this.unknown.size);
+  }
+
+  /** A member's states are all in its partition's task (the compiler keeps member keys on the routing key). */
+  memberViews(aggregation: string, member: string, params?: MemberViewParams): MemberViews {
+    return this.tasks[this.partitionOfValue(member)].query.memberViews(aggregation, member, params, this.clock());
   }
 
   /** Each task loads its own members of the group (StateCache.owns), under its own batch lock. */

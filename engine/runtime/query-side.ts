@@ -16,7 +16,12 @@ export interface Queries {
   groups(aggregation: string): string[];
   results(): Results;
   clock(): number;
+  /** One member's states and views under an aggregation (a student's drill-down). */
+  memberViews(aggregation: string, member: string, params?: MemberViewParams): MemberViews;
 }
+
+export type MemberViewParams = (r: CompiledReducer) => Record<string, unknown> | undefined;
+export type MemberViews = Array<{ reducer: string; key: string; view: Json }>;
 
 export type Results = {
   reducers: Record<string, Record<string, Json>>;
@@ -68,7 +73,7 @@ export class QuerySide implements Queries {
    * student's documents), each with its view; `params` may override a reducer's params for the view only
    * (a drill-down asks reconstruct_text for the text itself). Only the working set: ensureLoaded the class first.
    */
-  memberViews(aggregation: string, member: string, params?: (r: CompiledReducer) => Record<string, unknown> | undefined): Array<{ reducer: string; key: string; view: Json }> {
+  memberViews(aggregation: string, member: string, params?: MemberViewParams, now = this.stage.now): MemberViews {
     const agg = this.ctx.pipeline.aggregations.get(aggregation);
     if (!agg) throw new Error(`unknown aggregation '${aggregation}'`);
     const out: Array<{ reducer: string; key: string; view: Json }> = [];
@@ -81,7 +86,7 @@ export class QuerySide implements Queries {
         const c = states.get(key);
         if (!c) continue;
         const p = { ...(r.params as object), ...params?.(r) };
-        out.push({ reducer: r.name, key, view: r.op.view ? r.op.view(c.s, p, this.stage.now) : (c.s as Json) });
+        out.push({ reducer: r.name, key, view: r.op.view ? r.op.view(c.s, p, now) : (c.s as Json) });
       }
     }
     return out;
