@@ -94,6 +94,6 @@ export const reconstructText: Operator<TextState, { include_text: boolean; paddi
     }
     return view;
   },
-  viewSchema: { type: 'object', additionalProperties: false, properties: { length: { type: 'integer' }, words: { type: 'integer' }, padded: { type: 'integer' }, edits: { type: 'integer' }, text: { type: 'string' }, tabs: { type: 'object', additionalProperties: { type: 'object', additionalProperties: false, properties: { length: { type: 'integer' }, words: { type: 'integer' }, text: { type: 'string' } } } } } },
+  viewSchema: { type: 'object', additionalProperties: false, properties: { length: { type: 'integer' }, words: { type: 'integer' }, padded: { type: 'integer' }, edits: { type: 'integer' }, documents: { type: 'integer', description: 'merged views only: how many documents were summed' }, text: { type: 'string' }, tabs: { type: 'object', additionalProperties: { type: 'object', additionalProperties: false, properties: { length: { type: 'integer' }, words: { type: 'integer' }, text: { type: 'string' } } } } } },
   example: `text: { from: [extension], key: student_doc, where: "event == 'google_docs_save' || event == 'document_history'", op: reconstruct_text }`,
 };
