@@ -1,0 +1,131 @@
+// `loflow replay --threads N`: the main thread reads the file in blocks that end at a line end and hands them
+// round-robin to N parse workers (parse-worker.ts), which parse and check each line; results come back in any
+// order and are handed on strictly in file order (by block sequence number), in chunks of exactly `chunk`
+// lines as readNdjson makes them, so the engine sees the same ingest calls as with one thread.
+import { open } from 'node:fs/promises';
+import { Worker } from 'node:worker_threads';
+import { unwrap, type NdjsonLine } from '../ndjson.js';
+import { LineKind, type BlockRequest, type BlockResult, type WorkerFailure, type WorkerInit } from './block-protocol.js';
+
+/** A parsed line; `trusted`: its event passed the source's checks in a worker (ingest need not run them again). */
+export interface ParsedLine extends NdjsonLine {
+  /** The line's stream and event (unwrapped in the worker's way: the same `unwrap`). */
+  stream?: string;
+  trusted?: boolean;
+}
+
+export interface ParallelOptions {
+  threads: number;
+  pipelineFile: string;
+  defaultStream: string;
+  /** Lines per yielded chunk (readNdjson's `chunk`). */
+  chunk?: number;
+  /** Bytes read per block (a line longer than this makes its block longer). */
+  blockBytes?: number;
+}
+
+const workerUrl = new URL('./parse-worker.js', import.meta.url);
+
+/** Yield the file's lines, parsed and checked by worker threads, in file order. */
+export async function* parallelNdjson(file: string, opts: ParallelOptions): AsyncGenerator<ParsedLine[]> {
+  const { threads, chunk = 4096, blockBytes = 1 << 20 } = opts;
+  const init: WorkerInit = { pipelineFile: opts.pipelineFile, defaultStream: opts.defaultStream };
+  const workers = Array.from({ length: threads }, () => new Worker(workerUrl, { workerData: init }));
+  const done = new Map<number, BlockResult>();
+  let failure: Error | null = null;
+  let closing = false;
+  let wake: (() => void) | null = null;
+  const notify = () => {
+    wake?.();
+    wake = null;
+  };
+  for (const w of workers) {
+    w.on('message', (m: BlockResult | WorkerFailure) => {
+      if (m.seq === -1) failure ??= new Error((m as WorkerFailure).error);
+      else done.set(m.seq, m as BlockResult);
+      notify();
+    });
+    w.on('error', (err) => {
+      failure ??= err;
+      notify();
+    });
+    // A worker gone without an error (killed, out of memory) must not leave the replay waiting for ever.
+    w.on('exit', (code) => {
+      if (!closing) failure ??= new Error(`a parse worker exited (code ${code})`);
+      notify();
+    });
+  }
+  const fh = await open(file, 'r');
+  try {
+    let sent = 0;
+    let next = 0; // the next block to hand on
+    let eof = false;
+    let carry: Uint8Array | null = null; // the partial line at the end of the last block read
+    let line = 0;
+    let batch: ParsedLine[] = [];
+    // Blocks in flight: enough for every worker to have one queued behind the one it parses.
+    const inFlight = threads * 2;
+    const readBlock = async (): Promise<BlockRequest | null> => {
+      for (;;) {
+        if (eof) {
+          if (!carry || carry.length === 0) return null;
+          const last = carry;
+          carry = null;
+          return { seq: sent++, bytes: last.buffer.slice(last.byteOffset, last.byteOffset + last.length) as ArrayBuffer, length: last.length };
+        }
+        const have = carry?.length ?? 0;
+        // A fresh ArrayBuffer per block (not Buffer's shared pool): it is transferred to the worker.
+        const buf = new Uint8Array(have + blockBytes);
+        if (carry) buf.set(carry);
+        const { bytesRead } = await fh.read(buf, have, blockBytes, null);
+        if (bytesRead === 0) eof = true;
+        const filled = have + bytesRead;
+        const nl = buf.lastIndexOf(10, filled - 1);
+        if (nl === -1 || filled === 0) {
+          // No line end yet: the whole thing is one partial line (or the file's last line, at eof).
+          carry = buf.subarray(0, filled);
+          continue;
+        }
+        carry = nl + 1 < filled ? buf.slice(nl + 1, filled) : null;
+        return { seq: sent++, bytes: buf.buffer, length: nl + 1 };
+      }
+    };
+    const send = async (): Promise<boolean> => {
+      const req = await readBlock();
+      if (!req) return false;
+      workers[req.seq % threads].postMessage(req, [req.bytes]);
+      return true;
+    };
+    let more = true;
+    while (more && sent < inFlight) more = await send();
+    while (next < sent) {
+      while (!done.has(next) && !failure) await new Promise<void>((r) => (wake = r));
+      if (failure) throw failure;
+      const r = done.get(next)!;
+      done.delete(next++);
+      if (more) more = await send();
+      const values = JSON.parse(r.json) as unknown[];
+      let v = 0;
+      let e = 0;
+      for (let i = 0; i < r.kind.length; i++) {
+        const n = line + r.lineNo[i];
+        if (r.kind[i] === LineKind.NotJson) {
+          batch.push({ line: n, error: `line ${n}: not JSON (${r.errors[e++]})` });
+          continue;
+        }
+        const u = unwrap(values[v++], opts.defaultStream);
+        batch.push({ line: n, value: u.event, stream: u.stream, trusted: r.kind[i] === LineKind.Valid });
+      }
+      line += r.lines;
+      if (batch.length >= chunk) {
+        for (let i = 0; i + chunk <= batch.length; i += chunk) yield batch.slice(i, i + chunk);
+        batch = batch.slice(batch.length - (batch.length % chunk));
+      }
+    }
+    if (batch.length) yield batch;
+  } finally {
+    closing = true;
+    await fh.close();
+    await Promise.all(workers.map((w) => w.terminate()));
+  }
+}
