@@ -126,6 +126,7 @@ export const replayCommand: Command = {
       `replayed ${stats.processed.toLocaleString('en')} events in ${seconds.toFixed(2)} s: ${rate.toLocaleString('en')} events/s` +
         ` (${rejected} rejected by schema, ${notJson} not JSON, ${stats.failed} reducer failures, ${stats.emitted} derived events)`,
     );
+    if (threads > 1) console.error(`  parsed and checked in ${threads} worker threads`);
     for (const e of firstErrors) console.error(`  ${e}`);
     const cid = await resultCid(result);
     console.error(`result CID ${cid}`);

@@ -2,7 +2,7 @@
 // round-robin to N parse workers (parse-worker.ts), which parse and check each line; results come back in any
 // order and are handed on strictly in file order (by block sequence number), in chunks of exactly `chunk`
 // lines as readNdjson makes them, so the engine sees the same ingest calls as with one thread.
-import { open } from 'node:fs/promises';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { unwrap, type NdjsonLine } from '../ndjson.js';
 import { LineKind, type BlockRequest, type BlockResult, type WorkerFailure, type WorkerInit } from './block-protocol.js';
@@ -24,6 +24,7 @@ export interface ParallelOptions {
   blockBytes?: number;
 }
 
+const utf8 = new TextDecoder('utf-8');
 const workerUrl = new URL('./parse-worker.js', import.meta.url);
 
 /** Yield the file's lines, parsed and checked by worker threads, in file order. */
@@ -55,7 +56,7 @@ export async function* parallelNdjson(file: string, opts: ParallelOptions): Asyn
       notify();
     });
   }
-  const fh = await open(file, 'r');
+  const fd = openSync(file, 'r');
   try {
     let sent = 0;
     let next = 0; // the next block to hand on
@@ -63,48 +64,55 @@ export async function* parallelNdjson(file: string, opts: ParallelOptions): Asyn
     let carry: Uint8Array | null = null; // the partial line at the end of the last block read
     let line = 0;
     let batch: ParsedLine[] = [];
-    // Blocks in flight: enough for every worker to have one queued behind the one it parses.
-    const inFlight = threads * 2;
-    const readBlock = async (): Promise<BlockRequest | null> => {
+    // Blocks in flight: several queued per worker, so neither side waits on the other's scheduling (on a loaded
+    // machine a thread that blocks may wait long to run again).
+    const inFlight = threads * 4;
+    // Read synchronously: the main thread has nothing else to do meanwhile but the engine, and an async read
+    // waits for a libuv pool thread, which on a loaded machine left the main thread idle a third of the time.
+    const readBlock = (): BlockRequest | null => {
       for (;;) {
         if (eof) {
           if (!carry || carry.length === 0) return null;
-          const last = carry;
+          // The file's last line, without a line end.
+          const last = new Uint8Array(carry.length + 2);
+          last.set(carry, 1);
           carry = null;
-          return { seq: sent++, bytes: last.buffer.slice(last.byteOffset, last.byteOffset + last.length) as ArrayBuffer, length: last.length };
+          return { seq: sent++, bytes: last.buffer, length: last.length - 2 };
         }
         const have = carry?.length ?? 0;
-        // A fresh ArrayBuffer per block (not Buffer's shared pool): it is transferred to the worker.
-        const buf = new Uint8Array(have + blockBytes);
-        if (carry) buf.set(carry);
-        const { bytesRead } = await fh.read(buf, have, blockBytes, null);
+        // A fresh ArrayBuffer per block (not Buffer's shared pool): it is transferred to the worker. One spare
+        // byte before and after the lines (see BlockRequest).
+        const buf = new Uint8Array(1 + have + blockBytes + 1);
+        if (carry) buf.set(carry, 1);
+        const bytesRead = readSync(fd, buf, 1 + have, blockBytes, null);
         if (bytesRead === 0) eof = true;
         const filled = have + bytesRead;
-        const nl = buf.lastIndexOf(10, filled - 1);
-        if (nl === -1 || filled === 0) {
-          // No line end yet: the whole thing is one partial line (or the file's last line, at eof).
-          carry = buf.subarray(0, filled);
+        const nl = filled === 0 ? -1 : buf.lastIndexOf(10, filled); // the last '\n' among buf[1 .. 1 + filled)
+        if (nl < 1) {
+          // No line end yet: all of it is one partial line (or the file's last line, at eof).
+          carry = buf.subarray(1, 1 + filled);
           continue;
         }
-        carry = nl + 1 < filled ? buf.slice(nl + 1, filled) : null;
-        return { seq: sent++, bytes: buf.buffer, length: nl + 1 };
+        carry = nl < filled ? buf.slice(nl + 1, 1 + filled) : null;
+        return { seq: sent++, bytes: buf.buffer, length: nl };
       }
     };
-    const send = async (): Promise<boolean> => {
-      const req = await readBlock();
+    const send = (): boolean => {
+      const req = readBlock();
       if (!req) return false;
       workers[req.seq % threads].postMessage(req, [req.bytes]);
       return true;
     };
     let more = true;
-    while (more && sent < inFlight) more = await send();
+    while (more && sent < inFlight) more = send();
     while (next < sent) {
       while (!done.has(next) && !failure) await new Promise<void>((r) => (wake = r));
       if (failure) throw failure;
       const r = done.get(next)!;
       done.delete(next++);
-      if (more) more = await send();
-      const values = JSON.parse(r.json) as unknown[];
+      if (more) more = send();
+      const bytes = Buffer.from(r.bytes, 0, r.length + 2);
+      const values = JSON.parse(r.ascii ? bytes.toString('latin1') : utf8.decode(bytes)) as unknown[];
       let v = 0;
       let e = 0;
       for (let i = 0; i < r.kind.length; i++) {
@@ -125,7 +133,7 @@ export async function* parallelNdjson(file: string, opts: ParallelOptions): Asyn
     if (batch.length) yield batch;
   } finally {
     closing = true;
-    await fh.close();
+    closeSync(fd);
     await Promise.all(workers.map((w) => w.terminate()));
   }
 }

@@ -9,44 +9,61 @@ import type { CompiledSource, LoEvent } from '../types.js';
 import { LineKind, type BlockRequest, type BlockResult, type WorkerFailure, type WorkerInit } from './block-protocol.js';
 
 const utf8 = new TextDecoder('utf-8');
+const COMMA = 44;
+const CLOSE = 93;
+const SPACE = 32;
 
-/** Parse and check one block's lines. `sources`: the pipeline's compiled sources (the same checks as ingest). */
-export function parseBlock(text: string, sources: Map<string, CompiledSource>, defaultStream: string): Omit<BlockResult, 'seq'> {
-  const parts: string[] = [];
+/** Parse and check the lines at buf[1 .. 1 + length), and rewrite buf into one JSON array text (see BlockResult). */
+export function parseBlock(buf: Buffer, length: number, sources: Map<string, CompiledSource>, defaultStream: string): Omit<BlockResult, 'seq'> {
+  const end = 1 + length;
+  const ascii = isAscii(buf.subarray(1, end));
   const lineNo: number[] = [];
   const kinds: number[] = [];
   const errors: string[] = [];
   let line = 0;
-  let start = 0;
-  // A block ends at a line end (or the file's end): a final '\n' closes the last line, it opens no new one.
-  const end = text.length > 0 && text.charCodeAt(text.length - 1) === 10 ? text.length - 1 : text.length;
-  while (start <= end) {
-    let nl = text.indexOf('\n', start);
-    if (nl === -1 || nl > end) nl = end;
-    const s = text.slice(start, nl);
-    start = nl + 1;
+  let lastJson = -1; // where the last JSON line ends (its '\n', or the spare byte)
+  buf[0] = 91; // '['
+  for (let start = 1; start < end; ) {
+    let nl = buf.indexOf(10, start);
+    if (nl === -1 || nl >= end) nl = end; // the file's last line, without '\n': it ends at the spare byte
+    const s = ascii ? buf.toString('latin1', start, nl) : utf8.decode(buf.subarray(start, nl));
     line++;
+    let json = false;
     // Blank (or whitespace-only) lines are skipped but counted, as readNdjson does.
-    if (s.length === 0 || (s.charCodeAt(0) <= 32 && s.trim() === '')) continue;
-    let value: unknown;
-    try {
-      value = JSON.parse(s);
-    } catch (err) {
+    if (!(s.length === 0 || (s.charCodeAt(0) <= 32 && s.trim() === ''))) {
+      let value: unknown;
       lineNo.push(line);
-      kinds.push(LineKind.NotJson);
-      errors.push((err as Error).message);
-      continue;
+      try {
+        value = JSON.parse(s);
+        json = true;
+      } catch (err) {
+        kinds.push(LineKind.NotJson);
+        errors.push((err as Error).message);
+      }
+      if (json) {
+        const u = unwrap(value, defaultStream);
+        const source = sources.get(u.stream);
+        // Against now: NDJSON events arrive now. The main thread ingests later, so its bound is never below
+        // this one; an event refused here is checked again there, with the one-thread path's result.
+        const reason = source ? (source.validate(u.event) ?? source.checkTime?.(u.event as LoEvent, Date.now()) ?? null) : 'no such source';
+        kinds.push(reason === null ? LineKind.Valid : LineKind.Refused);
+      }
     }
-    lineNo.push(line);
-    parts.push(s);
-    const u = unwrap(value, defaultStream);
-    const source = sources.get(u.stream);
-    // Against now: NDJSON events arrive now. The main thread ingests later, so its bound is never below this
-    // one; an event refused here is checked again there, with the same result as the one-thread path.
-    const reason = source ? (source.validate(u.event) ?? source.checkTime?.(u.event as LoEvent, Date.now()) ?? null) : 'no such source';
-    kinds.push(reason === null ? LineKind.Valid : LineKind.Refused);
+    if (json) {
+      buf[nl] = COMMA;
+      lastJson = nl;
+    } else {
+      buf.fill(SPACE, start, nl + 1);
+    }
+    start = nl + 1;
   }
-  return { lines: line, json: `[${parts.join(',')}]`, lineNo: Int32Array.from(lineNo), kind: Uint8Array.from(kinds), errors };
+  if (lastJson >= 0) {
+    buf[lastJson] = CLOSE;
+    if (lastJson < end) buf[end] = SPACE; // the spare byte, when no line ended there
+  } else {
+    buf[end] = CLOSE; // no JSON line: '[', spaces, ']'
+  }
+  return { lines: line, bytes: buf.buffer as ArrayBuffer, length, ascii, lineNo: Int32Array.from(lineNo), kind: Uint8Array.from(kinds), errors };
 }
 
 async function main(): Promise<void> {
@@ -58,10 +75,8 @@ async function main(): Promise<void> {
     return;
   }
   port.on('message', (req: BlockRequest) => {
-    const bytes = Buffer.from(req.bytes, 0, req.length);
-    const text = isAscii(bytes) ? bytes.toString('latin1') : utf8.decode(bytes);
-    const r: BlockResult = { seq: req.seq, ...parseBlock(text, pipeline.sources, init.defaultStream) };
-    port.postMessage(r, [r.lineNo.buffer as ArrayBuffer, r.kind.buffer as ArrayBuffer]);
+    const r: BlockResult = { seq: req.seq, ...parseBlock(Buffer.from(req.bytes, 0, req.length + 2), req.length, pipeline.sources, init.defaultStream) };
+    port.postMessage(r, [r.bytes, r.lineNo.buffer as ArrayBuffer, r.kind.buffer as ArrayBuffer]);
   });
 }
 
