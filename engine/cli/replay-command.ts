@@ -1,4 +1,4 @@
-import { stat, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { appendAnalysis, fileCid } from '../../archive/analysis-log.js';
@@ -32,8 +32,9 @@ Options:
   --stream NAME     source for bare events (default: the pipeline's first source)
   --batch N         events per micro-batch (default 4096)
   --threads N       NDJSON: parse and check events in N worker threads while the engine runs on the main
-                    thread, in file order (the same result as one thread). Default: the number of cores for
-                    a file of 16 MiB or more, else 1 (no workers)
+                    thread, in file order (the same result as one thread). Default 1 (no workers): the main
+                    thread still builds every event it runs, so workers save it only the checks and cost a
+                    second parse (see README, Benchmarks)
   --state URL       state store: memory (default) or redis://host:port, redis-cluster://h:p,h:p
   --summary         print only counts and the rate, not the states
   --archive DIR     archive folder: commit CIDs and the analysis log (default $LOFLOW_ARCHIVE, else
@@ -60,7 +61,7 @@ export const replayCommand: Command = {
     const batchSize = options.batch ? Number(options.batch) : 4096;
     const archiveFolder = resolve(typeof options.archive === 'string' ? options.archive : process.env.LOFLOW_ARCHIVE ?? join('.loflow', pipeline.name, 'archive'));
     const fromArchive = input.endsWith('.car') || isCidText(input);
-    const threads = fromArchive ? 1 : await threadCount(options.threads, input);
+    const threads = fromArchive ? 1 : threadCount(options.threads);
     if (threads === null) return 2;
     // Threaded: workers run the sources' checks, so the engine skips them for the events that passed there.
     const trust = trustSwitch(pipeline);
@@ -152,18 +153,13 @@ export const replayCommand: Command = {
 /** A line to replay; `at`: the arrival time an archive kept (NDJSON lines arrive now). */
 type ReplayLine = NdjsonLine & ParsedLine & { at?: number };
 
-/** Files smaller than this are parsed on the main thread by default: starting workers would cost more. */
-const threadedFromBytes = 16 << 20;
-
-/** `--threads N`, else the cores for a large file; null (after a message) when N is not a count. */
-async function threadCount(option: string | boolean | undefined, file: string): Promise<number | null> {
-  if (option === undefined) {
-    const size = (await stat(file).catch(() => null))?.size ?? 0;
-    return size >= threadedFromBytes ? availableParallelism() : 1;
-  }
+/** `--threads N` (`auto`: the cores), default 1; null (after a message) when N is not a count. */
+function threadCount(option: string | boolean | undefined): number | null {
+  if (option === undefined) return 1;
+  if (option === 'auto') return availableParallelism();
   const n = Number(option);
   if (!Number.isInteger(n) || n < 1 || n > 64) {
-    console.error(`--threads must be a whole number from 1 to 64 (got '${String(option)}')`);
+    console.error(`--threads must be a whole number from 1 to 64, or auto (got '${String(option)}')`);
     return null;
   }
   return n;

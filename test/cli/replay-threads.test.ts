@@ -72,6 +72,6 @@ describe('loflow replay --threads', () => {
   it('refuses a thread count that is not one', async () => {
     const r = await run('replay', pipeline, 'no-such-file.ndjson', '--threads', '0', '--no-log');
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/--threads must be a whole number from 1 to 64 \(got '0'\)/);
+    expect(r.stderr).toMatch(/--threads must be a whole number from 1 to 64, or auto \(got '0'\)/);
   });
 });
