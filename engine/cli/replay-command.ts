@@ -1,3 +1,4 @@
+import { statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -32,7 +33,8 @@ Options:
   --stream NAME     source for bare events (default: the pipeline's first source)
   --batch N         events per micro-batch (default 4096)
   --threads N       NDJSON: parse and check events in N worker threads while the engine runs on the main
-                    thread, in file order (the same result as one thread). Default 1 (no workers): the main
+                    thread, in file order (the same result as one thread); auto: the cores, for a file of
+                    16 MiB or more. Default 1 (no workers): the main
                     thread still builds every event it runs, so workers save it only the checks and cost a
                     second parse (see README, Benchmarks)
   --state URL       state store: memory (default) or redis://host:port, redis-cluster://h:p,h:p
@@ -61,7 +63,7 @@ export const replayCommand: Command = {
     const batchSize = options.batch ? Number(options.batch) : 4096;
     const archiveFolder = resolve(typeof options.archive === 'string' ? options.archive : process.env.LOFLOW_ARCHIVE ?? join('.loflow', pipeline.name, 'archive'));
     const fromArchive = input.endsWith('.car') || isCidText(input);
-    const threads = fromArchive ? 1 : threadCount(options.threads);
+    const threads = fromArchive ? 1 : threadCount(options.threads, input);
     if (threads === null) return 2;
     // Threaded: workers run the sources' checks, so the engine skips them for the events that passed there.
     const trust = trustSwitch(pipeline);
@@ -153,10 +155,13 @@ export const replayCommand: Command = {
 /** A line to replay; `at`: the arrival time an archive kept (NDJSON lines arrive now). */
 type ReplayLine = NdjsonLine & ParsedLine & { at?: number };
 
-/** `--threads N` (`auto`: the cores), default 1; null (after a message) when N is not a count. */
-function threadCount(option: string | boolean | undefined): number | null {
+/** Below this, `--threads auto` parses on the main thread: starting workers (each compiles the pipeline) costs more. */
+const threadedFromBytes = 16 << 20;
+
+/** `--threads N` (`auto`: the cores, for a file of 16 MiB or more), default 1; null (after a message) when N is not a count. */
+function threadCount(option: string | boolean | undefined, file: string): number | null {
   if (option === undefined) return 1;
-  if (option === 'auto') return availableParallelism();
+  if (option === 'auto') return (statSync(file, { throwIfNoEntry: false })?.size ?? 0) >= threadedFromBytes ? availableParallelism() : 1;
   const n = Number(option);
   if (!Number.isInteger(n) || n < 1 || n > 64) {
     console.error(`--threads must be a whole number from 1 to 64, or auto (got '${String(option)}')`);

@@ -60,10 +60,12 @@ describe('loflow replay --threads', () => {
     expect(Object.values(result.reducers.events as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(valid);
     // The rebuilt texts count the non-ASCII characters typed (their lengths are in the result).
     expect(readFileSync(file, 'utf8').split('é✓').length - 1).toBeGreaterThan(100);
-    for (const threads of ['2', '3']) {
+    // auto: a file under 16 MiB is parsed on the main thread, without workers.
+    for (const threads of ['2', '3', 'auto']) {
       const many = await run('replay', pipeline, file, '--threads', threads, '--out', join(dir, `threads-${threads}.json`), '--no-log');
       expect(many.code).toBe(0);
-      expect(many.stderr).toContain(`parsed and checked in ${threads} worker threads`);
+      if (threads === 'auto') expect(many.stderr).not.toContain('worker threads');
+      else expect(many.stderr).toContain(`parsed and checked in ${threads} worker threads`);
       expect(untimed(many.stderr).replace(/ {2}parsed and checked in \d+ worker threads\n/, '')).toBe(untimed(one.stderr));
       expect(readFileSync(join(dir, `threads-${threads}.json`), 'utf8')).toBe(oneJson);
     }
