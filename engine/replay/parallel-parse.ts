@@ -31,6 +31,8 @@ const workerUrl = new URL('./parse-worker.js', import.meta.url);
 export async function* parallelNdjson(file: string, opts: ParallelOptions): AsyncGenerator<ParsedLine[]> {
   const { threads, chunk = 4096, blockBytes = 1 << 20 } = opts;
   const init: WorkerInit = { pipelineFile: opts.pipelineFile, defaultStream: opts.defaultStream };
+  // Opened first: a missing file must not leave workers behind (they would keep the process alive).
+  const fd = openSync(file, 'r');
   const workers = Array.from({ length: threads }, () => new Worker(workerUrl, { workerData: init }));
   const done = new Map<number, BlockResult>();
   let failure: Error | null = null;
@@ -56,7 +58,6 @@ export async function* parallelNdjson(file: string, opts: ParallelOptions): Asyn
       notify();
     });
   }
-  const fd = openSync(file, 'r');
   try {
     let sent = 0;
     let next = 0; // the next block to hand on
