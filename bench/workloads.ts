@@ -31,6 +31,7 @@ import { demo, demoFile, eventsFile } from './fixtures.js';
 import { redisWorkload } from './redis-workload.js';
 import { cannon } from './cannon.js';
 import { profileInDir, profileWhile, type ProfileSummary } from './profile.js';
+import { replayThreads } from './replay-threads.js';
 import { dashboardLoad } from './dashboard-load.js';
 import { recovery } from './recovery.js';
 import { soak } from './soak.js';
@@ -126,6 +127,7 @@ export const replay = {
         met: rate >= 1_000_000,
       });
     }
+    replayThreads(ctx, file, baseline);
     // Checkpoint overhead: the same pre-parsed events through the durable file log (fsync per batch).
     const durable = new Engine(pipeline, { queueLimit: 4096 * 8, log: new FileInputLog(mkdtempSync(join(ctx.dir, 'log-'))) });
     const t2 = performance.now();

@@ -187,6 +187,8 @@ class Compiler {
   private identities: IdentityResolver | undefined;
   /** Per source, the event-time fields ingest checks: `ts`, and the `time:` paths of reducers reading it. */
   private readonly timeFields = new Map<string, Array<{ field: string; get: (e: LoEvent) => unknown }>>();
+  /** Per `time:` path, the one event-time function of the reducers that name it (see reducers()). */
+  private readonly timeFns = new Map<string, (e: LoEvent) => number | undefined>();
   private readonly keys = new Map<string, KeyInfo>();
 
   constructor(
@@ -604,10 +606,17 @@ class Compiler {
               if (fields && !fields.some((f) => f.field === def.time)) fields.push({ field: def.time, get: get as (e: LoEvent) => unknown });
             }
           }
-          time = (e) => {
-            const v = get(e);
-            return typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Date.parse(v) : undefined;
-          };
+          // Reducers with the same `time:` path share one function: the runtime computes each route's times
+          // once per function (routing.ts timesOf), so reducers sharing a route then parse an ISO time once.
+          let shared = this.timeFns.get(def.time);
+          if (!shared) {
+            shared = (e) => {
+              const v = get(e);
+              return typeof v === 'number' ? v : typeof v === 'string' && v !== '' ? Date.parse(v) : undefined;
+            };
+            this.timeFns.set(def.time, shared);
+          }
+          time = shared;
         } catch (err) {
           if (err instanceof JsonPathError) this.err([...at, 'time'], `bad JSON path: ${err.message}`, { inner: err.offset });
         }

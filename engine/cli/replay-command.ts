@@ -1,4 +1,6 @@
+import { statSync } from 'node:fs';
 import { writeFile } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { appendAnalysis, fileCid } from '../../archive/analysis-log.js';
 import { CID } from '../../archive/blocks.js';
@@ -7,6 +9,8 @@ import { isCidText } from '../../archive/read.js';
 import { openArchive } from '../../archive/replay-source.js';
 import { resultCid } from '../../archive/result-cid.js';
 import { readNdjson, unwrap, type NdjsonLine } from '../ndjson.js';
+import { parallelNdjson, type ParsedLine } from '../replay/parallel-parse.js';
+import { trustSwitch } from '../replay/trusted-sources.js';
 import { Engine } from '../runtime.js';
 import { openStateStore } from '../state/open.js';
 import { partitionedProblem } from './partitions-gate.js';
@@ -30,6 +34,11 @@ Options:
   --out FILE        write the JSON result to FILE instead of stdout
   --stream NAME     source for bare events (default: the pipeline's first source)
   --batch N         events per micro-batch (default 4096)
+  --threads N       NDJSON: parse and check events in N worker threads while the engine runs on the main
+                    thread, in file order (the same result as one thread); auto: the cores, for a file of
+                    16 MiB or more. Default 1 (no workers): the main
+                    thread still builds every event it runs, so workers save it only the checks and cost a
+                    second parse (see README, Benchmarks)
   --state URL       state store: memory (default) or redis://host:port, redis-cluster://h:p,h:p
   --summary         print only counts and the rate, not the states
   --archive DIR     archive folder: commit CIDs and the analysis log (default $LOFLOW_ARCHIVE, else
@@ -54,6 +63,12 @@ export const replayCommand: Command = {
       return 2;
     }
     const batchSize = options.batch ? Number(options.batch) : 4096;
+    const archiveFolder = resolve(typeof options.archive === 'string' ? options.archive : process.env.LOFLOW_ARCHIVE ?? join('.loflow', pipeline.name, 'archive'));
+    const fromArchive = input.endsWith('.car') || isCidText(input);
+    const threads = fromArchive ? 1 : threadCount(options.threads, input);
+    if (threads === null) return 2;
+    // Threaded: workers run the sources' checks, so the engine skips them for the events that passed there.
+    const trust = trustSwitch(pipeline);
     const store = await openStateStore(typeof options.state === 'string' ? options.state : process.env.LOFLOW_STATE);
     const partitioned = partitionedProblem(pipeline, { store });
     if (partitioned) {
@@ -61,7 +76,7 @@ export const replayCommand: Command = {
       console.error(`loflow replay: ${partitioned}`);
       return 2;
     }
-    const engine = new Engine(pipeline, { batchSize, queueLimit: batchSize * 8, store });
+    const engine = new Engine(threads > 1 ? trust.pipeline : pipeline, { batchSize, queueLimit: batchSize * 8, store });
     await engine.start();
     const progress = new Progress('replay');
     const t0 = performance.now();
@@ -70,12 +85,12 @@ export const replayCommand: Command = {
     let rejected = 0;
     let derived = 0;
     const firstErrors: string[] = [];
-    const archiveFolder = resolve(typeof options.archive === 'string' ? options.archive : process.env.LOFLOW_ARCHIVE ?? join('.loflow', pipeline.name, 'archive'));
-    const fromArchive = input.endsWith('.car') || isCidText(input);
     let inputCid: CID | undefined;
     const chunks: AsyncIterable<ReplayLine[]> = fromArchive
       ? archiveChunks(input, archiveFolder, [...pipeline.sources.keys()], batchSize, (root) => (inputCid = CID.parse(root)))
-      : readNdjson(input, batchSize);
+      : threads > 1
+        ? parallelNdjson(input, { threads, pipelineFile, defaultStream, chunk: batchSize })
+        : readNdjson(input, batchSize);
     for await (const chunk of chunks) {
       // Group consecutive lines of one stream (and, from an archive, one arrival time) so each ingest call is
       // one batch. Archived events keep their arrival time: a reducer timed by arrival gets the live run's
@@ -83,12 +98,15 @@ export const replayCommand: Command = {
       let stream = '';
       let at: number | undefined;
       let events: LoEvent[] = [];
+      let trusted = true; // every event of the group passed the checks in a worker
       const flushGroup = async () => {
         if (events.length === 0) return;
-        const r = await engine.ingest(stream, events, at);
+        trust.trusted = trusted;
+        const r = await engine.ingest(stream, events, at).finally(() => (trust.trusted = false));
         rejected += r.rejected.length;
         for (const x of r.rejected.slice(0, 5 - firstErrors.length)) firstErrors.push(`event ${x.index}: ${x.reason}`);
         events = [];
+        trusted = true;
       };
       for (const l of chunk) {
         lines++;
@@ -97,7 +115,7 @@ export const replayCommand: Command = {
           if (firstErrors.length < 5) firstErrors.push(l.error);
           continue;
         }
-        const u = unwrap(l.value, defaultStream);
+        const u = l.stream !== undefined ? { stream: l.stream, event: l.value, at: l.at } : unwrap(l.value, defaultStream);
         // A stream a reducer emits (a learner file has them) is made again by the pipeline: fed, it would count twice.
         if (pipeline.streams.get(u.stream)?.producer) {
           derived++;
@@ -109,6 +127,7 @@ export const replayCommand: Command = {
           stream = u.stream;
           at = lineAt;
         }
+        if (!l.trusted) trusted = false;
         events.push(u.event as LoEvent);
       }
       await flushGroup();
@@ -126,6 +145,7 @@ export const replayCommand: Command = {
         ` (${rejected} rejected by schema, ${notJson} not JSON, ${stats.failed} reducer failures, ${stats.emitted} derived events)`,
     );
     if (derived) console.error(`  ${derived} events of derived streams skipped: the pipeline makes them again`);
+    if (threads > 1) console.error(`  parsed and checked in ${threads} worker threads`);
     for (const e of firstErrors) console.error(`  ${e}`);
     const cid = await resultCid(result);
     console.error(`result CID ${cid}`);
@@ -149,7 +169,22 @@ export const replayCommand: Command = {
 };
 
 /** A line to replay; `at`: the arrival time an archive kept (NDJSON lines arrive now). */
-type ReplayLine = NdjsonLine & { at?: number };
+type ReplayLine = NdjsonLine & ParsedLine & { at?: number };
+
+/** Below this, `--threads auto` parses on the main thread: starting workers (each compiles the pipeline) costs more. */
+const threadedFromBytes = 16 << 20;
+
+/** `--threads N` (`auto`: the cores, for a file of 16 MiB or more), default 1; null (after a message) when N is not a count. */
+function threadCount(option: string | boolean | undefined, file: string): number | null {
+  if (option === undefined) return 1;
+  if (option === 'auto') return (statSync(file, { throwIfNoEntry: false })?.size ?? 0) >= threadedFromBytes ? availableParallelism() : 1;
+  const n = Number(option);
+  if (!Number.isInteger(n) || n < 1 || n > 64) {
+    console.error(`--threads must be a whole number from 1 to 64, or auto (got '${String(option)}')`);
+    return null;
+  }
+  return n;
+}
 
 /** An archive's raw events as NDJSON-like lines ({stream, event}), so both inputs share one loop. */
 async function* archiveChunks(input: string, dir: string, sources: string[], size: number, onRoot: (cid: string) => void): AsyncGenerator<ReplayLine[]> {
