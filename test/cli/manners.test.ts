@@ -78,15 +78,18 @@ describe('CLI manners', () => {
   });
 
   it('serve logs: readable lines on a terminal, JSON lines when piped', async () => {
-    const args = ['serve', 'pipelines/writing-observer.yaml', '--port', '0', '--data', join(dir, 'serve')];
-    const tty = start(args, { tty: true, env: { LOFLOW_LOG_FORMAT: '', LOFLOW_LOG_LEVEL: 'info' } });
+    // Each run its own data folder: `script` may exit before its node child has released the archive's lock.
+    const args = (data: string) => ['serve', 'pipelines/writing-observer.yaml', '--port', '0', '--data', join(dir, data)];
+    const tty = start(args('serve-tty'), { tty: true, env: { LOFLOW_LOG_FORMAT: '', LOFLOW_LOG_LEVEL: 'info' } });
     await until(() => /loflow server started/.test(tty.out.stdout), 60_000);
     process.kill(-tty.child.pid!, 'SIGTERM');
     await tty.exit;
     expect(tty.out.stdout).toMatch(/\d\d:\d\d:\d\d\.\d{3}\]? .*INFO.*loflow server started/);
     expect(tty.out.stdout).not.toContain('"msg":"loflow server started"');
-    const piped = start(args, { env: { LOFLOW_LOG_FORMAT: '', LOFLOW_LOG_LEVEL: 'info' } });
-    await until(() => /loflow server started/.test(piped.out.stderr), 60_000);
+    const piped = start(args('serve-piped'), { env: { LOFLOW_LOG_FORMAT: '', LOFLOW_LOG_LEVEL: 'info' } });
+    await until(() => /loflow server started/.test(piped.out.stderr), 60_000).catch((err: Error) => {
+      throw new Error(`${err.message}; serve's stderr: ${piped.out.stderr.slice(-2000)}`);
+    });
     process.kill(-piped.child.pid!, 'SIGTERM');
     await piped.exit;
     const line = piped.out.stderr.split('\n').find((l) => l.includes('loflow server started'))!;
