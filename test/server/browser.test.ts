@@ -1,23 +1,18 @@
 // The dashboard page in Debian's Chromium, driven by playwright-core (no browser download).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 import { demoServer, keystroke } from './server-fixture.js';
 
-const executablePath = process.env.LOFLOW_CHROMIUM ?? '/usr/bin/chromium';
 
 describe('dashboard page in a browser', () => {
   let s: Awaited<ReturnType<typeof demoServer>>;
   let browser: Browser;
   beforeAll(async () => {
-    if (!existsSync(executablePath)) throw new Error(`Chromium not found at ${executablePath}: apt-get install -y chromium (.ci/run does it)`);
     s = await demoServer();
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();

@@ -3,14 +3,14 @@
 // (live, keyboard, another teacher refused), and accessibility (table semantics, labels, focus, contrast,
 // a polite rate-limited live region). LOFLOW_UPDATE_SCREENSHOT=1 rewrites docs/dashboard.png.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser, type Page } from 'playwright-core';
+import type { Browser, Page } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 import { demoServer, keystroke } from './server-fixture.js';
 import { pageContrast } from './contrast.js';
 
-const executablePath = process.env.LOFLOW_CHROMIUM ?? '/usr/bin/chromium';
 const save = (user: string, doc: string, ts: number, s: string, ibi = 1) => ({ event: 'google_docs_save', ts, auth: { user_id: user }, doc_id: doc, bundles: [{ commands: [{ ty: 'is', ibi, s }] }] });
 const visibility = (user: string, ts: number) => ({ event: 'visibility', ts, auth: { user_id: user } });
 const T = Date.UTC(2026, 11, 2, 9, 0, 0); // event times: a class this morning
@@ -23,7 +23,6 @@ describe('teacher dashboard page', () => {
   const order = () => page.locator('#rows tr').evaluateAll((trs) => trs.map((tr) => (tr as HTMLElement).dataset.member));
 
   beforeAll(async () => {
-    if (!existsSync(executablePath)) throw new Error(`Chromium not found at ${executablePath}: apt-get install -y chromium (.ci/run does it)`);
     s = await demoServer();
     // s-0000 writes two documents, goes away for 9.5 minutes and types again; s-0004 only opens pages lately
     // (on task, not typing); s-0008 types a little, then nothing for 11 minutes (idle); the other 47 students
@@ -37,10 +36,7 @@ describe('teacher dashboard page', () => {
       visibility('s-0000', T + 600_000), keystroke('s-0000', T + 600_500), keystroke('s-0000', T + 665_000),
     ]));
     await s.engine.flush();
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
     page = await browser.newPage({ viewport: { width: 1400, height: 680 } });
     await page.goto(`${s.url}/?token=tok-ada`);
     await page.waitForSelector('tr[data-member="s-0000"]');

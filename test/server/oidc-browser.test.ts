@@ -1,24 +1,19 @@
 // A teacher signs in through a real OpenID provider in Chromium: sees their class on the dashboard page,
 // is refused another class, logs out, and the old session cookie is worth nothing afterwards.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { chromium, type Browser } from 'playwright-core';
+import type { Browser } from 'playwright-core';
+import { launchChromium } from './chromium.js';
 import { signInServers } from './oidc-fixture.js';
 
-const executablePath = process.env.LOFLOW_CHROMIUM ?? '/usr/bin/chromium';
 
 describe('teacher sign-in in a browser', () => {
   let s: Awaited<ReturnType<typeof signInServers>>;
   let browser: Browser;
   beforeAll(async () => {
-    if (!existsSync(executablePath)) throw new Error(`Chromium not found at ${executablePath}: apt-get install -y chromium (.ci/run does it)`);
     s = await signInServers();
-    browser = await chromium.launch({
-      executablePath,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
+    browser = await launchChromium();
   });
   afterAll(async () => {
     await browser?.close();
