@@ -17,6 +17,7 @@ import { MemoryStateStore } from '../../engine/state/memory-store.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { StateStore } from '../../engine/types.js';
 import { freePort, startRedis, type RunningRedis } from '../../bench/servers.js';
+import { postBatch, sendUntilAcked, waitCommitted } from './crash-client.js';
 
 const root = join(import.meta.dirname, '../..');
 const EVENTS = 6_000;
@@ -87,12 +88,10 @@ describe('crash recovery (SIGKILL), checkpoint: Redis Stream (durability local)'
       let resends = 0;
       for (let b = 0; b < batches; b++) {
         const body = JSON.stringify(events.slice(b * BATCH, (b + 1) * BATCH));
-        const post = () =>
-          fetch(`${url}/v1/events`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-loflow-producer': 'crash-client', 'x-loflow-seq': String(b * BATCH) } });
         const what = killAt.get(b);
         if (what) {
           // Kill while this batch is in flight (before, during or after its append), then restart.
-          const inflight = post().catch(() => null);
+          const inflight = postBatch(url, body, b * BATCH);
           await new Promise((r) => setTimeout(r, random() * 15));
           if (what === 'server') {
             await kill();
@@ -104,24 +103,11 @@ describe('crash recovery (SIGKILL), checkpoint: Redis Stream (durability local)'
             redis = await startRedis({ ...redisOpts, port: redis.port });
           }
         }
-        // At-least-once: send until acknowledged (the first send may have been lost, or logged but unacked).
-        for (;;) {
-          const r = await post().catch(() => null);
-          if (r && r.status === 200) {
-            const j = (await r.json()) as { accepted: number; duplicates: number };
-            if (j.duplicates) resends++;
-            break;
-          }
-          await new Promise((res) => setTimeout(res, 50));
-        }
+        // At-least-once: send until acknowledged.
+        if (await sendUntilAcked(url, body, b * BATCH)) resends++;
       }
       // Wait until everything logged is processed and committed.
-      for (;;) {
-        const h = (await (await fetch(`${url}/healthz`)).json()) as { committed_offset: number; log_end: number };
-        if (h.log_end === EVENTS && h.committed_offset === EVENTS) break;
-        expect(h.log_end).toBeLessThanOrEqual(EVENTS); // a duplicate would push the log past the event count
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitCommitted(url, EVENTS);
       const exited = new Promise((r) => child!.once('exit', r));
       child!.kill('SIGTERM');
       await exited;

@@ -14,6 +14,7 @@ import { MemoryStateStore } from '../../engine/state/memory-store.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { StateStore } from '../../engine/types.js';
 import pg from 'pg';
+import { postBatch, sendUntilAcked, waitCommitted } from './crash-client.js';
 import { freePort } from '../../bench/servers.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -72,34 +73,19 @@ describe.each(modes)('crash recovery (SIGKILL), checkpoint: $mode', ({ mode, kil
     let resends = 0;
     for (let b = 0; b < batches; b++) {
       const body = JSON.stringify(events.slice(b * BATCH, (b + 1) * BATCH));
-      const post = () =>
-        fetch(`${url}/v1/events`, { method: 'POST', body, headers: { 'content-type': 'application/json', 'x-loflow-producer': 'crash-client', 'x-loflow-seq': String(b * BATCH) } });
       if (killAt.has(b)) {
         // Kill while this batch is in flight (before, during or after its append), then restart.
-        const inflight = post().catch(() => null);
+        const inflight = postBatch(url, body, b * BATCH);
         await new Promise((r) => setTimeout(r, random() * 15));
         await kill();
         await inflight;
         await start();
       }
-      // At-least-once: send until acknowledged (the first send may have been lost, or logged but unacked).
-      for (;;) {
-        const r = await post().catch(() => null);
-        if (r && r.status === 200) {
-          const j = (await r.json()) as { accepted: number; duplicates: number };
-          if (j.duplicates) resends++;
-          break;
-        }
-        await new Promise((res) => setTimeout(res, 50));
-      }
+      // At-least-once: send until acknowledged.
+      if (await sendUntilAcked(url, body, b * BATCH)) resends++;
     }
     // Wait until everything logged is processed and committed.
-    for (;;) {
-      const h = (await (await fetch(`${url}/healthz`)).json()) as { committed_offset: number; log_end: number };
-      if (h.log_end === total && h.committed_offset === total) break;
-      expect(h.log_end).toBeLessThanOrEqual(total); // a duplicate would push the log past the event count
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await waitCommitted(url, total);
     const exited = new Promise((r) => child!.once('exit', r));
     child!.kill('SIGTERM');
     await exited;
