@@ -55,7 +55,7 @@ for (const [label, urlOf] of [
       try {
         await feedAndDrain(s, events);
         const live = await status(file, urlOf());
-        expect(live).toMatchObject({ pipeline: name, partitions: 1, by: null, layout: 2, durability: 'none', kind: urlOf().startsWith('redis-cluster') ? 'redis-cluster' : 'redis' });
+        expect(live).toMatchObject({ pipeline: name, partitions: 1, by: 'student', layout: 2, durability: 'none', kind: urlOf().startsWith('redis-cluster') ? 'redis-cluster' : 'redis' });
         expect(live.rows).toHaveLength(1);
         const row = live.rows[0];
         expect(row).toMatchObject({ partition: 0, tag: name, lease: 'held', epoch: 1, committed: 300, logEnd: 300, lag: 0, outbox: 0 });
@@ -70,7 +70,7 @@ for (const [label, urlOf] of [
 
         const text = await run('cluster', 'status', file, '--state', urlOf());
         expect(text.code).toBe(0);
-        expect(text.stdout).toMatch(new RegExp(`^pipeline ${name}  P=1  by=-  layout=2  durability=none`, 'm'));
+        expect(text.stdout).toMatch(new RegExp(`^pipeline ${name}  P=1  by=student  layout=2  durability=none`, 'm'));
         expect(text.stdout).toMatch(/^p0 .* 1 +[\d.]+s left +300 +300 +0 /m);
       } finally {
         await s.stop();
@@ -108,7 +108,7 @@ describe('cluster status of a P = 4 pipeline on a 3-node Redis Cluster', () => {
     const engine = new Engine(pipeline!, { store, batchSize: 100 });
     const events = classroomEvents(800, 9);
     try {
-      await engine.ingest('batch', events);
+      await engine.ingest('batch', structuredClone(events));
       await engine.flush();
       const s = await status(file, url);
       expect(s).toMatchObject({ pipeline: name, partitions: 4, by: 'student', layout: 2, kind: 'redis-cluster' });
