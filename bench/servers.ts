@@ -1,7 +1,7 @@
 // Throwaway real servers for tests and benchmarks: redis-server (single and a 3-node cluster) on free
 // loopback ports, in temp folders, stopped by PID. Never the services on the standard ports.
 import { spawn, execFileSync, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -43,13 +43,15 @@ async function waitPing(port: number, ms = 10_000): Promise<void> {
  * Start redis-server; `port` lets a test restart one on the same port after stopping it; `args` are added last
  * (they win); `dir` is a data folder kept at stop (a restart with it and `--appendonly yes` keeps the data).
  */
-export async function startRedis(opts: { port?: number; cluster?: boolean; args?: string[]; dir?: string } = {}): Promise<RunningRedis> {
+export async function startRedis(opts: { port?: number; cluster?: boolean; args?: string[]; dir?: string; detached?: boolean } = {}): Promise<RunningRedis> {
   const port = opts.port ?? (await freePort());
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'loflow-redis-'));
   const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
   if (opts.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000');
   args.push(...(opts.args ?? []));
-  const child: ChildProcess = spawn('redis-server', args, { stdio: 'ignore' });
+  // detached: the server outlives this process (`bench/cluster.ts up`); it is stopped later by its PID.
+  const child: ChildProcess = spawn('redis-server', args, { stdio: 'ignore', detached: opts.detached === true });
+  if (opts.detached) child.unref();
   const exited = new Promise<void>((r) => child.once('exit', () => r()));
   await waitPing(port);
   return {
@@ -65,14 +67,26 @@ export async function startRedis(opts: { port?: number; cluster?: boolean; args?
   };
 }
 
-export async function startRedisCluster(size = 3): Promise<{ url: string; nodes: RunningRedis[]; stop(): Promise<void> }> {
-  const nodes = await Promise.all(Array.from({ length: size }, () => startRedis({ cluster: true })));
-  execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' });
-  // Wait until every slot is served.
-  const end = Date.now() + 15_000;
-  while (!execFileSync('redis-cli', ['-p', String(nodes[0].port), 'cluster', 'info']).toString().includes('cluster_state:ok')) {
-    if (Date.now() > end) throw new Error('redis cluster did not become ok');
-    await new Promise((r) => setTimeout(r, 100));
+/** A Redis Cluster of `size` primaries; `dir` holds one data folder per node (kept at stop), `detached` as in startRedis. */
+export async function startRedisCluster(size = 3, opts: { dir?: string; detached?: boolean } = {}): Promise<{ url: string; nodes: RunningRedis[]; stop(): Promise<void> }> {
+  const nodeDir = (i: number) => {
+    if (!opts.dir) return undefined;
+    const d = join(opts.dir, `node${i}`);
+    mkdirSync(d, { recursive: true });
+    return d;
+  };
+  const nodes = await Promise.all(Array.from({ length: size }, (_, i) => startRedis({ cluster: true, dir: nodeDir(i), detached: opts.detached })));
+  try {
+    execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' });
+    // Wait until every slot is served.
+    const end = Date.now() + 15_000;
+    while (!execFileSync('redis-cli', ['-p', String(nodes[0].port), 'cluster', 'info']).toString().includes('cluster_state:ok')) {
+      if (Date.now() > end) throw new Error('redis cluster did not become ok');
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  } catch (err) {
+    await Promise.all(nodes.map((n) => n.stop())); // no server left behind (detached ones would outlive us)
+    throw err;
   }
   return {
     url: `redis-cluster://${nodes.map((n) => `127.0.0.1:${n.port}`).join(',')}`,

@@ -13,7 +13,7 @@ import type { ArchiveSink, BatchRunner, CompiledPipeline, DeadLetterStore, Input
 import { newCounters } from './runtime/context.js';
 import { Health, PartitionedHealth } from './runtime/health.js';
 import { Ingestor } from './runtime/ingestor.js';
-import { PartitionTask } from './runtime/partition-task.js';
+import { PartitionTask, type PartitionStats } from './runtime/partition-task.js';
 import { PartitionedQuery } from './runtime/partitioned-query.js';
 import type { MemberViewParams, MemberViews, Queries, Results } from './runtime/query-side.js';
 import type { EngineOptions, EngineStats, IngestOptions, IngestResult } from './runtime/types.js';
@@ -234,6 +234,11 @@ export class Engine extends EventEmitter {
 
   stats(): EngineStats {
     return this.healthOf.stats();
+  }
+
+  /** Per partition: offsets, lease epoch and commit answers (per-partition metrics, read on scrape). */
+  partitionStats(): PartitionStats[] {
+    return this.tasks.map((t) => t.stats());
   }
 }
 

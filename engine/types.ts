@@ -312,6 +312,8 @@ export interface StateStore {
    * stores shared by processes fence a commit of any other owner. Resolves with the lease's epoch.
    */
   acquire?(pipeline: string): Promise<{ epoch: number }>;
+  /** How many lease renewals failed so far (stores with leases), for metrics. */
+  leaseRenewFailures?(): number;
   /** The store commits Commit.deadLetters with the batch (exactly once) instead of the dead-letter store. */
   readonly commitsDeadLetters?: boolean;
   /** The offset of the last commit for this pipeline (0 when none). */

@@ -23,6 +23,7 @@ export const commands: readonly CommandEntry[] = [
   { name: 'archive', summary: 'export, verify, import, gc and inspect the content-addressed event archive (IPLD, CAR)', load: async () => (await import('./archive-command.js')).archiveCommand },
   { name: 'audit', summary: 'print, filter and verify the audit log of dashboard reads and exports', load: async () => (await import('./audit-command.js')).auditCommand },
   { name: 'state', summary: 'show and clear reducer state per reducer and version', load: async () => (await import('./state-command.js')).stateCommand },
+  { name: 'cluster', summary: 'show per partition of a pipeline in Redis: node, lease owner/epoch/expiry, committed offset, lag, outbox', load: async () => (await import('./cluster-command.js')).clusterCommand },
   { name: 'tap', summary: 'stream a live sample of the events or state changes at a node of a running pipeline', load: async () => (await import('./tap-command.js')).tapCommand },
   { name: 'token', summary: 'create, list or revoke hashed, class-scoped dashboard tokens for scripts', load: async () => (await import('./token-command.js')).tokenCommand },
   { name: 'deadletter', summary: 'list refused events with their reasons, or re-feed them to a server', load: async () => (await import('./deadletter-command.js')).deadletterCommand },

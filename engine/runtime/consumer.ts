@@ -52,6 +52,8 @@ export class LogConsumer {
   private pending: PendingBatch | null = null;
   /** Set once the store fenced a commit: this process no longer owns the pipeline and stops processing it. */
   fenced: Error | null = null;
+  /** This partition's commit answers (ctx.counters.commits sums every partition's): per-partition metrics. */
+  readonly commits = { ok: 0, done: 0, fenced: 0, conflict: 0 };
   private flushWaiters: Array<{ offset: number; resolve: () => void; reject: (e: unknown) => void }> = [];
 
   constructor(
@@ -157,7 +159,9 @@ export class LogConsumer {
       throw err;
     }
     this.pending = null;
-    this.ctx.counters.commits[answer === 'done' ? 'done' : 'ok']++;
+    const result = answer === 'done' ? 'done' : 'ok';
+    this.ctx.counters.commits[result]++;
+    this.commits[result]++;
     await this.afterCommit(p);
   }
 
@@ -166,7 +170,9 @@ export class LogConsumer {
    * the refused batch was written; the log keeps its events for the owner. Health reports it; ingest refuses.
    */
   private disown(err: Error): void {
-    this.ctx.counters.commits[(err as { code?: string }).code === 'CONFLICT' ? 'conflict' : 'fenced']++;
+    const result = (err as { code?: string }).code === 'CONFLICT' ? 'conflict' : 'fenced';
+    this.ctx.counters.commits[result]++;
+    this.commits[result]++;
     this.fenced = err;
     this.lastError = err;
     this.running = false;

@@ -11,12 +11,26 @@ import { Levels } from './levels.js';
 import { QuerySide } from './query-side.js';
 import { StateCache } from './state-cache.js';
 
+/** One partition's numbers for /metrics and status: read from the task's own fields, no store call. */
+export interface PartitionStats {
+  /** The partition's number (0 when the pipeline has one). */
+  partition: number;
+  /** Its name in the store (the key layout's hash tag). */
+  storeName: string;
+  committed: number;
+  logEnd: number;
+  epoch: number | undefined;
+  commits: Readonly<{ ok: number; done: number; fenced: number; conflict: number }>;
+}
+
 export class PartitionTask {
   readonly states: StateCache;
   readonly feed: ArchiveFeed;
   readonly stage: Levels;
   readonly query: QuerySide;
   readonly consumer: LogConsumer;
+  /** The lease epoch this task took its partition with (stores with leases: Redis), for metrics. */
+  epoch: number | undefined;
   /** A live swap waiting for this task's batch in progress to finish. */
   private pendingSwap: CompiledPipeline | null = null;
   /** Applies a pending swap and tells the Engine (the consumer calls it between batches). */
@@ -68,7 +82,7 @@ export class PartitionTask {
     const { ctx, consumer: c, stage } = this;
     c.started = true;
     // Own the partition first (a store shared by processes fences every other owner's commits from now on).
-    await ctx.store.acquire?.(ctx.storeName);
+    this.epoch = (await ctx.store.acquire?.(ctx.storeName))?.epoch;
     c.committed = await ctx.store.offset(ctx.storeName);
     // Views read the event-time clock (idle, wpm): restored before any batch, so commits never move it back.
     // A clock an outlier pushed far ahead before event times were bounded (see Levels.reduce) is pulled
@@ -79,6 +93,11 @@ export class PartitionTask {
     c.logEnd = Math.max(await ctx.log.end(), c.committed);
     // The outbox is read before any batch commits; the archive is re-fed in the background (see ArchiveFeed.open).
     await this.feed.open(c.committed);
+  }
+
+  stats(): PartitionStats {
+    const c = this.consumer;
+    return { partition: this.ctx.partition ?? 0, storeName: this.ctx.storeName, committed: c.committed, logEnd: Math.max(c.logEnd, c.committed), epoch: this.epoch, commits: c.commits };
   }
 
   /** Process what the log holds beyond the committed offset, and what is appended later. */

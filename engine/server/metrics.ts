@@ -1,6 +1,7 @@
 // Prometheus metrics (prom-client), one registry per server so tests can run several.
 import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../runtime.js';
+import { registerPartitionMetrics } from './partition-metrics.js';
 
 export function createMetrics(engine: Engine) {
   const registry = new Registry();
@@ -76,6 +77,7 @@ export function createMetrics(engine: Engine) {
       for (const r of engine.pipeline.reducers) this.set({ reducer: r.name }, estimateStateBytes(engine, r.name));
     },
   });
+  registerPartitionMetrics(engine, registry);
   return { registry, eventsIn, rejected, pushes, connections, interval, slowSubscribers, refused, wsClosed };
 }
 

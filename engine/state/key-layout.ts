@@ -5,7 +5,7 @@
 //
 //   lf:T:s:<reducer>:<version>:<shard key>   a reducer state (JSON)
 //   lf:T:k:<reducer>:<version>:<part>        composite keys with that part (sorted set, score: offset)
-//   lf:T:cur                                 hash: in (committed offset), clock, end (last appended seq)
+//   lf:T:cur                                 hash: in (committed offset), clock, end (last appended seq), at (last commit, ms, Redis TIME)
 //   lf:T:lease                               hash: owner, token (the fence), epoch, until (ms, Redis TIME)
 //   lf:T:in                                  stream: the input log with --checkpoint redis, ids 0-<offset + 1>
 //   lf:T:prod                                hash: producer -> highest sequence appended

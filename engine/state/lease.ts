@@ -27,6 +27,8 @@ export class Lease {
   held: Held | null = null;
   /** Set when a renewal found another holder: the next commit is FENCED anyway; this says why earlier. */
   lost = false;
+  /** Renewals that failed: Redis unreachable or slow, or the lease found taken (LOST). For metrics. */
+  renewFailures = 0;
   private timer: NodeJS.Timeout | null = null;
 
   constructor(
@@ -67,9 +69,11 @@ export class Lease {
       if (!held) return;
       runScript(this.redis, 'lfRenew', [leaseKey(this.tag)], [held.token, this.ttl]).then(
         (r) => {
-          if ((r as string[])[0] === 'LOST' && this.held === held) this.lost = true;
+          if ((r as string[])[0] !== 'LOST') return;
+          this.renewFailures++;
+          if (this.held === held) this.lost = true;
         },
-        () => undefined, // Redis unreachable: the next renewal tries again; a successor's commit fences us if it took over
+        () => void this.renewFailures++, // Redis unreachable: the next renewal tries again; a successor's commit fences us if it took over
       );
     }, ms);
     this.timer.unref();

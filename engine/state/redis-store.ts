@@ -108,6 +108,13 @@ export class RedisStateStore implements StateStore {
     return answer;
   }
 
+  /** Failed lease renewals of this store's leases so far (loflow_lease_renew_failures_total). */
+  leaseRenewFailures(): number {
+    let n = 0;
+    for (const l of this.leases.values()) n += l.renewFailures;
+    return n;
+  }
+
   /** A Redis call: an unreachable Redis is UNAVAILABLE (the engine retries, the server answers 503). */
   private async call<T>(fn: () => Promise<T>): Promise<T> {
     try {

@@ -10,6 +10,7 @@
  *   ARGV: token, from ('' = no base check: maintenance writes), to, clock ('' = keep), outbox_done (count),
  *         outbox entry ('' = none), nw, ni, <nw state JSON>, per index key: count c then c (score, member)
  *         pairs, then dead letters (JSON, one each)
+ * Records the commit's Redis TIME (ms) in cur.at, for `cluster status` (a stuck partition shows its age).
  * Answers: {'OK'} | {'DONE'} (this very batch is committed already: a lost reply) |
  *          {'FENCED', owner, epoch} (another holder's token: nothing written) | {'CONFLICT', stored cursor}.
  */
@@ -42,7 +43,8 @@ for i = 1, ni do
   end
   if #z > 0 then redis.call('ZADD', KEYS[4 + nw + i], unpack(z)) end
 end
-redis.call('HSET', KEYS[2], 'in', ARGV[3])
+local t = redis.call('TIME')
+redis.call('HSET', KEYS[2], 'in', ARGV[3], 'at', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'clock', ARGV[4]) end
 if tonumber(ARGV[5]) > 0 then redis.call('LTRIM', KEYS[3], tonumber(ARGV[5]), -1) end
 if ARGV[6] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[6]) end
