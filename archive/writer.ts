@@ -59,15 +59,18 @@ export class ArchiveWriter implements ArchiveSink {
   /** Why an append failed: then every later append and commit fails too (see append). */
   private failed: Error | null = null;
 
-  private constructor(dir: string, private readonly name: string, private readonly pipelineText: string, private readonly chunkEvents: number) {
-    this.store = new FolderBlockstore(dir);
+  private constructor(dir: string, private readonly name: string, private readonly pipelineText: string, private readonly chunkEvents: number, durable: boolean) {
+    this.store = new FolderBlockstore(dir, durable);
     this.keyPath = learnerPaths(pipelineText)[0];
     this.learnerOf = learnerReader(this.keyPath);
   }
 
-  /** Open (or create) the archive in `dir`, continuing from its HEAD. Takes the folder's writer lock. */
-  static async open(dir: string, pipeline: { name: string; text: string; sources?: Iterable<string> }, chunkEvents = 1000): Promise<ArchiveWriter> {
-    const w = new ArchiveWriter(dir, pipeline.name, pipeline.text, chunkEvents);
+  /**
+   * Open (or create) the archive in `dir`, continuing from its HEAD. Takes the folder's writer lock.
+   * `durable: false` (no fsyncs) is for a scratch folder that is deleted after use, never for an archive.
+   */
+  static async open(dir: string, pipeline: { name: string; text: string; sources?: Iterable<string> }, chunkEvents = 1000, opts: { durable?: boolean } = {}): Promise<ArchiveWriter> {
+    const w = new ArchiveWriter(dir, pipeline.name, pipeline.text, chunkEvents, opts.durable ?? true);
     w.releaseLock = acquireLock(w.store.dir);
     try {
       for (const s of pipeline.sources ?? []) w.raw.add(s);
