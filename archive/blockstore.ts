@@ -12,7 +12,11 @@ export class FolderBlockstore {
   /** Renames into blocks/ since the last `sync()`: the folder must be fsynced before a ref names them. */
   private renamed = false;
 
-  constructor(readonly dir: string) {
+  /** `durable: false` skips the fsyncs: only for a scratch folder deleted afterwards (an export's new DAG). */
+  constructor(
+    readonly dir: string,
+    private readonly durable = true,
+  ) {
     this.blocks = join(dir, 'blocks');
     this.pinDir = join(dir, 'pins');
     mkdirSync(this.blocks, { recursive: true });
@@ -29,8 +33,8 @@ export class FolderBlockstore {
   async put(block: Block): Promise<void> {
     const p = this.path(block.cid);
     if (existsSync(p)) return; // content-addressed: the same CID is the same bytes
-    await writeDurably(p, block.bytes);
-    this.renamed = true;
+    await writeDurably(p, block.bytes, this.durable);
+    this.renamed = this.durable;
   }
 
   /** Make every rename into blocks/ durable: call before writing anything that links the new blocks. */
@@ -83,8 +87,8 @@ export class FolderBlockstore {
   /** Switch a ref, after making the blocks it may reach durable. */
   async setRef(name: string, cid: CID): Promise<void> {
     await this.sync();
-    await writeDurably(join(this.dir, name), new TextEncoder().encode(cid.toString() + '\n'));
-    await syncDir(this.dir);
+    await writeDurably(join(this.dir, name), new TextEncoder().encode(cid.toString() + '\n'), this.durable);
+    if (this.durable) await syncDir(this.dir);
   }
 
   head(): Promise<CID | null> {
@@ -131,12 +135,12 @@ export class FolderBlockstore {
 let tmpSeq = 0;
 
 /** Temp file, fsync, rename: after a crash the path holds either nothing or all of `bytes`. */
-async function writeDurably(path: string, bytes: Uint8Array): Promise<void> {
+async function writeDurably(path: string, bytes: Uint8Array, sync = true): Promise<void> {
   const tmp = `${path}.${process.pid}.${tmpSeq++}.tmp`;
   const fh = await open(tmp, 'w');
   try {
     await fh.writeFile(bytes);
-    await fh.sync();
+    if (sync) await fh.sync();
   } finally {
     await fh.close();
   }

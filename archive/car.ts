@@ -3,7 +3,8 @@
 import { createReadStream, createWriteStream } from 'node:fs';
 import { once } from 'node:events';
 import { CarBlockIterator, CarWriter } from '@ipld/car';
-import { CID, decodeBlock, linksOf, verifyBlock } from './blocks.js';
+import { CID, verifyBlock } from './blocks.js';
+import { blockLinks } from './cbor-links.js';
 import type { FolderBlockstore } from './blockstore.js';
 
 /** Every block reachable from `root`, parents before children (a deterministic order). */
@@ -17,7 +18,7 @@ export async function* walk(store: { get(cid: CID): Promise<Uint8Array> }, root:
     seen.add(key);
     const bytes = await store.get(cid);
     yield { cid, bytes };
-    const links = linksOf(decodeBlock(bytes));
+    const links = blockLinks(bytes); // only the links are needed: no decode of the events
     for (let i = links.length - 1; i >= 0; i--) stack.push(links[i]);
   }
 }

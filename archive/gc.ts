@@ -1,7 +1,8 @@
 // Garbage collection of a folder archive: keep every block reachable from a pin, from HEAD (and so the
 // whole commit history) and from the analysis log; delete the rest and leftover temp files. Refused while
 // a writer holds the folder's lock: its newest chunks are unreachable until its next commit.
-import { CID, decodeBlock, linksOf } from './blocks.js';
+import type { CID } from './blocks.js';
+import { blockLinks } from './cbor-links.js';
 import type { FolderBlockstore } from './blockstore.js';
 import { acquireLock } from './lock.js';
 import { ANALYSES_REF } from './analysis-log.js';
@@ -25,7 +26,7 @@ export async function reachable(store: FolderBlockstore, roots: CID[]): Promise<
     // An analysis entry may name an input CAR that was never imported: not stored is not an error here.
     if (seen.has(key) || !store.has(cid)) continue;
     seen.add(key);
-    for (const l of linksOf(decodeBlock(await store.get(cid)))) stack.push(l);
+    for (const l of blockLinks(await store.get(cid))) stack.push(l);
   }
   return seen;
 }

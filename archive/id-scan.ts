@@ -7,6 +7,15 @@ export const MIN_ID_LENGTH = 4;
 
 const PSEUDONYM = /^[0-9a-f]{64}$/;
 
+const EACH = Symbol('each');
+
+/** `$.a.b[*]["odd key"]`: a key stack as a path. */
+function spell(root: string, at: Array<string | typeof EACH>): string {
+  let p = root;
+  for (const k of at) p += k === EACH ? '[*]' : /^[A-Za-z_$][\w$]*$/.test(k) ? `.${k}` : `[${JSON.stringify(k)}]`;
+  return p;
+}
+
 const pair = (s: string, i: number) => (s.charCodeAt(i) << 16) | s.charCodeAt(i + 1);
 
 export class IdScanner {
@@ -43,18 +52,27 @@ export class IdScanner {
   /** Calls found(path) for each place in `value` that holds an id. */
   scan(value: unknown, found: (path: string) => void, path = '$'): void {
     if (this.ids.size === 0) return;
+    this.walk(value, found, path, []);
+  }
+
+  // The path is kept as a stack of keys and spelled out only where an id is found: building it for every
+  // value cost more than the search itself.
+  private walk(value: unknown, found: (path: string) => void, root: string, at: Array<string | typeof EACH>): void {
     if (typeof value === 'string') {
       // A pseudonym (64 hex digits) is not searched: a numeric id could occur in it by chance.
-      if (!PSEUDONYM.test(value) && this.find(value) !== undefined) found(path);
+      if (!PSEUDONYM.test(value) && this.find(value) !== undefined) found(spell(root, at));
     } else if (typeof value === 'number') {
-      if (this.ids.has(String(value))) found(path);
+      if (this.ids.has(String(value))) found(spell(root, at));
     } else if (Array.isArray(value)) {
-      for (const x of value) this.scan(x, found, `${path}[*]`);
+      at.push(EACH);
+      for (const x of value) this.walk(x, found, root, at);
+      at.pop();
     } else if (value && typeof value === 'object') {
-      for (const [k, x] of Object.entries(value)) {
-        const p = /^[A-Za-z_$][\w$]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`;
-        if (this.find(k) !== undefined) found(`${p} (the key)`);
-        this.scan(x, found, p);
+      for (const k of Object.keys(value)) {
+        at.push(k);
+        if (this.find(k) !== undefined) found(`${spell(root, at)} (the key)`);
+        this.walk((value as Record<string, unknown>)[k], found, root, at);
+        at.pop();
       }
     }
   }

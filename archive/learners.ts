@@ -90,9 +90,20 @@ export function learnerReader(path: string | null): (event: LoEvent) => string |
   };
 }
 
+// rewritePath runs per event and field: each path is parsed once (a few paths per export; bounded anyway).
+const parsedPaths = new Map<string, Segment[]>();
+function parsedPath(path: string): Segment[] {
+  let segs = parsedPaths.get(path);
+  if (!segs) {
+    if (parsedPaths.size >= 1000) parsedPaths.clear();
+    parsedPaths.set(path, (segs = parseFieldPath(path)));
+  }
+  return segs;
+}
+
 /** A copy of `event` with the value(s) at `path` replaced (where present) by fn(value), or removed (fn null). */
 export function rewritePath(event: unknown, path: string, fn: ((v: unknown) => unknown) | null): unknown {
-  const segs = parseFieldPath(path);
+  const segs = parsedPath(path);
   const go = (v: unknown, i: number): unknown => {
     if (v === null || typeof v !== 'object') return v;
     const s = segs[i];

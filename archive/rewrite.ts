@@ -83,7 +83,8 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
   // Built in a scratch folder (not the source archive: its gc need not know about it), then exported.
   const dir = mkdtempSync(join(tmpdir(), 'loflow-export-'));
   try {
-    const writer = await ArchiveWriter.open(dir, { name: pipeline.name, text: pipeline.text }, chunkEvents);
+    // A scratch DAG, deleted once the CAR is written: its blocks need no fsync (the CAR is what must be whole).
+    const writer = await ArchiveWriter.open(dir, { name: pipeline.name, text: pipeline.text }, chunkEvents, { durable: false });
     let events = 0;
     for (const stream of streams) {
       const kept = [];

@@ -6,7 +6,7 @@
 // Crash safety: chunks are written (temp + fsync + rename) as they fill, the folder is fsynced before the
 // commit that links them is written, and HEAD is switched last.
 import type { ArchiveSink, LoEvent, LoggedEvent } from '../engine/types.js';
-import { CID, decodeBlock, encodeBlock } from './blocks.js';
+import { CID, decodeBlock, encodeBlock, type Block } from './blocks.js';
 import { FolderBlockstore } from './blockstore.js';
 import type { ArchivedEntry, ChunkBlock, CommitBlock, ExportFilter, IndexBlock } from './format.js';
 import { learnerPaths, learnerReader } from './learners.js';
@@ -59,15 +59,18 @@ export class ArchiveWriter implements ArchiveSink {
   /** Why an append failed: then every later append and commit fails too (see append). */
   private failed: Error | null = null;
 
-  private constructor(dir: string, private readonly name: string, private readonly pipelineText: string, private readonly chunkEvents: number) {
-    this.store = new FolderBlockstore(dir);
+  private constructor(dir: string, private readonly name: string, private readonly pipelineText: string, private readonly chunkEvents: number, durable: boolean) {
+    this.store = new FolderBlockstore(dir, durable);
     this.keyPath = learnerPaths(pipelineText)[0];
     this.learnerOf = learnerReader(this.keyPath);
   }
 
-  /** Open (or create) the archive in `dir`, continuing from its HEAD. Takes the folder's writer lock. */
-  static async open(dir: string, pipeline: { name: string; text: string; sources?: Iterable<string> }, chunkEvents = 1000): Promise<ArchiveWriter> {
-    const w = new ArchiveWriter(dir, pipeline.name, pipeline.text, chunkEvents);
+  /**
+   * Open (or create) the archive in `dir`, continuing from its HEAD. Takes the folder's writer lock.
+   * `durable: false` (no fsyncs) is for a scratch folder that is deleted after use, never for an archive.
+   */
+  static async open(dir: string, pipeline: { name: string; text: string; sources?: Iterable<string> }, chunkEvents = 1000, opts: { durable?: boolean } = {}): Promise<ArchiveWriter> {
+    const w = new ArchiveWriter(dir, pipeline.name, pipeline.text, chunkEvents, opts.durable ?? true);
     w.releaseLock = acquireLock(w.store.dir);
     try {
       for (const s of pipeline.sources ?? []) w.raw.add(s);
@@ -152,6 +155,9 @@ export class ArchiveWriter implements ArchiveSink {
       const before = { count: s.count, through: s.through, changed: s.changed };
       const touched = new Map<Chain, { head: CID | null; count: number; pending: ArchivedEntry[]; length: number }>();
       const added: string[] = [];
+      // Full chunks are encoded in order (each links its chain's previous one) but written concurrently, up
+      // to 32 at once: one fsync after another made the writer wait on the disk for every chunk.
+      const writes: Promise<void>[] = [];
       try {
         for (const x of events as LoggedEvent[]) {
           if (x.offset <= (raw ? s.through : floor)) continue;
@@ -169,9 +175,14 @@ export class ArchiveWriter implements ArchiveSink {
           c.pending.push({ o: x.offset, t: x.at, e: x.event, i: s.count++ });
           if (x.offset > s.through) s.through = x.offset;
           s.changed = true;
-          if (c.pending.length >= this.chunkEvents) await this.flushChain(stream, learner, c);
+          if (c.pending.length >= this.chunkEvents) {
+            writes.push(this.store.put(await this.cut(stream, learner, c)));
+            if (writes.length >= 32) await settle(writes.splice(0));
+          }
         }
+        await settle(writes.splice(0));
       } catch (err) {
+        await Promise.allSettled(writes); // none still writing when the call reports its failure
         // Chunks already written stay as unreferenced blocks (gc removes them); the chains point where they did.
         for (const [c, t] of touched) {
           c.head = t.head;
@@ -188,14 +199,19 @@ export class ArchiveWriter implements ArchiveSink {
     });
   }
 
-  private async flushChain(stream: string, learner: string | null, c: Chain): Promise<void> {
-    if (c.pending.length === 0) return;
+  /** The chain's pending events as its next chunk (not yet written): the chain now ends at it. */
+  private async cut(stream: string, learner: string | null, c: Chain): Promise<Block> {
     const chunk: ChunkBlock = { type: 'loflow/chunk', stream, learner, prev: c.head, count: c.pending.length, events: c.pending };
     const block = await encodeBlock(chunk);
-    await this.store.put(block);
     c.head = block.cid;
     c.count += c.pending.length;
     c.pending = [];
+    return block;
+  }
+
+  private async flushChain(stream: string, learner: string | null, c: Chain): Promise<void> {
+    if (c.pending.length === 0) return;
+    await this.store.put(await this.cut(stream, learner, c));
   }
 
   private async writeIndex(stream: string, s: StreamState): Promise<void> {
@@ -267,4 +283,10 @@ export class ArchiveWriter implements ArchiveSink {
     await this.chain;
     this.releaseLock();
   }
+}
+
+/** Wait for every write; the first failure is rethrown once none is still running. */
+async function settle(writes: Promise<void>[]): Promise<void> {
+  const failed = (await Promise.allSettled(writes)).find((r) => r.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
 }

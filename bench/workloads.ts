@@ -1,18 +1,11 @@
 // Benchmark workloads. Each measures loflow and, in the same run, a baseline doing the least the same job
 // needs (parse the same JSON, hash the same bytes...), so figures are ratios on this machine, not guesses.
-import { createHash } from 'node:crypto';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
+import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
 import hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
-import { ArchiveWriter } from '../archive/writer.js';
-import { exportCar, verifyCar } from '../archive/car.js';
-import { CID } from '../archive/blocks.js';
-import { folderSource } from '../archive/read.js';
-import { identifierPaths } from '../archive/learners.js';
-import { exportSelection } from '../archive/rewrite.js';
 import { Classroom, rosterCsv } from '../engine/classroom.js';
 import { compilePipeline } from '../engine/compiler.js';
 import { readNdjson, unwrap } from '../engine/ndjson.js';
@@ -25,6 +18,7 @@ import { PostgresInputLog } from '../engine/log/postgres-log.js';
 import { DbosBatchRunner } from '../engine/checkpoint/dbos-runner.js';
 import type { CompiledPipeline, LoEvent, StateStore } from '../engine/types.js';
 import { checkpoint } from './checkpoint-workload.js';
+import { archive } from './archive-workload.js';
 import { startPostgres, startRedis } from './servers.js';
 import type { Ctx, Series } from './types.js';
 import { demo, demoFile, eventsFile } from './fixtures.js';
@@ -332,44 +326,6 @@ export const memory = {
       met: marginal <= 2048,
       note: 'fixed costs excluded',
     });
-  },
-};
-
-export const archive = {
-  name: 'archive',
-  async run(ctx: Ctx) {
-    const n = ctx.quick ? 100_000 : 500_000;
-    const events = [...new Classroom({ students: 200, seed: 4 }).events(n)].map((e, i) => ({ offset: i, stream: 'extension', event: e.event, at: 0 }));
-    const dir = mkdtempSync(join(ctx.dir, 'archive-'));
-    const json = Buffer.from(events.map((e) => JSON.stringify(e.event)).join('\n'));
-    const mb = json.length / 1024 / 1024;
-    let t0 = performance.now();
-    for (let i = 0; i < json.length; i += 256 * 1024) createHash('sha256').update(json.subarray(i, i + 256 * 1024)).digest();
-    const hashMBs = mb / ((performance.now() - t0) / 1000);
-    const writer = await ArchiveWriter.open(join(dir, 'a'), { name: 'bench', text: 'pipeline: bench', sources: ['extension'] });
-    t0 = performance.now();
-    for (let i = 0; i < events.length; i += 4096) await writer.append('extension', events.slice(i, i + 4096));
-    const root = await writer.commit();
-    const writeS = (performance.now() - t0) / 1000;
-    t0 = performance.now();
-    const car = join(dir, 'x.car');
-    const exported = await exportCar(writer.store, CID.parse(root), car);
-    const exportS = (performance.now() - t0) / 1000;
-    t0 = performance.now();
-    const v = await verifyCar(car);
-    const verifyS = (performance.now() - t0) / 1000;
-    if (!v.ok) throw new Error(v.error);
-    const carMB = exported.bytes / 1024 / 1024;
-    ctx.figures.push({ workload: 'archive', name: `write (${n.toLocaleString('en')} events, ${mb.toFixed(1)} MB of JSON)`, value: mb / writeS, unit: 'MB/s', baseline: hashMBs, ratio: mb / writeS / hashMBs, note: `${Math.round(n / writeS).toLocaleString('en')} events/s` });
-    ctx.figures.push({ workload: 'archive', name: 'export to CAR', value: carMB / exportS, unit: 'MB/s', baseline: hashMBs, ratio: carMB / exportS / hashMBs, note: `${Math.round(n / exportS).toLocaleString('en')} events/s` });
-    ctx.figures.push({ workload: 'archive', name: 'verify CAR (every hash, DAG complete)', value: carMB / verifyS, unit: 'MB/s', baseline: hashMBs, ratio: carMB / verifyS / hashMBs, note: `${Math.round(n / verifyS).toLocaleString('en')} events/s` });
-    // A study export: every event re-read, pseudonymized, re-chunked and re-indexed into a new DAG, then a CAR.
-    await writer.close();
-    t0 = performance.now();
-    const study = await exportSelection(await folderSource(join(dir, 'a')), { deidentify: { key: Buffer.from('bench-key-0123456789'), idFields: identifierPaths(readFileSync(demoFile, 'utf8')).filter((f) => f !== '$.url'), dropFields: ['$.url'] } }, join(dir, 'study.car'));
-    const studyS = (performance.now() - t0) / 1000;
-    ctx.figures.push({ workload: 'archive', name: 'pseudonymized export (HMAC of every declared identifier, drop a field, new DAG, CAR)', value: study.bytes / 1024 / 1024 / studyS, unit: 'MB/s', baseline: hashMBs, ratio: study.bytes / 1024 / 1024 / studyS / hashMBs, note: `${Math.round(study.events / studyS).toLocaleString('en')} events/s` });
-    rmSync(dir, { recursive: true, force: true });
   },
 };
 
