@@ -25,6 +25,12 @@ async function metrics(url: string): Promise<(name: string) => number> {
   return (name) => text.split('\n').filter((l) => l.startsWith(name + ' ') || l.startsWith(name + '{')).reduce((s, l) => s + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
 }
 
+/** A process's resident memory (Linux /proc), MiB. */
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
 interface Phase {
   rate: number;
   offered: number;
@@ -82,7 +88,7 @@ export const ws10k = {
       let m = await metrics(server.url);
       const held = m('loflow_connections{kind="ingest"}');
       fig(`student sockets held open at once (opened ${opened.opened.toLocaleString('en')} in ${(opened.ms / 1000).toFixed(1)} s, 100 handshakes at a time)`, held, 'sockets', {
-        note: `${subscribers} dashboard subscribers over ${classes} classes; RSS ${Math.round(m('loflow_process_resident_memory_bytes') / 2 ** 20)} MiB with all connected, before load; open-file limit ${openFileLimit(server.pid)} (server), ${openFileLimit(swarm.pid)} (client)`,
+        note: `${subscribers} dashboard subscribers over ${classes} classes; server RSS ${Math.round(rssMiB(server.pid))} MiB with all connected, before load (client ${Math.round(rssMiB(swarm.pid))} MiB); open-file limit ${openFileLimit(server.pid)} (server), ${openFileLimit(swarm.pid)} (client)`,
         goal: `${n.toLocaleString('en')} + 1 probe`,
         met: held >= n + 1,
       });
@@ -113,6 +119,7 @@ export const ws10k = {
         const processedAtEnd = (await health(server.url)).processed - before.processed;
         // Loop delay and RSS over the phase: read once now (a read resets the delay histogram).
         const atEnd = await metrics(server.url);
+        const rss = rssMiB(server.pid);
         const sent = gen.sent + sentAt.length;
         // Drain: every event sent is accepted or rejected, the queue empty and the probes seen (at most 30 s).
         const tDrain = performance.now();
@@ -137,7 +144,7 @@ export const ws10k = {
           p99: hist.getValueAtPercentile(99),
           probes: Number(hist.totalCount),
           loopP99: atEnd('loflow_process_nodejs_eventloop_lag_p99_seconds') * 1000,
-          rssMiB: atEnd('loflow_process_resident_memory_bytes') / 2 ** 20,
+          rssMiB: rss,
           genLagMs: gen.maxLagMs,
           drainMs,
           held: false,
@@ -149,7 +156,7 @@ export const ws10k = {
         fig(`${n.toLocaleString('en')} student sockets at ${rate} events/s each + probe, ${subscribers} dashboard subscribers: events processed`, p.processed, 'events/s', {
           baseline: target,
           ratio: p.processed / target,
-          note: `offered ${Math.round(p.offered).toLocaleString('en')}/s over ${seconds} s; ${p.dropped} dropped, ${p.deadLettered} dead-lettered of ${p.sent.toLocaleString('en')}; event-to-dashboard p50 ${p.p50} ms p99 ${p.p99} ms (${p.probes} probes, min_interval ${minInterval} ms); event-loop p99 ${p.loopP99.toFixed(0)} ms; RSS ${p.rssMiB.toFixed(0)} MiB; generator behind by up to ${p.genLagMs} ms; drained ${drainMs} ms after${gen.skipped ? `; ${gen.skipped} not sent (socket closed by the server)` : ''}`,
+          note: `offered ${Math.round(p.offered).toLocaleString('en')}/s over ${seconds} s; ${p.dropped} dropped, ${p.deadLettered} dead-lettered of ${p.sent.toLocaleString('en')}; event-to-dashboard p50 ${p.p50} ms p99 ${p.p99} ms (${p.probes} probes, min_interval ${minInterval} ms); event-loop p99 ${p.loopP99.toFixed(0)} ms; server RSS ${p.rssMiB.toFixed(0)} MiB; generator behind by up to ${p.genLagMs} ms; drained ${drainMs} ms after${gen.skipped ? `; ${gen.skipped} not sent (socket closed by the server)` : ''}`,
           goal: 'held: 0 dropped, on pace',
           met: p.held,
         });

@@ -25,7 +25,7 @@ describe('ws10k', () => {
     for (const p of phases) {
       expect(p.note).toMatch(/; 0 dropped, 0 dead-lettered of [\d,]+;/);
       expect(p.note).toMatch(/p50 \d+ ms p99 \d+ ms \([1-9]\d* probes/);
-      expect(p.note).toMatch(/RSS [1-9]\d* MiB/);
+      expect(p.note).toMatch(/server RSS [1-9]\d* MiB/);
     }
     expect(ctx.figures.some((f) => f.name.startsWith('sockets closed by the server'))).toBe(false);
     expect(ctx.profiles).toHaveLength(1);
