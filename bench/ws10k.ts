@@ -4,11 +4,12 @@
 // the three processes share the machine's cores (the client side runs on the same box, so what it spends is
 // taken from the server). Each phase offers a per-socket rate for a while; "dropped" is counted, not assumed:
 // events sent (client) against events the server accepted or rejected (/metrics) once it has drained.
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import hdr from 'hdr-histogram-js';
 import { rosterCsv } from '../engine/classroom.js';
 import { demoFile } from './fixtures.js';
+import { longTasks } from './long-tasks.js';
 import { openFileLimit } from './nofile.js';
 import { profileInDir } from './profile.js';
 import { health, startServe } from './serve-child.js';
@@ -52,7 +53,7 @@ export const ws10k = {
   name: 'ws10k',
   async run(ctx: Ctx) {
     const n = Number(ctx.options?.sockets ?? (ctx.quick ? 1000 : 10_000));
-    const subscribers = ctx.quick ? 100 : 1000;
+    const subscribers = Number(ctx.options?.subscribers ?? (ctx.quick ? 100 : 1000));
     const seconds = ctx.quick ? 4 : 15;
     const minInterval = 50;
     const dir = mkdtempSync(join(ctx.dir, 'ws10k-'));
@@ -94,7 +95,7 @@ export const ws10k = {
       });
 
       // 2. Phases: low rate (sockets held while students idle), the target 10/s, and lower rates if 10 is not held.
-      const rates = ctx.quick ? [1, 10] : [1, 10, 5, 2.5];
+      const rates = typeof ctx.options?.rates === 'string' ? ctx.options.rates.split(',').map(Number) : ctx.quick ? [1, 10] : [1, 10, 5, 2.5];
       for (const rate of rates) {
         // Below the target only while no faster rate was held.
         if (rate > 1 && phases.some((p) => p.rate > rate && p.rate > 1 && p.held)) break;
@@ -175,7 +176,11 @@ export const ws10k = {
       await swarm.close();
       await server.kill('SIGTERM');
     }
+    // --keep-profile DIR: the server's .cpuprofile is copied there (the run's folder is removed).
+    if (typeof ctx.options?.['keep-profile'] === 'string') cpSync(profDir, ctx.options['keep-profile'], { recursive: true });
     ctx.profiles.push({ title: `loflow serve holding ${n.toLocaleString('en')} student sockets and ${subscribers} subscribers through the ws10k phases`, ...profileInDir(profDir, 10) });
+    // What held the server's loop (a stretch with no idle sample; under saturation it spans many tasks).
+    for (const t of longTasks(profDir, 30, 3)) fig(`longest event-loop stretch without idle (server, at ${t.at} s)`, t.ms, 'ms', { note: `inside ${t.inside}; self: ${t.self.map(([p, f]) => `${p}% ${f}`).join(', ')}` });
     rmSync(dir, { recursive: true, force: true });
   },
 };

@@ -17,6 +17,8 @@ Options:
   --duration D  soak: how long to hold half the maximum load (default 30m; e.g. 90s, 5m, 1h)
   --rate N     soak: offer N events/s instead of measuring the maximum first
   --sockets N  ws10k: student sockets (default 10000; --quick 1000), each at 1 and 10 events/s
+  --rates R,R  ws10k: the per-socket rates to offer instead (e.g. 1,2.5)
+  --keep-profile DIR  ws10k: keep the server's CPU profile there
   --help       this text`;
 
 export const benchCommand: Command = {
