@@ -4,7 +4,7 @@
 // the three processes share the machine's cores (the client side runs on the same box, so what it spends is
 // taken from the server). Each phase offers a per-socket rate for a while; "dropped" is counted, not assumed:
 // events sent (client) against events the server accepted or rejected (/metrics) once it has drained.
-import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import hdr from 'hdr-histogram-js';
 import { rosterCsv } from '../engine/classroom.js';
@@ -175,6 +175,13 @@ export const ws10k = {
     } finally {
       await swarm.close();
       await server.kill('SIGTERM');
+    }
+    // The profile is written when the server exits by itself; one that had to be SIGKILLed (a graceful stop
+    // over 15 s, e.g. with a large backlog) leaves none: said, not failed.
+    if (!readdirSync(profDir).some((f) => f.endsWith('.cpuprofile'))) {
+      fig('server CPU profile', 0, 'profiles', { note: 'none: the server did not stop within 15 s of SIGTERM and was killed' });
+      rmSync(dir, { recursive: true, force: true });
+      return;
     }
     // --keep-profile DIR: the server's .cpuprofile is copied there (the run's folder is removed).
     if (typeof ctx.options?.['keep-profile'] === 'string') cpSync(profDir, ctx.options['keep-profile'], { recursive: true });
