@@ -13,6 +13,7 @@ import hdr from 'hdr-histogram-js';
 import type WebSocket from 'ws';
 import { rosterCsv } from '../engine/classroom.js';
 import { demoFile } from './fixtures.js';
+import { longTasks } from './long-tasks.js';
 import { profileInDir } from './profile.js';
 import { health, metric, startServe } from './serve-child.js';
 import { freePort } from './servers.js';
@@ -220,6 +221,8 @@ export const dashboardLoad = {
     }
     // Written when the server exits.
     ctx.profiles.push({ title: `loflow serve (demo pipeline with its archive, ${students} students, ${classes} classes watched) through every load step`, ...profileInDir(profDir, 10) });
+    // What holds the loop long enough to make the p99 tail (a push waits for the stretch to end).
+    for (const t of longTasks(profDir, 30, 3)) ctx.figures.push({ workload: 'dashboard-load', name: `longest event-loop stretches without idle (server, at ${t.at} s)`, value: t.ms, unit: 'ms', note: `inside ${t.inside}; self: ${t.self.map(([p, f]) => `${p}% ${f}`).join(', ')}` });
     rmSync(dir, { recursive: true, force: true });
   },
 };

@@ -3,6 +3,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
 import { packageRoot } from '../engine/paths.js';
+import { withNofile } from './nofile.js';
 
 export interface ServeChild {
   url: string;
@@ -21,10 +22,15 @@ export interface Health {
   log_end: number;
 }
 
-/** `nodeArgs` go to node itself (e.g. --cpu-prof; NODE_OPTIONS does not take it). */
-export async function startServe(pipelineFile: string, port: number, args: string[], env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<ServeChild> {
+/**
+ * `nodeArgs` go to node itself (e.g. --cpu-prof; NODE_OPTIONS does not take it). `nofile`: started through
+ * bash with a raised open-file limit (see nofile.ts), for thousands of sockets.
+ */
+export async function startServe(pipelineFile: string, port: number, args: string[], env: Record<string, string> = {}, nodeArgs: string[] = [], opts: { nofile?: boolean } = {}): Promise<ServeChild> {
   const t0 = performance.now();
-  const child: ChildProcess = spawn(process.execPath, [...nodeArgs, join(packageRoot, 'bin/loflow.js'), 'serve', pipelineFile, '--port', String(port), ...args], {
+  const argv = [process.execPath, ...nodeArgs, join(packageRoot, 'bin/loflow.js'), 'serve', pipelineFile, '--port', String(port), ...args];
+  const [cmd, ...rest] = opts.nofile ? withNofile(argv) : argv;
+  const child: ChildProcess = spawn(cmd, rest, {
     stdio: ['ignore', 'pipe', 'pipe'],
     env: { ...process.env, ...env },
   });

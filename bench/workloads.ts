@@ -30,6 +30,7 @@ import { dashboardLoad } from './dashboard-load.js';
 import { recovery } from './recovery.js';
 import { soak } from './soak.js';
 import { cli } from './cli-startup.js';
+import { ws10k } from './ws10k.js';
 
 export type { Ctx, Figure, Profile, Series } from './types.js';
 
@@ -444,4 +445,4 @@ export const wsIngest = {
   },
 };
 
-export const workloads = [replay, checkpoint, operators, redisWorkload, httpIngest, wsIngest, dashboardLatency, dashboardLoad, memory, archive, recovery, soak, cli];
+export const workloads = [replay, checkpoint, operators, redisWorkload, httpIngest, wsIngest, ws10k, dashboardLatency, dashboardLoad, memory, archive, recovery, soak, cli];

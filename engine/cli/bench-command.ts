@@ -6,7 +6,7 @@ Load-tests loflow against baselines measured in the same run and writes bench/re
 a Markdown report with figure, baseline, ratio and goal, and SVG plots. Every workload starts and stops
 its own servers (a throwaway redis-server on a free loopback port) and stops by itself.
 
-Workloads: replay, operators, redis, http-ingest, ws-ingest, dashboard-latency, dashboard-load, memory,
+Workloads: replay, operators, redis, http-ingest, ws-ingest, ws10k, dashboard-latency, dashboard-load, memory,
 archive, recovery, soak (in --quick: 6 seconds), cli (cold start of --help, validate, test).
 Options:
   --quick      a smoke run (under 2 minutes; CI runs it and asserts nothing about speed)
@@ -16,6 +16,9 @@ Options:
                file log
   --duration D  soak: how long to hold half the maximum load (default 30m; e.g. 90s, 5m, 1h)
   --rate N     soak: offer N events/s instead of measuring the maximum first
+  --sockets N  ws10k: student sockets (default 10000; --quick 1000), each at 1 and 10 events/s
+  --rates R,R  ws10k: the per-socket rates to offer instead (e.g. 1,2.5)
+  --keep-profile DIR  ws10k: keep the server's CPU profile there
   --help       this text`;
 
 export const benchCommand: Command = {

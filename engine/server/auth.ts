@@ -121,8 +121,13 @@ export class Auth {
 
   /** The groups (classes) of an aggregation that a teacher may read (within a token's scope). */
   classesOf(who: string | Principal, roster: Roster): string[] {
+    return roster.groups().filter((g) => this.mayRead(who, roster, g));
+  }
+
+  /** Whether a teacher may read one class: that class's members only (a subscribe does not scan the roster). */
+  mayRead(who: string | Principal, roster: Roster, group: string): boolean {
     const p: Pick<Principal, 'teacher' | 'scope'> = typeof who === 'string' ? { teacher: who } : who;
-    return roster.groups().filter((g) => (!p.scope || p.scope.has(g)) && roster.members(g).some((m) => roster.column(m, this.teacherColumn) === p.teacher));
+    return (!p.scope || p.scope.has(group)) && roster.members(group).some((m) => roster.column(m, this.teacherColumn) === p.teacher);
   }
 }
 

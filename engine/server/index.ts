@@ -123,7 +123,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     if (!d) return { ...who, code: 404, error: `unknown dashboard '${name}'` };
     const roster = live.aggregations.get(d.aggregation)!.groupBy.lookup!.roster;
     if (!roster.groups().includes(group)) return { ...who, code: 404, error: `unknown class '${group}'` };
-    if (!auth.classesOf(principal, roster).includes(group)) return { ...who, code: 403, error: principal.scope && !principal.scope.has(group) ? `this token is not for class '${group}'` : `teacher '${teacher}' does not teach '${group}'` };
+    if (!auth.mayRead(principal, roster, group)) return { ...who, code: 403, error: principal.scope && !principal.scope.has(group) ? `this token is not for class '${group}'` : `teacher '${teacher}' does not teach '${group}'` };
     return { ...who, d };
   };
 
