@@ -1,5 +1,5 @@
 // Inputs shared by the workloads: the demo pipeline and deterministic event files.
-import { writeFileSync, statSync } from 'node:fs';
+import { closeSync, openSync, renameSync, statSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { Classroom } from '../engine/classroom.js';
 import { compilePipelineFile } from '../engine/compiler.js';
@@ -23,8 +23,22 @@ export function eventsFile(ctx: Ctx, n: number): string {
   } catch {
     /* write it */
   }
-  const parts: string[] = [];
-  for (const e of new Classroom({ students: 200, seed: 1 }).events(n)) parts.push(JSON.stringify(e));
-  writeFileSync(file, parts.join('\n') + '\n');
+  // Written in slices: a million events of the extension's shapes is over V8's longest string (~512 MB).
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    let parts: string[] = [];
+    for (const e of new Classroom({ students: 200, seed: 1 }).events(n)) {
+      parts.push(JSON.stringify(e));
+      if (parts.length === 10_000) {
+        writeSync(fd, parts.join('\n') + '\n');
+        parts = [];
+      }
+    }
+    if (parts.length) writeSync(fd, parts.join('\n') + '\n');
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
   return file;
 }
