@@ -104,10 +104,10 @@ export function attachWebSockets(listener: Server, deps: WebSocketDeps): { close
       return refuse(socket, 400, 'bad percent-encoding in the dashboard or class name', 'bad_url');
     }
     const accept = async (a: Access) => {
-      const recorded = await deps.recordAccess('dashboard.subscribe', a, name, group);
+      const recorded = deps.recordAccess('dashboard.subscribe', a, name, group);
+      // A denial is answered at once (and recorded); an upgrade completes once its subscription is on record.
       if (!a.d) return refuse(socket, a.code!, a.error!, `http_${a.code}`);
-      // The upgrade completes once the subscription is on record (a write group: milliseconds).
-      if (!recorded) return refuse(socket, 503, auditUnavailable, 'audit');
+      if (!(await recorded)) return refuse(socket, 503, auditUnavailable, 'audit');
       if (socket.destroyed) return void deps.recordAccess('dashboard.unsubscribe', a, name, group);
       const d = a.d;
       liveWss.handleUpgrade(req, socket, head, (ws) => {
