@@ -1,16 +1,34 @@
 // Dead letters in an NDJSON file in the data folder: appended in order, readable with any tool, and
 // `loflow deadletter replay` takes them out to re-feed them.
-import { appendFile, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
+//
+// Two processes use the file at once (the server appends, `deadletter replay` takes), so every append and
+// every take holds a cross-process lock (proper-lockfile: a `<file>.lock` directory, stale after a crash).
+// Without it a take could read a line the server was still writing, or miss a late append.
+import { appendFile, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import lockfile from 'proper-lockfile';
 import type { DeadLetter, DeadLetterStore } from '../types.js';
+
+/** How long an operation waits for the other process's lock before failing (it is held for milliseconds). */
+const LOCK_RETRIES = { retries: 200, minTimeout: 5, maxTimeout: 50, factor: 1.3 };
 
 export class FileDeadLetterStore implements DeadLetterStore {
   private chain: Promise<unknown> = Promise.resolve();
   constructor(readonly file: string) {}
 
-  /** Serialise file operations: appends and takes must not interleave. */
+  /** Serialise this store's operations, each under the file's cross-process lock. */
   private serial<T>(fn: () => Promise<T>): Promise<T> {
-    const p = this.chain.then(fn, fn);
+    const locked = async () => {
+      await mkdir(dirname(this.file), { recursive: true });
+      // realpath: false — the file need not exist yet; the lock is on its name.
+      const release = await lockfile.lock(this.file, { realpath: false, retries: LOCK_RETRIES, stale: 10_000 });
+      try {
+        return await fn();
+      } finally {
+        await release().catch(() => undefined);
+      }
+    };
+    const p = this.chain.then(locked, locked);
     this.chain = p.catch(() => undefined);
     return p;
   }
@@ -18,7 +36,6 @@ export class FileDeadLetterStore implements DeadLetterStore {
   put(letters: DeadLetter[]): Promise<void> {
     if (letters.length === 0) return Promise.resolve();
     return this.serial(async () => {
-      await mkdir(dirname(this.file), { recursive: true });
       await appendFile(this.file, letters.map((l) => JSON.stringify(l)).join('\n') + '\n');
     });
   }
@@ -34,7 +51,7 @@ export class FileDeadLetterStore implements DeadLetterStore {
     return parseLetters(text);
   }
 
-  /** Where `take` moves the file while it takes from it. */
+  /** Where an older version's `take` moved the file while taking from it (given back on open). */
   private get aside(): string {
     return `${this.file}.taking`;
   }
@@ -49,35 +66,20 @@ export class FileDeadLetterStore implements DeadLetterStore {
   take(limit = Infinity): Promise<DeadLetter[]> {
     return this.serial(async () => {
       await this.recover();
-      // A running server appends to the file while `loflow deadletter replay` takes from it: the file is moved
-      // aside first (atomic), so the server's later appends start a new one, and what is not taken is
-      // appended back to that (after the letters written meanwhile). Rewriting it in place lost those.
-      try {
-        await rename(this.file, this.aside);
-      } catch (err) {
-        if ((err as NodeJS.ErrnoException).code === 'ENOENT') return [];
-        throw err;
-      }
-      // Whole lines only: a line still being written is read on the next round.
-      const text = wholeLines(await readFile(this.aside, 'utf8'));
-      let read = Buffer.byteLength(text);
-      const all = parseLetters(text);
+      const all = await this.all();
+      if (all.length === 0) return [];
       const n = Math.min(limit, all.length);
       const rest = all.slice(n);
-      // An append the other process opened before the move lands in the moved file: carry it over too.
-      for (let round = 0; round < 2; round++) {
-        const late = wholeLines(await readFrom(this.aside, read), round === 1);
-        read += Buffer.byteLength(late);
-        rest.push(...parseLetters(late));
-        if (rest.length) await appendFile(this.file, rest.map((l) => JSON.stringify(l)).join('\n') + '\n');
-        rest.length = 0;
-      }
-      await unlink(this.aside);
+      // The rest replaces the file atomically: a crash leaves either the old file or the new one.
+      const tmp = `${this.file}.${process.pid}.tmp`;
+      await writeFile(tmp, rest.length ? rest.map((l) => JSON.stringify(l)).join('\n') + '\n' : '');
+      await fsyncFile(tmp);
+      await rename(tmp, this.file);
       return all.slice(0, n);
     });
   }
 
-  /** A take that crashed after moving the file aside: its letters go back to the file first. */
+  /** A take of an older version that crashed after moving the file aside: its letters go back first. */
   private async recover(): Promise<void> {
     let text: string;
     try {
@@ -103,21 +105,10 @@ function parseLetters(text: string): DeadLetter[] {
   return text.split('\n').filter(Boolean).map((l) => JSON.parse(l) as DeadLetter);
 }
 
-/** The text up to its last newline; with `all`, a last line without one too (nothing comes after it). */
-function wholeLines(text: string, all = false): string {
-  if (all && text !== '' && !text.endsWith('\n')) return text + '\n';
-  return text.slice(0, text.lastIndexOf('\n') + 1);
-}
-
-/** The text of a file from byte `offset` on ('' when it did not grow). */
-async function readFrom(file: string, offset: number): Promise<string> {
-  const fh = await open(file, 'r');
+async function fsyncFile(file: string): Promise<void> {
+  const fh = await open(file, 'r+');
   try {
-    const size = (await fh.stat()).size;
-    if (size <= offset) return '';
-    const buf = Buffer.alloc(size - offset);
-    await fh.read(buf, 0, buf.length, offset);
-    return buf.toString('utf8');
+    await fh.sync();
   } finally {
     await fh.close();
   }
