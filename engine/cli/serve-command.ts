@@ -9,6 +9,7 @@ import { Engine } from '../runtime.js';
 import { identityMethods, type IdentityMethod } from '../server/auth.js';
 import { startServer } from '../server/index.js';
 import { oidcSettingsFrom } from '../server/oidc-settings.js';
+import { openSessionStore } from '../server/open-sessions.js';
 import { openStateStore } from '../state/open.js';
 import { partitionedProblem } from './partitions-gate.js';
 import type { Command } from './command.js';
@@ -49,6 +50,9 @@ Teacher sign-in (OpenID Connect; README "Deploying for a school"):
   --public-url URL      this server as browsers reach it (env LOFLOW_PUBLIC_URL); the provider's
                         redirect URI is <URL>/auth/callback
   --oidc-domains D,D    email domains that may sign in, or * (env LOFLOW_OIDC_DOMAINS)
+  --sessions S          where sign-in sessions live (env LOFLOW_SESSIONS): memory, or redis://... /
+                        redis-cluster://... so every node behind a load balancer shares them and a
+                        restart signs nobody out (default: the --state Redis when there is one)
   --session-hours N     how long a sign-in lasts (default 8; env LOFLOW_SESSION_HOURS)
 Script tokens: <data>/tokens.json (hashed; loflow token create|list|revoke).
   --watch          reload the pipeline file or its roster CSVs when saved: stateless and state-compatible
@@ -142,7 +146,9 @@ export const serveCommand: Command = {
     const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
     await engine.start();
     const audit = new AuditLog(serveAuditDir(options.audit, data, pipeline.name));
+    const sessions = oidc ? await openSessionStore(options.sessions ?? process.env.LOFLOW_SESSIONS, typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state), pipeline.name, oidc.sessionTtlMs) : undefined;
     const server = await startServer({
+      sessions,
       audit,
       pipeline,
       engine,
@@ -169,7 +175,7 @@ export const serveCommand: Command = {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
-    if (oidc) console.log(`loflow: teacher sign-in with ${oidc.issuer} at ${oidc.publicUrl}/auth/login`);
+    if (oidc) console.log(`loflow: teacher sign-in with ${oidc.issuer} at ${oidc.publicUrl}/auth/login (sessions in ${sessions?.kind ?? 'memory'})`);
     console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, checkpoint: ${checkpoint.describe})${options.watch === true ? ', watching the pipeline file and its rosters' : ''}`);
     await stopped;
     return 0;

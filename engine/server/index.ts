@@ -22,7 +22,7 @@ import { studentRoutes } from './student-routes.js';
 import { sseSubscriber } from './subscribers.js';
 import { tapRoute } from './tap.js';
 import type { OidcSettings } from './oidc-settings.js';
-import type { Session } from './sessions.js';
+import type { Session, SessionStore } from './sessions.js';
 import type { SignIn } from './sign-in.js';
 import { attachWebSockets } from './websocket.js';
 import { isUnavailable } from '../unavailable.js';
@@ -36,6 +36,8 @@ export interface ServerOptions {
   limits?: Partial<Limits>;
   /** Teacher sign-in with OpenID Connect (none: dashboards by token only). */
   oidc?: OidcSettings;
+  /** Where sign-in sessions live (default: this process's memory); closed with the server. */
+  sessions?: SessionStore;
   /** The hashed script tokens (`loflow token create`), re-read when it changes. */
   tokensFile?: string;
   /** Demo mode: every roster teacher gets the token `demo-<teacher>`. */
@@ -103,7 +105,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const server = Hapi.server({ port: opts.port ?? 8080, host: opts.host ?? '127.0.0.1', routes: { cors: false } });
   // Before any route: sign-in makes the session strategy every route's (optional) default.
   // Loaded only when configured: the OIDC client libraries add start-up time every other server would pay.
-  const signIn = opts.oidc ? await (await import('./sign-in.js')).registerSignIn(server, opts.oidc, () => engine.pipeline, log) : undefined;
+  const signIn = opts.oidc ? await (await import('./sign-in.js')).registerSignIn(server, opts.oidc, () => engine.pipeline, log, opts.sessions) : undefined;
   const sessionOf = (req: Hapi.Request) => (req.auth.isAuthenticated && req.auth.strategy === 'session' ? (req.auth.credentials as unknown as Session) : undefined);
 
   for (const source of pipeline.sources.values()) {
@@ -254,6 +256,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       feed.close();
       sockets.close();
       await server.stop({ timeout: 2000 });
+      await opts.sessions?.close();
     },
   };
 }

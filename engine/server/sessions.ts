@@ -67,34 +67,82 @@ export interface PendingLogin {
   next: string;
 }
 
-export class SessionStore {
+/**
+ * Where sessions and sign-ins in progress are kept. In memory for one server; in Redis (redis-sessions.ts)
+ * when several dashboard nodes serve the same teachers or a restart must not sign everyone out.
+ */
+export interface SessionStore {
+  readonly ttlMs: number;
+  /** How long a sign-in may take at the provider. */
+  readonly pendingTtlMs: number;
+  /** Where the store keeps sessions ('memory', 'redis'), for the start line and the README's guarantees. */
+  readonly kind: string;
+  create(s: Omit<Session, 'created' | 'expires'>): Promise<{ id: string; session: Session }>;
+  get(id: unknown): Promise<Session | undefined>;
+  end(id: unknown): Promise<void>;
+  /** Keeps a sign-in in progress; false when too many are in progress (a flood), so the login is refused. */
+  putPending(state: string, p: PendingLogin): Promise<boolean>;
+  /** Gets and deletes: a sign-in's state is good once. */
+  takePending(state: string): Promise<PendingLogin | undefined>;
+  /** The key sealing the session cookie: every node sharing the sessions must seal alike. */
+  cookieSecret(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A random session id: 256 bits, URL-safe (it travels only inside the sealed cookie). */
+export const newSessionId = () => randomBytes(32).toString('base64url');
+
+/** Session ids are at most this long; anything longer is not ours (no lookup is made for it). */
+export const validSessionId = (id: unknown): id is string => typeof id === 'string' && id.length > 0 && id.length <= 100;
+
+export class MemorySessionStore implements SessionStore {
+  readonly kind = 'memory';
   private readonly sessions: ExpiringMap<Session>;
-  readonly pending: ExpiringMap<PendingLogin>;
+  private readonly pending: ExpiringMap<PendingLogin>;
+  // Sessions live in this process's memory, so the cookie seal's key may too (a restart signs everyone out).
+  private readonly secret = randomBytes(32).toString('hex');
 
   constructor(
     readonly ttlMs: number,
     maxSessions = 100_000,
+    // Ten minutes to get through the provider's sign-in page.
+    readonly pendingTtlMs = 10 * 60_000,
   ) {
     this.sessions = new ExpiringMap(ttlMs, maxSessions);
-    // Ten minutes to get through the provider's sign-in page.
-    this.pending = new ExpiringMap(10 * 60_000, 10_000);
+    this.pending = new ExpiringMap(pendingTtlMs, 10_000);
   }
 
-  create(s: Omit<Session, 'created' | 'expires'>): { id: string; session: Session } {
-    const id = randomBytes(32).toString('base64url');
+  async create(s: Omit<Session, 'created' | 'expires'>): Promise<{ id: string; session: Session }> {
+    const id = newSessionId();
     const now = Date.now();
     const session = { ...s, created: now, expires: now + this.ttlMs };
     this.sessions.set(id, session);
     return { id, session };
   }
 
-  get(id: unknown): Session | undefined {
-    return typeof id === 'string' && id.length <= 100 ? this.sessions.get(id) : undefined;
+  async get(id: unknown): Promise<Session | undefined> {
+    return validSessionId(id) ? this.sessions.get(id) : undefined;
   }
 
-  end(id: unknown): void {
+  async end(id: unknown): Promise<void> {
     if (typeof id === 'string') this.sessions.delete(id);
   }
+
+  async putPending(state: string, p: PendingLogin): Promise<boolean> {
+    // The map drops the oldest beyond its bound: a flood pushes out old sign-ins instead of growing memory.
+    this.pending.set(state, p);
+    return true;
+  }
+
+  async takePending(state: string): Promise<PendingLogin | undefined> {
+    return this.pending.take(state);
+  }
+
+  async cookieSecret(): Promise<string> {
+    return this.secret;
+  }
+
+  async close(): Promise<void> {}
 }
 
 /** A local path to return to after sign-in; anything else (another host, `//x`, `/\x`, a scheme) is `/`. */

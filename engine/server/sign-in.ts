@@ -6,12 +6,11 @@
 import Cookie from '@hapi/cookie';
 import Crumb from '@hapi/crumb';
 import type Hapi from '@hapi/hapi';
-import { randomBytes } from 'node:crypto';
 import * as client from 'openid-client';
 import type { CompiledPipeline } from '../types.js';
 import type { Logger } from './logging.js';
 import { domainAllowed, isLoopbackHttp, type OidcSettings } from './oidc-settings.js';
-import { safeNext, SessionStore, type Session } from './sessions.js';
+import { MemorySessionStore, safeNext, type Session, type SessionStore } from './sessions.js';
 import { matchTeacher } from './teacher-match.js';
 
 export const SESSION_COOKIE = 'loflow-session';
@@ -26,12 +25,16 @@ export interface SignIn {
 /** A short plain-text refusal: the provider's error strings are untrusted, so bounded and never HTML. */
 const refuse = (h: Hapi.ResponseToolkit, code: number, message: string) => h.response(`${message.slice(0, 300)}\n`).type('text/plain; charset=utf-8').code(code);
 
-export async function registerSignIn(server: Hapi.Server, settings: OidcSettings, pipeline: () => CompiledPipeline, log: Logger): Promise<SignIn> {
-  const sessions = new SessionStore(settings.sessionTtlMs ?? 8 * 3600_000);
+export async function registerSignIn(
+  server: Hapi.Server,
+  settings: OidcSettings,
+  pipeline: () => CompiledPipeline,
+  log: Logger,
+  sessions: SessionStore = new MemorySessionStore(settings.sessionTtlMs ?? 8 * 3600_000),
+): Promise<SignIn> {
   const isSecure = new URL(settings.publicUrl).protocol === 'https:';
   const redirectUri = `${settings.publicUrl}/auth/callback`;
-  // Sessions live in this process's memory, so the cookie seal's key may too (a restart signs everyone out).
-  const password = randomBytes(32).toString('hex');
+  const password = await sessions.cookieSecret();
 
   // Discovery on first use, retried after a failure: the server starts even while the provider is down.
   let discovered: Promise<client.Configuration> | undefined;
@@ -48,16 +51,18 @@ export async function registerSignIn(server: Hapi.Server, settings: OidcSettings
 
   await server.register(Cookie);
   server.auth.strategy('session', 'cookie', {
+    // Not cleared when the store is shared: a Redis outage would otherwise sign every teacher out (a cookie
+    // whose session is gone is worth nothing anyway).
     // Lax, not Strict: the redirect back from the provider is a cross-site navigation that must carry the
     // sign-in cookie, and the first page after it the session. Every state change also needs the CSRF token.
-    cookie: { name: SESSION_COOKIE, password, isSecure, isHttpOnly: true, isSameSite: 'Lax', path: '/', ttl: sessions.ttlMs, clearInvalid: true },
+    cookie: { name: SESSION_COOKIE, password, isSecure, isHttpOnly: true, isSameSite: 'Lax', path: '/', ttl: sessions.ttlMs, clearInvalid: sessions.kind === 'memory' },
     validate: async (_req: Hapi.Request, cookie: { sid?: unknown }) => {
-      const s = sessions.get(cookie?.sid);
+      const s = await sessions.get(cookie?.sid);
       return s ? { isValid: true, credentials: { ...s, sid: cookie.sid } } : { isValid: false };
     },
   });
   server.auth.default({ strategy: 'session', mode: 'try' });
-  server.state(LOGIN_COOKIE, { isSecure, isHttpOnly: true, isSameSite: 'Lax', path: '/auth', ttl: sessions.pending.ttlMs, encoding: 'none', ignoreErrors: true, clearInvalid: true });
+  server.state(LOGIN_COOKIE, { isSecure, isHttpOnly: true, isSameSite: 'Lax', path: '/auth', ttl: sessions.pendingTtlMs, encoding: 'none', ignoreErrors: true, clearInvalid: true });
   await server.register({
     plugin: Crumb,
     options: {
@@ -88,7 +93,7 @@ export async function registerSignIn(server: Hapi.Server, settings: OidcSettings
         const state = client.randomState();
         const nonce = client.randomNonce();
         const codeVerifier = client.randomPKCECodeVerifier();
-        sessions.pending.set(state, { nonce, codeVerifier, next: safeNext(req.query.next) });
+        if (!(await sessions.putPending(state, { nonce, codeVerifier, next: safeNext(req.query.next) }))) return refuse(h, 503, 'too many sign-ins are in progress; try again in a minute').header('Retry-After', '60');
         const url = client.buildAuthorizationUrl(cfg, {
           redirect_uri: redirectUri,
           scope: 'openid email profile',
@@ -110,7 +115,7 @@ export async function registerSignIn(server: Hapi.Server, settings: OidcSettings
         if (typeof req.query.error === 'string') return refuse(h, 401, `sign-in refused by the provider: ${req.query.error}`).unstate(LOGIN_COOKIE);
         // The state must be the one this browser started with (no login CSRF), and is good once (no replay).
         if (typeof state !== 'string' || state.length > 200 || typeof bound !== 'string' || bound !== state) return refuse(h, 400, 'this sign-in was not started in this browser: start again at /auth/login');
-        const pending = sessions.pending.take(state);
+        const pending = await sessions.takePending(state);
         if (!pending) return refuse(h, 400, 'this sign-in has expired or was already used: start again at /auth/login').unstate(LOGIN_COOKIE);
         if (typeof req.query.code !== 'string' || req.query.code.length > 2048) return refuse(h, 400, 'the provider sent no authorization code').unstate(LOGIN_COOKIE);
         let claims: client.IDToken;
@@ -142,7 +147,7 @@ export async function registerSignIn(server: Hapi.Server, settings: OidcSettings
           log.info({ sub: claims.sub, email, emailVerified }, 'sign-in refused: not on a roster');
           return refuse(h, 403, match.error).unstate(LOGIN_COOKIE);
         }
-        const { id } = sessions.create({ teacher: match.teacher, email, subject: claims.sub });
+        const { id } = await sessions.create({ teacher: match.teacher, email, subject: claims.sub });
         log.info({ teacher: match.teacher }, 'teacher signed in');
         req.cookieAuth.set({ sid: id });
         return h.redirect(pending.next).unstate(LOGIN_COOKIE);
@@ -151,9 +156,9 @@ export async function registerSignIn(server: Hapi.Server, settings: OidcSettings
     {
       method: 'POST',
       path: '/auth/logout',
-      handler: (req, h) => {
+      handler: async (req, h) => {
         const s = sessionOf(req);
-        if (s) sessions.end(s.sid);
+        if (s) await sessions.end(s.sid);
         req.cookieAuth.clear();
         return h.response({ signed_out: true }).unstate('loflow-csrf');
       },
@@ -178,7 +183,7 @@ export async function registerSignIn(server: Hapi.Server, settings: OidcSettings
         const parsed = (await server.states.parse(headers.cookie)) as unknown as { states?: Record<string, unknown> };
         const states: Record<string, unknown> = parsed.states ?? (parsed as Record<string, unknown>);
         const cookie = states[SESSION_COOKIE] as { sid?: unknown } | undefined;
-        return sessions.get(cookie?.sid);
+        return await sessions.get(cookie?.sid);
       } catch {
         return undefined;
       }
