@@ -366,17 +366,35 @@ class Compiler {
 
   private compileKeys(): void {
     const defs = (this.spec.keys ?? {}) as Record<string, any>;
+    // A key that looks members up in a roster with `aliases:` names the member whichever identity an event
+    // carries (gc-<Google id>, an email, ls-<tag>): one student, one key, from every source (HTTP batches and
+    // replays as well as the WebSocket, which resolves at sign-on).
+    const aliased = new Set(this.identityRosters.map((r) => r.roster.name));
+    const resolver = this.identities;
+    const resolvedKeys = new Set(
+      Object.values(defs)
+        .filter((d: any) => d && typeof d === 'object' && !Array.isArray(d) && aliased.has(d.lookup) && typeof d.by === 'string')
+        .map((d: any) => d.by as string),
+    );
     const pathKey = (name: string, path: string, at: Path): KeyInfo | undefined => {
       try {
         const get = compilePath(path);
+        const raw = (e: LoEvent) => {
+          const v = get(e);
+          return v === undefined || v === null || typeof v === 'object' ? undefined : String(v);
+        };
+        const extract =
+          resolver && resolvedKeys.has(name)
+            ? (e: LoEvent) => {
+                const v = raw(e);
+                return v === undefined ? undefined : (resolver.resolve(v) ?? v);
+              }
+            : raw;
         return {
           key: {
             name,
             components: [name],
-            extract: (e: LoEvent) => {
-              const v = get(e);
-              return v === undefined || v === null || typeof v === 'object' ? undefined : String(v);
-            },
+            extract,
           },
           definition: path,
           paths: [path],

@@ -71,4 +71,26 @@ describe('roster identity aliases', () => {
       await engine.stop();
     }
   });
+
+  it('an HTTP batch naming the student by Google id or email counts under the member id too', async () => {
+    const { pipeline } = await aliasPipeline();
+    const engine = new Engine(pipeline!);
+    await engine.start();
+    const s = await startServer({ pipeline: pipeline!, engine, port: 0 });
+    try {
+      const ev = (user: string, ts: number) => ({ event: 'keystroke', ts, auth: { user_id: user }, doc_id: 'd1', keystroke: { type: 'keydown', key: 'a' } });
+      const res = await fetch(`${s.url}/v1/events`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify([ev('gc-104729', 1), ev('ADA@school.org', 2), ev('s-0001', 3), ev('gc-2203', 4)]) });
+      expect(res.status, await res.clone().text()).toBe(200);
+      await engine.flush();
+      expect(engine.view('events', 's-0001')).toBe(3);
+      expect(engine.view('events', 's-0002')).toBe(1);
+      expect(engine.keys('events').sort()).toEqual(['s-0001', 's-0002']);
+      // The class lookup goes through the member too: both students are in class-a's aggregate.
+      const agg = engine.aggregate('class_overview', 'class-a') as any;
+      expect(JSON.stringify(agg)).toContain('s-0001');
+    } finally {
+      await s.stop();
+      await engine.stop();
+    }
+  });
 });
