@@ -44,9 +44,12 @@ export const googleClassroomSource: RosterSource<{ file: string; courses?: strin
     for (const c of saved.courses ?? []) {
       if (!c.id || c.courseState === 'ARCHIVED' || c.courseState === 'DECLINED' || (s.courses && !s.courses.includes(c.id))) continue;
       const teachers = has(saved.teachers ?? {}, c.id) ? saved.teachers![c.id] : [];
-      // The course owner is its primary teacher; otherwise the first listed.
-      const t = teachers.find((p) => idOf(p) === c.ownerId) ?? teachers[0];
-      if (!t) problems.push({ severity: 'warning', file, message: `course '${c.id}' lists no teacher: no teacher can read its dashboard` });
+      // The course owner first, then the co-teachers in the API's order: every one reads the dashboard (the
+      // teacher columns list them with `;`, roster/teachers-cell.ts).
+      const owner = teachers.find((p) => idOf(p) === c.ownerId);
+      const ts = (owner ? [owner, ...teachers.filter((p) => p !== owner)] : teachers).filter((p) => idOf(p) && !idOf(p).includes(';'));
+      const col = (f: (p: Person) => string) => ts.map((p) => f(p).replaceAll(';', ',')).join(';');
+      if (!ts.length) problems.push({ severity: 'warning', file, message: `course '${c.id}' lists no teacher: no teacher can read its dashboard` });
       for (const p of has(saved.students ?? {}, c.id) ? saved.students![c.id] : []) {
         const id = idOf(p);
         if (!id) continue;
@@ -57,8 +60,7 @@ export const googleClassroomSource: RosterSource<{ file: string; courses?: strin
         }
         placed.set(id, c.id);
         const n = p.profile?.name ?? {};
-        const tn = t?.profile?.name ?? {};
-        rows.push([id, c.id, t ? idOf(t) : '', n.fullName ?? '', n.givenName ?? '', n.familyName ?? '', (p.profile?.emailAddress ?? '').toLowerCase(), id, c.name ?? '', c.section ?? '', tn.fullName ?? '', (t?.profile?.emailAddress ?? '').toLowerCase(), t ? idOf(t) : '']);
+        rows.push([id, c.id, col(idOf), n.fullName ?? '', n.givenName ?? '', n.familyName ?? '', (p.profile?.emailAddress ?? '').toLowerCase(), id, c.name ?? '', c.section ?? '', col((t) => t.profile?.name?.fullName ?? ''), col((t) => (t.profile?.emailAddress ?? '').toLowerCase()), col(idOf)]);
         origins.push(`${file} course ${c.id}`);
       }
     }

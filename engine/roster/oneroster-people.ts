@@ -26,11 +26,11 @@ export function personColumns(u: OneRosterRecord, googleId = 'Google'): PersonCo
 }
 
 /**
- * Each class's teacher: its `primary` teacher enrollment, else its first teacher enrollment. The roster has
- * one teacher column, so co-teachers are named in a warning (they cannot read the dashboard); aides and
- * administrators are not teachers here.
+ * Each class's teachers: its `primary` teacher enrollment first (else its first teacher enrollment), then its
+ * co-teachers in file order; all of them read the dashboard (the roster's teacher columns list them with `;`,
+ * roster/teachers-cell.ts). Aides and administrators are not teachers here.
  */
-export function teachersByClass(enrollments: OneRosterRecord[], users: Map<string, OneRosterRecord>, problems: RosterProblem[]): Map<string, OneRosterRecord> {
+export function teachersByClass(enrollments: OneRosterRecord[], users: Map<string, OneRosterRecord>, problems: RosterProblem[]): Map<string, OneRosterRecord[]> {
   const byClass = new Map<string, OneRosterRecord[]>();
   for (const e of enrollments) {
     if (e.get('role').toLowerCase() !== 'teacher' || !users.has(e.get('userSourcedId'))) continue;
@@ -38,14 +38,24 @@ export function teachersByClass(enrollments: OneRosterRecord[], users: Map<strin
     list.push(e);
     byClass.set(e.get('classSourcedId'), list);
   }
-  const out = new Map<string, OneRosterRecord>();
+  const out = new Map<string, OneRosterRecord[]>();
   for (const [cls, list] of byClass) {
     const primaries = list.filter((e) => e.get('primary').toLowerCase() === 'true');
     const chosen = primaries[0] ?? list[0];
-    if (primaries.length > 1) problems.push({ severity: 'warning', file: chosen.file, line: primaries[1].line, message: `class '${cls}' has ${primaries.length} primary teachers; the one on line ${chosen.line} is its teacher` });
-    const others = list.filter((e) => e !== chosen).map((e) => `'${e.get('userSourcedId')}' (line ${e.line})`);
-    if (others.length) problems.push({ severity: 'warning', file: chosen.file, line: chosen.line, message: `class '${cls}': teacher '${chosen.get('userSourcedId')}' reads its dashboard; co-teacher${others.length > 1 ? 's' : ''} ${others.join(', ')} cannot (one teacher per class)` });
-    out.set(cls, users.get(chosen.get('userSourcedId'))!);
+    if (primaries.length > 1) problems.push({ severity: 'warning', file: chosen.file, line: primaries[1].line, message: `class '${cls}' has ${primaries.length} primary teachers; the one on line ${chosen.line} is listed first` });
+    const seen = new Set<string>();
+    const ordered: OneRosterRecord[] = [];
+    for (const e of [chosen, ...list.filter((x) => x !== chosen)]) {
+      const id = e.get('userSourcedId');
+      if (seen.has(id)) continue;
+      if (id.includes(';')) {
+        problems.push({ severity: 'warning', file: e.file, line: e.line, message: `teacher '${id}' has ';' in its id, which separates co-teachers: it cannot read the dashboard` });
+        continue;
+      }
+      seen.add(id);
+      ordered.push(users.get(id)!);
+    }
+    if (ordered.length) out.set(cls, ordered);
   }
   return out;
 }

@@ -103,17 +103,19 @@ export const oneRosterSource: RosterSource<OneRosterSettings> = {
         continue;
       }
       placed.set(u.get('sourcedId'), e);
-      const t = teacherOf.get(c.get('sourcedId'));
-      if (t) teachers.add(t.get('sourcedId'));
-      else if (!used.has(c.get('sourcedId'))) at(c, `class '${c.get('sourcedId')}' has no teacher enrollment: no teacher can read its dashboard`, 'warning');
+      const ts = teacherOf.get(c.get('sourcedId')) ?? [];
+      for (const t of ts) teachers.add(t.get('sourcedId'));
+      if (!ts.length && !used.has(c.get('sourcedId'))) at(c, `class '${c.get('sourcedId')}' has no teacher enrollment: no teacher can read its dashboard`, 'warning');
       used.add(c.get('sourcedId'));
       const course = courses.get(c.get('courseSourcedId'));
       const person = personColumns(u, s.google_id);
-      const teacher = t ? personColumns(t, s.google_id) : undefined;
+      // Co-teachers: each teacher column lists them all, position by position (roster/teachers-cell.ts).
+      const people = ts.map((t) => personColumns(t, s.google_id));
+      const col = (f: (p: (typeof people)[number]) => string) => people.map((p) => f(p).replaceAll(';', ',')).join(';');
       rows.push([
-        u.get('sourcedId'), c.get('sourcedId'), t?.get('sourcedId') ?? '', person.name, u.get('givenName'), u.get('familyName'), person.email, person.google_id, person.sis_id, person.username,
+        u.get('sourcedId'), c.get('sourcedId'), ts.map((t) => t.get('sourcedId')).join(';'), person.name, u.get('givenName'), u.get('familyName'), person.email, person.google_id, person.sis_id, person.username,
         c.get('title'), c.get('classCode'), course?.get('courseCode') || c.get('courseSourcedId'), course?.get('title') ?? '', c.get('schoolSourcedId'),
-        teacher?.name ?? '', teacher?.email ?? '', teacher?.sis_id ?? '', teacher?.google_id ?? '',
+        col((p) => p.name), col((p) => p.email), col((p) => p.sis_id), col((p) => p.google_id),
       ]);
       origins.push(`${e.file.includes('/') ? e.file : `${s.dir.replace(/\/$/, '')}/${e.file}`} line ${e.line}`);
     }

@@ -1,5 +1,6 @@
 // Who may do what: ingest keys (per source) send events; teacher tokens read the dashboards of their own
 // classes (the roster's `teacher` column). The two never overlap: an ingest key reads no dashboard.
+import { listsTeacher } from '../roster/teachers-cell.js';
 import type { CompiledPipeline, Roster } from '../types.js';
 
 export interface AuthConfig {
@@ -127,7 +128,7 @@ export class Auth {
   /** Whether a teacher may read one class: that class's members only (a subscribe does not scan the roster). */
   mayRead(who: string | Principal, roster: Roster, group: string): boolean {
     const p: Pick<Principal, 'teacher' | 'scope'> = typeof who === 'string' ? { teacher: who } : who;
-    return (!p.scope || p.scope.has(group)) && roster.members(group).some((m) => roster.column(m, this.teacherColumn) === p.teacher);
+    return (!p.scope || p.scope.has(group)) && roster.members(group).some((m) => listsTeacher(roster.column(m, this.teacherColumn), p.teacher));
   }
 }
 

@@ -1,5 +1,6 @@
 // `loflow serve`: ingest (HTTP batches, Learning Observer WebSocket) and teacher dashboards (JSON, SSE,
 // WebSocket, a web page) on one hapi server.
+import { cellValues } from '../roster/teachers-cell.js';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { PassThrough } from 'node:stream';
@@ -72,8 +73,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const tokens = new Map<string, string>();
     for (const roster of p.rosters.values()) {
       for (const g of roster.groups()) for (const m of roster.members(g)) {
-        const t = roster.column(m, authConfig.teacherColumn ?? 'teacher');
-        if (t) tokens.set(`demo-${t}`, t);
+        for (const t of cellValues(roster.column(m, authConfig.teacherColumn ?? 'teacher'))) if (t) tokens.set(`demo-${t}`, t);
       }
     }
     return tokens;

@@ -1,6 +1,7 @@
-// Which roster teacher a signed-in account is. A roster row names its class's teacher (the `teacher`
-// column); the account is matched to it by the provider's subject (`teacher_sub` column: stable, never
+// Which roster teacher a signed-in account is. A roster row names its class's teachers (the `teacher`
+// column, several separated by `;`); the account is matched to it by the provider's subject (`teacher_sub` column: stable, never
 // reassigned) or by a verified email (`teacher_email` column, or a teacher column that holds the email).
+import { cellValues } from '../roster/teachers-cell.js';
 import type { CompiledPipeline } from '../types.js';
 
 export interface AccountClaims {
@@ -27,11 +28,17 @@ export function matchTeacher(pipeline: CompiledPipeline, claims: AccountClaims, 
   for (const roster of pipeline.rosters.values()) {
     for (const g of roster.groups()) {
       for (const m of roster.members(g)) {
-        const teacher = roster.column(m, cols.teacher);
-        if (!teacher) continue;
-        const bySub = roster.column(m, cols.subject) === claims.sub;
-        const byEmail = email !== '' && (norm(roster.column(m, cols.email)) === email || norm(teacher) === email);
-        if (bySub || byEmail) found.add(teacher);
+        // Co-teachers: the teacher columns list several, position by position (roster/teachers-cell.ts).
+        const teachers = cellValues(roster.column(m, cols.teacher));
+        if (!teachers.length) continue;
+        const subs = cellValues(roster.column(m, cols.subject));
+        const emails = cellValues(roster.column(m, cols.email));
+        teachers.forEach((teacher, i) => {
+          if (!teacher) return;
+          const bySub = subs[i] !== undefined && subs[i] !== '' && subs[i] === claims.sub;
+          const byEmail = email !== '' && (norm(emails[i]) === email || norm(teacher) === email);
+          if (bySub || byEmail) found.add(teacher);
+        });
       }
     }
   }

@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { compilePipelineFile } from '../../engine/compiler.js';
 import { readRosterEntry } from '../../engine/roster/sources.js';
+import { Auth } from '../../engine/server/auth.js';
+import { matchTeacher } from '../../engine/server/teacher-match.js';
 import { root, run } from '../cli/run-cli.js';
 
 const fixtures = join(root, 'test/fixtures/oneroster');
@@ -31,9 +33,10 @@ describe('OneRoster 1.1 CSV roster source', () => {
     expect(roster.column('stu-40105', 'section')).toBe('ENG9-01');
     expect(roster.column('stu-40105', 'course')).toBe('ENG9');
     expect(roster.column('stu-40105', 'class_title')).toBe('English 9, Period 1');
-    // Period 3's primary teacher is Haddad (Okafor co-teaches it, warned, and teaches period 1).
-    expect(roster.column('stu-40107', 'teacher')).toBe('tch-haddad');
-    expect(roster.column('stu-40107', 'teacher_email')).toBe('shaddad@riverbend.example');
+    // Period 3's primary teacher is Haddad, listed first; Okafor co-teaches it (and teaches period 1).
+    expect(roster.column('stu-40107', 'teacher')).toBe('tch-haddad;tch-okafor');
+    expect(roster.column('stu-40107', 'teacher_email')).toBe('shaddad@riverbend.example;nokafor@riverbend.example');
+    expect(roster.column('stu-40107', 'teacher_google_id')).toBe('1048000000000000103;1048000000000000101');
     expect(roster.column('stu-40101', 'teacher')).toBe('tch-okafor');
     expect(roster.column('stu-40101', 'teacher_google_id')).toBe('1048000000000000101');
   });
@@ -131,17 +134,32 @@ describe('loflow roster check', () => {
       "enrollments.csv:31: duplicate sourcedId 'enr-0020' (first on line 21)",
       "users.csv:10: duplicate sourcedId 'stu-40103' (first on line 9)",
     ]);
-    expect(r.stdout).toMatch(/FAILED roster 'broken' \(oneroster\): 7 errors, 2 warnings/);
+    expect(r.stdout).toMatch(/FAILED roster 'broken' \(oneroster\): 7 errors, 1 warning;/); // the co-teacher is listed, not warned about
   });
 
-  it('passes the school export and the example pipeline, with the co-teacher warning', async () => {
+  it('a co-teacher reads the class and signs in by the email in their position; others still cannot', async () => {
+    const { pipeline } = await compilePipelineFile(example);
+    const roster = pipeline!.keys.get('class')!.lookup!.roster;
+    const auth = new Auth(pipeline!, {});
+    const p3 = roster.groupOf('stu-40107')!;
+    expect(auth.mayRead('tch-haddad', roster, p3)).toBe(true);
+    expect(auth.mayRead('tch-okafor', roster, p3)).toBe(true);
+    expect(auth.mayRead('tch-okafor', roster, roster.groupOf('stu-40101')!)).toBe(true);
+    expect(auth.mayRead('tch-haddad', roster, roster.groupOf('stu-40101')!)).toBe(false);
+    expect(auth.mayRead('tch-had', roster, p3)).toBe(false);
+    expect(matchTeacher(pipeline!, { sub: 'x', email: 'NOkafor@riverbend.example', emailVerified: true })).toEqual({ teacher: 'tch-okafor' });
+    expect(matchTeacher(pipeline!, { sub: 'x', email: 'shaddad@riverbend.example', emailVerified: true })).toEqual({ teacher: 'tch-haddad' });
+    expect(matchTeacher(pipeline!, { sub: 'x', email: 'shaddad@riverbend.example;nokafor@riverbend.example', emailVerified: true })).toHaveProperty('error');
+  });
+
+  it('passes the school export and the example pipeline (co-teachers listed, no warning)', async () => {
     const dir = await run('roster', 'check', 'test/fixtures/oneroster/school');
     expect(dir.code).toBe(0);
     expect(dir.stdout).toMatch(/warning: 10 students are in more than one class/);
     const p = await run('roster', 'check', 'pipelines/examples/writing-observer.oneroster.yaml');
     expect(p.code).toBe(0);
-    expect(p.stdout).toMatch(/enrollments\.csv:4: warning: class 'cls-eng9-p3': teacher 'tch-haddad' reads its dashboard; co-teacher 'tch-okafor' \(line 3\) cannot/);
-    expect(p.stdout).toMatch(/ok roster 'school' \(oneroster\): 0 errors, 1 warning; 10 students in 2 classes, 2 teachers/);
+    expect(p.stdout).not.toMatch(/co-teacher/);
+    expect(p.stdout).toMatch(/ok roster 'school' \(oneroster\): 0 errors, 0 warnings; 10 students in 2 classes, 2 teachers/);
   });
 
   it('checks a plain CSV roster: duplicate members with lines', async () => {
@@ -152,13 +170,17 @@ describe('loflow roster check', () => {
     expect(r.stdout).toContain("r.csv:4: duplicate student 's1' (first on line 2); a member has one row");
   });
 
-  it('maps a saved Google Classroom answer: owner is the teacher, archived courses skipped', () => {
+  it('maps a saved Google Classroom answer: the owner first, then co-teachers; archived courses skipped', () => {
     const r = readRosterEntry({ source: 'google-classroom', file: 'google-classroom/classroom.json' }, { name: 'gc', baseDir: join(root, 'test/fixtures'), placement: 'one' });
     expect(r.problems).toEqual([]);
     expect(r.table!.rows.map((x) => [x[0], x[1], x[2], x[6]])).toEqual([
       ['116700000000000000101', '612000000001', '104800000000000000101', 's101@students.riverbend.example'],
       ['116700000000000000102', '612000000001', '104800000000000000101', 's102@students.riverbend.example'],
-      ['116700000000000000106', '612000000002', '104800000000000000103', 's106@students.riverbend.example'],
+      ['116700000000000000106', '612000000002', '104800000000000000103;104800000000000000101', 's106@students.riverbend.example'],
     ]);
+    const header = r.table!.header;
+    const co = r.table!.rows[2];
+    expect(co[header.indexOf('teacher_email')]).toBe('shaddad@riverbend.example;nokafor@riverbend.example');
+    expect(co[header.indexOf('teacher_name')]).toBe('Samira Haddad;Ngozi Okafor');
   });
 });
