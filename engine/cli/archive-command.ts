@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { appendAnalysis, listAnalyses } from '../../archive/analysis-log.js';
 import { rm } from 'node:fs/promises';
 import { AuditLog } from '../audit/audit-log.js';
@@ -316,6 +316,10 @@ async function withKeys(src: BlockSource, commit: CommitBlock, dir: string, opti
   const k = await readerKeys(dir, commit.name, { masterKeyFile: typeof options['master-key-file'] === 'string' ? options['master-key-file'] : undefined, keys: typeof options.keys === 'string' ? options.keys : undefined });
   const keys = await ReaderKeys.open(k.provider, k.deks, commit.name);
   await keys.noteErasures(async (cid) => decodeBlock(await src.get(cid)), src.root);
+  // An older commit: the erasures since are in the folder's history (they explain its missing keys).
+  const store = existsSync(join(dir, 'HEAD')) ? new FolderBlockstore(dir) : undefined;
+  const head = await store?.head();
+  if (store && head && !head.equals(src.root)) await keys.noteErasures(async (cid) => decodeBlock(await store.get(cid)), head);
   src.keys = keys;
 }
 
