@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { PartitionAppender } from '../../engine/cluster/appender.js';
 import { assign } from '../../engine/cluster/assignment.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
+import { run } from '../cli/run-cli.js';
 import { classroomEvents, holdings, leases, oracle, partitionedDemo, partitionedStates, signal, startWorker, until, type WorkerChild } from './worker-fixture.js';
 
 const P = 8;
@@ -43,6 +44,11 @@ describe('workers (serve --role worker) on a 3-node Redis Cluster', () => {
       await until('2 workers settled, 2,000 committed', async () => (await settled(workers)) && (await committed()) === 2000);
       const two = assign(workers.map((w) => w.id), P);
       expect(new Set(two).size).toBe(2); // both got partitions
+      // cluster status names the live workers and what each holds.
+      const status = await run('cluster', 'status', file, '--state', url, '--json');
+      const { workers: listed } = JSON.parse(status.stdout) as { workers: Array<{ id: string; live: boolean; holds: number }> };
+      expect(listed.filter((w) => w.live).map((w) => [w.id, w.holds]).sort()).toEqual(workers.map((w) => [w.id, two.filter((o) => o === w.id).length]).sort());
+      expect((await run('cluster', 'status', file, '--state', url)).stdout).toMatch(/^workers {2}2 live: /m);
 
       // A third joins: only the rows it now wins move, each to it.
       workers.push(await startWorker(file, url, data));
