@@ -1,5 +1,5 @@
 // The issue's chaos test, smaller (docs/scale-out.md §9 F1-F3, §11 T2/T3): 3 workers (`serve --role worker`)
-// on the 3-node Redis Cluster while 24,000 events arrive; a worker is SIGSTOPped past its lease (its
+// on the 3-node Redis Cluster while 20,000 events arrive; a worker is SIGSTOPped past its lease (its
 // partitions are taken over; on SIGCONT its batch in flight is refused, FENCED, in its log and metrics),
 // workers are SIGKILLed at seeded moments and replaced, a fourth joins and leaves. The final states equal an
 // uninterrupted single-process run: nothing lost, nothing applied twice. The full version (200,000 events,
@@ -14,7 +14,7 @@ import { RedisStateStore } from '../../engine/state/redis-store.js';
 import { classroomEvents, holdings, leases, oracle, partitionedDemo, partitionedStates, signal, startWorker, until, type WorkerChild } from './worker-fixture.js';
 
 const P = 8;
-const EVENTS = Number(process.env.LOFLOW_CHAOS_EVENTS) || 24_000;
+const EVENTS = Number(process.env.LOFLOW_CHAOS_EVENTS) || 20_000;
 const KILLS = Number(process.env.LOFLOW_CHAOS_KILLS) || 3;
 const SLICE = 200;
 
@@ -38,6 +38,8 @@ describe('chaos: workers killed, paused, added and removed while events arrive',
     };
     let fed = 0;
     let feeding = true;
+    /** The last events wait for the chaos to end, so every action happens while events still arrive. */
+    let chaosDone = false;
     /** The next `n` events at once (a backlog the workers are busy with for a while). */
     const burst = async (n: number) => {
       for (const end = Math.min(EVENTS, fed + n); fed < end; fed += SLICE * 5) await appender.append('extension', events.slice(fed, Math.min(end, fed + SLICE * 5)), { id: 'chaos', seq: fed });
@@ -46,8 +48,9 @@ describe('chaos: workers killed, paused, added and removed while events arrive',
     // Paced so the chaos below happens while events arrive.
     const paced = async () => {
       for (; fed < EVENTS; fed += SLICE) {
+        while (fed >= EVENTS - 3000 && !chaosDone) await new Promise((r) => setTimeout(r, 100));
         await appender.append('extension', events.slice(fed, fed + SLICE), { id: 'chaos', seq: fed });
-        await new Promise((r) => setTimeout(r, 150));
+        await new Promise((r) => setTimeout(r, 120));
       }
       feeding = false;
     };
@@ -103,6 +106,7 @@ describe('chaos: workers killed, paused, added and removed while events arrive',
         log.push(`${action} at ${fed} events fed`);
       }
       await Promise.all(replacements);
+      chaosDone = true;
       await feeder;
       expect(feeding).toBe(false);
       await until(`all ${EVENTS} events committed`, async () => (await committed()) === EVENTS, 90_000, 250);
@@ -113,6 +117,7 @@ describe('chaos: workers killed, paused, added and removed while events arrive',
       expect(await partitionedStates(store, name, P)).toEqual(await oracle(single, events));
       console.log(`chaos: ${log.join('; ')}; final epochs ${l.map((x) => x.epoch).join(',')}`);
     } finally {
+      chaosDone = true;
       feeding = false;
       fed = EVENTS;
       for (const w of all) {
