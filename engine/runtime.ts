@@ -50,7 +50,8 @@ export class Engine extends EventEmitter {
     const count = pipeline.partitions?.count ?? 1;
     if (count > 1) refusePartitioned(options, count);
     this.store = options.store ?? new MemoryStateStore();
-    this.log = options.log ?? new MemoryInputLog();
+    if (options.partitionLogs && options.partitionLogs.length !== count) throw new Error(`${options.partitionLogs.length} partition logs for partitions.count ${count}`);
+    this.log = options.log ?? options.partitionLogs?.[0] ?? new MemoryInputLog();
     this.deadLetters = options.deadLetters ?? new MemoryDeadLetterStore();
     this.archive = options.archive;
     this.runner = options.runner;
@@ -64,7 +65,7 @@ export class Engine extends EventEmitter {
         store: this.store,
         storeName: partitionStoreName(pipeline.name, n, count),
         ...(count > 1 ? { partition: n } : {}),
-        log: n === 0 ? this.log : new MemoryInputLog(),
+        log: n === 0 ? this.log : (options.partitionLogs?.[n] ?? new MemoryInputLog()),
         deadLetters: this.deadLetters,
         archive: this.archive,
         events: this,

@@ -9,18 +9,21 @@
 // SIGKILL test lost acknowledged events that way. The embedded durable choice is the file log.
 import { resolve } from 'node:path';
 import { FileInputLog } from '../log/file-log.js';
+import { partitionStoreName } from '../partition.js';
 import { parseDurability } from '../state/durability.js';
 import type { BatchRunner, InputLog, StateStore } from '../types.js';
 
 export interface Checkpoint {
   log?: InputLog;
+  /** With P > 1 partitions and a Redis log: one log per partition (lf:{<pl>:p<N>}:in), in partition order. */
+  logs?: InputLog[];
   runner?: BatchRunner;
   describe: string;
 }
 
-export async function openCheckpoint(spec: string | undefined, pipeline: string, store?: StateStore, durability?: string): Promise<Checkpoint> {
+export async function openCheckpoint(spec: string | undefined, pipeline: string, store?: StateStore, durability?: string, partitions = 1): Promise<Checkpoint> {
   if (!spec || spec === 'memory') return { describe: 'none (in-memory input log)' };
-  if (spec === 'redis') return onRedis(store, pipeline, durability);
+  if (spec === 'redis') return onRedis(store, pipeline, durability, partitions);
   if (/^postgres(ql)?:\/\//.test(spec)) {
     try {
       return { ...(await onPostgres(spec, pipeline)), describe: `Postgres + DBOS workflows (${redact(spec)})` };
@@ -33,16 +36,19 @@ export async function openCheckpoint(spec: string | undefined, pipeline: string,
   return { log: new FileInputLog(dir), describe: `file log ${dir}` };
 }
 
-async function onRedis(store: StateStore | undefined, pipeline: string, durability: string | undefined): Promise<Checkpoint> {
+async function onRedis(store: StateStore | undefined, pipeline: string, durability: string | undefined, partitions: number): Promise<Checkpoint> {
   const mode = parseDurability(durability);
   // The log's point is its slot: the cursor and states beside it. A log in a Redis without them would not be.
   if (!store || !store.kind.startsWith('redis')) throw new Error(`--checkpoint redis keeps the input log beside the states: it needs --state redis://... or redis-cluster://... (the state store is ${store?.kind ?? 'memory'})`);
   const { RedisInputLog } = await import('../log/redis-log.js');
   const redisStore = store as import('../state/redis-store.js').RedisStateStore;
-  const { log, note } = await RedisInputLog.open(redisStore.redis, pipeline, mode);
+  const { log, note } = await RedisInputLog.open(redisStore.redis, partitionStoreName(pipeline, 0, partitions), mode);
   redisStore.durability = mode;
   if (note) console.warn(`loflow: ${note}`);
-  return { log, describe: `Redis Stream lf:{${pipeline}}:in (durability ${mode})` };
+  if (partitions === 1) return { log, describe: `Redis Stream lf:{${pipeline}}:in (durability ${mode})` };
+  // P > 1: each partition's own stream and cursor, beside its states (the durability was checked once above).
+  const rest = await Promise.all(Array.from({ length: partitions - 1 }, (_, i) => RedisInputLog.attach(redisStore.redis, partitionStoreName(pipeline, i + 1, partitions), mode)));
+  return { logs: [log, ...rest], describe: `Redis Streams lf:{${pipeline}:p0..p${partitions - 1}}:in (durability ${mode})` };
 }
 
 async function onPostgres(url: string, pipeline: string): Promise<{ log: InputLog; runner: BatchRunner }> {

@@ -7,7 +7,8 @@ a Markdown report with figure, baseline, ratio and goal, and SVG plots. Every wo
 its own servers (a throwaway redis-server on a free loopback port) and stops by itself.
 
 Workloads: replay, operators, redis, http-ingest, ws-ingest, ws10k, dashboard-latency, dashboard-load, memory,
-archive, recovery, soak (in --quick: 6 seconds), cli (cold start of --help, validate, test).
+archive, recovery, soak (in --quick: 6 seconds), cli (cold start of --help, validate, test), scale (1 and 2
+workers on a 3-node Redis Cluster, takeover after a worker SIGKILL).
 Options:
   --quick      a smoke run (under 2 minutes; CI runs it and asserts nothing about speed)
   --only LIST  run only these workloads

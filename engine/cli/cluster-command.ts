@@ -8,7 +8,8 @@ import { loadPipeline } from './load-pipeline.js';
 
 const usage = `loflow cluster status <pipeline.yaml> [options]
 
-Per partition of the pipeline (P from its partitions: section; P = 1 is the pipeline's own keys): the Redis
+The live workers (serve --role worker, by their heartbeats) and how many partitions each holds; then per
+partition of the pipeline (P from its partitions: section; P = 1 is the pipeline's own keys): the Redis
 node holding its slot, the lease's owner, epoch and time to expiry (or how long ago it expired), the
 committed offset, the Redis input log's end and the lag in events (with serve --checkpoint redis), the
 entries still in the log, the outbox and dead-letter lengths, and how long ago it last committed.
@@ -48,6 +49,12 @@ function table(rows: string[][]): string[] {
 export function formatStatus(s: ClusterStatus, limit: number): string[] {
   const out = [`pipeline ${s.pipeline}  P=${s.partitions}  by=${s.by ?? '-'}  layout=${s.layout ?? '-'}  durability=${s.durability}  (${s.kind})`];
   out.push(`nodes  ${s.nodes.map((n) => `${n.address} (${n.partitions} partition${n.partitions === 1 ? '' : 's'}, ${n.durability}${n.replicas === null ? '' : `, ${n.replicas} replica${n.replicas === 1 ? '' : 's'}`}${n.error ? `, ERROR ${n.error}` : ''})`).join('  ')}`);
+  const live = s.workers.filter((w) => w.live);
+  const held = (id: string) => s.rows.filter((r) => r.lease === 'held' && r.owner === id).length;
+  if (s.workers.length) {
+    const gone = s.workers.filter((w) => !w.live);
+    out.push(`workers  ${live.length} live: ${live.map((w) => `${w.id} (${held(w.id)} partition${held(w.id) === 1 ? '' : 's'}${w.host ? `, ${w.host} pid ${w.pid}` : ''})`).join('  ') || '-'}${gone.length ? `  gone: ${gone.map((w) => `${w.id} (${secs(-w.heartbeatLeftMs)} ago)`).join('  ')}` : ''}`);
+  }
   const { shown, omitted } = bounded(s.rows, limit);
   const dash = (v: number | null) => (v === null ? '-' : String(v));
   const rows = [['part', 'node', 'slot', 'owner', 'epoch', 'lease', 'committed', 'log.end', 'lag', 'in.len', 'outbox', 'dl', 'last.commit']];
@@ -65,7 +72,7 @@ export function formatStatus(s: ClusterStatus, limit: number): string[] {
 
 export const clusterCommand: Command = {
   name: 'cluster',
-  summary: 'show per partition of a pipeline in Redis: node, lease owner/epoch/expiry, committed offset, lag, outbox',
+  summary: 'show a pipeline in Redis: live workers; per partition node, lease owner/epoch/expiry, committed offset, lag, outbox',
   usage,
   requires: ['status', '<pipeline.yaml>'],
   flags: ['json'],

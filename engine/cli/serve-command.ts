@@ -18,6 +18,7 @@ import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 import { stateGate } from './state-gate.js';
 import { watchPipeline } from './watch.js';
+import { metaProblem, parseRole, runWorkerRole } from './worker-role.js';
 
 const usage = `loflow serve <pipeline.yaml> [options]     (loflow run <pipeline.yaml> is the same)
 
@@ -25,6 +26,10 @@ Runs a pipeline live: HTTP and WebSocket sources accept events, dashboards are s
 WebSocket and a web page at /). Stops gracefully on SIGINT/SIGTERM (drains and commits).
 
 Options:
+  --role R         all (default: ingest, processing and dashboards in this one process, as npm start) or
+                   worker (runs only the partitions it owns: needs --state redis://... or redis-cluster://...,
+                   the input log is the partitions' Redis Streams; serves /healthz and /metrics on --port;
+                   README "Running on several machines"). ingest and dashboard roles: not built yet
   --port N         port (default 8080; 0 picks a free one)
   --host H         address to bind (default 127.0.0.1)
   --state URL      state store: memory (default) or redis://host:port (env LOFLOW_STATE)
@@ -98,8 +103,14 @@ export const serveCommand: Command = {
       console.error(`loflow serve: ${oidc.error}`);
       return 2;
     }
+    const role = parseRole(options.role);
+    if ('error' in role) {
+      console.error(`loflow serve: ${role.error}`);
+      return 2;
+    }
     const pipeline = await loadPipeline(positionals[0]);
     if (!pipeline) return 1;
+    if (role.role === 'worker') return runWorkerRole(pipeline, options);
     let wsMethods: IdentityMethod[] | undefined;
     if (typeof options['ws-identity'] === 'string') {
       wsMethods = options['ws-identity'].split(',').map((m) => m.trim()).filter(Boolean) as IdentityMethod[];
@@ -117,7 +128,7 @@ export const serveCommand: Command = {
     const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
     const checkpointSpec = typeof options.checkpoint === 'string' ? options.checkpoint : typeof options.log === 'string' ? `file:${options.log}` : process.env.LOFLOW_CHECKPOINT;
     const store = await openStateStore(typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state));
-    const partitioned = partitionedProblem(pipeline, { store, archive: !!pipeline.archive, checkpoint: checkpointSpec });
+    const partitioned = partitionedProblem(pipeline, { store, archive: !!pipeline.archive, checkpoint: checkpointSpec, checksMeta: true }) ?? (await metaProblem(store, pipeline));
     if (partitioned) {
       await store.close();
       console.error(`loflow serve: ${partitioned}`);
@@ -134,7 +145,7 @@ export const serveCommand: Command = {
     }
     let checkpoint;
     try {
-      checkpoint = await openCheckpoint(checkpointSpec, pipeline.name, store, typeof options.durability === 'string' ? options.durability : process.env.LOFLOW_DURABILITY);
+      checkpoint = await openCheckpoint(checkpointSpec, pipeline.name, store, typeof options.durability === 'string' ? options.durability : process.env.LOFLOW_DURABILITY, pipeline.partitions?.count ?? 1);
     } catch (err) {
       await store.close();
       throw err;
@@ -155,11 +166,12 @@ export const serveCommand: Command = {
     });
     if (refused !== null) {
       await checkpoint.log?.close();
+      for (const l of checkpoint.logs ?? []) await l.close();
       await store.close();
       return refused;
     }
     const archive = await openArchiveSink(pipeline, archiveDir, { crypto });
-    const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
+    const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, partitionLogs: checkpoint.logs, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
     await engine.start();
     const audit = new AuditLog(serveAuditDir(options.audit, data, pipeline.name));
     const sessions = oidc ? await openSessionStore(options.sessions ?? process.env.LOFLOW_SESSIONS, typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state), pipeline.name, oidc.sessionTtlMs) : undefined;

@@ -40,12 +40,27 @@ export class RedisInputLog implements InputLog, RawJsonConsumer {
   /** Open partition `tag`'s log; refuses when Redis's persistence cannot give `durability`. Returns a note when unchecked. */
   static async open(redis: Redis | Cluster, tag: string, durability: Durability): Promise<{ log: RedisInputLog; note: string | null }> {
     const note = await checkDurability(redis, durability);
+    return { log: await RedisInputLog.attach(redis, tag, durability), note };
+  }
+
+  /** Open partition `tag`'s log without checking the persistence settings again (the caller did, once). */
+  static async attach(redis: Redis | Cluster, tag: string, durability: Durability): Promise<RedisInputLog> {
     const log = new RedisInputLog(redis, tag, durability);
     const [end, committed] = await log.call(() => redis.hmget(curKey(tag), 'end', 'in'));
     log.next = Math.max(Number(end ?? 0), Number(committed ?? 0));
     log.tailBase = log.next;
     log.trimmedTo = Number(committed ?? 0);
-    return { log, note };
+    return log;
+  }
+
+  /**
+   * The log's end as Redis has it (cur.end): a worker follows a partition that other processes append to.
+   * Returns the new end.
+   */
+  async refreshEnd(): Promise<number> {
+    const end = await this.call(() => this.redis.hget(curKey(this.tag), 'end'));
+    this.next = Math.max(this.next, Number(end ?? 0));
+    return this.next;
   }
 
   private async call<T>(fn: () => Promise<T>): Promise<T> {
@@ -91,8 +106,10 @@ export class RedisInputLog implements InputLog, RawJsonConsumer {
   }
 
   async read(from: number, max: number): Promise<LoggedEvent[]> {
-    if (from >= this.tailBase) return this.tail.slice(from - this.tailBase, from - this.tailBase + max);
-    return this.readRedis(from, Math.min(max, this.tailBase - from));
+    // Appended by this process and still in memory: from the tail. Else (older, or appended by another
+    // process: an ingest node, for a worker) from Redis.
+    if (from >= this.tailBase && from < this.tailBase + this.tail.length) return this.tail.slice(from - this.tailBase, from - this.tailBase + max);
+    return this.readRedis(from, from < this.tailBase ? Math.min(max, this.tailBase - from) : max);
   }
 
   /** XRANGE in slices of READ_SLICE: a re-feed's 50,000-event read must not be one reply that outlasts the command timeout. */

@@ -4,6 +4,8 @@ import type { ArchiveSink, BatchRunner, DeadLetterStore, InputLog, StateStore } 
 export interface EngineOptions {
   store?: StateStore;
   log?: InputLog;
+  /** With P > 1: one durable log per partition (the Redis Streams of `--checkpoint redis`), in partition order. */
+  partitionLogs?: InputLog[];
   deadLetters?: DeadLetterStore;
   archive?: ArchiveSink;
   /** Max events per micro-batch. */

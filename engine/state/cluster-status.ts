@@ -4,7 +4,7 @@
 // for every partition it holds, never a call per partition per field.
 import { Cluster, Redis } from 'ioredis';
 import { partitionStoreName } from '../partition.js';
-import { curKey, dlKey, inKey, leaseKey, legacyOffsetKey, outboxKey } from './key-layout.js';
+import { curKey, dlKey, inKey, leaseKey, legacyOffsetKey, membersKey, outboxKey, workerKey } from './key-layout.js';
 
 export type LeaseState = 'held' | 'expired' | 'released' | 'none';
 
@@ -45,8 +45,22 @@ export interface NodeStatus {
   error?: string;
 }
 
+/** A worker in lf:{<pl>}:members (serve --role worker), live or expired less than a minute ago. */
+export interface WorkerStatus {
+  id: string;
+  live: boolean;
+  /** ms until its heartbeat expires (live), or since it expired (negative). */
+  heartbeatLeftMs: number;
+  host: string | null;
+  pid: number | null;
+  /** Partitions it holds by the leases read here. */
+  holds: number;
+}
+
 export interface ClusterStatus {
   pipeline: string;
+  /** Workers by their heartbeats (Redis TIME), with how many partitions each holds. */
+  workers: WorkerStatus[];
   partitions: number;
   by: string | null;
   kind: 'redis' | 'redis-cluster';
@@ -171,5 +185,25 @@ export async function clusterStatus(redis: Redis | Cluster, pipeline: { name: st
     }),
   );
   const layout = legacy ? 1 : rows.some((r) => r.committed > 0 || r.epoch !== null) ? 2 : null;
-  return { pipeline: pipeline.name, partitions: count, by: pipeline.partitions?.by ?? null, kind: cluster ? 'redis-cluster' : 'redis', layout, durability: weakest(nodes.map((n) => n.durability)), nodes, rows };
+  const workers = await readWorkers(redis, pipeline.name, rows);
+  return { pipeline: pipeline.name, workers, partitions: count, by: pipeline.partitions?.by ?? null, kind: cluster ? 'redis-cluster' : 'redis', layout, durability: weakest(nodes.map((n) => n.durability)), nodes, rows };
+}
+
+/** The members zset and each member's record (one slot: the pipeline's tag), with the holdings from `rows`. */
+async function readWorkers(redis: Redis | Cluster, pipeline: string, rows: PartitionStatus[]): Promise<WorkerStatus[]> {
+  try {
+    const [time, members] = await Promise.all([redis.time(), redis.zrange(membersKey(pipeline), '0', '-1', 'WITHSCORES')]);
+    const [sec, micros] = time as unknown as [string, string];
+    const now = Number(sec) * 1000 + Math.floor(Number(micros) / 1000);
+    const out: WorkerStatus[] = [];
+    for (let i = 0; i < members.length; i += 2) {
+      const id = members[i];
+      const rec = await redis.hgetall(workerKey(pipeline, id));
+      const left = Number(members[i + 1]) - now;
+      out.push({ id, live: left >= 0, heartbeatLeftMs: left, host: rec.host ?? null, pid: rec.pid ? Number(rec.pid) : null, holds: rows.filter((r) => r.lease === 'held' && r.owner === id).length });
+    }
+    return out.sort((a, b) => Number(b.live) - Number(a.live) || a.id.localeCompare(b.id));
+  } catch {
+    return []; // the members' slot did not answer: the partition rows say what they can
+  }
 }

@@ -12,7 +12,9 @@
 //   lf:T:outbox                              list: per batch, derived events not yet archived (JSON)
 //   lf:T:dl                                  stream: dead letters committed with their batch
 //   lf:{<pipeline>}:pipeline                 the pipeline that last ran, {file, text} (for plans)
-//   lf:{<pipeline>}:meta                     hash: layout (2)
+//   lf:{<pipeline>}:meta                     hash: layout (2); P, by, hash once a partitioned pipeline ran
+//   lf:{<pipeline>}:members                  zset: worker id -> heartbeat expiry (ms, Redis TIME)
+//   lf:{<pipeline>}:worker:<id>              hash (PX): host, pid, started, partitions held
 // Layout 1 kept the cursor in lf:{<pipeline>}:offset and :clock (strings): moved into cur by migrate.lua.
 import type { StateRef } from '../types.js';
 
@@ -30,6 +32,9 @@ export const inKey = (tag: string) => `lf:{${tag}}:in`;
 export const prodKey = (tag: string) => `lf:{${tag}}:prod`;
 export const dlKey = (tag: string) => `lf:{${tag}}:dl`;
 export const metaKey = (pipeline: string) => `lf:{${pipeline}}:meta`;
+/** Workers of a pipeline: zset id -> heartbeat expiry (ms, Redis TIME), and each one's record (hash, PX). */
+export const membersKey = (pipeline: string) => `lf:{${pipeline}}:members`;
+export const workerKey = (pipeline: string, id: string) => `lf:{${pipeline}}:worker:${id}`;
 export const pipelineKey = (pipeline: string) => `lf:{${pipeline}}:pipeline`;
 export const outboxKey = (pipeline: string) => `lf:{${pipeline}}:outbox`;
 export const reducerPattern = (pipeline: string, reducer?: string, version?: string) =>

@@ -21,10 +21,21 @@ export interface Held {
   epoch: number;
   /** The committed cursor, read atomically with the takeover. */
   committed: number;
+  /** How long (ms, Redis TIME) the partition had no live holder before this acquisition: 0 after a release or a first start. */
+  freeForMs: number;
 }
 
 export class Lease {
   held: Held | null = null;
+  /** The token of the last acquisition, kept after a release or drop: a late commit sends it and is FENCED. */
+  lastToken: string | null = null;
+  /**
+   * Until when (this process's clock) the lease is surely still ours: the send time of the last successful
+   * acquire or renew plus the ttl, minus a 500 ms margin (docs/scale-out.md §5.2). Past it, stop working.
+   */
+  validUntil = 0;
+  /** Called once when a renewal answers LOST (someone else holds the lease). */
+  onLost: (() => void) | null = null;
   /** Set when a renewal found another holder: the next commit is FENCED anyway; this says why earlier. */
   lost = false;
   /** Renewals that failed: Redis unreachable or slow, or the lease found taken (LOST). For metrics. */
@@ -46,20 +57,30 @@ export class Lease {
     if (this.held && !this.lost) return this.held;
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const token = randomBytes(16).toString('hex');
-      const r = (await runScript(this.redis, 'lfAcquire', [leaseKey(this.tag), curKey(this.tag)], [this.owner, this.ttl, token])) as string[];
-      if (r[0] === 'OK') {
-        this.held = { token, epoch: Number(r[1]), committed: Number(r[2]) };
-        this.lost = false;
-        this.renewEvery(Math.max(100, Math.floor(this.ttl / 3)));
-        return this.held;
-      }
-      const left = Number(r[2]);
+      const r = await this.tryAcquire();
+      if ('token' in r) return r;
+      const left = r.leftMs;
       if (Date.now() + Math.min(left, 500) > deadline) {
-        throw Object.assign(new Error(`partition {${this.tag}} is owned by ${r[1]} for another ${left} ms: another loflow process is running this pipeline on this Redis (stop it first)`), { code: 'LEASE_HELD' });
+        throw Object.assign(new Error(`partition {${this.tag}} is owned by ${r.owner} for another ${left} ms: another loflow process is running this pipeline on this Redis (stop it first)`), { code: 'LEASE_HELD' });
       }
       await new Promise((res) => setTimeout(res, Math.min(left + 10, 500)));
     }
+  }
+
+  /** One attempt (a worker's assignment tick): the lease with the cursor read atomically, or who holds it. */
+  async tryAcquire(): Promise<Held | { owner: string; leftMs: number }> {
+    if (this.held && !this.lost) return this.held;
+    const token = randomBytes(16).toString('hex');
+    const sent = Date.now();
+    const r = (await runScript(this.redis, 'lfAcquire', [leaseKey(this.tag), curKey(this.tag)], [this.owner, this.ttl, token])) as string[];
+    if (r[0] !== 'OK') return { owner: r[1], leftMs: Number(r[2]) };
+    const [prevOwner, prevUntil, now] = [r[3] ?? '', Number(r[4] ?? 0), Number(r[5] ?? 0)];
+    this.held = { token, epoch: Number(r[1]), committed: Number(r[2]), freeForMs: prevOwner && prevOwner !== this.owner && prevUntil > 0 ? Math.max(0, now - prevUntil) : 0 };
+    this.lastToken = token;
+    this.lost = false;
+    this.validUntil = sent + this.ttl - 500;
+    this.renewEvery(Math.max(100, Math.floor(this.ttl / 3)));
+    return this.held;
   }
 
   private renewEvery(ms: number): void {
@@ -67,11 +88,18 @@ export class Lease {
     this.timer = setInterval(() => {
       const held = this.held;
       if (!held) return;
+      const sent = Date.now();
       runScript(this.redis, 'lfRenew', [leaseKey(this.tag)], [held.token, this.ttl]).then(
         (r) => {
-          if ((r as string[])[0] !== 'LOST') return;
+          if ((r as string[])[0] !== 'LOST') {
+            if (this.held === held) this.validUntil = Math.max(this.validUntil, sent + this.ttl - 500);
+            return;
+          }
           this.renewFailures++;
-          if (this.held === held) this.lost = true;
+          if (this.held === held && !this.lost) {
+            this.lost = true;
+            this.onLost?.();
+          }
         },
         () => void this.renewFailures++, // Redis unreachable: the next renewal tries again; a successor's commit fences us if it took over
       );

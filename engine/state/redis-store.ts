@@ -25,7 +25,12 @@ export class RedisStateStore implements StateStore {
   readonly answers = { ok: 0, done: 0, fenced: 0, conflict: 0 };
   private readonly leases = new Map<string, Lease>();
   /** This store's worker id in the leases it takes (two stores are two owners, even in one process). */
-  readonly owner = newWorkerId();
+  owner = newWorkerId();
+  /**
+   * Set by a worker (engine/cluster/worker.ts), which takes and gives up partitions itself: a commit without a
+   * held lease is then sent with the last token (FENCED) instead of taking the lease, which would steal it.
+   */
+  manualLeases = false;
   private constructor(
     readonly redis: Redis | Cluster,
     kind: string,
@@ -85,11 +90,43 @@ export class RedisStateStore implements StateStore {
     return { epoch: held.epoch };
   }
 
+  /** The lease object of a partition (created on first use; not acquired). */
+  lease(tag: string): Lease {
+    let lease = this.leases.get(tag);
+    if (!lease) this.leases.set(tag, (lease = new Lease(this.redis, tag, this.owner)));
+    return lease;
+  }
+
+  /** One acquisition attempt (a worker's tick): the epoch and committed cursor, or the holder. Migrates layout 1 first. */
+  async tryAcquire(tag: string): Promise<{ epoch: number; committed: number; freeForMs: number } | { owner: string; leftMs: number }> {
+    const lease = this.lease(tag);
+    await this.call(() => runScript(this.redis, 'lfMigrate', [curKey(tag), legacyOffsetKey(tag), legacyClockKey(tag)], []));
+    const r = await this.call(() => lease.tryAcquire());
+    return 'token' in r ? { epoch: r.epoch, committed: r.committed, freeForMs: r.freeForMs } : r;
+  }
+
+  /** Give a partition up: free its lease in Redis (when still ours) or, `local`, only forget it here (lost or expired). */
+  async releaseLease(tag: string, local = false): Promise<void> {
+    const lease = this.leases.get(tag);
+    if (!lease) return;
+    if (local) lease.drop();
+    else await lease.release();
+  }
+
   async commit(c: Commit): Promise<CommitAnswer> {
     // A maintenance commit (rebuild, fixtures) takes the lease too: it must not write under a running server.
     const lease = this.leases.get(c.pipeline);
-    if (!lease?.held) await this.acquire(c.pipeline);
-    const held = this.leases.get(c.pipeline)!.held!;
+    let token = lease?.held?.token;
+    if (!token && this.manualLeases) {
+      // Given up meanwhile (a late batch of a zombie): the last token, so Redis answers with the holder.
+      token = lease?.lastToken ?? undefined;
+      if (!token) throw Object.assign(new Error(`fenced: this worker holds no lease of {${c.pipeline}}; nothing of the batch ${c.from ?? ''}..${c.offset} was written`), { code: 'FENCED' });
+    }
+    if (!token) {
+      await this.acquire(c.pipeline);
+      token = this.leases.get(c.pipeline)!.held!.token;
+    }
+    const held = { token, epoch: lease?.held?.epoch ?? this.leases.get(c.pipeline)?.held?.epoch ?? 0 };
     const { keys, args } = commitArgs(c, held.token);
     const r = (await this.call(() => runScript(this.redis, 'lfCommit', keys, args))) as string[];
     if (r[0] === 'FENCED') {

@@ -55,7 +55,8 @@ return {'OK'}`;
  * acquire.lua: take the partition's lease when it is free, expired or already ours; a new token each time
  * (made by the caller: Lua's math.random is seeded the same in every script call). Times are Redis TIME.
  *   KEYS: lease, cur   ARGV: me, ttl ms, token
- *   Answers: {'OK', epoch, committed cursor} | {'HELD', owner, ms left}
+ *   Answers: {'OK', epoch, committed cursor, previous owner ('' = released), previous until, now} |
+ *            {'HELD', owner, ms left}
  */
 export const ACQUIRE_LUA = `
 local t = redis.call('TIME')
@@ -66,7 +67,7 @@ if l[1] and l[1] ~= '' and l[1] ~= ARGV[1] and tonumber(l[2] or '0') > now then
 end
 local epoch = tonumber(l[3] or '0') + 1
 redis.call('HSET', KEYS[1], 'owner', ARGV[1], 'token', ARGV[3], 'epoch', epoch, 'until', now + tonumber(ARGV[2]))
-return {'OK', tostring(epoch), redis.call('HGET', KEYS[2], 'in') or '0'}`;
+return {'OK', tostring(epoch), redis.call('HGET', KEYS[2], 'in') or '0', l[1] or '', l[2] or '0', tostring(now)}`;
 
 /** renew.lua  KEYS: lease  ARGV: token, ttl ms.  Answers {'OK'} | {'LOST'} (someone else acquired it). */
 export const RENEW_LUA = `
@@ -75,10 +76,39 @@ local t = redis.call('TIME')
 redis.call('HSET', KEYS[1], 'until', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000) + tonumber(ARGV[2]))
 return {'OK'}`;
 
-/** release.lua  KEYS: lease  ARGV: token.  A graceful stop frees the lease: a successor need not wait for it. */
+/**
+ * release.lua  KEYS: lease  ARGV: token.  A graceful stop frees the lease: a successor need not wait for it.
+ * The token goes too, so a late commit of the releaser is FENCED even before anyone acquires.
+ */
 export const RELEASE_LUA = `
-if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then redis.call('HSET', KEYS[1], 'owner', '', 'until', 0) return 1 end
+if redis.call('HGET', KEYS[1], 'token') == ARGV[1] then redis.call('HSET', KEYS[1], 'owner', '', 'until', 0) redis.call('HDEL', KEYS[1], 'token') return 1 end
 return 0`;
+
+/**
+ * heartbeat.lua (docs/scale-out.md §5.1): a worker says it is alive until Redis TIME + ttl and learns who else
+ * is, in one call. Members whose heartbeat expired a minute ago are swept.
+ *   KEYS: members (zset), worker record (hash)   ARGV: id, ttl ms, then field/value pairs of the record
+ *   Answers {now ms, id1, id2, ...}: the live members (score >= now), this one included.
+ */
+export const HEARTBEAT_LUA = `
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+local ttl = tonumber(ARGV[2])
+redis.call('ZADD', KEYS[1], now + ttl, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - 60000)
+if #ARGV > 2 then
+  redis.call('HSET', KEYS[2], unpack(ARGV, 3))
+  redis.call('PEXPIRE', KEYS[2], ttl)
+end
+local live = redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
+table.insert(live, 1, string.format('%d', now))
+return live`;
+
+/** leave.lua  KEYS: members, worker record  ARGV: id.  A graceful stop leaves at once: the others rebalance on their next tick. */
+export const LEAVE_LUA = `
+redis.call('ZREM', KEYS[1], ARGV[1])
+redis.call('DEL', KEYS[2])
+return 1`;
 
 /**
  * migrate.lua: a store written by layout 1 kept the cursor in two strings; move them into cur (once, atomically:
@@ -141,5 +171,5 @@ if o <= 0 then return 0 end
 return redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('0-%d', o + 1))`;
 
 /** The scripts as ioredis custom commands (EVALSHA with the NOSCRIPT fallback), each with a dynamic key count. */
-export const SCRIPTS = { lfCommit: COMMIT_LUA, lfAcquire: ACQUIRE_LUA, lfRenew: RENEW_LUA, lfRelease: RELEASE_LUA, lfMigrate: MIGRATE_LUA, lfIngest: INGEST_LUA, lfTrim: TRIM_LUA } as const;
+export const SCRIPTS = { lfCommit: COMMIT_LUA, lfAcquire: ACQUIRE_LUA, lfRenew: RENEW_LUA, lfRelease: RELEASE_LUA, lfMigrate: MIGRATE_LUA, lfIngest: INGEST_LUA, lfTrim: TRIM_LUA, lfHeartbeat: HEARTBEAT_LUA, lfLeave: LEAVE_LUA } as const;
 export type ScriptName = keyof typeof SCRIPTS;
