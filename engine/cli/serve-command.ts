@@ -15,6 +15,10 @@ import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 import { stateGate } from './state-gate.js';
 import { watchPipeline } from './watch.js';
+import { nodeRoles, serveRoles } from './serve-roles.js';
+import { followLogs } from '../runtime/log-follower.js';
+import { partitionTag } from '../state/key-layout.js';
+import type { RedisStateStore } from '../state/redis-store.js';
 
 const usage = `loflow serve <pipeline.yaml> [options]     (loflow run <pipeline.yaml> is the same)
 
@@ -61,6 +65,10 @@ Script tokens: <data>/tokens.json (hashed; loflow token create|list|revoke).
                    (both authenticated when the device's user_tag is in LOFLOW_DEVICE_TAGS); test:
                    trusts the user_id the client claims (development only); guest: a random id
   --ws-require-auth refuse WebSocket students whose identity is only claimed (close 4401)
+  --role R        ingest: a stateless ingest node (validates, appends to the partitions' Redis streams,
+                   answers once Redis has them; honours --durability); dashboard: serves teachers'
+                   dashboards from the states workers commit to Redis; ingest,dashboard: both. Both need
+                   --state redis://... or redis-cluster://... (README "Ingest and dashboard nodes")
   --stall-seconds N /healthz answers 503 when the committed offset has not moved for N seconds while
                    events wait (default 30; env LOFLOW_STALL_SECONDS)
   --reset          when the state store holds state of changed reducers (a state-breaking edit):
@@ -97,6 +105,12 @@ export const serveCommand: Command = {
         console.error(`loflow serve: --ws-identity takes ${identityMethods.join(', ')} (comma-separated), not '${options['ws-identity']}'`);
         return 2;
       }
+    }
+    const roles = nodeRoles(options.role);
+    if (roles) return serveRoles(pipeline, roles, { options, oidc: oidc ?? undefined, wsMethods });
+    if (options.role !== undefined && options.role !== 'all') {
+      console.error(`loflow serve: --role takes all (default), ingest, dashboard or ingest,dashboard, not '${options.role}'`);
+      return 2;
     }
     const stallSeconds = Number(options['stall-seconds'] ?? process.env.LOFLOW_STALL_SECONDS ?? 30);
     if (!(stallSeconds > 0)) {
@@ -141,6 +155,8 @@ export const serveCommand: Command = {
     const archive = await openArchiveSink(pipeline, archiveDir);
     const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
     await engine.start();
+    // The Redis log also takes what ingest nodes append: follow it (P = 1 here; workers are --role worker's).
+    const follower = checkpointSpec === 'redis' ? followLogs(engine, (store as RedisStateStore).redis, Array.from({ length: pipeline.partitions?.count ?? 1 }, (_, n) => partitionTag(pipeline.name, n, pipeline.partitions?.count ?? 1))) : undefined;
     const audit = new AuditLog(serveAuditDir(options.audit, data, pipeline.name));
     const server = await startServer({
       audit,
@@ -161,6 +177,7 @@ export const serveCommand: Command = {
       const stop = async () => {
         console.log('loflow: stopping: draining and committing');
         unwatch();
+        follower?.stop();
         await server.stop();
         await audit.drain().catch(() => undefined);
         await engine.stop();

@@ -91,8 +91,16 @@ export class RedisInputLog implements InputLog, RawJsonConsumer {
   }
 
   async read(from: number, max: number): Promise<LoggedEvent[]> {
-    if (from >= this.tailBase) return this.tail.slice(from - this.tailBase, from - this.tailBase + max);
+    const tailEnd = this.tailBase + this.tail.length;
+    if (from >= this.tailBase && from < tailEnd) return this.tail.slice(from - this.tailBase, from - this.tailBase + max);
+    // Past the tail: entries another process (an ingest node) appended, only in Redis.
+    if (from >= tailEnd) return from < this.next ? this.readRedis(from, Math.min(max, this.next - from)) : [];
     return this.readRedis(from, Math.min(max, this.tailBase - from));
+  }
+
+  /** An ingest node appended up to `end`: numbering and reads continue there (see read). */
+  grew(end: number): void {
+    if (end > this.next) this.next = end;
   }
 
   /** XRANGE in slices of READ_SLICE: a re-feed's 50,000-event read must not be one reply that outlasts the command timeout. */

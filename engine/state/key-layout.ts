@@ -29,6 +29,8 @@ export const leaseKey = (tag: string) => `lf:{${tag}}:lease`;
 export const inKey = (tag: string) => `lf:{${tag}}:in`;
 export const prodKey = (tag: string) => `lf:{${tag}}:prod`;
 export const dlKey = (tag: string) => `lf:{${tag}}:dl`;
+/** Per commit, the keys it changed (dashboard nodes, docs/scale-out.md §7). */
+export const chgKey = (tag: string) => `lf:{${tag}}:chg`;
 export const metaKey = (pipeline: string) => `lf:{${pipeline}}:meta`;
 export const pipelineKey = (pipeline: string) => `lf:{${pipeline}}:pipeline`;
 export const outboxKey = (pipeline: string) => `lf:{${pipeline}}:outbox`;
