@@ -31,6 +31,7 @@ import { recovery } from './recovery.js';
 import { soak } from './soak.js';
 import { cli } from './cli-startup.js';
 import { ws10k } from './ws10k.js';
+import { scaleIngest } from './scale-ingest.js';
 
 export type { Ctx, Figure, Profile, Series } from './types.js';
 
@@ -445,4 +446,4 @@ export const wsIngest = {
   },
 };
 
-export const workloads = [replay, checkpoint, operators, redisWorkload, httpIngest, wsIngest, ws10k, dashboardLatency, dashboardLoad, memory, archive, recovery, soak, cli];
+export const workloads = [replay, checkpoint, operators, redisWorkload, httpIngest, wsIngest, ws10k, dashboardLatency, dashboardLoad, memory, archive, recovery, soak, cli, scaleIngest];
