@@ -6,6 +6,7 @@
 // mid-request leaves the client's retry (same producer id, another node) counted once.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Redis } from 'ioredis';
+import { WebSocket } from 'ws';
 import { startRedis, type RunningRedis } from '../../bench/servers.js';
 import { classroomEvents, demoCopy, uniqueName } from '../cli/cluster-fixture.js';
 import { deepEventText, keystroke } from '../hardening/helpers.js';
@@ -93,6 +94,37 @@ describe('serve --role ingest', () => {
     // A role node refuses what it does not serve: dashboards are a dashboard node's.
     expect((await fetch(`${ingest.url}/v1/dashboards/overview/class-a?token=demo-t-ada`)).status).toBe(404);
   }, 180_000);
+
+  it('WebSocket (/wsapi/in): the same answers as the single process, and its accepted events reach the Redis stream', async () => {
+    const name = uniqueName('ingestws');
+    const file = demoCopy(name);
+    const single = await start([], file);
+    const ingest = await start(['--role', 'ingest', '--state', redis.url, ...none], file);
+    const now = Date.now();
+    const frames = [
+      JSON.stringify({ event: 'lock_fields', fields: { user_id: 's-0005' } }),
+      deepEventText('s-0005', now),
+      `[${'['.repeat(5000)}${']'.repeat(5000)}]`,
+      'not json at all',
+      ...Array.from({ length: 30 }, (_, i) => JSON.stringify({ event: 'keystroke', ts: now + i, keystroke: { key: 'a' } })),
+    ];
+    const talk = async (url: string) => {
+      const ws = new WebSocket(`${url.replace('http', 'ws')}/wsapi/in/`);
+      const got: unknown[] = [];
+      ws.on('message', (d) => got.push(JSON.parse(d.toString())));
+      await new Promise((r, j) => (ws.on('open', r), ws.on('error', j)));
+      for (const f of frames) ws.send(f);
+      await until(() => got.length >= 4, 20_000);
+      await new Promise((r) => setTimeout(r, 500)); // no further answer is due: the rest are accepted silently
+      ws.close();
+      return got;
+    };
+    const [a, b] = await Promise.all([talk(single.url), talk(ingest.url)]);
+    expect(b).toEqual(a);
+    await until(async () => (await client.xlen(`lf:{${name}}:in`)) === 30, 20_000);
+    const users = (await client.xrange(`lf:{${name}}:in`, '-', '+')).map(([, f]) => JSON.parse(f[f.indexOf('e') + 1]).auth?.user_id);
+    expect(new Set(users)).toEqual(new Set(['s-0005']));
+  }, 120_000);
 
   it('with Redis frozen: 503 + Retry-After in bounded time, /healthz 503, nothing acknowledged; the re-send after is counted once', async () => {
     const own = await startRedis();
