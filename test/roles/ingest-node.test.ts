@@ -4,10 +4,12 @@
 // re-send is dropped by ingest.lua; hostile input is refused as the single process refuses it; with Redis
 // frozen the node answers 503 + Retry-After in bounded time and acknowledges nothing; a node killed
 // mid-request leaves the client's retry (same producer id, another node) counted once.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
 import { Redis } from 'ioredis';
 import { WebSocket } from 'ws';
 import { startRedis, type RunningRedis } from '../../bench/servers.js';
+import { partitionOf } from '../../engine/partition.js';
+import { RedisStateStore } from '../../engine/state/redis-store.js';
 import { classroomEvents, demoCopy, uniqueName } from '../cli/cluster-fixture.js';
 import { deepEventText, keystroke } from '../hardening/helpers.js';
 import { serveChild, until, type ServeChild } from '../hardening/serve-child.js';
@@ -124,6 +126,25 @@ describe('serve --role ingest', () => {
     await until(async () => (await client.xlen(`lf:{${name}}:in`)) === 30, 20_000);
     const users = (await client.xrange(`lf:{${name}}:in`, '-', '+')).map(([, f]) => JSON.parse(f[f.indexOf('e') + 1]).auth?.user_id);
     expect(new Set(users)).toEqual(new Set(['s-0005']));
+  }, 120_000);
+
+  it('P = 4 on a 3-node Redis Cluster: each event lands in its routing key\'s partition stream, in order, and a re-send in none', async () => {
+    const name = uniqueName('ingestp');
+    const file = demoCopy(name, 4);
+    const url = inject('redisClusterUrl');
+    const ingest = await start(['--role', 'ingest', '--state', url, ...none], file);
+    const events = classroomEvents(600, 9);
+    for (let b = 0; b < 3; b++) expect((await post(ingest.url, JSON.stringify(events.slice(b * 200, b * 200 + 200)), producerHeaders('p-c', b * 200))).status).toBe(200);
+    expect((await post(ingest.url, JSON.stringify(events.slice(200, 400)), producerHeaders('p-c', 200))).body).toMatchObject({ accepted: 200, duplicates: 200 });
+    const store = await RedisStateStore.connect(url);
+    try {
+      const got = await Promise.all([0, 1, 2, 3].map(async (n) => (await store.redis.xrange(`lf:{${name}:p${n}}:in`, '-', '+')).map(([, f]) => Number(f[f.indexOf('q') + 1]))));
+      const want = [0, 1, 2, 3].map((n) => events.map((e, i) => [e, i] as const).filter(([e]) => partitionOf(String((e as any).auth.user_id), 4) === n).map(([, i]) => i));
+      expect(got).toEqual(want);
+      expect(got.filter((l) => l.length > 0).length).toBeGreaterThan(1);
+    } finally {
+      await store.close();
+    }
   }, 120_000);
 
   it('with Redis frozen: 503 + Retry-After in bounded time, /healthz 503, nothing acknowledged; the re-send after is counted once', async () => {
