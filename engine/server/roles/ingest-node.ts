@@ -53,8 +53,7 @@ export class IngestNode extends NodeEngine {
     this.counts.rejected += rejected.length;
     let appended = 0;
     if (accepted.length) {
-      await this.waitForRoom(accepted.length, opts.maxWaitMs);
-      this.inFlight += accepted.length;
+      await this.reserve(accepted.length, opts.maxWaitMs);
       try {
         ({ appended } = await this.appender.append(this.route(accepted, producer?.id)));
         this.lastError = null;
@@ -86,11 +85,19 @@ export class IngestNode extends NodeEngine {
     return groups;
   }
 
-  /** Room for `n` more events in flight: wait up to maxWaitMs (WebSocket: as long as it takes; its socket is paused meanwhile). */
-  private async waitForRoom(n: number, maxWaitMs = Infinity): Promise<void> {
+  /**
+   * Take room for `n` more events in flight, waiting up to maxWaitMs (WebSocket: as long as it takes; its
+   * socket is paused meanwhile). The check and the taking are one synchronous step: concurrent requests
+   * cannot all pass the check before any of them counts.
+   */
+  private async reserve(n: number, maxWaitMs = Infinity): Promise<void> {
     const t0 = Date.now();
     // One request larger than the bound alone still goes (else it could never go); it waits for an empty pipe.
-    while (this.inFlight > 0 && this.inFlight + n > this.maxInFlight) {
+    for (;;) {
+      if (this.inFlight === 0 || this.inFlight + n <= this.maxInFlight) {
+        this.inFlight += n;
+        return;
+      }
       const left = maxWaitMs - (Date.now() - t0);
       if (left <= 0) throw backlogFull(this.inFlight, this.maxInFlight, Date.now() - t0);
       let timer: NodeJS.Timeout | undefined;
