@@ -10,7 +10,7 @@
  *   ARGV: token, from ('' = no base check: maintenance writes), to, clock ('' = keep), outbox_done (count),
  *         outbox entry ('' = none), nw, ni, <nw state JSON>, per index key: count c then c (score, member)
  *         pairs, changed keys JSON ('' = none), then dead letters (JSON, one each)
- * The changed keys ({reducer: [key…]}) go to the partition's chg stream (MAXLEN ~ 10,000) with the clock and
+ * The changed keys ({reducer: [key…]}) go to the partition's chg stream (MAXLEN ~ 1,000) with the clock and
  * the cursor: dashboard nodes read it to know which committed states to re-read (docs/scale-out.md §7).
  * Records the commit's Redis TIME (ms) in cur.at, for `cluster status` (a stuck partition shows its age).
  * Answers: {'OK'} | {'DONE'} (this very batch is committed already: a lost reply) |
@@ -49,7 +49,7 @@ local changes = ARGV[a]; a = a + 1
 local t = redis.call('TIME')
 redis.call('HSET', KEYS[2], 'in', ARGV[3], 'at', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'clock', ARGV[4]) end
-if changes ~= '' then redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', 10000, '*', 'k', changes, 'c', ARGV[4], 'to', ARGV[3]) end
+if changes ~= '' then redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', 1000, '*', 'k', changes, 'c', ARGV[4], 'to', ARGV[3]) end
 if tonumber(ARGV[5]) > 0 then redis.call('LTRIM', KEYS[3], tonumber(ARGV[5]), -1) end
 if ARGV[6] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[6]) end
 for i = a, #ARGV do redis.call('XADD', KEYS[4], 'MAXLEN', '~', 100000, '*', 'l', ARGV[i]) end
