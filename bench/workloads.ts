@@ -32,6 +32,7 @@ import { soak } from './soak.js';
 import { cli } from './cli-startup.js';
 import { ws10k } from './ws10k.js';
 import { scale } from './scale.js';
+import { scaleIngest } from './scale-ingest.js';
 
 export type { Ctx, Figure, Profile, Series } from './types.js';
 
@@ -446,4 +447,4 @@ export const wsIngest = {
   },
 };
 
-export const workloads = [replay, checkpoint, operators, redisWorkload, httpIngest, wsIngest, ws10k, dashboardLatency, dashboardLoad, memory, archive, recovery, soak, cli, scale];
+export const workloads = [replay, checkpoint, operators, redisWorkload, httpIngest, wsIngest, ws10k, dashboardLatency, dashboardLoad, memory, archive, recovery, soak, cli, scale, scaleIngest];

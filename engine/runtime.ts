@@ -237,6 +237,18 @@ export class Engine extends EventEmitter {
     return this.healthOf.stats();
   }
 
+  /** Another process (an ingest node) appended to partition `n`'s log up to `end` (exclusive): process it. */
+  logGrew(n: number, end: number): void {
+    const t = this.tasks[n];
+    if (!t) return;
+    t.ctx.log.grew?.(end);
+    const c = t.consumer;
+    if (end <= c.logEnd) return;
+    if (c.committed >= c.logEnd) c.progressAt = Date.now(); // idle until now: not stalled
+    c.logEnd = end;
+    c.kick();
+  }
+
   /** Per partition: offsets, lease epoch and commit answers (per-partition metrics, read on scrape). */
   partitionStats(): PartitionStats[] {
     return this.tasks.map((t) => t.stats());

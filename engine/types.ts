@@ -285,6 +285,8 @@ export interface Commit {
   from?: number;
   /** Dead letters of the batch, for a store that commits them with it (StateStore.commitsDeadLetters). */
   deadLetters?: DeadLetter[];
+  /** The keys the batch changed, by reducer: a shared store publishes them for dashboard nodes (Redis: the chg stream). */
+  changes?: Record<string, string[]>;
 }
 
 /** What a store says about a commit: applied now, or found applied already (the same batch, a lost reply). */
@@ -316,6 +318,8 @@ export interface StateStore {
   leaseRenewFailures?(): number;
   /** The store commits Commit.deadLetters with the batch (exactly once) instead of the dead-letter store. */
   readonly commitsDeadLetters?: boolean;
+  /** The store publishes Commit.changes for other processes (Redis: the partition's chg stream, read by dashboard nodes). */
+  readonly publishesChanges?: boolean;
   /** The offset of the last commit for this pipeline (0 when none). */
   offset(pipeline: string): Promise<number>;
   /** The event-time clock of the last commit that carried one (0 when none). Stores without it: a restarted
@@ -385,6 +389,8 @@ export interface InputLog {
   truncate?(offset: number): Promise<void>;
   /** Events below `offset` are committed: they may leave memory but must stay readable (the log is kept whole). */
   release?(offset: number): void;
+  /** Another process (an ingest node) appended up to `end` (exclusive): reads reach those entries too. */
+  grew?(end: number): void;
   close(): Promise<void>;
 }
 

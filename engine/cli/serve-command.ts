@@ -19,6 +19,10 @@ import { loadPipeline } from './load-pipeline.js';
 import { stateGate } from './state-gate.js';
 import { watchPipeline } from './watch.js';
 import { metaProblem, parseRole, runWorkerRole } from './worker-role.js';
+import { nodeRoles, serveRoles } from './serve-roles.js';
+import { followLogs } from '../runtime/log-follower.js';
+import { partitionTag } from '../state/key-layout.js';
+import type { RedisStateStore } from '../state/redis-store.js';
 
 const usage = `loflow serve <pipeline.yaml> [options]     (loflow run <pipeline.yaml> is the same)
 
@@ -29,7 +33,7 @@ Options:
   --role R         all (default: ingest, processing and dashboards in this one process, as npm start) or
                    worker (runs only the partitions it owns: needs --state redis://... or redis-cluster://...,
                    the input log is the partitions' Redis Streams; serves /healthz and /metrics on --port;
-                   README "Running on several machines"). ingest and dashboard roles: not built yet
+                   README "Running on several machines"), or ingest / dashboard / ingest,dashboard (below)
   --port N         port (default 8080; 0 picks a free one)
   --host H         address to bind (default 127.0.0.1)
   --state URL      state store: memory (default) or redis://host:port (env LOFLOW_STATE)
@@ -77,6 +81,10 @@ Script tokens: <data>/tokens.json (hashed; loflow token create|list|revoke).
                    (both authenticated when the device's user_tag is in LOFLOW_DEVICE_TAGS); test:
                    trusts the user_id the client claims (development only); guest: a random id
   --ws-require-auth refuse WebSocket students whose identity is only claimed (close 4401)
+  --role ingest    a stateless ingest node (validates, appends to the partitions' Redis streams,
+                   answers once Redis has them; honours --durability); --role dashboard: serves teachers'
+                   dashboards from the states workers commit to Redis; ingest,dashboard: both. Both need
+                   --state redis://... or redis-cluster://... (README "Ingest and dashboard nodes")
   --stall-seconds N /healthz answers 503 when the committed offset has not moved for N seconds while
                    events wait (default 30; env LOFLOW_STALL_SECONDS)
   --reset          when the state store holds state of changed reducers (a state-breaking edit):
@@ -103,7 +111,8 @@ export const serveCommand: Command = {
       console.error(`loflow serve: ${oidc.error}`);
       return 2;
     }
-    const role = parseRole(options.role);
+    // ingest / dashboard nodes (serve-roles.ts) first; parseRole takes all and worker.
+    const role = nodeRoles(options.role) ? { role: 'nodes' as const } : parseRole(options.role);
     if ('error' in role) {
       console.error(`loflow serve: ${role.error}`);
       return 2;
@@ -120,6 +129,8 @@ export const serveCommand: Command = {
         return 2;
       }
     }
+    const roles = nodeRoles(options.role);
+    if (roles) return serveRoles(pipeline, roles, { options, oidc: oidc ?? undefined, wsMethods });
     const stallSeconds = Number(options['stall-seconds'] ?? process.env.LOFLOW_STALL_SECONDS ?? 30);
     if (!(stallSeconds > 0)) {
       console.error(`loflow serve: --stall-seconds must be a positive number of seconds, not '${options['stall-seconds'] ?? process.env.LOFLOW_STALL_SECONDS}'`);
@@ -173,6 +184,8 @@ export const serveCommand: Command = {
     const archive = await openArchiveSink(pipeline, archiveDir, { crypto });
     const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, partitionLogs: checkpoint.logs, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
     await engine.start();
+    // The Redis log also takes what ingest nodes append: follow it (P = 1 here; workers are --role worker's).
+    const follower = checkpointSpec === 'redis' ? followLogs(engine, (store as RedisStateStore).redis, Array.from({ length: pipeline.partitions?.count ?? 1 }, (_, n) => partitionTag(pipeline.name, n, pipeline.partitions?.count ?? 1))) : undefined;
     const audit = new AuditLog(serveAuditDir(options.audit, data, pipeline.name));
     const sessions = oidc ? await openSessionStore(options.sessions ?? process.env.LOFLOW_SESSIONS, typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state), pipeline.name, oidc.sessionTtlMs) : undefined;
     const server = await startServer({
@@ -195,6 +208,7 @@ export const serveCommand: Command = {
       const stop = async () => {
         console.log('loflow: stopping: draining and committing');
         unwatch();
+        follower?.stop();
         await server.stop();
         await audit.drain().catch(() => undefined);
         await engine.stop();

@@ -1,7 +1,6 @@
 // `loflow serve --role ...` (docs/scale-out.md §4): which parts of loflow this process runs. `all` is the
 // single process (`npm start`), unchanged; `worker` runs only the partitions it owns (engine/cluster/worker.ts)
-// and serves /healthz and /metrics. The ingest and dashboard roles are the next steps: parseRole is where they
-// are accepted, and their runner goes beside runWorkerRole.
+// and serves /healthz and /metrics. The ingest and dashboard roles are serve-roles.ts's (nodeRoles).
 import { join, resolve } from 'node:path';
 import { checkMeta } from '../cluster/meta.js';
 import { Worker } from '../cluster/worker.js';
@@ -14,15 +13,12 @@ import type { CompiledPipeline, StateStore } from '../types.js';
 
 export const roles = ['all', 'worker'] as const;
 export type Role = (typeof roles)[number];
-/** Named by the design, not built yet: refused with a clear message rather than taken for `all`. */
-const planned = ['ingest', 'dashboard'];
 
 export function parseRole(value: string | boolean | undefined): { role: Role } | { error: string } {
   if (value === undefined) return { role: 'all' };
   if (typeof value !== 'string') return { error: `--role takes one of ${roles.join(', ')}` };
   if ((roles as readonly string[]).includes(value)) return { role: value as Role };
-  if (planned.includes(value) || value.includes(',')) return { error: `--role ${value}: only ${roles.join(' and ')} are built so far (ingest and dashboard nodes: docs/scale-out.md §14 steps 5 and 7)` };
-  return { error: `unknown role '${value}': use ${roles.join(' or ')}` };
+  return { error: `unknown role '${value}': use all, worker, ingest, dashboard or ingest,dashboard` };
 }
 
 /** A Redis store: check the pipeline's partition record (P, routing key) against this file; null when they agree. */

@@ -112,6 +112,11 @@ export class RedisInputLog implements InputLog, RawJsonConsumer {
     return this.readRedis(from, from < this.tailBase ? Math.min(max, this.tailBase - from) : max);
   }
 
+  /** An ingest node appended up to `end`: numbering and reads continue there (see read). */
+  grew(end: number): void {
+    if (end > this.next) this.next = end;
+  }
+
   /** XRANGE in slices of READ_SLICE: a re-feed's 50,000-event read must not be one reply that outlasts the command timeout. */
   private async readRedis(from: number, max: number): Promise<LoggedEvent[]> {
     const out: LoggedEvent[] = [];

@@ -245,6 +245,8 @@ export class LogConsumer {
     if (letters.length && !inCommit) await ctx.deadLetters.put(letters);
     const outbox = this.feed.outboxOf(derived, to);
     const commit: Commit = { pipeline: ctx.storeName, writes, offset: to, from, clock: this.stage.now, ...outbox, ...(inCommit && letters.length ? { deadLetters: letters } : {}) };
+    // Dashboard nodes learn what changed from the commit itself (stores that publish it: Redis's chg stream).
+    if (ctx.store.publishesChanges === true && writes.length) commit.changes = changesOf(dirty);
     this.pending = { commit, entries, dirty, outbox, t0 };
     await this.finishPending();
   }
@@ -280,4 +282,11 @@ export class LogConsumer {
     ctx.events.emit('batch', info);
     this.wakeWaiters();
   }
+}
+
+/** A batch's changed keys by reducer, as the commit publishes them. */
+function changesOf(dirty: Map<string, Set<string>>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [name, keys] of dirty) if (keys.size) out[name] = [...keys];
+  return out;
 }

@@ -1,18 +1,18 @@
 // Ingest: validation against the source schemas, backpressure (queueLimit), refusal while processing is down,
 // and the unknown-member warning; valid events are appended to the input log, the rest dead-lettered.
-import { cutDeep } from '../event-limits.js';
 import { backlogFull, isUnavailable } from '../unavailable.js';
 import { eventPartition } from '../compiler/partitions.js';
-import type { CompiledKey, CompiledPipeline, DeadLetter, InputLog, LoEvent } from '../types.js';
+import type { CompiledPipeline, InputLog } from '../types.js';
 import type { LogConsumer } from './consumer.js';
 import type { RuntimeContext } from './context.js';
 import type { IngestOptions, IngestResult } from './types.js';
+import { EventValidator, sourceOf, type Accepted } from './validate-events.js';
 
-type Accepted = { offset?: number; stream: string; event: LoEvent; at: number; producer?: string; seq?: number };
 
 export class Ingestor {
   /** Partition 0's consumer: the only one when P = 1 (today's path, untouched by partitioning). */
   private readonly consumer: LogConsumer;
+  private readonly validator: EventValidator;
 
   constructor(
     private readonly ctx: RuntimeContext,
@@ -26,6 +26,7 @@ export class Ingestor {
     private readonly start: () => Promise<void>,
   ) {
     this.consumer = targets[0].consumer;
+    this.validator = new EventValidator(unknown);
   }
 
   /** Accepted events not yet processed, over all partitions. */
@@ -41,11 +42,7 @@ export class Ingestor {
    * when the log is), dead-letter the rest. Waits while too many accepted events are still unprocessed.
    */
   async ingest(stream: string, events: unknown[], at = Date.now(), producer?: { id: string; seq: number }, opts: IngestOptions = {}): Promise<IngestResult> {
-    const source = this.ctx.pipeline.sources.get(stream);
-    if (!source) {
-      if (this.ctx.pipeline.streams.has(stream)) throw new Error(`'${stream}' is a derived stream: only sources take events`);
-      throw new Error(`unknown source '${stream}' (sources: ${[...this.ctx.pipeline.sources.keys()].join(', ')})`);
-    }
+    sourceOf(this.ctx.pipeline, stream);
     if (!this.consumer.running) await this.start();
     // Fenced: another process owns the pipeline now; what we appended here it may never see (a file log).
     if (this.consumer.fenced) throw Object.assign(new Error(`not accepting events: ${this.consumer.fenced.message}`), { code: 'UNAVAILABLE', cause: this.consumer.fenced });
@@ -54,32 +51,7 @@ export class Ingestor {
       await this.waitForRoom(opts.maxWaitMs);
       if (opts.refuseWhileDown) this.refuseIfDown(); // it may have gone down while we waited
     }
-    // Sized for all events and cut to the accepted ones after the loop: no regrowth per 4,096-event batch.
-    const accepted: Accepted[] = new Array(events.length);
-    let n = 0;
-    const rejected: IngestResult['rejected'] = [];
-    const warnings: IngestResult['warnings'] = [];
-    const letters: DeadLetter[] = [];
-    // Event times may run ahead of arrival by the source's skew. Against the later of the given arrival and
-    // now: a replay passes archived (past) arrivals, and what was accepted live must be accepted again.
-    const latest = Math.max(at, Date.now());
-    const lookups = this.lookupsOf(this.ctx.pipeline);
-    for (let i = 0; i < events.length; i++) {
-      const event = events[i];
-      const reason = source.validate(event) ?? source.checkTime?.(event as LoEvent, latest) ?? null;
-      if (reason !== null) {
-        rejected.push({ index: i, reason });
-        // A refused event may be too deep for the dead-letter store's JSON.stringify: kept cut at a safe depth.
-        letters.push({ stream, event: cutDeep(event), reason, at, stage: 'ingest' });
-        continue;
-      }
-      const unknownMember = this.unknownMember(event as LoEvent, lookups);
-      if (unknownMember) warnings.push({ index: i, reason: unknownMember });
-      // A producer's i-th event has sequence seq + i, so a re-sent batch maps to the same numbers.
-      // Without a producer, the entry is shaped as a LoggedEvent: the memory log keeps it as one (no copy).
-      accepted[n++] = producer ? { stream, event: event as LoEvent, at, producer: producer.id, seq: producer.seq + i } : { offset: -1, stream, event: event as LoEvent, at };
-    }
-    accepted.length = n;
+    const { accepted, rejected, warnings, letters } = this.validator.validate(this.ctx.pipeline, stream, events, at, producer);
     if (letters.length) await this.ctx.deadLetters.put(letters);
     let firstOffset = this.consumer.logEnd;
     let appended = 0;
@@ -154,36 +126,8 @@ export class Ingestor {
     }
   }
 
-  /** A reason when the event's member (student) is in no roster group of a lookup key. */
-  private unknownMember(event: LoEvent, lookups: Array<{ key: CompiledKey; by: CompiledKey }>): string | undefined {
-    for (const { key, by } of lookups) {
-      const member = by.extract(event);
-      if (member !== undefined && key.lookup!.roster.groupOf(member) === undefined) {
-        this.unknown.add(member);
-        return `unknown ${key.lookup!.by} '${member}': not in roster '${key.lookup!.roster.name}'; the event is kept and processed but shown on no '${key.name}' dashboard`;
-      }
-    }
-    return undefined;
-  }
-
-  private lookups?: { pipeline: CompiledPipeline; list: Array<{ key: CompiledKey; by: CompiledKey }> };
-
-  /** The pipeline's lookup keys, each with the key it looks up by: found once per pipeline, not per event. */
-  private lookupsOf(pipeline: CompiledPipeline): Array<{ key: CompiledKey; by: CompiledKey }> {
-    if (this.lookups?.pipeline !== pipeline) {
-      const list: Array<{ key: CompiledKey; by: CompiledKey }> = [];
-      for (const key of pipeline.keys.values()) {
-        const by = key.lookup && pipeline.keys.get(key.lookup.by);
-        if (by) list.push({ key, by });
-      }
-      this.lookups = { pipeline, list };
-    }
-    return this.lookups.list;
-  }
-
   /** A live swap: rosters may have changed, so a member a roster now knows is no longer counted as unknown. */
   reconfigure(next: CompiledPipeline): void {
-    const lookups = this.lookupsOf(next);
-    for (const m of [...this.unknown]) if (lookups.every(({ key }) => key.lookup!.roster.groupOf(m) !== undefined)) this.unknown.delete(m);
+    this.validator.reconfigure(next);
   }
 }

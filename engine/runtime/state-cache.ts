@@ -49,7 +49,8 @@ export class StateCache {
     }
   }
 
-  private indexMember(r: CompiledReducer, key: string): void {
+  /** Record a composite key under its member (dashboards find a student's documents). */
+  indexMember(r: CompiledReducer, key: string): void {
     for (const agg of this.ctx.pipeline.aggregations.values()) {
       const rel = relationOf(r, agg);
       if (rel.kind !== 'composite') continue;

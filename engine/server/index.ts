@@ -47,6 +47,8 @@ export interface ServerOptions {
   logger?: Logger;
   /** The audit log of dashboard reads (`serve` always gives one: README "Audit"); none: nothing recorded. */
   audit?: AuditLog;
+  /** What this node serves (`serve --role`): ingest routes, dashboard routes; both by default. */
+  serves?: { ingest: boolean; dashboards: boolean };
   /** hapi plugins to register (e.g. the tap plugin), each given { engine }. */
   plugins?: Array<{ name: string; register: (server: Hapi.Server, options: { engine: Engine }) => void | Promise<void> }>;
 }
@@ -108,8 +110,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   const signIn = opts.oidc ? await (await import('./sign-in.js')).registerSignIn(server, opts.oidc, () => engine.pipeline, log, opts.sessions) : undefined;
   const sessionOf = (req: Hapi.Request) => (req.auth.isAuthenticated && req.auth.strategy === 'session' ? (req.auth.credentials as unknown as Session) : undefined);
 
+  const serves = opts.serves ?? { ingest: true, dashboards: true };
   for (const source of pipeline.sources.values()) {
-    if (source.kind === 'http') server.route(httpIngestRoute(source, engine, auth, limits, limiter, metrics));
+    if (source.kind === 'http' && serves.ingest) server.route(httpIngestRoute(source, engine, auth, limits, limiter, metrics));
   }
 
   /** The dashboard and class a teacher token may read, or an HTTP error. */
@@ -129,7 +132,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     return { ...who, d };
   };
 
-  server.route([
+  const dashboardRoutes: Hapi.ServerRoute[] = [
     {
       method: 'GET',
       path: '/v1/dashboards',
@@ -186,6 +189,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         return h.response(stream).compressed('identity').type('text/event-stream').header('cache-control', 'no-cache').header('x-accel-buffering', 'no');
       },
     },
+  ];
+  if (serves.dashboards) server.route(dashboardRoutes);
+  server.route([
     {
       method: 'GET',
       path: '/healthz',
@@ -214,9 +220,9 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
       },
     },
   ]);
-  server.route(studentRoutes({ engine, authorize, sessionOf, recordAccess, feed, limits, metrics }));
+  if (serves.dashboards) server.route(studentRoutes({ engine, authorize, sessionOf, recordAccess, feed, limits, metrics }));
 
-  server.route(tapRoute(engine, auth, opts.audit));
+  if (serves.dashboards && serves.ingest) server.route(tapRoute(engine, auth, opts.audit));
 
   for (const p of opts.plugins ?? []) await server.register({ plugin: p, options: { engine } });
 
@@ -226,7 +232,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
     const sameOrigin = typeof headers.origin !== 'string' || headers.origin === `http://${headers.host}` || headers.origin === `https://${headers.host}` || headers.origin === (opts.oidc && new URL(opts.oidc.publicUrl).origin);
     return authorize(headers, query, name, group, sameOrigin ? await signIn?.sessionFromHeaders(headers) : undefined);
   };
-  const sockets = attachWebSockets(server.listener, { engine, auth, hub, limits, limiter, metrics, log, authorize: wsAuthorize, recordAccess });
+  const sockets = attachWebSockets(server.listener, { engine, auth, hub, limits, limiter, metrics, log, authorize: wsAuthorize, recordAccess, serves });
 
   logRequests(log, server);
   const unlogEngine = logEngine(log, engine);

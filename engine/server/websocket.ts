@@ -30,6 +30,8 @@ export interface WebSocketDeps {
   authorize: Authorize;
   /** The audit hook: live subscriptions opened and closed (not the deltas pushed in between). */
   recordAccess: RecordAccess;
+  /** What this node serves (`serve --role`): both by default. */
+  serves?: { ingest: boolean; dashboards: boolean };
 }
 
 const statusText: Record<number, string> = { 400: 'Bad Request', 401: 'Unauthorized', 403: 'Forbidden', 404: 'Not Found', 503: 'Service Unavailable' };
@@ -81,6 +83,8 @@ export function attachWebSockets(listener: Server, deps: WebSocketDeps): { close
     const { path, query } = target;
     const sources = wsSources();
     const source = sources.get(path) ?? sources.get(path.endsWith('/') ? path.slice(0, -1) : `${path}/`);
+    const serves = deps.serves ?? { ingest: true, dashboards: true };
+    if (source && !serves.ingest) return refuse(socket, 404, `this node takes no events (serve --role): connect to an ingest node`, 'not_served');
     if (source) {
       const keys = auth.sourceKeys(source);
       if (keys.size > 0) {
@@ -96,6 +100,7 @@ export function attachWebSockets(listener: Server, deps: WebSocketDeps): { close
     }
     const live = /^\/v1\/dashboards\/([^/]+)\/([^/]+)\/live$/.exec(path);
     if (!live) return refuse(socket, 404, `no WebSocket at ${path.slice(0, 200)}`, 'not_found');
+    if (!serves.dashboards) return refuse(socket, 404, 'this node serves no dashboards (serve --role): connect to a dashboard node', 'not_served');
     let name: string;
     let group: string;
     try {

@@ -1,7 +1,7 @@
 // The arguments of commit.lua (see scripts.ts) for one batch's Commit: keys first (all in the batch's
 // partition slot), then the values in the order the script reads them.
 import type { Commit } from '../types.js';
-import { curKey, dlKey, leaseKey, outboxKey, partIndexKey, stateKey } from './key-layout.js';
+import { chgKey, curKey, dlKey, leaseKey, outboxKey, partIndexKey, stateKey } from './key-layout.js';
 
 export function commitArgs(c: Commit, token: string): { keys: string[]; args: Array<string | number> } {
   const tag = c.pipeline;
@@ -22,7 +22,7 @@ export function commitArgs(c: Commit, token: string): { keys: string[]; args: Ar
   }
   const indexArgs: Array<string | number> = [];
   for (const members of index.values()) indexArgs.push(members.length / 2, ...members);
-  const keys = [leaseKey(tag), curKey(tag), outboxKey(tag), dlKey(tag), ...stateKeys, ...index.keys()];
+  const keys = [leaseKey(tag), curKey(tag), outboxKey(tag), dlKey(tag), ...stateKeys, ...index.keys(), chgKey(tag)];
   const args: Array<string | number> = [
     token,
     c.from ?? '',
@@ -34,6 +34,7 @@ export function commitArgs(c: Commit, token: string): { keys: string[]; args: Ar
     index.size,
     ...values,
     ...indexArgs,
+    c.changes ? JSON.stringify(c.changes) : '',
     ...(c.deadLetters ?? []).map((l) => JSON.stringify(l)),
   ];
   return { keys, args };

@@ -31,6 +31,8 @@ export const leaseKey = (tag: string) => `lf:{${tag}}:lease`;
 export const inKey = (tag: string) => `lf:{${tag}}:in`;
 export const prodKey = (tag: string) => `lf:{${tag}}:prod`;
 export const dlKey = (tag: string) => `lf:{${tag}}:dl`;
+/** Per commit, the keys it changed (dashboard nodes, docs/scale-out.md §7). */
+export const chgKey = (tag: string) => `lf:{${tag}}:chg`;
 export const metaKey = (pipeline: string) => `lf:{${pipeline}}:meta`;
 /** Workers of a pipeline: zset id -> heartbeat expiry (ms, Redis TIME), and each one's record (hash, PX). */
 export const membersKey = (pipeline: string) => `lf:{${pipeline}}:members`;

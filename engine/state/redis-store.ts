@@ -23,6 +23,8 @@ export class RedisStateStore implements StateStore {
   durability: Durability = 'local';
   /** Commit answers, for metrics: ok, done (a lost reply found applied), fenced, conflict. */
   readonly answers = { ok: 0, done: 0, fenced: 0, conflict: 0 };
+  /** Each commit appends its changed keys to the partition's chg stream (dashboard nodes, docs/scale-out.md §7). */
+  readonly publishesChanges = true;
   private readonly leases = new Map<string, Lease>();
   /** This store's worker id in the leases it takes (two stores are two owners, even in one process). */
   owner = newWorkerId();

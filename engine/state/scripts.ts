@@ -6,10 +6,12 @@
 /**
  * commit.lua: a batch's states, composite-key index, cursor, clock, outbox and dead letters, all or nothing,
  * and only for the current lease holder (the fence) on top of the cursor the batch was computed from.
- *   KEYS: lease, cur, outbox, dl, <nw state keys>, <ni index keys>
+ *   KEYS: lease, cur, outbox, dl, <nw state keys>, <ni index keys>, chg
  *   ARGV: token, from ('' = no base check: maintenance writes), to, clock ('' = keep), outbox_done (count),
  *         outbox entry ('' = none), nw, ni, <nw state JSON>, per index key: count c then c (score, member)
- *         pairs, then dead letters (JSON, one each)
+ *         pairs, changed keys JSON ('' = none), then dead letters (JSON, one each)
+ * The changed keys ({reducer: [key…]}) go to the partition's chg stream (MAXLEN ~ 1,000) with the clock and
+ * the cursor: dashboard nodes read it to know which committed states to re-read (docs/scale-out.md §7).
  * Records the commit's Redis TIME (ms) in cur.at, for `cluster status` (a stuck partition shows its age).
  * Answers: {'OK'} | {'DONE'} (this very batch is committed already: a lost reply) |
  *          {'FENCED', owner, epoch} (another holder's token: nothing written) | {'CONFLICT', stored cursor}.
@@ -43,9 +45,11 @@ for i = 1, ni do
   end
   if #z > 0 then redis.call('ZADD', KEYS[4 + nw + i], unpack(z)) end
 end
+local changes = ARGV[a]; a = a + 1
 local t = redis.call('TIME')
 redis.call('HSET', KEYS[2], 'in', ARGV[3], 'at', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'clock', ARGV[4]) end
+if changes ~= '' then redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', 1000, '*', 'k', changes, 'c', ARGV[4], 'to', ARGV[3]) end
 if tonumber(ARGV[5]) > 0 then redis.call('LTRIM', KEYS[3], tonumber(ARGV[5]), -1) end
 if ARGV[6] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[6]) end
 for i = a, #ARGV do redis.call('XADD', KEYS[4], 'MAXLEN', '~', 100000, '*', 'l', ARGV[i]) end

@@ -13,6 +13,7 @@ export interface ServeChild {
   url: string;
   port: number;
   data: string;
+  pid: number;
   /** True while the process runs. */
   alive(): boolean;
   output(): string;
@@ -44,6 +45,7 @@ export async function serveChild(args: string[] = [], env: NodeJS.ProcessEnv = {
     url,
     port: Number(new URL(url).port),
     data,
+    pid: child.pid!,
     alive: () => child.exitCode === null && child.signalCode === null,
     output: () => out,
     deadLetters() {
