@@ -42,11 +42,12 @@ describe('serve --role all, P = 4, --checkpoint redis', () => {
     }
   }, 90_000);
 
-  it('--role takes all or worker; the other roles and bad combinations are refused with the reason', async () => {
+  it('--role takes all, worker, ingest and dashboard; unknown roles and bad combinations are refused with the reason', async () => {
     const { file } = await partitionedDemo(uniqueName('pr'), 4);
     const cases: Array<[string[], RegExp]> = [
-      [['--role', 'ingest'], /--role ingest: only all and worker are built so far/],
-      [['--role', 'teacher'], /unknown role 'teacher': use all or worker/],
+      [['--role', 'ingest'], /--role ingest works on the pipeline's Redis: give --state/],
+      [['--role', 'teacher'], /unknown role 'teacher': use all, worker, ingest, dashboard or ingest,dashboard/],
+      [['--role', 'ingest,worker'], /unknown role 'ingest,worker'/],
       [['--role', 'worker'], /a worker keeps states, cursors and leases in Redis: give --state/],
       [['--role', 'worker', '--state', inject('redisUrl'), '--checkpoint', 'file:/tmp/x'], /--checkpoint must be redis/],
       [['--role', 'worker', '--state', inject('redisUrl'), '--watch'], /--watch reloads one process/],
