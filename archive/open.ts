@@ -32,7 +32,13 @@ export async function openArchiveSink(pipeline: CompiledPipeline, dir: string, o
   const main = (options.thread ?? archiveThread()) === 'main';
   // In-thread: this process's own key store connection, closed with the writer (the thread closes its own).
   const keys = main && crypto ? await openWriterCrypto(dir, pipeline.name, crypto) : undefined;
-  const writer: ArchiveSink = main ? await ArchiveWriter.open(dir, spec, undefined, { crypto: keys }) : await WorkerArchiveSink.open(dir, spec, { crypto });
+  let writer: ArchiveSink;
+  try {
+    writer = main ? await ArchiveWriter.open(dir, spec, undefined, { crypto: keys }) : await WorkerArchiveSink.open(dir, spec, { crypto });
+  } catch (err) {
+    await keys?.deks.close?.();
+    throw err;
+  }
   const timer = setInterval(() => {
     writer.commit().catch((err) => console.error(`archive commit failed (will retry): ${(err as Error).message}`));
   }, pipeline.archive.commitEveryMs);
