@@ -29,10 +29,16 @@ export async function openArchiveSink(pipeline: CompiledPipeline, dir: string, o
   if (!pipeline.archive) return undefined;
   const spec = { name: pipeline.name, text: pipeline.text, sources: pipeline.sources.keys() };
   const crypto = (await configuredProvider(options.crypto?.masterKeyFile)) ? { ...options.crypto } : undefined;
-  const writer: ArchiveSink =
-    (options.thread ?? archiveThread()) === 'main'
-      ? await ArchiveWriter.open(dir, spec, undefined, { crypto: crypto && (await openWriterCrypto(dir, pipeline.name, crypto)) })
-      : await WorkerArchiveSink.open(dir, spec, { crypto });
+  const main = (options.thread ?? archiveThread()) === 'main';
+  // In-thread: this process's own key store connection, closed with the writer (the thread closes its own).
+  const keys = main && crypto ? await openWriterCrypto(dir, pipeline.name, crypto) : undefined;
+  let writer: ArchiveSink;
+  try {
+    writer = main ? await ArchiveWriter.open(dir, spec, undefined, { crypto: keys }) : await WorkerArchiveSink.open(dir, spec, { crypto });
+  } catch (err) {
+    await keys?.deks.close?.();
+    throw err;
+  }
   const timer = setInterval(() => {
     writer.commit().catch((err) => console.error(`archive commit failed (will retry): ${(err as Error).message}`));
   }, pipeline.archive.commitEveryMs);
@@ -46,6 +52,7 @@ export async function openArchiveSink(pipeline: CompiledPipeline, dir: string, o
     async close() {
       clearInterval(timer);
       await writer.close();
+      await keys?.deks.close?.();
     },
   };
 }

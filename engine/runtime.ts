@@ -9,7 +9,7 @@ import { MemoryDeadLetterStore } from './deadletter/memory-deadletter.js';
 import { MemoryInputLog } from './log/memory-log.js';
 import { partitionStoreName } from './partition.js';
 import { MemoryStateStore } from './state/memory-store.js';
-import type { ArchiveSink, BatchRunner, CompiledPipeline, DeadLetterStore, InputLog, Json, StateStore } from './types.js';
+import type { ArchiveEraseRequest, ArchiveEraseResult, ArchiveSink, BatchRunner, CompiledPipeline, DeadLetterStore, InputLog, Json, StateStore } from './types.js';
 import { newCounters } from './runtime/context.js';
 import { Health, PartitionedHealth } from './runtime/health.js';
 import { Ingestor } from './runtime/ingestor.js';
@@ -125,6 +125,15 @@ export class Engine extends EventEmitter {
   }
 
   /** Drain, commit and close the store, logs, dead letters and archive. */
+  /**
+   * Crypto-shred a learner in the archive (an encrypted one: their data keys destroyed, an erasure record in
+   * the next commit, their events before `record.before` never archived again). One partition only.
+   */
+  eraseFromArchive(req: ArchiveEraseRequest): Promise<ArchiveEraseResult> {
+    if (this.tasks.length !== 1) return Promise.reject(new Error('archive erasure of a partitioned pipeline is not built yet'));
+    return this.tasks[0].feed.erase(req);
+  }
+
   async stop(): Promise<void> {
     const first = this.tasks[0].consumer;
     if (first.stopping) return;

@@ -1,7 +1,7 @@
 // Crypto-shredding a learner in an encrypted archive (docs/scale-out.md §10.3, the archive part of T13):
 // through the writer thread as serve runs it; real folders, real CARs, the real engine for replays.
-import { describe, expect, it } from 'vitest';
-import { readFileSync } from 'node:fs';
+import { describe, expect, inject, it } from 'vitest';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Classroom } from '../../engine/classroom.js';
 import type { LoEvent, LoggedEvent } from '../../engine/types.js';
@@ -9,7 +9,8 @@ import { CID, decodeBlock } from '../../archive/blocks.js';
 import { FolderBlockstore } from '../../archive/blockstore.js';
 import { exportCar, verifyCar } from '../../archive/car.js';
 import type { CommitBlock, ErasureBlock, IndexBlock } from '../../archive/format.js';
-import { ensureMasterKeyFile, FileDekStore, Keyring, learnerPseudonym, openKeyProvider } from '../../archive/keys/index.js';
+import { ensureMasterKeyFile, FileDekStore, Keyring, learnerPseudonym, openKeyProvider, RedisDekStore } from '../../archive/keys/index.js';
+import { Redis } from 'ioredis';
 import { WorkerArchiveSink } from '../../archive/worker-sink.js';
 import { ArchiveWriter } from '../../archive/writer.js';
 import { allBytes, archivedRun, direct, replay, tmp } from './helpers.js';
@@ -128,5 +129,88 @@ describe('erasing a learner from an encrypted archive', () => {
     const plain = await ArchiveWriter.open(join(base, 'plain'), spec);
     await expect(plain.erase({ learner: L, record: { by: 'dpo', reason: 'x' } })).rejects.toThrow(/plaintext: it cannot be crypto-shredded/);
     await plain.close();
+  });
+});
+
+describe('erasing through a running engine', () => {
+  it('Engine.eraseFromArchive: the writer thread shreds the learner; their later events start a new chain under a new key', async () => {
+    const { Engine } = await import('../../engine/runtime.js');
+    const { demo } = await import('./helpers.js');
+    const base = tmp();
+    const keyFile = join(base, 'master.key');
+    ensureMasterKeyFile(keyFile);
+    const provider = (await openKeyProvider({ masterKeyFile: keyFile, env: {} }))!;
+    const pipeline = await demo();
+    const d = join(base, 'archive');
+    const sink = await WorkerArchiveSink.open(d, { name: pipeline.name, text: pipeline.text, sources: pipeline.sources.keys() }, { crypto: { masterKeyFile: keyFile } });
+    const engine = new Engine(pipeline, { archive: sink, batchSize: 128 });
+    await engine.start();
+    const events = [...new Classroom({ students: 4, seed: 3 }).events(800)].map((e) => e.event as LoEvent);
+    await engine.ingest('extension', events.slice(0, 400), 1000);
+    await engine.flush();
+    await sink.commit(); // the learner's first chunks (and keys) are written
+    const oldRoot = (await new FolderBlockstore(d).head())!;
+    const r = await engine.eraseFromArchive({ learner: L, record: { by: 'dpo', reason: 'request', before: 400 } });
+    expect(r.kids.length).toBeGreaterThan(0);
+    await engine.ingest('extension', events.slice(400), 2000);
+    await engine.flush();
+    await engine.stop();
+    const deks = FileDekStore.forArchive(d);
+    const p = await learnerPseudonym(provider, L);
+    const later = events.slice(400).filter((e: any) => e.auth?.user_id === L).length;
+    expect(later).toBeGreaterThan(0);
+    const store = new FolderBlockstore(d);
+    const c = decodeBlock<CommitBlock>(await store.get((await store.head())!));
+    const idx = decodeBlock<IndexBlock>(await store.get(c.heads.extension));
+    expect(idx.learners[p].count).toBe(later); // only what came after the erase point
+    // The learner came back in the same month: a new key under the same kid. Their old chunks stay shredded:
+    // reading the old root skips them as erased (not a decryption error), and the new root reads their new events.
+    const { openArchive } = await import('../../archive/replay-source.js');
+    for (const [root, unreadable, mine] of [[oldRoot.toString(), 1, 0], [String(await store.head()), 0, later]] as const) {
+      const a = await openArchive(root, { dir: d, keys: { provider, deks } });
+      let n = 0;
+      for await (const e of a.events(['extension'])) if ((e.event as any).auth?.user_id === L) n++;
+      expect(n).toBe(mine);
+      expect(a.unreadable()).toMatchObject({ learners: unreadable, keyMissing: 0 });
+    }
+    const rec = c.erasures?.length ? c.erasures : decodeBlock<CommitBlock>(await store.get(c.prev!)).erasures;
+    expect(rec?.map(String)).toContain(r.record);
+  });
+});
+
+describe('data keys in Redis', () => {
+  it('a writer thread with --keys redis://: keys in lf:{<pipeline>}:dek, erasure deletes their fields', async () => {
+    const base = tmp();
+    const keyFile = join(base, 'master.key');
+    ensureMasterKeyFile(keyFile);
+    const provider = (await openKeyProvider({ masterKeyFile: keyFile, env: {} }))!;
+    const name = `e${Math.random().toString(36).slice(2, 8)}`;
+    const d = join(base, 'archive');
+    const spec = { name, text: `name: ${name}\nkeys: { student: $.auth.user_id }\n`, sources: ['extension'] };
+    const sink = await WorkerArchiveSink.open(d, spec, { crypto: { masterKeyFile: keyFile, keys: inject('redisUrl') } });
+    const ev = (o: number, who: string): LoggedEvent => ({ offset: o, at: Date.UTC(2026, 11, 2), stream: 'extension', event: { event: 'x', auth: { user_id: who } } });
+    await sink.append('extension', [ev(0, L), ev(1, 's-0009'), ev(2, L)]);
+    await sink.commit();
+    const r = new Redis(inject('redisUrl'));
+    try {
+      const p = await learnerPseudonym(provider, L);
+      const before = await r.hkeys(`lf:{${name}}:dek`);
+      expect(before.sort()).toEqual([`${p}:2026-12`, `${await learnerPseudonym(provider, 's-0009')}:2026-12`].sort());
+      const erased = await sink.erase({ learner: L, record: { by: 'dpo', reason: 'x' } });
+      expect(erased.kids).toEqual([`${p}:2026-12`]);
+      expect(await r.hexists(`lf:{${name}}:dek`, `${p}:2026-12`)).toBe(0);
+      await sink.commit();
+      await sink.close();
+      const deks = await RedisDekStore.connect(inject('redisUrl'), name);
+      const { openArchive } = await import('../../archive/replay-source.js');
+      const a = await openArchive(String(await new FolderBlockstore(d).head()), { dir: d, keys: { provider, deks } });
+      const got: number[] = [];
+      for await (const e of a.events()) got.push(e.offset);
+      expect(got).toEqual([1]);
+      await deks.close();
+      expect(existsSync(join(d, 'keys'))).toBe(false); // nothing beside the blocks: the keys are in Redis
+    } finally {
+      r.disconnect();
+    }
   });
 });
