@@ -10,6 +10,8 @@ import { identityMethods, type IdentityMethod } from '../server/auth.js';
 import { startServer } from '../server/index.js';
 import { oidcSettingsFrom } from '../server/oidc-settings.js';
 import { openStateStore } from '../state/open.js';
+import { dropExpiredStatesAtStart, startServeRetention } from '../retention/serve-retention.js';
+import { logTarget } from './retention-command.js';
 import { partitionedProblem } from './partitions-gate.js';
 import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
@@ -139,8 +141,15 @@ export const serveCommand: Command = {
       return refused;
     }
     const archive = await openArchiveSink(pipeline, archiveDir);
-    const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
+    const deadLetters = new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson'));
+    // Retention (README "Retention"): states past their last day go before the engine loads any; the rest
+    // of the policy runs now and daily (LOFLOW_RETENTION_NOW: a fixed clock, for tests and previews).
+    const fixedNow = process.env.LOFLOW_RETENTION_NOW ? Date.parse(process.env.LOFLOW_RETENTION_NOW) : undefined;
+    const retentionOpts = { pipeline, store, log: logTarget(checkpointSpec), deadLetters, archiveDir, ...(fixedNow !== undefined && Number.isFinite(fixedNow) ? { now: () => fixedNow } : {}) };
+    for (const l of await dropExpiredStatesAtStart(retentionOpts)) console.log(`loflow: ${l.trim()}`);
+    const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters, stallMs: stallSeconds * 1000 });
     await engine.start();
+    const retention = await startServeRetention(retentionOpts);
     const audit = new AuditLog(serveAuditDir(options.audit, data, pipeline.name));
     const server = await startServer({
       audit,
@@ -161,6 +170,7 @@ export const serveCommand: Command = {
       const stop = async () => {
         console.log('loflow: stopping: draining and committing');
         unwatch();
+        retention?.stop();
         await server.stop();
         await audit.drain().catch(() => undefined);
         await engine.stop();

@@ -47,6 +47,21 @@ export class FileDeadLetterStore implements DeadLetterStore {
   }
 
   take(limit = Infinity): Promise<DeadLetter[]> {
+    return this.extract((all) => Math.min(limit, all.length));
+  }
+
+  /**
+   * Retention: remove the letters that arrived before `before` (ms), the same way `take` removes them (the
+   * file moved aside, the rest appended back), so a server appending meanwhile loses nothing. Returns how
+   * many went (or would, with dryRun).
+   */
+  expire(before: number, dryRun = false): Promise<number> {
+    if (dryRun) return this.serial(async () => (await this.all()).filter((l) => l.at < before).length);
+    return this.extract((all) => all.filter((l) => l.at < before).length, (l) => l.at < before).then((l) => l.length);
+  }
+
+  /** Take the first `count(all)` letters, and then every later one `also` selects; the rest stays. */
+  private extract(count: (all: DeadLetter[]) => number, also?: (l: DeadLetter) => boolean): Promise<DeadLetter[]> {
     return this.serial(async () => {
       await this.recover();
       // A running server appends to the file while `loflow deadletter replay` takes from it: the file is moved
@@ -62,18 +77,29 @@ export class FileDeadLetterStore implements DeadLetterStore {
       const text = wholeLines(await readFile(this.aside, 'utf8'));
       let read = Buffer.byteLength(text);
       const all = parseLetters(text);
-      const n = Math.min(limit, all.length);
-      const rest = all.slice(n);
+      let taken: DeadLetter[];
+      let rest: DeadLetter[];
+      if (also) {
+        taken = all.filter(also);
+        rest = all.filter((l) => !also(l));
+      } else {
+        const n = count(all);
+        taken = all.slice(0, n);
+        rest = all.slice(n);
+      }
       // An append the other process opened before the move lands in the moved file: carry it over too.
       for (let round = 0; round < 2; round++) {
         const late = wholeLines(await readFrom(this.aside, read), round === 1);
         read += Buffer.byteLength(late);
-        rest.push(...parseLetters(late));
+        for (const l of parseLetters(late)) {
+          if (also?.(l)) taken.push(l);
+          else rest.push(l);
+        }
         if (rest.length) await appendFile(this.file, rest.map((l) => JSON.stringify(l)).join('\n') + '\n');
         rest.length = 0;
       }
       await unlink(this.aside);
-      return all.slice(0, n);
+      return taken;
     });
   }
 
