@@ -18,7 +18,7 @@ import { expirePostgresLog, expireRedisDeadLetters, expireRedisLog } from './ser
 export type LogTarget = { kind: 'file'; dir: string } | { kind: 'postgres'; url: string } | { kind: 'redis' } | { kind: 'memory'; log: MemoryInputLog };
 
 /** Destroys archive data keys of whole months before `before` (archive/keys expireKeys, bound to its store). */
-export type KeyExpiry = (opts: { before: string; scope: 'learners' | 'other' }) => Promise<{ destroyed: number }>;
+export type KeyExpiry = (opts: { before: string; scope: 'learners' | 'other'; dryRun?: boolean }) => Promise<{ destroyed: number }>;
 
 export interface RetentionContext {
   pipeline: CompiledPipeline;
@@ -76,8 +76,9 @@ export async function runRetention(ctx: RetentionContext): Promise<RetentionRepo
   if (ctx.keys && (h.rawMonthsBefore || h.derivedMonthsBefore)) {
     for (const [scope, before] of [['learners', h.rawMonthsBefore], ['other', h.derivedMonthsBefore]] as const) {
       if (!before) continue;
-      const r = dryRun ? { destroyed: 0 } : await ctx.keys({ before, scope });
-      report.items.push({ what: 'keys', removed: r.destroyed, detail: `archive data keys (${scope}) of months before ${before}${dryRun ? ' (not counted in a dry run)' : ''}` });
+      const r = await ctx.keys({ before, scope, dryRun });
+      const what = scope === 'learners' ? 'raw events of learners' : 'derived streams and events without a learner id';
+      report.items.push({ what: 'keys', removed: r.destroyed, detail: `archive data keys of months before ${before} (${what}): their archived events are unreadable for good` });
     }
   } else if (h.rawMonthsBefore && ctx.pipeline.archive) {
     report.items.push({ what: 'keys', removed: 0, detail: `archive: not encrypted, so archived events of months before ${h.rawMonthsBefore} stay readable (no data keys to destroy)` });
