@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { appendAnalysis, listAnalyses } from '../../archive/analysis-log.js';
+import { appendAnalysis, bytesCid, listAnalyses } from '../../archive/analysis-log.js';
+import { loadConsent } from '../../archive/consent.js';
 import { rm } from 'node:fs/promises';
 import { AuditLog } from '../audit/audit-log.js';
 import { archiveAuditDir } from '../audit/dir.js';
@@ -33,6 +34,12 @@ Subcommands:
       --allow-ids                     write it even if a learner id still occurs in an event (by default
                                       such an export is refused, naming the fields where ids remain)
       --drop-field PATH               remove a field from every event (repeatable), e.g. server.ip
+      --research --consent FILE       a research export: only the events of students whose consent is yes in
+                                      FILE (CSV id,consent[,date], or a roster CSV with a consent or
+                                      research_consent column; --consent-id COL / --consent-column COL name
+                                      others); refused without --consent. Pseudonymized (as --pseudonymize)
+                                      unless --raw-ids; the analysis log records the students it included
+                                      (as audit pseudonyms), so loflow consent recalls can name it later
   verify x.car                        check every block's hash and that the DAG is complete; names the first
                                       bad block (exit 1). A block the root does not reach fails it too
       --allow-unreachable             (exit 1) unless this is given (then a warning line)
@@ -90,7 +97,7 @@ function parseTime(name: string, v: unknown): number | undefined {
 
 class UsageError extends Error {}
 
-const BOOLEANS = ['analyses', 'pseudonymize', 'dry-run', 'no-log', 'allow-unreachable', 'allow-ids'];
+const BOOLEANS = ['analyses', 'pseudonymize', 'dry-run', 'no-log', 'allow-unreachable', 'allow-ids', 'research', 'raw-ids'];
 
 /** A commit block (format.ts CommitBlock): its heads and counts per stream. */
 function isCommit(b: unknown): boolean {
@@ -233,22 +240,42 @@ async function exportCommand(store: FolderBlockstore, argv: string[], options: R
     allowIds: !!options['allow-ids'],
   };
   const pipeline = decodeBlock<PipelineBlock>(await store.get(head.commit.pipeline));
-  if (options.pseudonymize || drop.length) {
-    if (ids.length && !options.pseudonymize) throw new UsageError('--id-field is used with --pseudonymize');
+  // A research export: consented students only, pseudonymized unless --raw-ids says otherwise.
+  const research = options.research === true;
+  if (!research) {
+    for (const o of ['consent', 'consent-id', 'consent-column', 'raw-ids']) if (options[o] !== undefined) throw new UsageError(`--${o} is used with --research`);
+  }
+  let consent: ReturnType<typeof loadConsent> | undefined;
+  if (research) {
+    if (typeof options.consent !== 'string') throw new UsageError('refused: a research export needs a consent source: --consent FILE (a CSV of id,consent[,date], or a roster CSV with a consent or research_consent column); without one no student has consented');
+    if (options['no-log']) throw new UsageError('refused: a research export is always recorded in the analysis log (its students are needed to recall it if consent is withdrawn)');
+    if (options['raw-ids'] && options.pseudonymize) throw new UsageError('--raw-ids and --pseudonymize contradict each other');
+    consent = loadConsent(resolve(options.consent), {
+      ...(typeof options['consent-id'] === 'string' ? { idColumn: options['consent-id'] } : {}),
+      ...(typeof options['consent-column'] === 'string' ? { column: options['consent-column'] } : {}),
+    });
+    sel.learners = consent.consented;
+  }
+  const pseudonymize = options.pseudonymize === true || (research && !options['raw-ids']);
+  if (pseudonymize || drop.length) {
+    if (ids.length && !pseudonymize) throw new UsageError('--id-field is used with --pseudonymize');
     sel.deidentify = {
-      key: options.pseudonymize ? pseudonymKey() : null,
-      idFields: options.pseudonymize ? (ids.length ? ids : identifierPaths(pipeline.text)) : [],
+      key: pseudonymize ? researchKey(research) : null,
+      idFields: pseudonymize ? (ids.length ? ids : identifierPaths(pipeline.text)) : [],
       dropFields: drop,
     };
   }
-  const filtered = sel.streams || sel.since !== undefined || sel.until !== undefined || sel.deidentify;
+  const filtered = sel.streams || sel.since !== undefined || sel.until !== undefined || sel.deidentify || sel.learners;
   let root: CID;
+  let included: string[] | undefined;
   if (filtered) {
     const src = await folderSource(store.dir, head.cid.toString());
     const r = await exportSelection(src, sel, options.out);
     root = r.root;
+    included = r.included;
     console.error(
       `wrote ${options.out}: ${r.events} events selected, ${r.blocks} blocks, ${r.bytes} bytes` +
+        (consent ? `; research: ${r.included!.length} consented students included (${consent.consented.size} consented in ${options.consent}, ${consent.declined.size} declined or withdrawn)` : '') +
         (sel.deidentify?.key ? `; pseudonymized ${sel.deidentify.idFields.join(', ')}` : '') +
         (drop.length ? `; dropped ${drop.join(', ')}` : ''),
     );
@@ -262,7 +289,7 @@ async function exportCommand(store: FolderBlockstore, argv: string[], options: R
   try {
     auditHash = await audited(auditDir, {
       action: 'archive.export',
-      target: { pipeline: pipeline.name, input: head.cid.toString(), output: root.toString(), file: resolve(options.out), pseudonymized: !!sel.deidentify?.key, ...(streams.length ? { streams: streams.join(',') } : {}), ...(sel.since !== undefined ? { since: sel.since } : {}), ...(sel.until !== undefined ? { until: sel.until } : {}) },
+      target: { pipeline: pipeline.name, input: head.cid.toString(), output: root.toString(), file: resolve(options.out), pseudonymized: !!sel.deidentify?.key, ...(included ? { purpose: 'research', students: included.length } : {}), ...(streams.length ? { streams: streams.join(',') } : {}), ...(sel.since !== undefined ? { since: sel.since } : {}), ...(sel.until !== undefined ? { until: sel.until } : {}) },
       result: 'ok',
     });
   } catch (err) {
@@ -272,9 +299,20 @@ async function exportCommand(store: FolderBlockstore, argv: string[], options: R
   console.log(root.toString());
   if (!options['no-log']) {
     const command = ['archive', 'export', ...argv.slice(argv.indexOf('export') + 1)].join(' ');
-    await appendAnalysis(store, { command, pipeline, input: head.cid, output: root, audit: auditHash });
+    const researchRecord = consent && included ? { consent: bytesCid(consent.bytes), learners: included.map((id) => pseudonymOf(auditDir, id)).sort() } : undefined;
+    await appendAnalysis(store, { command, pipeline, input: head.cid, output: root, audit: auditHash, ...(researchRecord ? { research: researchRecord } : {}) });
   }
   return 0;
+}
+
+/** The pseudonym key; a research export says why it needs one. */
+function researchKey(research: boolean): Buffer {
+  try {
+    return pseudonymKey();
+  } catch (err) {
+    if (!research) throw err;
+    throw new UsageError(`refused: a research export is pseudonymized and ${(err as Error).message.replace(/^--pseudonymize needs/, 'needs')}; or pass --raw-ids to export the students' ids on purpose`);
+  }
 }
 
 async function learnerCommand(id: string | undefined, car: string | undefined, dir: string, options: Record<string, string | boolean>, auditDir: string): Promise<number> {
