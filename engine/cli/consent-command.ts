@@ -70,7 +70,9 @@ export const consentCommand: Command = {
         r.exports.push({ analysis: cid.toString(), time: new Date(entry.time).toISOString(), output: entry.output.toString(), command: entry.command });
       }
     }
-    const list = [...recalls.values()].sort((a, b) => (a.student ?? '~' + a.pseudonym).localeCompare(b.student ?? '~' + b.pseudonym));
+    // Named students first (by id), then the unnamed ones (by pseudonym).
+    const order = (r: Recall) => (r.student === null ? `1${r.pseudonym}` : `0${r.student}`);
+    const list = [...recalls.values()].sort((a, b) => (order(a) < order(b) ? -1 : order(a) > order(b) ? 1 : 0));
     if (options.json === true) for (const r of list) console.log(JSON.stringify(r));
     else {
       for (const r of list) {
