@@ -2,7 +2,7 @@
 // for it, re-feeds after a restart what the archive may lack (from the log and the store's outbox), and keeps
 // the outbox of derived events the archive has not durably committed.
 import { cutDeep, describeStructure, HARD_MAX_DEPTH, structureProblem } from '../event-limits.js';
-import type { CompiledPipeline, DeadLetter, LoggedEvent, OutboxEntry } from '../types.js';
+import type { ArchiveEraseRequest, ArchiveEraseResult, CompiledPipeline, DeadLetter, LoggedEvent, OutboxEntry } from '../types.js';
 import type { RuntimeContext } from './context.js';
 import type { Item } from './routing.js';
 
@@ -216,6 +216,18 @@ export class ArchiveFeed {
   /** How far a durable log may be truncated after a commit at `to`: raw events are kept until archived durably. */
   truncatableTo(to: number): number {
     return this.archivesRaw() && this.ctx.log.kind !== 'memory' ? Math.min(to, this.ctx.archive!.durableOffset() + 1) : to;
+  }
+
+  /**
+   * Crypto-shred a learner in the archive (after the appends handed to it before: the writer takes ops in
+   * order). Refused when there is no archive or it cannot erase (plaintext).
+   */
+  erase(req: ArchiveEraseRequest): Promise<ArchiveEraseResult> {
+    const archive = this.ctx.archive;
+    if (!archive?.erase) return Promise.reject(new Error('this pipeline has no archive that can erase'));
+    const p = this.gate.then(() => archive.erase!(req));
+    this.tail = this.tail.then(() => p.then(() => undefined, () => undefined));
+    return p;
   }
 
   /** At stop, after the last batch: let the writer take what it was handed, commit and close it. */
