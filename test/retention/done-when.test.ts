@@ -1,14 +1,17 @@
 // Issue #16's retention "done when": with a fake clock (`--now`), a month of raw events expires: gone from the
-// input log (the file log, and the Redis Stream log on the run's throwaway Redis), their archive data keys
-// (one per learner per month) destroyed, their dead letters gone, while the derived states stay exactly as
-// they were and the running engine goes on. The pass runs through `loflow retention run` beside the live engine.
+// input log (the file log, and the Redis Stream log on the run's throwaway Redis), unreadable in the
+// encrypted archive (their per-learner-per-month data keys destroyed: a replay reads January only and reports
+// November's chains as unreadable), their dead letters gone, while the derived states stay exactly as they
+// were and the running engine goes on. The pass runs through `loflow retention run` beside the live engine.
 import { describe, expect, inject, it } from 'vitest';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
 import { ArchiveWriter } from '../../archive/writer.js';
-import { FileDekStore, otherKid, learnerKid, pseudonymOf } from '../../archive/keys/index.js';
+import { FileDekStore, learnerPseudonym, learnerKid } from '../../archive/keys/index.js';
+import { openWriterCrypto } from '../../archive/open-crypto.js';
+import { openArchive } from '../../archive/replay-source.js';
 import { Classroom } from '../../engine/classroom.js';
 import { invoke } from '../../engine/cli/command.js';
 import { retentionCommand } from '../../engine/cli/retention-command.js';
@@ -60,7 +63,10 @@ describe.each(['file', 'redis'] as const)('retention with the %s input log', (ki
     const archiveDir = join(dir, 'archive');
     const data = join(dir, 'data');
     const deadLetters = new FileDeadLetterStore(join(data, name, 'deadletters.ndjson'));
-    const writer = await ArchiveWriter.open(archiveDir, { name, text: pipeline!.text, sources: pipeline!.sources.keys() });
+    // An encrypted archive (format 3): a master key, data keys in <archive>/keys, one per learner per month.
+    process.env.LOFLOW_MASTER_KEY = randomBytes(32).toString('base64');
+    const crypto = await openWriterCrypto(archiveDir, name, {});
+    const writer = await ArchiveWriter.open(archiveDir, { name, text: pipeline!.text, sources: pipeline!.sources.keys() }, 1000, { crypto });
     const engine = new Engine(pipeline!, { store, log, archive: writer, deadLetters });
     await engine.start();
 
@@ -75,14 +81,21 @@ describe.each(['file', 'redis'] as const)('retention with the %s input log', (ki
     const before = await states(store, name);
     expect(Object.keys(before).length).toBeGreaterThan(0);
 
-    // The archive's data keys, one per learner per month (as the encrypting writer keeps them in <archive>/keys).
-    const kp = randomBytes(32);
+    // The archive's data keys, as the encrypting writer made them: one per learner per month.
     const keys = FileDekStore.forArchive(archiveDir);
     const learners = [...new Set(events.map((e) => (e.auth as { user_id: string }).user_id))];
-    for (const month of ['2026-11', '2027-01']) {
-      for (const id of learners) await keys.putIfAbsent(learnerKid(pseudonymOf(kp, id), month), { kek: 'test', wrapped: randomBytes(60) });
-      await keys.putIfAbsent(otherKid(month), { kek: 'test', wrapped: randomBytes(60) });
-    }
+    const pseuds = await Promise.all(learners.map((id) => learnerPseudonym(crypto.provider, id)));
+    const kidsBefore = await keys.kids();
+    for (const p of pseuds) for (const month of ['2026-11', '2027-01']) expect(kidsBefore).toContain(learnerKid(p, month));
+    const replayed = async () => {
+      const a = await openArchive((await writer.store.head())!.toString(), { dir: archiveDir, keys: { provider: crypto.provider, deks: keys } });
+      const notes: string[] = [];
+      for await (const e of a.events([...pipeline!.sources.keys()])) notes.push((e.event as { note?: string }).note ?? '');
+      return { notes, unreadable: a.unreadable() };
+    };
+    const full = await replayed();
+    expect(full.notes.filter((n) => n === 'november')).toHaveLength(120);
+    expect(full.unreadable.learners).toBe(0);
 
     const args = ['run', file, '--now', NOW, '--state', inject('redisUrl'), '--data', data, '--archive', archiveDir, ...(kind === 'file' ? ['--log', logDir] : ['--checkpoint', 'redis'])];
     const dry = await run([...args, '--dry-run']);
@@ -99,9 +112,17 @@ describe.each(['file', 'redis'] as const)('retention with the %s input log', (ki
     // Gone from the log, bytes and all; January is still there.
     expect(await rawNow()).not.toMatch(/november/);
     expect(await rawNow()).toMatch(/january/);
-    // November's keys are destroyed (its archived events can no longer be decrypted); January's stay; the
-    // derived streams' key of November too (derived are kept a year).
-    expect(await keys.kids()).toEqual([...learners.map((id) => learnerKid(pseudonymOf(kp, id), '2027-01')), otherKid('2026-11'), otherKid('2027-01')].sort());
+    // November's learner keys are destroyed, January's stay (derived streams' keys are kept a year).
+    const kidsAfter = await keys.kids();
+    for (const p of pseuds) {
+      expect(kidsAfter).not.toContain(learnerKid(p, '2026-11'));
+      expect(kidsAfter).toContain(learnerKid(p, '2027-01'));
+    }
+    // A replay of the archive reads January's events only and reports November's as unreadable (key missing).
+    const after = await replayed();
+    expect(after.notes.filter((n) => n === 'november')).toHaveLength(0);
+    expect(after.notes.filter((n) => n === 'january')).toHaveLength(120);
+    expect(after.unreadable).toMatchObject({ learners: learners.length, keyMissing: learners.length, erased: 0, events: 120 });
     // Dead letters: November's refused event went, January's is kept.
     expect((await deadLetters.list()).map((l) => l.at)).toEqual([JAN]);
     // The derived states are untouched, and the live engine goes on.
@@ -119,5 +140,6 @@ describe.each(['file', 'redis'] as const)('retention with the %s input log', (ki
       await again.close();
     }
     await store.close();
+    delete process.env.LOFLOW_MASTER_KEY;
   });
 });
