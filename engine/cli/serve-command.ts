@@ -149,7 +149,7 @@ export const serveCommand: Command = {
     for (const l of await dropExpiredStatesAtStart(retentionOpts)) console.log(`loflow: ${l.trim()}`);
     const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters, stallMs: stallSeconds * 1000 });
     await engine.start();
-    const retention = await startServeRetention(retentionOpts);
+    const retention = await startServeRetention({ ...retentionOpts, current: () => engine.pipeline });
     const audit = new AuditLog(serveAuditDir(options.audit, data, pipeline.name));
     const server = await startServer({
       audit,

@@ -14,6 +14,8 @@ export interface ServeRetentionOptions {
   archiveDir?: string;
   now?: () => number;
   everyMs?: number;
+  /** The pipeline running now (a live edit under serve --watch changes it): each pass reads its policy. */
+  current?: () => CompiledPipeline;
   /** Where report lines go (the server's log). */
   print?: (line: string) => void;
 }
@@ -28,13 +30,14 @@ export async function dropExpiredStatesAtStart(o: ServeRetentionOptions): Promis
 
 /** The daily pass (first one now); undefined when the pipeline has no retention: section. */
 export async function startServeRetention(o: ServeRetentionOptions): Promise<RetentionSchedule | undefined> {
+  // Without a retention: section at start, a section added later by a live edit applies at the next start.
   if (!o.pipeline.retention) return undefined;
   const keys = await archiveKeyExpiry(o.pipeline, o.store, o.archiveDir ?? '');
   const print = o.print ?? ((l: string) => console.log(l));
   return scheduleRetention({
     now: o.now,
     everyMs: o.everyMs,
-    run: (now) => runRetention({ pipeline: o.pipeline, now, store: o.store, log: o.log, deadLetters: o.deadLetters, archiveDir: o.archiveDir, keys, dropStates: false }),
+    run: (now) => runRetention({ pipeline: o.current?.() ?? o.pipeline, now, store: o.store, log: o.log, deadLetters: o.deadLetters, archiveDir: o.archiveDir, keys, dropStates: false }),
     onReport: (r) => {
       for (const l of formatReport(r)) print(`loflow: ${l.trim()}`);
     },

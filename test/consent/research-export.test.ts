@@ -71,6 +71,9 @@ describe('research exports and consent', () => {
     expect(k.err).toMatch(/refused: a research export is pseudonymized and needs a secret key .*LOFLOW_PSEUDONYM_KEY.*; or pass --raw-ids/);
     expect(existsSync(out)).toBe(false);
     expect((await run(archiveCommand, ['export', '--dir', a.dir, '--consent', c, '--out', out])).err).toMatch(/--consent is used with --research/);
+    const unlogged = await run(archiveCommand, ['export', '--dir', a.dir, '--research', '--consent', c, '--no-log', '--out', out], { LOFLOW_PSEUDONYM_KEY: KEY });
+    expect(unlogged.err).toMatch(/refused: a research export is always recorded in the analysis log/);
+    expect(existsSync(out)).toBe(false);
   });
 
   it('checks the consent file, naming file and line', () => {
