@@ -150,6 +150,7 @@ export const serveCommand: Command = {
     const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters, stallMs: stallSeconds * 1000 });
     await engine.start();
     const retention = await startServeRetention({ ...retentionOpts, current: () => engine.pipeline });
+    await retention?.idle(); // the start's pass is reported before the server says it is live
     const audit = new AuditLog(serveAuditDir(options.audit, data, pipeline.name));
     const server = await startServer({
       audit,
