@@ -179,8 +179,12 @@ export class FileInputLog implements InputLog, RawJsonConsumer {
   async read(from: number, max: number): Promise<LoggedEvent[]> {
     if (from < this.base) return this.readDisk(from, Math.min(max, this.base - from));
     const start = from - this.base;
-    const out = this.entries.slice(start, start + max);
-    return this.holes ? out.filter((e) => e.event !== undefined) : out;
+    if (!this.holes) return this.entries.slice(start, start + max);
+    // Tombstones (expired) are skipped; a range of only tombstones reads on, so a reader never sees an
+    // empty answer while events follow (it would take it for the log's end).
+    let out: LoggedEvent[] = [];
+    for (let at = start; out.length === 0 && at < this.entries.length; at += max) out = this.entries.slice(at, at + max).filter((e) => e.event !== undefined);
+    return out;
   }
 
   /** Events released from memory (see release) are read back from their segments. */

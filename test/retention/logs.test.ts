@@ -144,3 +144,19 @@ describe('dead-letter files', () => {
     expect((await mem.list()).map((l) => l.reason)).toEqual(['b']);
   });
 });
+
+describe('file log reader after expiry', () => {
+  it('reads past a stretch of tombstones instead of answering empty', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loflow-ret-holes-'));
+    const log = new FileInputLog(dir);
+    await log.append(entries());
+    expect(expireFileLog(dir, HORIZON, 10)).toMatchObject({ removed: 6 });
+    await log.close();
+    const again = new FileInputLog(dir);
+    // Offsets 0-5 are tombstones: a read from 0 goes on, window by window, to the first events there are.
+    expect((await again.read(0, 4)).map((e) => e.offset)).toEqual([6, 7]);
+    expect((await again.read(0, 2)).map((e) => e.offset)).toEqual([6, 7]);
+    expect((await again.read(0, 100)).map((e) => e.offset)).toEqual([6, 7, 8, 9]);
+    await again.close();
+  });
+});
