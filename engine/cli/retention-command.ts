@@ -24,6 +24,8 @@ Options:
   --log DIR        same as --checkpoint file:DIR
   --data DIR       data folder (default .loflow): dead letters in <data>/<pipeline>/deadletters.ndjson
   --archive DIR    archive folder (default <data>/<pipeline>/archive)
+  --keys K         the archive's data keys, when not in <archive>/keys or the state store's Redis: a
+                   folder or redis://… (as serve --keys)
   --json           the report as JSON
   --help           this text`;
 
@@ -74,7 +76,7 @@ export const retentionCommand: Command = {
         log: logTarget(spec),
         deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')),
         archiveDir,
-        keys: await archiveKeyExpiry(pipeline, store, archiveDir),
+        keys: await archiveKeyExpiry(pipeline, store, archiveDir, typeof options.keys === 'string' ? options.keys : undefined),
       });
       if (options.json === true) console.log(JSON.stringify(report, null, 2));
       else for (const l of formatReport(report)) console.log(l);

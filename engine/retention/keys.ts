@@ -8,12 +8,14 @@ import type { Cluster, Redis } from 'ioredis';
 import type { CompiledPipeline, StateStore } from '../types.js';
 import type { KeyExpiry } from './run.js';
 
-export async function archiveKeyExpiry(pipeline: CompiledPipeline, store: StateStore, archiveDir: string): Promise<KeyExpiry | undefined> {
+/** `keys`: where the data keys are when not in the default places (serve's and the archive CLI's --keys: a folder or redis://…). */
+export async function archiveKeyExpiry(pipeline: CompiledPipeline, store: StateStore, archiveDir: string, keys?: string): Promise<KeyExpiry | undefined> {
   const { FileDekStore, RedisDekStore, dekKey, expireKeys, parseKid } = await import('../../archive/keys/index.js');
   const stores: Array<import('../../archive/keys/index.js').DekStore> = [];
-  if (archiveDir && existsSync(join(archiveDir, 'keys'))) stores.push(FileDekStore.forArchive(archiveDir));
+  if (keys) stores.push(await (await import('../../archive/open-crypto.js')).openDekStore(archiveDir, pipeline.name, keys));
+  else if (archiveDir && existsSync(join(archiveDir, 'keys'))) stores.push(FileDekStore.forArchive(archiveDir));
   const redis = (store as { redis?: Redis | Cluster }).redis;
-  if (redis && (await redis.exists(dekKey(pipeline.name))) === 1) stores.push(new RedisDekStore(redis, pipeline.name));
+  if (!keys && redis && (await redis.exists(dekKey(pipeline.name))) === 1) stores.push(new RedisDekStore(redis, pipeline.name));
   if (!stores.length) return undefined;
   return async ({ before, scope, dryRun }) => {
     let destroyed = 0;

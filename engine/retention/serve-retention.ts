@@ -12,6 +12,8 @@ export interface ServeRetentionOptions {
   log?: LogTarget;
   deadLetters?: RetentionContext['deadLetters'];
   archiveDir?: string;
+  /** The data key store when not the archive's keys folder (serve --keys). */
+  keys?: string;
   now?: () => number;
   everyMs?: number;
   /** The pipeline running now (a live edit under serve --watch changes it): each pass reads its policy. */
@@ -32,7 +34,7 @@ export async function dropExpiredStatesAtStart(o: ServeRetentionOptions): Promis
 export async function startServeRetention(o: ServeRetentionOptions): Promise<RetentionSchedule | undefined> {
   // Without a retention: section at start, a section added later by a live edit applies at the next start.
   if (!o.pipeline.retention) return undefined;
-  const keys = await archiveKeyExpiry(o.pipeline, o.store, o.archiveDir ?? '');
+  const keys = await archiveKeyExpiry(o.pipeline, o.store, o.archiveDir ?? '', o.keys);
   const print = o.print ?? ((l: string) => console.log(l));
   return scheduleRetention({
     now: o.now,
