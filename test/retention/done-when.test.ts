@@ -15,6 +15,7 @@ import { openArchive } from '../../archive/replay-source.js';
 import { Classroom } from '../../engine/classroom.js';
 import { invoke } from '../../engine/cli/command.js';
 import { retentionCommand } from '../../engine/cli/retention-command.js';
+import { replayCommand } from '../../engine/cli/replay-command.js';
 import { compilePipelineFile } from '../../engine/compiler.js';
 import { FileDeadLetterStore } from '../../engine/deadletter/file-deadletter.js';
 import { FileInputLog } from '../../engine/log/file-log.js';
@@ -35,15 +36,20 @@ async function states(store: StateStore, pipeline: string) {
   return out;
 }
 
-/** Runs a command object in this process and returns its exit code and stdout. */
-async function run(args: string[]) {
+/** Runs a command object in this process and returns its exit code, stdout and stderr. */
+async function run(args: string[], cmd = retentionCommand) {
   const lines: string[] = [];
-  const log = console.log;
+  const errs: string[] = [];
+  const [log, error] = [console.log, console.error];
+  const write = process.stdout.write;
   console.log = (...a: unknown[]) => void lines.push(a.join(' '));
+  console.error = (...a: unknown[]) => void errs.push(a.join(' '));
+  process.stdout.write = ((chunk: string | Uint8Array) => lines.push(String(chunk)) > 0) as typeof process.stdout.write;
   try {
-    return { code: await invoke(retentionCommand, args), out: lines.join('\n') };
+    return { code: await invoke(cmd, args), out: lines.join('\n'), err: errs.join('\n') };
   } finally {
-    console.log = log;
+    [console.log, console.error] = [log, error];
+    process.stdout.write = write;
   }
 }
 
@@ -123,6 +129,10 @@ describe.each(['file', 'redis'] as const)('retention with the %s input log', (ki
     expect(after.notes.filter((n) => n === 'november')).toHaveLength(0);
     expect(after.notes.filter((n) => n === 'january')).toHaveLength(120);
     expect(after.unreadable).toMatchObject({ learners: learners.length, keyMissing: learners.length, erased: 0, events: 120 });
+    // The same through `loflow replay` of the archive's HEAD: it says what it could not read, and why.
+    const replay = await run([file, (await writer.store.head())!.toString(), '--archive', archiveDir, '--no-log', '--summary'], replayCommand);
+    expect(replay.code).toBe(0);
+    expect(replay.err).toMatch(new RegExp(`unreadable: ${learners.length} learners \\(0 erased, ${learners.length} key missing\\).*, 120 events skipped`));
     // Dead letters: November's refused event went, January's is kept.
     expect((await deadLetters.list()).map((l) => l.at)).toEqual([JAN]);
     // The derived states are untouched, and the live engine goes on.
