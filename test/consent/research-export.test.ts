@@ -14,7 +14,13 @@ import { verifyCar } from '../../archive/car.js';
 import { loadConsent } from '../../archive/consent.js';
 import { pseudonym } from '../../archive/pseudonymize.js';
 import { carSource, readCommit, readIndex } from '../../archive/read.js';
-import { archivedRun, type ArchivedRun } from '../archive/helpers.js';
+import { archivedRun, demo, tmp, type ArchivedRun } from '../archive/helpers.js';
+import { randomBytes } from 'node:crypto';
+import { openWriterCrypto } from '../../archive/open-crypto.js';
+import { ArchiveWriter } from '../../archive/writer.js';
+import { Classroom } from '../../engine/classroom.js';
+import { Engine } from '../../engine/runtime.js';
+import type { LoEvent } from '../../engine/types.js';
 
 const KEY = 'research-key-of-study-42';
 
@@ -134,5 +140,29 @@ describe('research exports and consent', () => {
       ['s-0001', 2],
       [null, 3],
     ]);
+  });
+
+  it('works on an encrypted archive (format 3) too, with its master key', async () => {
+    const masterKey = randomBytes(32).toString('base64');
+    const dirE = join(tmp(), 'archive');
+    const pipeline = await demo();
+    const saved = process.env.LOFLOW_MASTER_KEY;
+    process.env.LOFLOW_MASTER_KEY = masterKey;
+    try {
+      const writer = await ArchiveWriter.open(dirE, { name: pipeline.name, text: pipeline.text, sources: pipeline.sources.keys() }, 100, { crypto: await openWriterCrypto(dirE, pipeline.name, {}) });
+      const engine = new Engine(pipeline, { archive: writer });
+      await engine.ingest('extension', [...new Classroom({ students: 4, seed: 3 }).events(200)].map((e) => e.event as LoEvent), 1000);
+      await engine.flush();
+      await engine.stop();
+    } finally {
+      if (saved === undefined) delete process.env.LOFLOW_MASTER_KEY;
+      else process.env.LOFLOW_MASTER_KEY = saved;
+    }
+    const c = file('enc.csv', 'id,consent\ns-0001,yes\ns-0002,no\n');
+    const out = join(dir, 'enc-study.car');
+    const r = await run(archiveCommand, ['export', '--dir', dirE, '--research', '--consent', c, '--out', out], { LOFLOW_PSEUDONYM_KEY: KEY, LOFLOW_MASTER_KEY: masterKey });
+    expect(r.code, r.err).toBe(0);
+    expect(await learnersOf(out)).toEqual([pseudonym(Buffer.from(KEY), 's-0001')]);
+    expect(readFileSync(out).toString('latin1')).not.toMatch(/s-000\d/);
   });
 });
