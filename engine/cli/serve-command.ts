@@ -161,7 +161,8 @@ export const serveCommand: Command = {
     // Retention (README "Retention"): states past their last day go before the engine loads any; the rest
     // of the policy runs now and daily (LOFLOW_RETENTION_NOW: a fixed clock, for tests and previews).
     const fixedNow = process.env.LOFLOW_RETENTION_NOW ? Date.parse(process.env.LOFLOW_RETENTION_NOW) : undefined;
-    const retentionOpts = { pipeline, store, log: logTarget(checkpointSpec), deadLetters, archiveDir, ...(crypto?.keys ? { keys: crypto.keys } : {}), ...(fixedNow !== undefined && Number.isFinite(fixedNow) ? { now: () => fixedNow } : {}) };
+    if (fixedNow !== undefined && !Number.isFinite(fixedNow)) throw new Error(`LOFLOW_RETENTION_NOW must be an ISO time, not '${process.env.LOFLOW_RETENTION_NOW}'`);
+    const retentionOpts = { pipeline, store, log: logTarget(checkpointSpec), deadLetters, archiveDir, ...(crypto?.keys ? { keys: crypto.keys } : {}), ...(fixedNow !== undefined ? { now: () => fixedNow } : {}) };
     for (const l of await dropExpiredStatesAtStart(retentionOpts)) console.log(`loflow: ${l.trim()}`);
     const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters, stallMs: stallSeconds * 1000 });
     await engine.start();

@@ -151,8 +151,8 @@ async function expireStates(ctx: RetentionContext, h: Horizons, redis: Redis | C
   }
   if (redis) {
     // Another process holding the pipeline's lease is a running server: its cache would write the states back.
-    const until = Number(await redis.hget(leaseKey(ctx.pipeline.name), 'until'));
-    if (until > Date.now()) return { what: 'states', removed: 0, detail: `states are past ${ctx.pipeline.retention!.statesUntil}: not dropped, a server of '${ctx.pipeline.name}' is running (it holds the lease); stop it first` };
+    const leaseUntil = Number(await redis.hget(leaseKey(ctx.pipeline.name), 'until'));
+    if (leaseUntil > Date.now()) return { what: 'states', removed: 0, detail: `states are past ${ctx.pipeline.retention!.statesUntil}: not dropped, a server of '${ctx.pipeline.name}' is running (it holds the lease); stop it first` };
   }
   const reducers = ctx.store.versions ? [...new Set((await ctx.store.versions(ctx.pipeline.name)).map((v) => v.reducer))] : ctx.pipeline.reducers.map((r) => r.name);
   let n = 0;
