@@ -1,7 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { appendAnalysis, bytesCid, listAnalyses } from '../../archive/analysis-log.js';
-import { loadConsent } from '../../archive/consent.js';
+import { researchConsent, researchKey } from './research-export.js';
 import { rm } from 'node:fs/promises';
 import { AuditLog } from '../audit/audit-log.js';
 import { archiveAuditDir } from '../audit/dir.js';
@@ -13,7 +13,7 @@ import type { CommitBlock, PipelineBlock } from '../../archive/format.js';
 import { gc } from '../../archive/gc.js';
 import { importCar } from '../../archive/import.js';
 import { identifierPaths, normalizePath } from '../../archive/learners.js';
-import { pseudonymKey, PSEUDONYM_KEY_ENV } from '../../archive/pseudonymize.js';
+import { PSEUDONYM_KEY_ENV } from '../../archive/pseudonymize.js';
 import { folderSource, learnerEntries, openSource, readCommit, type BlockSource } from '../../archive/read.js';
 import { exportSelection, type Selection } from '../../archive/rewrite.js';
 import { readerKeys } from '../../archive/open-crypto.js';
@@ -248,25 +248,13 @@ async function exportCommand(store: FolderBlockstore, argv: string[], options: R
   const pipeline = decodeBlock<PipelineBlock>(await store.get(head.commit.pipeline));
   // A research export: consented students only, pseudonymized unless --raw-ids says otherwise.
   const research = options.research === true;
-  if (!research) {
-    for (const o of ['consent', 'consent-id', 'consent-column', 'raw-ids']) if (options[o] !== undefined) throw new UsageError(`--${o} is used with --research`);
-  }
-  let consent: ReturnType<typeof loadConsent> | undefined;
-  if (research) {
-    if (typeof options.consent !== 'string') throw new UsageError('refused: a research export needs a consent source: --consent FILE (a CSV of id,consent[,date], or a roster CSV with a consent or research_consent column); without one no student has consented');
-    if (options['no-log']) throw new UsageError('refused: a research export is always recorded in the analysis log (its students are needed to recall it if consent is withdrawn)');
-    if (options['raw-ids'] && options.pseudonymize) throw new UsageError('--raw-ids and --pseudonymize contradict each other');
-    consent = loadConsent(resolve(options.consent), {
-      ...(typeof options['consent-id'] === 'string' ? { idColumn: options['consent-id'] } : {}),
-      ...(typeof options['consent-column'] === 'string' ? { column: options['consent-column'] } : {}),
-    });
-    sel.learners = consent.consented;
-  }
+  const consent = researchConsent(options, (m) => new UsageError(m));
+  if (consent) sel.learners = consent.consented;
   const pseudonymize = options.pseudonymize === true || (research && !options['raw-ids']);
   if (pseudonymize || drop.length) {
     if (ids.length && !pseudonymize) throw new UsageError('--id-field is used with --pseudonymize');
     sel.deidentify = {
-      key: pseudonymize ? researchKey(research) : null,
+      key: pseudonymize ? researchKey(research, (m) => new UsageError(m)) : null,
       idFields: pseudonymize ? (ids.length ? ids : identifierPaths(pipeline.text)) : [],
       dropFields: drop,
     };
@@ -311,16 +299,6 @@ async function exportCommand(store: FolderBlockstore, argv: string[], options: R
     await appendAnalysis(store, { command, pipeline, input: head.cid, output: root, audit: auditHash, ...(researchRecord ? { research: researchRecord } : {}) });
   }
   return 0;
-}
-
-/** The pseudonym key; a research export says why it needs one. */
-function researchKey(research: boolean): Buffer {
-  try {
-    return pseudonymKey();
-  } catch (err) {
-    if (!research) throw err;
-    throw new UsageError(`refused: a research export is pseudonymized and ${(err as Error).message.replace(/^--pseudonymize needs/, 'needs')}; or pass --raw-ids to export the students' ids on purpose`);
-  }
 }
 
 async function learnerCommand(id: string | undefined, car: string | undefined, dir: string, options: Record<string, string | boolean>, auditDir: string): Promise<number> {
