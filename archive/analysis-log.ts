@@ -23,6 +23,8 @@ export interface AnalysisInput {
   time?: number;
   /** The audit record of this access (its hash), when there is one (exports). */
   audit?: string;
+  /** A research export's consent source and included learners (audit pseudonyms). */
+  research?: AnalysisEntry['research'];
 }
 
 /** Appends in this process, per folder, one after another (the lock file guards against other processes). */
@@ -44,6 +46,7 @@ export function appendAnalysis(store: FolderBlockstore, entry: AnalysisInput): P
         engine: `loflow ${version}`,
         time: entry.time ?? Date.now(),
         ...(entry.audit ? { audit: entry.audit } : {}),
+        ...(entry.research ? { research: entry.research } : {}),
       } satisfies AnalysisEntry);
       await store.put(block);
       await store.setRef(ANALYSES_REF, block.cid);
@@ -85,4 +88,9 @@ export async function fileCid(file: string): Promise<CID> {
   const h = createHash('sha256');
   for await (const chunk of createReadStream(file)) h.update(chunk as Buffer);
   return CID.create(1, raw.code, createDigest(sha256.code, new Uint8Array(h.digest())));
+}
+
+/** The CID of bytes as one raw block (sha2-256): a consent file as a research export used it. */
+export function bytesCid(bytes: Uint8Array): CID {
+  return CID.create(1, raw.code, createDigest(sha256.code, new Uint8Array(createHash('sha256').update(bytes).digest())));
 }

@@ -97,6 +97,8 @@ export interface ExportFilter {
   /** Fields whose values were replaced by HMAC-SHA256(key, value) (the key is never stored). */
   pseudonymized: string[];
   dropped: string[];
+  /** A research export (README "Consent and research exports"): only consented learners, how many. */
+  research?: { learners: number };
 }
 
 export interface CommitBlock {
@@ -135,4 +137,9 @@ export interface AnalysisEntry {
   time: number;
   /** An export's audit record hash (engine/audit): the access on record, pinned in the archive. */
   audit?: string;
+  /**
+   * A research export: the consent source it was made under (the file's raw CID) and the learners it
+   * included, as audit pseudonyms (never ids), so a withdrawn student's exports can be found and recalled.
+   */
+  research?: { consent: CID; learners: string[] };
 }

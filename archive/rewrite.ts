@@ -26,6 +26,11 @@ export interface Selection {
   deidentify?: Deidentify;
   /** With a pseudonym key: write the export even when a learner id still occurs in it (default: refuse). */
   allowIds?: boolean;
+  /**
+   * A research export: only events of these learners (the consented ones) are kept; events without a
+   * learner id are left out (whose they are is unknown).
+   */
+  learners?: ReadonlySet<string>;
 }
 
 /** A pseudonymized export that would still contain learner ids: nothing is written. */
@@ -41,6 +46,8 @@ export class ExportRefused extends Error {
 export interface RewriteResult {
   root: CID;
   events: number;
+  /** With `learners`: the learners whose events the export holds. */
+  included?: string[];
   blocks: number;
   bytes: number;
 }
@@ -89,11 +96,20 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     // A scratch DAG, deleted once the CAR is written: its blocks need no fsync (the CAR is what must be whole).
     const writer = await ArchiveWriter.open(dir, { name: pipeline.name, text: pipeline.text }, chunkEvents, { durable: false });
     let events = 0;
+    const only = sel.learners;
+    const idOf = only ? learnerPaths(pipeline.text).map(learnerReader) : [];
+    const included = new Set<string>();
     for (const stream of streams) {
       const kept = [];
       const t = sources.has(stream) ? transform : transformDerived;
       for (const e of await streamEntries(src, commit, stream)) {
         if (e.t < since || e.t >= until) continue;
+        if (only) {
+          let who: string | null = null;
+          for (const read of idOf) if ((who = read(e.e)) !== null) break;
+          if (who === null || !only.has(who)) continue;
+          included.add(who);
+        }
         const event = t(e.e);
         scanner?.scan(event, (path) => leaks.set(`${stream}: ${path}`, (leaks.get(`${stream}: ${path}`) ?? 0) + 1));
         kept.push({ offset: e.o, stream, event, at: e.t });
@@ -116,11 +132,12 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
       until: sel.until ?? null,
       pseudonymized: sel.deidentify?.key ? sel.deidentify.idFields : [],
       dropped: sel.deidentify?.dropFields ?? [],
+      ...(only ? { research: { learners: included.size } } : {}),
     };
     const root = CID.parse(await writer.commit({ time: commit.time, filter }));
     await writer.close();
     const r = await exportCar(writer.store, root, out);
-    return { root, events, ...r };
+    return { root, events, ...r, ...(only ? { included: [...included].sort() } : {}) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

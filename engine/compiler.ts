@@ -22,6 +22,7 @@ import { loadRoster, type CsvRoster } from './roster.js';
 import { loadRosterFromSource } from './roster/sources.js';
 import { rosterIdentities, type IdentityResolver } from './roster-identities.js';
 import { normalizePath } from '../archive/learners.js';
+import { compileRetention } from './retention/policy.js';
 import { definitionVersion, stateVersions } from './state-version.js';
 import type {
   CompiledAggregation,
@@ -216,6 +217,7 @@ class Compiler {
     const dashboards = this.dashboards(aggregations);
     const archive = this.archive(reducers);
     this.identifiers();
+    const retention = compileRetention(this.spec.retention, report);
     if (this.errors.length) return undefined;
     const streams = new Map<string, { name: string; producer: string | null; consumers: string[] }>();
     for (const s of sources.keys()) streams.set(s, { name: s, producer: null, consumers: [] });
@@ -241,6 +243,7 @@ class Compiler {
       dashboards,
       archive,
       partitions,
+      ...(retention ? { retention } : {}),
     };
   }
 

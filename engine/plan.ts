@@ -1,5 +1,5 @@
 // Classify the changes between two versions of a pipeline, for analysts editing YAML:
-//   stateless        dashboards, aggregations, archive, description, source options: safe live
+//   stateless        dashboards, aggregations, archive, retention, description, source options: safe live
 //   state-compatible a reducer added or removed: the others keep their state
 //   state-breaking   a reducer's state version changed (engine/state-version.ts): its definition (op, params,
 //                    key, from, where, map, select, time, emit, late) or, upstream, the reducers emitting a
@@ -34,7 +34,7 @@ export function planChanges(before: CompiledPipeline, after: CompiledPipeline): 
     else if (o.version !== r.version) changes.push({ kind: 'state-breaking', path: `reducers.${r.name}`, what: whyBroken(before, after, r), dashboards: dashboardsOf(after, r.name) });
   }
   for (const name of old.keys()) if (!now.has(name)) changes.push({ kind: 'state-compatible', path: `reducers.${name}`, what: `reducer '${name}' removed: its state becomes stale (loflow state drop)`, dashboards: dashboardsOf(before, name) });
-  for (const section of ['aggregations', 'dashboards', 'archive', 'sources', 'description', 'rosters', 'identifiers'] as const) {
+  for (const section of ['aggregations', 'dashboards', 'archive', 'sources', 'description', 'rosters', 'identifiers', 'retention'] as const) {
     const a = before.spec[section] ?? {};
     const b = after.spec[section] ?? {};
     if (typeof a !== 'object' || typeof b !== 'object' || Array.isArray(a) || Array.isArray(b)) {

@@ -248,6 +248,20 @@ export interface CompiledPipeline {
   archive?: ArchiveSpec;
   /** Absent (pipelines built by hand): one partition. */
   partitions?: CompiledPartitions;
+  /** The `retention:` section (engine/retention/policy.ts); absent: nothing expires. */
+  retention?: RetentionPolicy;
+}
+
+/** How long each kind of data is kept (`retention:`); an absent field keeps that kind for good. */
+export interface RetentionPolicy {
+  /** Raw events (input logs, their archive keys), in ms of age by arrival time. */
+  rawMs?: number;
+  /** Derived streams in the archive (their `_other` keys), ms. */
+  derivedMs?: number;
+  /** Dead letters, ms. */
+  deadLettersMs?: number;
+  /** Reducer states are dropped once this day (YYYY-MM-DD, UTC) has passed. */
+  statesUntil?: string;
 }
 
 // ---------------------------------------------------------------------------------------------

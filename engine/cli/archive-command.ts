@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { appendAnalysis, listAnalyses } from '../../archive/analysis-log.js';
+import { appendAnalysis, bytesCid, listAnalyses } from '../../archive/analysis-log.js';
+import { researchConsent, researchKey } from './research-export.js';
 import { rm } from 'node:fs/promises';
 import { AuditLog } from '../audit/audit-log.js';
 import { archiveAuditDir } from '../audit/dir.js';
@@ -12,7 +13,7 @@ import type { CommitBlock, PipelineBlock } from '../../archive/format.js';
 import { gc } from '../../archive/gc.js';
 import { importCar } from '../../archive/import.js';
 import { identifierPaths, normalizePath } from '../../archive/learners.js';
-import { pseudonymKey, PSEUDONYM_KEY_ENV } from '../../archive/pseudonymize.js';
+import { PSEUDONYM_KEY_ENV } from '../../archive/pseudonymize.js';
 import { folderSource, learnerEntries, openSource, readCommit, type BlockSource } from '../../archive/read.js';
 import { exportSelection, type Selection } from '../../archive/rewrite.js';
 import { readerKeys } from '../../archive/open-crypto.js';
@@ -35,6 +36,12 @@ Subcommands:
       --allow-ids                     write it even if a learner id still occurs in an event (by default
                                       such an export is refused, naming the fields where ids remain)
       --drop-field PATH               remove a field from every event (repeatable), e.g. server.ip
+      --research --consent FILE       a research export: only the events of students whose consent is yes in
+                                      FILE (CSV id,consent[,date], or a roster CSV with a consent or
+                                      research_consent column; --consent-id COL / --consent-column COL name
+                                      others); refused without --consent. Pseudonymized (as --pseudonymize)
+                                      unless --raw-ids; the analysis log records the students it included
+                                      (as audit pseudonyms), so loflow consent recalls can name it later
   verify x.car                        check every block's hash and that the DAG is complete; names the first
                                       bad block (exit 1). A block the root does not reach fails it too
       --allow-unreachable             (exit 1) unless this is given (then a warning line)
@@ -96,7 +103,7 @@ function parseTime(name: string, v: unknown): number | undefined {
 
 class UsageError extends Error {}
 
-const BOOLEANS = ['analyses', 'pseudonymize', 'dry-run', 'no-log', 'allow-unreachable', 'allow-ids'];
+const BOOLEANS = ['analyses', 'pseudonymize', 'dry-run', 'no-log', 'allow-unreachable', 'allow-ids', 'research', 'raw-ids'];
 
 /** A commit block (format.ts CommitBlock): its heads and counts per stream. */
 function isCommit(b: unknown): boolean {
@@ -239,24 +246,32 @@ async function exportCommand(store: FolderBlockstore, argv: string[], options: R
     allowIds: !!options['allow-ids'],
   };
   const pipeline = decodeBlock<PipelineBlock>(await store.get(head.commit.pipeline));
-  if (options.pseudonymize || drop.length) {
-    if (ids.length && !options.pseudonymize) throw new UsageError('--id-field is used with --pseudonymize');
+  // A research export: consented students only, pseudonymized unless --raw-ids says otherwise.
+  const research = options.research === true;
+  const consent = researchConsent(options, (m) => new UsageError(m));
+  if (consent) sel.learners = consent.consented;
+  const pseudonymize = options.pseudonymize === true || (research && !options['raw-ids']);
+  if (pseudonymize || drop.length) {
+    if (ids.length && !pseudonymize) throw new UsageError('--id-field is used with --pseudonymize');
     sel.deidentify = {
-      key: options.pseudonymize ? pseudonymKey() : null,
-      idFields: options.pseudonymize ? (ids.length ? ids : identifierPaths(pipeline.text)) : [],
+      key: pseudonymize ? researchKey(research, (m) => new UsageError(m)) : null,
+      idFields: pseudonymize ? (ids.length ? ids : identifierPaths(pipeline.text)) : [],
       dropFields: drop,
     };
   }
-  const filtered = sel.streams || sel.since !== undefined || sel.until !== undefined || sel.deidentify;
+  const filtered = sel.streams || sel.since !== undefined || sel.until !== undefined || sel.deidentify || sel.learners;
   let root: CID;
+  let included: string[] | undefined;
   if (filtered) {
     const src = await folderSource(store.dir, head.cid.toString());
     await withKeys(src, head.commit, store.dir, options);
     const r = await exportSelection(src, sel, options.out);
     reportUnreadable(src);
     root = r.root;
+    included = r.included;
     console.error(
       `wrote ${options.out}: ${r.events} events selected, ${r.blocks} blocks, ${r.bytes} bytes` +
+        (consent ? `; research: ${r.included!.length} consented students included (${consent.consented.size} consented in ${options.consent}, ${consent.declined.size} declined or withdrawn)` : '') +
         (sel.deidentify?.key ? `; pseudonymized ${sel.deidentify.idFields.join(', ')}` : '') +
         (drop.length ? `; dropped ${drop.join(', ')}` : ''),
     );
@@ -270,7 +285,7 @@ async function exportCommand(store: FolderBlockstore, argv: string[], options: R
   try {
     auditHash = await audited(auditDir, {
       action: 'archive.export',
-      target: { pipeline: pipeline.name, input: head.cid.toString(), output: root.toString(), file: resolve(options.out), pseudonymized: !!sel.deidentify?.key, ...(streams.length ? { streams: streams.join(',') } : {}), ...(sel.since !== undefined ? { since: sel.since } : {}), ...(sel.until !== undefined ? { until: sel.until } : {}) },
+      target: { pipeline: pipeline.name, input: head.cid.toString(), output: root.toString(), file: resolve(options.out), pseudonymized: !!sel.deidentify?.key, ...(included ? { purpose: 'research', students: included.length } : {}), ...(streams.length ? { streams: streams.join(',') } : {}), ...(sel.since !== undefined ? { since: sel.since } : {}), ...(sel.until !== undefined ? { until: sel.until } : {}) },
       result: 'ok',
     });
   } catch (err) {
@@ -280,7 +295,8 @@ async function exportCommand(store: FolderBlockstore, argv: string[], options: R
   console.log(root.toString());
   if (!options['no-log']) {
     const command = ['archive', 'export', ...argv.slice(argv.indexOf('export') + 1)].join(' ');
-    await appendAnalysis(store, { command, pipeline, input: head.cid, output: root, audit: auditHash });
+    const researchRecord = consent && included ? { consent: bytesCid(consent.bytes), learners: included.map((id) => pseudonymOf(auditDir, id)).sort() } : undefined;
+    await appendAnalysis(store, { command, pipeline, input: head.cid, output: root, audit: auditHash, ...(researchRecord ? { research: researchRecord } : {}) });
   }
   return 0;
 }

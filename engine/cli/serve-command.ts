@@ -13,6 +13,8 @@ import { startServer } from '../server/index.js';
 import { oidcSettingsFrom } from '../server/oidc-settings.js';
 import { openSessionStore } from '../server/open-sessions.js';
 import { openStateStore } from '../state/open.js';
+import { dropExpiredStatesAtStart, startServeRetention } from '../retention/serve-retention.js';
+import { logTarget } from './retention-command.js';
 import { partitionedProblem } from './partitions-gate.js';
 import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
@@ -182,10 +184,19 @@ export const serveCommand: Command = {
       return refused;
     }
     const archive = await openArchiveSink(pipeline, archiveDir, { crypto });
-    const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, partitionLogs: checkpoint.logs, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
+    const deadLetters = new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson'));
+    // Retention (README "Retention"): states past their last day go before the engine loads any; the rest
+    // of the policy runs now and daily (LOFLOW_RETENTION_NOW: a fixed clock, for tests and previews).
+    const fixedNow = process.env.LOFLOW_RETENTION_NOW ? Date.parse(process.env.LOFLOW_RETENTION_NOW) : undefined;
+    if (fixedNow !== undefined && !Number.isFinite(fixedNow)) throw new Error(`LOFLOW_RETENTION_NOW must be an ISO time, not '${process.env.LOFLOW_RETENTION_NOW}'`);
+    const retentionOpts = { pipeline, store, log: logTarget(checkpointSpec), deadLetters, archiveDir, ...(crypto?.keys ? { keys: crypto.keys } : {}), ...(fixedNow !== undefined ? { now: () => fixedNow } : {}) };
+    for (const l of await dropExpiredStatesAtStart(retentionOpts)) console.log(`loflow: ${l.trim()}`);
+    const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, partitionLogs: checkpoint.logs, runner: checkpoint.runner, deadLetters, stallMs: stallSeconds * 1000 });
     await engine.start();
-    // The Redis log also takes what ingest nodes append: follow it (P = 1 here; workers are --role worker's).
+    // The Redis log also takes what ingest nodes append: follow it (workers are --role worker's).
     const follower = checkpointSpec === 'redis' ? followLogs(engine, (store as RedisStateStore).redis, Array.from({ length: pipeline.partitions?.count ?? 1 }, (_, n) => partitionTag(pipeline.name, n, pipeline.partitions?.count ?? 1))) : undefined;
+    const retention = await startServeRetention({ ...retentionOpts, current: () => engine.pipeline });
+    await retention?.idle(); // the start's pass is reported before the server says it is live
     const audit = new AuditLog(serveAuditDir(options.audit, data, pipeline.name));
     const sessions = oidc ? await openSessionStore(options.sessions ?? process.env.LOFLOW_SESSIONS, typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state), pipeline.name, oidc.sessionTtlMs) : undefined;
     const server = await startServer({
@@ -209,6 +220,7 @@ export const serveCommand: Command = {
         console.log('loflow: stopping: draining and committing');
         unwatch();
         follower?.stop();
+        retention?.stop();
         await server.stop();
         await audit.drain().catch(() => undefined);
         await engine.stop();

@@ -64,18 +64,42 @@ export class FileDeadLetterStore implements DeadLetterStore {
   }
 
   take(limit = Infinity): Promise<DeadLetter[]> {
+    return this.extract((all) => Math.min(limit, all.length));
+  }
+
+  /**
+   * Retention: remove the letters that arrived before `before` (ms), the same way `take` removes them (under
+   * the file's lock, the rest rewritten atomically), so a server appending meanwhile loses nothing. Returns
+   * how many went (or would, with dryRun).
+   */
+  expire(before: number, dryRun = false): Promise<number> {
+    if (dryRun) return this.serial(async () => (await this.all()).filter((l) => l.at < before).length);
+    return this.extract((all) => all.filter((l) => l.at < before).length, (l) => l.at < before).then((l) => l.length);
+  }
+
+  /** Take the first `count(all)` letters, and then every later one `also` selects; the rest stays. */
+  private extract(count: (all: DeadLetter[]) => number, also?: (l: DeadLetter) => boolean): Promise<DeadLetter[]> {
     return this.serial(async () => {
       await this.recover();
       const all = await this.all();
       if (all.length === 0) return [];
-      const n = Math.min(limit, all.length);
-      const rest = all.slice(n);
+      let taken: DeadLetter[];
+      let rest: DeadLetter[];
+      if (also) {
+        taken = all.filter(also);
+        rest = all.filter((l) => !also(l));
+      } else {
+        const n = count(all);
+        taken = all.slice(0, n);
+        rest = all.slice(n);
+      }
+      if (taken.length === 0) return [];
       // The rest replaces the file atomically: a crash leaves either the old file or the new one.
       const tmp = `${this.file}.${process.pid}.tmp`;
       await writeFile(tmp, rest.length ? rest.map((l) => JSON.stringify(l)).join('\n') + '\n' : '');
       await fsyncFile(tmp);
       await rename(tmp, this.file);
-      return all.slice(0, n);
+      return taken;
     });
   }
 

@@ -17,6 +17,13 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
     return this.letters.splice(0, n);
   }
 
+  /** Retention: remove the letters that arrived before `before` (ms); returns how many (would) go. */
+  async expire(before: number, dryRun = false): Promise<number> {
+    const n = this.letters.filter((l) => l.at < before).length;
+    if (!dryRun) this.letters = this.letters.filter((l) => l.at >= before);
+    return n;
+  }
+
   async count(): Promise<number> {
     return this.letters.length;
   }

@@ -21,6 +21,8 @@ interface Line {
   a: number;
   p?: string;
   q?: number;
+  /** A tombstone: the event expired (engine/retention/file-log.ts); the line keeps its offset. */
+  x?: 1;
 }
 
 /**
@@ -66,6 +68,8 @@ export class FileInputLog implements InputLog, RawJsonConsumer {
   private segmentStart = 0;
   private segmentCount = 0;
   private readonly producers = new Map<string, number>();
+  /** Some entries in memory are tombstones (expired by retention): reads leave them out. */
+  private holes = false;
 
   constructor(
     readonly dir: string,
@@ -85,6 +89,7 @@ export class FileInputLog implements InputLog, RawJsonConsumer {
       let offset = start;
       for (const l of complete) {
         const x = JSON.parse(l) as Line;
+        if (x.x === 1) this.holes = true;
         this.entries.push({ offset: offset++, stream: x.s, event: x.e, at: x.a });
         if (x.p !== undefined && x.q !== undefined && x.q > (this.producers.get(x.p) ?? -Infinity)) this.producers.set(x.p, x.q);
       }
@@ -174,21 +179,27 @@ export class FileInputLog implements InputLog, RawJsonConsumer {
   async read(from: number, max: number): Promise<LoggedEvent[]> {
     if (from < this.base) return this.readDisk(from, Math.min(max, this.base - from));
     const start = from - this.base;
-    return this.entries.slice(start, start + max);
+    if (!this.holes) return this.entries.slice(start, start + max);
+    // Tombstones (expired) are skipped; a range of only tombstones reads on, so a reader never sees an
+    // empty answer while events follow (it would take it for the log's end).
+    let out: LoggedEvent[] = [];
+    for (let at = start; out.length === 0 && at < this.entries.length; at += max) out = this.entries.slice(at, at + max).filter((e) => e.event !== undefined);
+    return out;
   }
 
   /** Events released from memory (see release) are read back from their segments. */
   private readDisk(from: number, max: number): LoggedEvent[] {
     const out: LoggedEvent[] = [];
+    const stop = from + max; // offsets [from, stop): tombstones (expired) take their offset but are not returned
     const segments = this.segments();
-    for (let i = 0; i < segments.length && out.length < max; i++) {
+    for (let i = 0; i < segments.length && segments[i] < stop; i++) {
       const start = segments[i];
       const end = segments[i + 1] ?? Infinity;
       if (end <= from) continue;
       const lines = readFileSync(this.segmentPath(start), 'utf8').split('\n');
-      for (let j = Math.max(0, from + out.length - start); j < lines.length - 1 && out.length < max; j++) {
+      for (let j = Math.max(0, from - start); j < lines.length - 1 && start + j < stop; j++) {
         const x = JSON.parse(lines[j]) as Line;
-        out.push({ offset: start + j, stream: x.s, event: x.e, at: x.a });
+        if (x.x !== 1) out.push({ offset: start + j, stream: x.s, event: x.e, at: x.a });
       }
     }
     return out;

@@ -145,6 +145,24 @@ export class MemoryInputLog implements InputLog {
   }
 
   /**
+   * Retention: drop the leading entries that arrived before `before` and are below `safeBelow` (applied).
+   * The engine truncates this log after every batch, so there are rarely any; an applied event is never
+   * kept here for longer than it takes to commit. Returns how many went.
+   */
+  async expire(before: number, safeBelow: number): Promise<number> {
+    let end = Math.max(this.dropped, this.base);
+    const stop = Math.min(safeBelow, this.base + this.size);
+    while (end < stop) {
+      const e = this.chunks[Math.floor((end - this.base) / CHUNK)][(end - this.base) % CHUNK];
+      if (!e || e.at >= before) break;
+      end++;
+    }
+    const n = end - Math.max(this.dropped, this.base);
+    if (n > 0) await this.truncate(end);
+    return n;
+  }
+
+  /**
    * Continue numbering at `offset` (an empty in-memory log in front of a store that has committed up to
    * there: a fresh process cannot have the events of an earlier one, so its offsets go on from the store's).
    */
