@@ -31,6 +31,8 @@ export async function openArchiveSink(pipeline: CompiledPipeline, dir: string, o
     commit: () => writer.commit(),
     durableOffset: () => writer.durableOffset(),
     durableThrough: (stream) => writer.durableThrough!(stream),
+    // `loflow erase`: only a writer that can (per-learner keys) offers it; without, ArchiveFeed.erase refuses.
+    ...(writer.erase ? { erase: (request: Parameters<NonNullable<ArchiveSink['erase']>>[0]) => writer.erase!(request) } : {}),
     async close() {
       clearInterval(timer);
       await writer.close();

@@ -26,6 +26,7 @@ export const commands: readonly CommandEntry[] = [
   { name: 'cluster', summary: 'show per partition of a pipeline in Redis: node, lease owner/epoch/expiry, committed offset, lag, outbox', load: async () => (await import('./cluster-command.js')).clusterCommand },
   { name: 'tap', summary: 'stream a live sample of the events or state changes at a node of a running pipeline', load: async () => (await import('./tap-command.js')).tapCommand },
   { name: 'token', summary: 'create, list or revoke hashed, class-scoped dashboard tokens for scripts', load: async () => (await import('./token-command.js')).tokenCommand },
+  { name: 'erase', summary: "remove one student's data everywhere loflow keeps it (states, logs, dead letters, archive) with a receipt", load: async () => (await import('./erase-command.js')).eraseCommand },
   { name: 'deadletter', summary: 'list refused events with their reasons, or re-feed them to a server', load: async () => (await import('./deadletter-command.js')).deadletterCommand },
   { name: 'bench', summary: 'run the benchmark suite and write a report with baselines and plots', load: async () => (await import('./bench-command.js')).benchCommand },
   { name: 'generate', summary: 'write a synthetic classroom event stream as NDJSON', load: async () => (await import('./generate-command.js')).generateCommand },

@@ -1,4 +1,5 @@
-import { join, resolve } from 'node:path';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { openArchiveSink } from '../../archive/open.js';
 import { lockHolder } from '../../archive/lock.js';
 import { AuditLog } from '../audit/audit-log.js';
@@ -141,6 +142,10 @@ export const serveCommand: Command = {
     const archive = await openArchiveSink(pipeline, archiveDir);
     const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
     await engine.start();
+    // `loflow erase` without --server refuses while this file names a live process (it would race our batches).
+    const pidFile = join(data, pipeline.name, 'serve.pid');
+    mkdirSync(dirname(pidFile), { recursive: true });
+    writeFileSync(pidFile, String(process.pid));
     const audit = new AuditLog(serveAuditDir(options.audit, data, pipeline.name));
     const server = await startServer({
       audit,
@@ -164,6 +169,7 @@ export const serveCommand: Command = {
         await server.stop();
         await audit.drain().catch(() => undefined);
         await engine.stop();
+        rmSync(pidFile, { force: true });
         done();
       };
       process.once('SIGINT', stop);

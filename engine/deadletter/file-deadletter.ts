@@ -2,6 +2,7 @@
 // `loflow deadletter replay` takes them out to re-feed them.
 import { appendFile, mkdir, open, readFile, rename, unlink } from 'node:fs/promises';
 import { dirname } from 'node:path';
+import { replaceFile } from '../erase/replace-file.js';
 import type { DeadLetter, DeadLetterStore } from '../types.js';
 
 export class FileDeadLetterStore implements DeadLetterStore {
@@ -88,6 +89,23 @@ export class FileDeadLetterStore implements DeadLetterStore {
     }
     if (text.trim()) await appendFile(this.file, text.endsWith('\n') ? text : text + '\n');
     await unlink(this.aside);
+  }
+
+  /**
+   * `loflow erase`: the file rewritten without the matching letters, atomically (a temporary file renamed over
+   * it, fsync'ed first). Serialised with appends of this process; a `deadletter replay` of another process
+   * must not run meanwhile (as for replay itself, README).
+   */
+  erase(match: (l: DeadLetter) => boolean, dryRun: boolean): Promise<number> {
+    return this.serial(async () => {
+      await this.recover();
+      const all = await this.all();
+      const kept = all.filter((l) => !match(l));
+      const n = all.length - kept.length;
+      if (n === 0 || dryRun) return n;
+      await replaceFile(this.file, kept.map((l) => JSON.stringify(l) + '\n').join(''));
+      return n;
+    });
   }
 
   count(): Promise<number> {

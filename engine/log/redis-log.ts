@@ -12,6 +12,7 @@ import { curKey, inKey, prodKey } from '../state/key-layout.js';
 import { runScript } from '../state/run-script.js';
 import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
 import { unavailable } from '../unavailable.js';
+import { isErased, tombstone } from '../erase/tombstone.js';
 import { GroupCommit } from './group-commit.js';
 import { takeRawJson, type RawJsonConsumer } from './raw-json.js';
 
@@ -95,20 +96,61 @@ export class RedisInputLog implements InputLog, RawJsonConsumer {
     return this.readRedis(from, Math.min(max, this.tailBase - from));
   }
 
-  /** XRANGE in slices of READ_SLICE: a re-feed's 50,000-event read must not be one reply that outlasts the command timeout. */
+  /**
+   * XRANGE in slices of READ_SLICE: a re-feed's 50,000-event read must not be one reply that outlasts the
+   * command timeout. The range [from, from + max) is below the tail, so every offset in it was appended: an
+   * id missing from the stream was erased (XDEL by `loflow erase`) and reads as a tombstone, so offsets stay dense.
+   */
   private async readRedis(from: number, max: number): Promise<LoggedEvent[]> {
     const out: LoggedEvent[] = [];
-    while (out.length < max) {
-      const start = out.length ? out[out.length - 1].offset + 1 : from;
-      const rows = await this.call(() => this.redis.xrange(inKey(this.tag), `0-${start + 1}`, '+', 'COUNT', Math.min(READ_SLICE, max - out.length)));
+    const end = from + max;
+    let next = from;
+    for (;;) {
+      const start = next;
+      const rows = await this.call(() => this.redis.xrange(inKey(this.tag), `0-${start + 1}`, `0-${end}`, 'COUNT', READ_SLICE));
       for (const [id, fields] of rows) {
         const f: Record<string, string> = {};
         for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
-        out.push({ offset: Number(id.slice(2)) - 1, stream: f.s, event: JSON.parse(f.e) as LoEvent, at: Number(f.t) });
+        const offset = Number(id.slice(2)) - 1;
+        while (next < offset) out.push(tombstone({ offset: next++, at: 0 }));
+        out.push({ offset, stream: f.s, event: JSON.parse(f.e) as LoEvent, at: Number(f.t) });
+        next = offset + 1;
       }
-      if (rows.length < Math.min(READ_SLICE, max - out.length + rows.length)) break;
+      if (rows.length < READ_SLICE) break;
     }
+    while (next < end) out.push(tombstone({ offset: next++, at: 0 }));
     return out;
+  }
+
+  /**
+   * `loflow erase`: matching entries are deleted from the stream (XDEL; a stream entry cannot be rewritten in
+   * place, and readRedis reads the gap as a tombstone), and become tombstones in the in-memory tail. A
+   * producer whose id names the learner loses its high-water mark. The caller holds the partition's
+   * lease and runs between batches: no batch reads meanwhile.
+   */
+  async erase(match: (e: LoggedEvent) => boolean, dryRun: boolean): Promise<number> {
+    const doomed: string[] = [];
+    let start = '-';
+    for (;;) {
+      const rows = await this.call(() => this.redis.xrange(inKey(this.tag), start, '+', 'COUNT', READ_SLICE));
+      for (const [id, fields] of rows) {
+        const f: Record<string, string> = {};
+        for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+        if (match({ offset: Number(id.slice(2)) - 1, stream: f.s, event: JSON.parse(f.e) as LoEvent, at: Number(f.t) })) doomed.push(id);
+      }
+      if (rows.length < READ_SLICE) break;
+      start = '(' + rows[rows.length - 1][0];
+    }
+    if (dryRun) return doomed.length;
+    for (let i = 0; i < doomed.length; i += 1000) {
+      const ids = doomed.slice(i, i + 1000);
+      await this.call(() => this.redis.xdel(inKey(this.tag), ...ids));
+    }
+    for (let i = 0; i < this.tail.length; i++) if (!isErased(this.tail[i]) && match(this.tail[i])) this.tail[i] = tombstone(this.tail[i]);
+    const producers = await this.call(() => this.redis.hkeys(prodKey(this.tag)));
+    const named = producers.filter((p) => match({ offset: -1, stream: '', at: 0, event: { producer: p } }));
+    if (named.length) await this.call(() => this.redis.hdel(prodKey(this.tag), ...named));
+    return doomed.length;
   }
 
   async end(): Promise<number> {

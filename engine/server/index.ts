@@ -9,6 +9,7 @@ import type { Engine } from '../runtime.js';
 import type { CompiledPipeline, DashboardSpec } from '../types.js';
 import { TokenStore } from './api-tokens.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import { eraseRoute } from './erase-route.js';
 import { accessRecorder, auditUnavailable, type Access } from './audit-access.js';
 import { Auth, tokenOf, type AuthConfig } from './auth.js';
 import { DashboardHub } from './dashboard-hub.js';
@@ -215,6 +216,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   server.route(studentRoutes({ engine, authorize, sessionOf, recordAccess, feed, limits, metrics }));
 
   server.route(tapRoute(engine, auth, opts.audit));
+  server.route(eraseRoute(engine, auth, opts.audit));
 
   for (const p of opts.plugins ?? []) await server.register({ plugin: p, options: { engine } });
 

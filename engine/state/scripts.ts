@@ -140,6 +140,36 @@ local o = math.min(tonumber(ARGV[1]), tonumber(redis.call('HGET', KEYS[2], 'in')
 if o <= 0 then return 0 end
 return redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('0-%d', o + 1))`;
 
+/**
+ * erase.lua: remove one learner's records of a partition (`loflow erase`), fenced like a commit. The caller
+ * read the lists just before (it holds the lease and runs between batches: nothing changes meanwhile).
+ *   KEYS: lease, outbox, dl, <ns state keys>, <nz index keys>
+ *   ARGV: token, ns, nz, per index key: a member to ZREM ('' = DEL the whole index), then no (count) and no ×
+ *         (list index, new JSON | '' = drop) for outbox entries, then dead-letter stream ids to XDEL
+ *   Answers {'OK'} | {'FENCED', owner, epoch}.
+ */
+export const ERASE_LUA = `
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
+  local l = redis.call('HMGET', KEYS[1], 'owner', 'epoch')
+  return {'FENCED', l[1] or '', l[2] or '0'}
+end
+local ns, nz = tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, ns do redis.call('DEL', KEYS[3 + i]) end
+for i = 1, nz do
+  local m = ARGV[3 + i]
+  if m == '' then redis.call('DEL', KEYS[3 + ns + i]) else redis.call('ZREM', KEYS[3 + ns + i], m) end
+end
+local a = 4 + nz
+local no = tonumber(ARGV[a]); a = a + 1
+for i = 1, no do
+  local v = ARGV[a + 1]
+  -- An emptied entry keeps its place (a commit drops the oldest by count) with no events.
+  redis.call('LSET', KEYS[2], tonumber(ARGV[a]), v)
+  a = a + 2
+end
+for i = a, #ARGV do redis.call('XDEL', KEYS[3], ARGV[i]) end
+return {'OK'}`;
+
 /** The scripts as ioredis custom commands (EVALSHA with the NOSCRIPT fallback), each with a dynamic key count. */
-export const SCRIPTS = { lfCommit: COMMIT_LUA, lfAcquire: ACQUIRE_LUA, lfRenew: RENEW_LUA, lfRelease: RELEASE_LUA, lfMigrate: MIGRATE_LUA, lfIngest: INGEST_LUA, lfTrim: TRIM_LUA } as const;
+export const SCRIPTS = { lfCommit: COMMIT_LUA, lfAcquire: ACQUIRE_LUA, lfRenew: RENEW_LUA, lfRelease: RELEASE_LUA, lfMigrate: MIGRATE_LUA, lfIngest: INGEST_LUA, lfTrim: TRIM_LUA, lfErase: ERASE_LUA } as const;
 export type ScriptName = keyof typeof SCRIPTS;
