@@ -1,0 +1,136 @@
+// Issue #16's first "done when": a classroom archived by `loflow serve` (Redis states, the Postgres log with
+// DBOS batches, the archive), one student erased with `loflow erase --server` while it serves, then no byte
+// loflow wrote holds their id or a sentence they typed: every file of the data folder (archive included),
+// a full Redis dump (RDB written uncompressed, and every key name), every Postgres database (pg_dumpall),
+// the dead letters, a CAR exported after the erasure; `archive verify` passes on the old and the new root;
+// the class dashboard equals a server's that never saw the student. Then the same on the embedded
+// defaults (file log, memory states), where a restart replays the log. Throwaway servers, stopped by PID.
+import { execFileSync } from 'node:child_process';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { afterAll, describe, expect, it } from 'vitest';
+import { postgresBin, startPostgres, startRedis, type RunningPostgres, type RunningRedis } from '../../bench/servers.js';
+import { cli, tmp } from '../archive/helpers.js';
+import { serveChild, type ServeChild } from '../hardening/serve-child.js';
+import { classroomEvents, ERASED, filesContaining, SENTENCE } from './classroom-fixture.js';
+import { ADMIN, dashboard, demoCopy, processed, send } from './serve-fixture.js';
+
+const needles = [ERASED, SENTENCE];
+const cleanup: Array<() => Promise<void> | void> = [];
+afterAll(async () => {
+  for (const c of cleanup.reverse()) await c();
+});
+
+/** Every key name and an uncompressed RDB snapshot of the whole Redis: which needles occur. */
+async function redisHolds(redis: RunningRedis): Promise<string[]> {
+  const c = new Redis(redis.url);
+  try {
+    const found: string[] = [];
+    let cursor = '0';
+    do {
+      const [next, keys] = await c.scan(cursor, 'COUNT', 1000);
+      cursor = next;
+      for (const k of keys) for (const n of needles) if (k.includes(n)) found.push(`key ${k}`);
+    } while (cursor !== '0');
+    await c.config('SET', 'rdbcompression', 'no');
+    await c.save();
+    const rdb = readFileSync(join(redis.dir, 'dump.rdb'));
+    for (const n of needles) if (rdb.includes(Buffer.from(n))) found.push(`dump.rdb: ${n}`);
+    return found;
+  } finally {
+    c.disconnect();
+  }
+}
+
+/** pg_dumpall of the throwaway cluster (the log's tables and DBOS's): which needles occur. */
+function postgresHolds(pg: RunningPostgres): string[] {
+  const dump = execFileSync(postgresBin('pg_dumpall'), ['-h', '127.0.0.1', '-p', String(pg.port), '-U', 'postgres'], { maxBuffer: 256 << 20 }).toString();
+  return needles.filter((n) => dump.includes(n)).map((n) => `pg_dumpall: ${n}`);
+}
+
+async function erase(url: string, ...extra: string[]) {
+  return cli(['erase', ERASED, '--server', url, '--token', ADMIN, '--by', 'privacy-officer', '--reason', 'parent request', ...extra]);
+}
+
+describe('loflow erase while serve runs', () => {
+  it('Redis states + Postgres log + archive: nothing of the student is left anywhere; aggregates equal a run without them', async () => {
+    const ev = classroomEvents();
+    const redis = await startRedis();
+    cleanup.push(() => redis.stop());
+    const pg = await startPostgres();
+    cleanup.push(() => pg.stop());
+    const dir = tmp('loflow-erase-serve-');
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const pipeline = demoCopy(dir);
+    const s = await serveChild(['--state', redis.url, '--checkpoint', pg.url, '--admin-token', ADMIN, '--demo', '--demo-tokens'], {}, pipeline);
+    cleanup.push(() => s.stop());
+    await send(s.url, [...ev.all, ev.invalid]);
+    await processed(s.url, ev.all.length);
+    const archive = join(s.data, 'writing-observer', 'archive');
+    await until(() => existsSync(join(archive, 'HEAD')));
+    // Before: the student is in the data folder, Redis and Postgres (else the checks below prove nothing).
+    expect(s.deadLetters().some((l) => JSON.stringify(l).includes(ERASED))).toBe(true);
+    expect((await redisHolds(redis)).length).toBeGreaterThan(0);
+    expect(postgresHolds(pg).length).toBeGreaterThan(0);
+    const oldRoot = readFileSync(join(archive, 'HEAD'), 'utf8').trim();
+
+    const dry = await erase(s.url, '--dry-run', '--json');
+    const plan = JSON.parse(dry.stdout);
+    expect(plan.dryRun).toBe(true);
+    expect(plan.record.counts['states (redis)']).toBeGreaterThan(0);
+    expect(plan.record.counts['input log events (postgres)']).toBe(ev.all.length - ev.without.length);
+    expect(plan.record.counts['dead letters']).toBe(1);
+
+    const done = await erase(s.url, '--json');
+    const report = JSON.parse(done.stdout);
+    expect(report.record.learner).toMatch(/^p:[0-9a-f]{24}$/);
+    expect(report.cid).toMatch(/^bafy/);
+    expect(report.record.counts).toMatchObject({ 'states (redis)': plan.record.counts['states (redis)'], 'dead letters': 1 });
+    // The server keeps serving: later events of other students are processed.
+    await send(s.url, ev.after);
+    await processed(s.url, ev.all.length + ev.after.length);
+    const erasedView = await dashboard(s.url, 'class-b', 't-ada');
+
+    // No byte anywhere loflow writes holds the student's id or their sentence.
+    expect(filesContaining(s.data, needles, (p) => p === archive)).toEqual([]);
+    expect(filesContaining(dir, needles, (p) => p === archive || p.endsWith('.yaml') || p.includes('rosters'))).toEqual([]);
+    expect(await redisHolds(redis)).toEqual([]);
+    expect(postgresHolds(pg)).toEqual([]);
+
+    // A second erasure finds nothing (the archive's part: below).
+    const again = JSON.parse((await erase(s.url, '--json')).stdout);
+    expect(Object.values(again.record.counts).every((n) => n === 0)).toBe(true);
+
+    // A server that never saw the student shows the class the same.
+    const ref = await serveChild(['--demo', '--demo-tokens'], {}, pipeline);
+    cleanup.push(() => ref.stop());
+    await send(ref.url, [...ev.without, ...ev.after]);
+    await processed(ref.url, ev.without.length + ev.after.length);
+    expect(erasedView).toEqual(await dashboard(ref.url, 'class-b', 't-ada'));
+
+    // The archive's part (issue #16 point 1, the h-crypto branch): keys destroyed, a new root that verifies as
+    // the old one does, and no byte of the archive folder or of a CAR exported now holds the student.
+    expect(report.record.incomplete).toEqual([]);
+    expect(done.code).toBe(0);
+    await until(() => readFileSync(join(archive, 'HEAD'), 'utf8').trim() !== oldRoot, 15_000);
+    const car = join(dir, 'after.car');
+    expect((await cli(['archive', 'export', '--dir', archive, '--out', car, '--no-log'])).code).toBe(0);
+    const oldCar = join(dir, 'old.car');
+    expect((await cli(['archive', 'export', '--dir', archive, '--commit', oldRoot, '--out', oldCar, '--no-log'])).code).toBe(0);
+    expect((await cli(['archive', 'verify', oldCar])).code).toBe(0);
+    expect((await cli(['archive', 'verify', car])).code).toBe(0);
+
+    expect(filesContaining(archive, needles)).toEqual([]);
+    expect(filesContaining(dir, needles, (p) => p.endsWith('.yaml') || p.includes('rosters'))).toEqual([]);
+    expect(JSON.parse((await erase(s.url, '--json')).stdout).nothing).toBe(true);
+  }, 240_000);
+});
+
+async function until(pred: () => boolean, ms = 30_000): Promise<void> {
+  const end = Date.now() + ms;
+  while (!pred()) {
+    if (Date.now() > end) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
