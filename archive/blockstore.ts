@@ -135,7 +135,7 @@ export class FolderBlockstore {
 let tmpSeq = 0;
 
 /** Temp file, fsync, rename: after a crash the path holds either nothing or all of `bytes`. */
-async function writeDurably(path: string, bytes: Uint8Array, sync = true): Promise<void> {
+export async function writeDurably(path: string, bytes: Uint8Array, sync = true): Promise<void> {
   const tmp = `${path}.${process.pid}.${tmpSeq++}.tmp`;
   const fh = await open(tmp, 'w');
   try {

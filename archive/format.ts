@@ -27,10 +27,50 @@ export interface ArchivedEntry {
 export interface ChunkBlock {
   type: 'loflow/chunk';
   stream: string;
+  /** Format 2: the learner id; format 3 with crypto: the learner's pseudonym (never the id). */
   learner?: string | null;
   prev: CID | null;
   count: number;
-  events: ArchivedEntry[];
+  /** Plaintext chunks only. */
+  events?: ArchivedEntry[];
+  /** Encrypted chunks (format 3, crypto on): the arrival month of every event (a chunk never spans months). */
+  month?: string;
+  enc?: ChunkEnc;
+}
+
+/** An encrypted chunk's payload (docs/scale-out.md §10.2): DAG-CBOR {learner, events}, AES-256-GCM. */
+export interface ChunkEnc {
+  alg: 'A256GCM';
+  /** The data key: `<pseudonym>:YYYY-MM` or `_other:YYYY-MM`. */
+  kid: string;
+  /** Synthetic IV: HMAC(HKDF(DEK, "loflow/iv"), aad ‖ plaintext)[0..12]. */
+  iv: Uint8Array;
+  /** Ciphertext with the 16-byte GCM tag at its end. */
+  ct: Uint8Array;
+}
+
+/** Format 3 with crypto: how chunks are encrypted and learners named (no key material). */
+export interface CommitCrypto {
+  alg: 'A256GCM';
+  pseudonym: 'hmac-sha256';
+  /** The KeyProvider id (a fingerprint) that wrapped the data keys. */
+  provider: string;
+}
+
+/** A learner's erasure (crypto-shredding), linked from the next commit. Never holds the plain id. */
+export interface ErasureBlock {
+  type: 'loflow/erasure';
+  pseudonym: string;
+  by: string;
+  reason: string;
+  req: string | null;
+  /** ms */
+  at: number;
+  /** Events of the learner with an origin offset below this were dropped or shredded. */
+  before: number;
+  /** The data keys destroyed. */
+  kids: string[];
+  counts: { archivedEvents: number; pendingDropped: number; chains: number };
 }
 
 /** Format 2: a stream's per-learner chain heads, so one learner's events are reachable without the rest. */
@@ -61,8 +101,8 @@ export interface ExportFilter {
 
 export interface CommitBlock {
   type: 'loflow/commit';
-  /** 2 for indexed commits; absent in format 1 (heads link chunks directly). */
-  format?: 2;
+  /** 2 for indexed commits, 3 for indexed commits with `crypto`; absent in format 1 (heads link chunks directly). */
+  format?: 2 | 3;
   name: string;
   pipeline: CID;
   prev: CID | null;
@@ -73,7 +113,14 @@ export interface CommitBlock {
   /** Highest offset archived per stream: a batch re-sent after a crash is recognised by it. */
   through: Record<string, number>;
   filter?: ExportFilter;
+  /** Format 3: encryption settings, or null for a plaintext format 3 commit. */
+  crypto?: CommitCrypto | null;
+  /** Format 3: erasure records since the previous commit. */
+  erasures?: CID[];
 }
+
+/** Format 2 and 3 commits link per-stream indexes; format 1 links chunk chains. */
+export const isIndexed = (c: { format?: number }) => (c.format ?? 1) >= 2;
 
 /** One entry of the analysis log: what a replay or export read, produced, and with which engine. */
 export interface AnalysisEntry {

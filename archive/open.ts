@@ -4,12 +4,19 @@
 import type { ArchiveSink, CompiledPipeline } from '../engine/types.js';
 import { WorkerArchiveSink } from './worker-sink.js';
 import { ArchiveWriter } from './writer.js';
+import { configuredProvider, openWriterCrypto } from './open-crypto.js';
+import type { ThreadCrypto } from './thread-protocol.js';
 
 export type ArchiveThread = 'worker' | 'main';
 
 export interface ArchiveSinkOptions {
   /** Where the writer runs (default: LOFLOW_ARCHIVE_THREAD, else 'worker'). */
   thread?: ArchiveThread;
+  /**
+   * Encryption: on when a master key is configured (`masterKeyFile`, else LOFLOW_KEY_PROVIDER,
+   * LOFLOW_MASTER_KEY_FILE or LOFLOW_MASTER_KEY); `keys` is the data key store (redis://…, default <dir>/keys).
+   */
+  crypto?: ThreadCrypto;
 }
 
 export function archiveThread(value = process.env.LOFLOW_ARCHIVE_THREAD): ArchiveThread {
@@ -21,7 +28,11 @@ export function archiveThread(value = process.env.LOFLOW_ARCHIVE_THREAD): Archiv
 export async function openArchiveSink(pipeline: CompiledPipeline, dir: string, options: ArchiveSinkOptions = {}): Promise<ArchiveSink | undefined> {
   if (!pipeline.archive) return undefined;
   const spec = { name: pipeline.name, text: pipeline.text, sources: pipeline.sources.keys() };
-  const writer: ArchiveSink = (options.thread ?? archiveThread()) === 'main' ? await ArchiveWriter.open(dir, spec) : await WorkerArchiveSink.open(dir, spec);
+  const crypto = (await configuredProvider(options.crypto?.masterKeyFile)) ? { ...options.crypto } : undefined;
+  const writer: ArchiveSink =
+    (options.thread ?? archiveThread()) === 'main'
+      ? await ArchiveWriter.open(dir, spec, undefined, { crypto: crypto && (await openWriterCrypto(dir, pipeline.name, crypto)) })
+      : await WorkerArchiveSink.open(dir, spec, { crypto });
   const timer = setInterval(() => {
     writer.commit().catch((err) => console.error(`archive commit failed (will retry): ${(err as Error).message}`));
   }, pipeline.archive.commitEveryMs);
@@ -31,8 +42,7 @@ export async function openArchiveSink(pipeline: CompiledPipeline, dir: string, o
     commit: () => writer.commit(),
     durableOffset: () => writer.durableOffset(),
     durableThrough: (stream) => writer.durableThrough!(stream),
-    // `loflow erase`: only a writer that can (per-learner keys) offers it; without, ArchiveFeed.erase refuses.
-    ...(writer.erase ? { erase: (request: Parameters<NonNullable<ArchiveSink['erase']>>[0]) => writer.erase!(request) } : {}),
+    erase: (req) => writer.erase!(req),
     async close() {
       clearInterval(timer);
       await writer.close();

@@ -6,7 +6,9 @@ import { CarIndexedReader } from '@ipld/car/indexed-reader';
 import type { LoEvent } from '../engine/types.js';
 import { CID, decodeBlock, verifyBlock } from './blocks.js';
 import { FolderBlockstore } from './blockstore.js';
-import type { ArchivedEntry, ChunkBlock, CommitBlock, IndexBlock, PipelineBlock } from './format.js';
+import { isIndexed, type ArchivedEntry, type ChunkBlock, type CommitBlock, type IndexBlock, type PipelineBlock } from './format.js';
+import { decryptChunk } from './chunk-crypto.js';
+import type { ReaderKeys } from './reader-keys.js';
 
 /** Where blocks come from; `get` throws a clear error for a missing or corrupted block. */
 export interface BlockSource {
@@ -14,6 +16,8 @@ export interface BlockSource {
   root: CID;
   get(cid: CID): Promise<Uint8Array>;
   close(): Promise<void>;
+  /** Keys for encrypted chunks (format 3 with crypto); without them reading one is an error. */
+  keys?: ReaderKeys;
 }
 
 export interface ArchivedEvent {
@@ -103,15 +107,23 @@ export async function readPipeline(src: BlockSource, commit: CommitBlock): Promi
 
 /** A chain's entries, oldest first: walked back from the head, then put in order. */
 export async function chainEntries(src: BlockSource, head: CID | null): Promise<ArchivedEntry[]> {
-  const chunks: ChunkBlock[] = [];
+  const chunks: ArchivedEntry[][] = [];
+  let lost: { stream: string; learner: string | null; kid: string; events: number } | null = null;
   for (let cid = head; cid; ) {
     const c = await readBlock<ChunkBlock>(src, cid);
     if (c?.type !== 'loflow/chunk') throw new Error(`${cid.toString()} is not a loflow chunk`);
-    chunks.push(c);
+    if (lost) lost.events += c.count; // past a missing key: counted, not read (prev links stay walkable)
+    else if (c.enc) {
+      if (!src.keys) throw new Error(`this archive is encrypted: reading its events needs its master key (--master-key-file, LOFLOW_MASTER_KEY_FILE or LOFLOW_MASTER_KEY) and its data keys (--keys)`);
+      const dek = await src.keys.keyring.find(c.enc.kid);
+      if (dek) chunks.push(decryptChunk(dek, c, cid).events);
+      else lost = { stream: c.stream, learner: c.learner ?? null, kid: c.enc.kid, events: c.count };
+    } else chunks.push(c.events ?? []);
     cid = c.prev;
   }
+  if (lost) src.keys!.report(lost.stream, lost.learner, lost.kid, lost.events);
   const out: ArchivedEntry[] = [];
-  for (let k = chunks.length - 1; k >= 0; k--) for (const e of chunks[k].events) out.push(e);
+  for (let k = chunks.length - 1; k >= 0; k--) for (const e of chunks[k]) out.push(e);
   return out;
 }
 
@@ -119,7 +131,7 @@ export async function chainEntries(src: BlockSource, head: CID | null): Promise<
 export async function readIndex(src: BlockSource, commit: CommitBlock, stream: string): Promise<IndexBlock | null> {
   const head = commit.heads[stream];
   if (!head) throw new Error(`the archive has no stream '${stream}' (streams: ${Object.keys(commit.heads).join(', ') || 'none'})`);
-  if (commit.format !== 2) return null;
+  if (!isIndexed(commit)) return null;
   const idx = await readBlock<IndexBlock>(src, head);
   if (idx?.type !== 'loflow/index') throw new Error(`${head.toString()} is not a loflow index`);
   return idx;
@@ -144,8 +156,14 @@ export async function streamEntries(src: BlockSource, commit: CommitBlock, strea
 export async function learnerEntries(src: BlockSource, commit: CommitBlock, stream: string, learner: string): Promise<ArchivedEntry[]> {
   const idx = await readIndex(src, commit, stream);
   if (!idx) throw new Error(`this archive is format 1 (no per-learner index): export it again from a current archive, or filter all events`);
-  const chain = idx.learners[learner];
+  // Encrypted archives index learners by pseudonym (computed with the pseudonym key).
+  const chain = idx.learners[commit.crypto ? pseudonymFor(src, learner) : learner];
   return chain ? chainEntries(src, chain.head) : [];
+}
+
+function pseudonymFor(src: BlockSource, learner: string): string {
+  if (!src.keys) throw new Error(`this archive is encrypted: finding a learner needs its master key (--master-key-file, LOFLOW_MASTER_KEY_FILE or LOFLOW_MASTER_KEY)`);
+  return src.keys.pseudonym(learner);
 }
 
 /**

@@ -6,6 +6,7 @@
 // archive bytes are the same as the in-thread writer's for JSON events (what ingest gives). Not for objects
 // with toJSON (a Date becomes its ISO string here, {} in-thread). Values JSON cannot carry (a BigInt, a
 // cycle) fall back to a structured clone of that append.
+import type { ArchiveEraseRequest, ArchiveEraseResult } from '../engine/types.js';
 import type { CommitOptions } from './writer.js';
 
 /** What the thread opens: workerData. */
@@ -15,6 +16,14 @@ export interface ThreadInit {
   text: string;
   sources: string[];
   chunkEvents?: number;
+  /** Encryption: the thread opens the key provider itself (--master-key-file, else the environment it shares). */
+  crypto?: ThreadCrypto;
+}
+
+export interface ThreadCrypto {
+  masterKeyFile?: string;
+  /** The data key store: a redis:// URL, else the archive's keys folder. */
+  keys?: string;
 }
 
 /** What is durable: the writer's durableOffset() and durableThrough() of every stream it knows. */
@@ -30,6 +39,7 @@ export type Op =
   | { id: number; op: 'append'; stream: string; json: string }
   | { id: number; op: 'append'; stream: string; triples: Triple[] }
   | { id: number; op: 'commit'; options?: CommitOptions }
+  | { id: number; op: 'erase'; req: ArchiveEraseRequest }
   | { id: number; op: 'close' };
 
 /** Main -> thread: ops in call order (those of one tick go in one message). */
@@ -37,7 +47,7 @@ export interface OpsMessage {
   ops: Op[];
 }
 
-export type Result = { id: number; ok: true; cid?: string; durable?: Durable } | { id: number; ok: false; error: string };
+export type Result = { id: number; ok: true; cid?: string; durable?: Durable; erased?: ArchiveEraseResult } | { id: number; ok: false; error: string };
 
 /** Thread -> main. */
 export type ThreadMessage = { type: 'ready'; durable: Durable } | { type: 'open-failed'; error: string } | { type: 'results'; results: Result[] };

@@ -8,15 +8,15 @@ import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
-import type { ArchiveSink, LoEvent, LoggedEvent } from '../engine/types.js';
+import type { ArchiveEraseRequest, ArchiveEraseResult, ArchiveSink, LoEvent, LoggedEvent } from '../engine/types.js';
 import { acquireLock } from './lock.js';
-import type { Durable, Op, Result, ThreadInit, ThreadMessage, Triple } from './thread-protocol.js';
+import type { Durable, Op, Result, ThreadCrypto, ThreadInit, ThreadMessage, Triple } from './thread-protocol.js';
 import type { CommitOptions } from './writer.js';
 
 type OpBody = Op extends infer O ? (O extends Op ? Omit<O, 'id'> : never) : never;
 
 interface Pending {
-  resolve(cid: string | undefined): void;
+  resolve(value: any): void;
   reject(err: Error): void;
 }
 
@@ -51,6 +51,8 @@ export interface WorkerSinkOptions {
   chunkEvents?: number;
   /** Bounds on the thread's heap: past them the thread dies and the sink fails (see crash()). */
   resourceLimits?: ResourceLimits;
+  /** Encrypt (format 3): the thread opens this key provider and data key store. */
+  crypto?: ThreadCrypto;
 }
 
 export class WorkerArchiveSink implements ArchiveSink {
@@ -84,7 +86,7 @@ export class WorkerArchiveSink implements ArchiveSink {
     // Held by this thread too: gc and other writers of this process see the archive in use (lock.ts counts
     // holders per thread).
     const releaseLock = acquireLock(dir);
-    const init: ThreadInit = { dir, name: pipeline.name, text: pipeline.text, sources: [...(pipeline.sources ?? [])], chunkEvents: options.chunkEvents };
+    const init: ThreadInit = { dir, name: pipeline.name, text: pipeline.text, sources: [...(pipeline.sources ?? [])], chunkEvents: options.chunkEvents, crypto: options.crypto };
     let worker: Worker | undefined;
     try {
       worker = startThread(init, options.resourceLimits);
@@ -123,6 +125,11 @@ export class WorkerArchiveSink implements ArchiveSink {
   /** Resolves with the commit's CID once it is durable (HEAD switched). */
   commit(options?: CommitOptions): Promise<string> {
     return this.send({ op: 'commit', options }) as Promise<string>;
+  }
+
+  /** Crypto-shred a learner (ArchiveWriter.erase, in the thread, after the ops sent before). */
+  erase(req: ArchiveEraseRequest): Promise<ArchiveEraseResult> {
+    return this.send({ op: 'erase', req }) as Promise<any>;
   }
 
   /**
@@ -189,7 +196,7 @@ export class WorkerArchiveSink implements ArchiveSink {
       this.pending.delete(r.id);
       if (r.ok) {
         if (r.durable) this.durable = r.durable;
-        p.resolve(r.cid);
+        p.resolve(r.erased ?? r.cid);
       } else p.reject(new Error(r.error));
     }
     if (this.pending.size === 0) this.worker.unref();

@@ -5,6 +5,7 @@ import { parentPort, workerData } from 'node:worker_threads';
 import type { LoggedEvent } from '../engine/types.js';
 import type { Durable, Op, OpsMessage, Result, ThreadInit, ThreadMessage, Triple } from './thread-protocol.js';
 import { ArchiveWriter } from './writer.js';
+import { openWriterCrypto } from './open-crypto.js';
 
 const port = parentPort!;
 const init = workerData as ThreadInit;
@@ -42,6 +43,9 @@ function run(writer: ArchiveWriter, op: Op): void {
     case 'commit':
       writer.commit(op.options).then((cid) => reply({ id: op.id, ok: true, cid, durable: durable(writer) }), fail);
       return;
+    case 'erase':
+      writer.erase(op.req).then((erased) => reply({ id: op.id, ok: true, erased }), fail);
+      return;
     case 'close':
       // The writer waits for its queued ops, then releases the folder lock; the sink then ends this thread.
       writer.close().then(() => reply({ id: op.id, ok: true }), fail);
@@ -52,7 +56,8 @@ function run(writer: ArchiveWriter, op: Op): void {
 async function main(): Promise<void> {
   let writer: ArchiveWriter | undefined;
   try {
-    writer = await ArchiveWriter.open(init.dir, { name: init.name, text: init.text, sources: init.sources }, init.chunkEvents);
+    const crypto = init.crypto ? await openWriterCrypto(init.dir, init.name, init.crypto) : undefined;
+    writer = await ArchiveWriter.open(init.dir, { name: init.name, text: init.text, sources: init.sources }, init.chunkEvents, { crypto });
   } catch (err) {
     await writer?.close();
     post({ type: 'open-failed', error: err instanceof Error ? err.message : String(err) });

@@ -5,12 +5,23 @@
 // links every stream's index, the pipeline definition and the previous commit (a git-like history).
 // Crash safety: chunks are written (temp + fsync + rename) as they fill, the folder is fsynced before the
 // commit that links them is written, and HEAD is switched last.
-import type { ArchiveSink, LoEvent, LoggedEvent } from '../engine/types.js';
+// Format 3 (crypto on, a KeyProvider given): chunks are encrypted per learner per month (chunk-crypto.ts),
+// chains and indexes are keyed by the learner's pseudonym, and erase() crypto-shreds a learner (keys deleted,
+// an erasure record linked from the next commit, the learner gone from the next index).
+import type { ArchiveEraseRequest, ArchiveEraseResult, ArchiveSink, LoEvent, LoggedEvent } from '../engine/types.js';
 import { CID, decodeBlock, encodeBlock, type Block } from './blocks.js';
 import { FolderBlockstore } from './blockstore.js';
 import type { ArchivedEntry, ChunkBlock, CommitBlock, ExportFilter, IndexBlock } from './format.js';
 import { learnerPaths, learnerReader } from './learners.js';
 import { acquireLock } from './lock.js';
+import { encryptChunk } from './chunk-crypto.js';
+import { readErasureState, writeErasureState, type ErasureState } from './erasure-state.js';
+import type { ErasureBlock } from './format.js';
+import { Keyring } from './keys/keyring.js';
+import { learnerKid, monthOf, otherKid, type DekStore } from './keys/dek-store.js';
+import { eraseLearnerKeys } from './keys/erase.js';
+import { pseudonymizer } from './keys/pseudonym.js';
+import type { KeyProvider } from './keys/provider.js';
 
 export type { ChunkBlock, CommitBlock, IndexBlock } from './format.js';
 
@@ -18,6 +29,10 @@ interface Chain {
   head: CID | null;
   count: number;
   pending: ArchivedEntry[];
+  /** Crypto: the plain learner id of the pending events (it goes inside the ciphertext only). */
+  id?: string | null;
+  /** Crypto: the arrival month of the pending events. */
+  month?: string | null;
 }
 
 interface StreamState {
@@ -33,6 +48,15 @@ interface StreamState {
 }
 
 const newChain = (): Chain => ({ head: null, count: 0, pending: [] });
+
+/** Encryption of a writer: the master key provider and where the wrapped data keys are kept. */
+export interface WriterCrypto {
+  provider: KeyProvider;
+  deks: DekStore;
+}
+
+export type EraseRequest = ArchiveEraseRequest;
+export type EraseResult = ArchiveEraseResult;
 
 export interface CommitOptions {
   /** Commit time (default now); an export uses its source's, so the same export gets the same CID. */
@@ -58,9 +82,14 @@ export class ArchiveWriter implements ArchiveSink {
   private durable: Record<string, number> = {};
   /** Why an append failed: then every later append and commit fails too (see append). */
   private failed: Error | null = null;
+  private keyring: Keyring | null = null;
+  private pseud: ((id: string) => string) | null = null;
+  private erasures: ErasureState = { pending: [], active: new Map() };
+  /** Events dropped as erased (pending ones at erase, re-fed ones after). */
+  erasedDropped = 0;
 
-  private constructor(dir: string, private readonly name: string, private readonly pipelineText: string, private readonly chunkEvents: number, durable: boolean) {
-    this.store = new FolderBlockstore(dir, durable);
+  private constructor(dir: string, private readonly name: string, private readonly pipelineText: string, private readonly chunkEvents: number, private readonly durableWrites: boolean, private readonly crypto?: WriterCrypto) {
+    this.store = new FolderBlockstore(dir, durableWrites);
     this.keyPath = learnerPaths(pipelineText)[0];
     this.learnerOf = learnerReader(this.keyPath);
   }
@@ -69,13 +98,19 @@ export class ArchiveWriter implements ArchiveSink {
    * Open (or create) the archive in `dir`, continuing from its HEAD. Takes the folder's writer lock.
    * `durable: false` (no fsyncs) is for a scratch folder that is deleted after use, never for an archive.
    */
-  static async open(dir: string, pipeline: { name: string; text: string; sources?: Iterable<string> }, chunkEvents = 1000, opts: { durable?: boolean } = {}): Promise<ArchiveWriter> {
-    const w = new ArchiveWriter(dir, pipeline.name, pipeline.text, chunkEvents, opts.durable ?? true);
+  static async open(dir: string, pipeline: { name: string; text: string; sources?: Iterable<string> }, chunkEvents = 1000, opts: { durable?: boolean; crypto?: WriterCrypto } = {}): Promise<ArchiveWriter> {
+    const w = new ArchiveWriter(dir, pipeline.name, pipeline.text, chunkEvents, opts.durable ?? true, opts.crypto);
     w.releaseLock = acquireLock(w.store.dir);
     try {
       for (const s of pipeline.sources ?? []) w.raw.add(s);
+      if (opts.crypto) {
+        w.keyring = new Keyring(opts.crypto.provider, opts.crypto.deks, pipeline.name);
+        w.pseud = pseudonymizer(await opts.crypto.provider.pseudonymKey());
+        w.erasures = readErasureState(w.store.dir);
+      }
       const head = await w.store.head();
       if (head) await w.resume(head);
+      await w.dropPendingErased();
       const p = await encodeBlock({ type: 'loflow/pipeline', name: pipeline.name, text: pipeline.text });
       await w.store.put(p);
       w.pipelineCid = p.cid;
@@ -112,6 +147,10 @@ export class ArchiveWriter implements ArchiveSink {
 
   private async resume(head: CID): Promise<void> {
     const c = decodeBlock<CommitBlock>(await this.store.get(head));
+    // One archive is all plaintext or all encrypted: mixing would leave plaintext that erasure cannot shred.
+    if (c.crypto && !this.crypto) throw new Error(`the archive ${this.store.dir} is encrypted (format 3): configure its master key (--master-key-file, LOFLOW_MASTER_KEY_FILE or LOFLOW_MASTER_KEY) to continue it`);
+    if (!c.crypto && this.crypto) throw new Error(`the archive ${this.store.dir} is plaintext (format ${c.format ?? 1}): an encrypted archive needs a new archive folder (migrating a plaintext archive is not built yet), or run without a master key`);
+    if (c.crypto && c.crypto.provider !== this.crypto!.provider.id) throw new Error(`the archive ${this.store.dir} was written with master key ${c.crypto.provider}, not the configured ${this.crypto!.provider.id}`);
     this.prev = head;
     if (c.through) {
       this.rawThrough = this.rawThroughOf(c.through);
@@ -119,7 +158,7 @@ export class ArchiveWriter implements ArchiveSink {
     }
     for (const [s, cid] of Object.entries(c.heads)) {
       const state: StreamState = { learners: new Map(), other: newChain(), legacy: null, count: c.counts[s] ?? 0, through: c.through?.[s] ?? -1, index: null, changed: false };
-      if (c.format === 2) {
+      if ((c.format ?? 1) >= 2) {
         const idx = decodeBlock<IndexBlock>(await this.store.get(cid));
         for (const [l, x] of Object.entries(idx.learners)) state.learners.set(l, { head: x.head, count: x.count, pending: [] });
         if (idx.other) state.other = { head: idx.other.head, count: idx.other.count, pending: [] };
@@ -153,7 +192,7 @@ export class ArchiveWriter implements ArchiveSink {
       // All or nothing: a call that fails (a chunk write: disk full, I/O error) leaves the stream as it was,
       // so no later commit records a position past events this call did not take.
       const before = { count: s.count, through: s.through, changed: s.changed };
-      const touched = new Map<Chain, { head: CID | null; count: number; pending: ArchivedEntry[]; length: number }>();
+      const touched = new Map<Chain, { head: CID | null; count: number; pending: ArchivedEntry[]; length: number; month?: string | null }>();
       const added: string[] = [];
       // Full chunks are encoded in order (each links its chain's previous one) but written concurrently, up
       // to 32 at once: one fsync after another made the writer wait on the disk for every chunk.
@@ -161,7 +200,15 @@ export class ArchiveWriter implements ArchiveSink {
       try {
         for (const x of events as LoggedEvent[]) {
           if (x.offset <= (raw ? s.through : floor)) continue;
-          const learner = this.learnerOf(x.event);
+          const id = this.learnerOf(x.event);
+          const learner = id !== null && this.pseud ? this.pseud(id) : id;
+          if (learner !== null && this.erasures.active.size && x.offset < (this.erasures.active.get(learner) ?? -Infinity)) {
+            // An erased learner's event from before the erasure (a re-feed after a crash, a late batch): never archived.
+            if (x.offset > s.through) s.through = x.offset;
+            s.changed = true;
+            this.erasedDropped++;
+            continue;
+          }
           let c: Chain;
           if (learner === null) c = s.other;
           else {
@@ -171,7 +218,14 @@ export class ArchiveWriter implements ArchiveSink {
               added.push(learner);
             }
           }
-          if (!touched.has(c)) touched.set(c, { head: c.head, count: c.count, pending: c.pending, length: c.pending.length });
+          if (!touched.has(c)) touched.set(c, { head: c.head, count: c.count, pending: c.pending, length: c.pending.length, month: c.month });
+          if (this.crypto) {
+            // A chunk never spans months: its data key is the month's.
+            const month = monthOf(x.at);
+            if (c.pending.length && c.month !== month) writes.push(this.store.put(await this.cut(stream, learner, c)));
+            c.month = month;
+            c.id = id;
+          }
           c.pending.push({ o: x.offset, t: x.at, e: x.event, i: s.count++ });
           if (x.offset > s.through) s.through = x.offset;
           s.changed = true;
@@ -188,6 +242,7 @@ export class ArchiveWriter implements ArchiveSink {
           c.head = t.head;
           c.count = t.count;
           c.pending = t.pending.slice(0, t.length);
+          c.month = t.month;
         }
         for (const l of added) s.learners.delete(l);
         Object.assign(s, before);
@@ -201,7 +256,13 @@ export class ArchiveWriter implements ArchiveSink {
 
   /** The chain's pending events as its next chunk (not yet written): the chain now ends at it. */
   private async cut(stream: string, learner: string | null, c: Chain): Promise<Block> {
-    const chunk: ChunkBlock = { type: 'loflow/chunk', stream, learner, prev: c.head, count: c.pending.length, events: c.pending };
+    let chunk: ChunkBlock;
+    if (this.keyring) {
+      const month = c.month!;
+      const kid = learner === null ? otherKid(month) : learnerKid(learner, month);
+      const dek = await this.keyring.get(kid);
+      chunk = encryptChunk(dek, { stream, learner, prev: c.head, count: c.pending.length, month, kid }, { learner: c.id ?? null, events: c.pending });
+    } else chunk = { type: 'loflow/chunk', stream, learner, prev: c.head, count: c.pending.length, events: c.pending };
     const block = await encodeBlock(chunk);
     c.head = block.cid;
     c.count += c.pending.length;
@@ -247,7 +308,9 @@ export class ArchiveWriter implements ArchiveSink {
         changed = true;
         await this.writeIndex(name, s);
       }
+      if (this.erasures.pending.length) changed = true;
       if (!changed && this.prev) return this.prev.toString();
+      await this.crypto?.deks.sync?.(); // the keys of the chunks this commit links are durable before it
       const heads: Record<string, CID> = {};
       const counts: Record<string, number> = {};
       const through: Record<string, number> = {};
@@ -257,9 +320,10 @@ export class ArchiveWriter implements ArchiveSink {
         counts[name] = s.count;
         through[name] = s.through;
       }
+      const erasures = this.erasures.pending.slice();
       const commit: CommitBlock = {
         type: 'loflow/commit',
-        format: 2,
+        format: this.crypto ? 3 : 2,
         name: this.name,
         pipeline: this.pipelineCid!,
         prev: this.prev,
@@ -268,6 +332,7 @@ export class ArchiveWriter implements ArchiveSink {
         counts,
         through,
         ...(options.filter ? { filter: options.filter } : {}),
+        ...(this.crypto ? { crypto: { alg: 'A256GCM' as const, pseudonym: 'hmac-sha256' as const, provider: this.crypto.provider.id }, erasures } : {}),
       };
       const block = await encodeBlock(commit);
       await this.store.put(block);
@@ -275,8 +340,72 @@ export class ArchiveWriter implements ArchiveSink {
       this.prev = block.cid;
       this.rawThrough = this.rawThroughOf(through);
       this.durable = through;
+      if (this.crypto) await this.settleErasures(erasures.length);
       return block.cid.toString();
     });
+  }
+
+  /**
+   * Crypto-shred a learner: drop their pending events (and later-arriving ones from before `record.before`),
+   * delete their data keys of every month, write a loflow/erasure record (pseudonym, never the id) that the
+   * next commit links, and leave them out of the next index. Their archived chunks stay hash-valid in every
+   * commit and can no longer be decrypted by anyone. Plaintext archives cannot be crypto-shredded: refused.
+   */
+  erase(req: EraseRequest): Promise<EraseResult> {
+    return this.serial(async () => {
+      this.checkFailed();
+      if (!this.crypto || !this.pseud) throw Object.assign(new Error('this archive is plaintext: it cannot be crypto-shredded (encrypted archives need a master key; see README "Encryption and keys")'), { code: 'PLAINTEXT_ARCHIVE' });
+      if (typeof req?.learner !== 'string' || req.learner === '') throw new Error('erase: a learner id is required');
+      const r = req.record ?? ({} as EraseRequest['record']);
+      if (typeof r.by !== 'string' || typeof r.reason !== 'string') throw new Error('erase: record.by and record.reason are required');
+      const p = this.pseud(req.learner);
+      let seen = -1;
+      for (const s of this.streams.values()) if (s.through > seen) seen = s.through;
+      const before = Number.isFinite(r.before) ? r.before! : seen + 1;
+      let archivedEvents = 0;
+      let pendingDropped = 0;
+      let chains = 0;
+      for (const s of this.streams.values()) {
+        const c = s.learners.get(p);
+        if (!c) continue;
+        chains++;
+        archivedEvents += c.count;
+        s.learners.delete(p); // the next index omits the learner
+        s.changed = true;
+        const later = c.pending.filter((e) => e.o >= before);
+        pendingDropped += c.pending.length - later.length;
+        if (later.length) s.learners.set(p, { head: null, count: 0, pending: later, id: c.id, month: c.month }); // new data, new key
+      }
+      const kids = await eraseLearnerKeys(this.crypto.deks, p);
+      this.keyring!.forget(kids);
+      const record: ErasureBlock = { type: 'loflow/erasure', pseudonym: p, by: r.by, reason: r.reason, req: r.req ?? null, at: r.at ?? Date.now(), before, kids, counts: { archivedEvents, pendingDropped, chains } };
+      const block = await encodeBlock(record);
+      await this.store.put(block);
+      await this.store.sync();
+      this.erasures.pending.push(block.cid);
+      this.erasures.active.set(p, Math.max(before, this.erasures.active.get(p) ?? -Infinity));
+      await writeErasureState(this.store.dir, this.erasures, this.durableWrites);
+      this.erasedDropped += pendingDropped;
+      return { pseudonym: p, record: block.cid.toString(), kids, archivedEvents, pendingDropped };
+    });
+  }
+
+  /** After a restart: learners erased since HEAD (records not linked yet) leave the chains HEAD gave them. */
+  private async dropPendingErased(): Promise<void> {
+    for (const cid of this.erasures.pending) {
+      const p = decodeBlock<ErasureBlock>(await this.store.get(cid)).pseudonym;
+      for (const s of this.streams.values()) if (s.learners.delete(p)) s.changed = true;
+    }
+  }
+
+  /** After a durable commit: its erasure records are linked; erase points every stream has passed are done. */
+  private async settleErasures(linked: number): Promise<void> {
+    const before = this.erasures.active.size + this.erasures.pending.length;
+    this.erasures.pending.splice(0, linked);
+    let low = Infinity;
+    for (const name of this.streams.keys()) low = Math.min(low, this.durable[name] ?? -1);
+    for (const [p, b] of this.erasures.active) if (low >= b - 1) this.erasures.active.delete(p);
+    if (this.erasures.active.size + this.erasures.pending.length !== before) await writeErasureState(this.store.dir, this.erasures, this.durableWrites);
   }
 
   async close(): Promise<void> {

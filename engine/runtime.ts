@@ -9,7 +9,7 @@ import { MemoryDeadLetterStore } from './deadletter/memory-deadletter.js';
 import { MemoryInputLog } from './log/memory-log.js';
 import { partitionStoreName } from './partition.js';
 import { MemoryStateStore } from './state/memory-store.js';
-import type { ArchiveSink, BatchRunner, CompiledPipeline, DeadLetterStore, InputLog, Json, StateStore } from './types.js';
+import type { ArchiveEraseRequest, ArchiveSink, BatchRunner, CompiledPipeline, DeadLetterStore, InputLog, Json, StateStore } from './types.js';
 import { eraseLive, type LiveErasure } from './erase/erase-live.js';
 import { learnerMatch } from './erase/match.js';
 import { newCounters } from './runtime/context.js';
@@ -186,7 +186,7 @@ export class Engine extends EventEmitter {
    * logged events, dead letters and outbox events, between two batches; then the archive. `record` is
    * what the archive commits (no plain id). P = 1 only (the partitioned erasure is docs/scale-out.md §10.3).
    */
-  erase(learner: string, opts: { dryRun: boolean; record: Record<string, Json> }): Promise<LiveErasure> {
+  erase(learner: string, opts: { dryRun: boolean; record: ArchiveEraseRequest['record'] }): Promise<LiveErasure> {
     if (this.tasks.length > 1) return Promise.reject(new Error('erasure of a partitioned pipeline (partitions.count > 1) is not built yet (docs/scale-out.md §10.3)'));
     return eraseLive(this.tasks[0], this.ingestor.unknown, learnerMatch(this.current, learner), opts);
   }

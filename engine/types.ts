@@ -458,10 +458,31 @@ export interface ArchiveSink {
   durableOffset(): number;
   /** The highest (origin) offset of a stream in the last durable commit (-1: none). */
   durableThrough?(stream: string): number;
-  /**
-   * Erase a learner from the archive (crypto-shredding: their keys destroyed, pending events dropped, an
-   * erasure record committed under a new root). Absent: this archive cannot erase (see ArchiveFeed.erase).
-   */
-  erase?(request: { learner: string; record: Record<string, Json> }): Promise<unknown>;
+  /** Crypto-shred a learner in an encrypted archive (archive/writer.ts erase); refused for a plaintext one. */
+  erase?(req: ArchiveEraseRequest): Promise<ArchiveEraseResult>;
   close(): Promise<void>;
+}
+
+/** An archive erasure: the learner's plain id (never stored) and the record's fields. */
+export interface ArchiveEraseRequest {
+  learner: string;
+  record: {
+    by: string;
+    reason: string;
+    req?: string | null;
+    /** ms (default now) */
+    at?: number;
+    /** The erase point: the learner's events with a lower origin offset go (default: past every event the writer took). */
+    before?: number;
+  };
+}
+
+export interface ArchiveEraseResult {
+  pseudonym: string;
+  /** CID of the loflow/erasure block the next commit links. */
+  record: string;
+  /** Data keys destroyed. */
+  kids: string[];
+  archivedEvents: number;
+  pendingDropped: number;
 }

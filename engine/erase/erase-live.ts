@@ -4,7 +4,7 @@
 // dashboards are told (a 'batch' with no events, naming the classes whose rows changed).
 import type { PartitionTask } from '../runtime/partition-task.js';
 import type { BatchInfo } from '../runtime/types.js';
-import type { Json } from '../types.js';
+import type { ArchiveEraseRequest } from '../types.js';
 import { eraseParts, type ErasureResult } from './erase-parts.js';
 import { containsLearner, namesLearner, type LearnerMatch } from './match.js';
 
@@ -13,7 +13,7 @@ export interface LiveErasure extends ErasureResult {
   remaining: string[];
 }
 
-export function eraseLive(task: PartitionTask, unknown: Set<string>, who: LearnerMatch, opts: { dryRun: boolean; record: Record<string, Json> }): Promise<LiveErasure> {
+export function eraseLive(task: PartitionTask, unknown: Set<string>, who: LearnerMatch, opts: { dryRun: boolean; record: ArchiveEraseRequest['record'] }): Promise<LiveErasure> {
   const { ctx, consumer } = task;
   return consumer.exclusive(async () => {
     // A commit sent and unanswered (store down) would be sent again as it is, with the learner's states.

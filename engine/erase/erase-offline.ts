@@ -9,7 +9,7 @@ import { openArchiveSink } from '../../archive/open.js';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import { ARCHIVE_CANNOT_ERASE } from '../runtime/archive-feed.js';
 import { openStateStore } from '../state/open.js';
-import type { CompiledPipeline, InputLog, Json, StateStore } from '../types.js';
+import type { ArchiveEraseRequest, CompiledPipeline, InputLog, StateStore } from '../types.js';
 import { eraseParts, type ArchiveOutcome, type ErasureResult } from './erase-parts.js';
 import { learnerMatch } from './match.js';
 
@@ -37,7 +37,7 @@ async function openLog(spec: string | undefined, pipeline: string, store: StateS
   return new FileInputLog(resolve(spec.startsWith('file:') ? spec.slice(5) : spec));
 }
 
-async function eraseArchive(p: OfflinePlaces, learner: string, record: Record<string, Json>, dryRun: boolean): Promise<ArchiveOutcome> {
+async function eraseArchive(p: OfflinePlaces, learner: string, record: ArchiveEraseRequest['record'], dryRun: boolean): Promise<ArchiveOutcome> {
   if (!existsSync(p.archiveDir)) return { status: 'none' };
   const holder = lockHolder(p.archiveDir);
   if (holder !== undefined && holder !== process.pid) throw new Error(`the archive ${p.archiveDir} is in use by process ${holder}: erase through its server (--server)`);
@@ -46,13 +46,13 @@ async function eraseArchive(p: OfflinePlaces, learner: string, record: Record<st
   try {
     if (!sink.erase) throw new Error(ARCHIVE_CANNOT_ERASE);
     if (dryRun) return { status: 'would-erase' };
-    return { status: 'erased', detail: ((await sink.erase({ learner, record })) ?? null) as Json };
+    return { status: 'erased', detail: await sink.erase({ learner, record }) };
   } finally {
     await sink.close();
   }
 }
 
-export async function eraseOffline(p: OfflinePlaces, learner: string, dryRun: boolean, record: Record<string, Json>): Promise<ErasureResult> {
+export async function eraseOffline(p: OfflinePlaces, learner: string, dryRun: boolean, record: ArchiveEraseRequest['record']): Promise<ErasureResult> {
   const who = learnerMatch(p.pipeline, learner);
   const store = await openStateStore(p.state);
   let log: InputLog | undefined;

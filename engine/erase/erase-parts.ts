@@ -2,7 +2,7 @@
 // given as ports (state store, input log, dead letters, archive). The live engine runs it between batches
 // (engine/erase/erase-live.ts, adding its caches); the CLI runs it on the stores directly when no server
 // holds them (engine/cli/erase-command.ts). Each place answers how much it removed (or, dry, would remove).
-import type { DeadLetterStore, InputLog, Json, StateStore } from '../types.js';
+import type { ArchiveEraseResult, DeadLetterStore, InputLog, StateStore } from '../types.js';
 import type { LearnerMatch } from './match.js';
 
 export interface ErasePorts {
@@ -16,7 +16,7 @@ export interface ErasePorts {
 }
 
 /** The archive's part of an erasure: done (with what it reports), or why not. */
-export type ArchiveOutcome = { status: 'erased' | 'would-erase' | 'none'; detail?: Json } | { status: 'failed'; error: string };
+export type ArchiveOutcome = { status: 'would-erase' | 'none' } | { status: 'erased'; detail: ArchiveEraseResult } | { status: 'failed'; error: string };
 
 /** Per place, how many records of the learner were (or would be) removed. */
 export type PlaceCounts = Record<string, number>;
@@ -51,6 +51,11 @@ export async function eraseParts(p: ErasePorts, who: LearnerMatch, dryRun: boole
   if (p.archive) {
     try {
       archive = await p.archive(dryRun);
+      if (archive.status === 'erased') {
+        counts['archive data keys destroyed'] = archive.detail.kids.length;
+        counts['archived events made unreadable'] = archive.detail.archivedEvents;
+        counts['archive pending events dropped'] = archive.detail.pendingDropped;
+      }
     } catch (err) {
       archive = { status: 'failed', error: err instanceof Error ? err.message : String(err) };
     }

@@ -1,7 +1,7 @@
 // One erasure from request to receipt, whoever runs it (the server's admin route, the CLI on the stores):
 // run it (dry or real), build the record, content-address it, and put it on the audit log.
 import type { AuditLog } from '../audit/audit-log.js';
-import type { Json } from '../types.js';
+import type { ArchiveEraseRequest } from '../types.js';
 import type { ErasureResult } from './erase-parts.js';
 import { archiveRecord, archiveStatus, receiptCid, type ErasureRecord } from './receipt.js';
 
@@ -35,7 +35,7 @@ export function requestProblem(b: { student?: unknown; by?: unknown; reason?: un
 
 export async function runErasure(
   req: ErasureRequest,
-  run: (archive: Record<string, Json>) => Promise<ErasureResult & { remaining?: string[] }>,
+  run: (archive: ArchiveEraseRequest['record']) => Promise<ErasureResult & { remaining?: string[] }>,
   audit: { log?: AuditLog; actor: string },
 ): Promise<ErasureReport> {
   const base = { pipeline: req.pipeline, learner: req.pseudonym, by: req.by, reason: req.reason, at: new Date().toISOString() };

@@ -5,7 +5,7 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
-import type { Json } from '../types.js';
+import type { ArchiveEraseRequest } from '../types.js';
 import type { ArchiveOutcome, PlaceCounts } from './erase-parts.js';
 
 export interface ErasureRecord {
@@ -23,15 +23,17 @@ export interface ErasureRecord {
   incomplete: string[];
 }
 
-/** The part given to the archive before the counts are known: who, why, when, which pseudonym. */
-export function archiveRecord(r: Pick<ErasureRecord, 'pipeline' | 'learner' | 'by' | 'reason' | 'at'>): Record<string, Json> {
-  return { type: 'loflow/erasure', pipeline: r.pipeline, learner: r.learner, by: r.by, reason: r.reason, at: r.at };
+/** What the archive's own erasure record says (it computes its own pseudonym): who, why, when. */
+export function archiveRecord(r: Pick<ErasureRecord, 'by' | 'reason' | 'at'>): ArchiveEraseRequest['record'] {
+  return { by: r.by, reason: r.reason, at: Date.parse(r.at), req: null };
 }
 
 export function archiveStatus(a: ArchiveOutcome): string {
   if (a.status === 'failed') return `not erased: ${a.error}`;
   if (a.status === 'none') return 'no archive';
-  return a.status === 'would-erase' ? 'keys would be destroyed' : `keys destroyed${a.detail === null || a.detail === undefined ? '' : ` (${JSON.stringify(a.detail)})`}`;
+  if (a.status === 'would-erase') return "the learner's keys would be destroyed (an encrypted archive; a plaintext one refuses)";
+  const d = a.status === 'erased' ? a.detail : undefined;
+  return `keys destroyed${d ? ` (erasure record ${d.record}, archive pseudonym ${d.pseudonym})` : ''}`;
 }
 
 /** The record's CID: DAG-CBOR (map keys sorted, so one record has one encoding), sha2-256, CIDv1. */

@@ -4,7 +4,7 @@
 import { cutDeep, describeStructure, HARD_MAX_DEPTH, structureProblem } from '../event-limits.js';
 import { liveEntries } from '../erase/tombstone.js';
 import type { ArchiveOutcome } from '../erase/erase-parts.js';
-import type { CompiledPipeline, DeadLetter, Json, LoggedEvent, OutboxEntry } from '../types.js';
+import type { ArchiveEraseRequest, CompiledPipeline, DeadLetter, Json, LoggedEvent, OutboxEntry } from '../types.js';
 import type { RuntimeContext } from './context.js';
 import type { Item } from './routing.js';
 
@@ -228,14 +228,15 @@ export class ArchiveFeed {
    * the learner's pending ones): the writer destroys the learner's keys and commits an erasure record.
    * An archive without per-learner keys cannot forget anyone: refused, said, never skipped silently.
    */
-  async erase(request: { learner: string; record: Record<string, Json> }, dryRun: boolean): Promise<ArchiveOutcome> {
+  async erase(req: ArchiveEraseRequest, dryRun: boolean): Promise<ArchiveOutcome> {
     const archive = this.ctx.archive;
     if (!archive) return { status: 'none' };
     if (!archive.erase) throw new Error(ARCHIVE_CANNOT_ERASE);
     if (dryRun) return { status: 'would-erase' };
-    await this.gate.catch(() => undefined);
-    await this.tail;
-    return { status: 'erased', detail: ((await archive.erase(request)) ?? null) as Json };
+    // After the appends handed to the writer before (it takes ops in order); later appends wait for it.
+    const p = this.gate.then(() => archive.erase!(req));
+    this.tail = this.tail.then(() => p.then(() => undefined, () => undefined));
+    return { status: 'erased', detail: await p };
   }
 
   /** At stop, after the last batch: let the writer take what it was handed, commit and close it. */

@@ -1,7 +1,7 @@
 // Shared by the archive tests: a real archived run of the demo pipeline, a replay of a CAR through the real
 // Engine, and the real CLI binary (bin/loflow.js -> dist/, built before the tests run).
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -9,9 +9,9 @@ import { compilePipelineFile } from '../../engine/compiler.js';
 import { Classroom } from '../../engine/classroom.js';
 import { Engine } from '../../engine/runtime.js';
 import type { CompiledPipeline, LoEvent } from '../../engine/types.js';
-import { ArchiveWriter } from '../../archive/writer.js';
+import { ArchiveWriter, type WriterCrypto } from '../../archive/writer.js';
 import { FolderBlockstore } from '../../archive/blockstore.js';
-import { openArchive } from '../../archive/replay-source.js';
+import { openArchive, type ArchiveKeys } from '../../archive/replay-source.js';
 import { resultCid } from '../../archive/result-cid.js';
 
 export const root = join(import.meta.dirname, '../..');
@@ -50,13 +50,15 @@ export interface ArchivedRun {
  * Archive a live run of the demo pipeline: `batches` batches of `perBatch` Classroom events, every third
  * batch to the `batch` source and the rest to `extension`, batch k arriving at time (k + 1) * 1000 ms.
  */
-export async function archivedRun(opts: { batches?: number; perBatch?: number; students?: number; commitEvery?: number; chunkEvents?: number } = {}): Promise<ArchivedRun> {
+export async function archivedRun(
+  opts: { batches?: number; perBatch?: number; students?: number; commitEvery?: number; chunkEvents?: number; dir?: string; crypto?: WriterCrypto; events?: LoEvent[]; keepOpen?: boolean } = {},
+): Promise<ArchivedRun & { writer: ArchiveWriter; engine: Engine }> {
   const { batches = 8, perBatch = 250, students = 12, commitEvery = 3, chunkEvents = 100 } = opts;
-  const dir = join(tmp(), 'archive');
+  const dir = opts.dir ?? join(tmp(), 'archive');
   const pipeline = await demo();
-  const writer = await ArchiveWriter.open(dir, { name: pipeline.name, text: pipeline.text, sources: pipeline.sources.keys() }, chunkEvents);
+  const writer = await ArchiveWriter.open(dir, { name: pipeline.name, text: pipeline.text, sources: pipeline.sources.keys() }, chunkEvents, { crypto: opts.crypto });
   const engine = new Engine(pipeline, { archive: writer, batchSize: 128 });
-  const events = [...new Classroom({ students, seed: 7 }).events(batches * perBatch)].map((e) => e.event as LoEvent);
+  const events = opts.events ?? [...new Classroom({ students, seed: 7 }).events(batches * perBatch)].map((e) => e.event as LoEvent);
   const sent: ArchivedRun['sent'] = [];
   const commits: string[] = [];
   for (let k = 0; k < batches; k++) {
@@ -69,13 +71,15 @@ export async function archivedRun(opts: { batches?: number; perBatch?: number; s
     if ((k + 1) % commitEvery === 0) commits.push(await writer.commit());
   }
   const live = engine.results();
-  await engine.stop(); // commits the rest and closes the writer
-  commits.push((await new FolderBlockstore(dir).head())!.toString());
-  return { dir, pipeline, sent, commits, live };
+  if (!opts.keepOpen) {
+    await engine.stop(); // commits the rest and closes the writer
+    commits.push((await new FolderBlockstore(dir).head())!.toString());
+  }
+  return { dir, pipeline, sent, commits, live, writer, engine };
 }
 
 /** Replay an archive's raw source streams through a fresh Engine; the result and its CID. */
-export async function replay(input: string, pipeline: CompiledPipeline, opts: { dir?: string } = {}) {
+export async function replay(input: string, pipeline: CompiledPipeline, opts: { dir?: string; keys?: ArchiveKeys } = {}) {
   const engine = new Engine(pipeline, { batchSize: 128 });
   const archive = await openArchive(input, opts);
   let stream = '';
@@ -113,3 +117,18 @@ export async function direct(pipeline: CompiledPipeline, sent: ArchivedRun['sent
   await engine.stop();
   return results;
 }
+
+/** Every file under `dir`, concatenated (to grep the bytes loflow wrote). */
+export function allBytes(dir: string): Buffer {
+  const out: Buffer[] = [];
+  const walk = (d: string) => {
+    for (const n of readdirSync(d)) {
+      const p = join(d, n);
+      if (statSync(p).isDirectory()) walk(p);
+      else out.push(readFileSync(p));
+    }
+  };
+  walk(dir);
+  return Buffer.concat(out);
+}
+

@@ -11,6 +11,9 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, describe, expect, it } from 'vitest';
 import { postgresBin, startPostgres, startRedis, type RunningPostgres, type RunningRedis } from '../../bench/servers.js';
+import { ensureMasterKeyFile, FileDekStore, openKeyProvider } from '../../archive/keys/index.js';
+import { openArchive } from '../../archive/replay-source.js';
+import { containsLearner } from '../../engine/erase/match.js';
 import { cli, tmp } from '../archive/helpers.js';
 import { serveChild, type ServeChild } from '../hardening/serve-child.js';
 import { classroomEvents, ERASED, filesContaining, SENTENCE } from './classroom-fixture.js';
@@ -63,7 +66,10 @@ describe('loflow erase while serve runs', () => {
     const dir = tmp('loflow-erase-serve-');
     cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
     const pipeline = demoCopy(dir);
-    const s = await serveChild(['--state', redis.url, '--checkpoint', pg.url, '--admin-token', ADMIN, '--demo', '--demo-tokens'], {}, pipeline);
+    // An encrypted archive (format 3): its master key is kept outside the data folder.
+    const keyFile = join(dir, 'master.key');
+    ensureMasterKeyFile(keyFile);
+    const s = await serveChild(['--state', redis.url, '--checkpoint', pg.url, '--admin-token', ADMIN, '--demo', '--demo-tokens'], { LOFLOW_MASTER_KEY_FILE: keyFile }, pipeline);
     cleanup.push(() => s.stop());
     await send(s.url, [...ev.all, ev.invalid]);
     await processed(s.url, ev.all.length);
@@ -123,6 +129,17 @@ describe('loflow erase while serve runs', () => {
 
     expect(filesContaining(archive, needles)).toEqual([]);
     expect(filesContaining(dir, needles, (p) => p.endsWith('.yaml') || p.includes('rosters'))).toEqual([]);
+    expect(report.record.counts['archive data keys destroyed']).toBeGreaterThan(0);
+    // With every key there is, the old root's events of the student no longer decrypt; the others' do.
+    const keys = { provider: (await openKeyProvider({ masterKeyFile: keyFile, env: {} }))!, deks: FileDekStore.forArchive(archive) };
+    const old = await openArchive(oldRoot, { dir: archive, keys });
+    let others = 0;
+    for await (const e of old.events()) {
+      expect(containsLearner(e.event, ERASED)).toBe(false);
+      others++;
+    }
+    expect(others).toBeGreaterThan(ev.without.length / 2);
+    expect(old.unreadable()).toMatchObject({ learners: 1, erased: 1 });
     expect(JSON.parse((await erase(s.url, '--json')).stdout).nothing).toBe(true);
   }, 240_000);
 });
