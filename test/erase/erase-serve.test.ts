@@ -142,6 +142,68 @@ describe('loflow erase while serve runs', () => {
     expect(old.unreadable()).toMatchObject({ learners: 1, erased: 1 });
     expect(JSON.parse((await erase(s.url, '--json')).stdout).nothing).toBe(true);
   }, 240_000);
+
+  it('file log + memory states (the defaults): offline erase refused while serving, done on the stopped folder; a restart replays without the student', async () => {
+    const ev = classroomEvents(400);
+    const dir = tmp('loflow-erase-files-');
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const pipeline = demoCopy(dir);
+    const keyFile = join(dir, 'master.key');
+    ensureMasterKeyFile(keyFile);
+    const env = { LOFLOW_MASTER_KEY_FILE: keyFile };
+    const data = join(dir, 'data');
+    const log = join(dir, 'data', 'log');
+    const args = ['--log', log, '--data', data, '--admin-token', ADMIN, '--demo', '--demo-tokens'];
+    const s = await serveChild(args, env, pipeline);
+    cleanup.push(() => s.stop());
+    await send(s.url, [...ev.all, ev.invalid]);
+    await processed(s.url, ev.all.length);
+    await until(() => existsSync(join(data, 'writing-observer', 'archive', 'HEAD')));
+    expect(filesContaining(data, needles).length).toBeGreaterThan(0);
+    const offline = ['erase', ERASED, '--pipeline', pipeline, '--log', log, '--data', data];
+
+    // While the server runs, the stores are its own: the CLI refuses to touch them and names it.
+    const refused = await cli(offline, { env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/a server \(process \d+\) runs 'writing-observer'.*--server/);
+    // The admin route refuses what is not an admin's, and a malformed request.
+    const post = (body: unknown, token?: string) => fetch(`${s.url}/v1/admin/erasures`, { method: 'POST', headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, body: JSON.stringify(body) });
+    expect((await post({ student: ERASED })).status).toBe(401);
+    expect((await post({ student: ERASED }, 'demo-t-ada')).status).toBe(403);
+    expect((await post({ student: 5 }, ADMIN)).status).toBe(400);
+    expect((await post({ student: 'a|b' }, ADMIN)).status).toBe(400);
+    await s.stop();
+
+    // On the stopped folder, directly: the dry run lists, the real run erases, everywhere.
+    const dry = JSON.parse((await cli([...offline, '--dry-run', '--json'], { env })).stdout);
+    expect(dry.record.counts['input log events (file)']).toBe(ev.all.length - ev.without.length);
+    expect(dry.record.counts['dead letters']).toBe(1);
+    expect(filesContaining(data, needles).length).toBeGreaterThan(0);
+    const done = await cli([...offline, '--by', 'dpo', '--reason', 'parent request'], { env });
+    expect(done.stderr).toBe('');
+    expect(done.code).toBe(0);
+    expect(done.stdout).toMatch(/^erased 's-0001' \(pseudonym p:[0-9a-f]{24}\); receipt bafy/);
+    expect(done.stdout).toMatch(/archive data keys destroyed: [1-9]/);
+    expect(filesContaining(dir, needles, (p) => p.endsWith('.yaml') || p.includes('rosters'))).toEqual([]);
+    // The audit log has the erasure with the receipt's CID, the student only as a pseudonym.
+    const audit = readFileSync(join(data, 'writing-observer', 'audit', 'audit.jsonl'), 'utf8');
+    expect(audit).toContain('"action":"student.erase"');
+    expect(audit).toContain(/receipt bafy\w+/.exec(done.stdout)![0].slice(8));
+
+    // A restart rebuilds the memory store from the file log: the tombstones keep the student out.
+    const again = await serveChild(args, env, pipeline);
+    cleanup.push(() => again.stop());
+    await processed(again.url, ev.all.length);
+    const ref = await serveChild(['--demo', '--demo-tokens'], {}, pipeline);
+    cleanup.push(() => ref.stop());
+    await send(ref.url, ev.without);
+    await processed(ref.url, ev.without.length);
+    expect(await dashboard(again.url, 'class-b', 't-ada')).toEqual(await dashboard(ref.url, 'class-b', 't-ada'));
+    // Erasing again through the live server finds nothing and says so.
+    const twice = await erase(again.url);
+    expect(twice.code).toBe(0);
+    expect(twice.stdout).toMatch(/^nothing of 's-0001' was left to erase/);
+  }, 240_000);
 });
 
 async function until(pred: () => boolean, ms = 30_000): Promise<void> {
