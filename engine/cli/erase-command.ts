@@ -126,7 +126,7 @@ function print(student: string, r: ErasureReport, json: boolean): void {
   const head = r.dryRun ? `would erase '${student}' (pseudonym ${record.learner}):` : r.nothing ? `nothing of '${student}' was left to erase (erased before?); receipt ${r.cid}` : `erased '${student}' (pseudonym ${record.learner}); receipt ${r.cid}`;
   console.log(head);
   for (const l of formatCounts(record.counts)) console.log(l);
-  console.log(`  archive: ${record.archive}`);
+  if (!record.archive.startsWith('not erased')) console.log(`  archive: ${record.archive}`); // else among NOT ERASED
   for (const i of record.incomplete) console.log(`  NOT ERASED: ${i}`);
   if (r.auditError) console.log(`  ${r.auditError}`);
   if (!r.dryRun) console.log(JSON.stringify(record));
