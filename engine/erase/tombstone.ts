@@ -1,7 +1,7 @@
 // An erased input-log entry. Logs number events densely (a batch is an offset range, a restart resumes at an
 // offset), so an erased event keeps its offset and loses everything else: stream `loflow:erased`, event `{}`,
 // arrival time kept (it says nothing about anyone). The consumer and the archive re-feed skip such entries;
-// the Redis Stream log deletes the entry instead (XDEL) and its reader puts a tombstone in the gap.
+// the Redis Stream log rebuilds its stream with tombstone entries at the same ids (tombstone.lua).
 import type { LoggedEvent } from '../types.js';
 
 export const ERASED_STREAM = 'loflow:erased';

@@ -99,7 +99,7 @@ export class RedisInputLog implements InputLog, RawJsonConsumer {
   /**
    * XRANGE in slices of READ_SLICE: a re-feed's 50,000-event read must not be one reply that outlasts the
    * command timeout. The range [from, from + max) is below the tail, so every offset in it was appended: an
-   * id missing from the stream was erased (XDEL by `loflow erase`) and reads as a tombstone, so offsets stay dense.
+   * id missing from the stream (deleted by hand: `loflow erase` leaves tombstones) reads as a tombstone, so offsets stay dense.
    */
   private async readRedis(from: number, max: number): Promise<LoggedEvent[]> {
     const out: LoggedEvent[] = [];
@@ -123,33 +123,35 @@ export class RedisInputLog implements InputLog, RawJsonConsumer {
   }
 
   /**
-   * `loflow erase`: matching entries are deleted from the stream (XDEL; a stream entry cannot be rewritten in
-   * place, and readRedis reads the gap as a tombstone), and become tombstones in the in-memory tail. A
-   * producer whose id names the learner loses its high-water mark. The caller holds the partition's
+   * `loflow erase`: matching entries become tombstones, in the stream (tombstone.lua rebuilds it: an entry
+   * cannot be rewritten in place, and XDEL leaves its bytes in the stream's node) and in the in-memory tail.
+   * A producer whose id names the learner loses its high-water mark. The caller holds the partition's
    * lease and runs between batches: no batch reads meanwhile.
    */
   async erase(match: (e: LoggedEvent) => boolean, dryRun: boolean): Promise<number> {
     const doomed: string[] = [];
+    /** Producer ids that name the learner: their tombstones keep no producer field. */
+    const named = new Set<string>();
     let start = '-';
     for (;;) {
       const rows = await this.call(() => this.redis.xrange(inKey(this.tag), start, '+', 'COUNT', READ_SLICE));
       for (const [id, fields] of rows) {
         const f: Record<string, string> = {};
         for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
-        if (match({ offset: Number(id.slice(2)) - 1, stream: f.s, event: JSON.parse(f.e) as LoEvent, at: Number(f.t) })) doomed.push(id);
+        const e = { offset: Number(id.slice(2)) - 1, stream: f.s, event: JSON.parse(f.e) as LoEvent, at: Number(f.t) };
+        if (isErased(e) || !match(e)) continue;
+        doomed.push(id);
+        if (f.p !== undefined && match({ ...e, event: { producer: f.p } })) named.add(f.p);
       }
       if (rows.length < READ_SLICE) break;
       start = '(' + rows[rows.length - 1][0];
     }
     if (dryRun) return doomed.length;
-    for (let i = 0; i < doomed.length; i += 1000) {
-      const ids = doomed.slice(i, i + 1000);
-      await this.call(() => this.redis.xdel(inKey(this.tag), ...ids));
-    }
+    if (doomed.length) await this.call(() => runScript(this.redis, 'lfTombstone', [inKey(this.tag)], [doomed.length, ...doomed, ...named]));
     for (let i = 0; i < this.tail.length; i++) if (!isErased(this.tail[i]) && match(this.tail[i])) this.tail[i] = tombstone(this.tail[i]);
     const producers = await this.call(() => this.redis.hkeys(prodKey(this.tag)));
-    const named = producers.filter((p) => match({ offset: -1, stream: '', at: 0, event: { producer: p } }));
-    if (named.length) await this.call(() => this.redis.hdel(prodKey(this.tag), ...named));
+    const gone = producers.filter((p) => match({ offset: -1, stream: '', at: 0, event: { producer: p } }));
+    if (gone.length) await this.call(() => this.redis.hdel(prodKey(this.tag), ...gone));
     return doomed.length;
   }
 

@@ -204,6 +204,39 @@ describe('loflow erase while serve runs', () => {
     expect(twice.code).toBe(0);
     expect(twice.stdout).toMatch(/^nothing of 's-0001' was left to erase/);
   }, 240_000);
+
+  it('Redis Stream log (--checkpoint redis): erased entries become tombstones in the stream (none of their bytes in an RDB); a restart re-feeds over them', async () => {
+    const ev = classroomEvents(300);
+    const redis = await startRedis();
+    cleanup.push(() => redis.stop());
+    const dir = tmp('loflow-erase-stream-');
+    cleanup.push(() => rmSync(dir, { recursive: true, force: true }));
+    const pipeline = demoCopy(dir);
+    const keyFile = join(dir, 'master.key');
+    ensureMasterKeyFile(keyFile);
+    const env = { LOFLOW_MASTER_KEY_FILE: keyFile };
+    const args = ['--state', redis.url, '--checkpoint', 'redis', '--durability', 'none', '--data', join(dir, 'data'), '--admin-token', ADMIN, '--demo', '--demo-tokens'];
+    const s = await serveChild(args, env, pipeline);
+    cleanup.push(() => s.stop());
+    await send(s.url, ev.all);
+    await processed(s.url, ev.all.length);
+    const done = await erase(s.url, '--json');
+    expect(done.code).toBe(0);
+    expect(JSON.parse(done.stdout).record.counts['input log events (redis)']).toBe(ev.all.length - ev.without.length);
+    expect(await redisHolds(redis)).toEqual([]);
+    await s.stop();
+    // The restarted server re-feeds the archive from the log (over the gaps) and serves the class without them.
+    const again = await serveChild(args, env, pipeline);
+    cleanup.push(() => again.stop());
+    await processed(again.url, ev.all.length);
+    const ref = await serveChild(['--demo', '--demo-tokens'], {}, pipeline);
+    cleanup.push(() => ref.stop());
+    await send(ref.url, ev.without);
+    await processed(ref.url, ev.without.length);
+    expect(await dashboard(again.url, 'class-b', 't-ada')).toEqual(await dashboard(ref.url, 'class-b', 't-ada'));
+    expect(await redisHolds(redis)).toEqual([]);
+    expect(filesContaining(dir, needles, (p) => p.endsWith('.yaml') || p.includes('rosters'))).toEqual([]);
+  }, 240_000);
 });
 
 async function until(pred: () => boolean, ms = 30_000): Promise<void> {

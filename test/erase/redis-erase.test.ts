@@ -1,7 +1,7 @@
 // The Redis places of `loflow erase`, one by one against a real Redis: states of every version (key L and
 // composite keys with L), the composite-key index (L's own sets deleted, L's keys removed from the other
 // parts' sets), outbox entries (L's derived events cut out, the entry kept), the dead-letter stream, and
-// the Redis Stream input log (entries deleted; a read over the gap gives tombstones, offsets stay dense).
+// the Redis Stream input log (entries rebuilt as tombstones at their ids: offsets stay dense).
 import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { describe, expect, inject, it } from 'vitest';
@@ -48,7 +48,7 @@ describe('erase in Redis', () => {
     await store.close();
   });
 
-  it('the Redis Stream log: entries deleted, reads over the gaps give tombstones at dense offsets', async () => {
+  it('the Redis Stream log: entries become tombstones at their ids, and reads give them at dense offsets', async () => {
     const tag = `erase-log-${randomBytes(4).toString('hex')}`;
     const redis = new Redis(inject('redisUrl'));
     const { log } = await RedisInputLog.open(redis, tag, 'none');
@@ -57,11 +57,12 @@ describe('erase in Redis', () => {
     const match = (e: LoggedEvent) => who(tag).event(e.event);
     expect(await log.erase(match, true)).toBe(4);
     expect(await log.erase(match, false)).toBe(4);
-    expect(await redis.xlen(`lf:{${tag}}:in`)).toBe(6);
-    expect(await redis.hkeys(`lf:{${tag}}:prod`)).toEqual(['other']); // a producer id that is the learner's id goes too
+    expect(await redis.xlen(`lf:{${tag}}:in`)).toBe(10); // tombstones in place: offsets stay dense
+    expect(await redis.hkeys(`lf:{${tag}}:prod`)).toEqual(['other']);
+    expect(JSON.stringify(await redis.xrange(`lf:{${tag}}:in`, '-', '+'))).not.toContain(L); // nor in a tombstone's producer field // a producer id that is the learner's id goes too
     const fromTail = await log.read(0, 10);
     expect(fromTail.map((e) => (isErased(e) ? '-' : e.event.auth.user_id))).toEqual(users.map((u) => (u === L ? '-' : u)));
-    // A second process reads from Redis: the gaps (first, middle, last) come back as tombstones.
+    // A second process reads from Redis: the tombstones (first, middle, last) at their offsets.
     const { log: fresh } = await RedisInputLog.open(redis, tag, 'none');
     const read = await fresh.read(0, 10);
     expect(read.map((e) => e.offset)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
