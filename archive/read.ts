@@ -116,7 +116,15 @@ export async function chainEntries(src: BlockSource, head: CID | null): Promise<
     else if (c.enc) {
       if (!src.keys) throw new Error(`this archive is encrypted: reading its events needs its master key (--master-key-file, LOFLOW_MASTER_KEY_FILE or LOFLOW_MASTER_KEY) and its data keys (--keys)`);
       const dek = await src.keys.keyring.find(c.enc.kid);
-      if (dek) chunks.push(decryptChunk(dek, c, cid).events);
+      let plain: ArchivedEntry[] | undefined;
+      try {
+        plain = dek && decryptChunk(dek, c, cid).events;
+      } catch (err) {
+        // A learner erased and back in the same month has a new key under the same kid: their old chunks are
+        // shredded, not tampered with. Anyone else's chunk that does not decrypt is an error.
+        if (!(c.learner && src.keys.erased.has(c.learner))) throw err;
+      }
+      if (plain) chunks.push(plain);
       else lost = { stream: c.stream, learner: c.learner ?? null, kid: c.enc.kid, events: c.count };
     } else chunks.push(c.events ?? []);
     cid = c.prev;

@@ -1,6 +1,8 @@
 // A filtered or de-identified export: the selected events of a commit (streams, arrival time window),
 // optionally pseudonymized and with fields dropped, written as a new self-contained DAG (format 2, its own
-// commit with no history; `filter` records what was kept) and then as a CAR. The same selection of the same
+// commit with no history; `filter` records what was kept) and then as a CAR. From an encrypted archive (the
+// source's keys on `src`) the export is a plaintext DAG of the chains that still decrypt (erased learners are
+// not in it). The same selection of the same
 // commit gives the same root CID.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -69,8 +71,9 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     const readers = paths.map(learnerReader);
     for (const stream of all) {
       const idx = await readIndex(src, commit, stream);
-      for (const id of Object.keys(idx?.learners ?? {})) scanner.add(id);
-      if (idx && !idx.legacy && paths.length === 1 && idx.key === paths[0]) continue;
+      // An encrypted archive's index holds pseudonyms, not ids: its ids are read from the (decrypted) events.
+      if (!commit.crypto) for (const id of Object.keys(idx?.learners ?? {})) scanner.add(id);
+      if (!commit.crypto && idx && !idx.legacy && paths.length === 1 && idx.key === paths[0]) continue;
       for (const e of await streamEntries(src, commit, stream)) {
         for (const read of readers) {
           const id = read(e.e);

@@ -1,12 +1,18 @@
 // The archive workload: write, export to CAR, verify, and a pseudonymized study export, each reported as a
 // ratio to sha2-256 (node:crypto) over the same bytes, hashed in the same run (the machine's load moves both).
-import { createHash } from 'node:crypto';
+// Then the same write / export / verify / read of an encrypted archive (format 3, AES-256-GCM per learner
+// per month), each against the plaintext archive's figure of the same run (issue #16: encryption may cost at
+// most 20% of the archive throughput); rounds alternate plaintext and encrypted, best of each kept.
+import { createCipheriv, createHash, randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { ArchiveWriter } from '../archive/writer.js';
 import { exportCar, verifyCar } from '../archive/car.js';
 import { CID } from '../archive/blocks.js';
-import { folderSource } from '../archive/read.js';
+import { folderSource, mergedEvents, readCommit } from '../archive/read.js';
+import { FileDekStore, LocalKeyProvider } from '../archive/keys/index.js';
+import { ReaderKeys } from '../archive/reader-keys.js';
+import type { WriterCrypto } from '../archive/writer.js';
 import { identifierPaths } from '../archive/learners.js';
 import { exportSelection } from '../archive/rewrite.js';
 import { Classroom } from '../engine/classroom.js';
@@ -24,11 +30,63 @@ function hashRate(bytes: Buffer): number {
   return bytes.length / 1024 / 1024 / (best / 1000);
 }
 
+/** AES-256-GCM throughput over `bytes` (MB/s), in 64 KiB pieces (about a chunk): the best of three passes. */
+function aesRate(bytes: Buffer): number {
+  const key = randomBytes(32);
+  let best = Infinity;
+  for (let pass = 0; pass < 3; pass++) {
+    const t0 = performance.now();
+    for (let i = 0; i < bytes.length; i += 64 * 1024) {
+      const c = createCipheriv('aes-256-gcm', key, randomBytes(12));
+      c.update(bytes.subarray(i, i + 64 * 1024));
+      c.final();
+      c.getAuthTag();
+    }
+    best = Math.min(best, performance.now() - t0);
+  }
+  return bytes.length / 1024 / 1024 / (best / 1000);
+}
+
+/** CPU seconds (user + system) of this process while `fn` runs: less moved by other processes' load than wall time. */
+const cpuSeconds = async (fn: () => Promise<unknown>) => {
+  const c0 = process.cpuUsage();
+  await fn();
+  const c = process.cpuUsage(c0);
+  return (c.user + c.system) / 1e6;
+};
+
 const seconds = async (fn: () => Promise<unknown>) => {
   const t0 = performance.now();
   await fn();
   return (performance.now() - t0) / 1000;
 };
+
+type BenchEvent = { offset: number; stream: string; event: unknown; at: number };
+
+/** One write / export / verify / read of `events` into a new folder; CPU seconds per phase (the writer runs on this thread). */
+async function round(events: BenchEvent[], dir: string, crypto?: WriterCrypto) {
+  const seconds = cpuSeconds;
+  const writer = await ArchiveWriter.open(dir, { name: 'bench', text: 'pipeline: bench', sources: ['extension'] }, 1000, { crypto });
+  let root = '';
+  const write = await seconds(async () => {
+    for (let i = 0; i < events.length; i += 4096) await writer.append('extension', events.slice(i, i + 4096) as never);
+    root = await writer.commit();
+  });
+  await writer.close();
+  const car = join(dir, 'x.car');
+  const exp = await seconds(() => exportCar(writer.store, CID.parse(root), car));
+  let ok = false;
+  const verify = await seconds(async () => (ok = (await verifyCar(car)).ok));
+  if (!ok) throw new Error('the bench CAR does not verify');
+  let n = 0;
+  const read = await seconds(async () => {
+    const src = await folderSource(dir);
+    if (crypto) src.keys = await ReaderKeys.open(crypto.provider, crypto.deks, 'bench');
+    n = (await mergedEvents(src, await readCommit(src), ['extension'])).length;
+  });
+  if (n !== events.length) throw new Error(`read back ${n} of ${events.length} events`);
+  return { write, export: exp, verify, read };
+}
 
 export const archive = {
   name: 'archive',
@@ -66,6 +124,34 @@ export const archive = {
     const studyS = await seconds(async () => (study = await exportSelection(await folderSource(join(dir, 'a')), { deidentify: { key, idFields, dropFields: ['$.url'] } }, join(dir, 'study.car'))));
     const studyHash = hashRate(readFileSync(join(dir, 'study.car')));
     fig('pseudonymized export (HMAC of every declared identifier, drop a field, new DAG, CAR)', study.bytes / 1024 / 1024 / studyS, studyHash, 0.25, `${Math.round(study.events / studyS).toLocaleString('en')} events/s`);
+    // Encrypted against plaintext, alternating (plaintext, encrypted) twice: the best round of each.
+    const provider = new LocalKeyProvider(randomBytes(32));
+    const best = { plain: { write: Infinity, export: Infinity, verify: Infinity, read: Infinity }, enc: { write: Infinity, export: Infinity, verify: Infinity, read: Infinity } };
+    for (let k = 0; k < 2; k++) {
+      for (const mode of ['plain', 'enc'] as const) {
+        const d = join(dir, `${mode}-${k}`);
+        const t = await round(events, d, mode === 'enc' ? { provider, deks: FileDekStore.forArchive(d) } : undefined);
+        for (const phase of ['write', 'export', 'verify', 'read'] as const) best[mode][phase] = Math.min(best[mode][phase], t[phase]);
+        rmSync(d, { recursive: true, force: true });
+      }
+    }
+    const aes = aesRate(json);
+    const names = { write: 'write (append + commit, fsync per chunk)', export: 'export to CAR (no key needed)', verify: 'verify CAR (no key needed)', read: 'read every event back (decrypt)' };
+    for (const phase of ['write', 'export', 'verify', 'read'] as const) {
+      const enc = mb / best.enc[phase];
+      const plain = mb / best.plain[phase];
+      ctx.figures.push({
+        workload: 'archive',
+        name: `encrypted ${names[phase]} (MB of JSON per CPU second)`,
+        value: enc,
+        unit: 'MB/s',
+        baseline: plain,
+        ratio: enc / plain,
+        goal: '>= 0.8x the plaintext archive in the same run (#16: encryption costs at most 20%)',
+        met: enc / plain >= 0.8,
+        note: `plaintext ${plain.toFixed(1)} MB/CPU-s; sha2-256 ${jsonHash.toFixed(0)} MB/s, AES-256-GCM alone ${aes.toFixed(0)} MB/s over the same bytes; ${Math.round(n / best.enc[phase]).toLocaleString('en')} events per CPU second encrypted`,
+      });
+    }
     rmSync(dir, { recursive: true, force: true });
   },
 };

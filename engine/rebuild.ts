@@ -20,7 +20,8 @@ export type ArchivedEvent = { stream: string; event: LoEvent; offset: number; at
 
 /** The raw events of an archive folder (its HEAD commit) or a .car file, in log order. */
 export async function archivedEvents(path: string, sources: string[]): Promise<AsyncIterable<ArchivedEvent>> {
-  if (path.endsWith('.car')) return (await openArchive(path)).events(sources);
+  // Encrypted archives: keys from the environment (LOFLOW_MASTER_KEY_FILE / LOFLOW_MASTER_KEY), data keys in the folder's keys/.
+  if (path.endsWith('.car')) return (await openArchive(path, { keyOptions: {} })).events(sources);
   if (!existsSync(join(path, 'HEAD'))) throw new Error(`no archive commit in ${path}: nothing to rebuild from (was the pipeline run with an archive: section?)`);
   // The folder's HEAD is exported to a temporary CAR so one reader serves both forms.
   const store = new FolderBlockstore(path);
@@ -30,7 +31,7 @@ export async function archivedEvents(path: string, sources: string[]): Promise<A
   const tmp = mkdtempSync(join(tmpdir(), 'loflow-rebuild-'));
   const car = join(tmp, 'head.car');
   await exportCar(store, head, car);
-  const archive = await openArchive(car);
+  const archive = await openArchive(car, { dir: path, keyOptions: {} });
   return (async function* () {
     try {
       yield* archive.events(sources);

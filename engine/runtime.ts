@@ -9,7 +9,7 @@ import { MemoryDeadLetterStore } from './deadletter/memory-deadletter.js';
 import { MemoryInputLog } from './log/memory-log.js';
 import { partitionStoreName } from './partition.js';
 import { MemoryStateStore } from './state/memory-store.js';
-import type { ArchiveEraseRequest, ArchiveSink, BatchRunner, CompiledPipeline, DeadLetterStore, InputLog, Json, StateStore } from './types.js';
+import type { ArchiveEraseRequest, ArchiveEraseResult, ArchiveSink, BatchRunner, CompiledPipeline, DeadLetterStore, InputLog, Json, StateStore } from './types.js';
 import { eraseLive, type LiveErasure } from './erase/erase-live.js';
 import { learnerMatch } from './erase/match.js';
 import { newCounters } from './runtime/context.js';
@@ -126,6 +126,19 @@ export class Engine extends EventEmitter {
   }
 
   /** Drain, commit and close the store, logs, dead letters and archive. */
+  /**
+   * Crypto-shred a learner in the archive (an encrypted one: their data keys destroyed, an erasure record in
+   * the next commit, their events before `record.before` never archived again). One partition only.
+   */
+  eraseFromArchive(req: ArchiveEraseRequest): Promise<ArchiveEraseResult> {
+    if (this.tasks.length !== 1) return Promise.reject(new Error('archive erasure of a partitioned pipeline is not built yet'));
+    // The archive part alone (`loflow erase` is Engine.erase: every place, the archive last).
+    return this.tasks[0].feed.erase(req, false).then((o) => {
+      if (o.status === 'erased') return o.detail;
+      throw new Error('this pipeline has no archive that can erase');
+    });
+  }
+
   async stop(): Promise<void> {
     const first = this.tasks[0].consumer;
     if (first.stopping) return;

@@ -1,5 +1,5 @@
 import { existsSync, readdirSync } from 'node:fs';
-import { resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { appendAnalysis, listAnalyses } from '../../archive/analysis-log.js';
 import { rm } from 'node:fs/promises';
 import { AuditLog } from '../audit/audit-log.js';
@@ -15,6 +15,8 @@ import { identifierPaths, normalizePath } from '../../archive/learners.js';
 import { pseudonymKey, PSEUDONYM_KEY_ENV } from '../../archive/pseudonymize.js';
 import { folderSource, learnerEntries, openSource, readCommit, type BlockSource } from '../../archive/read.js';
 import { exportSelection, type Selection } from '../../archive/rewrite.js';
+import { readerKeys } from '../../archive/open-crypto.js';
+import { ReaderKeys } from '../../archive/reader-keys.js';
 import type { Command } from './command.js';
 
 const usage = `loflow archive <subcommand> [options]
@@ -49,6 +51,10 @@ Subcommands:
 Options:
   --dir D    the archive folder (default: $LOFLOW_ARCHIVE, else .loflow/archive, else the only
              .loflow/<pipeline>/archive folder; see \`loflow serve --data\`)
+  --master-key-file F  an encrypted archive's master key (default $LOFLOW_MASTER_KEY_FILE, $LOFLOW_MASTER_KEY):
+             learner and filtered exports decrypt with it; verify, import, gc, pin and a whole-archive
+             export need no key (blocks hash the ciphertext)
+  --keys K   the data keys: redis://host:port or a keys folder (default: the archive folder's keys/)
   --no-log   export: do not append to the analysis log
   --audit D  the audit log folder (default $LOFLOW_AUDIT, else the audit folder beside the archive
              folder): export and learner are recorded there (loflow audit); an export whose record
@@ -245,7 +251,9 @@ async function exportCommand(store: FolderBlockstore, argv: string[], options: R
   let root: CID;
   if (filtered) {
     const src = await folderSource(store.dir, head.cid.toString());
+    await withKeys(src, head.commit, store.dir, options);
     const r = await exportSelection(src, sel, options.out);
+    reportUnreadable(src);
     root = r.root;
     console.error(
       `wrote ${options.out}: ${r.events} events selected, ${r.blocks} blocks, ${r.bytes} bytes` +
@@ -286,6 +294,7 @@ async function learnerCommand(id: string | undefined, car: string | undefined, d
   else src = await folderSource(dir, typeof options.commit === 'string' ? options.commit : undefined);
   try {
     const commit = await readCommit(src);
+    await withKeys(src, commit, dir, options);
     const streams = typeof options.stream === 'string' ? [options.stream] : Object.keys(commit.heads);
     // In log order across streams (each stream's are in order already), so `loflow replay` can read it back.
     const all: Array<{ stream: string; offset: number; at: number; event: unknown }> = [];
@@ -293,11 +302,30 @@ async function learnerCommand(id: string | undefined, car: string | undefined, d
     all.sort((a, b) => a.offset - b.offset);
     for (const line of all) process.stdout.write(JSON.stringify(line) + '\n');
     const n = all.length;
+    reportUnreadable(src);
     console.error(`${n} events of learner '${id}' (${streams.join(', ')})`);
     return 0;
   } finally {
     await src.close();
   }
+}
+
+/** An encrypted commit: the reader's keys on the source (erasures noted, so skipped chains say why). */
+async function withKeys(src: BlockSource, commit: CommitBlock, dir: string, options: Record<string, string | boolean>): Promise<void> {
+  if (!commit.crypto) return;
+  const k = await readerKeys(dir, commit.name, { masterKeyFile: typeof options['master-key-file'] === 'string' ? options['master-key-file'] : undefined, keys: typeof options.keys === 'string' ? options.keys : undefined });
+  const keys = await ReaderKeys.open(k.provider, k.deks, commit.name);
+  await keys.noteErasures(async (cid) => decodeBlock(await src.get(cid)), src.root);
+  // An older commit: the erasures since are in the folder's history (they explain its missing keys).
+  const store = existsSync(join(dir, 'HEAD')) ? new FolderBlockstore(dir) : undefined;
+  const head = await store?.head();
+  if (store && head && !head.equals(src.root)) await keys.noteErasures(async (cid) => decodeBlock(await store.get(cid)), head);
+  src.keys = keys;
+}
+
+function reportUnreadable(src: BlockSource): void {
+  const u = src.keys?.summary();
+  if (u && (u.learners || u.otherChains)) console.error(`unreadable: ${u.learners} learner${u.learners === 1 ? '' : 's'} (${u.erased} erased, ${u.keyMissing} key missing)${u.otherChains ? `, ${u.otherChains} chains without a learner` : ''}: ${u.events} events skipped`);
 }
 
 async function logCommand(sub: 'log' | 'ls', store: FolderBlockstore, dir: string, options: Record<string, string | boolean>): Promise<number> {
@@ -320,7 +348,7 @@ async function logCommand(sub: 'log' | 'ls', store: FolderBlockstore, dir: strin
     const src = await folderSource(dir, at);
     for (const [s, n] of Object.entries(head.commit.counts)) {
       let learners = '';
-      if (head.commit.format === 2) {
+      if ((head.commit.format ?? 1) >= 2) {
         const idx = decodeBlock<{ learners: Record<string, unknown> }>(await src.get(head.commit.heads[s]));
         learners = `  ${String(Object.keys(idx.learners).length).padStart(7)} learners`;
       }
@@ -330,7 +358,8 @@ async function logCommand(sub: 'log' | 'ls', store: FolderBlockstore, dir: strin
   }
   while (head) {
     const c: CommitBlock = head.commit;
-    console.log(`commit ${head.cid}\nDate:  ${new Date(c.time).toISOString()}\nPipeline: ${c.name} (${c.pipeline})\n    ${Object.entries(c.counts).map(([s, n]) => `${s}: ${n}`).join(', ')}\n`);
+    const extra = c.crypto ? `Encrypted: ${c.crypto.alg}, key ${c.crypto.provider}\n${c.erasures?.length ? `Erasures: ${c.erasures.map(String).join(', ')}\n` : ''}` : '';
+    console.log(`commit ${head.cid}\nDate:  ${new Date(c.time).toISOString()}\nPipeline: ${c.name} (${c.pipeline})\n${extra}    ${Object.entries(c.counts).map(([s, n]) => `${s}: ${n}`).join(', ')}\n`);
     head = c.prev ? await headCommit(store, c.prev.toString()) : undefined;
   }
   return 0;

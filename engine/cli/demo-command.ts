@@ -2,6 +2,7 @@ import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { compilePipeline, formatError } from '../compiler.js';
 import { openArchiveSink } from '../../archive/open.js';
+import { demoCrypto } from '../../archive/open-crypto.js';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import { Classroom, clientTime, rosterCsv } from '../classroom.js';
 import { packageRoot } from '../paths.js';
@@ -60,7 +61,9 @@ export const demoCommand: Command = {
     if (!pipeline) return 1;
     // The embedded defaults: in-memory state and input log; dead letters and the archive in .loflow/.
     const data = resolve('.loflow', pipeline.name);
-    const archive = await openArchiveSink(pipeline, join(data, 'archive'));
+    const d = pipeline.archive ? await demoCrypto(join(data, 'archive'), join(data, 'demo-master.key')) : { note: '' };
+    if (d.note) console.error(`loflow: ${d.note}`);
+    const archive = await openArchiveSink(pipeline, join(data, 'archive'), { crypto: d.crypto });
     const engine = new Engine(pipeline, { archive, deadLetters: new FileDeadLetterStore(join(data, 'deadletters.ndjson')) });
     await engine.start();
 

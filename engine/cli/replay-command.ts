@@ -7,6 +7,7 @@ import { CID } from '../../archive/blocks.js';
 import { FolderBlockstore } from '../../archive/blockstore.js';
 import { isCidText } from '../../archive/read.js';
 import { openArchive } from '../../archive/replay-source.js';
+import type { KeyOptions } from '../../archive/open-crypto.js';
 import { resultCid } from '../../archive/result-cid.js';
 import { readNdjson, unwrap, type NdjsonLine } from '../ndjson.js';
 import { parallelNdjson, type ParsedLine } from '../replay/parallel-parse.js';
@@ -44,6 +45,10 @@ Options:
   --archive DIR     archive folder: commit CIDs and the analysis log (default $LOFLOW_ARCHIVE, else
                     .loflow/<pipeline>/archive)
   --no-log          do not record this replay in the analysis log
+  --master-key-file F   an encrypted archive's master key (default $LOFLOW_MASTER_KEY_FILE, $LOFLOW_MASTER_KEY);
+                    chunks whose data key is gone (erased, expired) are skipped and counted on stderr
+  --keys K          its data keys: redis://host:port (live key store) or a keys folder (default: the
+                    archive folder's keys/)
   --help            this text
 The rate (events/s) is printed on stderr.`;
 
@@ -87,7 +92,10 @@ export const replayCommand: Command = {
     const firstErrors: string[] = [];
     let inputCid: CID | undefined;
     const chunks: AsyncIterable<ReplayLine[]> = fromArchive
-      ? archiveChunks(input, archiveFolder, [...pipeline.sources.keys()], batchSize, (root) => (inputCid = CID.parse(root)))
+      ? archiveChunks(input, archiveFolder, [...pipeline.sources.keys()], batchSize, (root) => (inputCid = CID.parse(root)), {
+          masterKeyFile: typeof options['master-key-file'] === 'string' ? options['master-key-file'] : undefined,
+          keys: typeof options.keys === 'string' ? options.keys : undefined,
+        })
       : threads > 1
         ? parallelNdjson(input, { threads, pipelineFile, defaultStream, chunk: batchSize })
         : readNdjson(input, batchSize);
@@ -187,8 +195,8 @@ function threadCount(option: string | boolean | undefined, file: string): number
 }
 
 /** An archive's raw events as NDJSON-like lines ({stream, event}), so both inputs share one loop. */
-async function* archiveChunks(input: string, dir: string, sources: string[], size: number, onRoot: (cid: string) => void): AsyncGenerator<ReplayLine[]> {
-  const archive = await openArchive(input, { dir });
+async function* archiveChunks(input: string, dir: string, sources: string[], size: number, onRoot: (cid: string) => void, keyOptions: KeyOptions): AsyncGenerator<ReplayLine[]> {
+  const archive = await openArchive(input, { dir, keyOptions });
   onRoot(archive.rootCid);
   let batch: ReplayLine[] = [];
   let line = 0;
@@ -200,4 +208,9 @@ async function* archiveChunks(input: string, dir: string, sources: string[], siz
     }
   }
   if (batch.length) yield batch;
+  // Encrypted archives: chains whose data key is gone were skipped (not an error); say how many and why.
+  const u = archive.unreadable();
+  if (u.chains.length) {
+    console.error(`unreadable: ${u.learners} learner${u.learners === 1 ? '' : 's'} (${u.erased} erased, ${u.keyMissing} key missing)${u.otherChains ? ` and ${u.otherChains} chain${u.otherChains === 1 ? '' : 's'} without a learner (key missing)` : ''}, ${u.events} events skipped`);
+  }
 }

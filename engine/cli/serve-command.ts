@@ -1,6 +1,8 @@
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { openArchiveSink } from '../../archive/open.js';
+import { demoCrypto } from '../../archive/open-crypto.js';
+import type { ThreadCrypto } from '../../archive/thread-protocol.js';
 import { lockHolder } from '../../archive/lock.js';
 import { AuditLog } from '../audit/audit-log.js';
 import { serveAuditDir } from '../audit/dir.js';
@@ -43,7 +45,12 @@ Options:
                    read and live subscription, allowed or denied, is recorded there (loflow audit)
   --demo-tokens    give every roster teacher the guessable dashboard token demo-<teacher>; refused
                    unless --demo says this server is a demo (npm start has them)
-  --demo           this server is a demo (allows --demo-tokens)
+  --demo           this server is a demo (allows --demo-tokens; a new archive is encrypted with a demo
+                   master key created in <data>/<pipeline>/demo-master.key)
+  --master-key-file F  encrypt the archive (format 3) with this master key (default $LOFLOW_MASTER_KEY_FILE,
+                   $LOFLOW_MASTER_KEY, or a KMS module in $LOFLOW_KEY_PROVIDER; none: plaintext archive)
+  --keys K         where the archive's data keys live: redis://host:port (hash lf:{<pipeline>}:dek) or a
+                   folder (default: the archive folder's keys/)
 Teacher sign-in (OpenID Connect; README "Deploying for a school"):
   --oidc-issuer URL     the provider (env LOFLOW_OIDC_ISSUER), e.g. https://accounts.google.com
   --oidc-client-id ID   (env LOFLOW_OIDC_CLIENT_ID); the secret only from env LOFLOW_OIDC_CLIENT_SECRET
@@ -129,6 +136,15 @@ export const serveCommand: Command = {
       await store.close();
       throw err;
     }
+    // Encrypted when a master key is configured; a demo makes its own (outside the archive folder).
+    let crypto: ThreadCrypto | undefined = { masterKeyFile: typeof options['master-key-file'] === 'string' ? resolve(options['master-key-file']) : undefined, keys: typeof options.keys === 'string' ? options.keys : undefined };
+    if (pipeline.archive && options.demo === true && !crypto.masterKeyFile) {
+      const d = await demoCrypto(archiveDir, join(data, pipeline.name, 'demo-master.key'));
+      crypto = d.crypto && { ...d.crypto, keys: crypto.keys };
+      if (d.note) console.error(`loflow: ${d.note}`);
+    }
+    // The flag is this process's LOFLOW_MASTER_KEY_FILE: --rebuild and the writer thread read the same key.
+    if (crypto?.masterKeyFile) process.env.LOFLOW_MASTER_KEY_FILE = crypto.masterKeyFile;
     const refused = await stateGate(store, pipeline, {
       reset: options.reset === true,
       rebuild: options.rebuild === true,
@@ -139,7 +155,7 @@ export const serveCommand: Command = {
       await store.close();
       return refused;
     }
-    const archive = await openArchiveSink(pipeline, archiveDir);
+    const archive = await openArchiveSink(pipeline, archiveDir, { crypto });
     const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, runner: checkpoint.runner, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), stallMs: stallSeconds * 1000 });
     await engine.start();
     // `loflow erase` without --server refuses while this file names a live process (it would race our batches).

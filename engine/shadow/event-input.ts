@@ -17,7 +17,7 @@ export interface InputReport {
 /** Chunks of input lines; `report` fills as the file is read. */
 export async function* readInput(file: string, defaultStream: string, sources: string[], report: InputReport, size = 4096): AsyncGenerator<InputLine[]> {
   if (file.endsWith('.car')) {
-    const archive = await openArchive(file);
+    const archive = await openArchive(file, { keyOptions: {} }); // encrypted: keys from LOFLOW_MASTER_KEY_FILE / LOFLOW_MASTER_KEY
     let batch: InputLine[] = [];
     for await (const e of archive.events(sources)) {
       batch.push({ stream: e.stream, event: e.event });

@@ -130,3 +130,49 @@ describe('erasing a learner from an encrypted archive', () => {
     await plain.close();
   });
 });
+
+describe('erasing through a running engine', () => {
+  it('Engine.eraseFromArchive: the writer thread shreds the learner; their later events start a new chain under a new key', async () => {
+    const { Engine } = await import('../../engine/runtime.js');
+    const { demo } = await import('./helpers.js');
+    const base = tmp();
+    const keyFile = join(base, 'master.key');
+    ensureMasterKeyFile(keyFile);
+    const provider = (await openKeyProvider({ masterKeyFile: keyFile, env: {} }))!;
+    const pipeline = await demo();
+    const d = join(base, 'archive');
+    const sink = await WorkerArchiveSink.open(d, { name: pipeline.name, text: pipeline.text, sources: pipeline.sources.keys() }, { crypto: { masterKeyFile: keyFile } });
+    const engine = new Engine(pipeline, { archive: sink, batchSize: 128 });
+    await engine.start();
+    const events = [...new Classroom({ students: 4, seed: 3 }).events(800)].map((e) => e.event as LoEvent);
+    await engine.ingest('extension', events.slice(0, 400), 1000);
+    await engine.flush();
+    await sink.commit(); // the learner's first chunks (and keys) are written
+    const oldRoot = (await new FolderBlockstore(d).head())!;
+    const r = await engine.eraseFromArchive({ learner: L, record: { by: 'dpo', reason: 'request', before: 400 } });
+    expect(r.kids.length).toBeGreaterThan(0);
+    await engine.ingest('extension', events.slice(400), 2000);
+    await engine.flush();
+    await engine.stop();
+    const deks = FileDekStore.forArchive(d);
+    const p = await learnerPseudonym(provider, L);
+    const later = events.slice(400).filter((e: any) => e.auth?.user_id === L).length;
+    expect(later).toBeGreaterThan(0);
+    const store = new FolderBlockstore(d);
+    const c = decodeBlock<CommitBlock>(await store.get((await store.head())!));
+    const idx = decodeBlock<IndexBlock>(await store.get(c.heads.extension));
+    expect(idx.learners[p].count).toBe(later); // only what came after the erase point
+    // The learner came back in the same month: a new key under the same kid. Their old chunks stay shredded:
+    // reading the old root skips them as erased (not a decryption error), and the new root reads their new events.
+    const { openArchive } = await import('../../archive/replay-source.js');
+    for (const [root, unreadable, mine] of [[oldRoot.toString(), 1, 0], [String(await store.head()), 0, later]] as const) {
+      const a = await openArchive(root, { dir: d, keys: { provider, deks } });
+      let n = 0;
+      for await (const e of a.events(['extension'])) if ((e.event as any).auth?.user_id === L) n++;
+      expect(n).toBe(mine);
+      expect(a.unreadable()).toMatchObject({ learners: unreadable, keyMissing: 0 });
+    }
+    const rec = c.erasures?.length ? c.erasures : decodeBlock<CommitBlock>(await store.get(c.prev!)).erasures;
+    expect(rec?.map(String)).toContain(r.record);
+  });
+});

@@ -4,7 +4,10 @@ import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { CID, decodeBlock } from '../../archive/blocks.js';
 import { FolderBlockstore } from '../../archive/blockstore.js';
-import { archivedRun, cli, root } from './helpers.js';
+import { archivedRun, cli, root, tmp } from './helpers.js';
+import { randomBytes } from 'node:crypto';
+import { FileDekStore, LocalKeyProvider } from '../../archive/keys/index.js';
+import { ArchiveWriter } from '../../archive/writer.js';
 import { carSource } from '../../archive/read.js';
 import { walk } from '../../archive/car.js';
 
@@ -12,6 +15,7 @@ import { walk } from '../../archive/car.js';
 function dagJson(v: unknown): unknown {
   const cid = CID.asCID(v);
   if (cid) return { '/': cid.toString() };
+  if (v instanceof Uint8Array) return { '/': { bytes: Buffer.from(v).toString('base64').replace(/=+$/, '') } };
   if (Array.isArray(v)) return v.map(dagJson);
   if (v && typeof v === 'object') return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, dagJson(x)]));
   return v;
@@ -27,6 +31,7 @@ function validators() {
     'loflow/index': 'index',
     'loflow/commit': 'commit',
     'loflow/analysis': 'analysis',
+    'loflow/erasure': 'erasure',
   };
   return (block: any) => {
     const validate = ajv.getSchema(`https://loflow.dev/schemas/archive-${byType[block.type]}.schema.json`);
@@ -59,5 +64,26 @@ describe('archive block schemas', () => {
     expect([...seen.keys()].sort()).toEqual(['loflow/analysis', 'loflow/chunk', 'loflow/commit', 'loflow/index', 'loflow/pipeline']);
     // The schemas are strict: an unknown field or a bad link is reported.
     expect(check({ type: 'loflow/commit', name: 'p', pipeline: { '/': 'nope' }, prev: null, time: 1, heads: {}, counts: {}, through: {}, extra: 1 })).toMatch(/additional properties|pattern/);
+  });
+
+  it('every block of an encrypted archive after an erasure matches its schema (format 3)', async () => {
+    const check = validators();
+    const provider = new LocalKeyProvider(randomBytes(32));
+    const dir = join(tmp(), 'archive');
+    const deks = FileDekStore.forArchive(dir);
+    const run = await archivedRun({ dir, batches: 3, crypto: { provider, deks } });
+    const w = await ArchiveWriter.open(dir, { name: run.pipeline.name, text: run.pipeline.text, sources: run.pipeline.sources.keys() }, 100, { crypto: { provider, deks } });
+    await w.erase({ learner: 's-0001', record: { by: 'dpo', reason: 'request' } });
+    await w.commit();
+    await w.close();
+    const seen = new Set<string>();
+    const store = new FolderBlockstore(dir);
+    for (const name of readdirSync(store.blocks)) {
+      const block = decodeBlock<any>(await store.get(name));
+      expect(check(block), `${name} (${block.type})`).toBeNull();
+      seen.add(block.type);
+      if (block.type === 'loflow/chunk') expect(block.enc).toBeDefined();
+    }
+    expect([...seen].sort()).toEqual(['loflow/chunk', 'loflow/commit', 'loflow/erasure', 'loflow/index', 'loflow/pipeline']);
   });
 });
