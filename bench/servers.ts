@@ -107,7 +107,7 @@ export interface RunningPostgres {
   stop(opts?: { keep?: boolean }): Promise<void>;
 }
 
-function postgresBin(name: string): string {
+export function postgresBin(name: string): string {
   for (const dir of (process.env.PATH ?? '').split(':')) if (dir && existsSync(join(dir, name))) return join(dir, name);
   const versions = existsSync('/usr/lib/postgresql') ? readdirSync('/usr/lib/postgresql').sort((a, b) => Number(b) - Number(a)) : [];
   for (const v of versions) if (existsSync(`/usr/lib/postgresql/${v}/bin/${name}`)) return `/usr/lib/postgresql/${v}/bin/${name}`;

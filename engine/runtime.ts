@@ -10,6 +10,8 @@ import { MemoryInputLog } from './log/memory-log.js';
 import { partitionStoreName } from './partition.js';
 import { MemoryStateStore } from './state/memory-store.js';
 import type { ArchiveEraseRequest, ArchiveEraseResult, ArchiveSink, BatchRunner, CompiledPipeline, DeadLetterStore, InputLog, Json, StateStore } from './types.js';
+import { eraseLive, type LiveErasure } from './erase/erase-live.js';
+import { learnerMatch } from './erase/match.js';
 import { newCounters } from './runtime/context.js';
 import { Health, PartitionedHealth } from './runtime/health.js';
 import { Ingestor } from './runtime/ingestor.js';
@@ -131,7 +133,11 @@ export class Engine extends EventEmitter {
    */
   eraseFromArchive(req: ArchiveEraseRequest): Promise<ArchiveEraseResult> {
     if (this.tasks.length !== 1) return Promise.reject(new Error('archive erasure of a partitioned pipeline is not built yet'));
-    return this.tasks[0].feed.erase(req);
+    // The archive part alone (`loflow erase` is Engine.erase: every place, the archive last).
+    return this.tasks[0].feed.erase(req, false).then((o) => {
+      if (o.status === 'erased') return o.detail;
+      throw new Error('this pipeline has no archive that can erase');
+    });
   }
 
   async stop(): Promise<void> {
@@ -187,6 +193,16 @@ export class Engine extends EventEmitter {
     this.current = next;
     this.ingestor.reconfigure(next);
     this.emit('reload', next);
+  }
+
+  /**
+   * `loflow erase` in this running engine (engine/erase/erase-live.ts): the learner's states, cached states,
+   * logged events, dead letters and outbox events, between two batches; then the archive. `record` is
+   * what the archive commits (no plain id). P = 1 only (the partitioned erasure is docs/scale-out.md §10.3).
+   */
+  erase(learner: string, opts: { dryRun: boolean; record: ArchiveEraseRequest['record'] }): Promise<LiveErasure> {
+    if (this.tasks.length > 1) return Promise.reject(new Error('erasure of a partitioned pipeline (partitions.count > 1) is not built yet (docs/scale-out.md §10.3)'));
+    return eraseLive(this.tasks[0], this.ingestor.unknown, learnerMatch(this.current, learner), opts);
   }
 
   // ---------------------------------------------------------------------------------- reading

@@ -363,7 +363,29 @@ export interface StateStore {
    * states are loaded only when an event touches them.
    */
   keysWithPart?(pipeline: string, queries: ReadonlyArray<{ reducer: string; version: string; part: string }>): Promise<string[][]>;
+  /**
+   * Remove one learner (`loflow erase`): every state whose shard key is the learner or a composite key with
+   * it among its parts (every reducer, every version), their index entries, the learner's derived events in
+   * the outbox and dead letters the store keeps. With `dryRun`, only counts. Fenced like a commit.
+   */
+  eraseLearner?(pipeline: string, learner: LearnerErasure, dryRun: boolean): Promise<StoreErasureCounts>;
   close(): Promise<void>;
+}
+
+/** What a store needs to find one learner's records (engine/erase/match.ts). */
+export interface LearnerErasure {
+  learner: string;
+  /** Whether a (derived or dead-lettered) event is the learner's. */
+  event(e: unknown): boolean;
+  letter(l: DeadLetter): boolean;
+}
+
+/** What a store removed (or would remove) of one learner. */
+export interface StoreErasureCounts {
+  states: number;
+  indexEntries: number;
+  outboxEvents: number;
+  deadLetters: number;
 }
 
 /** The pipeline that last ran against a state store. */
@@ -405,6 +427,12 @@ export interface InputLog {
   release?(offset: number): void;
   /** Another process (an ingest node) appended up to `end` (exclusive): reads reach those entries too. */
   grew?(end: number): void;
+  /**
+   * Replace every event `match` picks by a tombstone (engine/erase/tombstone.ts: same offset, nothing else),
+   * in memory and on disk; returns how many (with `dryRun`, only counts). For `loflow erase`. `needle`: text
+   * every matching event's JSON contains (a log may pre-filter with it).
+   */
+  erase?(match: (e: LoggedEvent) => boolean, dryRun: boolean, needle?: string): Promise<number>;
   close(): Promise<void>;
 }
 
@@ -436,6 +464,8 @@ export interface DeadLetterStore {
   /** Remove and return letters (for `deadletter replay`). */
   take(limit?: number): Promise<DeadLetter[]>;
   count(): Promise<number>;
+  /** Remove the letters `match` picks (`loflow erase`); returns how many (with `dryRun`, only counts). */
+  erase?(match: (l: DeadLetter) => boolean, dryRun: boolean): Promise<number>;
   close(): Promise<void>;
 }
 

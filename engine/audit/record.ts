@@ -13,7 +13,9 @@ export type AuditAction =
   | 'dashboard.unsubscribe'
   | 'student.read'
   | 'archive.export'
-  | 'tap.read';
+  | 'tap.read'
+  /** `loflow erase`: target.student is the pseudonym, target.receipt the receipt's CID. */
+  | 'student.erase';
 
 export interface AuditEntry {
   /** `teacher:<id>`, `admin`, `token:<token id>` (a token that is nobody's), `cli:<user>@<host>`. */

@@ -28,6 +28,7 @@ export const commands: readonly CommandEntry[] = [
   { name: 'token', summary: 'create, list or revoke hashed, class-scoped dashboard tokens for scripts', load: async () => (await import('./token-command.js')).tokenCommand },
   { name: 'consent', summary: 'list the research exports to recall for students whose consent is withdrawn', load: async () => (await import('./consent-command.js')).consentCommand },
   { name: 'retention', summary: "apply the pipeline's retention: policy once (expired raw events, dead letters, states, archive keys)", load: async () => (await import('./retention-command.js')).retentionCommand },
+  { name: 'erase', summary: "remove one student's data everywhere loflow keeps it (states, logs, dead letters, archive) with a receipt", load: async () => (await import('./erase-command.js')).eraseCommand },
   { name: 'deadletter', summary: 'list refused events with their reasons, or re-feed them to a server', load: async () => (await import('./deadletter-command.js')).deadletterCommand },
   { name: 'bench', summary: 'run the benchmark suite and write a report with baselines and plots', load: async () => (await import('./bench-command.js')).benchCommand },
   { name: 'generate', summary: 'write a synthetic classroom event stream as NDJSON', load: async () => (await import('./generate-command.js')).generateCommand },

@@ -1,4 +1,5 @@
-import { join, resolve } from 'node:path';
+import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
 import { openArchiveSink } from '../../archive/open.js';
 import { demoCrypto } from '../../archive/open-crypto.js';
 import type { ThreadCrypto } from '../../archive/thread-protocol.js';
@@ -193,6 +194,10 @@ export const serveCommand: Command = {
     for (const l of await dropExpiredStatesAtStart(retentionOpts)) console.log(`loflow: ${l.trim()}`);
     const engine = new Engine(pipeline, { store, archive, log: checkpoint.log, partitionLogs: checkpoint.logs, runner: checkpoint.runner, deadLetters, stallMs: stallSeconds * 1000 });
     await engine.start();
+    // `loflow erase` without --server refuses while this file names a live process (it would race our batches).
+    const pidFile = join(data, pipeline.name, 'serve.pid');
+    mkdirSync(dirname(pidFile), { recursive: true });
+    writeFileSync(pidFile, String(process.pid));
     // The Redis log also takes what ingest nodes append: follow it (workers are --role worker's).
     const follower = checkpointSpec === 'redis' ? followLogs(engine, (store as RedisStateStore).redis, Array.from({ length: pipeline.partitions?.count ?? 1 }, (_, n) => partitionTag(pipeline.name, n, pipeline.partitions?.count ?? 1))) : undefined;
     const retention = await startServeRetention({ ...retentionOpts, current: () => engine.pipeline });
@@ -224,6 +229,7 @@ export const serveCommand: Command = {
         await server.stop();
         await audit.drain().catch(() => undefined);
         await engine.stop();
+        rmSync(pidFile, { force: true });
         done();
       };
       process.once('SIGINT', stop);

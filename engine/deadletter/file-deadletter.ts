@@ -7,6 +7,7 @@
 import { appendFile, mkdir, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import lockfile from 'proper-lockfile';
+import { replaceFile } from '../erase/replace-file.js';
 import type { DeadLetter, DeadLetterStore } from '../types.js';
 
 /** How long an operation waits for the other process's lock before failing (it is held for milliseconds). */
@@ -114,6 +115,22 @@ export class FileDeadLetterStore implements DeadLetterStore {
     }
     if (text.trim()) await appendFile(this.file, text.endsWith('\n') ? text : text + '\n');
     await unlink(this.aside);
+  }
+
+  /**
+   * `loflow erase`: the file rewritten without the matching letters, atomically (a temporary file renamed over
+   * it, fsync'ed first), under the file's lock like every append and take.
+   */
+  erase(match: (l: DeadLetter) => boolean, dryRun: boolean): Promise<number> {
+    return this.serial(async () => {
+      await this.recover();
+      const all = await this.all();
+      const kept = all.filter((l) => !match(l));
+      const n = all.length - kept.length;
+      if (n === 0 || dryRun) return n;
+      await replaceFile(this.file, kept.map((l) => JSON.stringify(l) + '\n').join(''));
+      return n;
+    });
   }
 
   count(): Promise<number> {

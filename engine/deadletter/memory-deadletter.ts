@@ -24,6 +24,13 @@ export class MemoryDeadLetterStore implements DeadLetterStore {
     return n;
   }
 
+  async erase(match: (l: DeadLetter) => boolean, dryRun: boolean): Promise<number> {
+    const kept = this.letters.filter((l) => !match(l));
+    const n = this.letters.length - kept.length;
+    if (!dryRun) this.letters = kept;
+    return n;
+  }
+
   async count(): Promise<number> {
     return this.letters.length;
   }

@@ -10,6 +10,8 @@ import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, unlinkSyn
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
+import { ERASED_STREAM, isErased, tombstone } from '../erase/tombstone.js';
+import { replaceFile } from '../erase/replace-file.js';
 import { GroupCommit } from './group-commit.js';
 import { takeRawJson, type RawJsonConsumer } from './raw-json.js';
 
@@ -126,7 +128,60 @@ export class FileInputLog implements InputLog, RawJsonConsumer {
     return this.group.submit(batch);
   }
 
-  private async flushGroup(group: Entry[][]): Promise<Array<{ first: number; count: number }>> {
+  /** Appends and erasures take turns: an erasure rewrites the segment an append would write to. */
+  private turn: Promise<unknown> = Promise.resolve();
+  private exclusive<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.turn.then(fn, fn);
+    this.turn = run.catch(() => undefined);
+    return run;
+  }
+
+  private flushGroup(group: Entry[][]): Promise<Array<{ first: number; count: number }>> {
+    return this.exclusive(() => this.writeGroup(group));
+  }
+
+  /**
+   * `loflow erase`: every matching event becomes a tombstone line (same offset; engine/erase/tombstone.ts),
+   * in memory and in each segment on disk (rewritten atomically: replace-file.ts). The open segment is
+   * closed first, so the next append opens the rewritten file.
+   */
+  erase(match: (e: LoggedEvent) => boolean, dryRun: boolean): Promise<number> {
+    return this.exclusive(async () => {
+      let n = 0;
+      const segments = this.segments();
+      for (const start of segments) {
+        const path = this.segmentPath(start);
+        const lines = readFileSync(path, 'utf8').split('\n');
+        let changed = false;
+        for (let j = 0; j < lines.length; j++) {
+          if (lines[j] === '') continue;
+          const x = JSON.parse(lines[j]) as Line;
+          const e = { offset: start + j, stream: x.s, event: x.e, at: x.a };
+          if (isErased(e) || !match(e)) continue;
+          n++;
+          changed = true;
+          // The producer's sequence stays (re-sends are still recognised after a restart) unless its id names the learner.
+          const keepProducer = x.p !== undefined && !match({ ...e, event: { producer: x.p } });
+          lines[j] = linesOf([{ stream: ERASED_STREAM, event: {}, at: x.a, ...(keepProducer ? { producer: x.p, seq: x.q } : {}) }]).slice(0, -1);
+        }
+        if (!changed || dryRun) continue;
+        if (start === this.segmentStart && this.file) {
+          await this.file.close();
+          this.file = null;
+        }
+        await replaceFile(path, lines.join('\n'));
+      }
+      if (!dryRun) {
+        for (let i = 0; i < this.entries.length; i++) if (!isErased(this.entries[i]) && match(this.entries[i])) this.entries[i] = tombstone(this.entries[i]);
+        let dropped = false;
+        for (const p of [...this.producers.keys()]) if (match({ offset: -1, stream: '', at: 0, event: { producer: p } })) dropped = this.producers.delete(p) || dropped;
+        if (dropped) await replaceFile(join(this.dir, 'producers.json'), JSON.stringify(Object.fromEntries(this.producers)));
+      }
+      return n;
+    });
+  }
+
+  private async writeGroup(group: Entry[][]): Promise<Array<{ first: number; count: number }>> {
     // Producer re-sends are dropped against what is logged and what this group already holds.
     const claimed = new Map<string, number>();
     const highest = (p: string) => claimed.get(p) ?? this.producers.get(p) ?? -Infinity;

@@ -2,6 +2,7 @@
 // keeps exactly-once state effects within a process but loses unprocessed events on a crash (see README).
 // Like the durable logs, it drops producers' re-sends (an at-least-once client's retry of a batch whose
 // answer it lost, or of one it gave up on that was appended after all), within the process's lifetime.
+import { isErased, tombstone } from '../erase/tombstone.js';
 import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
 
 type Entry = { offset?: number; stream: string; event: LoEvent; at: number; producer?: string; seq?: number };
@@ -123,6 +124,20 @@ export class MemoryInputLog implements InputLog {
 
   async end(): Promise<number> {
     return this.base + this.size;
+  }
+
+  /** `loflow erase`: matching entries still held become tombstones (same offset, nothing else). */
+  async erase(match: (e: LoggedEvent) => boolean, dryRun: boolean): Promise<number> {
+    let n = 0;
+    for (const chunk of this.chunks) {
+      for (let i = 0; i < chunk.length; i++) {
+        const e = chunk[i];
+        if (!e || isErased(e) || !match(e)) continue;
+        n++;
+        if (!dryRun) chunk[i] = tombstone(e);
+      }
+    }
+    return n;
   }
 
   async truncate(offset: number): Promise<void> {

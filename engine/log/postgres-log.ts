@@ -11,6 +11,7 @@
 import pg from 'pg';
 import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
 import { unavailable } from '../unavailable.js';
+import { ERASED_STREAM, isErased, tombstone } from '../erase/tombstone.js';
 import { GroupCommit } from './group-commit.js';
 
 type Entry = { stream: string; event: LoEvent; at: number; producer?: string; seq?: number };
@@ -197,6 +198,37 @@ export class PostgresInputLog implements InputLog {
       throw unavailable('postgres', err);
     }
     return rows.map((r) => ({ offset: Number(r.off), stream: r.stream, at: Number(r.at), event: JSON.parse(r.event) as LoEvent }));
+  }
+
+  /**
+   * `loflow erase`: matching rows become tombstones (stream loflow:erased, event '{}', same offset) in one
+   * UPDATE, and in the in-memory tail; a producer whose id names the learner loses its row. Rows are found
+   * with a text pre-filter on the learner's id (`needle`), then matched exactly. The old row versions stay
+   * in Postgres's files until VACUUM reuses their space (README "Erasure": limits).
+   */
+  async erase(match: (e: LoggedEvent) => boolean, dryRun: boolean, needle?: string): Promise<number> {
+    const hits: number[] = [];
+    try {
+      let after = -1;
+      for (;;) {
+        const { rows } = await this.pool.query<{ off: string; stream: string; at: string; event: string }>(
+          `SELECT off, stream, at, event FROM loflow.events WHERE pipeline = $1 AND off > $2 AND stream <> '${ERASED_STREAM}' AND ($3::text IS NULL OR strpos(event, $3) > 0) ORDER BY off LIMIT 5000`,
+          [this.pipeline, after, needle ?? null],
+        );
+        for (const r of rows) if (match({ offset: Number(r.off), stream: r.stream, at: Number(r.at), event: JSON.parse(r.event) as LoEvent })) hits.push(Number(r.off));
+        if (rows.length < 5000) break;
+        after = Number(rows[rows.length - 1].off);
+      }
+      if (dryRun) return hits.length;
+      if (hits.length) await this.pool.query(`UPDATE loflow.events SET stream = '${ERASED_STREAM}', event = '{}' WHERE pipeline = $1 AND off = ANY($2::bigint[])`, [this.pipeline, hits]);
+      for (let i = 0; i < this.tail.length; i++) if (!isErased(this.tail[i]) && match(this.tail[i])) this.tail[i] = tombstone(this.tail[i]);
+      const prods = await this.pool.query<{ producer: string }>('SELECT producer FROM loflow.producers WHERE pipeline = $1', [this.pipeline]);
+      const named = prods.rows.map((r) => r.producer).filter((p) => match({ offset: -1, stream: '', at: 0, event: { producer: p } }));
+      if (named.length) await this.pool.query('DELETE FROM loflow.producers WHERE pipeline = $1 AND producer = ANY($2::text[])', [this.pipeline, named]);
+    } catch (err) {
+      throw unavailable('postgres', err);
+    }
+    return hits.length;
   }
 
   async end(): Promise<number> {

@@ -12,6 +12,7 @@ import { curKey, inKey, prodKey } from '../state/key-layout.js';
 import { runScript } from '../state/run-script.js';
 import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
 import { unavailable } from '../unavailable.js';
+import { isErased, tombstone } from '../erase/tombstone.js';
 import { GroupCommit } from './group-commit.js';
 import { takeRawJson, type RawJsonConsumer } from './raw-json.js';
 
@@ -117,20 +118,63 @@ export class RedisInputLog implements InputLog, RawJsonConsumer {
     if (end > this.next) this.next = end;
   }
 
-  /** XRANGE in slices of READ_SLICE: a re-feed's 50,000-event read must not be one reply that outlasts the command timeout. */
+  /**
+   * XRANGE in slices of READ_SLICE: a re-feed's 50,000-event read must not be one reply that outlasts the
+   * command timeout. The range [from, from + max) is below the tail, so every offset in it was appended: an
+   * id missing from the stream (deleted by hand: `loflow erase` leaves tombstones) reads as a tombstone, so offsets stay dense.
+   */
   private async readRedis(from: number, max: number): Promise<LoggedEvent[]> {
     const out: LoggedEvent[] = [];
-    while (out.length < max) {
-      const start = out.length ? out[out.length - 1].offset + 1 : from;
-      const rows = await this.call(() => this.redis.xrange(inKey(this.tag), `0-${start + 1}`, '+', 'COUNT', Math.min(READ_SLICE, max - out.length)));
+    const end = from + max;
+    let next = from;
+    for (;;) {
+      const start = next;
+      const rows = await this.call(() => this.redis.xrange(inKey(this.tag), `0-${start + 1}`, `0-${end}`, 'COUNT', READ_SLICE));
       for (const [id, fields] of rows) {
         const f: Record<string, string> = {};
         for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
-        out.push({ offset: Number(id.slice(2)) - 1, stream: f.s, event: JSON.parse(f.e) as LoEvent, at: Number(f.t) });
+        const offset = Number(id.slice(2)) - 1;
+        while (next < offset) out.push(tombstone({ offset: next++, at: 0 }));
+        out.push({ offset, stream: f.s, event: JSON.parse(f.e) as LoEvent, at: Number(f.t) });
+        next = offset + 1;
       }
-      if (rows.length < Math.min(READ_SLICE, max - out.length + rows.length)) break;
+      if (rows.length < READ_SLICE) break;
     }
+    while (next < end) out.push(tombstone({ offset: next++, at: 0 }));
     return out;
+  }
+
+  /**
+   * `loflow erase`: matching entries become tombstones, in the stream (tombstone.lua rebuilds it: an entry
+   * cannot be rewritten in place, and XDEL leaves its bytes in the stream's node) and in the in-memory tail.
+   * A producer whose id names the learner loses its high-water mark. The caller holds the partition's
+   * lease and runs between batches: no batch reads meanwhile.
+   */
+  async erase(match: (e: LoggedEvent) => boolean, dryRun: boolean): Promise<number> {
+    const doomed: string[] = [];
+    /** Producer ids that name the learner: their tombstones keep no producer field. */
+    const named = new Set<string>();
+    let start = '-';
+    for (;;) {
+      const rows = await this.call(() => this.redis.xrange(inKey(this.tag), start, '+', 'COUNT', READ_SLICE));
+      for (const [id, fields] of rows) {
+        const f: Record<string, string> = {};
+        for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+        const e = { offset: Number(id.slice(2)) - 1, stream: f.s, event: JSON.parse(f.e) as LoEvent, at: Number(f.t) };
+        if (isErased(e) || !match(e)) continue;
+        doomed.push(id);
+        if (f.p !== undefined && match({ ...e, event: { producer: f.p } })) named.add(f.p);
+      }
+      if (rows.length < READ_SLICE) break;
+      start = '(' + rows[rows.length - 1][0];
+    }
+    if (dryRun) return doomed.length;
+    if (doomed.length) await this.call(() => runScript(this.redis, 'lfTombstone', [inKey(this.tag)], [doomed.length, ...doomed, ...named]));
+    for (let i = 0; i < this.tail.length; i++) if (!isErased(this.tail[i]) && match(this.tail[i])) this.tail[i] = tombstone(this.tail[i]);
+    const producers = await this.call(() => this.redis.hkeys(prodKey(this.tag)));
+    const gone = producers.filter((p) => match({ offset: -1, stream: '', at: 0, event: { producer: p } }));
+    if (gone.length) await this.call(() => this.redis.hdel(prodKey(this.tag), ...gone));
+    return doomed.length;
   }
 
   async end(): Promise<number> {

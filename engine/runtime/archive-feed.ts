@@ -2,9 +2,14 @@
 // for it, re-feeds after a restart what the archive may lack (from the log and the store's outbox), and keeps
 // the outbox of derived events the archive has not durably committed.
 import { cutDeep, describeStructure, HARD_MAX_DEPTH, structureProblem } from '../event-limits.js';
-import type { ArchiveEraseRequest, ArchiveEraseResult, CompiledPipeline, DeadLetter, LoggedEvent, OutboxEntry } from '../types.js';
+import { liveEntries } from '../erase/tombstone.js';
+import type { ArchiveOutcome } from '../erase/erase-parts.js';
+import type { ArchiveEraseRequest, CompiledPipeline, DeadLetter, Json, LoggedEvent, OutboxEntry } from '../types.js';
 import type { RuntimeContext } from './context.js';
 import type { Item } from './routing.js';
+
+/** Why an archive without per-learner keys refuses an erasure (its blocks are immutable and readable). */
+export const ARCHIVE_CANNOT_ERASE = "archive erasure needs an encrypted archive (not built): this archive's blocks hold the learner's events readable and cannot be changed; every other place was erased";
 
 /** Events the archive may lag behind processing before a batch waits for it. */
 const ARCHIVE_LAG_LIMIT = 200_000;
@@ -147,7 +152,7 @@ export class ArchiveFeed {
         if (entries.length === 0) break; // truncated before this version kept the log for the archive
         // Every stream's part in one tick, so no timed archive commit falls between them: the durable offset
         // is the highest raw offset, and a commit after only one stream's part would pass the other's.
-        const parts = await this.archivableParts([...byStream(entries)]);
+        const parts = await this.archivableParts([...byStream(liveEntries(entries))]);
         await Promise.all(parts.map(([s, l]) => archive!.append(s, l)));
         from = entries[entries.length - 1].offset + 1;
       }
@@ -219,15 +224,19 @@ export class ArchiveFeed {
   }
 
   /**
-   * Crypto-shred a learner in the archive (after the appends handed to it before: the writer takes ops in
-   * order). Refused when there is no archive or it cannot erase (plaintext).
+   * `loflow erase`'s archive part, after every event handed to the writer was taken (so the writer can drop
+   * the learner's pending ones): the writer destroys the learner's keys and commits an erasure record.
+   * An archive without per-learner keys cannot forget anyone: refused, said, never skipped silently.
    */
-  erase(req: ArchiveEraseRequest): Promise<ArchiveEraseResult> {
+  async erase(req: ArchiveEraseRequest, dryRun: boolean): Promise<ArchiveOutcome> {
     const archive = this.ctx.archive;
-    if (!archive?.erase) return Promise.reject(new Error('this pipeline has no archive that can erase'));
+    if (!archive) return { status: 'none' };
+    if (!archive.erase) throw new Error(ARCHIVE_CANNOT_ERASE);
+    if (dryRun) return { status: 'would-erase' };
+    // After the appends handed to the writer before (it takes ops in order); later appends wait for it.
     const p = this.gate.then(() => archive.erase!(req));
     this.tail = this.tail.then(() => p.then(() => undefined, () => undefined));
-    return p;
+    return { status: 'erased', detail: await p };
   }
 
   /** At stop, after the last batch: let the writer take what it was handed, commit and close it. */

@@ -3,6 +3,7 @@
 // the batch's end offset in ONE store call. So per-key order is log order, and a store that commits writes and
 // offset atomically makes state effects exactly-once across restarts.
 import type { BatchRunner, Commit, DeadLetter, Json, LoggedEvent, OutboxEntry, StateRef } from '../types.js';
+import { liveEntries } from '../erase/tombstone.js';
 import type { ArchiveFeed } from './archive-feed.js';
 import type { RuntimeContext } from './context.js';
 import type { Levels } from './levels.js';
@@ -64,6 +65,11 @@ export class LogConsumer {
     private readonly query: QuerySide,
     private readonly opts: ConsumerOptions,
   ) {}
+
+  /** A batch's commit is unanswered (the store is down): it will be sent again as it is. */
+  get hasPending(): boolean {
+    return this.pending !== null;
+  }
 
   /** Resolves when every event ingested so far is processed and committed. */
   flush(): Promise<void> {
@@ -225,9 +231,11 @@ export class LogConsumer {
     const from = entries[0].offset;
     const to = entries[entries.length - 1].offset + 1;
     const letters: DeadLetter[] = [];
-    const derivedForArchive = await this.stage.reduce(entries, dirty, letters);
+    // Erased events (tombstones, `loflow erase`) keep their offsets but are neither reduced nor archived.
+    const live = liveEntries(entries);
+    const derivedForArchive = live.length ? await this.stage.reduce(live, dirty, letters) : new Map();
     // To the archive before the commit, without waiting for it (see ArchiveFeed.feed).
-    const derived = await this.feed.feed(entries, derivedForArchive);
+    const derived = await this.feed.feed(live, derivedForArchive);
 
     const writes: Array<[StateRef, Json]> = [];
     const byName = this.stage.byName;

@@ -2,6 +2,7 @@
 // first touch, init when the store has nothing) and by dashboards (ensureLoaded's read-through of a class).
 // The store is written per batch by the consumer; nothing here writes it.
 import { memberOfKey, relationOf, type CachedState } from '../aggregate.js';
+import { namesLearner } from '../erase/match.js';
 import type { CompiledPipeline, CompiledReducer } from '../types.js';
 import type { RuntimeContext } from './context.js';
 
@@ -62,6 +63,35 @@ export class StateCache {
       if (!keys) idx.set(member, [key]);
       else if (!keys.includes(key)) keys.push(key);
     }
+  }
+
+  /**
+   * `loflow erase`: the learner's states leave the working set (key L, composite keys with L), with their
+   * member-index entries. Returns the keys removed (or, dry, that would be), by reducer.
+   */
+  eraseLearner(learner: string, dryRun: boolean): Map<string, Set<string>> {
+    const gone = new Map<string, Set<string>>();
+    for (const [name, states] of this.cache) {
+      for (const key of states.keys()) {
+        if (!namesLearner(key, learner)) continue;
+        let s = gone.get(name);
+        if (!s) gone.set(name, (s = new Set()));
+        s.add(key);
+      }
+    }
+    if (dryRun) return gone;
+    for (const [name, keys] of gone) {
+      const states = this.cache.get(name)!;
+      for (const k of keys) states.delete(k);
+    }
+    for (const idx of this.memberIdx.values()) {
+      idx.delete(learner);
+      for (const [m, keys] of idx) {
+        const kept = keys.filter((k) => !namesLearner(k, learner));
+        if (kept.length !== keys.length) idx.set(m, kept);
+      }
+    }
+    return gone;
   }
 
   /** A failed batch's changes: dropped, so its retry starts from the committed states (reloaded from the store). */

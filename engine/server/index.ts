@@ -10,6 +10,7 @@ import type { Engine } from '../runtime.js';
 import type { CompiledPipeline, DashboardSpec } from '../types.js';
 import { TokenStore } from './api-tokens.js';
 import type { AuditLog } from '../audit/audit-log.js';
+import { eraseRoute } from './erase-route.js';
 import { accessRecorder, auditUnavailable, type Access } from './audit-access.js';
 import { Auth, tokenOf, type AuthConfig } from './auth.js';
 import { DashboardHub } from './dashboard-hub.js';
@@ -222,7 +223,11 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
   ]);
   if (serves.dashboards) server.route(studentRoutes({ engine, authorize, sessionOf, recordAccess, feed, limits, metrics }));
 
-  if (serves.dashboards && serves.ingest) server.route(tapRoute(engine, auth, opts.audit));
+  // The tap and erasure need the process that applies events (--role all), not an ingest or dashboard node.
+  if (serves.dashboards && serves.ingest) {
+    server.route(tapRoute(engine, auth, opts.audit));
+    server.route(eraseRoute(engine, auth, opts.audit));
+  }
 
   for (const p of opts.plugins ?? []) await server.register({ plugin: p, options: { engine } });
 

@@ -2,7 +2,8 @@
 // update), so the exactly-once argument is the same as for Redis; nothing survives a restart.
 // States are filed by pipeline, reducer and version, then by shard key: the per-state index entry is then
 // only the shard key (the same string the engine's cache holds), not a ~100-byte composite key per state.
-import type { Commit, Json, LastPipeline, StateRef, StateStore } from '../types.js';
+import { namesLearner } from '../erase/match.js';
+import type { Commit, Json, LastPipeline, LearnerErasure, StateRef, StateStore, StoreErasureCounts } from '../types.js';
 
 type Versions = Map<string, Map<string, Json>>;
 
@@ -87,6 +88,21 @@ export class MemoryStateStore implements StateStore {
       }
       return out;
     });
+  }
+
+  /** `loflow erase`: the learner's states (key L or a composite key with L), every reducer and version. */
+  async eraseLearner(pipeline: string, who: LearnerErasure, dryRun: boolean): Promise<StoreErasureCounts> {
+    let states = 0;
+    for (const versions of this.states.get(pipeline)?.values() ?? []) {
+      for (const keys of versions.values()) {
+        for (const key of [...keys.keys()]) {
+          if (!namesLearner(key, who.learner)) continue;
+          states++;
+          if (!dryRun) keys.delete(key);
+        }
+      }
+    }
+    return { states, indexEntries: 0, outboxEvents: 0, deadLetters: 0 };
   }
 
   async versions(pipeline: string): Promise<Array<{ reducer: string; version: string; keys: number }>> {

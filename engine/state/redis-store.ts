@@ -3,7 +3,8 @@
 // fenced by the partition's lease), never a round trip per event. Unreachable Redis -> errors with code
 // 'UNAVAILABLE' (the engine retries the batch; the server answers 503), never a lost or double-applied batch.
 import { Cluster, Redis } from 'ioredis';
-import type { Commit, CommitAnswer, Json, LastPipeline, OutboxEntry, StateRef, StateStore } from '../types.js';
+import type { Commit, CommitAnswer, Json, LastPipeline, LearnerErasure, OutboxEntry, StateRef, StateStore, StoreErasureCounts } from '../types.js';
+import { eraseInRedis } from './redis-erase.js';
 import { unavailable } from '../unavailable.js';
 import { commitArgs } from './commit-args.js';
 import { waitForReplica, type Durability } from './durability.js';
@@ -230,6 +231,17 @@ export class RedisStateStore implements StateStore {
     const all = [...keys, ...indexes];
     for (let i = 0; i < all.length; i += 500) await this.redis.del(...all.slice(i, i + 500));
     return keys.length;
+  }
+
+  /** `loflow erase` (redis-erase.ts), under this store's lease: taken here when no engine took it (the CLI). */
+  async eraseLearner(pipeline: string, who: LearnerErasure, dryRun: boolean): Promise<StoreErasureCounts> {
+    if (!this.leases.get(pipeline)?.held) await this.acquire(pipeline);
+    const token = this.leases.get(pipeline)!.held!.token;
+    try {
+      return await eraseInRedis({ redis: this.redis, pipeline, token, keys: (p) => this.keys(p) }, who, dryRun);
+    } catch (err) {
+      throw ['FENCED', 'UNAVAILABLE'].includes((err as { code?: string }).code ?? '') ? err : unavailable('redis', err);
+    }
   }
 
   async versions(pipeline: string): Promise<Array<{ reducer: string; version: string; keys: number }>> {

@@ -174,6 +174,78 @@ local o = math.min(tonumber(ARGV[1]), tonumber(redis.call('HGET', KEYS[2], 'in')
 if o <= 0 then return 0 end
 return redis.call('XTRIM', KEYS[1], 'MINID', '~', string.format('0-%d', o + 1))`;
 
+/**
+ * erase.lua: remove one learner's records of a partition (`loflow erase`), fenced like a commit. The caller
+ * read the lists just before (it holds the lease and runs between batches: nothing changes meanwhile).
+ *   KEYS: lease, outbox, dl, <ns state keys>, <nz index keys>
+ *   ARGV: token, ns, nz, per index key: a member to ZREM ('' = DEL the whole index), then no (count) and no ×
+ *         (list index, new JSON) for outbox entries, then dead-letter stream ids to remove
+ *   Answers {'OK'} | {'FENCED', owner, epoch}.
+ */
+export const ERASE_LUA = `
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
+  local l = redis.call('HMGET', KEYS[1], 'owner', 'epoch')
+  return {'FENCED', l[1] or '', l[2] or '0'}
+end
+local ns, nz = tonumber(ARGV[2]), tonumber(ARGV[3])
+for i = 1, ns do redis.call('DEL', KEYS[3 + i]) end
+for i = 1, nz do
+  local m = ARGV[3 + i]
+  if m == '' then redis.call('DEL', KEYS[3 + ns + i]) else redis.call('ZREM', KEYS[3 + ns + i], m) end
+end
+local a = 4 + nz
+local no = tonumber(ARGV[a]); a = a + 1
+for i = 1, no do
+  local v = ARGV[a + 1]
+  -- An emptied entry keeps its place (a commit drops the oldest by count) with no events.
+  redis.call('LSET', KEYS[2], tonumber(ARGV[a]), v)
+  a = a + 2
+end
+if a <= #ARGV then
+  -- Dead letters: the stream rebuilt without them (XDEL only flags an entry: its bytes stay in the stream's
+  -- node, and in RDB snapshots, until the whole node goes).
+  local doomed = {}
+  for i = a, #ARGV do doomed[ARGV[i]] = true end
+  local rows = redis.call('XRANGE', KEYS[3], '-', '+')
+  redis.call('DEL', KEYS[3])
+  for _, r in ipairs(rows) do
+    if not doomed[r[1]] then redis.call('XADD', KEYS[3], r[1], unpack(r[2])) end
+  end
+end
+return {'OK'}`;
+
+/**
+ * tombstone.lua: the input log stream rebuilt with the given entries as tombstones (same id; stream
+ * loflow:erased, event {}; arrival time and producer kept), for `loflow erase`. Rebuilt rather than XDEL'ed:
+ * XDEL only flags an entry, and its bytes stay in the stream's node and in RDB snapshots. One script, so no
+ * ingest.lua append falls in between; it blocks Redis for the length of the retained log (bounded by trimming).
+ *   KEYS: in   ARGV: n, n ids, then producer ids naming the learner (their tombstones drop p and q)
+ *   Answers the number of entries turned into tombstones.
+ */
+export const TOMBSTONE_LUA = `
+local n0 = tonumber(ARGV[1])
+local doomed, named = {}, {}
+for i = 2, n0 + 1 do doomed[ARGV[i]] = true end
+for i = n0 + 2, #ARGV do named[ARGV[i]] = true end
+local rows = redis.call('XRANGE', KEYS[1], '-', '+')
+redis.call('DEL', KEYS[1])
+local n = 0
+for _, r in ipairs(rows) do
+  if doomed[r[1]] then
+    local f = {}
+    for j = 1, #r[2], 2 do f[r[2][j]] = r[2][j + 1] end
+    if f['p'] and not named[f['p']] then
+      redis.call('XADD', KEYS[1], r[1], 's', 'loflow:erased', 't', f['t'], 'e', '{}', 'p', f['p'], 'q', f['q'])
+    else
+      redis.call('XADD', KEYS[1], r[1], 's', 'loflow:erased', 't', f['t'], 'e', '{}')
+    end
+    n = n + 1
+  else
+    redis.call('XADD', KEYS[1], r[1], unpack(r[2]))
+  end
+end
+return n`;
+
 /** The scripts as ioredis custom commands (EVALSHA with the NOSCRIPT fallback), each with a dynamic key count. */
-export const SCRIPTS = { lfCommit: COMMIT_LUA, lfAcquire: ACQUIRE_LUA, lfRenew: RENEW_LUA, lfRelease: RELEASE_LUA, lfMigrate: MIGRATE_LUA, lfIngest: INGEST_LUA, lfTrim: TRIM_LUA, lfHeartbeat: HEARTBEAT_LUA, lfLeave: LEAVE_LUA } as const;
+export const SCRIPTS = { lfCommit: COMMIT_LUA, lfAcquire: ACQUIRE_LUA, lfRenew: RENEW_LUA, lfRelease: RELEASE_LUA, lfMigrate: MIGRATE_LUA, lfIngest: INGEST_LUA, lfTrim: TRIM_LUA, lfHeartbeat: HEARTBEAT_LUA, lfLeave: LEAVE_LUA, lfErase: ERASE_LUA, lfTombstone: TOMBSTONE_LUA } as const;
 export type ScriptName = keyof typeof SCRIPTS;
