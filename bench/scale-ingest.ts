@@ -8,7 +8,6 @@
 //     from the Redis log, commit.lua appends to chg, a dashboard node re-reads and pushes the delta) against
 //     the single process (`--role all` on the same Redis). All in this one process: the nodes share its CPU,
 //     so the cross-node figure includes their contention, not network hops.
-import { createServer } from 'node:http';
 import hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
 import { Classroom } from '../engine/classroom.js';
@@ -24,21 +23,9 @@ import type { CompiledPipeline } from '../engine/types.js';
 import { cannon } from './cannon.js';
 import { demo } from './fixtures.js';
 import { startRedis } from './servers.js';
+import { bareServer } from './bare-server.js';
 import type { Ctx } from './types.js';
 
-async function bareServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const events = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown[];
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ accepted: events.length, rejected: [] }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 const quiet = { level: 'warn' } as const;
 

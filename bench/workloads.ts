@@ -2,7 +2,6 @@
 // needs (parse the same JSON, hash the same bytes...), so figures are ratios on this machine, not guesses.
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync, readFileSync } from 'node:fs';
-import { createServer } from 'node:http';
 import { join } from 'node:path';
 import hdr from 'hdr-histogram-js';
 import WebSocket from 'ws';
@@ -31,6 +30,7 @@ import { recovery } from './recovery.js';
 import { soak } from './soak.js';
 import { cli } from './cli-startup.js';
 import { ws10k } from './ws10k.js';
+import { bareServer } from './bare-server.js';
 import { scale } from './scale.js';
 import { scaleIngest } from './scale-ingest.js';
 
@@ -168,20 +168,6 @@ export const operators = {
   },
 };
 
-/** A bare node:http server that parses the same JSON body and does nothing else. */
-async function bareServer(): Promise<{ url: string; close(): Promise<void> }> {
-  const server = createServer((req, res) => {
-    const chunks: Buffer[] = [];
-    req.on('data', (c) => chunks.push(c));
-    req.on('end', () => {
-      const events = JSON.parse(Buffer.concat(chunks).toString('utf8')) as unknown[];
-      res.setHeader('content-type', 'application/json');
-      res.end(JSON.stringify({ accepted: events.length, rejected: [] }));
-    });
-  });
-  await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
-  return { url: `http://127.0.0.1:${(server.address() as { port: number }).port}`, close: () => new Promise((r) => server.close(() => r())) };
-}
 
 export const httpIngest = {
   name: 'http-ingest',

@@ -12,11 +12,11 @@ import { Engine } from '../runtime.js';
 import { identityMethods, type IdentityMethod } from '../server/auth.js';
 import { startServer } from '../server/index.js';
 import { oidcSettingsFrom } from '../server/oidc-settings.js';
-import { openSessionStore } from '../server/open-sessions.js';
 import { openStateStore } from '../state/open.js';
 import { dropExpiredStatesAtStart, startServeRetention } from '../retention/serve-retention.js';
 import { logTarget } from './retention-command.js';
 import { partitionedProblem } from './partitions-gate.js';
+import { commonServerOptions } from './server-options.js';
 import type { Command } from './command.js';
 import { loadPipeline } from './load-pipeline.js';
 import { stateGate } from './state-gate.js';
@@ -203,19 +203,8 @@ export const serveCommand: Command = {
     const retention = await startServeRetention({ ...retentionOpts, current: () => engine.pipeline });
     await retention?.idle(); // the start's pass is reported before the server says it is live
     const audit = new AuditLog(serveAuditDir(options.audit, data, pipeline.name));
-    const sessions = oidc ? await openSessionStore(options.sessions ?? process.env.LOFLOW_SESSIONS, typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state), pipeline.name, oidc.sessionTtlMs) : undefined;
-    const server = await startServer({
-      sessions,
-      audit,
-      pipeline,
-      engine,
-      port: options.port === undefined ? 8080 : Number(options.port),
-      host: typeof options.host === 'string' ? options.host : '127.0.0.1',
-      demo: options['demo-tokens'] === true,
-      oidc,
-      tokensFile: join(data, 'tokens.json'),
-      auth: { ...(typeof options['admin-token'] === 'string' ? { adminTokens: [options['admin-token']] } : {}), wsMethods, requireAuthenticated: options['ws-require-auth'] === true },
-    });
+    const serverOptions = await commonServerOptions(options, { oidc, wsMethods, data, pipeline: pipeline.name, stateUrl: typeof options.state === 'string' ? options.state : (process.env.LOFLOW_STATE ?? pipeline.spec.state) });
+    const server = await startServer({ audit, pipeline, engine, ...serverOptions });
     const trusting = [...pipeline.sources.values()].filter((src) => src.kind === 'websocket' && server.auth.identityOf(src.name).includes('test'));
     if (trusting.length) console.log(`loflow: note: websocket source${trusting.length > 1 ? 's' : ''} ${trusting.map((x) => `'${x.name}'`).join(', ')} trust${trusting.length > 1 ? '' : 's'} the student id a client claims (identity method test); for a school, use --ws-identity token (or the source's identity: setting)`);
     const unwatch = options.watch === true ? watchPipeline(resolve(positionals[0]), engine, store) : () => {};
@@ -235,7 +224,7 @@ export const serveCommand: Command = {
       process.once('SIGINT', stop);
       process.once('SIGTERM', stop);
     });
-    if (oidc) console.log(`loflow: teacher sign-in with ${oidc.issuer} at ${oidc.publicUrl}/auth/login (sessions in ${sessions?.kind ?? 'memory'})`);
+    if (oidc) console.log(`loflow: teacher sign-in with ${oidc.issuer} at ${oidc.publicUrl}/auth/login (sessions in ${serverOptions.sessions?.kind ?? 'memory'})`);
     console.log(`loflow: '${pipeline.name}' live at ${server.url} (state: ${store.kind}, checkpoint: ${checkpoint.describe})${options.watch === true ? ', watching the pipeline file and its rosters' : ''}`);
     await stopped;
     return 0;

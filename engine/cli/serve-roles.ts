@@ -8,6 +8,7 @@ import { serveAuditDir } from '../audit/dir.js';
 import { FileDeadLetterStore } from '../deadletter/file-deadletter.js';
 import type { IdentityMethod } from '../server/auth.js';
 import { startServer } from '../server/index.js';
+import { commonServerOptions } from './server-options.js';
 import type { OidcSettings } from '../server/oidc-settings.js';
 import { DashboardNode } from '../server/roles/dashboard-node.js';
 import { DEFAULT_MAX_IN_FLIGHT, IngestNode } from '../server/roles/ingest-node.js';
@@ -67,12 +68,7 @@ export async function serveRoles(pipeline: CompiledPipeline, roles: NodeRoles, {
     pipeline,
     engine: node.asEngine(),
     serves: roles,
-    port: options.port === undefined ? 8080 : Number(options.port),
-    host: typeof options.host === 'string' ? options.host : '127.0.0.1',
-    demo: options['demo-tokens'] === true,
-    oidc,
-    tokensFile: join(data, 'tokens.json'),
-    auth: { ...(typeof options['admin-token'] === 'string' ? { adminTokens: [options['admin-token']] } : {}), wsMethods, requireAuthenticated: options['ws-require-auth'] === true },
+    ...(await commonServerOptions(options, { oidc, wsMethods, data, pipeline: pipeline.name, stateUrl: url })),
   });
   const stopped = new Promise<void>((done) => {
     const stop = async () => {

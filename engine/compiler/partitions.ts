@@ -55,6 +55,18 @@ export function eventPartition(partitions: CompiledPartitions, event: Parameters
   return value === undefined ? 0 : partitionOf(value, partitions.count);
 }
 
+/** Items grouped by their event's partition (eventPartition), each group in arrival order. */
+export function groupByPartition<T extends { event: Parameters<NonNullable<CompiledPartitions['route']>>[0] }>(partitions: CompiledPartitions, items: readonly T[], fallback?: string): Map<number, T[]> {
+  const groups = new Map<number, T[]>();
+  for (const item of items) {
+    const n = eventPartition(partitions, item.event, fallback);
+    const list = groups.get(n);
+    if (list) list.push(item);
+    else groups.set(n, [item]);
+  }
+  return groups;
+}
+
 /** Whether `key` holds the routing key: it is it (or a path key with the same path), or a composite with such a part. */
 function holdsRoutingKey(key: CompiledKey, by: string, keys: ReadonlyMap<string, KeyDef>): boolean {
   const routing = canonicalJson(keys.get(by)!.definition);

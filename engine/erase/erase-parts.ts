@@ -39,8 +39,10 @@ export async function eraseParts(p: ErasePorts, who: LearnerMatch, dryRun: boole
     if (s.deadLetters) counts[`dead letters (${p.store.kind})`] = s.deadLetters;
   } else unsupported.push(`state store ${p.store.kind}`);
   if (p.log) {
-    // The JSON text of a matching event holds the id as written (a log may pre-filter on it).
-    if (p.log.erase) counts[`input log events (${p.log.kind})`] = await p.log.erase((e) => who.event(e.event), dryRun, JSON.stringify(who.learner).slice(1, -1));
+    // The JSON text of a matching event holds the id as written (a log may pre-filter on it) — unless roster
+    // aliases let an event name the student by another id (gc-<id>, an email): then every event is matched.
+    const needle = who.aliased ? undefined : JSON.stringify(who.learner).slice(1, -1);
+    if (p.log.erase) counts[`input log events (${p.log.kind})`] = await p.log.erase((e) => who.event(e.event), dryRun, needle);
     else unsupported.push(`input log ${p.log.kind}`);
   }
   if (p.deadLetters) {

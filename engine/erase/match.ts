@@ -21,6 +21,8 @@ export function containsLearner(v: unknown, learner: string, depth = 0): boolean
 
 export interface LearnerMatch {
   readonly learner: string;
+  /** The pipeline's rosters have aliases: an event may name the learner by another id (its keys resolve it). */
+  readonly aliased: boolean;
   event(e: unknown): boolean;
   letter(l: DeadLetter): boolean;
 }
@@ -41,5 +43,5 @@ export function learnerMatch(pipeline: CompiledPipeline, learner: string): Learn
   // A dead letter's reason may quote the id ("unknown student 's-3'"): quoted whole, so `s-10` is not `s-1`.
   const quoted = [`'${learner}'`, `"${learner}"`, JSON.stringify(learner)];
   const letter = (l: DeadLetter) => event(l.event) || (typeof l.reason === 'string' && quoted.some((q) => l.reason.includes(q)));
-  return { learner, event, letter };
+  return { learner, event, letter, aliased: pipeline.identities !== undefined };
 }

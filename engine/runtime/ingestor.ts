@@ -1,7 +1,7 @@
 // Ingest: validation against the source schemas, backpressure (queueLimit), refusal while processing is down,
 // and the unknown-member warning; valid events are appended to the input log, the rest dead-lettered.
 import { backlogFull, isUnavailable } from '../unavailable.js';
-import { eventPartition } from '../compiler/partitions.js';
+import { groupByPartition } from '../compiler/partitions.js';
 import type { CompiledPipeline, InputLog } from '../types.js';
 import type { LogConsumer } from './consumer.js';
 import type { RuntimeContext } from './context.js';
@@ -79,13 +79,7 @@ export class Ingestor {
    */
   private async appendPartitioned(accepted: Accepted[], producer?: string): Promise<{ firstOffset: number; appended: number }> {
     const partitions = this.ctx.pipeline.partitions!;
-    const groups = new Map<number, Accepted[]>();
-    for (const a of accepted) {
-      const n = eventPartition(partitions, a.event, producer);
-      const list = groups.get(n);
-      if (list) list.push(a);
-      else groups.set(n, [a]);
-    }
+    const groups = groupByPartition(partitions, accepted, producer);
     let appended = 0;
     const firsts = await Promise.all(
       [...groups].map(async ([n, list]) => {

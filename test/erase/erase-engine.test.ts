@@ -12,6 +12,7 @@ import { FileInputLog } from '../../engine/log/file-log.js';
 import { Engine } from '../../engine/runtime.js';
 import { MemoryStateStore } from '../../engine/state/memory-store.js';
 import type { CompiledPipeline } from '../../engine/types.js';
+import { aliasPipeline } from '../server/alias-fixture.js';
 import { classroomEvents, ERASED, filesContaining, SENTENCE } from './classroom-fixture.js';
 
 const dirs: string[] = [];
@@ -86,4 +87,22 @@ describe('erase in a running engine (memory store, file log, file dead letters)'
     expect(restarted.aggregate('class_overview', 'class-b')).toEqual(want.aggregations.class_overview['class-b']);
     await restarted.stop();
   }, 120_000);
+
+  it('a student named by a roster alias (Google id, email) in some events is erased from those too', async () => {
+    const { pipeline: aliased } = await aliasPipeline();
+    const p = { ...aliased!, archive: undefined };
+    const dir = tmp();
+    const engine = new Engine(p, { store: new MemoryStateStore(), log: new FileInputLog(join(dir, 'log'), 200), deadLetters: new FileDeadLetterStore(join(dir, 'dl.ndjson')) });
+    await engine.start();
+    const ev = (user: string, ts: number) => ({ event: 'keystroke', ts, auth: { user_id: user }, doc_id: 'd1', keystroke: { type: 'keydown', key: 'a' } });
+    await engine.ingest('batch', [ev('gc-104729', 1), ev('Ada@School.org', 2), ev('s-0001', 3), ev('s-0002', 4)]);
+    await engine.flush();
+    expect(engine.view('events', 's-0001')).toBe(3);
+    expect(filesContaining(dir, ['104729', 'Ada@School.org']).length).toBeGreaterThan(0);
+    const done = await engine.erase('s-0001', { dryRun: false, record });
+    expect(done.counts['input log events (file)']).toBe(3);
+    expect(filesContaining(dir, ['104729', 'Ada@School.org', 's-0001'])).toEqual([]);
+    expect(engine.keys('events')).toEqual(['s-0002']);
+    await engine.stop();
+  }, 60_000);
 });

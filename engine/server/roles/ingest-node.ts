@@ -6,7 +6,7 @@
 // at most `maxInFlight` accepted events wait for Redis; past that a request waits up to its maxWaitMs and is
 // then refused with BACKLOG_FULL (HTTP: 503 + Retry-After), and a Redis outage is UNAVAILABLE (503) at once.
 import type { Cluster, Redis } from 'ioredis';
-import { eventPartition } from '../../compiler/partitions.js';
+import { groupByPartition } from '../../compiler/partitions.js';
 import { RedisAppender } from '../../log/redis-appender.js';
 import type { EngineStats, IngestOptions, IngestResult } from '../../runtime.js';
 import { EventValidator, sourceOf, type Accepted } from '../../runtime/validate-events.js';
@@ -75,14 +75,7 @@ export class IngestNode extends NodeEngine {
   private route(accepted: Accepted[], producer?: string): Map<number, Accepted[]> {
     const partitions = this.pipeline.partitions;
     if (!partitions || partitions.count === 1) return new Map([[0, accepted]]);
-    const groups = new Map<number, Accepted[]>();
-    for (const a of accepted) {
-      const n = eventPartition(partitions, a.event, producer);
-      const list = groups.get(n);
-      if (list) list.push(a);
-      else groups.set(n, [a]);
-    }
-    return groups;
+    return groupByPartition(partitions, accepted, producer);
   }
 
   /**
