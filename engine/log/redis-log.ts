@@ -109,8 +109,12 @@ export class RedisInputLog implements InputLog, RawJsonConsumer {
   async read(from: number, max: number): Promise<LoggedEvent[]> {
     // Appended by this process and still in memory: from the tail. Else (older, or appended by another
     // process: an ingest node, for a worker) from Redis.
-    if (from >= this.tailBase && from < this.tailBase + this.tail.length) return this.tail.slice(from - this.tailBase, from - this.tailBase + max);
-    return this.readRedis(from, from < this.tailBase ? Math.min(max, this.tailBase - from) : max);
+    const tailEnd = this.tailBase + this.tail.length;
+    if (from >= this.tailBase && from < tailEnd) return this.tail.slice(from - this.tailBase, from - this.tailBase + max);
+    if (from < this.tailBase) return this.readRedis(from, Math.min(max, this.tailBase - from));
+    // Past the tail: only up to the end known to be appended (refreshEnd / grew), since readRedis reads a
+    // missing id as a tombstone (an erased entry), it must never be asked past the log's end.
+    return from < this.next ? this.readRedis(from, Math.min(max, this.next - from)) : [];
   }
 
   /** An ingest node appended up to `end`: numbering and reads continue there (see read). */

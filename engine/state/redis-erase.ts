@@ -6,7 +6,7 @@
 import type { Cluster, Redis } from 'ioredis';
 import { namesLearner } from '../erase/match.js';
 import type { DeadLetter, LearnerErasure, LoggedEvent, OutboxEntry, StoreErasureCounts } from '../types.js';
-import { dlKey, leaseKey, outboxKey, parseStateKey, partIndexKey, reducerPattern } from './key-layout.js';
+import { chgKey, dlKey, leaseKey, outboxKey, parseStateKey, partIndexKey, reducerPattern } from './key-layout.js';
 import { runScript } from './run-script.js';
 
 export interface RedisErasure {
@@ -83,6 +83,7 @@ export async function eraseInRedis(r: RedisErasure, who: LearnerErasure, dryRun:
   const args: Array<string | number> = [r.token, states.length, index.length, ...index.map(([, m]) => m), outbox.length, ...outbox.flat(), ...letters];
   const answer = (await runScript(redis, 'lfErase', keys, args)) as string[];
   if (answer[0] === 'FENCED') throw Object.assign(new Error(`fenced: the lease of {${pipeline}} is held by ${answer[1] || 'nobody'} (epoch ${answer[2]}); nothing was erased`), { code: 'FENCED' });
+  await eraseFromChanges(redis, chgKey(pipeline), who.learner);
   await rewriteAppendOnlyFile(redis);
   return counts;
 }
@@ -101,4 +102,34 @@ async function rewriteAppendOnlyFile(redis: Redis | Cluster): Promise<void> {
       // CONFIG may be renamed or refused (managed Redis): the README says to rewrite the AOF there
     }
   }
+}
+
+/**
+ * The dashboard nodes' change stream (`chg`, ~1,000 entries) names changed state keys, the learner's among
+ * them: rebuilt with the same ids without those keys (XDEL would leave the bytes in the stream's node). The
+ * erasure runs between this process's batches, so no commit appends meanwhile; a dashboard node reading the
+ * stream sees the same ids and simply no longer the learner's keys.
+ */
+async function eraseFromChanges(redis: Redis | Cluster, key: string, learner: string): Promise<void> {
+  const rows = await redis.xrange(key, '-', '+');
+  let touched = false;
+  const kept = rows.map(([id, fields]) => {
+    const f: string[] = [...fields];
+    const i = f.indexOf('k');
+    if (i < 0) return [id, f] as const;
+    const changes = JSON.parse(f[i + 1]) as Record<string, string[]>;
+    for (const [reducer, keys] of Object.entries(changes)) {
+      const rest = keys.filter((k) => !namesLearner(k, learner));
+      if (rest.length !== keys.length) {
+        touched = true;
+        changes[reducer] = rest;
+      }
+    }
+    f[i + 1] = JSON.stringify(changes);
+    return [id, f] as const;
+  });
+  if (!touched) return;
+  const m = redis.multi().del(key);
+  for (const [id, f] of kept) m.xadd(key, id, ...f);
+  await m.exec();
 }

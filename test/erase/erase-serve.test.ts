@@ -79,7 +79,16 @@ describe('loflow erase while serve runs', () => {
     expect(s.deadLetters().some((l) => JSON.stringify(l).includes(ERASED))).toBe(true);
     expect((await redisHolds(redis)).length).toBeGreaterThan(0);
     expect(postgresHolds(pg).length).toBeGreaterThan(0);
-    const oldRoot = readFileSync(join(archive, 'HEAD'), 'utf8').trim();
+    // The old root: the first commit that holds every event (the archive commits every 10 s, so the HEAD
+    // when the events are applied may predate them).
+    const archiveKeys = async () => ({ provider: (await openKeyProvider({ masterKeyFile: keyFile, env: {} }))!, deks: FileDekStore.forArchive(archive) });
+    let oldRoot = '';
+    await until(async () => {
+      oldRoot = readFileSync(join(archive, 'HEAD'), 'utf8').trim();
+      let n = 0;
+      for await (const e of (await openArchive(oldRoot, { dir: archive, keys: await archiveKeys() })).events()) if (e.stream === 'extension' || e.stream === 'batch') n++;
+      return n >= ev.all.length;
+    }, 60_000);
 
     const dry = await erase(s.url, '--dry-run', '--json');
     const plan = JSON.parse(dry.stdout);
@@ -239,9 +248,9 @@ describe('loflow erase while serve runs', () => {
   }, 240_000);
 });
 
-async function until(pred: () => boolean, ms = 30_000): Promise<void> {
+async function until(pred: () => boolean | Promise<boolean>, ms = 30_000): Promise<void> {
   const end = Date.now() + ms;
-  while (!pred()) {
+  while (!(await pred())) {
     if (Date.now() > end) throw new Error('timed out');
     await new Promise((r) => setTimeout(r, 100));
   }
