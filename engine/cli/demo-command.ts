@@ -62,7 +62,7 @@ export const demoCommand: Command = {
     // The embedded defaults: in-memory state and input log; dead letters and the archive in .loflow/.
     const data = resolve('.loflow', pipeline.name);
     const d = pipeline.archive ? await demoCrypto(join(data, 'archive'), join(data, 'demo-master.key')) : { note: '' };
-    if (d.note) console.error(`loflow: ${d.note}`);
+    if (d.note) console.log(`loflow: ${d.note}`);
     const archive = await openArchiveSink(pipeline, join(data, 'archive'), { crypto: d.crypto });
     const engine = new Engine(pipeline, { archive, deadLetters: new FileDeadLetterStore(join(data, 'deadletters.ndjson')) });
     await engine.start();

@@ -169,7 +169,7 @@ export const serveCommand: Command = {
     if (pipeline.archive && options.demo === true && !crypto.masterKeyFile) {
       const d = await demoCrypto(archiveDir, join(data, pipeline.name, 'demo-master.key'));
       crypto = d.crypto && { ...d.crypto, keys: crypto.keys };
-      if (d.note) console.error(`loflow: ${d.note}`);
+      if (d.note) console.log(`loflow: ${d.note}`);
     }
     // The flag is this process's LOFLOW_MASTER_KEY_FILE: --rebuild and the writer thread read the same key.
     if (crypto?.masterKeyFile) process.env.LOFLOW_MASTER_KEY_FILE = crypto.masterKeyFile;

@@ -1,10 +1,11 @@
 // Shared by the hardening tests: the real `loflow serve` (dist/, as bin/loflow.js runs it) on a copy of the
 // demo pipeline in a temporary folder, and readers of what it left behind (archive, dead letters).
 import { spawn, type ChildProcess } from 'node:child_process';
-import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FolderBlockstore } from '../../archive/blockstore.js';
+import { FileDekStore, openKeyProvider } from '../../archive/keys/index.js';
 import { openArchive } from '../../archive/replay-source.js';
 import type { DeadLetter } from '../../engine/types.js';
 
@@ -73,7 +74,11 @@ export async function liveEvents(url: string, student: string): Promise<number> 
 export async function archived(dir: string, streams = ['batch', 'extension']): Promise<Array<{ offset: number; event: any }>> {
   const head = await new FolderBlockstore(join(dir, 'archive')).head();
   if (!head) return [];
-  const archive = await openArchive(head.toString(), { dir: join(dir, 'archive') });
+  // `serve --demo` encrypts a new archive with a demo master key in its data folder: read with it.
+  const dataDir = join(dir, 'data');
+  const demoKey = existsSync(dataDir) ? readdirSync(dataDir).map((p) => join(dataDir, p, 'demo-master.key')).find((f) => existsSync(f)) : undefined;
+  const keys = demoKey ? { provider: (await openKeyProvider({ masterKeyFile: demoKey, env: {} }))!, deks: FileDekStore.forArchive(join(dir, 'archive')) } : undefined;
+  const archive = await openArchive(head.toString(), { dir: join(dir, 'archive'), ...(keys ? { keys } : {}) });
   const out: Array<{ offset: number; event: any }> = [];
   for await (const e of archive.events(streams)) out.push({ offset: e.offset, event: e.event });
   return out.sort((a, b) => a.offset - b.offset);
