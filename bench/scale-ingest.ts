@@ -9,7 +9,6 @@
 //     the single process (`--role all` on the same Redis). All in this one process: the nodes share its CPU,
 //     so the cross-node figure includes their contention, not network hops.
 import hdr from 'hdr-histogram-js';
-import WebSocket from 'ws';
 import { Classroom } from '../engine/classroom.js';
 import { MemoryDeadLetterStore } from '../engine/deadletter/memory-deadletter.js';
 import { RedisInputLog } from '../engine/log/redis-log.js';
@@ -24,6 +23,7 @@ import { cannon } from './cannon.js';
 import { demo } from './fixtures.js';
 import { startRedis } from './servers.js';
 import { bareServer } from './bare-server.js';
+import { latencies } from './latency-probe.js';
 import type { Ctx } from './types.js';
 
 
@@ -61,28 +61,6 @@ async function ingestRate(ctx: Ctx, redisUrl: string, pipeline: CompiledPipeline
   });
 }
 
-/** Event -> delta latencies: POST one event to `ingestUrl`, time until `dashUrl`'s WebSocket shows it. */
-async function latencies(ingestUrl: string, dashUrl: string, n: number): Promise<hdr.Histogram> {
-  const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000, numberOfSignificantValueDigits: 3 });
-  const ws = new WebSocket(`${dashUrl.replace('http', 'ws')}/v1/dashboards/overview/class-a/live?token=t`);
-  const waiting = new Map<number, () => void>();
-  ws.on('message', (d) => {
-    const m = JSON.parse(d.toString());
-    if (m.type !== 'delta') return;
-    for (const r of m.rows) waiting.get(r.events)?.();
-  });
-  await new Promise((r) => ws.once('message', r));
-  for (let i = 1; i <= n; i++) {
-    const t0 = performance.now();
-    const seen = new Promise<void>((r) => waiting.set(i, r));
-    await fetch(`${ingestUrl}/v1/events`, { method: 'POST', body: JSON.stringify([{ event: 'keystroke', ts: i * 100, auth: { user_id: 's-0000' }, keystroke: { type: 'keydown', key: 'a' } }]) });
-    await seen;
-    hist.recordValue(Math.max(1, Math.round(performance.now() - t0)));
-    waiting.delete(i);
-  }
-  ws.close();
-  return hist;
-}
 
 async function dashboardLatency(ctx: Ctx, redisUrl: string, base: CompiledPipeline): Promise<void> {
   const n = ctx.quick ? 100 : 300;

@@ -31,6 +31,7 @@ import { soak } from './soak.js';
 import { cli } from './cli-startup.js';
 import { ws10k } from './ws10k.js';
 import { bareServer } from './bare-server.js';
+import { latencies } from './latency-probe.js';
 import { scale } from './scale.js';
 import { scaleIngest } from './scale-ingest.js';
 
@@ -237,25 +238,7 @@ export const dashboardLatency = {
     const engine = new Engine(pipeline);
     await engine.start();
     const s = await startServer({ pipeline, engine, port: 0, auth: { teacherTokens: { t: 't-ada' } } });
-    const hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 60_000, numberOfSignificantValueDigits: 3 });
-    const ws = new WebSocket(`${s.url.replace('http', 'ws')}/v1/dashboards/overview/class-a/live?token=t`);
-    const waiting = new Map<number, () => void>();
-    ws.on('message', (d) => {
-      const m = JSON.parse(d.toString());
-      if (m.type !== 'delta') return;
-      for (const r of m.rows) waiting.get(r.events)?.();
-    });
-    await new Promise((r) => ws.once('message', r));
-    const n = ctx.quick ? 100 : 500;
-    for (let i = 1; i <= n; i++) {
-      const t0 = performance.now();
-      const seen = new Promise<void>((r) => waiting.set(i, r));
-      await fetch(`${s.url}/v1/events`, { method: 'POST', body: JSON.stringify([{ event: 'keystroke', ts: i * 100, auth: { user_id: 's-0000' }, keystroke: { type: 'keydown', key: 'a' } }]) });
-      await seen;
-      hist.recordValue(Math.max(1, Math.round(performance.now() - t0)));
-      waiting.delete(i);
-    }
-    ws.close();
+    const hist = await latencies(s.url, s.url, ctx.quick ? 100 : 500);
     await s.stop();
     await engine.stop();
     const p50 = hist.getValueAtPercentile(50);
