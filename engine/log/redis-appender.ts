@@ -4,12 +4,9 @@
 // request is dropped there). Unlike RedisInputLog it keeps nothing in memory once Redis answered: it never reads.
 // A request resolves only after every one of its partitions' calls replied (and, `replicated`, after WAIT 1).
 import type { Cluster, Redis } from 'ioredis';
-import { waitForReplica, type Durability } from '../state/durability.js';
-import { curKey, inKey, prodKey } from '../state/key-layout.js';
-import { runScript } from '../state/run-script.js';
-import { takeRawJson } from './raw-json.js';
+import type { Durability } from '../state/durability.js';
 import { GroupCommit } from './group-commit.js';
-import { unavailable } from '../unavailable.js';
+import { ingestCall } from './ingest-call.js';
 import type { Accepted } from '../runtime/validate-events.js';
 
 /** How many of a group's entries Redis appended (the rest were a producer's re-sends). */
@@ -36,23 +33,8 @@ export class RedisAppender {
   }
 
   private async flush(tag: string, group: Accepted[][]): Promise<Answer[]> {
-    const all = group.flat();
-    const args: Array<string | number> = [all.length];
-    for (const e of all) {
-      const ev = e.event as unknown;
-      // The event's own text when the HTTP parser kept it (no re-stringify), as the other logs do.
-      const text = (ev !== null && typeof ev === 'object' ? takeRawJson(ev) : undefined) ?? JSON.stringify(ev);
-      args.push(e.stream, e.at, e.producer ?? '', e.producer === undefined ? '' : String(e.seq), text);
-    }
-    let r: string[];
-    try {
-      r = (await runScript(this.redis, 'lfIngest', [inKey(tag), prodKey(tag), curKey(tag)], args)) as string[];
-      if (this.durability === 'replicated') await waitForReplica(this.redis);
-    } catch (err) {
-      throw (err as { code?: string }).code === 'UNAVAILABLE' ? err : unavailable('redis', err);
-    }
-    // r[2]: per entry '1' appended, '0' a re-send dropped against the producer's high-water mark.
-    const mask = r[2];
+    const { mask } = await ingestCall(this.redis, tag, this.durability, group.flat());
+    // Per entry '1' appended, '0' a re-send dropped against the producer's high-water mark.
     let i = 0;
     return group.map((entries) => {
       let appended = 0;

@@ -7,16 +7,17 @@
 // come from an in-memory tail (the consumer reads right behind ingest); older ones from XRANGE. Trimming
 // (trim.lua) never passes the committed cursor, nor what the caller says the archive holds durably.
 import type { Cluster, Redis } from 'ioredis';
-import { checkDurability, waitForReplica, type Durability } from '../state/durability.js';
+import { checkDurability, type Durability } from '../state/durability.js';
 import { curKey, inKey, prodKey } from '../state/key-layout.js';
 import { runScript } from '../state/run-script.js';
 import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
 import { unavailable } from '../unavailable.js';
 import { isErased, tombstone } from '../erase/tombstone.js';
 import { GroupCommit } from './group-commit.js';
-import { takeRawJson, type RawJsonConsumer } from './raw-json.js';
+import type { RawJsonConsumer } from './raw-json.js';
+import { ingestCall, type IngestEntry } from './ingest-call.js';
 
-type Entry = { stream: string; event: LoEvent; at: number; producer?: string; seq?: number };
+type Entry = IngestEntry;
 
 /** Trim at most once per this many committed events: one XTRIM per ~16 batches, not per batch. */
 const TRIM_EVERY = 16_384;
@@ -80,17 +81,9 @@ export class RedisInputLog implements InputLog, RawJsonConsumer {
   private async flushGroup(group: Entry[][]): Promise<Array<{ first: number; count: number }>> {
     const all = group.flat();
     if (all.length === 0) return group.map(() => ({ first: this.next, count: 0 }));
-    const args: Array<string | number> = [all.length];
-    for (const e of all) {
-      const ev = e.event as unknown;
-      const text = (ev !== null && typeof ev === 'object' ? takeRawJson(ev) : undefined) ?? JSON.stringify(ev);
-      args.push(e.stream, e.at, e.producer ?? '', e.producer === undefined ? '' : String(e.seq), text);
-    }
-    const r = (await this.call(() => runScript(this.redis, 'lfIngest', [inKey(this.tag), prodKey(this.tag), curKey(this.tag)], args))) as string[];
-    if (this.durability === 'replicated') await this.call(() => waitForReplica(this.redis));
-    // r: first offset, count, and a mask of which entries were appended ('1') or dropped as re-sends ('0').
-    let offset = Number(r[0]);
-    const mask = r[2];
+    // first offset, and a mask of which entries were appended ('1') or dropped as re-sends ('0').
+    const { first, mask } = await ingestCall(this.redis, this.tag, this.durability, all);
+    let offset = first;
     if (offset !== this.tailBase + this.tail.length) {
       this.tail = [];
       this.tailBase = offset; // numbering moved on (startAt): older events are read from Redis
