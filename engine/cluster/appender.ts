@@ -3,7 +3,7 @@
 // feed workers. It does not validate: callers pass events the pipeline's sources accept (an ingest node
 // validates before appending).
 import type { Cluster, Redis } from 'ioredis';
-import { eventPartition } from '../compiler/partitions.js';
+import { groupByPartition } from '../compiler/partitions.js';
 import { RedisInputLog } from '../log/redis-log.js';
 import { partitionStoreName } from '../partition.js';
 import type { Durability } from '../state/durability.js';
@@ -23,14 +23,9 @@ export class PartitionAppender {
 
   /** Append to each event's partition (all partitions at once); resolves with how many were appended (re-sends are not). */
   async append(stream: string, events: LoEvent[], producer?: { id: string; seq: number }, at = Date.now()): Promise<number> {
-    const groups = new Map<number, Array<{ stream: string; event: LoEvent; at: number; producer?: string; seq?: number }>>();
     const partitions = this.pipeline.partitions ?? { count: 1, by: null };
-    events.forEach((event, i) => {
-      const n = eventPartition(partitions, event, producer?.id);
-      const list = groups.get(n) ?? [];
-      list.push(producer ? { stream, event, at, producer: producer.id, seq: producer.seq + i } : { stream, event, at });
-      groups.set(n, list);
-    });
+    const entries = events.map((event, i) => (producer ? { stream, event, at, producer: producer.id, seq: producer.seq + i } : { stream, event, at }));
+    const groups = groupByPartition(partitions, entries, producer?.id);
     const counts = await Promise.all(
       [...groups].map(async ([n, list]) => {
         const r = await this.logs[n].append(list);
