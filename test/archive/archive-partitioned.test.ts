@@ -1,0 +1,123 @@
+// T10 (docs/scale-out.md §11, §14 step 8): the archive of a partitioned pipeline. One process, P = 4:
+// each partition's chains and loflow/part block, one format 3 commit linking the 4 parts, `archive verify`
+// on its CAR, every raw event exactly once, and a replay whose result CID is the P = 1 run's.
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { CID, decodeBlock } from '../../archive/blocks.js';
+import { FolderBlockstore } from '../../archive/blockstore.js';
+import { exportCar } from '../../archive/car.js';
+import type { CommitBlock, PartBlock } from '../../archive/format.js';
+import { PartitionedArchive } from '../../archive/partitioned-sink.js';
+import { openArchive } from '../../archive/replay-source.js';
+import { resultCid } from '../../archive/result-cid.js';
+import { ArchiveWriter } from '../../archive/writer.js';
+import { Classroom } from '../../engine/classroom.js';
+import { Engine } from '../../engine/runtime.js';
+import type { CompiledPipeline, LoEvent } from '../../engine/types.js';
+import { cli, demo, demoFile, demoOn, direct, replay, tmp, type ArchivedRun } from './helpers.js';
+
+export async function partitionedRun(dir: string, pipeline: CompiledPipeline, events: LoEvent[], firstBatch = 0): Promise<ArchivedRun['sent']> {
+  const archive = await PartitionedArchive.open(pipeline, dir, { chunkEvents: 100, timer: false });
+  const engine = new Engine(pipeline, { archive, batchSize: 128 });
+  const sent: ArchivedRun['sent'] = [];
+  const per = 250;
+  for (let k = 0; k * per < events.length; k++) {
+    const stream = (firstBatch + k) % 3 === 2 ? 'batch' : 'extension';
+    const at = (firstBatch + k + 1) * 1000;
+    const batch = events.slice(k * per, (k + 1) * per);
+    await engine.ingest(stream, batch, at);
+    await engine.flush();
+    for (const event of batch) sent.push({ stream, event, at });
+    if ((k + 1) % 3 === 0) await archive.commit();
+  }
+  await engine.stop(); // each part commits and closes; then the last global commit
+  return sent;
+}
+
+/** JSON with sorted keys: the archive's DAG-CBOR gives events back with their keys sorted. */
+const canon = (v: unknown): string => (Array.isArray(v) ? `[${v.map(canon).join(',')}]` : v && typeof v === 'object' ? `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${canon((v as Record<string, unknown>)[k])}`).join(',')}}` : JSON.stringify(v));
+const key = (s: { stream: string; event: unknown; at: number }) => `${s.stream}|${s.at}|${canon(s.event)}`;
+
+describe('archive of a partitioned pipeline (T10)', () => {
+  it('P = 4 in one process: one commit links 4 parts, verify passes, every raw event once, replay = P = 1', async () => {
+    const dir = join(tmp(), 'archive');
+    const four = await demoOn(4);
+    const events = [...new Classroom({ students: 16, seed: 7 }).events(2000)].map((e) => e.event as LoEvent);
+    const sent = await partitionedRun(dir, four, events);
+
+    const store = new FolderBlockstore(dir);
+    const head = (await store.head())!;
+    const commit = decodeBlock<CommitBlock>(await store.get(head));
+    expect(commit).toMatchObject({ type: 'loflow/commit', format: 3, partitioning: { count: 4, by: 'student', hash: 'fnv1a32' }, crypto: null, heads: {} });
+    expect(commit.parts).toHaveLength(4);
+    let raw = 0;
+    for (const [n, cid] of commit.parts!.entries()) {
+      const part = decodeBlock<PartBlock>(await store.get(cid!));
+      expect(part).toMatchObject({ type: 'loflow/part', partition: n, erasures: [] });
+      expect(part.prev).not.toBeNull(); // three timed commits and the last: a history per partition
+      raw += (part.counts.extension ?? 0) + (part.counts.batch ?? 0);
+    }
+    expect(raw).toBe(sent.length);
+    expect(commit.counts.extension + commit.counts.batch).toBe(sent.length);
+    expect(commit.counts.burst).toBeGreaterThan(0); // the archived derived stream, per partition too
+
+    // The CAR of the commit: every block hashes to its CID, the DAG is complete, nothing unlinked.
+    const car = join(tmp(), 'p4.car');
+    await exportCar(store, head, car);
+    const verified = await cli(['archive', 'verify', car]);
+    expect(verified.code, verified.stderr).toBe(0);
+
+    // Every raw event exactly once (as a multiset: no gap, no double), and each partition's order kept.
+    const opened = await openArchive(car);
+    const got: ArchivedRun['sent'] = [];
+    for await (const e of opened.events(['extension', 'batch'])) got.push({ stream: e.stream, event: e.event, at: e.at });
+    expect(got.map(key).sort()).toEqual(sent.map(key).sort());
+
+    // Replay of the partitioned archive (on 4 partitions, and on one) = the P = 1 run of the same events.
+    const single = await direct(await demo(), sent);
+    const want = await resultCid(single);
+    expect((await replay(car, four)).cid).toBe(want);
+    expect((await replay(car, await demo())).cid).toBe(want);
+
+    // `archive log` names the parts; the CLI replay of the CAR prints the same result CID.
+    const log = await cli(['archive', 'log', '--dir', dir]);
+    expect(log.stdout).toMatch(/Parts: 4 of 4 \(by student\)/);
+    const cliReplay = await cli(['replay', demoFile, car, '--no-log']);
+    expect(cliReplay.code, cliReplay.stderr).toBe(0);
+    expect(cliReplay.stderr).toContain(`result CID ${want}`);
+  }, 180_000);
+
+  it('reopened, each partition continues from its part; the wrong P or an unpartitioned folder is refused', async () => {
+    const dir = join(tmp(), 'archive');
+    const four = await demoOn(4);
+    const events = [...new Classroom({ students: 12, seed: 3 }).events(750)].map((e) => e.event as LoEvent);
+    await partitionedRun(dir, four, events);
+    const store = new FolderBlockstore(dir);
+    const head1 = (await store.head())!;
+    const c1 = decodeBlock<CommitBlock>(await store.get(head1));
+    // A second process (a memory log restarts its offsets, so events go straight to a part writer here):
+    // partition 2's writer continues at its part, the others keep theirs.
+    const again = await PartitionedArchive.open(four, dir, { timer: false });
+    const p2 = decodeBlock<PartBlock>(await store.get(c1.parts![2]!));
+    const next = p2.through.extension + 1;
+    await again.forPartition(2).append('extension', [{ offset: next - 1, at: 99_000, stream: 'extension', event: events[0] }, { offset: next, at: 99_000, stream: 'extension', event: events[1] }]);
+    await again.close();
+    const head2 = (await store.head())!;
+    const c2 = decodeBlock<CommitBlock>(await store.get(head2));
+    expect(c2.prev?.toString()).toBe(head1.toString());
+    for (const n of [0, 1, 3]) expect(c2.parts![n]!.toString()).toBe(c1.parts![n]!.toString());
+    const p2b = decodeBlock<PartBlock>(await store.get(c2.parts![2]!));
+    expect(p2b.prev?.toString()).toBe(c1.parts![2]!.toString());
+    expect(p2b.counts.extension).toBe(p2.counts.extension + 1); // the offset it had already was a re-send
+    expect(c2.counts.extension).toBe(c1.counts.extension + 1);
+
+    await expect(PartitionedArchive.open(await demoOn(8), dir, { timer: false })).rejects.toThrow(/written with partitions.count 4 by student, not 8 by student: a new archive folder is needed/);
+    await expect(ArchiveWriter.open(dir, { name: four.name, text: four.text })).rejects.toThrow(/holds a partitioned history \(format 3 parts\)/);
+    const plain = join(tmp(), 'archive');
+    const w = await ArchiveWriter.open(plain, { name: four.name, text: four.text });
+    await w.append('extension', [{ offset: 0, at: 1, stream: 'extension', event: events[0] }]);
+    await w.commit();
+    await w.close();
+    await expect(PartitionedArchive.open(four, plain, { timer: false })).rejects.toThrow(/holds an unpartitioned history \(format 2\); a pipeline with partitions.count 4 needs a new archive folder/);
+  }, 180_000);
+});
