@@ -1,8 +1,10 @@
 // T10 (docs/scale-out.md §11, §14 step 8): the archive of a partitioned pipeline. One process, P = 4:
 // each partition's chains and loflow/part block, one format 3 commit linking the 4 parts, `archive verify`
-// on its CAR, every raw event exactly once, and a replay whose result CID is the P = 1 run's.
+// on its CAR, every raw event exactly once, and a replay whose result CID is the P = 1 run's. Across two
+// `serve --role worker` processes on a real Redis: one SIGKILLed mid-run, the survivor takes over its
+// partitions and re-feeds their archive from the published part.
 import { join } from 'node:path';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, inject, it } from 'vitest';
 import { CID, decodeBlock } from '../../archive/blocks.js';
 import { FolderBlockstore } from '../../archive/blockstore.js';
 import { exportCar } from '../../archive/car.js';
@@ -14,6 +16,9 @@ import { ArchiveWriter } from '../../archive/writer.js';
 import { Classroom } from '../../engine/classroom.js';
 import { Engine } from '../../engine/runtime.js';
 import type { CompiledPipeline, LoEvent } from '../../engine/types.js';
+import { PartitionAppender } from '../../engine/cluster/appender.js';
+import { RedisStateStore } from '../../engine/state/redis-store.js';
+import { classroomEvents, leases, partitionedDemo, signal, startWorker, until, type WorkerChild } from '../cluster/worker-fixture.js';
 import { cli, demo, demoFile, demoOn, direct, replay, tmp, type ArchivedRun } from './helpers.js';
 
 export async function partitionedRun(dir: string, pipeline: CompiledPipeline, events: LoEvent[], firstBatch = 0): Promise<ArchivedRun['sent']> {
@@ -120,4 +125,67 @@ describe('archive of a partitioned pipeline (T10)', () => {
     await w.close();
     await expect(PartitionedArchive.open(four, plain, { timer: false })).rejects.toThrow(/holds an unpartitioned history \(format 2\); a pipeline with partitions.count 4 needs a new archive folder/);
   }, 180_000);
+});
+
+describe('archive of a partitioned pipeline across workers (T10, Redis)', () => {
+  it('2 workers, one SIGKILLed mid-run: the survivor re-feeds from the published part; every raw event once, verify passes', async () => {
+    const P = 4;
+    const name = `ar${Date.now().toString(36)}`;
+    const { file, pipeline, single } = await partitionedDemo(name, P, { archive: true });
+    const url = inject('redisUrl');
+    const data = tmp('loflow-arch-workers-');
+    const dir = join(data, name, 'archive');
+    const store = await RedisStateStore.connect(url);
+    const appender = await PartitionAppender.open(store.redis, pipeline);
+    const events = classroomEvents(4000, 5, 40);
+    const workers: WorkerChild[] = [];
+    const append = async (from: number, to: number) => {
+      for (let i = from; i < to; i += 200) await appender.append('extension', events.slice(i, Math.min(to, i + 200)), { id: 'test', seq: i });
+    };
+    const committed = async () => (await leases(store, name, P)).reduce((n, l) => n + l.committed, 0);
+    try {
+      workers.push(await startWorker(file, url, data), await startWorker(file, url, data));
+      await append(0, 1500);
+      // Both hold partitions and have published parts (commit_every 1s) before the kill.
+      await until('1,500 committed, every part published', async () => (await committed()) === 1500 && (await Promise.all(Array.from({ length: P }, (_, n) => store.redis.hget(`lf:{${name}:p${n}}:arch`, 'head')))).every(Boolean), 90_000);
+      const appending = append(1500, 4000);
+      await until('more appended', async () => (await committed()) > 2200, 90_000, 20);
+      const victim = workers[1];
+      const theirs = (await leases(store, name, P)).flatMap((l, n) => (l.owner === victim.id ? [n] : []));
+      expect(theirs.length).toBeGreaterThan(0);
+      await signal(victim, 'SIGKILL'); // its unpublished chunks and part stay unlinked; its log is kept past the published part
+      await appending;
+      await until('the survivor holds all and committed 4,000', async () => (await leases(store, name, P)).every((l) => l.owner === workers[0].id) && (await committed()) === 4000, 90_000);
+      // Taken over (a new epoch), not released: the survivor opened each at its published part.
+      for (const n of theirs) expect(workers[0].out()).toMatch(new RegExp(`p${n} acquired \\(epoch [2-9]`));
+      await signal(workers[0], 'SIGTERM'); // graceful: last parts published, last global commit
+      expect(workers[0].out()).not.toMatch(/FENCED|archive .*failed/);
+
+      const folder = new FolderBlockstore(dir);
+      const head = (await folder.head())!;
+      expect(await store.redis.get(`lf:{${name}}:head`)).toBe(head.toString());
+      const commit = decodeBlock<CommitBlock>(await folder.get(head));
+      const published = await Promise.all(Array.from({ length: P }, (_, n) => store.redis.hget(`lf:{${name}:p${n}}:arch`, 'head')));
+      expect(commit.parts!.map(String)).toEqual(published);
+      const car = join(data, 'workers.car');
+      await exportCar(folder, head, car);
+      const verified = await cli(['archive', 'verify', car]);
+      expect(verified.code, verified.stderr).toBe(0);
+
+      // Every raw event exactly once: no gap where the victim died, no double from the re-feed.
+      const opened = await openArchive(car);
+      const got: ArchivedRun['sent'] = [];
+      for await (const e of opened.events(['extension'])) got.push({ stream: e.stream, event: e.event, at: e.at });
+      expect(got.length).toBe(4000);
+      expect(got.map((g) => canon(g.event)).sort()).toEqual(events.map(canon).sort());
+      // And replay gives the single-process result of the same events at the arrival times archived.
+      const atOf = new Map(got.map((g) => [canon(g.event), g.at]));
+      const sent = events.map((event) => ({ stream: 'extension', event, at: atOf.get(canon(event))! }));
+      expect((await replay(car, pipeline)).cid).toBe(await resultCid(await direct(single, sent)));
+    } finally {
+      for (const w of workers) await signal(w, 'SIGKILL');
+      await appender.close();
+      await store.close();
+    }
+  }, 300_000);
 });
