@@ -4,6 +4,9 @@
 // reports durable is what is published: the log is trimmed and the outbox dropped only below that, so a new
 // owner re-feeds from the published part (ArchiveFeed.refeed) and the archive has no gap and no double.
 import { CID } from '../../archive/blocks.js';
+import { FolderBlockstore } from '../../archive/blockstore.js';
+import { headCommit, partitioningOf } from '../../archive/partitioned-sink.js';
+import { partHeadOf } from '../../archive/parts.js';
 import { ArchiveWriter } from '../../archive/writer.js';
 import { archKey, leaseKey } from '../state/key-layout.js';
 import type { RedisStateStore } from '../state/redis-store.js';
@@ -14,6 +17,11 @@ export interface WorkerArchiveOptions {
   dir: string;
   /** This process's lock file in the folder (gc refuses while a live one exists; the leases fence the writers). */
   lock: string;
+}
+
+async function folderPart(dir: string, pipeline: CompiledPipeline, n: number): Promise<CID | null> {
+  const head = await headCommit(new FolderBlockstore(dir));
+  return partHeadOf(head?.commit ?? null, n, partitioningOf(pipeline), dir);
 }
 
 export class OwnedPartSink implements ArchiveSink {
@@ -31,7 +39,8 @@ export class OwnedPartSink implements ArchiveSink {
   }
 
   static async open(store: RedisStateStore, pipeline: CompiledPipeline, n: number, tag: string, o: WorkerArchiveOptions): Promise<OwnedPartSink> {
-    const head = await store.redis.hget(archKey(tag), 'head');
+    // Nothing published yet: the folder's HEAD part, if any (an archive a `--role all` process wrote).
+    const head = (await store.redis.hget(archKey(tag), 'head')) ?? (await folderPart(o.dir, pipeline, n))?.toString() ?? null;
     const writer = await ArchiveWriter.open(o.dir, { name: pipeline.name, text: pipeline.text, sources: pipeline.sources.keys() }, undefined, { part: { partition: n, head: head ? CID.parse(head) : null, lock: o.lock } });
     const sink = new OwnedPartSink(writer, store, tag, head);
     sink.timer = setInterval(() => sink.commit().catch((err) => console.error(`loflow: archive part ${tag}: ${(err as Error).message}`)), pipeline.archive!.commitEveryMs);

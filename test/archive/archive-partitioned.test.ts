@@ -128,11 +128,14 @@ describe('archive of a partitioned pipeline (T10)', () => {
 });
 
 describe('archive of a partitioned pipeline across workers (T10, Redis)', () => {
-  it('2 workers, one SIGKILLed mid-run: the survivor re-feeds from the published part; every raw event once, verify passes', async () => {
+  it.each([
+    ['one redis-server', 'redisUrl'],
+    ['a 3-node Redis Cluster', 'redisClusterUrl'],
+  ] as const)('on %s: 2 workers, one SIGKILLed mid-run: the survivor re-feeds from the published part; every raw event once, verify passes', async (_, which) => {
     const P = 4;
     const name = `ar${Date.now().toString(36)}`;
     const { file, pipeline, single } = await partitionedDemo(name, P, { archive: true });
-    const url = inject('redisUrl');
+    const url = inject(which);
     const data = tmp('loflow-arch-workers-');
     const dir = join(data, name, 'archive');
     const store = await RedisStateStore.connect(url);
@@ -158,6 +161,9 @@ describe('archive of a partitioned pipeline across workers (T10, Redis)', () => 
       await until('the survivor holds all and committed 4,000', async () => (await leases(store, name, P)).every((l) => l.owner === workers[0].id) && (await committed()) === 4000, 90_000);
       // Taken over (a new epoch), not released: the survivor opened each at its published part.
       for (const n of theirs) expect(workers[0].out()).toMatch(new RegExp(`p${n} acquired \\(epoch [2-9]`));
+      // gc while a worker writes parts: refused (its chunks are unlinked until its next published part).
+      const gcWhile = await cli(['archive', 'gc', '--dir', dir]);
+      expect([gcWhile.code, gcWhile.stderr]).toEqual([1, expect.stringMatching(/in use by worker process \d+ \(its LOCK\.\d+ file\)/)]);
       await signal(workers[0], 'SIGTERM'); // graceful: last parts published, last global commit
       expect(workers[0].out()).not.toMatch(/FENCED|archive .*failed/);
 
