@@ -17,6 +17,7 @@ import { Classroom } from '../../engine/classroom.js';
 import { Engine } from '../../engine/runtime.js';
 import type { CompiledPipeline, LoEvent } from '../../engine/types.js';
 import { PartitionAppender } from '../../engine/cluster/appender.js';
+import { assign } from '../../engine/cluster/assignment.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import { classroomEvents, leases, partitionedDemo, signal, startWorker, until, type WorkerChild } from '../cluster/worker-fixture.js';
 import { cli, demo, demoFile, demoOn, direct, replay, tmp, type ArchivedRun } from './helpers.js';
@@ -153,19 +154,23 @@ describe('archive of a partitioned pipeline across workers (T10, Redis)', () => 
       await until('1,500 committed, every part published', async () => (await committed()) === 1500 && (await Promise.all(Array.from({ length: P }, (_, n) => store.redis.hget(`lf:{${name}:p${n}}:arch`, 'head')))).every(Boolean), 90_000);
       const appending = append(1500, 4000);
       await until('more appended', async () => (await committed()) > 2200, 90_000, 20);
-      const victim = workers[1];
-      const theirs = (await leases(store, name, P)).flatMap((l, n) => (l.owner === victim.id ? [n] : []));
+      // The holders settled on the rendezvous table; the victim is a worker holding partitions (HRW may give
+      // one worker all of them: then the other takes them all over).
+      const table = assign(workers.map((w) => w.id), P);
+      await until('holders = the rendezvous table', async () => (await leases(store, name, P)).every((l, n) => l.owner === table[n]), 90_000);
+      const [victim, survivor] = table.includes(workers[1].id) ? [workers[1], workers[0]] : [workers[0], workers[1]];
+      const theirs = table.flatMap((o, n) => (o === victim.id ? [n] : []));
       expect(theirs.length).toBeGreaterThan(0);
       await signal(victim, 'SIGKILL'); // its unpublished chunks and part stay unlinked; its log is kept past the published part
       await appending;
-      await until('the survivor holds all and committed 4,000', async () => (await leases(store, name, P)).every((l) => l.owner === workers[0].id) && (await committed()) === 4000, 90_000);
+      await until('the survivor holds all and committed 4,000', async () => (await leases(store, name, P)).every((l) => l.owner === survivor.id) && (await committed()) === 4000, 90_000);
       // Taken over (a new epoch), not released: the survivor opened each at its published part.
-      for (const n of theirs) expect(workers[0].out()).toMatch(new RegExp(`p${n} acquired \\(epoch [2-9]`));
+      for (const n of theirs) expect(survivor.out()).toMatch(new RegExp(`p${n} acquired \\(epoch [2-9]`));
       // gc while a worker writes parts: refused (its chunks are unlinked until its next published part).
       const gcWhile = await cli(['archive', 'gc', '--dir', dir]);
       expect([gcWhile.code, gcWhile.stderr]).toEqual([1, expect.stringMatching(/in use by worker process \d+ \(its LOCK\.\d+ file\)/)]);
-      await signal(workers[0], 'SIGTERM'); // graceful: last parts published, last global commit
-      expect(workers[0].out()).not.toMatch(/FENCED|archive .*failed/);
+      await signal(survivor, 'SIGTERM'); // graceful: last parts published, last global commit
+      expect(survivor.out()).not.toMatch(/FENCED|archive .*failed/);
 
       const folder = new FolderBlockstore(dir);
       const head = (await folder.head())!;
