@@ -161,6 +161,10 @@ describe('archive of a partitioned pipeline across workers (T10, Redis)', () => 
       const [victim, survivor] = table.includes(workers[1].id) ? [workers[1], workers[0]] : [workers[0], workers[1]];
       const theirs = table.flatMap((o, n) => (o === victim.id ? [n] : []));
       expect(theirs.length).toBeGreaterThan(0);
+      // Raw events the victim committed past its last published part: what the survivor must re-feed.
+      const cur = await leases(store, name, P);
+      const pub = await Promise.all(theirs.map((n) => store.redis.hget(`lf:{${name}:p${n}}:arch`, 'through')));
+      const unpublished = theirs.reduce((sum, n, k) => sum + cur[n].committed - ((JSON.parse(pub[k] ?? '{}') as Record<string, number>).extension ?? -1) - 1, 0);
       await signal(victim, 'SIGKILL'); // its unpublished chunks and part stay unlinked; its log is kept past the published part
       await appending;
       await until('the survivor holds all and committed 4,000', async () => (await leases(store, name, P)).every((l) => l.owner === survivor.id) && (await committed()) === 4000, 90_000);
@@ -188,6 +192,7 @@ describe('archive of a partitioned pipeline across workers (T10, Redis)', () => 
       const got: ArchivedRun['sent'] = [];
       for await (const e of opened.events(['extension'])) got.push({ stream: e.stream, event: e.event, at: e.at });
       expect(got.length).toBe(4000);
+      console.log(`T10 ${which}: ${unpublished} raw events committed but unpublished at the SIGKILL (re-fed by the survivor)`);
       expect(got.map((g) => canon(g.event)).sort()).toEqual(events.map(canon).sort());
       // And replay gives the single-process result of the same events at the arrival times archived.
       const atOf = new Map(got.map((g) => [canon(g.event), g.at]));
