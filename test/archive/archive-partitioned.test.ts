@@ -20,6 +20,8 @@ import { PartitionAppender } from '../../engine/cluster/appender.js';
 import { assign } from '../../engine/cluster/assignment.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import { classroomEvents, leases, partitionedDemo, signal, startWorker, until, type WorkerChild } from '../cluster/worker-fixture.js';
+import { feedAndDrain } from '../cli/cluster-fixture.js';
+import { serveChild } from '../hardening/serve-child.js';
 import { cli, demo, demoFile, demoOn, direct, replay, tmp, type ArchivedRun } from './helpers.js';
 
 export async function partitionedRun(dir: string, pipeline: CompiledPipeline, events: LoEvent[], firstBatch = 0): Promise<ArchivedRun['sent']> {
@@ -125,6 +127,33 @@ describe('archive of a partitioned pipeline (T10)', () => {
     await w.commit();
     await w.close();
     await expect(PartitionedArchive.open(four, plain, { timer: false })).rejects.toThrow(/holds an unpartitioned history \(format 2\); a pipeline with partitions.count 4 needs a new archive folder/);
+  }, 180_000);
+});
+
+describe('serve --role all, P = 4, with an archive', () => {
+  it('archives per partition through the CLI: 4 parts, every event once, the exported CAR verifies', async () => {
+    const name = `as${Date.now().toString(36)}`;
+    const { file } = await partitionedDemo(name, 4, { archive: true });
+    const dir = join(tmp(), 'archive');
+    const events = classroomEvents(1200, 4, 20);
+    const s = await serveChild(['--state', inject('redisUrl'), '--checkpoint', 'redis', '--durability', 'none', '--archive', dir], {}, file);
+    try {
+      await feedAndDrain(s, events);
+    } finally {
+      await s.stop(); // graceful: every part committed, then the global commit
+    }
+    const store = new FolderBlockstore(dir);
+    const commit = decodeBlock<CommitBlock>(await store.get((await store.head())!));
+    expect(commit.parts!.every(Boolean)).toBe(true);
+    expect((commit.counts.extension ?? 0) + (commit.counts.batch ?? 0)).toBe(events.length);
+    const car = join(tmp(), 'serve.car');
+    const exported = await cli(['archive', 'export', '--dir', dir, '--out', car]);
+    expect(exported.code, exported.stderr).toBe(0);
+    const verified = await cli(['archive', 'verify', car]);
+    expect(verified.code, verified.stderr).toBe(0);
+    const got: string[] = [];
+    for await (const e of (await openArchive(car)).events(['extension', 'batch'])) got.push(canon(e.event));
+    expect(got.sort()).toEqual(events.map(canon).sort());
   }, 180_000);
 });
 
