@@ -3,7 +3,10 @@
 // on its CAR, every raw event exactly once, and a replay whose result CID is the P = 1 run's. Across two
 // `serve --role worker` processes on a real Redis: one SIGKILLed mid-run, the survivor takes over its
 // partitions and re-feeds their archive from the published part.
+import { randomBytes } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { openArchiveSink } from '../../archive/open.js';
 import { describe, expect, inject, it } from 'vitest';
 import { CID, decodeBlock } from '../../archive/blocks.js';
 import { FolderBlockstore } from '../../archive/blockstore.js';
@@ -121,6 +124,10 @@ describe('archive of a partitioned pipeline (T10)', () => {
 
     await expect(PartitionedArchive.open(await demoOn(8), dir, { timer: false })).rejects.toThrow(/written with partitions.count 4 by student, not 8 by student: a new archive folder is needed/);
     await expect(ArchiveWriter.open(dir, { name: four.name, text: four.text })).rejects.toThrow(/holds a partitioned history \(format 3 parts\)/);
+    // Encrypted parts are not built: a configured master key is refused, not ignored.
+    const keyFile = join(tmp(), 'master.key');
+    writeFileSync(keyFile, randomBytes(32).toString('hex'));
+    await expect(openArchiveSink(four, join(tmp(), 'archive'), { crypto: { masterKeyFile: keyFile } })).rejects.toThrow(/an encrypted archive of a partitioned pipeline \(partitions.count 4\) is not built yet/);
     const plain = join(tmp(), 'archive');
     const w = await ArchiveWriter.open(plain, { name: four.name, text: four.text });
     await w.append('extension', [{ offset: 0, at: 1, stream: 'extension', event: events[0] }]);
