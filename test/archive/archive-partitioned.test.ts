@@ -93,6 +93,15 @@ describe('archive of a partitioned pipeline (T10)', () => {
     // `archive log` names the parts; the CLI replay of the CAR prints the same result CID.
     const log = await cli(['archive', 'log', '--dir', dir]);
     expect(log.stdout).toMatch(/Parts: 4 of 4 \(by student\)/);
+    const ls = await cli(['archive', 'ls', '--dir', dir]);
+    expect(ls.stdout).toMatch(/^extension +\d+ events {2}in 4 of 4 parts$/m);
+    // One learner's events through their partition's index (the other parts have no chain of theirs).
+    const who = (events[0] as { auth: { user_id: string } }).auth.user_id;
+    const mine = await cli(['archive', 'learner', who, '--dir', dir, '--stream', 'extension'], { env: { LOFLOW_AUDIT: join(tmp(), 'audit') } });
+    expect(mine.code, mine.stderr).toBe(0);
+    const lines = mine.stdout.trim().split('\n').map((l) => JSON.parse(l) as { event: { auth: { user_id: string } } });
+    expect(lines.length).toBe(sent.filter((x) => x.stream === 'extension' && (x.event as { auth: { user_id: string } }).auth.user_id === who).length);
+    expect(lines.every((l) => l.event.auth.user_id === who)).toBe(true);
     const cliReplay = await cli(['replay', demoFile, car, '--no-log']);
     expect(cliReplay.code, cliReplay.stderr).toBe(0);
     expect(cliReplay.stderr).toContain(`result CID ${want}`);
