@@ -16,7 +16,7 @@ import type { CompiledPipeline, LoEvent, StateStore } from '../../engine/types.j
 
 const root = join(import.meta.dirname, '../..');
 
-/** The demo pipeline named `name`, on `count` partitions, without its archive section; and its P = 1 twin. */
+/** The demo pipeline named `name`, on `count` partitions, without its archive section (with one committing every 1 s when `archive`); and its P = 1 twin. */
 export async function partitionedDemo(name: string, count: number, opts: { archive?: boolean } = {}): Promise<{ dir: string; file: string; pipeline: CompiledPipeline; single: CompiledPipeline }> {
   const dir = mkdtempSync(join(tmpdir(), 'loflow-workers-'));
   mkdirSync(join(dir, 'rosters'));
