@@ -101,19 +101,50 @@ export interface ExportFilter {
   research?: { learners: number };
 }
 
+/**
+ * Format 3 with partitions (docs/scale-out.md §13): one partition's chains at one point, written by the
+ * partition's writer alone; a commit links one per partition. Fields as a format 2 commit's, partition-local.
+ */
+export interface PartBlock {
+  type: 'loflow/part';
+  partition: number;
+  /** This partition's previous part, or null. */
+  prev: CID | null;
+  /** stream -> index block. */
+  heads: Record<string, CID>;
+  counts: Record<string, number>;
+  /** Highest partition-local offset per stream (raw: the partition's log offset; derived: its origin's). */
+  through: Record<string, number>;
+  /** This partition's erasure records since `prev` (none yet: erasure with P > 1 is not built). */
+  erasures: CID[];
+}
+
+export interface Partitioning {
+  count: number;
+  by: string;
+  hash: 'fnv1a32';
+}
+
 export interface CommitBlock {
   type: 'loflow/commit';
-  /** 2 for indexed commits, 3 for indexed commits with `crypto`; absent in format 1 (heads link chunks directly). */
+  /**
+   * 2 for indexed commits, 3 for indexed commits with `crypto` or with `parts`; absent in format 1 (heads
+   * link chunks directly).
+   */
   format?: 2 | 3;
   name: string;
   pipeline: CID;
   prev: CID | null;
   time: number;
-  /** Format 1: stream -> head chunk. Format 2: stream -> index block. */
+  /** Format 1: stream -> head chunk. Format 2: stream -> index block. Format 3 with `parts`: empty. */
   heads: Record<string, CID>;
+  /** Events per stream (with `parts`: summed over the parts, for `archive log`). */
   counts: Record<string, number>;
-  /** Highest offset archived per stream: a batch re-sent after a crash is recognised by it. */
+  /** Highest offset archived per stream: a batch re-sent after a crash is recognised by it. With `parts`: empty (per part). */
   through: Record<string, number>;
+  /** Format 3 partitioned: how events were split; `parts[n]` is partition n's newest part (null: none yet). */
+  partitioning?: Partitioning;
+  parts?: Array<CID | null>;
   filter?: ExportFilter;
   /** Format 3: encryption settings, or null for a plaintext format 3 commit. */
   crypto?: CommitCrypto | null;

@@ -1,10 +1,12 @@
 // Garbage collection of a folder archive: keep every block reachable from a pin, from HEAD (and so the
 // whole commit history) and from the analysis log; delete the rest and leftover temp files. Refused while
-// a writer holds the folder's lock: its newest chunks are unreachable until its next commit.
+// a writer holds the folder's lock (or a worker its LOCK.<pid>): its newest chunks are unreachable until its
+// next commit.
 import type { CID } from './blocks.js';
 import { blockLinks } from './cbor-links.js';
 import type { FolderBlockstore } from './blockstore.js';
-import { acquireLock } from './lock.js';
+import { readdirSync } from 'node:fs';
+import { acquireLock, lockHolder } from './lock.js';
 import { ANALYSES_REF } from './analysis-log.js';
 
 export interface GcResult {
@@ -33,6 +35,14 @@ export async function reachable(store: FolderBlockstore, roots: CID[]): Promise<
 
 export async function gc(store: FolderBlockstore, opts: { dryRun?: boolean } = {}): Promise<GcResult> {
   const release = acquireLock(store.dir, { exclusive: true }); // throws when a live writer holds it
+  // Workers' part writers hold `LOCK.<pid>` (their leases fence each partition): any live one refuses gc too.
+  for (const name of readdirSync(store.dir).filter((n) => n.startsWith('LOCK.'))) {
+    const pid = lockHolder(store.dir, name);
+    if (pid !== undefined && pid !== process.pid) {
+      release();
+      throw new Error(`the archive ${store.dir} is in use by worker process ${pid} (its ${name} file); stop the workers first`);
+    }
+  }
   try {
     const roots = [...(await store.pins())];
     for (const ref of ['HEAD', ANALYSES_REF]) {

@@ -3,6 +3,7 @@
 // asks for the in-thread writer (to compare, or to debug).
 import type { ArchiveSink, CompiledPipeline } from '../engine/types.js';
 import { WorkerArchiveSink } from './worker-sink.js';
+import { PartitionedArchive } from './partitioned-sink.js';
 import { ArchiveWriter } from './writer.js';
 import { configuredProvider, openWriterCrypto } from './open-crypto.js';
 import type { ThreadCrypto } from './thread-protocol.js';
@@ -29,6 +30,11 @@ export async function openArchiveSink(pipeline: CompiledPipeline, dir: string, o
   if (!pipeline.archive) return undefined;
   const spec = { name: pipeline.name, text: pipeline.text, sources: pipeline.sources.keys() };
   const crypto = (await configuredProvider(options.crypto?.masterKeyFile)) ? { ...options.crypto } : undefined;
+  if ((pipeline.partitions?.count ?? 1) > 1) {
+    // One part writer per partition and a global commit (format 3 parts); encryption is not built for it.
+    if (crypto) throw new Error(`an encrypted archive of a partitioned pipeline (partitions.count ${pipeline.partitions!.count}) is not built yet: run it without a master key, or with partitions.count 1`);
+    return PartitionedArchive.open(pipeline, dir);
+  }
   const main = (options.thread ?? archiveThread()) === 'main';
   // In-thread: this process's own key store connection, closed with the writer (the thread closes its own).
   const keys = main && crypto ? await openWriterCrypto(dir, pipeline.name, crypto) : undefined;

@@ -9,6 +9,7 @@ import { FolderBlockstore } from './blockstore.js';
 import { isIndexed, type ArchivedEntry, type ChunkBlock, type CommitBlock, type IndexBlock, type PipelineBlock } from './format.js';
 import { decryptChunk } from './chunk-crypto.js';
 import type { ReaderKeys } from './reader-keys.js';
+import { isParted, mergeParts, partsOf } from './parts.js';
 
 /** Where blocks come from; `get` throws a clear error for a missing or corrupted block. */
 export interface BlockSource {
@@ -162,6 +163,12 @@ export async function streamEntries(src: BlockSource, commit: CommitBlock, strea
  * Throws for a format 1 commit (it has no per-learner index).
  */
 export async function learnerEntries(src: BlockSource, commit: CommitBlock, stream: string, learner: string): Promise<ArchivedEntry[]> {
+  // Partitioned: the learner's chains are in one part (theirs); the others have no chain of theirs.
+  if (isParted(commit)) {
+    const out: ArchivedEntry[] = [];
+    for (const p of await partsOf((cid) => src.get(cid), commit)) if (p.heads[stream]) out.push(...(await learnerEntries(src, p, stream, learner)));
+    return out;
+  }
   const idx = await readIndex(src, commit, stream);
   if (!idx) throw new Error(`this archive is format 1 (no per-learner index): export it again from a current archive, or filter all events`);
   // Encrypted archives index learners by pseudonym (computed with the pseudonym key).
@@ -177,12 +184,17 @@ function pseudonymFor(src: BlockSource, learner: string): string {
 /**
  * Several streams merged by offset (ties: the order of `streams`, then stream order), so the raw source
  * streams come back in the input log's order: deterministic, whatever order the chunks were written in.
+ * A partitioned commit: each part so, then the parts merged by arrival time (parts.ts mergeParts).
  */
 export async function mergedEvents(src: BlockSource, commit: CommitBlock, streams: string[]): Promise<ArchivedEvent[]> {
-  const all: ArchivedEvent[] = [];
-  for (const stream of streams) {
-    if (!commit.heads[stream]) continue;
-    for (const e of await streamEntries(src, commit, stream)) all.push({ stream, event: e.e, offset: e.o, at: e.t });
+  const lists: ArchivedEvent[][] = [];
+  for (const part of await partsOf((cid) => src.get(cid), commit)) {
+    const all: ArchivedEvent[] = [];
+    for (const stream of streams) {
+      if (!part.heads[stream]) continue;
+      for (const e of await streamEntries(src, part, stream)) all.push({ stream, event: e.e, offset: e.o, at: e.t });
+    }
+    lists.push(all.sort((a, b) => a.offset - b.offset)); // stable: equal offsets keep stream, then stream order
   }
-  return all.sort((a, b) => a.offset - b.offset); // stable: equal offsets keep stream, then stream order
+  return mergeParts(lists);
 }

@@ -4,6 +4,7 @@ import type { LoEvent } from '../engine/types.js';
 import type { CommitBlock } from './format.js';
 import { FolderBlockstore } from './blockstore.js';
 import { isCidText, mergedEvents, openSource, readBlock, readCommit, readPipeline, type BlockSource } from './read.js';
+import { streamsOf } from './parts.js';
 import { ReaderKeys, type UnreadableChain } from './reader-keys.js';
 import type { DekStore } from './keys/dek-store.js';
 import { readerKeys, type KeyOptions } from './open-crypto.js';
@@ -50,9 +51,10 @@ export async function openArchive(input: string, opts: { dir?: string; keys?: Ar
     commit,
     pipelineCid: commit.pipeline.toString(),
     pipelineText,
-    async *events(streams = Object.keys(commit.heads)) {
+    async *events(only?: string[]) {
       // A source of its own per read, closed at the end: the archive can be read several times.
       src = await open();
+      const streams = only ?? (await streamsOf((cid) => src.get(cid), commit));
       if (commit.crypto) {
         const keys = (last = await ReaderKeys.open(opts.keys!.provider, opts.keys!.deks, commit.name));
         await keys.noteErasures((cid) => readBlock(src, cid), src.root);

@@ -16,7 +16,7 @@ import { learnerPaths, learnerReader } from './learners.js';
 import { acquireLock } from './lock.js';
 import { encryptChunk } from './chunk-crypto.js';
 import { readErasureState, writeErasureState, type ErasureState } from './erasure-state.js';
-import type { ErasureBlock } from './format.js';
+import type { ErasureBlock, PartBlock } from './format.js';
 import { Keyring } from './keys/keyring.js';
 import { learnerKid, monthOf, otherKid, type DekStore } from './keys/dek-store.js';
 import { eraseLearnerKeys } from './keys/erase.js';
@@ -58,6 +58,15 @@ export interface WriterCrypto {
 export type EraseRequest = ArchiveEraseRequest;
 export type EraseResult = ArchiveEraseResult;
 
+/** A partition's writer (format 3 parts, archive/parts.ts): its own chains, a loflow/part per commit, no HEAD. */
+export interface WriterPart {
+  partition: number;
+  /** The part to continue from (the folder HEAD's, or the published one of a worker's partition), or null. */
+  head: CID | null;
+  /** The lock file it holds: `LOCK` in one process; a worker's own one (its lease fences the partition). */
+  lock: string;
+}
+
 export interface CommitOptions {
   /** Commit time (default now); an export uses its source's, so the same export gets the same CID. */
   time?: number;
@@ -88,6 +97,8 @@ export class ArchiveWriter implements ArchiveSink {
   /** Events dropped as erased (pending ones at erase, re-fed ones after). */
   erasedDropped = 0;
 
+  private part: WriterPart | undefined;
+
   private constructor(dir: string, private readonly name: string, private readonly pipelineText: string, private readonly chunkEvents: number, private readonly durableWrites: boolean, private readonly crypto?: WriterCrypto) {
     this.store = new FolderBlockstore(dir, durableWrites);
     this.keyPath = learnerPaths(pipelineText)[0];
@@ -98,9 +109,12 @@ export class ArchiveWriter implements ArchiveSink {
    * Open (or create) the archive in `dir`, continuing from its HEAD. Takes the folder's writer lock.
    * `durable: false` (no fsyncs) is for a scratch folder that is deleted after use, never for an archive.
    */
-  static async open(dir: string, pipeline: { name: string; text: string; sources?: Iterable<string> }, chunkEvents = 1000, opts: { durable?: boolean; crypto?: WriterCrypto } = {}): Promise<ArchiveWriter> {
+  static async open(dir: string, pipeline: { name: string; text: string; sources?: Iterable<string> }, chunkEvents = 1000, opts: { durable?: boolean; crypto?: WriterCrypto; part?: WriterPart } = {}): Promise<ArchiveWriter> {
+    // Erasure state is one file per folder and erasure records belong in parts: not built for partitions.
+    if (opts.part && opts.crypto) throw new Error('an encrypted archive of a partitioned pipeline (partitions.count > 1) is not built yet: run it without a master key, or with partitions.count 1');
     const w = new ArchiveWriter(dir, pipeline.name, pipeline.text, chunkEvents, opts.durable ?? true, opts.crypto);
-    w.releaseLock = acquireLock(w.store.dir);
+    w.part = opts.part;
+    w.releaseLock = acquireLock(w.store.dir, opts.part ? { name: opts.part.lock } : {});
     try {
       for (const s of pipeline.sources ?? []) w.raw.add(s);
       if (opts.crypto) {
@@ -108,7 +122,7 @@ export class ArchiveWriter implements ArchiveSink {
         w.pseud = pseudonymizer(await opts.crypto.provider.pseudonymKey());
         w.erasures = readErasureState(w.store.dir);
       }
-      const head = await w.store.head();
+      const head = opts.part ? opts.part.head : await w.store.head();
       if (head) await w.resume(head);
       await w.dropPendingErased();
       const p = await encodeBlock({ type: 'loflow/pipeline', name: pipeline.name, text: pipeline.text });
@@ -146,11 +160,16 @@ export class ArchiveWriter implements ArchiveSink {
   }
 
   private async resume(head: CID): Promise<void> {
-    const c = decodeBlock<CommitBlock>(await this.store.get(head));
+    const c = decodeBlock<CommitBlock | PartBlock>(await this.store.get(head));
+    if (this.part) {
+      if (c.type !== 'loflow/part' || c.partition !== this.part.partition) throw new Error(`${head.toString()} is not partition ${this.part.partition}'s loflow/part block`);
+    } else if (c.type !== 'loflow/commit' || c.parts) throw new Error(`the archive ${this.store.dir} holds a partitioned history (format 3 parts): open it with the pipeline's partitions`);
+    const format = c.type === 'loflow/part' ? 2 : (c.format ?? 1);
+    const crypto = c.type === 'loflow/part' ? null : c.crypto;
     // One archive is all plaintext or all encrypted: mixing would leave plaintext that erasure cannot shred.
-    if (c.crypto && !this.crypto) throw new Error(`the archive ${this.store.dir} is encrypted (format 3): configure its master key (--master-key-file, LOFLOW_MASTER_KEY_FILE or LOFLOW_MASTER_KEY) to continue it`);
-    if (!c.crypto && this.crypto) throw new Error(`the archive ${this.store.dir} is plaintext (format ${c.format ?? 1}): an encrypted archive needs a new archive folder (migrating a plaintext archive is not built yet), or run without a master key`);
-    if (c.crypto && c.crypto.provider !== this.crypto!.provider.id) throw new Error(`the archive ${this.store.dir} was written with master key ${c.crypto.provider}, not the configured ${this.crypto!.provider.id}`);
+    if (crypto && !this.crypto) throw new Error(`the archive ${this.store.dir} is encrypted (format 3): configure its master key (--master-key-file, LOFLOW_MASTER_KEY_FILE or LOFLOW_MASTER_KEY) to continue it`);
+    if (!crypto && this.crypto) throw new Error(`the archive ${this.store.dir} is plaintext (format ${format}): an encrypted archive needs a new archive folder (migrating a plaintext archive is not built yet), or run without a master key`);
+    if (crypto && crypto.provider !== this.crypto!.provider.id) throw new Error(`the archive ${this.store.dir} was written with master key ${crypto.provider}, not the configured ${this.crypto!.provider.id}`);
     this.prev = head;
     if (c.through) {
       this.rawThrough = this.rawThroughOf(c.through);
@@ -158,7 +177,7 @@ export class ArchiveWriter implements ArchiveSink {
     }
     for (const [s, cid] of Object.entries(c.heads)) {
       const state: StreamState = { learners: new Map(), other: newChain(), legacy: null, count: c.counts[s] ?? 0, through: c.through?.[s] ?? -1, index: null, changed: false };
-      if ((c.format ?? 1) >= 2) {
+      if (format >= 2) {
         const idx = decodeBlock<IndexBlock>(await this.store.get(cid));
         for (const [l, x] of Object.entries(idx.learners)) state.learners.set(l, { head: x.head, count: x.count, pending: [] });
         if (idx.other) state.other = { head: idx.other.head, count: idx.other.count, pending: [] };
@@ -310,6 +329,7 @@ export class ArchiveWriter implements ArchiveSink {
       }
       if (this.erasures.pending.length) changed = true;
       if (!changed && this.prev) return this.prev.toString();
+      if (this.part) return this.commitPart();
       await this.crypto?.deks.sync?.(); // the keys of the chunks this commit links are durable before it
       const heads: Record<string, CID> = {};
       const counts: Record<string, number> = {};
@@ -343,6 +363,27 @@ export class ArchiveWriter implements ArchiveSink {
       if (this.crypto) await this.settleErasures(erasures.length);
       return block.cid.toString();
     });
+  }
+
+  /** Partition mode: a loflow/part block, durable (folder synced) but not HEAD: a global commit links it. */
+  private async commitPart(): Promise<string> {
+    const heads: Record<string, CID> = {};
+    const counts: Record<string, number> = {};
+    const through: Record<string, number> = {};
+    for (const [name, s] of [...this.streams].sort(([a], [b]) => (a < b ? -1 : 1))) {
+      if (!s.index) continue;
+      heads[name] = s.index;
+      counts[name] = s.count;
+      through[name] = s.through;
+    }
+    const part: PartBlock = { type: 'loflow/part', partition: this.part!.partition, prev: this.prev, heads, counts, through, erasures: [] };
+    const block = await encodeBlock(part);
+    await this.store.put(block);
+    await this.store.sync(); // every block the part links, and the part, are durable before anyone links it
+    this.prev = block.cid;
+    this.rawThrough = this.rawThroughOf(through);
+    this.durable = through;
+    return block.cid.toString();
   }
 
   /**

@@ -69,7 +69,8 @@ export class Engine extends EventEmitter {
         ...(count > 1 ? { partition: n } : {}),
         log: n === 0 ? this.log : (options.partitionLogs?.[n] ?? new MemoryInputLog()),
         deadLetters: this.deadLetters,
-        archive: this.archive,
+        // Partitioned: each task feeds its own part writer (one chain set per partition, docs/scale-out.md §8).
+        archive: count > 1 ? this.archive?.forPartition!(n) : this.archive,
         events: this,
         counters,
       };
@@ -149,6 +150,8 @@ export class Engine extends EventEmitter {
     await this.runner?.close();
     try {
       for (const t of this.tasks) await t.feed.close();
+      // Partitioned: the parts are committed and closed; the archive links them in a last global commit.
+      if (this.tasks.length > 1) await this.archive?.close();
     } finally {
       await Promise.all([this.store.close(), ...this.tasks.map((t) => t.ctx.log.close()), this.deadLetters.close()]);
       for (const t of this.tasks) for (const w of t.consumer.waiters.splice(0)) w();
@@ -286,6 +289,6 @@ export class Engine extends EventEmitter {
  * step 8). Refused rather than run with a gap.
  */
 function refusePartitioned(options: EngineOptions, count: number): void {
-  const what = options.log ? `a ${options.log.kind} input log` : options.runner ? 'a durable batch runner' : options.archive ? 'an archive' : null;
+  const what = options.log ? `a ${options.log.kind} input log` : options.runner ? 'a durable batch runner' : options.archive && !options.archive.forPartition ? 'an unpartitioned archive (archive/partitioned-sink.ts is the partitioned one)' : null;
   if (what) throw new Error(`partitions.count ${count}: ${what} is not partitioned yet (docs/scale-out.md §14); run it with partitions.count 1, or without ${what}`);
 }

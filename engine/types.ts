@@ -480,6 +480,8 @@ export interface ArchiveSink {
   durableThrough?(stream: string): number;
   /** Crypto-shred a learner in an encrypted archive (archive/writer.ts erase); refused for a plaintext one. */
   erase?(req: ArchiveEraseRequest): Promise<ArchiveEraseResult>;
+  /** A partitioned archive (archive/partitioned-sink.ts): partition n's own sink; each task feeds its own. */
+  forPartition?(n: number): ArchiveSink;
   close(): Promise<void>;
 }
 

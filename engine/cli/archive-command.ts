@@ -14,6 +14,7 @@ import { gc } from '../../archive/gc.js';
 import { importCar } from '../../archive/import.js';
 import { identifierPaths, normalizePath } from '../../archive/learners.js';
 import { PSEUDONYM_KEY_ENV } from '../../archive/pseudonymize.js';
+import { isParted, partsOf, streamsOf } from '../../archive/parts.js';
 import { folderSource, learnerEntries, openSource, readCommit, type BlockSource } from '../../archive/read.js';
 import { exportSelection, type Selection } from '../../archive/rewrite.js';
 import { readerKeys } from '../../archive/open-crypto.js';
@@ -311,7 +312,7 @@ async function learnerCommand(id: string | undefined, car: string | undefined, d
   try {
     const commit = await readCommit(src);
     await withKeys(src, commit, dir, options);
-    const streams = typeof options.stream === 'string' ? [options.stream] : Object.keys(commit.heads);
+    const streams = typeof options.stream === 'string' ? [options.stream] : await streamsOf((c) => src.get(c), commit);
     // In log order across streams (each stream's are in order already), so `loflow replay` can read it back.
     const all: Array<{ stream: string; offset: number; at: number; event: unknown }> = [];
     for (const stream of streams) for (const e of await learnerEntries(src, commit, stream, id)) all.push({ stream, offset: e.o, at: e.t, event: e.e });
@@ -362,6 +363,12 @@ async function logCommand(sub: 'log' | 'ls', store: FolderBlockstore, dir: strin
   }
   if (sub === 'ls') {
     const src = await folderSource(dir, at);
+    if (isParted(head.commit)) {
+      // Partitioned: per stream, the summed count and how many parts hold it (each part has its own index).
+      const parts = await partsOf((c) => src.get(c), head.commit);
+      for (const [s, n] of Object.entries(head.commit.counts)) console.log(`${s.padEnd(20)} ${String(n).padStart(10)} events  in ${parts.filter((p) => p.heads[s]).length} of ${head.commit.partitioning!.count} parts`);
+      return 0;
+    }
     for (const [s, n] of Object.entries(head.commit.counts)) {
       let learners = '';
       if ((head.commit.format ?? 1) >= 2) {
@@ -374,7 +381,8 @@ async function logCommand(sub: 'log' | 'ls', store: FolderBlockstore, dir: strin
   }
   while (head) {
     const c: CommitBlock = head.commit;
-    const extra = c.crypto ? `Encrypted: ${c.crypto.alg}, key ${c.crypto.provider}\n${c.erasures?.length ? `Erasures: ${c.erasures.map(String).join(', ')}\n` : ''}` : '';
+    const parted = c.parts ? `Parts: ${c.parts.filter(Boolean).length} of ${c.partitioning!.count} (by ${c.partitioning!.by})\n` : '';
+    const extra = parted + (c.crypto ? `Encrypted: ${c.crypto.alg}, key ${c.crypto.provider}\n${c.erasures?.length ? `Erasures: ${c.erasures.map(String).join(', ')}\n` : ''}` : '');
     console.log(`commit ${head.cid}\nDate:  ${new Date(c.time).toISOString()}\nPipeline: ${c.name} (${c.pipeline})\n${extra}    ${Object.entries(c.counts).map(([s, n]) => `${s}: ${n}`).join(', ')}\n`);
     head = c.prev ? await headCommit(store, c.prev.toString()) : undefined;
   }

@@ -2,6 +2,7 @@
 // single process (`npm start`), unchanged; `worker` runs only the partitions it owns (engine/cluster/worker.ts)
 // and serves /healthz and /metrics. The ingest and dashboard roles are serve-roles.ts's (nodeRoles).
 import { join, resolve } from 'node:path';
+import { configuredProvider } from '../../archive/open-crypto.js';
 import { checkMeta } from '../cluster/meta.js';
 import { Worker } from '../cluster/worker.js';
 import { serveWorker } from '../cluster/worker-http.js';
@@ -42,7 +43,7 @@ export async function runWorkerRole(pipeline: CompiledPipeline, options: Record<
   if (typeof url !== 'string' || !/^(redis|rediss|redis-cluster):\/\//.test(url)) return refuse(`a worker keeps states, cursors and leases in Redis: give --state redis://host:port or redis-cluster://host:port,... (got ${url ?? 'none'})`);
   const checkpoint = typeof options.checkpoint === 'string' ? options.checkpoint : process.env.LOFLOW_CHECKPOINT;
   if (checkpoint !== undefined && checkpoint !== 'redis') return refuse(`a worker reads the partitions' Redis Streams: --checkpoint must be redis (or left out), not '${checkpoint}'`);
-  if (pipeline.archive) return refuse(`'${pipeline.name}' has an archive: section: archiving per partition across workers is step 8 of docs/scale-out.md §14 (not built yet)`);
+  if (pipeline.archive && (await configuredProvider(typeof options['master-key-file'] === 'string' ? options['master-key-file'] : undefined))) return refuse(`an encrypted archive of a partitioned pipeline is not built yet: run the workers without a master key`);
   if (options.watch === true) return refuse('--watch reloads one process; workers do not take live edits yet (restart them one by one)');
   for (const o of ['reset', 'rebuild', 'rebuild-from']) if (options[o] !== undefined) return refuse(`--${o} changes the whole store: run it once with --role all while no worker runs`);
   let durability;
@@ -66,7 +67,9 @@ export async function runWorkerRole(pipeline: CompiledPipeline, options: Record<
   }
   store.durability = durability;
   const data = resolve(typeof options.data === 'string' ? options.data : '.loflow');
-  const worker = new Worker(pipeline, store, { durability, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')) });
+  // The archive folder is shared by every worker (a shared volume: docs/scale-out.md §8).
+  const archiveDir = typeof options.archive === 'string' ? resolve(options.archive) : join(data, pipeline.name, 'archive');
+  const worker = new Worker(pipeline, store, { durability, deadLetters: new FileDeadLetterStore(join(data, pipeline.name, 'deadletters.ndjson')), ...(pipeline.archive ? { archiveDir } : {}) });
   // Signal handlers first: a supervisor may stop us as soon as it reads the 'live' line.
   const stopped = new Promise<void>((done) => {
     const stop = async () => {

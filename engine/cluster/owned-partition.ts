@@ -4,6 +4,7 @@
 // or dropped at once (lease lost, expired or fenced: a batch in flight is refused by commit.lua's fence).
 import { EventEmitter } from 'node:events';
 import { RedisInputLog } from '../log/redis-log.js';
+import { OwnedPartSink, type WorkerArchiveOptions } from './part-archive.js';
 import { PartitionTask } from '../runtime/partition-task.js';
 import type { Counters } from '../runtime/context.js';
 import type { Durability } from '../state/durability.js';
@@ -18,12 +19,15 @@ export interface OwnedOptions {
   counters: Counters;
   batchSize: number;
   unknown: Set<string>;
+  /** The shared archive folder (pipelines with `archive:`): this partition's part writer (part-archive.ts). */
+  archive?: WorkerArchiveOptions;
 }
 
 export class OwnedPartition {
   readonly events = new EventEmitter();
   task!: PartitionTask;
   private log!: RedisInputLog;
+  private archive: OwnedPartSink | undefined;
   private following: Promise<void> | null = null;
   /** When this worker's first commit on the partition landed (takeover measured once). */
   firstCommitAt: number | null = null;
@@ -42,10 +46,13 @@ export class OwnedPartition {
   static async start(n: number, tag: string, held: { epoch: number; freeForMs: number }, acquiredAt: number, o: OwnedOptions): Promise<OwnedPartition> {
     const p = new OwnedPartition(n, tag, held.epoch, acquiredAt, held.freeForMs, o.store);
     p.log = await RedisInputLog.attach(o.store.redis, tag, o.durability);
-    const ctx = { pipeline: o.pipeline, store: o.store, storeName: tag, partition: n, log: p.log, deadLetters: o.deadLetters, events: p.events, counters: o.counters };
+    // Opened at the part the previous owner published; recover() then re-feeds it from there.
+    if (o.pipeline.archive && o.archive) p.archive = await OwnedPartSink.open(o.store, o.pipeline, n, tag, o.archive);
+    const ctx = { pipeline: o.pipeline, store: o.store, storeName: tag, partition: n, log: p.log, deadLetters: o.deadLetters, archive: p.archive, events: p.events, counters: o.counters };
     p.task = new PartitionTask(ctx, o.unknown, { batchSize: o.batchSize, retryMs: 100, applied: () => undefined });
     p.events.on('batch', () => (p.firstCommitAt ??= Date.now()));
-    p.events.on('retry', () => undefined); // counted in counters.retries; an unhandled 'error'-like event must not throw
+    p.events.on('retry', () => undefined);
+    p.events.on('archive-error', (err: Error) => console.error(`loflow: archive of p${n}: ${err.message}`)); // counted in counters.retries; an unhandled 'error'-like event must not throw
     await p.task.recover();
     if (p.task.consumer.committed >= p.task.consumer.logEnd) p.firstCommitAt = Date.now(); // nothing waiting: taken over now
     p.task.go();
@@ -79,6 +86,7 @@ export class OwnedPartition {
   async stop(): Promise<void> {
     await this.task.halt();
     await this.following;
+    await this.task.feed.close(); // the last part, published under the lease still held
     await this.log.close();
     await this.store.releaseLease(this.tag);
   }
@@ -92,6 +100,7 @@ export class OwnedPartition {
     this.task.abort();
     await this.task.halt();
     await this.following;
+    await this.archive?.close(); // nothing more published: the next owner re-feeds from the last published part
     await this.log.close();
   }
 }

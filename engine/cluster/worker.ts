@@ -12,6 +12,7 @@ import { leaseMs } from '../state/lease.js';
 import type { RedisStateStore } from '../state/redis-store.js';
 import type { CompiledPipeline, DeadLetterStore } from '../types.js';
 import { assign } from './assignment.js';
+import { Committer } from './committer.js';
 import { Membership } from './membership.js';
 import { OwnedPartition } from './owned-partition.js';
 
@@ -24,6 +25,8 @@ export interface WorkerOptions {
   /** How often an idle partition's log end is read from Redis (default 50 ms). */
   followMs?: number;
   log?: (line: string) => void;
+  /** The shared archive folder (pipelines with `archive:`): part writers per held partition, and the committer. */
+  archiveDir?: string;
 }
 
 /** Why a partition stopped here: moved (graceful), lost (a renewal found another holder), expired (no renewal in time), fenced (a commit was refused). */
@@ -48,6 +51,7 @@ export class Worker extends EventEmitter {
   private ticking: Promise<void> | null = null;
   private stopped = false;
   private readonly say: (line: string) => void;
+  readonly committer: Committer | undefined;
 
   constructor(
     readonly pipeline: CompiledPipeline,
@@ -60,10 +64,12 @@ export class Worker extends EventEmitter {
     store.manualLeases = true;
     this.membership = new Membership(store.redis, pipeline.name, this.id, leaseMs());
     this.say = opts.log ?? ((l) => console.log(`loflow: worker ${this.id}: ${l}`));
+    if (pipeline.archive && opts.archiveDir) this.committer = new Committer(store, pipeline, opts.archiveDir, this.say);
   }
 
   /** Join, take the first share, and keep rebalancing until stop(). */
   async start(): Promise<void> {
+    await this.committer?.start();
     await this.tick();
     const tickMs = this.opts.tickMs ?? (Number(process.env.LOFLOW_WORKER_TICK_MS) || 500);
     this.tickTimer = setInterval(() => void this.tick(), tickMs);
@@ -112,7 +118,7 @@ export class Worker extends EventEmitter {
       if (!('epoch' in r)) return; // still held (its owner is finishing a batch, or its lease has not expired yet)
       let p: OwnedPartition;
       try {
-        p = await OwnedPartition.start(n, tag, r, t0, { pipeline: this.pipeline, store: this.store, deadLetters: this.opts.deadLetters, durability: this.opts.durability, counters: this.counters, batchSize: this.opts.batchSize ?? 4096, unknown: this.unknown });
+        p = await OwnedPartition.start(n, tag, r, t0, { pipeline: this.pipeline, store: this.store, deadLetters: this.opts.deadLetters, durability: this.opts.durability, counters: this.counters, batchSize: this.opts.batchSize ?? 4096, unknown: this.unknown, ...(this.opts.archiveDir ? { archive: { dir: this.opts.archiveDir, lock: `LOCK.${process.pid}` } } : {}) });
       } catch (err) {
         await this.store.releaseLease(tag).catch(() => undefined);
         this.say(`p${n}: could not start (${(err as Error).message}); freed`);
@@ -185,6 +191,7 @@ export class Worker extends EventEmitter {
     // A late 'fenced' during the stop is counted by drop; the rest go gracefully.
     await Promise.all([...this.owned.keys()].map((n) => this.release(n, 'shutdown')));
     while (this.busy.size) await new Promise((r) => setTimeout(r, 20));
+    await this.committer?.stop(); // after this worker's last parts were published
   }
 
   /** Per owned partition, what /metrics and /healthz show. */

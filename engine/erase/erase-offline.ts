@@ -39,6 +39,8 @@ async function openLog(spec: string | undefined, pipeline: string, store: StateS
 
 async function eraseArchive(p: OfflinePlaces, learner: string, record: ArchiveEraseRequest['record'], dryRun: boolean): Promise<ArchiveOutcome> {
   if (!existsSync(p.archiveDir)) return { status: 'none' };
+  // Its parts are per partition and plaintext (archive/partitioned-sink.ts): nothing to shred there yet.
+  if ((p.pipeline.partitions?.count ?? 1) > 1) throw new Error(`archive erasure of a partitioned pipeline (partitions.count ${p.pipeline.partitions!.count}) is not built yet (docs/scale-out.md §10.3)`);
   const holder = lockHolder(p.archiveDir);
   if (holder !== undefined && holder !== process.pid) throw new Error(`the archive ${p.archiveDir} is in use by process ${holder}: erase through its server (--server)`);
   const sink = await openArchiveSink(p.pipeline, p.archiveDir, { thread: 'main' });

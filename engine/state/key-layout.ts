@@ -32,6 +32,10 @@ export const inKey = (tag: string) => `lf:{${tag}}:in`;
 export const prodKey = (tag: string) => `lf:{${tag}}:prod`;
 export const dlKey = (tag: string) => `lf:{${tag}}:dl`;
 /** Per commit, the keys it changed (dashboard nodes, docs/scale-out.md §7). */
+/** A partition's published archive part: `head` (CID), `through` (JSON stream -> offset). */
+export const archKey = (tag: string) => `lf:{${tag}}:arch`;
+/** The newest global archive commit (the folder's HEAD too). */
+export const archHeadKey = (pipeline: string) => `lf:{${pipeline}}:head`;
 export const chgKey = (tag: string) => `lf:{${tag}}:chg`;
 export const metaKey = (pipeline: string) => `lf:{${pipeline}}:meta`;
 /** Workers of a pipeline: zset id -> heartbeat expiry (ms, Redis TIME), and each one's record (hash, PX). */

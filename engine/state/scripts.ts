@@ -246,6 +246,15 @@ for _, r in ipairs(rows) do
 end
 return n`;
 
+/**
+ * archpub.lua (docs/scale-out.md §8)  KEYS: lease, arch  ARGV: token, part CID, through (JSON).  A partition's
+ * owner publishes its newest durable loflow/part; a zombie (another token) is FENCED, so its parts stay unlinked.
+ */
+export const ARCHPUB_LUA = `
+if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then return 'FENCED' end
+redis.call('HSET', KEYS[2], 'head', ARGV[2], 'through', ARGV[3])
+return 'OK'`;
+
 /** The scripts as ioredis custom commands (EVALSHA with the NOSCRIPT fallback), each with a dynamic key count. */
-export const SCRIPTS = { lfCommit: COMMIT_LUA, lfAcquire: ACQUIRE_LUA, lfRenew: RENEW_LUA, lfRelease: RELEASE_LUA, lfMigrate: MIGRATE_LUA, lfIngest: INGEST_LUA, lfTrim: TRIM_LUA, lfHeartbeat: HEARTBEAT_LUA, lfLeave: LEAVE_LUA, lfErase: ERASE_LUA, lfTombstone: TOMBSTONE_LUA } as const;
+export const SCRIPTS = { lfCommit: COMMIT_LUA, lfAcquire: ACQUIRE_LUA, lfRenew: RENEW_LUA, lfRelease: RELEASE_LUA, lfMigrate: MIGRATE_LUA, lfIngest: INGEST_LUA, lfTrim: TRIM_LUA, lfHeartbeat: HEARTBEAT_LUA, lfLeave: LEAVE_LUA, lfErase: ERASE_LUA, lfTombstone: TOMBSTONE_LUA, lfArchPub: ARCHPUB_LUA } as const;
 export type ScriptName = keyof typeof SCRIPTS;

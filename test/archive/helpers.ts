@@ -5,7 +5,7 @@ import { mkdtempSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { compilePipelineFile } from '../../engine/compiler.js';
+import { compilePipeline, compilePipelineFile } from '../../engine/compiler.js';
 import { Classroom } from '../../engine/classroom.js';
 import { Engine } from '../../engine/runtime.js';
 import type { CompiledPipeline, LoEvent } from '../../engine/types.js';
@@ -24,6 +24,14 @@ export function tmp(prefix = 'loflow-archive-'): string {
 
 export async function demo(file = demoFile): Promise<CompiledPipeline> {
   const { pipeline, errors } = await compilePipelineFile(file);
+  if (!pipeline) throw new Error(errors.map((e) => e.message).join('\n'));
+  return pipeline;
+}
+
+/** The demo pipeline on `count` partitions by student (every reducer local). */
+export async function demoOn(count: number): Promise<CompiledPipeline> {
+  const text = readFileSync(demoFile, 'utf8') + `\npartitions:\n  count: ${count}\n  by: student\n`;
+  const { pipeline, errors } = await compilePipeline(text, demoFile);
   if (!pipeline) throw new Error(errors.map((e) => e.message).join('\n'));
   return pipeline;
 }

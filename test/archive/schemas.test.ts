@@ -4,7 +4,11 @@ import { join } from 'node:path';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { CID, decodeBlock } from '../../archive/blocks.js';
 import { FolderBlockstore } from '../../archive/blockstore.js';
-import { archivedRun, cli, root, tmp } from './helpers.js';
+import { archivedRun, cli, demoOn, root, tmp } from './helpers.js';
+import { PartitionedArchive } from '../../archive/partitioned-sink.js';
+import { Classroom } from '../../engine/classroom.js';
+import { Engine } from '../../engine/runtime.js';
+import type { LoEvent } from '../../engine/types.js';
 import { randomBytes } from 'node:crypto';
 import { FileDekStore, LocalKeyProvider } from '../../archive/keys/index.js';
 import { ArchiveWriter } from '../../archive/writer.js';
@@ -32,6 +36,7 @@ function validators() {
     'loflow/commit': 'commit',
     'loflow/analysis': 'analysis',
     'loflow/erasure': 'erasure',
+    'loflow/part': 'part',
   };
   return (block: any) => {
     const validate = ajv.getSchema(`https://loflow.dev/schemas/archive-${byType[block.type]}.schema.json`);
@@ -62,6 +67,19 @@ describe('archive block schemas', () => {
     }
     await src.close();
     expect([...seen.keys()].sort()).toEqual(['loflow/analysis', 'loflow/chunk', 'loflow/commit', 'loflow/index', 'loflow/pipeline']);
+    // A partitioned archive (format 3 parts): its commit and loflow/part blocks too.
+    const parted = join(tmp(), 'archive');
+    const archive = await PartitionedArchive.open(await demoOn(4), parted, { timer: false });
+    const engine = new Engine(await demoOn(4), { archive });
+    await engine.ingest('extension', [...new Classroom({ students: 8, seed: 1 }).events(200)].map((e) => e.event as LoEvent), 1000);
+    await engine.stop();
+    const partedTypes = new Set<string>();
+    for (const name of readdirSync(new FolderBlockstore(parted).blocks)) {
+      const block = decodeBlock<any>(await new FolderBlockstore(parted).get(name));
+      expect(check(block), `${name} (${block.type})`).toBeNull();
+      partedTypes.add(block.type);
+    }
+    expect([...partedTypes].sort()).toEqual(['loflow/chunk', 'loflow/commit', 'loflow/index', 'loflow/part', 'loflow/pipeline']);
     // The schemas are strict: an unknown field or a bad link is reported.
     expect(check({ type: 'loflow/commit', name: 'p', pipeline: { '/': 'nope' }, prev: null, time: 1, heads: {}, counts: {}, through: {}, extra: 1 })).toMatch(/additional properties|pattern/);
   });

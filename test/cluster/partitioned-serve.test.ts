@@ -3,6 +3,8 @@
 // one (a node with another P is refused before it touches anything), and the --role flag's refusals.
 import { describe, expect, inject, it } from 'vitest';
 import { readFileSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { partitionOf } from '../../engine/partition.js';
 import { classroomEvents, feedAndDrain, uniqueName } from '../cli/cluster-fixture.js';
@@ -56,8 +58,11 @@ describe('serve --role all, P = 4, --checkpoint redis', () => {
       const r = await run('serve', file, '--port', '0', ...args);
       expect([r.code, r.stderr]).toEqual([2, expect.stringMatching(why)]);
     }
-    // The demo as shipped has an archive: a partitioned archive is not built, so a worker refuses it.
-    const withArchive = await run('serve', 'pipelines/writing-observer.yaml', '--role', 'worker', '--state', inject('redisUrl'), '--port', '0');
-    expect([withArchive.code, withArchive.stderr]).toEqual([2, expect.stringMatching(/has an archive: section/)]);
+    // Workers archive per partition in plaintext only: a master key is refused (encrypted parts are not built).
+    const { file: archived, dir: adir } = await partitionedDemo(uniqueName('pa'), 4, { archive: true });
+    const key = join(adir, 'master.key');
+    writeFileSync(key, randomBytes(32).toString('hex'));
+    const enc = await run('serve', archived, '--role', 'worker', '--state', inject('redisUrl'), '--master-key-file', key, '--port', '0');
+    expect([enc.code, enc.stderr]).toEqual([2, expect.stringMatching(/an encrypted archive of a partitioned pipeline is not built yet/)]);
   }, 60_000);
 });

@@ -1,5 +1,5 @@
 // Shared by the worker tests (docs/scale-out.md §11 T2-T4): the demo pipeline partitioned (without its
-// archive: per-partition archiving is not built), `loflow serve --role worker` children, an appender on the
+// archive unless asked: T10 has its own test), `loflow serve --role worker` children, an appender on the
 // Redis log's own append path, the oracle (an uninterrupted single-process in-memory run) and readers of the
 // leases and cursors in Redis.
 import { spawn, type ChildProcess } from 'node:child_process';
@@ -16,14 +16,14 @@ import type { CompiledPipeline, LoEvent, StateStore } from '../../engine/types.j
 
 const root = join(import.meta.dirname, '../..');
 
-/** The demo pipeline named `name`, on `count` partitions, without its archive section; and its P = 1 twin. */
-export async function partitionedDemo(name: string, count: number): Promise<{ dir: string; file: string; pipeline: CompiledPipeline; single: CompiledPipeline }> {
+/** The demo pipeline named `name`, on `count` partitions, without its archive section (with one committing every 1 s when `archive`); and its P = 1 twin. */
+export async function partitionedDemo(name: string, count: number, opts: { archive?: boolean } = {}): Promise<{ dir: string; file: string; pipeline: CompiledPipeline; single: CompiledPipeline }> {
   const dir = mkdtempSync(join(tmpdir(), 'loflow-workers-'));
   mkdirSync(join(dir, 'rosters'));
   copyFileSync(join(root, 'pipelines/rosters/demo.csv'), join(dir, 'rosters/demo.csv'));
   const text = readFileSync(join(root, 'pipelines/writing-observer.yaml'), 'utf8')
     .replace('pipeline: writing-observer', `pipeline: ${name}`)
-    .replace(/^archive:\n(?:[ \t]+.*\n?)*/m, '');
+    .replace(/^archive:\n(?:[ \t]+.*\n?)*/m, opts.archive ? 'archive:\n  raw: true\n  derived: [burst]\n  commit_every: 1s\n' : '');
   const file = join(dir, 'pipeline.yaml');
   writeFileSync(file, `${text}\npartitions: { count: ${count} }\n`);
   writeFileSync(join(dir, 'single.yaml'), text);
