@@ -1,7 +1,10 @@
-// `npm run build` bundles yaml and cel-js into one ES module each (dist/vendor/), with esbuild. Their
-// packages are ~60 and ~40 files: resolving and loading them was a third of a cold `loflow validate`
-// (measured: yaml 73 ms of CPU as files, 15 ms as one file; cel-js 67 ms, 30 ms). The shims next to this
-// file load the bundle when it is there (built loflow) and the package otherwise (sources under vitest/tsx).
+// `npm run build` bundles, with esbuild: yaml and cel-js into one ES module each (dist/vendor/), and the
+// `validate` and `test` commands with every loflow module they need (dist/cli-fast/). Resolving and loading
+// files was most of a cold start: yaml's ~60 files took 73 ms of CPU, 15 ms as one file; cel-js's ~40,
+// 67 ms and 30 ms; validate's ~90 own modules as one file saved ~90 ms more (issue #15.1, measured on the
+// loaded 2-core box). The shims next to this file load the bundles when they are there (built loflow) and
+// the packages and modules otherwise (sources under vitest/tsx). Other packages stay outside the bundles.
+import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -16,6 +19,28 @@ const entries: Record<string, string> = {
   'cel-js': fileURLToPath(import.meta.resolve('@marcbachmann/cel-js')),
 };
 
+/** Commands run from a bundle: the ones a user runs often from a cold start. */
+const fastCommands = ['validate-command', 'test-command'];
+
+async function bundleCommands(): Promise<string> {
+  const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+  const outside = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((n) => n !== 'yaml' && n !== '@marcbachmann/cel-js');
+  const outdir = join(packageRoot, 'dist/cli-fast');
+  await build({
+    entryPoints: fastCommands.map((c) => join(packageRoot, `dist/engine/cli/${c}.js`)),
+    bundle: true,
+    splitting: true, // what both share (the compiler, operators) is one chunk; dynamic imports stay lazy chunks
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    outdir,
+    external: outside.flatMap((n) => [n, `${n}/*`]),
+    alias: { yaml: entries.yaml, '@marcbachmann/cel-js': entries['cel-js'] },
+    logLevel: 'error',
+  });
+  return outdir;
+}
+
 export async function bundleVendors(): Promise<string[]> {
   const written: string[] = [];
   for (const [name, entry] of Object.entries(entries)) {
@@ -23,6 +48,7 @@ export async function bundleVendors(): Promise<string[]> {
     await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'node', target: 'node20', outfile, logLevel: 'warning' });
     written.push(outfile);
   }
+  written.push(await bundleCommands());
   return written;
 }
 
