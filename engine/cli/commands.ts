@@ -2,14 +2,13 @@
 // mistyped name need only this table, so they load no command and none of their dependencies (DBOS,
 // hapi, the archive codecs, ...). The summary here is what --help prints; a test checks it matches the
 // command object's own.
-import { pathToFileURL } from 'node:url';
-import { commandBundle } from '../vendor/bundled.js';
 import type { Command } from './command.js';
 
 /** The command's one-file bundle when the build made it (engine/vendor/build.ts says why), else undefined. */
 async function bundled<M>(module: string): Promise<M | undefined> {
-  const file = commandBundle(module);
-  return file ? ((await import(pathToFileURL(file).href)) as M) : undefined;
+  const { commandBundle } = await import('../vendor/bundled.js'); // here, not above: --help needs none of it
+  const url = commandBundle(module);
+  return url ? ((await import(url)) as M) : undefined;
 }
 
 export interface CommandEntry {

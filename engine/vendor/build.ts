@@ -4,7 +4,7 @@
 // 67 ms and 30 ms; validate's ~90 own modules as one file saved ~90 ms more (issue #15.1, measured on the
 // loaded 2-core box). The shims next to this file load the bundles when they are there (built loflow) and
 // the packages and modules otherwise (sources under vitest/tsx). Other packages stay outside the bundles.
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
@@ -26,6 +26,7 @@ async function bundleCommands(): Promise<string> {
   const pkg = JSON.parse(readFileSync(join(packageRoot, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
   const outside = Object.keys({ ...pkg.dependencies, ...pkg.devDependencies }).filter((n) => n !== 'yaml' && n !== '@marcbachmann/cel-js');
   const outdir = join(packageRoot, 'dist/cli-fast');
+  rmSync(outdir, { recursive: true, force: true }); // chunks are named by content hash: no stale ones
   await build({
     entryPoints: fastCommands.map((c) => join(packageRoot, `dist/engine/cli/${c}.js`)),
     bundle: true,
