@@ -35,11 +35,11 @@ Options:
   --out FILE        write the JSON result to FILE instead of stdout
   --stream NAME     source for bare events (default: the pipeline's first source)
   --batch N         events per micro-batch (default 4096)
-  --threads N       NDJSON (a regular file): read, parse and check events in N worker threads while the
-                    engine runs on the main thread, in file order (the same result as one thread); auto: the
-                    cores, for a file of 16 MiB or more. Default 1 (no workers): the main
-                    thread still builds every event it runs, so workers save it only the reading and the
-                    checks and cost a second parse (see README, Benchmarks)
+  --threads N       NDJSON: parse and check events in N worker threads while the engine runs on the main
+                    thread, in file order (the same result as one thread); auto: the cores, for a file of
+                    16 MiB or more. Default 1 (no workers): the main
+                    thread still builds every event it runs, so workers save it only the checks and cost a
+                    second parse (see README, Benchmarks)
   --state URL       state store: memory (default) or redis://host:port, redis-cluster://h:p,h:p
   --summary         print only counts and the rate, not the states
   --archive DIR     archive folder: commit CIDs and the analysis log (default $LOFLOW_ARCHIVE, else

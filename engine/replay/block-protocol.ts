@@ -1,14 +1,14 @@
 // The messages between `loflow replay --threads N` and its parse workers (see parallel-parse.ts).
 
 /**
- * Main -> worker: a block of whole lines (it ends at a line end, or at the file's end), as the file's bytes
- * [offset, offset + length). The worker reads them into bytes[1 .. 1 + length) of a buffer with one spare byte
- * before and after them, rewrites it in place into one JSON array text (see parse-worker.ts) and sends it
- * back, so no text is copied or cloned.
+ * Main -> worker: a block of whole lines (it ends at a line end, or at the file's end). The lines are at
+ * bytes[1 .. 1 + length), with one spare byte before and after them: the worker rewrites the buffer in place
+ * into one JSON array text (see parse-worker.ts) and sends it back, so no text is copied or cloned.
  */
 export interface BlockRequest {
   seq: number;
-  offset: number;
+  /** Transferred, not copied. */
+  bytes: ArrayBuffer;
   length: number;
 }
 
@@ -51,8 +51,6 @@ export interface WorkerFailure {
 }
 
 export interface WorkerInit {
-  /** The NDJSON file's descriptor, opened (and closed, after the workers end) by the main thread. */
-  fd: number;
   /** The pipeline file: the worker compiles it to get the very validators the main thread has. */
   pipelineFile: string;
   /** The source of bare (unwrapped) events. */

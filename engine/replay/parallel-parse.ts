@@ -1,8 +1,8 @@
-// `loflow replay --threads N`: the main thread cuts the file into blocks that end at a line end and hands them
-// round-robin to N parse workers (parse-worker.ts), which read, parse and check each line; results come back in any
+// `loflow replay --threads N`: the main thread reads the file in blocks that end at a line end and hands them
+// round-robin to N parse workers (parse-worker.ts), which parse and check each line; results come back in any
 // order and are handed on strictly in file order (by block sequence number), in chunks of exactly `chunk`
 // lines as readNdjson makes them, so the engine sees the same ingest calls as with one thread.
-import { closeSync, fstatSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { unwrap, type NdjsonLine } from '../ndjson.js';
 import { LineKind, type BlockRequest, type BlockResult, type WorkerFailure, type WorkerInit } from './block-protocol.js';
@@ -32,13 +32,9 @@ const workerUrl = new URL('./parse-worker.js', import.meta.url);
 /** Yield the file's lines, parsed and checked by worker threads, in file order. */
 export async function* parallelNdjson(file: string, opts: ParallelOptions): AsyncGenerator<ParsedLine[]> {
   const { threads, chunk = 4096, blockBytes = 1 << 20 } = opts;
+  const init: WorkerInit = { pipelineFile: opts.pipelineFile, defaultStream: opts.defaultStream };
   // Opened first: a missing file must not leave workers behind (they would keep the process alive).
   const fd = openSync(file, 'r');
-  if (!fstatSync(fd).isFile()) {
-    closeSync(fd);
-    throw new Error(`--threads needs a regular file (workers read their blocks from it): ${file} is not one; use --threads 1`);
-  }
-  const init: WorkerInit = { pipelineFile: opts.pipelineFile, defaultStream: opts.defaultStream, fd };
   const workers = Array.from({ length: threads }, () => new Worker(workerUrl, { workerData: init }));
   const done = new Map<number, BlockResult>();
   let failure: Error | null = null;
@@ -67,39 +63,47 @@ export async function* parallelNdjson(file: string, opts: ParallelOptions): Asyn
   try {
     let sent = 0;
     let next = 0; // the next block to hand on
+    let eof = false;
+    let carry: Uint8Array | null = null; // the partial line at the end of the last block read
     let line = 0;
     let batch: ParsedLine[] = [];
     // Blocks in flight: several queued per worker, so neither side waits on the other's scheduling (on a loaded
     // machine a thread that blocks may wait long to run again).
     const inFlight = threads * 4;
-    // The main thread only finds where blocks end (a few bytes read past each boundary) and the workers read
-    // the blocks: reading them here (and transferring them) was ~10% of the main thread, which also runs the
-    // engine and is what bounds the replay.
-    const size = fstatSync(fd).size;
-    const probe = Buffer.alloc(64 << 10);
-    let pos = 0; // where the next block starts in the file
-    /** The offset just past the first '\n' at or after `from` (the file's size when there is none). */
-    const lineEndFrom = (from: number): number => {
-      for (let at = from; at < size; ) {
-        const n = readSync(fd, probe, 0, probe.length, at);
-        if (n === 0) break;
-        const nl = probe.subarray(0, n).indexOf(10);
-        if (nl >= 0) return at + nl + 1;
-        at += n;
-      }
-      return size;
-    };
+    // Read synchronously: the main thread has nothing else to do meanwhile but the engine, and an async read
+    // waits for a libuv pool thread, which on a loaded machine left the main thread idle a third of the time.
     const readBlock = (): BlockRequest | null => {
-      if (pos >= size) return null;
-      const end = pos + blockBytes >= size ? size : lineEndFrom(pos + blockBytes - 1);
-      const req = { seq: sent++, offset: pos, length: end - pos };
-      pos = end;
-      return req;
+      for (;;) {
+        if (eof) {
+          if (!carry || carry.length === 0) return null;
+          // The file's last line, without a line end.
+          const last = new Uint8Array(carry.length + 2);
+          last.set(carry, 1);
+          carry = null;
+          return { seq: sent++, bytes: last.buffer, length: last.length - 2 };
+        }
+        const have = carry?.length ?? 0;
+        // A fresh ArrayBuffer per block (not Buffer's shared pool): it is transferred to the worker. One spare
+        // byte before and after the lines (see BlockRequest).
+        const buf = new Uint8Array(1 + have + blockBytes + 1);
+        if (carry) buf.set(carry, 1);
+        const bytesRead = readSync(fd, buf, 1 + have, blockBytes, null);
+        if (bytesRead === 0) eof = true;
+        const filled = have + bytesRead;
+        const nl = filled === 0 ? -1 : buf.lastIndexOf(10, filled); // the last '\n' among buf[1 .. 1 + filled)
+        if (nl < 1) {
+          // No line end yet: all of it is one partial line (or the file's last line, at eof).
+          carry = buf.subarray(1, 1 + filled);
+          continue;
+        }
+        carry = nl < filled ? buf.slice(nl + 1, 1 + filled) : null;
+        return { seq: sent++, bytes: buf.buffer, length: nl };
+      }
     };
     const send = (): boolean => {
       const req = readBlock();
       if (!req) return false;
-      workers[req.seq % threads].postMessage(req);
+      workers[req.seq % threads].postMessage(req, [req.bytes]);
       return true;
     };
     let more = true;
@@ -132,7 +136,7 @@ export async function* parallelNdjson(file: string, opts: ParallelOptions): Asyn
     if (batch.length) yield batch;
   } finally {
     closing = true;
+    closeSync(fd);
     await Promise.all(workers.map((w) => w.terminate()));
-    closeSync(fd); // after the workers, which read from it
   }
 }

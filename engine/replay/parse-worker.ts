@@ -2,7 +2,6 @@
 // source's checks (bounds, schema, event time) that ingest would run, so the main thread is left with the
 // engine. It compiles the pipeline itself: validators are functions and cannot be sent to a thread.
 import { isAscii } from 'node:buffer';
-import { readSync } from 'node:fs';
 import { parentPort, workerData } from 'node:worker_threads';
 import { compilePipelineFile } from '../compiler.js';
 import { unwrap } from '../ndjson.js';
@@ -75,15 +74,8 @@ async function main(): Promise<void> {
     port.postMessage({ seq: -1, error: `the pipeline did not compile in a parse worker: ${errors[0]?.message ?? 'unknown error'}` } satisfies WorkerFailure);
     return;
   }
-  const fd = init.fd; // the main thread's: descriptors are the process's, and pread needs no shared offset
   port.on('message', (req: BlockRequest) => {
-    const buf = Buffer.from(new ArrayBuffer(req.length + 2)); // its own buffer (not the pool): it is transferred
-    for (let got = 0; got < req.length; ) {
-      const n = readSync(fd, buf, 1 + got, req.length - got, req.offset + got);
-      if (n === 0) throw new Error(`the file ended before byte ${req.offset + req.length}: it changed during the replay`);
-      got += n;
-    }
-    const r: BlockResult = { seq: req.seq, ...parseBlock(buf, req.length, pipeline.sources, init.defaultStream) };
+    const r: BlockResult = { seq: req.seq, ...parseBlock(Buffer.from(req.bytes, 0, req.length + 2), req.length, pipeline.sources, init.defaultStream) };
     port.postMessage(r, [r.bytes, r.lineNo.buffer as ArrayBuffer, r.kind.buffer as ArrayBuffer]);
   });
 }

@@ -76,11 +76,4 @@ describe('loflow replay --threads', () => {
     expect(r.code).toBe(2);
     expect(r.stderr).toMatch(/--threads must be a whole number from 1 to 64, or auto \(got '0'\)/);
   });
-
-  it('refuses, with --threads, an input that is not a regular file (the workers read their blocks from it)', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'loflow-threads-'));
-    const r = await run('replay', pipeline, dir, '--threads', '2', '--no-log');
-    expect(r.code).toBe(1);
-    expect(r.stderr).toContain(`--threads needs a regular file (workers read their blocks from it): ${dir} is not one; use --threads 1`);
-  });
 });
