@@ -1,6 +1,6 @@
 // Learner identifiers in archived events: which JSON paths hold them (read from the archived pipeline's
 // `keys`, so archives written without a compiled pipeline agree), and reading, replacing or removing a path.
-import { parse as parseYaml } from 'yaml';
+import { parse as parseYaml } from '../engine/vendor/yaml.js';
 import { compilePath, parsePath } from '../engine/jsonpath.js';
 import type { LoEvent } from '../engine/types.js';
 

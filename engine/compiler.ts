@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { LineCounter, parseDocument } from 'yaml';
+import { LineCounter, parseDocument } from './vendor/yaml.js';
 import type { ErrorObject } from 'ajv';
 import { builtinAggregators, builtinOperators, isCustomOperatorSpec, loadCustomOperator } from '../operators/registry.js';
 import { didYouMean, formatError, SourceMap, type Path } from './compiler/source-map.js';

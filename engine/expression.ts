@@ -1,8 +1,9 @@
 // Safe expressions for `where:`, `map:` and summary filters: CEL (Common Expression Language) through
 // @marcbachmann/cel-js, compiled once at pipeline load. CEL is not Turing-complete and has no access to the
 // process; no eval or Function is used. The object's fields are top-level variables and `_` is the object.
-import { Environment } from '@marcbachmann/cel-js';
-import { RE2JS } from 're2js';
+import { Environment } from './vendor/cel-js.js';
+import { createRequire } from 'node:module';
+import type { RE2JS } from 're2js';
 
 /**
  * CEL's `matches()` is RE2: linear time in the input. cel-js implements it with JavaScript's backtracking
@@ -18,6 +19,10 @@ const literalPatterns = new Map<string, RE2JS>();
 const DYNAMIC_PATTERNS_MAX = 256;
 const dynamicPatterns = new Map<string, RE2JS>();
 
+/** re2js costs ~20 ms to load: required (its CommonJS build, synchronously) when a pipeline first has a pattern. */
+let re2js: typeof import('re2js') | undefined;
+const compileRe2 = (pattern: string): RE2JS => (re2js ??= createRequire(import.meta.url)('re2js') as typeof import('re2js')).RE2JS.compile(pattern);
+
 function re2(pattern: string): RE2JS {
   const lit = literalPatterns.get(pattern);
   if (lit) return lit;
@@ -26,7 +31,7 @@ function re2(pattern: string): RE2JS {
     // Least recently used goes first: move this one to the end.
     dynamicPatterns.delete(pattern);
   } else {
-    re = RE2JS.compile(pattern); // a bad pattern throws: the evaluation errors (a filter is then false)
+    re = compileRe2(pattern); // a bad pattern throws: the evaluation errors (a filter is then false)
     if (dynamicPatterns.size >= DYNAMIC_PATTERNS_MAX) dynamicPatterns.delete(dynamicPatterns.keys().next().value!);
   }
   dynamicPatterns.set(pattern, re);
@@ -36,7 +41,7 @@ function re2(pattern: string): RE2JS {
 /** Why a pattern is not RE2 (backreferences, lookaround, ...), or undefined when it compiles. */
 function re2Error(pattern: string): string | undefined {
   try {
-    literalPatterns.set(pattern, RE2JS.compile(pattern));
+    literalPatterns.set(pattern, compileRe2(pattern));
     return undefined;
   } catch (err) {
     const e = err as Error & { getDescription?: () => string };

@@ -4,6 +4,13 @@
 // command object's own.
 import type { Command } from './command.js';
 
+/** The command's one-file bundle when the build made it (engine/vendor/build.ts says why), else undefined. */
+async function bundled<M>(module: string): Promise<M | undefined> {
+  const { commandBundle } = await import('../vendor/bundled.js'); // here, not above: --help needs none of it
+  const url = commandBundle(module);
+  return url ? ((await import(url)) as M) : undefined;
+}
+
 export interface CommandEntry {
   name: string;
   summary: string;
@@ -12,8 +19,8 @@ export interface CommandEntry {
 
 export const commands: readonly CommandEntry[] = [
   { name: 'demo', summary: 'run the demo pipeline on a synthetic classroom with a live dashboard (npm start)', load: async () => (await import('./demo-command.js')).demoCommand },
-  { name: 'validate', summary: 'check pipeline files; every error as file:line:col', load: async () => (await import('./validate-command.js')).validateCommand },
-  { name: 'test', summary: "run a pipeline's tests (inline `tests:` or <name>.test.yaml); --update records expectations", load: async () => (await import('./test-command.js')).testCommand },
+  { name: 'validate', summary: 'check pipeline files; every error as file:line:col', load: async () => ((await bundled<typeof import('./validate-command.js')>('validate-command')) ?? (await import('./validate-command.js'))).validateCommand },
+  { name: 'test', summary: "run a pipeline's tests (inline `tests:` or <name>.test.yaml); --update records expectations", load: async () => ((await bundled<typeof import('./test-command.js')>('test-command')) ?? (await import('./test-command.js'))).testCommand },
   { name: 'plan', summary: 'classify a pipeline edit as stateless, state-compatible or state-breaking', load: async () => (await import('./plan-command.js')).planCommand },
   { name: 'diff', summary: 'shadow run: replay one input through two pipeline versions and show what dashboards would change', load: async () => (await import('./diff-command.js')).diffCommand },
   { name: 'replay', summary: 'run an NDJSON event file through a pipeline and print the final states', load: async () => (await import('./replay-command.js')).replayCommand },

@@ -2,7 +2,7 @@
 // unknown references, duplicates, missing columns and rows that do not parse, each with file and line.
 import { existsSync, statSync } from 'node:fs';
 import { basename, dirname, extname, resolve } from 'node:path';
-import { parse } from 'yaml';
+import { parse } from '../vendor/yaml.js';
 import { fileLimits, readBoundedText } from '../bounded-read.js';
 import { formatProblem, type RosterRead } from '../roster/source.js';
 import { readRosterEntry } from '../roster/sources.js';

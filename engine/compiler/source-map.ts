@@ -1,5 +1,5 @@
 // Positions of pipeline nodes: every error points at file:line:column of the YAML node it is about.
-import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from 'yaml';
+import { isMap, isPair, isScalar, isSeq, LineCounter, type Document, type Node } from '../vendor/yaml.js';
 import type { PipelineError } from '../types.js';
 
 export type Path = Array<string | number>;

@@ -3,7 +3,7 @@
 import { existsSync } from 'node:fs';
 import { fileLimits, readBoundedText } from '../bounded-read.js';
 import { basename, dirname, join, resolve } from 'node:path';
-import { isScalar, LineCounter, parseDocument } from 'yaml';
+import { isScalar, LineCounter, parseDocument } from '../vendor/yaml.js';
 import type { ErrorObject } from 'ajv';
 import { didYouMean, SourceMap, type Path } from '../compiler/source-map.js';
 import { testFileSchemaValidator } from '../compiler/shipped-schemas.js';

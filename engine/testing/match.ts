@@ -4,7 +4,7 @@
 //   subset  objects: only the expected keys are compared; arrays: see ArrayMode
 // and, anywhere in an expected value, a numeric matcher `{approx: N, tolerance: T}` (absolute) or
 // `{approx: N, relative: R}` (a fraction of N); `{approx: N}` alone allows float rounding noise only.
-import { stringify } from 'yaml';
+import { stringify } from '../vendor/yaml.js';
 
 export type MatchMode = 'exact' | 'subset';
 /** How subset matching treats arrays: same length in order, any order, or in order with gaps. */

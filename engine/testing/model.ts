@@ -1,5 +1,5 @@
 // What a pipeline test is once loaded: names resolved, positions attached (file:line:col of each part).
-import type { Document, LineCounter } from 'yaml';
+import type { Document, LineCounter } from '../vendor/yaml.js';
 import type { Path } from '../compiler/source-map.js';
 import type { Json } from '../types.js';
 import type { MatchOptions } from './match.js';

@@ -2,7 +2,7 @@
 // missing field, no `expect`, or `expect: record`). A failing expectation is left alone, and listed, unless
 // `force` is given: then it is rewritten to match, keeping the author's shape (subset keys, approx matchers).
 import { writeFileSync } from 'node:fs';
-import { isMap, parseDocument, type YAMLMap } from 'yaml';
+import { isMap, parseDocument, type YAMLMap } from '../vendor/yaml.js';
 import { refresh, show } from './match.js';
 import { hasValue, type Position, type TestSource } from './model.js';
 import { describe, type TestOutcome } from './run.js';

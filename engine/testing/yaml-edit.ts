@@ -1,7 +1,7 @@
 // Write values into a YAML file by splicing its text: everything outside the changed pairs stays byte for
 // byte as written (comments, alignment, quoting), which re-stringifying a whole Document would not keep.
 // Values are rendered compactly: a collection goes on one line in flow style when it fits, else block style.
-import { isCollection, isPair, isScalar, stringify, type LineCounter, type Pair, type YAMLMap } from 'yaml';
+import { isCollection, isPair, isScalar, stringify, type LineCounter, type Pair, type YAMLMap } from '../vendor/yaml.js';
 
 export interface Edit {
   start: number;

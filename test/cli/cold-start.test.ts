@@ -10,14 +10,14 @@ import { describe, expect, it } from 'vitest';
 import { commands } from '../../engine/cli/commands.js';
 import { bin, root, run } from './run-cli.js';
 
-const heavy = ['@dbos-inc', '@hapi', 'helia', '@helia', 'ipfs-car', 'ioredis', 'pg', 'pg-pool', '@ipld', 'multiformats', 'ws', 'pino', 'prom-client', 'ajv', 'tsx'];
+const heavy = ['@dbos-inc', '@hapi', 'helia', '@helia', 'ipfs-car', 'ioredis', 'pg', 'pg-pool', '@ipld', 'multiformats', 'ws', 'pino', 'prom-client', 'ajv', 'tsx', 're2js'];
 
 /** The packages (node_modules/<name>) and loflow modules (dist/...) a `loflow ...args` run resolved. */
-async function imported(...args: string[]): Promise<{ packages: Set<string>; own: string[] }> {
+async function imported(env: Record<string, string>, ...args: string[]): Promise<{ packages: Set<string>; own: string[] }> {
   const dir = mkdtempSync(join(tmpdir(), 'loflow-imports-'));
   const log = join(dir, 'imports.txt');
   try {
-    await promisify(execFile)('node', ['--import', join(root, 'test/cli/import-recorder.mjs'), bin, ...args], { cwd: root, env: { ...process.env, LOFLOW_IMPORT_LOG: log } });
+    await promisify(execFile)('node', ['--import', join(root, 'test/cli/import-recorder.mjs'), bin, ...args], { cwd: root, env: { ...process.env, ...env, LOFLOW_IMPORT_LOG: log } });
     const urls = readFileSync(log, 'utf8').trim().split('\n');
     const packages = new Set(urls.flatMap((u) => [...u.matchAll(/node_modules\/((?:@[^/]+\/)?[^/]+)/g)].map((m) => m[1])));
     return { packages, own: urls.filter((u) => u.includes('/dist/')).map((u) => u.replace(/.*\/dist\//, '')) };
@@ -28,15 +28,28 @@ async function imported(...args: string[]): Promise<{ packages: Set<string>; own
 
 describe('cold start', () => {
   it('validate of the demo pipeline imports no heavy dependency and no other command', async () => {
-    const { packages, own } = await imported('validate', 'pipelines/writing-observer.yaml');
-    expect(packages.has('yaml')).toBe(true); // the recorder works: validate's own dependency is seen
+    // The modules as files (LOFLOW_CLI_BUNDLE=0): what the build bundles for validate, seen module by module.
+    const { packages, own } = await imported({ LOFLOW_CLI_BUNDLE: '0' }, 'validate', 'pipelines/writing-observer.yaml');
+    // The recorder works: validate's own dependencies are seen, as their one-file bundles (engine/vendor/build.ts).
+    expect(own).toEqual(expect.arrayContaining(['vendor/yaml.js', 'vendor/cel-js.js']));
+    expect(packages.has('yaml') || packages.has('@marcbachmann/cel-js'), 'validate loaded a vendored package from its files').toBe(false);
     for (const p of heavy) expect(packages.has(p), `validate imported ${p}`).toBe(false);
     expect(own.filter((f) => f.startsWith('engine/cli/') && f.endsWith('-command.js'))).toEqual(['engine/cli/validate-command.js']);
     expect(own.some((f) => f.startsWith('engine/server/') || f.startsWith('archive/') && f !== 'archive/learners.js')).toBe(false);
   });
 
+  it('validate runs from its bundle by default, which leaves the heavy dependencies out too', async () => {
+    const { packages, own } = await imported({}, 'validate', 'pipelines/writing-observer.yaml');
+    expect(own).toContain('cli-fast/validate-command.js');
+    for (const p of heavy) expect(packages.has(p), `validate imported ${p}`).toBe(false);
+    // Outside the bundle only the command table and its door are loaded as files.
+    expect(own.filter((f) => !f.startsWith('cli-fast/')).sort()).toEqual(
+      ['engine/cli/command.js', 'engine/cli/commands.js', 'engine/cli/main.js', 'engine/did-you-mean.js', 'engine/paths.js', 'engine/vendor/bundled.js'],
+    );
+  });
+
   it('--help imports no command and no dependency', async () => {
-    const { packages, own } = await imported('--help');
+    const { packages, own } = await imported({}, '--help');
     expect([...packages]).toEqual([]);
     expect(own.filter((f) => f.endsWith('-command.js'))).toEqual([]);
   });
