@@ -1,8 +1,7 @@
 // The pipeline's `partitions:` and each reducer's placement (docs/scale-out.md §2). A reducer is `local` when
 // its key holds the routing key: all events of one of its keys then carry one routing value, so they are all
 // in one partition and its state can live there. Any other key (a roster lookup like `class`, a `document`)
-// would need its input re-keyed across partitions: an `exchange` edge, which a later step builds. Until then
-// a pipeline with P > 1 and an exchange edge is refused here, naming the reducer and its key.
+// is `exchange`: its items are re-keyed across partitions (docs/scale-out.md §6, engine/runtime/exchange-routes.ts).
 import { canonicalJson } from '../canonical-json.js';
 import { partitionOf } from '../partition.js';
 import type { CompiledAggregation, CompiledKey, CompiledPartitions, CompiledReducer, Placement } from '../types.js';
@@ -78,9 +77,10 @@ function holdsRoutingKey(key: CompiledKey, by: string, keys: ReadonlyMap<string,
 }
 
 /**
- * Stamp each reducer's placement, and with P > 1 refuse every exchange edge: a reducer not keyed by the
- * routing key, and a reducer reading a stream that an exchange reducer emits (its events live in the
- * producer's key's partition, not their learner's).
+ * Stamp each reducer's placement. With P > 1 an exchange reducer (not keyed by the routing key) keeps each
+ * key's state in that key's partition: its input crosses partitions over an exchange edge (docs/scale-out.md
+ * §6; a Redis store runs them, others refuse at start). Refused: a routing-keyed reducer reading a stream an
+ * exchange reducer emits (those events live in the producer's key's partition, not their learner's).
  */
 export function placeReducers(partitions: CompiledPartitions, keys: ReadonlyMap<string, KeyDef>, reducers: CompiledReducer[], err: Report): void {
   const by = partitions.by;
@@ -90,17 +90,12 @@ export function placeReducers(partitions: CompiledPartitions, keys: ReadonlyMap<
   if (partitions.count === 1) return;
   const producers = new Map<string, CompiledReducer[]>();
   for (const r of reducers) for (const s of [r.emit, r.late]) if (s) producers.set(s, [...(producers.get(s) ?? []), r]);
-  const later = 'an exchange edge (not built yet: docs/scale-out.md §6, §14 step 6)';
-  const fix = `key it by '${by}' or by a composite key with '${by}', or use partitions.count: 1`;
   for (const r of reducers) {
-    if (r.placement === 'exchange') {
-      err(['reducers', r.name, 'key'], `reducer '${r.name}' is keyed by '${r.key.name}', which does not hold the routing key '${by}': with partitions.count ${partitions.count} its events would have to be re-keyed to the partition of their '${r.key.name}': ${later}; ${fix}`);
-      continue;
-    }
+    if (r.placement === 'exchange') continue;
     for (const s of r.from) {
       const away = (producers.get(s) ?? []).filter((p) => placement.get(p.name) === 'exchange');
       for (const p of away) {
-        err(['reducers', r.name, 'from'], `reducer '${r.name}' reads '${s}', which '${p.name}' emits in the partition of its key '${p.key.name}', not of '${by}': with partitions.count ${partitions.count} that is ${later}`);
+        err(['reducers', r.name, 'from'], `reducer '${r.name}' reads '${s}', which '${p.name}' emits in the partition of its key '${p.key.name}', not of '${by}': with partitions.count ${partitions.count} only reducers keyed by something else than '${by}' (exchange reducers) may read it (not built: re-keying back to '${by}'); key '${r.name}' like '${p.name}' or use partitions.count: 1`);
       }
     }
   }

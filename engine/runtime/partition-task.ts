@@ -60,10 +60,20 @@ export class PartitionTask {
     if (n !== undefined) this.confine(n);
   }
 
-  /** With P > 1: dashboards' reads and derived events stay within this partition's routing values. */
+  /**
+   * With P > 1: dashboards' reads and derived events stay within this partition's routing values; exchange
+   * reducers' items cross partitions through the store's exchange link (docs/scale-out.md §6).
+   */
   private confine(n: number): void {
     const count = this.ctx.pipeline.partitions?.count ?? 1;
     const mine = (value: string) => partitionOf(value, count) === n;
+    const exchanged = this.ctx.pipeline.reducers.filter((r) => r.placement === 'exchange');
+    if (count > 1 && exchanged.length) {
+      const link = this.ctx.store.exchangeLink?.(this.ctx.pipeline.name, n, count);
+      if (!link) throw new Error(`pipeline '${this.ctx.pipeline.name}': reducer '${exchanged[0].name}' is keyed by '${exchanged[0].key.name}', not the routing key: with partitions.count ${count} its items cross partitions (an exchange edge, docs/scale-out.md §6), which runs only on a Redis state store (--state redis://…); the ${this.ctx.store.kind} store has none. Use a Redis store or partitions.count: 1`);
+      this.consumer.exchange = link;
+      this.stage.exchange = { n, count };
+    }
     this.states.owns = mine;
     this.stage.away = (event: LoEvent) => {
       const route = this.ctx.pipeline.partitions?.route;
@@ -91,6 +101,10 @@ export class PartitionTask {
     if (clock > stage.now) stage.now = clock;
     ctx.log.startAt?.(c.committed);
     c.logEnd = Math.max(await ctx.log.end(), c.committed);
+    if (c.exchange) {
+      await c.exchange.open();
+      c.inboundWaiting = true; // whatever other partitions forwarded meanwhile
+    }
     // The outbox is read before any batch commits; the archive is re-fed in the background (see ArchiveFeed.open).
     await this.feed.open(c.committed);
   }
@@ -121,6 +135,7 @@ export class PartitionTask {
     c.running = false;
     await c.pumping;
     await c.batchLock;
+    await c.exchange?.close();
   }
 
   /** Queue a live swap: applied now when idle, else between two of this task's batches. */
