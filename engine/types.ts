@@ -344,6 +344,8 @@ export interface ExchangeLink {
   readonly applied: number;
   /** fwd entries committed and not yet forwarded, as last seen (metrics). */
   readonly forwardPending: number;
+  /** Forwarding is under way, pending or failed (to be retried): items may still be on their way out. */
+  readonly busy: boolean;
   /** Load the committed cursors; starts forwarding what a previous owner committed and did not forward. */
   open(): Promise<void>;
   /** Items beyond the committed cursors (about `max` in all), in (arrival, source, id) order, and the cursor moves they make. */

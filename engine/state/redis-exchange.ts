@@ -63,6 +63,10 @@ export class RedisExchange implements ExchangeLink {
     return Array.from({ length: this.count }, (_, m) => m).filter((m) => m !== this.n);
   }
 
+  get busy(): boolean {
+    return this.forwarding !== null || this.forwardPending > 0 || this.failed;
+  }
+
   async open(): Promise<void> {
     const cur = await this.redis.hgetall(curKey(this.tag));
     this.applied = Number(cur.apply ?? 0);

@@ -9,6 +9,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PartitionAppender } from '../../engine/cluster/appender.js';
+import { Engine } from '../../engine/runtime.js';
 import { partitionStoreName } from '../../engine/partition.js';
 import { curKey, fwdKey, leaseKey, rpKey } from '../../engine/state/key-layout.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
@@ -36,7 +37,7 @@ function expectEqualStates(got: Record<string, unknown>, want: Record<string, un
 
 const classKeys = (states: Record<string, unknown>) => Object.keys(states).filter((k) => k.startsWith('class_'));
 
-describe('exchange edges on a 3-node Redis Cluster', () => {
+describe('exchange edges on real Redis (3-node cluster; one Redis for the one-process engine)', () => {
   it('a student → class cascade with P = 4 on 3 workers equals a single-process P = 1 run', async () => {
     const name = `ex${Date.now().toString(36)}`;
     const { file, pipeline, single } = await exchangeDemo(name, P);
@@ -94,6 +95,26 @@ describe('exchange edges on a 3-node Redis Cluster', () => {
       await store.close();
     }
   }, 240_000);
+
+  it('in one process (an Engine with P = 4 tasks on one Redis, as `serve --role all`): flush waits for re-keyed items; equal to P = 1', async () => {
+    const name = `ee${Date.now().toString(36)}`;
+    const { pipeline, single } = await exchangeDemo(name, P);
+    const store = await RedisStateStore.connect(inject('redisUrl'));
+    const reader = await RedisStateStore.connect(inject('redisUrl'));
+    const events = classroomEvents(2000, 35);
+    const engine = new Engine(pipeline, { store });
+    try {
+      await engine.start();
+      for (let i = 0; i < events.length; i += 250) await engine.ingest('extension', structuredClone(events.slice(i, i + 250)));
+      await engine.flush();
+      expect(await exchanged(reader.redis, name, P)).toBeGreaterThan(50);
+      expect(await drained(reader.redis, name, P)).toBe(true);
+      expectEqualStates(await partitionedStates(reader, name, P), await oracle(single, events));
+    } finally {
+      await engine.stop();
+      await reader.close();
+    }
+  }, 120_000);
 
   it('by hand: the same fwd entries forwarded twice are refused and change nothing; a zombie’s commit with forwards is FENCED and leaves no fwd entry', async () => {
     const url = inject('redisClusterUrl');
