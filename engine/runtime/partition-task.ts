@@ -21,6 +21,8 @@ export interface PartitionStats {
   logEnd: number;
   epoch: number | undefined;
   commits: Readonly<{ ok: number; done: number; fenced: number; conflict: number }>;
+  /** Exchange edges: committed fwd entries not yet forwarded (absent without exchange edges). */
+  forwardPending?: number;
 }
 
 export class PartitionTask {
@@ -111,7 +113,9 @@ export class PartitionTask {
 
   stats(): PartitionStats {
     const c = this.consumer;
-    return { partition: this.ctx.partition ?? 0, storeName: this.ctx.storeName, committed: c.committed, logEnd: Math.max(c.logEnd, c.committed), epoch: this.epoch, commits: c.commits };
+    const stats: PartitionStats = { partition: this.ctx.partition ?? 0, storeName: this.ctx.storeName, committed: c.committed, logEnd: Math.max(c.logEnd, c.committed), epoch: this.epoch, commits: c.commits };
+    if (c.exchange) stats.forwardPending = c.exchange.forwardPending;
+    return stats;
   }
 
   /** Process what the log holds beyond the committed offset, and what is appended later. */

@@ -57,6 +57,10 @@ describe('exchange edges on real Redis (3-node cluster; one Redis for the one-pr
       expect(classKeys(want).length).toBeGreaterThan(4);
       expectEqualStates(got, want);
       for (const w of workers) expect(w.out()).not.toMatch(/FENCED|conflict/i);
+      // Each worker's /metrics has loflow_forward_pending per partition it holds: nothing left to forward.
+      const pending = (await Promise.all(workers.map(async (w) => (await (await fetch(`${w.url}/metrics`)).text()).match(/^loflow_forward_pending\{partition="\d+"\} \d+$/gm) ?? []))).flat();
+      expect(pending.length).toBe(P);
+      for (const line of pending) expect(line).toMatch(/ 0$/);
     } finally {
       for (const w of workers) await signal(w, 'SIGKILL');
       await appender.close();
@@ -109,6 +113,7 @@ describe('exchange edges on real Redis (3-node cluster; one Redis for the one-pr
       await engine.flush();
       expect(await exchanged(reader.redis, name, P)).toBeGreaterThan(50);
       expect(await drained(reader.redis, name, P)).toBe(true);
+      expect(engine.partitionStats().map((p) => p.forwardPending)).toEqual([0, 0, 0, 0]);
       expectEqualStates(await partitionedStates(reader, name, P), await oracle(single, events));
     } finally {
       await engine.stop();
