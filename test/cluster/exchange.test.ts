@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { PartitionAppender } from '../../engine/cluster/appender.js';
 import { Engine } from '../../engine/runtime.js';
 import { partitionStoreName } from '../../engine/partition.js';
+import { clusterStatus } from '../../engine/state/cluster-status.js';
 import { curKey, fwdKey, leaseKey, rpKey } from '../../engine/state/key-layout.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import { runScript } from '../../engine/state/run-script.js';
@@ -136,6 +137,9 @@ describe('exchange edges on real Redis (3-node cluster; one Redis for the one-pr
       expect(await a.commit(commit)).toBe('ok');
       const fwd = (await raw.xrange(fwdKey(src), '-', '+')) as Array<[string, string[]]>;
       expect(fwd.map(([, f]) => f[f.indexOf('o') + 1])).toEqual(['0:3:0', '0:3:1', '0:3:2']);
+      // `cluster status` shows them waiting to be forwarded.
+      const status = await clusterStatus(raw, { name, partitions: { count: 2, by: 'student' } });
+      expect(status.rows.map((r) => r.forwardPending)).toEqual([3, 0]);
       // Copy by hand, twice: the second time every entry is refused as a repeat, the target unchanged.
       const args = fwd.flatMap(([id, f]) => {
         const v = (k: string) => f[f.indexOf(k) + 1];
