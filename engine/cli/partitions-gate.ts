@@ -14,7 +14,5 @@ export function partitionedProblem(pipeline: CompiledPipeline, parts: { store?: 
   if (parts.store && parts.store.kind !== 'memory' && !(parts.checksMeta && parts.store.kind.startsWith('redis'))) return why(`keeping partitioned states in a ${parts.store.kind} store`, parts.checksMeta ? 'a partition record in that store' : 'the partition record of step 3');
   if (parts.checkpoint && parts.checkpoint !== 'memory' && parts.checkpoint !== 'redis') return why(`a durable checkpoint (${parts.checkpoint.split(':')[0]}); --checkpoint redis keeps one Redis Stream per partition`, 'a partitioned log in that store');
   if (parts.archive) return why('an archive (its archive: section)', 'the per-partition archive of step 8');
-  const exchanged = pipeline.reducers.find((r) => r.placement === 'exchange');
-  if (exchanged && !parts.store?.kind.startsWith('redis')) return `'${pipeline.name}' has partitions.count ${count} and reducer '${exchanged.name}' keyed by '${exchanged.key.name}', not the routing key: its items cross partitions (exchange edges, docs/scale-out.md §6), which run only on a Redis state store (--state redis://… or redis-cluster://…); the ${parts.store?.kind ?? 'memory'} store has none`;
   return null;
 }

@@ -72,7 +72,7 @@ export class PartitionTask {
     const exchanged = this.ctx.pipeline.reducers.filter((r) => r.placement === 'exchange');
     if (count > 1 && exchanged.length) {
       const link = this.ctx.store.exchangeLink?.(this.ctx.pipeline.name, n, count);
-      if (!link) throw new Error(`pipeline '${this.ctx.pipeline.name}': reducer '${exchanged[0].name}' is keyed by '${exchanged[0].key.name}', not the routing key: with partitions.count ${count} its items cross partitions (an exchange edge, docs/scale-out.md §6), which runs only on a Redis state store (--state redis://…); the ${this.ctx.store.kind} store has none. Use a Redis store or partitions.count: 1`);
+      if (!link) throw new Error(`pipeline '${this.ctx.pipeline.name}': reducer '${exchanged[0].name}' is keyed by '${exchanged[0].key.name}', not the routing key: with partitions.count ${count} its items cross partitions (an exchange edge, docs/scale-out.md §6), which needs a state store with exchange links (memory, Redis); the ${this.ctx.store.kind} store has none. Use one of those or partitions.count: 1`);
       this.consumer.exchange = link;
       this.stage.exchange = { n, count };
     }

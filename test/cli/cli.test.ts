@@ -25,16 +25,27 @@ describe('loflow CLI', () => {
     ]);
   });
 
-  it('a partitioned pipeline with an exchange edge validates; replay on the memory store refuses it, naming the reducer, its key and the store', async () => {
+  it('a partitioned pipeline with an exchange edge validates, and replays on the memory store to the results of P = 1', async () => {
     const v = await run('validate', 'test/fixtures/pipelines/partitioned-exchange.yaml');
     expect(v.code).toBe(0);
     expect(v.stdout).toMatch(/ok test\/fixtures\/pipelines\/partitioned-exchange\.yaml: .*4 partitions by student/);
     const dir = mkdtempSync(join(tmpdir(), 'loflow-cli-'));
     const events = join(dir, 'events.ndjson');
-    expect((await run('generate', '--events', '10', '--seed', '3', '--out', events)).code).toBe(0);
-    const r = await run('replay', 'test/fixtures/pipelines/partitioned-exchange.yaml', events, '--no-log');
-    expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/reducer 'class_bursts' keyed by 'class', not the routing key: its items cross partitions \(exchange edges, docs\/scale-out\.md §6\), which run only on a Redis state store .*; the memory store has none/);
+    expect((await run('generate', '--events', '3000', '--seed', '3', '--out', events)).code).toBe(0);
+    const single = join(dir, 'single.yaml');
+    writeFileSync(single, readFileSync('test/fixtures/pipelines/partitioned-exchange.yaml', 'utf8').replace(/^partitions: .*$/m, '').replace('../../../pipelines/rosters/demo.csv', join(process.cwd(), 'pipelines/rosters/demo.csv')));
+    const results = [];
+    for (const [file, out] of [['test/fixtures/pipelines/partitioned-exchange.yaml', join(dir, 'p4.json')], [single, join(dir, 'p1.json')]]) {
+      const r = await run('replay', file, events, '--out', out, '--no-log');
+      expect(r.code, r.stderr).toBe(0);
+      results.push(JSON.parse(readFileSync(out, 'utf8')));
+    }
+    // class_events (count, raw events re-keyed) exactly; class_bursts (stats over re-keyed bursts) by count and sum.
+    const counts = (res: { reducers: Record<string, Record<string, { n: number; sum: number }>> }) => Object.fromEntries(Object.entries(res.reducers.class_bursts ?? {}).map(([k, s]) => [k, [s.n, s.sum]]));
+    expect(Object.keys(results[1].reducers.class_events).length).toBeGreaterThan(1);
+    expect(results[0].reducers.class_events).toEqual(results[1].reducers.class_events);
+    expect(Object.keys(counts(results[1])).length).toBeGreaterThan(0);
+    expect(counts(results[0])).toEqual(counts(results[1]));
   });
 
   it('replay: final states and aggregations as JSON, and the rate on stderr', async () => {

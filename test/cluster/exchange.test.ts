@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PartitionAppender } from '../../engine/cluster/appender.js';
 import { Engine } from '../../engine/runtime.js';
+import { MemoryStateStore } from '../../engine/state/memory-store.js';
 import { partitionStoreName } from '../../engine/partition.js';
 import { clusterStatus } from '../../engine/state/cluster-status.js';
 import { curKey, fwdKey, leaseKey, rpKey } from '../../engine/state/key-layout.js';
@@ -120,6 +121,23 @@ describe('exchange edges on real Redis (3-node cluster; one Redis for the one-pr
       await engine.stop();
       await reader.close();
     }
+  }, 120_000);
+
+  it('in one process on the memory store (P = 4 tasks, the same protocol over in-memory lists): equal to P = 1', async () => {
+    const { pipeline, single } = await exchangeDemo(`em${Date.now().toString(36)}`, P);
+    const store = new MemoryStateStore();
+    const events = classroomEvents(2000, 36);
+    const engine = new Engine(pipeline, { store });
+    await engine.start();
+    for (let i = 0; i < events.length; i += 250) await engine.ingest('extension', structuredClone(events.slice(i, i + 250)));
+    await engine.flush();
+    const got = await partitionedStates(store, pipeline.name, P);
+    const stats = engine.partitionStats();
+    await engine.stop();
+    expect(stats.map((p) => p.forwardPending)).toEqual([0, 0, 0, 0]);
+    const want = await oracle(single, events);
+    expect(classKeys(want).length).toBeGreaterThan(4);
+    expectEqualStates(got, want);
   }, 120_000);
 
   it('by hand: the same fwd entries forwarded twice are refused and change nothing; a zombie’s commit with forwards is FENCED and leaves no fwd entry', async () => {
