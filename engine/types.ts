@@ -348,8 +348,11 @@ export interface ExchangeLink {
   readonly busy: boolean;
   /** Load the committed cursors; starts forwarding what a previous owner committed and did not forward. */
   open(): Promise<void>;
-  /** Items beyond the committed cursors (about `max` in all), in (arrival, source, id) order, and the cursor moves they make. */
-  read(max: number): Promise<{ items: InboundItem[]; moves: RpMove[] }>;
+  /**
+   * Items beyond the committed cursors (about `max` in all), in (arrival, source, id) order, the cursor moves
+   * they make, and whether a stream had more than was read.
+   */
+  read(max: number): Promise<{ items: InboundItem[]; moves: RpMove[]; more: boolean }>;
   /** Whether anything waits beyond the cursors; retries a forwarding that failed. */
   poll(): Promise<boolean>;
   /** A batch committed: cursors move; its forwards (if any) are copied to their targets. */

@@ -123,8 +123,8 @@ export class LogConsumer {
         } else {
           const entries = this.committed < this.logEnd ? await this.ctx.log.read(this.committed, batchSize) : [];
           // Exchange edges: what other partitions re-keyed here, in the same batch (one commit moves every cursor).
-          const inbound = this.exchange && !this.pending ? await this.exchange.read(batchSize) : { items: [], moves: [] };
-          if (inbound.items.length < batchSize / 2) this.inboundWaiting = false;
+          const inbound = this.exchange && !this.pending ? await this.exchange.read(batchSize) : { items: [], moves: [], more: false };
+          this.inboundWaiting = inbound.more;
           if (entries.length === 0 && inbound.items.length === 0 && !this.pending) break;
           await this.exclusive(() => this.processBatch(entries, inbound));
           this.lastError = null;

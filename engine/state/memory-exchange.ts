@@ -84,19 +84,22 @@ export class MemoryExchange implements ExchangeLink {
     this.forward();
   }
 
-  async read(max: number): Promise<{ items: InboundItem[]; moves: RpMove[] }> {
+  async read(max: number): Promise<{ items: InboundItem[]; moves: RpMove[]; more: boolean }> {
     const r = this.board.records(this.tag);
     const per = Math.max(16, Math.ceil(max / Math.max(1, this.count - 1)));
     const items: InboundItem[] = [];
     const moves: RpMove[] = [];
+    let more = false;
     for (const [source, at] of this.cursors) {
-      const list = (r.rp.get(source) ?? []).filter((e) => e.id > at).slice(0, per);
+      const waiting = (r.rp.get(source) ?? []).filter((e) => e.id > at);
+      const list = waiting.slice(0, per);
+      if (waiting.length > per) more = true;
       if (!list.length) continue;
       for (const e of list) items.push({ source, id: idText(e.id), reducer: e.item.reducer, key: e.item.key, event: e.item.event, at: e.item.at, o: e.item.o });
       moves.push({ source, from: idText(at), to: idText(list[list.length - 1].id) });
     }
     items.sort((a, b) => a.at - b.at || a.source - b.source || idNumber(a.id) - idNumber(b.id));
-    return { items, moves };
+    return { items, moves, more };
   }
 
   async poll(): Promise<boolean> {

@@ -75,15 +75,17 @@ export class RedisExchange implements ExchangeLink {
     void this.forward(); // a previous owner may have committed forwards it did not copy (a crash)
   }
 
-  async read(max: number): Promise<{ items: InboundItem[]; moves: RpMove[] }> {
+  async read(max: number): Promise<{ items: InboundItem[]; moves: RpMove[]; more: boolean }> {
     const sources = this.sources;
-    if (sources.length === 0) return { items: [], moves: [] };
+    if (sources.length === 0) return { items: [], moves: [], more: false };
     // COUNT is per stream: about `max` in all. Every stream's items are a prefix past its cursor (never cut).
     const per = Math.max(16, Math.ceil(max / sources.length));
     const reply = (await this.redis.xread('COUNT', per, 'STREAMS', ...sources.map((m) => rpKey(this.tag, m)), ...sources.map((m) => this.cursors.get(m)!))) as StreamReply;
     const items: InboundItem[] = [];
     const moves: RpMove[] = [];
+    let more = false;
     for (const [key, entries] of reply ?? []) {
+      if (entries.length >= per) more = true; // a full read: that stream may hold more
       const source = Number(key.slice(key.lastIndexOf(':') + 1));
       if (entries.length === 0) continue;
       for (const [id, f] of entries) {
@@ -94,7 +96,7 @@ export class RedisExchange implements ExchangeLink {
     }
     // Deterministic for a given batch (docs/scale-out.md §6 "Order"): arrival time, source partition, id.
     items.sort((a, b) => a.at - b.at || a.source - b.source || idCompare(a.id, b.id));
-    return { items, moves };
+    return { items, moves, more };
   }
 
   async poll(): Promise<boolean> {

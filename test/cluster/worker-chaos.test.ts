@@ -3,7 +3,8 @@
 // partitions are taken over; on SIGCONT its batch in flight is refused, FENCED, in its log and metrics),
 // workers are SIGKILLed at seeded moments and replaced, a fourth joins and leaves. The final states equal an
 // uninterrupted single-process run: nothing lost, nothing applied twice. The full version (200,000 events,
-// 10 kills, ingest nodes, re-keying cascades) needs the ingest role and exchange edges: not built.
+// 10 kills, ingest nodes, re-keying cascades) is not built; exchange edges under SIGKILLs are in exchange.test.ts
+// (pipelines/examples/writing-observer.exchange.yaml is the cascade such a test would run).
 import { describe, expect, inject, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
