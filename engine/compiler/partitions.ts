@@ -4,7 +4,7 @@
 // is `exchange`: its items are re-keyed across partitions (docs/scale-out.md §6, engine/runtime/exchange-routes.ts).
 import { canonicalJson } from '../canonical-json.js';
 import { partitionOf } from '../partition.js';
-import type { CompiledAggregation, CompiledKey, CompiledPartitions, CompiledReducer, Placement } from '../types.js';
+import type { CompiledAggregation, CompiledKey, CompiledPartitions, CompiledPipeline, CompiledReducer, Placement } from '../types.js';
 import type { Path } from './source-map.js';
 
 /** How many partitions a `partitions:` section without `count` gets. */
@@ -99,6 +99,18 @@ export function placeReducers(partitions: CompiledPartitions, keys: ReadonlyMap<
       }
     }
   }
+}
+
+/**
+ * Warnings (not errors) for P > 1: an exchange reducer whose operator is order-sensitive (no `merge`: last,
+ * windows, streak…) sees re-keyed items in an order that depends on timing (docs/scale-out.md §6 "Order").
+ */
+export function exchangeOrderWarnings(pipeline: CompiledPipeline): string[] {
+  const count = pipeline.partitions?.count ?? 1;
+  if (count === 1) return [];
+  return pipeline.reducers
+    .filter((r) => r.placement === 'exchange' && !r.op.merge)
+    .map((r) => `reducer '${r.name}' (${r.op.name}) is keyed by '${r.key.name}', behind an exchange edge, and its operator is order-sensitive: with partitions.count ${count} its results may differ between runs and from a single process (docs/scale-out.md §6 "Order"); commutative operators (count, sum, stats, distinct, histograms) do not`);
 }
 
 /**

@@ -3,6 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { compilePipeline, compilePipelineFile, formatError } from '../../engine/compiler.js';
+import { exchangeOrderWarnings } from '../../engine/compiler/partitions.js';
 
 const pipelines = join(import.meta.dirname, '../../pipelines');
 
@@ -68,6 +69,10 @@ describe('partitions: and placement', () => {
   class_stats: { from: [burst], key: class, op: stats, params: { field: $.count } }
 `;
     const { errors } = await compile(base(reducers, 'partitions: { count: 2 }\n'));
+    // Without the refused reader: compiles, with a warning for the order-sensitive exchange reducer only.
+    const allowed = await compile(base(reducers.replace(/^  burst_stats:.*\n/m, ''), 'partitions: { count: 2 }\n'));
+    expect(allowed.errors).toEqual([]);
+    expect(exchangeOrderWarnings(allowed.pipeline!)).toEqual([expect.stringMatching(/^reducer 'bursts' \(session_window\) is keyed by 'class', behind an exchange edge, and its operator is order-sensitive: with partitions.count 2/)]);
     expect(errors.map(formatError)).toEqual([
       expect.stringMatching(/p\.yaml:\d+:\d+: reducer 'burst_stats' reads 'burst', which 'bursts' emits in the partition of its key 'class', not of 'student': with partitions.count 2 only reducers keyed by something else than 'student' \(exchange reducers\) may read it .* \(at reducers.burst_stats.from\)$/),
     ]);
