@@ -30,6 +30,9 @@ interface PendingBatch {
   t0: number;
 }
 
+/** A busy partition reads its exchange inbox at most this often unless told items wait (docs/scale-out.md §6). */
+const INBOX_EVERY_MS = 20;
+
 /** The store refused the batch for good: another process owns the partition (FENCED), or its base moved (CONFLICT). */
 const isFenced = (err: unknown) => ['FENCED', 'CONFLICT'].includes((err as { code?: string })?.code ?? '');
 
@@ -61,6 +64,8 @@ export class LogConsumer {
   exchange?: ExchangeLink;
   /** Other partitions forwarded items here that no batch has taken yet (set by a poll of the exchange). */
   inboundWaiting = false;
+  /** When this partition last read its exchange inbox (see pump). */
+  private inboxReadAt = 0;
   private flushWaiters: Array<{ offset: number; resolve: () => void; reject: (e: unknown) => void }> = [];
 
   constructor(
@@ -123,8 +128,14 @@ export class LogConsumer {
         } else {
           const entries = this.committed < this.logEnd ? await this.ctx.log.read(this.committed, batchSize) : [];
           // Exchange edges: what other partitions re-keyed here, in the same batch (one commit moves every cursor).
-          const inbound = this.exchange && !this.pending ? await this.exchange.read(batchSize) : { items: [], moves: [], more: false };
-          this.inboundWaiting = inbound.more;
+          // Read when told something waits, else at most every 20 ms: a busy partition still takes its inbox,
+          // without a round trip per batch.
+          const look = this.exchange && !this.pending && (this.inboundWaiting || entries.length === 0 || Date.now() - this.inboxReadAt >= INBOX_EVERY_MS);
+          const inbound = look ? await this.exchange!.read(batchSize) : { items: [], moves: [], more: false };
+          if (look) {
+            this.inboxReadAt = Date.now();
+            this.inboundWaiting = inbound.more;
+          }
           if (entries.length === 0 && inbound.items.length === 0 && !this.pending) break;
           await this.exclusive(() => this.processBatch(entries, inbound));
           this.lastError = null;
