@@ -15,7 +15,6 @@ interface Entry {
 interface Records {
   fwd: Entry[];
   fwdNext: number;
-  fwdDone: number;
   rp: Map<number, Entry[]>;
   rpLast: Map<number, number>;
   cursors: Map<number, number>;
@@ -31,7 +30,7 @@ export class MemoryExchangeBoard {
 
   records(tag: string): Records {
     let r = this.tags.get(tag);
-    if (!r) this.tags.set(tag, (r = { fwd: [], fwdNext: 1, fwdDone: 0, rp: new Map(), rpLast: new Map(), cursors: new Map(), apply: 0 }));
+    if (!r) this.tags.set(tag, (r = { fwd: [], fwdNext: 1, rp: new Map(), rpLast: new Map(), cursors: new Map(), apply: 0 }));
     return r;
   }
 
@@ -133,7 +132,6 @@ export class MemoryExchange implements ExchangeLink {
       list.push(e);
       target.rp.set(this.n, list);
       target.rpLast.set(this.n, e.id);
-      r.fwdDone = e.id;
     }
     r.fwd = [];
   }
