@@ -18,6 +18,8 @@ import { RedisStateStore } from '../../engine/state/redis-store.js';
 import { runScript } from '../../engine/state/run-script.js';
 import type { Commit, LoEvent } from '../../engine/types.js';
 import { drained, exchangeDemo, exchanged } from './exchange-fixture.js';
+import { feedAndDrain } from '../cli/cluster-fixture.js';
+import { serveChild } from '../hardening/serve-child.js';
 import { classroomEvents, oracle, partitionedStates, signal, startWorker, until, type WorkerChild } from './worker-fixture.js';
 
 const P = 4;
@@ -130,6 +132,27 @@ describe('exchange edges on real Redis (3-node cluster; one Redis for the one-pr
       expectEqualStates(await partitionedStates(reader, name, P), await oracle(single, events));
     } finally {
       await engine.stop();
+      await reader.close();
+    }
+  }, 120_000);
+
+  it('serve --role all, P = 4, --checkpoint redis (the CLI): after a graceful stop, equal to P = 1', async () => {
+    const name = `es${Date.now().toString(36)}`;
+    const { file, single } = await exchangeDemo(name, P);
+    const url = inject('redisUrl');
+    const events = classroomEvents(1500, 37);
+    const s = await serveChild(['--state', url, '--checkpoint', 'redis', '--durability', 'none'], {}, file);
+    try {
+      await feedAndDrain(s, events);
+    } finally {
+      await s.stop(); // SIGTERM: Engine.stop flushes, which waits for every re-keyed item
+    }
+    const reader = await RedisStateStore.connect(url);
+    try {
+      expect(await drained(reader.redis, name, P)).toBe(true);
+      expect(await exchanged(reader.redis, name, P)).toBeGreaterThan(50);
+      expectEqualStates(await partitionedStates(reader, name, P), await oracle(single, events));
+    } finally {
       await reader.close();
     }
   }, 120_000);
