@@ -16,6 +16,7 @@ import { newCounters } from './runtime/context.js';
 import { Health, PartitionedHealth } from './runtime/health.js';
 import { Ingestor } from './runtime/ingestor.js';
 import { PartitionTask, type PartitionStats } from './runtime/partition-task.js';
+import { drainExchanges, pollExchanges } from './runtime/exchange-drain.js';
 import { PartitionedQuery } from './runtime/partitioned-query.js';
 import type { MemberViewParams, MemberViews, Queries, Results } from './runtime/query-side.js';
 import type { EngineOptions, EngineStats, IngestOptions, IngestResult } from './runtime/types.js';
@@ -37,6 +38,8 @@ export class Engine extends EventEmitter {
   readonly deadLetters: DeadLetterStore;
   readonly archive?: ArchiveSink;
   private readonly tasks: PartitionTask[];
+  /** Exchange edges (P > 1 on Redis): idle partitions polled for items others forwarded to them. */
+  private exchangePoll?: { stop(): void };
   private readonly query: Queries;
   private readonly ingestor: Ingestor;
   private readonly healthOf: Health | PartitionedHealth;
@@ -106,6 +109,7 @@ export class Engine extends EventEmitter {
     await Promise.all(this.tasks.map((t) => t.recover()));
     await this.runner?.attach(this.current.name, this);
     for (const t of this.tasks) t.go();
+    this.exchangePoll = pollExchanges(this.tasks);
   }
 
   /**
@@ -120,10 +124,12 @@ export class Engine extends EventEmitter {
   async flush(): Promise<void> {
     if (this.tasks.length === 1) return this.tasks[0].consumer.flush();
     await Promise.all(this.tasks.map((t) => t.consumer.flush()));
+    await drainExchanges(this.tasks); // exchange edges: items between partitions after their batches committed
   }
 
   /** Stop processing at once, without draining or closing anything: for a caller that gives up on this engine. */
   abort(): void {
+    this.exchangePoll?.stop();
     for (const t of this.tasks) t.abort();
   }
 
@@ -146,6 +152,7 @@ export class Engine extends EventEmitter {
     if (first.stopping) return;
     // Fenced: the new owner processes what is left.
     if (first.started && !this.tasks.some((t) => t.consumer.fenced)) await this.flush();
+    this.exchangePoll?.stop();
     await Promise.all(this.tasks.map((t) => t.halt()));
     await this.runner?.close();
     try {

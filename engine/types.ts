@@ -301,6 +301,70 @@ export interface Commit {
   deadLetters?: DeadLetter[];
   /** The keys the batch changed, by reducer: a shared store publishes them for dashboard nodes (Redis: the chg stream). */
   changes?: Record<string, string[]>;
+  /** Exchange edges (docs/scale-out.md §6): items for other partitions, written to this partition's `fwd` with the batch. */
+  forward?: ForwardItem[];
+  /** Exchange edges: the `rp:<source>` cursors this batch consumed, each compared-and-set like `from`/`offset`. */
+  rp?: RpMove[];
+  /** Exchange edges: items applied by this partition so far (raw and re-keyed), after this batch: `o`'s middle part. */
+  apply?: number;
+}
+
+/** An item re-keyed to another partition: for one exchange reducer, its key, the event after `where` and `map`. */
+export interface ForwardItem {
+  /** The target partition. */
+  to: number;
+  reducer: string;
+  key: string;
+  event: LoEvent;
+  /** Arrival ms of the raw event it came from. */
+  at: number;
+  /** Identity: `<source partition>:<apply sequence after the batch>:<index in the batch's forwards>`. */
+  o: string;
+}
+
+/** An item another partition re-keyed to this one (read from `rp:<source>`), for one exchange reducer and key. */
+export interface InboundItem {
+  source: number;
+  /** Its stream id (the source's fwd entry id). */
+  id: string;
+  reducer: string;
+  key: string;
+  event: LoEvent;
+  at: number;
+  o: string;
+}
+
+/**
+ * One partition's side of the exchange edges (docs/scale-out.md §6), given by a store that has them (Redis):
+ * reads what other partitions re-keyed here beyond the committed cursors, and forwards this partition's
+ * committed `fwd` items to their targets.
+ */
+export interface ExchangeLink {
+  /** Items applied by the partition so far (raw and re-keyed), as committed. */
+  readonly applied: number;
+  /** fwd entries committed and not yet forwarded, as last seen (metrics). */
+  readonly forwardPending: number;
+  /** Forwarding is under way, pending or failed (to be retried): items may still be on their way out. */
+  readonly busy: boolean;
+  /** Load the committed cursors; starts forwarding what a previous owner committed and did not forward. */
+  open(): Promise<void>;
+  /**
+   * Items beyond the committed cursors (about `max` in all), in (arrival, source, id) order, the cursor moves
+   * they make, and whether a stream had more than was read.
+   */
+  read(max: number): Promise<{ items: InboundItem[]; moves: RpMove[]; more: boolean }>;
+  /** Whether anything waits beyond the cursors; retries a forwarding that failed. */
+  poll(): Promise<boolean>;
+  /** A batch committed: cursors move; its forwards (if any) are copied to their targets. */
+  committed(commit: Commit): void;
+  close(): Promise<void>;
+}
+
+/** One `rp:<source>` stream's consumption by a batch: from the committed id `from` to `to` (both stream ids). */
+export interface RpMove {
+  source: number;
+  from: string;
+  to: string;
 }
 
 /** What a store says about a commit: applied now, or found applied already (the same batch, a lost reply). */
@@ -323,6 +387,8 @@ export interface StateStore {
    * process holds the partition's lease: nothing written) or CONFLICT (the base moved: nothing written).
    */
   commit(commit: Commit): Promise<CommitAnswer | void>;
+  /** Exchange edges with P > 1 (docs/scale-out.md §6): partition `n` of `count` of `pipeline`; absent where not built. */
+  exchangeLink?(pipeline: string, n: number, count: number): ExchangeLink;
   /**
    * Take ownership of the pipeline's partition before any commit (a lease in the store, renewed until close):
    * stores shared by processes fence a commit of any other owner. Resolves with the lease's epoch.

@@ -12,7 +12,7 @@ The live workers (serve --role worker, by their heartbeats) and how many partiti
 partition of the pipeline (P from its partitions: section; P = 1 is the pipeline's own keys): the Redis
 node holding its slot, the lease's owner, epoch and time to expiry (or how long ago it expired), the
 committed offset, the Redis input log's end and the lag in events (with serve --checkpoint redis), the
-entries still in the log, the outbox and dead-letter lengths, and how long ago it last committed.
+entries still in the log, the outbox, dead-letter and fwd (exchange items not yet forwarded) lengths, and how long ago it last committed.
 Reads only: safe while servers run.
 
 Options:
@@ -57,13 +57,13 @@ export function formatStatus(s: ClusterStatus, limit: number): string[] {
   }
   const { shown, omitted } = bounded(s.rows, limit);
   const dash = (v: number | null) => (v === null ? '-' : String(v));
-  const rows = [['part', 'node', 'slot', 'owner', 'epoch', 'lease', 'committed', 'log.end', 'lag', 'in.len', 'outbox', 'dl', 'last.commit']];
+  const rows = [['part', 'node', 'slot', 'owner', 'epoch', 'lease', 'committed', 'log.end', 'lag', 'in.len', 'outbox', 'dl', 'fwd', 'last.commit']];
   for (const r of shown) {
     if (r.error) {
       rows.push([`p${r.partition}`, r.node, dash(r.slot), `ERROR ${r.error}`, '', '', '', '', '', '', '', '', '']);
       continue;
     }
-    rows.push([`p${r.partition}`, r.node, dash(r.slot), r.owner ?? '-', dash(r.epoch), leaseText(r), String(r.committed), dash(r.logEnd), dash(r.lag), String(r.logLength), String(r.outbox), String(r.deadLetters), r.lastCommitAgeMs === null ? '-' : `${secs(r.lastCommitAgeMs)} ago`]);
+    rows.push([`p${r.partition}`, r.node, dash(r.slot), r.owner ?? '-', dash(r.epoch), leaseText(r), String(r.committed), dash(r.logEnd), dash(r.lag), String(r.logLength), String(r.outbox), String(r.deadLetters), String(r.forwardPending), r.lastCommitAgeMs === null ? '-' : `${secs(r.lastCommitAgeMs)} ago`]);
   }
   out.push(...table(rows));
   if (omitted.partitions) out.push(`… ${omitted.partitions} more partitions (lag ${omitted.lag} events in all; --limit ${s.rows.length} shows every one)`);

@@ -1,6 +1,7 @@
 import { compilePipelineFile, formatError } from '../compiler.js';
 import type { Command } from './command.js';
 import { checkTestFile, isTestFile } from './validate-tests.js';
+import { exchangeOrderWarnings } from '../compiler/partitions.js';
 
 const usage = `loflow validate <pipeline.yaml>... [--json]
 
@@ -42,6 +43,7 @@ export const validateCommand: Command = {
             `${derived} derived streams, ${pipeline.aggregations.size} aggregations, ${pipeline.dashboards.size} dashboards` +
             ((pipeline.partitions?.count ?? 1) > 1 ? `, ${pipeline.partitions!.count} partitions by ${pipeline.partitions!.by}` : ''),
         );
+        for (const w of exchangeOrderWarnings(pipeline)) console.error(`${file}: warning: ${w}`);
       } else console.error(`${file}: ${errors.length} error${errors.length === 1 ? '' : 's'}`);
     }
     if (options.json) console.log(JSON.stringify(report, null, 2));

@@ -64,18 +64,19 @@ export class OwnedPartition {
     return this.task.consumer.committed;
   }
 
-  /** Read the partition's log end from Redis when idle, and start a batch if other processes appended. */
+  /** Read the partition's log end (and exchange inbox) from Redis when idle; start a batch if other processes appended. */
   follow(): Promise<void> {
     const c = this.task.consumer;
     if (this.following || !c.running || c.pumping) return this.following ?? Promise.resolve();
-    this.following = this.log
-      .refreshEnd()
-      .then((end) => {
+    this.following = Promise.all([this.log.refreshEnd(), c.exchange?.poll() ?? false])
+      .then(([end, inbound]) => {
         if (end > c.logEnd) {
           if (c.committed >= c.logEnd) c.progressAt = Date.now();
           c.logEnd = end;
-          c.kick();
         }
+        // Exchange edges: other partitions forwarded items here (docs/scale-out.md §6).
+        if (inbound) c.inboundWaiting = true;
+        if (c.committed < c.logEnd || c.inboundWaiting) c.kick();
       })
       .catch(() => undefined) // Redis unreachable: the lease expires and the partition is dropped (worker tick)
       .finally(() => (this.following = null));

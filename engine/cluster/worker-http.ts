@@ -68,6 +68,16 @@ export function workerMetrics(worker: Worker): Registry {
       for (const p of worker.partitionStats()) this.set({ partition: String(p.partition) }, p.epoch);
     },
   });
+  new Gauge({
+    name: 'loflow_forward_pending',
+    help: 'per partition held with exchange edges: items its commits put in fwd that are not yet forwarded to their partitions',
+    labelNames: ['partition'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of worker.partitionStats()) if (p.forwardPending !== undefined) this.set({ partition: String(p.partition) }, p.forwardPending);
+    },
+  });
   new Counter({ name: 'loflow_lease_renew_failures_total', help: 'lease renewals that failed (Redis unreachable or slow, or the lease found taken)', registers: [registry], collect() { this.reset(); this.inc(worker.store.leaseRenewFailures()); } });
   return registry;
 }

@@ -1,11 +1,10 @@
 // The pipeline's `partitions:` and each reducer's placement (docs/scale-out.md §2). A reducer is `local` when
 // its key holds the routing key: all events of one of its keys then carry one routing value, so they are all
 // in one partition and its state can live there. Any other key (a roster lookup like `class`, a `document`)
-// would need its input re-keyed across partitions: an `exchange` edge, which a later step builds. Until then
-// a pipeline with P > 1 and an exchange edge is refused here, naming the reducer and its key.
+// is `exchange`: its items are re-keyed across partitions (docs/scale-out.md §6, engine/runtime/exchange-routes.ts).
 import { canonicalJson } from '../canonical-json.js';
 import { partitionOf } from '../partition.js';
-import type { CompiledAggregation, CompiledKey, CompiledPartitions, CompiledReducer, Placement } from '../types.js';
+import type { CompiledAggregation, CompiledKey, CompiledPartitions, CompiledPipeline, CompiledReducer, Placement } from '../types.js';
 import type { Path } from './source-map.js';
 
 /** How many partitions a `partitions:` section without `count` gets. */
@@ -78,9 +77,10 @@ function holdsRoutingKey(key: CompiledKey, by: string, keys: ReadonlyMap<string,
 }
 
 /**
- * Stamp each reducer's placement, and with P > 1 refuse every exchange edge: a reducer not keyed by the
- * routing key, and a reducer reading a stream that an exchange reducer emits (its events live in the
- * producer's key's partition, not their learner's).
+ * Stamp each reducer's placement. With P > 1 an exchange reducer (not keyed by the routing key) keeps each
+ * key's state in that key's partition: its input crosses partitions over an exchange edge (docs/scale-out.md
+ * §6; a Redis store runs them, others refuse at start). Refused: a routing-keyed reducer reading a stream an
+ * exchange reducer emits (those events live in the producer's key's partition, not their learner's).
  */
 export function placeReducers(partitions: CompiledPartitions, keys: ReadonlyMap<string, KeyDef>, reducers: CompiledReducer[], err: Report): void {
   const by = partitions.by;
@@ -90,30 +90,42 @@ export function placeReducers(partitions: CompiledPartitions, keys: ReadonlyMap<
   if (partitions.count === 1) return;
   const producers = new Map<string, CompiledReducer[]>();
   for (const r of reducers) for (const s of [r.emit, r.late]) if (s) producers.set(s, [...(producers.get(s) ?? []), r]);
-  const later = 'an exchange edge (not built yet: docs/scale-out.md §6, §14 step 6)';
-  const fix = `key it by '${by}' or by a composite key with '${by}', or use partitions.count: 1`;
   for (const r of reducers) {
-    if (r.placement === 'exchange') {
-      err(['reducers', r.name, 'key'], `reducer '${r.name}' is keyed by '${r.key.name}', which does not hold the routing key '${by}': with partitions.count ${partitions.count} its events would have to be re-keyed to the partition of their '${r.key.name}': ${later}; ${fix}`);
-      continue;
-    }
+    if (r.placement === 'exchange') continue;
     for (const s of r.from) {
       const away = (producers.get(s) ?? []).filter((p) => placement.get(p.name) === 'exchange');
       for (const p of away) {
-        err(['reducers', r.name, 'from'], `reducer '${r.name}' reads '${s}', which '${p.name}' emits in the partition of its key '${p.key.name}', not of '${by}': with partitions.count ${partitions.count} that is ${later}`);
+        err(['reducers', r.name, 'from'], `reducer '${r.name}' reads '${s}', which '${p.name}' emits in the partition of its key '${p.key.name}', not of '${by}': with partitions.count ${partitions.count} only reducers keyed by something else than '${by}' (exchange reducers) may read it (not built: re-keying back to '${by}'); key '${r.name}' like '${p.name}' or use partitions.count: 1`);
       }
     }
   }
 }
 
 /**
+ * Warnings (not errors) for P > 1: an exchange reducer whose operator is order-sensitive (no `merge`: last,
+ * windows, streak…) sees re-keyed items in an order that depends on timing (docs/scale-out.md §6 "Order").
+ */
+export function exchangeOrderWarnings(pipeline: CompiledPipeline): string[] {
+  const count = pipeline.partitions?.count ?? 1;
+  if (count === 1) return [];
+  return pipeline.reducers
+    .filter((r) => r.placement === 'exchange' && !r.op.merge)
+    .map((r) => `reducer '${r.name}' (${r.op.name}) is keyed by '${r.key.name}', behind an exchange edge, and its operator is order-sensitive: with partitions.count ${count} its results may differ between runs and from a single process (docs/scale-out.md §6 "Order"); commutative operators (count, sum, stats, distinct, histograms) do not`);
+}
+
+/**
  * With P > 1 an aggregation's rows must be about the routing key (its member key, e.g. `student`): the engine
  * reads each member's states from that member's partition.
  */
-export function checkAggregations(partitions: CompiledPartitions, keys: ReadonlyMap<string, KeyDef>, aggregations: ReadonlyMap<string, CompiledAggregation>, err: Report): void {
+export function checkAggregations(partitions: CompiledPartitions, keys: ReadonlyMap<string, KeyDef>, aggregations: ReadonlyMap<string, CompiledAggregation>, err: Report, reducers: readonly CompiledReducer[] = []): void {
   const by = partitions.by;
   if (partitions.count === 1 || by === null) return;
+  const exchanged = new Set(reducers.filter((r) => r.placement === 'exchange').map((r) => r.name));
   for (const agg of aggregations.values()) {
+    // Dashboards read a row's states from its member's partition; an exchange reducer's are in its key's.
+    for (const c of agg.columns) {
+      if (exchanged.has(c.reducer)) err(['aggregations', agg.name, 'columns', c.name], `aggregation '${agg.name}' column '${c.name}' reads '${c.reducer}', an exchange reducer (keyed by something else than '${by}'): with partitions.count ${partitions.count} its states live in their key's partition, which dashboards do not read yet (not built); drop the column or use partitions.count: 1`);
+    }
     const member = keys.get(agg.member);
     if (member && !holdsRoutingKey(member.key, by, keys)) {
       err(['aggregations', agg.name, 'group_by'], `aggregation '${agg.name}' has a row per '${agg.member}', but partitions route by '${by}': with partitions.count ${partitions.count} a ${agg.member}'s states would be spread over partitions; route by '${agg.member}' or use partitions.count: 1`);

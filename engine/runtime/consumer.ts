@@ -2,7 +2,7 @@
 // A batch is reduced (Levels), handed to the archive (ArchiveFeed), and all its writes are committed with
 // the batch's end offset in ONE store call. So per-key order is log order, and a store that commits writes and
 // offset atomically makes state effects exactly-once across restarts.
-import type { BatchRunner, Commit, DeadLetter, Json, LoggedEvent, OutboxEntry, StateRef } from '../types.js';
+import type { BatchRunner, Commit, DeadLetter, ExchangeLink, ForwardItem, InboundItem, Json, LoggedEvent, OutboxEntry, RpMove, StateRef } from '../types.js';
 import { liveEntries } from '../erase/tombstone.js';
 import type { ArchiveFeed } from './archive-feed.js';
 import type { RuntimeContext } from './context.js';
@@ -23,10 +23,15 @@ export interface ConsumerOptions {
 interface PendingBatch {
   commit: Commit;
   entries: LoggedEvent[];
+  /** Items re-keyed here by other partitions (exchange edges) in this batch. */
+  inbound: number;
   dirty: Map<string, Set<string>>;
   outbox: { outbox?: OutboxEntry; outboxDone?: number };
   t0: number;
 }
+
+/** A busy partition reads its exchange inbox at most this often unless told items wait (docs/scale-out.md §6). */
+const INBOX_EVERY_MS = 20;
 
 /** The store refused the batch for good: another process owns the partition (FENCED), or its base moved (CONFLICT). */
 const isFenced = (err: unknown) => ['FENCED', 'CONFLICT'].includes((err as { code?: string })?.code ?? '');
@@ -55,6 +60,12 @@ export class LogConsumer {
   fenced: Error | null = null;
   /** This partition's commit answers (ctx.counters.commits sums every partition's): per-partition metrics. */
   readonly commits = { ok: 0, done: 0, fenced: 0, conflict: 0 };
+  /** With exchange edges (P > 1, docs/scale-out.md §6): this partition's side (set by its PartitionTask). */
+  exchange?: ExchangeLink;
+  /** Other partitions forwarded items here that no batch has taken yet (set by a poll of the exchange). */
+  inboundWaiting = false;
+  /** When this partition last read its exchange inbox (see pump). */
+  private inboxReadAt = 0;
   private flushWaiters: Array<{ offset: number; resolve: () => void; reject: (e: unknown) => void }> = [];
 
   constructor(
@@ -69,6 +80,11 @@ export class LogConsumer {
   /** A batch's commit is unanswered (the store is down): it will be sent again as it is. */
   get hasPending(): boolean {
     return this.pending !== null;
+  }
+
+  /** Events past the committed offset, re-keyed items waiting (exchange edges), or a commit to send again. */
+  private get hasWork(): boolean {
+    return this.committed < this.logEnd || this.inboundWaiting || this.pending !== null;
   }
 
   /** Resolves when every event ingested so far is processed and committed. */
@@ -87,14 +103,14 @@ export class LogConsumer {
     this.pumping = this.pump().finally(() => {
       this.pumping = null;
       this.opts.applySwap();
-      if (this.running && this.committed < this.logEnd) this.kick();
+      if (this.running && this.hasWork) this.kick();
     });
   }
 
   private async pump(): Promise<void> {
     const { runner, batchSize, retryMs } = this.opts;
     let delay = retryMs;
-    while (this.running && this.committed < this.logEnd) {
+    while (this.running && this.hasWork) {
       this.opts.applySwap();
       try {
         if (runner) {
@@ -110,9 +126,18 @@ export class LogConsumer {
           // Nothing there to apply (and no resumed batch moved the offset meanwhile): wait for the next append.
           if (applied === 0 && this.committed === from) break;
         } else {
-          const entries = await this.ctx.log.read(this.committed, batchSize);
-          if (entries.length === 0) break;
-          await this.exclusive(() => this.processBatch(entries));
+          const entries = this.committed < this.logEnd ? await this.ctx.log.read(this.committed, batchSize) : [];
+          // Exchange edges: what other partitions re-keyed here, in the same batch (one commit moves every cursor).
+          // Read when told something waits, else at most every 20 ms: a busy partition still takes its inbox,
+          // without a round trip per batch.
+          const look = this.exchange && !this.pending && (this.inboundWaiting || entries.length === 0 || Date.now() - this.inboxReadAt >= INBOX_EVERY_MS);
+          const inbound = look ? await this.exchange!.read(batchSize) : { items: [], moves: [], more: false };
+          if (look) {
+            this.inboxReadAt = Date.now();
+            this.inboundWaiting = inbound.more;
+          }
+          if (entries.length === 0 && inbound.items.length === 0 && !this.pending) break;
+          await this.exclusive(() => this.processBatch(entries, inbound));
           this.lastError = null;
         }
         delay = retryMs;
@@ -207,13 +232,13 @@ export class LogConsumer {
     return run;
   }
 
-  private async processBatch(entries: LoggedEvent[]): Promise<void> {
+  private async processBatch(entries: LoggedEvent[], inbound: { items: InboundItem[]; moves: RpMove[] } = { items: [], moves: [] }): Promise<void> {
     if (this.pending) return this.finishPending();
     this.opts.applySwap(); // a batch resumed by the runner after a crash can run outside the pump
     const dirty = new Map<string, Set<string>>();
     this.batching = true;
     try {
-      await this.reduceAndCommit(entries, dirty);
+      await this.reduceAndCommit(entries, inbound, dirty);
     } catch (err) {
       // Failed before its commit was sent: the batch will be retried from the log, so forget what it did to
       // the cache (the retry starts from the committed states, reloaded from the store). A commit sent and
@@ -225,15 +250,17 @@ export class LogConsumer {
     }
   }
 
-  private async reduceAndCommit(entries: LoggedEvent[], dirty: Map<string, Set<string>>): Promise<void> {
+  private async reduceAndCommit(entries: LoggedEvent[], inbound: { items: InboundItem[]; moves: RpMove[] }, dirty: Map<string, Set<string>>): Promise<void> {
     const { ctx } = this;
     const t0 = performance.now();
-    const from = entries[0].offset;
-    const to = entries[entries.length - 1].offset + 1;
+    // A batch of re-keyed items only (exchange edges) leaves the input cursor where it is.
+    const from = entries.length ? entries[0].offset : this.committed;
+    const to = entries.length ? entries[entries.length - 1].offset + 1 : this.committed;
     const letters: DeadLetter[] = [];
     // Erased events (tombstones, `loflow erase`) keep their offsets but are neither reduced nor archived.
     const live = liveEntries(entries);
-    const derivedForArchive = live.length ? await this.stage.reduce(live, dirty, letters) : new Map();
+    const forward: Array<Omit<ForwardItem, 'o'>> = [];
+    const derivedForArchive = live.length || inbound.items.length ? await this.stage.reduce(live, dirty, letters, { items: inbound.items, offset: to }, forward) : new Map();
     // To the archive before the commit, without waiting for it (see ArchiveFeed.feed).
     const derived = await this.feed.feed(live, derivedForArchive);
 
@@ -255,16 +282,25 @@ export class LogConsumer {
     const commit: Commit = { pipeline: ctx.storeName, writes, offset: to, from, clock: this.stage.now, ...outbox, ...(inCommit && letters.length ? { deadLetters: letters } : {}) };
     // Dashboard nodes learn what changed from the commit itself (stores that publish it: Redis's chg stream).
     if (ctx.store.publishesChanges === true && writes.length) commit.changes = changesOf(dirty);
-    this.pending = { commit, entries, dirty, outbox, t0 };
+    if (this.exchange) {
+      // Identity of each forwarded item (docs/scale-out.md §6): source partition, apply sequence, index.
+      const apply = this.exchange.applied + entries.length + inbound.items.length;
+      const n = ctx.partition ?? 0;
+      commit.apply = apply;
+      if (inbound.moves.length) commit.rp = inbound.moves;
+      if (forward.length) commit.forward = forward.map((f, i) => ({ ...f, o: `${n}:${apply}:${i}` }));
+    }
+    this.pending = { commit, entries, inbound: inbound.items.length, dirty, outbox, t0 };
     await this.finishPending();
   }
 
   /** The batch is in the store: move the cursor, release the log and tell the listeners. */
-  private async afterCommit({ commit, entries, dirty, outbox, t0 }: PendingBatch): Promise<void> {
+  private async afterCommit({ commit, entries, inbound, dirty, outbox, t0 }: PendingBatch): Promise<void> {
     const { ctx } = this;
-    const from = entries[0].offset;
+    const from = commit.from ?? commit.offset;
     const to = commit.offset;
     this.committed = to;
+    this.exchange?.committed(commit);
     this.feed.committed(outbox);
     this.lastError = null;
     // A durable log beside the in-memory state store is kept whole: a restart rebuilds the states by
@@ -281,11 +317,11 @@ export class LogConsumer {
     }
 
     const ms = performance.now() - t0;
-    ctx.counters.processed += entries.length;
+    ctx.counters.processed += entries.length + inbound;
     ctx.counters.batches++;
     ctx.counters.lastBatchMs = ms;
     const changedGroups = this.query.changedGroups(dirty);
-    const info: BatchInfo = { from, to, events: entries.length, ms, changed: dirty, changedGroups };
+    const info: BatchInfo = { from, to, events: entries.length + inbound, ms, changed: dirty, changedGroups };
     if (ctx.partition !== undefined) info.partition = ctx.partition;
     ctx.events.emit('batch', info);
     this.wakeWaiters();

@@ -3,8 +3,9 @@
 // emission order, feed the next levels). It changes only the cache and the clock: the consumer commits.
 import { DEFAULT_MAX_CLOCK_SKEW_MS } from '../event-limits.js';
 import type { CachedState } from '../aggregate.js';
-import type { CompiledPipeline, CompiledReducer, DeadLetter, LoEvent, LoggedEvent, ReduceContext } from '../types.js';
+import type { CompiledPipeline, CompiledReducer, DeadLetter, ForwardItem, InboundItem, LoEvent, LoggedEvent, ReduceContext } from '../types.js';
 import type { Counters, RuntimeContext } from './context.js';
+import { exchangeSplit, withInbound, type ExchangePlace } from './exchange-routes.js';
 import { routeAll, routeIndex, timesOf, type Item, type Route } from './routing.js';
 import type { StateCache } from './state-cache.js';
 
@@ -26,6 +27,11 @@ export class Levels {
    * learner's id; such an event is dead-lettered with the reason, never reduced in the wrong partition.
    */
   away?: (event: LoEvent) => string | undefined;
+  /**
+   * With P > 1 and exchange reducers (docs/scale-out.md §6): this partition. An exchange reducer reduces only
+   * the keys whose partition this is; its other items are forwarded (the batch's commit writes them).
+   */
+  exchange?: ExchangePlace;
 
   constructor(
     private readonly ctx: RuntimeContext,
@@ -62,14 +68,30 @@ export class Levels {
    * Reduce a batch into the cache: `dirty` gets each reducer's changed keys, `letters` the events that failed.
    * Returns the derived items of the streams the archive takes, by stream.
    */
-  async reduce(entries: LoggedEvent[], dirty: Map<string, Set<string>>, letters: DeadLetter[]): Promise<Map<string, Item[]>> {
+  async reduce(
+    entries: LoggedEvent[],
+    dirty: Map<string, Set<string>>,
+    letters: DeadLetter[],
+    /** Items other partitions re-keyed here (exchange edges), and the offset they get (the batch's end). */
+    inbound: { items: InboundItem[]; offset: number } = { items: [], offset: 0 },
+    /** Filled with the items for other partitions (exchange edges), without their identity `o`. */
+    forward: Array<Omit<ForwardItem, 'o'>> = [],
+  ): Promise<Map<string, Item[]>> {
     const wall = Date.now();
     const skew = this.maxSkew();
     const cache = this.states.cache;
+    const byReducer = new Map<string, InboundItem[]>();
+    for (const it of inbound.items) {
+      const list = byReducer.get(it.reducer);
+      if (list) list.push(it);
+      else byReducer.set(it.reducer, [it]);
+    }
     // Streams' pending items for this batch: raw events first, derived ones appended as levels run.
     const pending = new Map<string, Item[]>();
-    const first = entries[0].stream;
-    if (entries.every((e) => e.stream === first)) pending.set(first, entries.slice()); // the common case: one copy
+    const first = entries[0]?.stream;
+    if (entries.length === 0) {
+      // Only re-keyed items (exchange edges): no raw events this batch.
+    } else if (entries.every((e) => e.stream === first)) pending.set(first, entries.slice()); // the common case: one copy
     else {
       for (const e of entries) {
         let list = pending.get(e.stream);
@@ -103,9 +125,19 @@ export class Levels {
         const out = routeAll(js.map((j) => level[j]), input);
         js.forEach((j, x) => (routes[routeOf[j]] = out[x]));
       }
+      const ex = this.exchange;
+      if (ex) {
+        // Exchange reducers keep their keys of this partition; the others' items go to the key's partition.
+        for (let j = 0; j < level.length; j++) {
+          const id = routeOf[j];
+          const route = routes[id];
+          if (route && level[j].placement === 'exchange' && routeOf.indexOf(id) === j) routes[id] = exchangeSplit(ex, route, level.filter((_, i) => routeOf[i] === id), forward);
+        }
+      }
       for (let j = 0; j < level.length; j++) {
         const r = level[j];
-        const route = routes[routeOf[j]];
+        const arrived = byReducer.get(r.name);
+        const route = arrived ? withInbound(routes[routeOf[j]], arrived, inbound.offset) : routes[routeOf[j]];
         if (!route) continue;
         // A key or map that throws on one event is that event's problem: dead-lettered, never a batch retry.
         for (const f of route.failures) {
@@ -198,7 +230,8 @@ export class Levels {
   /** The derived items that belong to this partition; the others dead-lettered (see `away`). */
   private here(r: CompiledReducer, stream: string, items: Item[], letters: DeadLetter[]): Item[] {
     const away = this.away;
-    if (!away) return items;
+    // An exchange reducer's events are about its own key: only exchange reducers read them (the compiler's rule).
+    if (!away || (this.exchange && r.placement === 'exchange')) return items;
     return items.filter((it) => {
       const reason = away(it.event);
       if (reason === undefined) return true;

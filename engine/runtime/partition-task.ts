@@ -21,6 +21,8 @@ export interface PartitionStats {
   logEnd: number;
   epoch: number | undefined;
   commits: Readonly<{ ok: number; done: number; fenced: number; conflict: number }>;
+  /** Exchange edges: committed fwd entries not yet forwarded (absent without exchange edges). */
+  forwardPending?: number;
 }
 
 export class PartitionTask {
@@ -60,10 +62,20 @@ export class PartitionTask {
     if (n !== undefined) this.confine(n);
   }
 
-  /** With P > 1: dashboards' reads and derived events stay within this partition's routing values. */
+  /**
+   * With P > 1: dashboards' reads and derived events stay within this partition's routing values; exchange
+   * reducers' items cross partitions through the store's exchange link (docs/scale-out.md §6).
+   */
   private confine(n: number): void {
     const count = this.ctx.pipeline.partitions?.count ?? 1;
     const mine = (value: string) => partitionOf(value, count) === n;
+    const exchanged = this.ctx.pipeline.reducers.filter((r) => r.placement === 'exchange');
+    if (count > 1 && exchanged.length) {
+      const link = this.ctx.store.exchangeLink?.(this.ctx.pipeline.name, n, count);
+      if (!link) throw new Error(`pipeline '${this.ctx.pipeline.name}': reducer '${exchanged[0].name}' is keyed by '${exchanged[0].key.name}', not the routing key: with partitions.count ${count} its items cross partitions (an exchange edge, docs/scale-out.md §6), which needs a state store with exchange links (memory, Redis); the ${this.ctx.store.kind} store has none. Use one of those or partitions.count: 1`);
+      this.consumer.exchange = link;
+      this.stage.exchange = { n, count };
+    }
     this.states.owns = mine;
     this.stage.away = (event: LoEvent) => {
       const route = this.ctx.pipeline.partitions?.route;
@@ -91,13 +103,19 @@ export class PartitionTask {
     if (clock > stage.now) stage.now = clock;
     ctx.log.startAt?.(c.committed);
     c.logEnd = Math.max(await ctx.log.end(), c.committed);
+    if (c.exchange) {
+      await c.exchange.open();
+      c.inboundWaiting = true; // whatever other partitions forwarded meanwhile
+    }
     // The outbox is read before any batch commits; the archive is re-fed in the background (see ArchiveFeed.open).
     await this.feed.open(c.committed);
   }
 
   stats(): PartitionStats {
     const c = this.consumer;
-    return { partition: this.ctx.partition ?? 0, storeName: this.ctx.storeName, committed: c.committed, logEnd: Math.max(c.logEnd, c.committed), epoch: this.epoch, commits: c.commits };
+    const stats: PartitionStats = { partition: this.ctx.partition ?? 0, storeName: this.ctx.storeName, committed: c.committed, logEnd: Math.max(c.logEnd, c.committed), epoch: this.epoch, commits: c.commits };
+    if (c.exchange) stats.forwardPending = c.exchange.forwardPending;
+    return stats;
   }
 
   /** Process what the log holds beyond the committed offset, and what is appended later. */
@@ -121,6 +139,7 @@ export class PartitionTask {
     c.running = false;
     await c.pumping;
     await c.batchLock;
+    await c.exchange?.close();
   }
 
   /** Queue a live swap: applied now when idle, else between two of this task's batches. */

@@ -24,6 +24,16 @@ export function registerPartitionMetrics(engine: Engine, registry: Registry): vo
       for (const p of engine.partitionStats()) if (p.epoch !== undefined) this.set({ partition: String(p.partition) }, p.epoch);
     },
   });
+  new Gauge({
+    name: 'loflow_forward_pending',
+    help: 'per partition with exchange edges: items its commits put in fwd that are not yet forwarded to their partitions',
+    labelNames: ['partition'],
+    registers: [registry],
+    collect() {
+      this.reset();
+      for (const p of engine.partitionStats()) if (p.forwardPending !== undefined) this.set({ partition: String(p.partition) }, p.forwardPending);
+    },
+  });
   new Counter({
     name: 'loflow_partition_commits_total',
     help: 'per partition: batch commits by answer: ok, done (a lost reply found applied), fenced / conflict (refused: another process owns it)',

@@ -4,7 +4,7 @@
 // for every partition it holds, never a call per partition per field.
 import { Cluster, Redis } from 'ioredis';
 import { partitionStoreName } from '../partition.js';
-import { curKey, dlKey, inKey, leaseKey, legacyOffsetKey, membersKey, outboxKey, workerKey } from './key-layout.js';
+import { curKey, dlKey, fwdKey, inKey, leaseKey, legacyOffsetKey, membersKey, outboxKey, workerKey } from './key-layout.js';
 
 export type LeaseState = 'held' | 'expired' | 'released' | 'none';
 
@@ -30,6 +30,8 @@ export interface PartitionStatus {
   logLength: number;
   outbox: number;
   deadLetters: number;
+  /** Exchange edges: entries in fwd not yet forwarded (docs/scale-out.md §6). */
+  forwardPending: number;
   /** ms since the last commit by Redis TIME, null when no commit recorded its time (before this version). */
   lastCommitAgeMs: number | null;
   /** Why this partition could not be read (its node did not answer), else absent. */
@@ -74,8 +76,8 @@ export interface ClusterStatus {
 
 type Reply = [Error | null, unknown];
 const address = (r: Redis) => `${r.options.host}:${r.options.port}`;
-/** Per partition: lease, cur, XLEN in, LLEN outbox, XLEN dl. */
-const PER_TAG = 5;
+/** Per partition: lease, cur, XLEN in, LLEN outbox, XLEN dl, XLEN fwd. */
+const PER_TAG = 6;
 
 /** Which primary holds each tag's slot: CLUSTER SLOTS and one CLUSTER KEYSLOT per tag, in one round trip. */
 async function placeOnCluster(cluster: Cluster, tags: string[]): Promise<Array<{ node: string; slot: number }>> {
@@ -105,15 +107,15 @@ const weakest = (ds: string[]) => ['unknown', 'none', 'local', 'fsync'].find((d)
 /** Read one node's partitions in one pipeline (with its TIME, so lease and commit ages use Redis's clock). */
 async function readNode(client: Redis, rows: PartitionStatus[], pipeline: string, withLegacy: boolean): Promise<{ node: Omit<NodeStatus, 'address' | 'partitions'>; legacy: boolean }> {
   const p = client.pipeline().time().config('GET', 'appendonly').config('GET', 'appendfsync').info('replication');
-  for (const r of rows) p.hgetall(leaseKey(r.tag)).hgetall(curKey(r.tag)).xlen(inKey(r.tag)).llen(outboxKey(r.tag)).xlen(dlKey(r.tag));
+  for (const r of rows) p.hgetall(leaseKey(r.tag)).hgetall(curKey(r.tag)).xlen(inKey(r.tag)).llen(outboxKey(r.tag)).xlen(dlKey(r.tag)).xlen(fwdKey(r.tag));
   if (withLegacy) p.get(legacyOffsetKey(pipeline));
   const replies = (await p.exec()) as Reply[];
   if (replies[0][0]) throw replies[0][0];
   const [sec, micros] = replies[0][1] as [string, string];
   const now = Number(sec) * 1000 + Math.floor(Number(micros) / 1000);
   rows.forEach((row, i) => {
-    const [lease, cur, inLen, outbox, dl] = replies.slice(4 + i * PER_TAG, 4 + (i + 1) * PER_TAG);
-    const bad = [lease, cur, inLen, outbox, dl].find(([e]) => e);
+    const [lease, cur, inLen, outbox, dl, fwd] = replies.slice(4 + i * PER_TAG, 4 + (i + 1) * PER_TAG);
+    const bad = [lease, cur, inLen, outbox, dl, fwd].find(([e]) => e);
     if (bad) {
       row.error = (bad[0] as Error).message;
       return;
@@ -122,6 +124,7 @@ async function readNode(client: Redis, rows: PartitionStatus[], pipeline: string
     row.logLength = Number(inLen[1]);
     row.outbox = Number(outbox[1]);
     row.deadLetters = Number(dl[1]);
+    row.forwardPending = Number(fwd[1]);
   });
   const info = replies[3][0] ? '' : String(replies[3][1]);
   const replicas = /connected_slaves:(\d+)/.exec(info);
@@ -159,7 +162,7 @@ export async function clusterStatus(redis: Redis | Cluster, pipeline: { name: st
   const placed = cluster ? await placeOnCluster(cluster, tags) : tags.map(() => ({ node: address(redis as Redis), slot: null }));
   const rows: PartitionStatus[] = tags.map((tag, partition) => ({
     partition, tag, node: placed[partition].node, slot: placed[partition].slot,
-    lease: 'none', owner: null, epoch: null, leaseLeftMs: null, committed: 0, logEnd: null, lag: null, logLength: 0, outbox: 0, deadLetters: 0, lastCommitAgeMs: null,
+    lease: 'none', owner: null, epoch: null, leaseLeftMs: null, committed: 0, logEnd: null, lag: null, logLength: 0, outbox: 0, deadLetters: 0, forwardPending: 0, lastCommitAgeMs: null,
   }));
   const byNode = new Map<string, PartitionStatus[]>();
   for (const r of rows) byNode.set(r.node, [...(byNode.get(r.node) ?? []), r]);

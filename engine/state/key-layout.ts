@@ -11,6 +11,7 @@
 //   lf:T:prod                                hash: producer -> highest sequence appended
 //   lf:T:outbox                              list: per batch, derived events not yet archived (JSON)
 //   lf:T:dl                                  stream: dead letters committed with their batch
+//   lf:T:fwd, lf:T:rp:<M>                    streams: exchange edges, items to other partitions / from p<M> (§6)
 //   lf:{<pipeline>}:pipeline                 the pipeline that last ran, {file, text} (for plans)
 //   lf:{<pipeline>}:meta                     hash: layout (2); P, by, hash once a partitioned pipeline ran
 //   lf:{<pipeline>}:members                  zset: worker id -> heartbeat expiry (ms, Redis TIME)
@@ -37,6 +38,9 @@ export const archKey = (tag: string) => `lf:{${tag}}:arch`;
 /** The newest global archive commit (the folder's HEAD too). */
 export const archHeadKey = (pipeline: string) => `lf:{${pipeline}}:head`;
 export const chgKey = (tag: string) => `lf:{${tag}}:chg`;
+/** Exchange edges (docs/scale-out.md §6): items for other partitions, and those re-keyed here from partition M. */
+export const fwdKey = (tag: string) => `lf:{${tag}}:fwd`;
+export const rpKey = (tag: string, source: number) => `lf:{${tag}}:rp:${source}`;
 export const metaKey = (pipeline: string) => `lf:{${pipeline}}:meta`;
 /** Workers of a pipeline: zset id -> heartbeat expiry (ms, Redis TIME), and each one's record (hash, PX). */
 export const membersKey = (pipeline: string) => `lf:{${pipeline}}:members`;

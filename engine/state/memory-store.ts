@@ -4,6 +4,7 @@
 // only the shard key (the same string the engine's cache holds), not a ~100-byte composite key per state.
 import { namesLearner } from '../erase/match.js';
 import type { Commit, Json, LastPipeline, LearnerErasure, StateRef, StateStore, StoreErasureCounts } from '../types.js';
+import { MemoryExchange, MemoryExchangeBoard } from './memory-exchange.js';
 
 type Versions = Map<string, Map<string, Json>>;
 
@@ -13,6 +14,8 @@ export class MemoryStateStore implements StateStore {
   private readonly states = new Map<string, Map<string, Versions>>();
   private readonly offsets = new Map<string, number>();
   private readonly last = new Map<string, LastPipeline>();
+  /** Exchange edges between this store's partitions (P > 1 in one process). */
+  private readonly exchange = new MemoryExchangeBoard();
 
   private bucket(r: StateRef, create: true): Map<string, Json>;
   private bucket(r: StateRef, create: false): Map<string, Json> | undefined;
@@ -37,6 +40,8 @@ export class MemoryStateStore implements StateStore {
   }
 
   async commit(commit: Commit): Promise<void> {
+    const exchanges = commit.rp !== undefined || commit.forward !== undefined || commit.apply !== undefined;
+    if (exchanges) this.exchange.check(commit); // before anything is written: all or nothing
     // States are kept by reference: the engine owns them between commits, so no copy is needed.
     // Writes come grouped by reducer, so the bucket of the previous write is usually the right one.
     let last: StateRef | undefined;
@@ -49,6 +54,12 @@ export class MemoryStateStore implements StateStore {
       keys!.set(ref.key, state);
     }
     this.offsets.set(commit.pipeline, commit.offset);
+    if (exchanges) this.exchange.apply(commit);
+  }
+
+  /** Exchange edges (docs/scale-out.md §6) between the partitions of one process. */
+  exchangeLink(pipeline: string, n: number, count: number): MemoryExchange {
+    return new MemoryExchange(this.exchange, pipeline, n, count);
   }
 
   async offset(pipeline: string): Promise<number> {

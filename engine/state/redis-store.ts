@@ -10,6 +10,8 @@ import { commitArgs } from './commit-args.js';
 import { waitForReplica, type Durability } from './durability.js';
 import { curKey, legacyClockKey, legacyOffsetKey, outboxKey, parseStateKey, partIndexKey, partIndexPattern, pipelineKey, reducerPattern, stateKey } from './key-layout.js';
 import { Lease, newWorkerId } from './lease.js';
+import { RedisExchange } from './redis-exchange.js';
+import { partitionStoreName } from '../partition.js';
 import { runScript } from './run-script.js';
 
 /** How long one Redis command may take before it fails as UNAVAILABLE: env LOFLOW_REDIS_TIMEOUT_MS, default 2 s. */
@@ -139,13 +141,20 @@ export class RedisStateStore implements StateStore {
     }
     if (r[0] === 'CONFLICT') {
       this.answers.conflict++;
-      throw Object.assign(new Error(`commit conflict on {${c.pipeline}}: the batch ${c.from}..${c.offset} was computed from offset ${c.from} but the store is at ${r[1]}; nothing was written`), { code: 'CONFLICT' });
+      const where = r[2] ? `its ${r[2]} cursor moved (the store has ${r[3]})` : `it was computed from offset ${c.from} but the store is at ${r[1]}`;
+      throw Object.assign(new Error(`commit conflict on {${c.pipeline}}: the batch ${c.from}..${c.offset}: ${where}; nothing was written`), { code: 'CONFLICT' });
     }
     // replicated: the batch's effects are acknowledged only once a replica has them (docs/scale-out.md §4).
     if (this.durability === 'replicated') await this.call(() => waitForReplica(this.redis));
     const answer = r[0] === 'DONE' ? 'done' : 'ok';
     this.answers[answer]++;
     return answer;
+  }
+
+  /** Exchange edges (docs/scale-out.md §6): forwards fenced by this store's lease of the partition. */
+  exchangeLink(pipeline: string, n: number, count: number): RedisExchange {
+    const tag = partitionStoreName(pipeline, n, count);
+    return new RedisExchange(this.redis, pipeline, n, count, () => this.leases.get(tag)?.held?.token);
   }
 
   /** Failed lease renewals of this store's leases so far (loflow_lease_renew_failures_total). */

@@ -2,19 +2,24 @@
 // partition's hash tag, so each runs atomically on whichever Redis Cluster node holds that slot. ioredis
 // sends them with EVALSHA and falls back to EVAL on NOSCRIPT (a restarted or failed-over Redis), which is
 // safe because every script is idempotent for a repeated call (commit answers DONE, acquire re-acquires).
+import { FWDDONE_LUA, RPADD_LUA } from './exchange-scripts.js';
 
 /**
  * commit.lua: a batch's states, composite-key index, cursor, clock, outbox and dead letters, all or nothing,
  * and only for the current lease holder (the fence) on top of the cursor the batch was computed from.
- *   KEYS: lease, cur, outbox, dl, <nw state keys>, <ni index keys>, chg
+ *   KEYS: lease, cur, outbox, dl, fwd, <nw state keys>, <ni index keys>, chg
  *   ARGV: token, from ('' = no base check: maintenance writes), to, clock ('' = keep), outbox_done (count),
- *         outbox entry ('' = none), nw, ni, <nw state JSON>, per index key: count c then c (score, member)
- *         pairs, changed keys JSON ('' = none), then dead letters (JSON, one each)
+ *         outbox entry ('' = none), nw, ni, apply ('' = keep), nr, nr × (source M, rp from id, rp to id),
+ *         nf, nf × (to, reducer, key, o, t, event JSON), <nw state JSON>, per index key: count c then c
+ *         (score, member) pairs, changed keys JSON ('' = none), then dead letters (JSON, one each)
+ * Exchange edges (docs/scale-out.md §6): each rp:<M> cursor is compared and set like `in` (DONE / CONFLICT);
+ * the items for other partitions go into fwd here, so they exist exactly when the batch that made them does.
  * The changed keys ({reducer: [key…]}) go to the partition's chg stream (MAXLEN ~ 1,000) with the clock and
  * the cursor: dashboard nodes read it to know which committed states to re-read (docs/scale-out.md §7).
  * Records the commit's Redis TIME (ms) in cur.at, for `cluster status` (a stuck partition shows its age).
  * Answers: {'OK'} | {'DONE'} (this very batch is committed already: a lost reply) |
- *          {'FENCED', owner, epoch} (another holder's token: nothing written) | {'CONFLICT', stored cursor}.
+ *          {'FENCED', owner, epoch} (another holder's token: nothing written) |
+ *          {'CONFLICT', stored cursor} or {'CONFLICT', stored cursor, 'rp:<M>', stored rp id}.
  */
 export const COMMIT_LUA = `
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
@@ -28,11 +33,29 @@ if ARGV[2] ~= '' then
   if stored ~= from then return {'CONFLICT', tostring(stored)} end
 end
 local nw, ni = tonumber(ARGV[7]), tonumber(ARGV[8])
-local a = 9
+local nr = tonumber(ARGV[10])
+local a = 11
+local moves = {}
+for i = 1, nr do
+  local f, t = ARGV[a + 1], ARGV[a + 2]
+  local c = redis.call('HGET', KEYS[2], 'rp:' .. ARGV[a]) or '0-0'
+  if c == t and t ~= f then return {'DONE'} end
+  if c ~= f then return {'CONFLICT', tostring(stored), 'rp:' .. ARGV[a], c} end
+  moves[#moves + 1] = 'rp:' .. ARGV[a]; moves[#moves + 1] = t
+  a = a + 3
+end
+-- every check passed: the batch's effects, all or nothing
+local nf = tonumber(ARGV[a]); a = a + 1
+for i = 1, nf do
+  redis.call('XADD', KEYS[5], '*', 'to', ARGV[a], 'r', ARGV[a + 1], 'k', ARGV[a + 2], 'o', ARGV[a + 3], 't', ARGV[a + 4], 'e', ARGV[a + 5])
+  a = a + 6
+end
+if #moves > 0 then redis.call('HSET', KEYS[2], unpack(moves)) end
+if ARGV[9] ~= '' then redis.call('HSET', KEYS[2], 'apply', ARGV[9]) end
 -- One MSET / ZADD per 1,000 arguments: few calls out of Lua, far below unpack's limit.
 local args = {}
 for i = 1, nw do
-  args[#args + 1] = KEYS[4 + i]; args[#args + 1] = ARGV[a]; a = a + 1
+  args[#args + 1] = KEYS[5 + i]; args[#args + 1] = ARGV[a]; a = a + 1
   if #args >= 1000 then redis.call('MSET', unpack(args)); args = {} end
 end
 if #args > 0 then redis.call('MSET', unpack(args)) end
@@ -41,9 +64,9 @@ for i = 1, ni do
   local z = {}
   for j = 1, c do
     z[#z + 1] = ARGV[a]; z[#z + 1] = ARGV[a + 1]; a = a + 2
-    if #z >= 1000 then redis.call('ZADD', KEYS[4 + nw + i], unpack(z)); z = {} end
+    if #z >= 1000 then redis.call('ZADD', KEYS[5 + nw + i], unpack(z)); z = {} end
   end
-  if #z > 0 then redis.call('ZADD', KEYS[4 + nw + i], unpack(z)) end
+  if #z > 0 then redis.call('ZADD', KEYS[5 + nw + i], unpack(z)) end
 end
 local changes = ARGV[a]; a = a + 1
 local t = redis.call('TIME')
@@ -256,5 +279,5 @@ redis.call('HSET', KEYS[2], 'head', ARGV[2], 'through', ARGV[3])
 return 'OK'`;
 
 /** The scripts as ioredis custom commands (EVALSHA with the NOSCRIPT fallback), each with a dynamic key count. */
-export const SCRIPTS = { lfCommit: COMMIT_LUA, lfAcquire: ACQUIRE_LUA, lfRenew: RENEW_LUA, lfRelease: RELEASE_LUA, lfMigrate: MIGRATE_LUA, lfIngest: INGEST_LUA, lfTrim: TRIM_LUA, lfHeartbeat: HEARTBEAT_LUA, lfLeave: LEAVE_LUA, lfErase: ERASE_LUA, lfTombstone: TOMBSTONE_LUA, lfArchPub: ARCHPUB_LUA } as const;
+export const SCRIPTS = { lfRpAdd: RPADD_LUA, lfFwdDone: FWDDONE_LUA, lfCommit: COMMIT_LUA, lfAcquire: ACQUIRE_LUA, lfRenew: RENEW_LUA, lfRelease: RELEASE_LUA, lfMigrate: MIGRATE_LUA, lfIngest: INGEST_LUA, lfTrim: TRIM_LUA, lfHeartbeat: HEARTBEAT_LUA, lfLeave: LEAVE_LUA, lfErase: ERASE_LUA, lfTombstone: TOMBSTONE_LUA, lfArchPub: ARCHPUB_LUA } as const;
 export type ScriptName = keyof typeof SCRIPTS;
