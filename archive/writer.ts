@@ -331,15 +331,7 @@ export class ArchiveWriter implements ArchiveSink {
       if (!changed && this.prev) return this.prev.toString();
       if (this.part) return this.commitPart();
       await this.crypto?.deks.sync?.(); // the keys of the chunks this commit links are durable before it
-      const heads: Record<string, CID> = {};
-      const counts: Record<string, number> = {};
-      const through: Record<string, number> = {};
-      for (const [name, s] of [...this.streams].sort(([a], [b]) => (a < b ? -1 : 1))) {
-        if (!s.index) continue;
-        heads[name] = s.index;
-        counts[name] = s.count;
-        through[name] = s.through;
-      }
+      const { heads, counts, through } = this.streamHeads();
       const erasures = this.erasures.pending.slice();
       const commit: CommitBlock = {
         type: 'loflow/commit',
@@ -365,8 +357,8 @@ export class ArchiveWriter implements ArchiveSink {
     });
   }
 
-  /** Partition mode: a loflow/part block, durable (folder synced) but not HEAD: a global commit links it. */
-  private async commitPart(): Promise<string> {
+  /** Each stream's index head, count and offset through, in name order (a commit's and a part's fields). */
+  private streamHeads(): { heads: Record<string, CID>; counts: Record<string, number>; through: Record<string, number> } {
     const heads: Record<string, CID> = {};
     const counts: Record<string, number> = {};
     const through: Record<string, number> = {};
@@ -376,6 +368,12 @@ export class ArchiveWriter implements ArchiveSink {
       counts[name] = s.count;
       through[name] = s.through;
     }
+    return { heads, counts, through };
+  }
+
+  /** Partition mode: a loflow/part block, durable (folder synced) but not HEAD: a global commit links it. */
+  private async commitPart(): Promise<string> {
+    const { heads, counts, through } = this.streamHeads();
     const part: PartBlock = { type: 'loflow/part', partition: this.part!.partition, prev: this.prev, heads, counts, through, erasures: [] };
     const block = await encodeBlock(part);
     await this.store.put(block);

@@ -3,8 +3,10 @@
 // its own students, numbered batches, a failed send retried on the other ingest node with the same
 // producer seq) sends the events to both ingest nodes while a worker is SIGSTOPped past its lease (its
 // late commit is refused: FENCED), workers are SIGKILLed at seeded moments and replaced, and a fourth
-// joins and leaves. Then: every event appended once (dense ids), every appended entry applied, the states
-// equal an uninterrupted single-process run, and the teacher's dashboard served by the dashboard node
+// joins and leaves. The pipeline re-keys student → class (pipelines/examples/writing-observer.exchange.yaml:
+// class-keyed reducers over raw events and over the student-keyed `bursts` reducer's events, across
+// partitions through fwd/rp streams). Then: every event appended once (dense ids), every appended entry and
+// every re-keyed item applied, the states equal an uninterrupted single-process run, and the teacher's dashboard served by the dashboard node
 // (which processes nothing) equals that run's, with students from partitions several workers held.
 // LOFLOW_DONE_WHEN_EVENTS / _KILLS scale it (the issue's figures are the defaults).
 import { describe, expect, inject, it } from 'vitest';
@@ -19,7 +21,8 @@ import { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { LoEvent } from '../../engine/types.js';
 import { serveChild, type ServeChild } from '../hardening/serve-child.js';
 import { post, producerHeaders } from '../roles/role-fixture.js';
-import { classroomEvents, holdings, leases, partitionedDemo, partitionedStates, signal, startWorker, until, type WorkerChild } from './worker-fixture.js';
+import { drained, exchangeDemo, exchanged, expectEqualStates } from './exchange-fixture.js';
+import { classroomEvents, holdings, leases, partitionedStates, signal, startWorker, until, type WorkerChild } from './worker-fixture.js';
 
 const P = 8;
 const EVENTS = Number(process.env.LOFLOW_DONE_WHEN_EVENTS) || 200_000;
@@ -49,7 +52,7 @@ async function produce(id: string, events: LoEvent[], nodes: () => string[], pac
 describe('issue #12 done-when: workers killed, paused, added and removed behind two ingest nodes', () => {
   it(`${EVENTS} events through 2 ingest nodes, ${KILLS} SIGKILLs, 1 SIGSTOP (fenced), a 4th worker added and removed: equal to one process`, async () => {
     const name = `dw${Date.now().toString(36)}`;
-    const { file, single } = await partitionedDemo(name, P);
+    const { file, single } = await exchangeDemo(name, P); // student-keyed reducers and student → class re-keying cascades
     const url = inject('redisClusterUrl');
     const data = mkdtempSync(join(tmpdir(), 'loflow-done-when-'));
     const store = await RedisStateStore.connect(url);
@@ -148,6 +151,10 @@ describe('issue #12 done-when: workers killed, paused, added and removed behind 
         return l.reduce((n, x) => n + x.committed, 0) === EVENTS;
       }, 600_000, 500);
 
+      await until('every re-keyed item forwarded and applied', () => drained(store.redis, name, P), 120_000, 500);
+      const crossed = await exchanged(store.redis, name, P);
+      expect(crossed).toBeGreaterThan(EVENTS / 2); // class_events re-keys most raw events to another partition
+
       const l = await leases(store, name, P);
       expect(l.map((x) => x.committed)).toEqual(l.map((x) => x.end)); // every appended entry applied, no more
       expect(l.reduce((n, x) => n + x.end, 0)).toBe(EVENTS); // each event appended once, retries and all
@@ -159,7 +166,7 @@ describe('issue #12 done-when: workers killed, paused, added and removed behind 
       try {
         const want: Record<string, unknown> = {};
         for await (const [ref, state] of engine.store.scan(single.name)) want[`${ref.reducer}/${ref.version}/${ref.key}`] = state;
-        expect(await partitionedStates(store, name, P)).toEqual(JSON.parse(JSON.stringify(want)));
+        expectEqualStates(await partitionedStates(store, name, P), JSON.parse(JSON.stringify(want)));
 
         // The dashboard node processed nothing: its tables come from every worker's commits.
         for (const g of ['class-a', 'class-b']) {
@@ -176,7 +183,7 @@ describe('issue #12 done-when: workers killed, paused, added and removed behind 
       }
       expect(heldBy.size).toBeGreaterThan(3); // partitions were processed by more workers than ever ran at once
       for (const w of all) expect(w.out()).not.toMatch(/CONFLICT/); // never two holders of one partition's base
-      console.log(`done-when: ${log.join('; ')}; ${counts.retries} client retries; ${heldBy.size} workers held partitions; final epochs ${l.map((x) => x.epoch).join(',')}`);
+      console.log(`done-when: ${log.join('; ')}; ${crossed} items re-keyed across partitions; ${counts.retries} client retries; ${heldBy.size} workers held partitions; final epochs ${l.map((x) => x.epoch).join(',')}`);
     } finally {
       chaosDone = true;
       for (const w of all) {

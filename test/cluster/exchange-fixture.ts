@@ -5,6 +5,7 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Cluster, Redis } from 'ioredis';
+import { expect } from 'vitest';
 import { compilePipelineFile } from '../../engine/compiler.js';
 import { partitionStoreName } from '../../engine/partition.js';
 import { curKey, fwdKey, rpKey } from '../../engine/state/key-layout.js';
@@ -71,4 +72,18 @@ export async function exchanged(redis: Redis | Cluster, name: string, count: num
     }
   }
   return total;
+}
+
+/** The oracle's states and the workers' equal: exactly, except Welford's mean/m2 (float rounding depends on order). */
+export function expectEqualStates(got: Record<string, unknown>, want: Record<string, unknown>): void {
+  expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
+  for (const [k, w] of Object.entries(want)) {
+    const g = got[k] as Record<string, number>;
+    if (k.startsWith('class_bursts/')) {
+      const ws = w as Record<string, number>;
+      expect({ k, n: g.n, sum: g.sum, min: g.min, max: g.max }).toEqual({ k, n: ws.n, sum: ws.sum, min: ws.min, max: ws.max });
+      expect(g.mean).toBeCloseTo(ws.mean, 9);
+      expect(g.m2).toBeCloseTo(ws.m2, 6);
+    } else expect({ k, s: g }).toEqual({ k, s: w });
+  }
 }

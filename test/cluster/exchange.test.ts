@@ -17,7 +17,7 @@ import { curKey, fwdKey, leaseKey, rpKey } from '../../engine/state/key-layout.j
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import { runScript } from '../../engine/state/run-script.js';
 import type { Commit, LoEvent } from '../../engine/types.js';
-import { drained, exchangeDemo, exchanged } from './exchange-fixture.js';
+import { drained, exchangeDemo, exchanged, expectEqualStates } from './exchange-fixture.js';
 import { feedAndDrain } from '../cli/cluster-fixture.js';
 import { serveChild } from '../hardening/serve-child.js';
 import { classroomEvents, oracle, partitionedStates, signal, startWorker, until, type WorkerChild } from './worker-fixture.js';
@@ -30,20 +30,6 @@ async function fwdTotal(store: RedisStateStore, name: string): Promise<number> {
   let n = 0;
   for (let p = 0; p < P; p++) n += await store.redis.xlen(fwdKey(partitionStoreName(name, p, P)));
   return n;
-}
-
-/** The oracle's states and the workers' equal: exactly, except Welford's mean/m2 (float rounding depends on order). */
-function expectEqualStates(got: Record<string, unknown>, want: Record<string, unknown>): void {
-  expect(Object.keys(got).sort()).toEqual(Object.keys(want).sort());
-  for (const [k, w] of Object.entries(want)) {
-    const g = got[k] as Record<string, number>;
-    if (k.startsWith('class_bursts/')) {
-      const ws = w as Record<string, number>;
-      expect({ k, n: g.n, sum: g.sum, min: g.min, max: g.max }).toEqual({ k, n: ws.n, sum: ws.sum, min: ws.min, max: ws.max });
-      expect(g.mean).toBeCloseTo(ws.mean, 9);
-      expect(g.m2).toBeCloseTo(ws.m2, 6);
-    } else expect({ k, s: g }).toEqual({ k, s: w });
-  }
 }
 
 const classKeys = (states: Record<string, unknown>) => Object.keys(states).filter((k) => k.startsWith('class_'));
