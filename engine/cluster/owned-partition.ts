@@ -1,11 +1,9 @@
 // One partition a worker holds (docs/scale-out.md §5.1-5.3): its PartitionTask over the partition's Redis
 // Stream, started from the cursor read atomically with the lease, and a follower that notices what other
-// processes (ingest nodes) appended (LogWaiter: a blocking read while idle). Stopped gracefully (the current batch commits, then the lease is freed)
+// processes (ingest nodes) appended. Stopped gracefully (the current batch commits, then the lease is freed)
 // or dropped at once (lease lost, expired or fenced: a batch in flight is refused by commit.lua's fence).
 import { EventEmitter } from 'node:events';
 import { RedisInputLog } from '../log/redis-log.js';
-import { inKey } from '../state/key-layout.js';
-import { LogWaiter } from './log-waiter.js';
 import { PartitionTask } from '../runtime/partition-task.js';
 import type { Counters } from '../runtime/context.js';
 import type { Durability } from '../state/durability.js';
@@ -27,7 +25,6 @@ export class OwnedPartition {
   task!: PartitionTask;
   private log!: RedisInputLog;
   private following: Promise<void> | null = null;
-  private waiter: LogWaiter | null = null;
   /** When this worker's first commit on the partition landed (takeover measured once). */
   firstCommitAt: number | null = null;
 
@@ -52,7 +49,6 @@ export class OwnedPartition {
     await p.task.recover();
     if (p.task.consumer.committed >= p.task.consumer.logEnd) p.firstCommitAt = Date.now(); // nothing waiting: taken over now
     p.task.go();
-    p.waiter = new LogWaiter(o.store.redis, inKey(tag), p.task.consumer, () => p.follow());
     return p;
   }
 
@@ -61,7 +57,7 @@ export class OwnedPartition {
     return this.task.consumer.committed;
   }
 
-  /** Read the partition's log end from Redis when idle, and start a batch if other processes appended (called by the LogWaiter). */
+  /** Read the partition's log end from Redis when idle, and start a batch if other processes appended. */
   follow(): Promise<void> {
     const c = this.task.consumer;
     if (this.following || !c.running || c.pumping) return this.following ?? Promise.resolve();
@@ -82,7 +78,6 @@ export class OwnedPartition {
   /** Graceful: no new batch, the current one commits; then the lease is freed for the next owner. */
   async stop(): Promise<void> {
     await this.task.halt();
-    await this.waiter?.stop();
     await this.following;
     await this.log.close();
     await this.store.releaseLease(this.tag);
@@ -96,7 +91,6 @@ export class OwnedPartition {
     void this.store.releaseLease(this.tag, true);
     this.task.abort();
     await this.task.halt();
-    await this.waiter?.stop();
     await this.following;
     await this.log.close();
   }

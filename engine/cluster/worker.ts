@@ -21,6 +21,8 @@ export interface WorkerOptions {
   batchSize?: number;
   /** Assignment tick (default 500 ms, env LOFLOW_WORKER_TICK_MS). */
   tickMs?: number;
+  /** How often an idle partition's log end is read from Redis (default 50 ms). */
+  followMs?: number;
   log?: (line: string) => void;
 }
 
@@ -42,6 +44,7 @@ export class Worker extends EventEmitter {
   private readonly unknown = new Set<string>();
   private members: string[] = [];
   private tickTimer: NodeJS.Timeout | null = null;
+  private followTimer: NodeJS.Timeout | null = null;
   private ticking: Promise<void> | null = null;
   private stopped = false;
   private readonly say: (line: string) => void;
@@ -64,6 +67,9 @@ export class Worker extends EventEmitter {
     await this.tick();
     const tickMs = this.opts.tickMs ?? (Number(process.env.LOFLOW_WORKER_TICK_MS) || 500);
     this.tickTimer = setInterval(() => void this.tick(), tickMs);
+    this.followTimer = setInterval(() => {
+      for (const p of this.owned.values()) void p.follow();
+    }, this.opts.followMs ?? 50);
   }
 
   /** Live members as of the last heartbeat. */
@@ -173,6 +179,7 @@ export class Worker extends EventEmitter {
     if (this.stopped) return;
     this.stopped = true;
     if (this.tickTimer) clearInterval(this.tickTimer);
+    if (this.followTimer) clearInterval(this.followTimer);
     await this.ticking;
     await this.membership.leave();
     // A late 'fenced' during the stop is counted by drop; the rest go gracefully.
