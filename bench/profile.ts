@@ -4,7 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { Session } from 'node:inspector/promises';
 import { join } from 'node:path';
 
-interface CpuProfile {
+export interface CpuProfile {
   nodes: Array<{ id: number; callFrame: { functionName: string; url: string; lineNumber: number } }>;
   samples: number[];
 }
@@ -48,7 +48,7 @@ export function profileInDir(dir: string, n = 8): ProfileSummary {
 }
 
 /** Profile this process while `fn` runs (the inspector's CPU profiler, as --cpu-prof uses). */
-export async function profileWhile<T>(fn: () => Promise<T>, n = 8): Promise<{ result: T } & ProfileSummary> {
+export async function profileWhile<T>(fn: () => Promise<T>, n = 8): Promise<{ result: T; profile: CpuProfile } & ProfileSummary> {
   const session = new Session();
   session.connect();
   try {
@@ -56,7 +56,7 @@ export async function profileWhile<T>(fn: () => Promise<T>, n = 8): Promise<{ re
     await session.post('Profiler.start');
     const result = await fn();
     const { profile } = (await session.post('Profiler.stop')) as unknown as { profile: CpuProfile };
-    return { result, ...summarize(profile, n) };
+    return { result, profile, ...summarize(profile, n) };
   } finally {
     session.disconnect();
   }
