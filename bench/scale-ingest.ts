@@ -21,7 +21,7 @@ import { RedisStateStore } from '../engine/state/redis-store.js';
 import type { CompiledPipeline } from '../engine/types.js';
 import { cannon } from './cannon.js';
 import { demo } from './fixtures.js';
-import { startRedis } from './servers.js';
+import { cpuSeconds, startRedis } from './servers.js';
 import { bareServer } from './bare-server.js';
 import { latencies } from './latency-probe.js';
 import type { Ctx } from './types.js';
@@ -29,7 +29,7 @@ import type { Ctx } from './types.js';
 
 const quiet = { level: 'warn' } as const;
 
-async function ingestRate(ctx: Ctx, redisUrl: string, pipeline: CompiledPipeline): Promise<void> {
+async function ingestRate(ctx: Ctx, redisUrl: string, redisPid: number, pipeline: CompiledPipeline): Promise<void> {
   const seconds = ctx.quick ? 3 : 10;
   const size = 100;
   const connections = 10;
@@ -42,7 +42,11 @@ async function ingestRate(ctx: Ctx, redisUrl: string, pipeline: CompiledPipeline
   const named = { ...pipeline, name: `bench-ingest-${Date.now()}` };
   const node = new IngestNode(named, store, new MemoryDeadLetterStore(), { redis: store.redis, durability: 'local' });
   const s = await startServer({ pipeline: named, engine: node.asEngine(), serves: { ingest: true, dashboards: false }, port: 0, limits: { ratePerSec: Infinity }, logger: (await import('pino')).pino(quiet) });
+  // The load comes from a child process, so this process's CPU is the ingest node's (capacity model, README).
+  const [cpu0, redis0] = [process.cpuUsage(), cpuSeconds(redisPid)];
   const l = await cannon(`${s.url}/v1/events`, bodies, connections, seconds, ctx.dir);
+  const nodeCpu = process.cpuUsage(cpu0);
+  const redisCpu = cpuSeconds(redisPid) - redis0;
   await s.stop();
   await node.stop();
   const appended = await store.redis.xlen(`lf:{${named.name}}:in`);
@@ -59,6 +63,10 @@ async function ingestRate(ctx: Ctx, redisUrl: string, pipeline: CompiledPipeline
     met: ev / (b.rps * size) >= 0.5,
     note: `${appended.toLocaleString('en')} events in the stream${l.non2xx ? `; ${l.non2xx} non-2xx answers` : ''}`,
   });
+  if (appended > 0) {
+    ctx.figures.push({ workload: 'scale-ingest', name: 'ingest node CPU per event appended', value: (nodeCpu.user + nodeCpu.system) / appended, unit: 'µs' });
+    ctx.figures.push({ workload: 'scale-ingest', name: 'Redis CPU per event appended (ingest.lua, AOF everysec)', value: (redisCpu * 1e6) / appended, unit: 'µs' });
+  }
 }
 
 
@@ -114,7 +122,7 @@ export const scaleIngest = {
     const pipeline = await demo();
     const redis = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
     try {
-      await ingestRate(ctx, redis.url, pipeline);
+      await ingestRate(ctx, redis.url, redis.pid, pipeline);
       await dashboardLatency(ctx, redis.url, pipeline);
     } finally {
       await redis.stop();

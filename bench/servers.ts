@@ -67,6 +67,16 @@ export async function startRedis(opts: { port?: number; cluster?: boolean; args?
   };
 }
 
+/** utime + stime of a process so far, in seconds (Linux /proc; 0 elsewhere): a server's own CPU per unit of work. */
+export function cpuSeconds(pid: number): number {
+  try {
+    const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100;
+  } catch {
+    return 0;
+  }
+}
+
 /** A Redis Cluster of `size` primaries; `dir` holds one data folder per node (kept at stop), `detached` as in startRedis. */
 export async function startRedisCluster(size = 3, opts: { dir?: string; detached?: boolean } = {}): Promise<{ url: string; nodes: RunningRedis[]; stop(): Promise<void> }> {
   const nodeDir = (i: number) => {
