@@ -5,6 +5,7 @@
 // restarted from its folder and rejoins as the new primary's replica (`replicated` refuses acks while a
 // primary has none: WAIT 1 cannot be met). At the end: every event appended exactly once (dense offsets, no
 // acknowledged one missing), every appended one applied, and the states equal one uninterrupted process.
+// First, a request while a replica is stopped is refused (503), not acknowledged (F7's point for ingest).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
@@ -84,6 +85,20 @@ describe('Redis primary failover (durability replicated)', () => {
       const owner = cluster.nodes.find((n) => servedBy(cli(n.port, 'cluster', 'nodes'), slot) === n.port)!;
       const byProducer = Array.from({ length: PRODUCERS }, () => [] as LoEvent[]);
       for (const e of events) byProducer[partitionOf(String((e as { auth?: { user_id?: string } }).auth?.user_id ?? ''), PRODUCERS)].push(e);
+      // F7's point for the ingest path: a primary cut off from its replica (here: the replica SIGSTOPped, as a
+      // split would leave it) cannot get WAIT 1, so the request is refused, not acknowledged; its re-send once
+      // the replica is back is acknowledged and (the script did run on the primary) dropped as a duplicate.
+      const replica = cluster.nodes.find((n) => cli(n.port, 'info', 'replication').includes('role:slave'))!;
+      process.kill(replica.pid, 'SIGSTOP');
+      let unreplicated;
+      try {
+        unreplicated = await post(ingest.url, JSON.stringify(byProducer[0].slice(0, BATCH)), producerHeaders('fo-0', 0), 20_000);
+      } finally {
+        process.kill(replica.pid, 'SIGCONT');
+      }
+      expect(unreplicated.status).toBe(503);
+      expect(JSON.stringify(unreplicated.body)).toMatch(/nothing was accepted, retry/);
+
       const acked = { n: 0, refused: 0 };
       const producers = Promise.all(byProducer.map((evs, i) => produce(`fo-${i}`, evs, ingest!.url, acked)));
       producers.catch(() => undefined);
@@ -113,7 +128,7 @@ describe('Redis primary failover (durability replicated)', () => {
       expect(await partitionedStates(store, name, P)).toEqual(await oracle(single, events));
       expect(acked.refused).toBeGreaterThan(0); // the failover was felt: some requests were refused and re-sent
       for (const w of workers) expect(w.out()).not.toMatch(/CONFLICT/);
-      console.log(`failover: primary :${owner.port} SIGKILLed after ${ackedBeforeKill} acknowledged; replica promoted in ${promotedMs} ms; ${acked.refused} requests refused and re-sent; final epochs ${l.map((x) => x.epoch).join(',')}`);
+      console.log(`failover: with a replica stopped the ingest answered ${unreplicated.status}; primary :${owner.port} SIGKILLed after ${ackedBeforeKill} acknowledged; replica promoted in ${promotedMs} ms; ${acked.refused} requests refused and re-sent; final epochs ${l.map((x) => x.epoch).join(',')}`);
     } finally {
       for (const w of workers) await signal(w, 'SIGKILL');
       await ingest?.stop();
