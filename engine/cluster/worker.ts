@@ -176,12 +176,14 @@ export class Worker extends EventEmitter {
     const p = this.owned.get(n);
     if (!p || this.busy.has(n)) return;
     this.busy.add(n);
+    // Not ours from now on (/healthz, /metrics, heartbeats say so); `busy` keeps it from being re-acquired
+    // until the drop has waited for what was in flight (up to the Redis command timeout over a dead link).
+    this.owned.delete(n);
     this.rebalances[reason]++;
     this.say(`p${n} ${reason.toUpperCase()}${err ? `: ${err.message}` : ''}: stopped work on it`);
     try {
       await p.drop();
     } finally {
-      this.owned.delete(n);
       this.busy.delete(n);
     }
   }
