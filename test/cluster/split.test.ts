@@ -111,21 +111,21 @@ describe('network split between a worker and Redis', () => {
       }, 30_000, 5);
       proxy.cut(mode);
       const t0 = Date.now();
-      // Watched side by side: when A says it stopped (its log), when B holds all, and (if before the heal) when
-      // A's /healthz lists nothing (its drop waits for what it had in flight: up to the Redis command timeout).
+      // Watched side by side: when A says it stopped (its log), when its /healthz lists nothing, when B holds all.
       const at = { said: 0, empty: 0, taken: 0 };
       const stoppedAll = () => mine.every((n) => new RegExp(`p${n} EXPIRED: stopped work on it`).test(a.out()));
       await until('A stopped work and B holds every partition', async () => {
         if (!at.said && stoppedAll()) at.said = Date.now() - t0;
         if (!at.empty && (await holdings(a)).length === 0) at.empty = Date.now() - t0;
         if (!at.taken && (await leases(store, name, P)).every((l) => l.owner === b.id)) at.taken = Date.now() - t0;
-        return at.said > 0 && at.taken > 0;
+        return at.said > 0 && at.empty > 0 && at.taken > 0;
       }, 30_000, 25);
       for (const n of mine) expect(a.out()).toMatch(new RegExp(`p${n} EXPIRED: stopped work on it`));
       // Generous for a loaded machine: the lease (3 s) + ticks; the bench measures takeovers.
       expect(at.taken).toBeLessThan(20_000);
       // F5: A's own clock closes its window before the successor starts (margin: the lease's 500 ms + a tick).
       expect(at.said).toBeLessThan(at.taken);
+      expect(at.empty).toBeLessThan(at.taken); // and says so at once, not after its in-flight commands time out
 
       // Heal before A's Redis commands time out (10 s): in blackhole mode what A sent during the cut arrives now.
       await new Promise((r) => setTimeout(r, 500));
@@ -138,7 +138,7 @@ describe('network split between a worker and Redis', () => {
       expect(await partitionedStates(store, name, P)).toEqual(await oracle(single, events));
       for (const w of workers) expect(w.out()).not.toMatch(/CONFLICT/);
       const fenced = Number(/loflow_commits_total\{result="fenced"\} (\d+)/.exec(await (await fetch(`${a.url}/metrics`)).text())?.[1] ?? 0);
-      console.log(`split (${mode}): A (${mine.length}/${P} partitions) said it stopped work ${at.said} ms after the cut, its /healthz empty ${at.empty ? `at ${at.empty} ms` : 'only after the heal'}, B held all at ${at.taken} ms; A's fenced commits after heal: ${fenced}; A's log: ${a.out().split('\n').filter((x) => /EXPIRED|LOST|FENCED/.test(x)).join(' | ')}`);
+      console.log(`split (${mode}): A (${mine.length}/${P} partitions) said it stopped work ${at.said} ms after the cut, its /healthz empty at ${at.empty} ms, B held all at ${at.taken} ms; A's fenced commits after heal: ${fenced}; A's log: ${a.out().split('\n').filter((x) => /EXPIRED|LOST|FENCED/.test(x)).join(' | ')}`);
     } finally {
       for (const w of workers) await signal(w, 'SIGKILL');
       await appender.close();
