@@ -1,10 +1,10 @@
 // Redis primary failover under load (docs/scale-out.md §9 F6, §11 T6): a 3-primary Redis Cluster with one
 // replica each (AOF on, cluster-node-timeout 2 s), two workers and an ingest node, all `--durability
 // replicated`, as child processes. At-least-once producers (numbered batches, re-sent until acknowledged)
-// send while the primary holding partition 0 is SIGKILLed; its replica is promoted. The killed server is then
-// restarted from its folder and rejoins as the new primary's replica (`replicated` refuses acks while a
-// primary has none: WAIT 1 cannot be met). At the end: every event appended exactly once (dense offsets, no
-// acknowledged one missing), every appended one applied, and the states equal one uninterrupted process.
+// send while the primary holding partition 0 is SIGKILLed; its replica is promoted. The promoted primary has
+// no replica, so `replicated` refuses every ack (WAIT 1 cannot be met; the test shows that refusal) until the
+// killed server, restarted from its folder, rejoins as its replica. At the end: every event appended exactly
+// once (dense offsets, no acknowledged one missing), every appended one applied, states equal one process.
 // First, a request while a replica is stopped is refused (503), not acknowledged (F7's point for ingest).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
@@ -113,6 +113,13 @@ describe('Redis primary failover (durability replicated)', () => {
         return by !== null && by !== owner.port && cli(survivor.port, 'cluster', 'info').includes('cluster_state:ok');
       }, 30_000, 100);
       const promotedMs = Date.now() - t0;
+      // The promoted primary has no replica yet, so `replicated` cannot acknowledge anything (WAIT 1 goes to
+      // every primary): a re-send of an acknowledged batch is refused too, until a replica is back.
+      const promoted = servedBy(cli(survivor.port, 'cluster', 'nodes'), slot)!;
+      expect(cli(promoted, 'info', 'replication')).toMatch(/connected_slaves:0/);
+      await new Promise((r) => setTimeout(r, 1000));
+      const withoutReplica = await post(ingest.url, JSON.stringify(byProducer[0].slice(0, BATCH)), producerHeaders('fo-0', 0), 20_000);
+      expect(withoutReplica.status).toBe(503);
       // Back from its own folder: nodes.conf makes it a replica of the promoted one (AOF gives its old data,
       // which the new primary's full sync then replaces).
       restarted = await startRedis({ port: owner.port, cluster: true, dir: owner.dir, args: ['--appendonly', 'yes'] });
