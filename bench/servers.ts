@@ -60,7 +60,14 @@ export async function startRedis(opts: { port?: number; cluster?: boolean; args?
     pid: child.pid!,
     dir,
     async stop() {
-      if (child.exitCode === null) process.kill(child.pid!, 'SIGKILL');
+      // A test may have killed it by PID already (the failover test): then there is nothing to kill.
+      if (child.exitCode === null && child.signalCode === null) {
+        try {
+          process.kill(child.pid!, 'SIGKILL');
+        } catch {
+          /* gone already */
+        }
+      }
       await exited;
       if (!opts.dir) rmSync(dir, { recursive: true, force: true });
     },
@@ -77,20 +84,29 @@ export function cpuSeconds(pid: number): number {
   }
 }
 
-/** A Redis Cluster of `size` primaries; `dir` holds one data folder per node (kept at stop), `detached` as in startRedis. */
-export async function startRedisCluster(size = 3, opts: { dir?: string; detached?: boolean } = {}): Promise<{ url: string; nodes: RunningRedis[]; stop(): Promise<void> }> {
+/**
+ * A Redis Cluster of `size` primaries; `dir` holds one data folder per node (kept at stop), `detached` as in
+ * startRedis; `replicas: 1` adds one replica per primary (2 × size servers; the failover test), `args` go to
+ * every server (e.g. `--appendonly yes`).
+ */
+export async function startRedisCluster(size = 3, opts: { dir?: string; detached?: boolean; replicas?: 0 | 1; args?: string[] } = {}): Promise<{ url: string; nodes: RunningRedis[]; stop(): Promise<void> }> {
+  const replicas = opts.replicas ?? 0;
   const nodeDir = (i: number) => {
     if (!opts.dir) return undefined;
     const d = join(opts.dir, `node${i}`);
     mkdirSync(d, { recursive: true });
     return d;
   };
-  const nodes = await Promise.all(Array.from({ length: size }, (_, i) => startRedis({ cluster: true, dir: nodeDir(i), detached: opts.detached })));
+  const nodes = await Promise.all(Array.from({ length: size * (1 + replicas) }, (_, i) => startRedis({ cluster: true, dir: nodeDir(i), detached: opts.detached, args: opts.args })));
   try {
-    execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'], { stdio: 'ignore' });
-    // Wait until every slot is served.
+    execFileSync('redis-cli', ['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'], { stdio: 'ignore' });
+    // Wait until every slot is served (and, with replicas, every primary has its replica connected).
     const end = Date.now() + 15_000;
-    while (!execFileSync('redis-cli', ['-p', String(nodes[0].port), 'cluster', 'info']).toString().includes('cluster_state:ok')) {
+    const cli = (port: number, ...a: string[]) => execFileSync('redis-cli', ['-p', String(port), ...a]).toString();
+    const ready = () =>
+      nodes.every((n) => cli(n.port, 'cluster', 'info').includes('cluster_state:ok')) &&
+      (replicas === 0 || nodes.every((n) => !cli(n.port, 'info', 'replication').includes('role:master') || /connected_slaves:[1-9]/.test(cli(n.port, 'info', 'replication'))));
+    while (!ready()) {
       if (Date.now() > end) throw new Error('redis cluster did not become ok');
       await new Promise((r) => setTimeout(r, 100));
     }

@@ -85,14 +85,20 @@ export class Worker extends EventEmitter {
 
   /** One assignment round; rounds never overlap (a slow Redis makes the next one wait, not pile up). */
   tick(): Promise<void> {
+    // Every tick, even while a round waits on Redis (a blackholed link holds its commands until they time
+    // out): a lease that may have expired by our clock (a pause, Redis unreachable) stops work now.
+    this.dropExpired();
     this.ticking ??= this.round().finally(() => (this.ticking = null));
     return this.ticking;
   }
 
+  private dropExpired(): void {
+    for (const [n, p] of this.owned) if (!this.busy.has(n) && Date.now() > this.store.lease(p.tag).validUntil) void this.drop(n, 'expired');
+  }
+
   private async round(): Promise<void> {
     if (this.stopped) return;
-    // First, before any await: a lease that may have expired by our clock (a pause, Redis unreachable) stops work.
-    for (const [n, p] of this.owned) if (!this.busy.has(n) && Date.now() > this.store.lease(p.tag).validUntil) void this.drop(n, 'expired');
+    this.dropExpired();
     try {
       this.members = await this.membership.beat([...this.owned.keys()]);
     } catch {
@@ -170,12 +176,14 @@ export class Worker extends EventEmitter {
     const p = this.owned.get(n);
     if (!p || this.busy.has(n)) return;
     this.busy.add(n);
+    // Not ours from now on (/healthz, /metrics, heartbeats say so); `busy` keeps it from being re-acquired
+    // until the drop has waited for what was in flight (up to the Redis command timeout over a dead link).
+    this.owned.delete(n);
     this.rebalances[reason]++;
     this.say(`p${n} ${reason.toUpperCase()}${err ? `: ${err.message}` : ''}: stopped work on it`);
     try {
       await p.drop();
     } finally {
-      this.owned.delete(n);
       this.busy.delete(n);
     }
   }

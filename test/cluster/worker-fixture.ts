@@ -43,10 +43,10 @@ export interface WorkerChild {
   alive(): boolean;
 }
 
-/** Start `loflow serve --role worker`; resolves once it prints its 'live at' line. */
-export function startWorker(file: string, stateUrl: string, dataDir: string, env: Record<string, string> = {}): Promise<WorkerChild> {
+/** Start `loflow serve --role worker` (`--durability none` unless told); resolves once it prints its 'live at' line. */
+export function startWorker(file: string, stateUrl: string, dataDir: string, env: Record<string, string> = {}, durability = 'none'): Promise<WorkerChild> {
   return new Promise((resolve, reject) => {
-    const child = spawn('node', [join(root, 'bin/loflow.js'), 'serve', file, '--role', 'worker', '--state', stateUrl, '--durability', 'none', '--port', '0', '--data', dataDir], {
+    const child = spawn('node', [join(root, 'bin/loflow.js'), 'serve', file, '--role', 'worker', '--state', stateUrl, '--durability', durability, '--port', '0', '--data', dataDir], {
       stdio: ['ignore', 'pipe', 'pipe'],
       env: { ...process.env, LOFLOW_REDIS_TIMEOUT_MS: '10000', ...env },
     });
