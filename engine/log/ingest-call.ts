@@ -22,7 +22,7 @@ export async function ingestCall(redis: Redis | Cluster, tag: string, durability
   }
   try {
     const r = (await runScript(redis, 'lfIngest', [inKey(tag), prodKey(tag), curKey(tag)], args)) as string[];
-    if (durability === 'replicated') await waitForReplica(redis);
+    if (durability === 'replicated') await waitForReplica(redis, inKey(tag));
     return { first: Number(r[0]), mask: r[2] };
   } catch (err) {
     throw (err as { code?: string }).code === 'UNAVAILABLE' ? err : unavailable('redis', err);

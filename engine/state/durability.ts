@@ -5,6 +5,7 @@
 //   fsync       appendonly yes, appendfsync always: survives power loss of the node
 //   replicated  appendonly yes and a replica; WAIT 1 before each acknowledgement and after each commit:
 //               survives losing the primary if the promoted replica is one that acknowledged
+import calculateSlot from 'cluster-key-slot';
 import { Cluster, type Redis } from 'ioredis';
 import { unavailable } from '../unavailable.js';
 
@@ -53,12 +54,26 @@ export async function checkDurability(redis: Redis | Cluster, mode: Durability):
 }
 
 /**
- * WAIT 1 on the primary that took the write (on a cluster: on every primary, since WAIT names no key; a
- * primary without new writes answers at once). Fewer than one replica in time -> UNAVAILABLE: the client
- * is not acknowledged and re-sends (a producer's re-send is dropped as a duplicate if it did land).
+ * WAIT 1 on the primary that took the write: on a cluster, the primary serving `key`'s slot in ioredis's
+ * slot table (the write just went there, following any MOVED), so a primary left without a replica after
+ * a failover refuses only its own slots' acknowledgements, not the whole cluster's. Without `key`: every
+ * primary (WAIT names no key; a primary without new writes answers at once).
+ * Fewer than one replica in time -> UNAVAILABLE: the client is not acknowledged and re-sends (a producer's
+ * re-send is dropped as a duplicate if it did land).
  */
-export async function waitForReplica(redis: Redis | Cluster): Promise<void> {
+export async function waitForReplica(redis: Redis | Cluster, key?: string): Promise<void> {
   const ms = waitMs();
-  const got = await Promise.all(primaries(redis).map((n) => n.wait(1, ms)));
+  const got = await Promise.all(primariesOf(redis, key).map((n) => n.wait(1, ms)));
   if (got.some((n) => n < 1)) throw unavailable('redis', new Error(`no replica acknowledged the write within ${ms} ms (durability replicated)`));
+}
+
+function primariesOf(redis: Redis | Cluster, key: string | undefined): Redis[] {
+  if (!(redis instanceof Cluster) || key === undefined) return primaries(redis);
+  const slot = calculateSlot(key);
+  const owner = redis.slots[slot]?.[0];
+  const node = owner === undefined ? undefined : redis.nodes('master').find((n) => `${n.options.host}:${n.options.port}` === owner);
+  // A table naming a primary that is gone (a failover under way): which node has the write is unknown, so
+  // nothing can be confirmed; the caller answers 503 and the client's retry finds the refreshed table.
+  if (!node) throw unavailable('redis', new Error(`the primary of slot ${slot} is not known yet (a failover under way?): the write cannot be confirmed replicated`));
+  return [node];
 }

@@ -145,7 +145,7 @@ export class RedisStateStore implements StateStore {
       throw Object.assign(new Error(`commit conflict on {${c.pipeline}}: the batch ${c.from}..${c.offset}: ${where}; nothing was written`), { code: 'CONFLICT' });
     }
     // replicated: the batch's effects are acknowledged only once a replica has them (docs/scale-out.md §4).
-    if (this.durability === 'replicated') await this.call(() => waitForReplica(this.redis));
+    if (this.durability === 'replicated') await this.call(() => waitForReplica(this.redis, keys[0]));
     const answer = r[0] === 'DONE' ? 'done' : 'ok';
     this.answers[answer]++;
     return answer;

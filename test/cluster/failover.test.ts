@@ -2,7 +2,8 @@
 // replica each (AOF on, cluster-node-timeout 2 s), two workers and an ingest node, all `--durability
 // replicated`, as child processes. At-least-once producers (numbered batches, re-sent until acknowledged)
 // send while the primary holding partition 0 is SIGKILLed; its replica is promoted. The promoted primary has
-// no replica, so `replicated` refuses every ack (WAIT 1 cannot be met; the test shows that refusal) until the
+// no replica, so `replicated` refuses the acks of its slots (WAIT 1 on it cannot be met; the test shows that
+// refusal, and that the other primaries' slots still acknowledge) until the
 // killed server, restarted from its folder, rejoins as its replica. At the end: every event appended exactly
 // once (dense offsets, no acknowledged one missing), every appended one applied, states equal one process.
 // First, a request while a replica is stopped is refused (503), not acknowledged (F7's point for ingest).
@@ -13,6 +14,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startRedis, startRedisCluster, type RunningRedis } from '../../bench/servers.js';
 import { partitionOf, partitionStoreName } from '../../engine/partition.js';
+import { waitForReplica } from '../../engine/state/durability.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { LoEvent } from '../../engine/types.js';
 import { serveChild, type ServeChild } from '../hardening/serve-child.js';
@@ -88,7 +90,7 @@ describe('Redis primary failover (durability replicated)', () => {
       // F7's point for the ingest path: a primary cut off from its replica (here: the replica SIGSTOPped, as a
       // split would leave it) cannot get WAIT 1, so the request is refused, not acknowledged; its re-send once
       // the replica is back is acknowledged and (the script did run on the primary) dropped as a duplicate.
-      const replica = cluster.nodes.find((n) => cli(n.port, 'info', 'replication').includes('role:slave'))!;
+      const replica = cluster.nodes.find((n) => /role:slave/.test(cli(n.port, 'info', 'replication')) && cli(n.port, 'info', 'replication').includes(`master_port:${owner.port}`))!;
       process.kill(replica.pid, 'SIGSTOP');
       let unreplicated;
       try {
@@ -113,13 +115,23 @@ describe('Redis primary failover (durability replicated)', () => {
         return by !== null && by !== owner.port && cli(survivor.port, 'cluster', 'info').includes('cluster_state:ok');
       }, 30_000, 100);
       const promotedMs = Date.now() - t0;
-      // The promoted primary has no replica yet, so `replicated` cannot acknowledge anything (WAIT 1 goes to
-      // every primary): a re-send of an acknowledged batch is refused too, until a replica is back.
+      // The promoted primary has no replica yet, so `replicated` cannot acknowledge what it takes (WAIT 1 on
+      // it fails): a re-send of a batch with events of its partitions is refused, until a replica is back;
+      // the other primaries' slots keep acknowledging.
       const promoted = servedBy(cli(survivor.port, 'cluster', 'nodes'), slot)!;
       expect(cli(promoted, 'info', 'replication')).toMatch(/connected_slaves:0/);
       await new Promise((r) => setTimeout(r, 1000));
       const withoutReplica = await post(ingest.url, JSON.stringify(byProducer[0].slice(0, BATCH)), producerHeaders('fo-0', 0), 20_000);
       expect(withoutReplica.status).toBe(503);
+      // Only the slots of the primary without a replica refuse: WAIT goes to the primary that took the write.
+      const other = Array.from({ length: 100 }, (_, i) => `lf:{probe${i}}:in`).find((k) => {
+        const s2 = Number(cli(survivor.port, 'cluster', 'keyslot', k).trim());
+        return servedBy(cli(survivor.port, 'cluster', 'nodes'), s2) !== promoted;
+      })!;
+      const k0 = `lf:{${partitionStoreName(name, 0, P)}}:in`;
+      await store.redis.exists(k0); // as a writer would: a command on the slot brings this connection's slot table up to date
+      await expect(waitForReplica(store.redis, other)).resolves.toBeUndefined();
+      await expect(waitForReplica(store.redis, k0)).rejects.toMatchObject({ code: 'UNAVAILABLE' });
       // Back from its own folder: nodes.conf makes it a replica of the promoted one (AOF gives its old data,
       // which the new primary's full sync then replaces).
       restarted = await startRedis({ port: owner.port, cluster: true, dir: owner.dir, args: ['--appendonly', 'yes'] });
