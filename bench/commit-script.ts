@@ -11,7 +11,7 @@ import { Redis } from 'ioredis';
 import { curKey, leaseKey, stateKey } from '../engine/state/key-layout.js';
 import { RedisStateStore } from '../engine/state/redis-store.js';
 import type { Commit, StateRef } from '../engine/types.js';
-import { startRedis } from './servers.js';
+import { cpuSeconds, startRedis } from './servers.js';
 
 const COMMITS = Number(process.argv[2] ?? 400);
 const WRITES = 500;
@@ -22,10 +22,7 @@ const batch = (from: number, to: number, n: number): Commit => ({ pipeline, from
 const answer = (p: Promise<unknown>) => p.then((a) => String(a).toUpperCase(), (e: { code?: string; message: string }) => `${e.code} (${e.message.slice(0, 60)}…)`);
 
 const server = await startRedis({ args: ['--appendonly', 'yes', '--appendfsync', 'everysec'] });
-const cpu = () => {
-  const f = readFileSync(`/proc/${server.pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return (Number(f[11]) + Number(f[12])) / 100;
-};
+const cpu = () => cpuSeconds(server.pid);
 try {
   const raw = new Redis({ port: server.port, host: '127.0.0.1' });
   const a = await RedisStateStore.connect(server.url);

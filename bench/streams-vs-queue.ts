@@ -21,7 +21,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import pg from 'pg';
-import { freePort, startPostgres, startRedis } from './servers.js';
+import { cpuSeconds, freePort, startPostgres, startRedis } from './servers.js';
 
 const N = Number(process.argv[2] ?? 200_000);
 const P = 64;
@@ -60,16 +60,7 @@ async function ingest(send: (req: Array<{ p: number; body: string }>, slot: numb
 
 /** CPU seconds (user + system, all threads) of processes: the servers' cost, which a shared machine moves less than wall time. */
 function cpuOf(pids: number[]): number {
-  let ticks = 0;
-  for (const pid of pids) {
-    try {
-      const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-      ticks += Number(f[11]) + Number(f[12]); // utime, stime (fields 14, 15)
-    } catch {
-      /* gone */
-    }
-  }
-  return ticks / 100; // USER_HZ
+  return pids.reduce((sum, pid) => sum + cpuSeconds(pid), 0);
 }
 /** The postmaster and its children (backends, WAL writer, checkpointer). */
 function postgresPids(postmaster: number): number[] {

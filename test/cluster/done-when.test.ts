@@ -20,7 +20,7 @@ import { partitionOf } from '../../engine/partition.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { LoEvent } from '../../engine/types.js';
 import { serveChild, type ServeChild } from '../hardening/serve-child.js';
-import { post, producerHeaders } from '../roles/role-fixture.js';
+import { produceUntilAcked, type ProducerCounts } from '../roles/role-fixture.js';
 import { drained, exchangeDemo, exchanged, expectEqualStates } from './exchange-fixture.js';
 import { classroomEvents, holdings, leases, partitionedStates, signal, startWorker, until, type WorkerChild } from './worker-fixture.js';
 
@@ -31,23 +31,6 @@ const PRODUCERS = 4;
 const BATCH = 500;
 /** The producers spread the events over this long at least, so the chaos happens while they arrive. */
 const SEND_MS = 60_000;
-
-/** One producer's events (its students'), sent in numbered batches until acknowledged; retries go to the other node. */
-async function produce(id: string, events: LoEvent[], nodes: () => string[], pace: () => Promise<void>, counts: { retries: number }): Promise<void> {
-  for (let seq = 0, turn = 0; seq < events.length; seq += BATCH) {
-    const body = JSON.stringify(events.slice(seq, seq + BATCH));
-    for (let attempt = 0; ; attempt++, turn++) {
-      const urls = nodes();
-      const r = await post(urls[turn % urls.length], body, producerHeaders(id, seq), 20_000).catch(() => null);
-      if (r?.status === 200) break;
-      counts.retries++;
-      if (attempt > 200) throw new Error(`producer ${id} batch ${seq}: not acknowledged after ${attempt} attempts (last ${r?.status}: ${JSON.stringify(r?.body)})`);
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    turn++;
-    await pace();
-  }
-}
 
 describe('issue #12 done-when: workers killed, paused, added and removed behind two ingest nodes', () => {
   it(`${EVENTS} events through 2 ingest nodes, ${KILLS} SIGKILLs, 1 SIGSTOP (fenced), a 4th worker added and removed: equal to one process`, async () => {
@@ -71,7 +54,7 @@ describe('issue #12 done-when: workers killed, paused, added and removed behind 
     const log: string[] = [];
     let chaosDone = false;
     let sent = 0;
-    const counts = { retries: 0 };
+    const counts: ProducerCounts = { acked: 0, refused: 0 };
     try {
       await Promise.all([startW(), startW(), startW()]);
       nodes.push(...(await Promise.all([serveChild(['--role', 'ingest', ...none], {}, file), serveChild(['--role', 'ingest', ...none], {}, file)])));
@@ -88,7 +71,7 @@ describe('issue #12 done-when: workers killed, paused, added and removed behind 
         while ((sent >= EVENTS * 0.9 && !chaosDone) || sent > (EVENTS * (Date.now() - began)) / SEND_MS) await new Promise((r) => setTimeout(r, 50));
       };
       const ingestUrls = () => nodes.slice(0, 2).map((n) => n.url);
-      const producers = Promise.all(byProducer.map((evs, i) => produce(`dw-${i}`, evs, ingestUrls, pace, counts)));
+      const producers = Promise.all(byProducer.map((evs, i) => produceUntilAcked(`dw-${i}`, evs, { urls: ingestUrls, batch: BATCH, counts, maxAttempts: 200, pace })));
       producers.catch(() => undefined);
 
       await until('a backlog', () => sent >= EVENTS * 0.1, 120_000);
@@ -183,7 +166,7 @@ describe('issue #12 done-when: workers killed, paused, added and removed behind 
       }
       expect(heldBy.size).toBeGreaterThan(3); // partitions were processed by more workers than ever ran at once
       for (const w of all) expect(w.out()).not.toMatch(/CONFLICT/); // never two holders of one partition's base
-      console.log(`done-when: ${log.join('; ')}; ${crossed} items re-keyed across partitions; ${counts.retries} client retries; ${heldBy.size} workers held partitions; final epochs ${l.map((x) => x.epoch).join(',')}`);
+      console.log(`done-when: ${log.join('; ')}; ${crossed} items re-keyed across partitions; ${counts.refused} client retries; ${heldBy.size} workers held partitions; final epochs ${l.map((x) => x.epoch).join(',')}`);
     } finally {
       chaosDone = true;
       for (const w of all) {

@@ -18,7 +18,7 @@ import { waitForReplica } from '../../engine/state/durability.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { LoEvent } from '../../engine/types.js';
 import { serveChild, type ServeChild } from '../hardening/serve-child.js';
-import { post, producerHeaders } from '../roles/role-fixture.js';
+import { post, producerHeaders, produceUntilAcked, type ProducerCounts } from '../roles/role-fixture.js';
 import { classroomEvents, leases, oracle, partitionedDemo, partitionedStates, signal, startWorker, until, type WorkerChild } from './worker-fixture.js';
 
 const P = 4;
@@ -39,22 +39,6 @@ function servedBy(nodes: string, slot: number): number | null {
     if (serves) return Number(/:(\d+)@/.exec(f[1])![1]);
   }
   return null;
-}
-
-/** One producer's events in numbered batches, each re-sent (same seq) until acknowledged; counts what was refused. */
-async function produce(id: string, events: LoEvent[], url: string, acked: { n: number; refused: number }): Promise<void> {
-  for (let seq = 0; seq < events.length; seq += BATCH) {
-    const body = JSON.stringify(events.slice(seq, seq + BATCH));
-    for (let attempt = 0; ; attempt++) {
-      const r = await post(url, body, producerHeaders(id, seq), 20_000).catch(() => null);
-      if (r?.status === 200) break;
-      acked.refused++;
-      if (attempt > 300) throw new Error(`producer ${id} batch ${seq}: not acknowledged (last ${r?.status}: ${JSON.stringify(r?.body)})`);
-      await new Promise((res) => setTimeout(res, 100));
-    }
-    acked.n += Math.min(BATCH, events.length - seq);
-    await new Promise((res) => setTimeout(res, 40)); // spread the sending so the failover lands mid-stream
-  }
 }
 
 describe('Redis primary failover (durability replicated)', () => {
@@ -101,12 +85,13 @@ describe('Redis primary failover (durability replicated)', () => {
       expect(unreplicated.status).toBe(503);
       expect(JSON.stringify(unreplicated.body)).toMatch(/nothing was accepted, retry/);
 
-      const acked = { n: 0, refused: 0 };
-      const producers = Promise.all(byProducer.map((evs, i) => produce(`fo-${i}`, evs, ingest!.url, acked)));
+      const acked: ProducerCounts = { acked: 0, refused: 0 };
+      // Paced (40 ms after each batch) so the failover lands mid-stream.
+      const producers = Promise.all(byProducer.map((evs, i) => produceUntilAcked(`fo-${i}`, evs, { urls: () => [ingest!.url], batch: BATCH, counts: acked, maxAttempts: 300, pace: () => new Promise((res) => setTimeout(res, 40)) })));
       producers.catch(() => undefined);
 
-      await until('a third acknowledged', () => acked.n >= EVENTS / 3, 60_000, 20);
-      const ackedBeforeKill = acked.n;
+      await until('a third acknowledged', () => acked.acked >= EVENTS / 3, 60_000, 20);
+      const ackedBeforeKill = acked.acked;
       process.kill(owner.pid, 'SIGKILL');
       const t0 = Date.now();
       const survivor = cluster.nodes.find((n) => n !== owner)!;

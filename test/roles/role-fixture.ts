@@ -21,6 +21,35 @@ export async function post(url: string, body: string, headers: Record<string, st
 
 export const producerHeaders = (id: string, seq: number) => ({ 'x-loflow-producer': id, 'x-loflow-seq': String(seq) });
 
+/** What at-least-once producers saw: events acknowledged, requests refused (or lost) and re-sent. */
+export interface ProducerCounts {
+  acked: number;
+  refused: number;
+}
+
+/**
+ * An at-least-once producer: its events in numbered batches (a batch's producer seq is its first event's
+ * index), each re-sent with the same seq until acknowledged, every attempt to the next of `urls()` (so a
+ * retry goes to another node); `pace` runs after each acknowledged batch.
+ */
+export async function produceUntilAcked(id: string, events: unknown[], opts: { urls: () => string[]; batch: number; counts: ProducerCounts; maxAttempts: number; pace?: () => Promise<void> }): Promise<void> {
+  const { batch, counts } = opts;
+  for (let seq = 0, turn = 0; seq < events.length; seq += batch) {
+    const body = JSON.stringify(events.slice(seq, seq + batch));
+    for (let attempt = 0; ; attempt++, turn++) {
+      const urls = opts.urls();
+      const r = await post(urls[turn % urls.length], body, producerHeaders(id, seq), 20_000).catch(() => null);
+      if (r?.status === 200) break;
+      counts.refused++;
+      if (attempt > opts.maxAttempts) throw new Error(`producer ${id} batch ${seq}: not acknowledged after ${attempt} attempts (last ${r?.status}: ${JSON.stringify(r?.body)})`);
+      await new Promise((res) => setTimeout(res, 100));
+    }
+    turn++;
+    counts.acked += Math.min(batch, events.length - seq);
+    await opts.pace?.();
+  }
+}
+
 export async function snapshot(store: StateStore, pipeline: string): Promise<Record<string, unknown>> {
   const out: Record<string, unknown> = {};
   for await (const [ref, state] of store.scan(pipeline)) out[`${ref.reducer}/${ref.key}`] = state;
