@@ -4,10 +4,20 @@
 // before reading on. On one Redis: one blocking XREAD over all partitions per round, on its own connection
 // (a blocked connection serves nothing else). On a cluster (an XREAD cannot span slots): one XREAD per
 // partition, all sent at once (ioredis pipelines them per node), then a short pause when nothing came.
+// Entries are numbered per partition (commit.lua's cur.chgn): a number skipped means the stream's cap
+// (MAXLEN ~ 1,000) trimmed entries before this node read them (it was paused, or slower than the commits), and
+// a number going back means the partition's cursor was reset; either way the round says `gap` and the
+// reader re-reads the whole partition instead of missing changes.
 import { Cluster, type Redis } from 'ioredis';
 import { chgKey, curKey } from '../state/key-layout.js';
 
-export type PartitionChanges = { changes: Map<string, Set<string>>; clock: number; to: number };
+export type PartitionChanges = {
+  changes: Map<string, Set<string>>;
+  clock: number;
+  to: number;
+  /** Entries were missed (trimmed before read, or the numbering restarted): re-read everything. */
+  gap?: boolean;
+};
 
 const COUNT = 1000;
 const BLOCK_MS = 200;
@@ -16,6 +26,10 @@ const CLUSTER_IDLE_MS = 25;
 export class ChangeFeed {
   private readonly keys: string[];
   private ids: string[] = [];
+  /** Per partition, the number of the last entry read (null: not known yet, e.g. entries of an older commit.lua). */
+  private numbers: Array<number | null> = [];
+  /** Rounds that found a gap, per partition summed (a metric). */
+  gaps = 0;
   private stopped = false;
   private loop: Promise<void> | null = null;
   /** The last round's failure, until a round succeeds (health). */
@@ -37,6 +51,9 @@ export class ChangeFeed {
       Promise.all(this.tags.map((t) => this.redis.hget(curKey(t), 'clock'))),
     ]);
     this.ids = last.map((rows) => rows[0]?.[0] ?? '0-0');
+    // An empty stream: the next entry is the partition's first ever (1) unless trimmed or expired away; a
+    // missing number is learned from the first entry read.
+    this.numbers = last.map((rows) => (rows[0] ? entryNumber(rows[0][1]) : 0));
     if (!(this.redis instanceof Cluster)) {
       const reader = this.redis.duplicate();
       await reader.connect(); // lazy, without an offline queue: connected before its first XREAD
@@ -99,6 +116,13 @@ export class ChangeFeed {
         if (!set) p.changes.set(reducer, (set = new Set()));
         for (const k of list) if (typeof k === 'string') set.add(k);
       }
+      const num = f.n === undefined ? null : Number(f.n);
+      const prev = this.numbers[n];
+      if (num !== null && prev !== null && num !== prev + 1) {
+        if (!p.gap) this.gaps++;
+        p.gap = true;
+      }
+      this.numbers[n] = num;
       p.clock = Math.max(p.clock, Number(f.c) || 0);
       p.to = Math.max(p.to, Number(f.to) || 0);
       this.ids[n] = id;
@@ -110,6 +134,12 @@ export class ChangeFeed {
     if (this.reader && this.reader !== this.redis) this.reader.disconnect();
     await this.loop?.catch(() => undefined);
   }
+}
+
+/** An entry's number field (n), or null when it has none. */
+function entryNumber(fields: string[]): number | null {
+  for (let i = 0; i < fields.length; i += 2) if (fields[i] === 'n') return Number(fields[i + 1]);
+  return null;
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));

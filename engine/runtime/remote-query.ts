@@ -3,7 +3,9 @@
 // batches. A class's table is loaded when a teacher first asks for it (ensureLoaded: one MGET per
 // partition, all at once); afterwards each round of the ChangeFeed re-reads the changed keys of the classes
 // being watched (again one MGET per partition), moves each partition's clock, and emits 'batch' so the
-// DashboardHub pushes deltas with its usual fairness and min_interval. Read-only: nothing here writes Redis.
+// DashboardHub pushes deltas with its usual fairness and min_interval. After a gap in a partition's chg
+// stream (changes trimmed before this node read them) the partition is re-read whole: every cached state, and
+// the watched classes' members afresh, all pushed as changed. Read-only: nothing here writes Redis.
 import type { EventEmitter } from 'node:events';
 import { memberOfKey, relationOf } from '../aggregate.js';
 import { MemoryDeadLetterStore } from '../deadletter/memory-deadletter.js';
@@ -24,6 +26,8 @@ export class RemoteQuery {
   /** `${aggregation}\0${group}` asked for by a teacher: their changed keys are re-read. Never shrinks (as the process's working set). */
   private readonly watched = new Set<string>();
   private seq = 0;
+  /** Partitions re-read whole after a gap in their chg stream. */
+  resnapshots = 0;
 
   constructor(
     pipeline: CompiledPipeline,
@@ -54,7 +58,7 @@ export class RemoteQuery {
 
   /** One ChangeFeed round: re-read the watched changed keys (one read per partition, all at once), then tell the hub. */
   async apply(round: Map<number, PartitionChanges>): Promise<void> {
-    await Promise.all([...round].map(([n, p]) => this.tasks[n].consumer.exclusive(() => this.reload(n, p))));
+    await Promise.all([...round].map(([n, p]) => this.tasks[n].consumer.exclusive(() => (p.gap ? this.resnapshot(n, p) : this.reload(n, p)))));
     for (const [n, p] of round) {
       const task = this.tasks[n];
       const changedGroups = task.query.changedGroups(p.changes);
@@ -84,6 +88,41 @@ export class RemoteQuery {
         task.states.cache.get(r.name)?.set(key, { s: loaded[i], t });
         task.states.indexMember(r, key);
       });
+    }
+    if (p.clock > task.stage.now) task.stage.now = p.clock;
+  }
+
+  /**
+   * The changes between what this node read and the stream's oldest entry are gone: read again every state
+   * the partition's cache holds (dropping those the store no longer has, e.g. erased), then load the watched
+   * classes as a first ask would (members and documents new since), and count all of it as changed.
+   */
+  private async resnapshot(n: number, p: PartitionChanges): Promise<void> {
+    this.resnapshots++;
+    const task = this.tasks[n];
+    const { cache } = task.states;
+    const toLoad: Array<{ r: CompiledReducer; key: string }> = [];
+    for (const r of task.ctx.pipeline.reducers) for (const key of cache.get(r.name)?.keys() ?? []) toLoad.push({ r, key });
+    const loaded = await task.ctx.store.load(toLoad.map(({ r, key }) => ({ pipeline: task.ctx.storeName, reducer: r.name, version: r.version, key })));
+    const t = ++this.seq;
+    toLoad.forEach(({ r, key }, i) => {
+      const states = cache.get(r.name);
+      if (!states) return;
+      if (loaded[i] === undefined) states.delete(key);
+      else states.set(key, { s: loaded[i], t });
+    });
+    // "Read and found absent" markers are stale too: a student with nothing stored before may have states now.
+    task.states.forgetWarmed();
+    for (const w of this.watched) {
+      const [aggregation, group] = w.split('\0');
+      await task.states.warm(aggregation, group, task.stage.byName);
+    }
+    for (const r of task.ctx.pipeline.reducers) {
+      const keys = cache.get(r.name);
+      if (!keys?.size) continue;
+      let set = p.changes.get(r.name);
+      if (!set) p.changes.set(r.name, (set = new Set()));
+      for (const key of keys.keys()) set.add(key);
     }
     if (p.clock > task.stage.now) task.stage.now = p.clock;
   }

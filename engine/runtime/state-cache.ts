@@ -21,7 +21,7 @@ export class StateCache {
   readonly initFailures = new Map<string, string>();
   /** Per reducer working set: keys read from the store and found absent, and composite members (`\0index\0member`)
    * whose keys were all read. A WeakMap on the working set: a reducer a swap removes and adds back starts afresh. */
-  private readonly warmed = new WeakMap<Map<string, CachedState>, Set<string>>();
+  private warmed = new WeakMap<Map<string, CachedState>, Set<string>>();
   /** With P > 1: whether a member's states are this partition's (a dashboard's class spans partitions). */
   owns?: (member: string) => boolean;
 
@@ -115,6 +115,11 @@ export class StateCache {
     let w = this.warmed.get(states);
     if (!w) this.warmed.set(states, (w = new Set()));
     return w;
+  }
+
+  /** Forget which keys were read and found absent (a dashboard node re-reading a partition after a gap). */
+  forgetWarmed(): void {
+    this.warmed = new WeakMap();
   }
 
   /** What ensureLoaded would read for a group; undefined when nothing. */

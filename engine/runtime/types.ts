@@ -69,4 +69,6 @@ export interface EngineStats {
   unarchived: number;
   /** Commit answers (see Counters.commits). */
   commits: { ok: number; done: number; fenced: number; conflict: number };
+  /** Dashboard nodes: partitions re-read whole after a gap in their chg stream. */
+  resnapshots?: number;
 }

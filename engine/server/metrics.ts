@@ -51,6 +51,15 @@ export function createMetrics(engine: Engine) {
     },
   });
   new Counter({
+    name: 'loflow_dashboard_resnapshots_total',
+    help: 'dashboard node: partitions re-read whole because their change stream was trimmed before this node read it (it fell behind)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(engine.stats().resnapshots ?? 0);
+    },
+  });
+  new Counter({
     name: 'loflow_archive_skipped_total',
     help: 'processed events the archive could not encode (dead-lettered with stage archive)',
     registers: [registry],

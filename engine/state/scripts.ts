@@ -16,6 +16,8 @@ import { FWDDONE_LUA, RPADD_LUA } from './exchange-scripts.js';
  * the items for other partitions go into fwd here, so they exist exactly when the batch that made them does.
  * The changed keys ({reducer: [key…]}) go to the partition's chg stream (MAXLEN ~ 1,000) with the clock and
  * the cursor: dashboard nodes read it to know which committed states to re-read (docs/scale-out.md §7).
+ * Each entry is numbered (cur.chgn, +1 per entry): a reader that finds a number skipped knows the cap trimmed
+ * entries it had not read, and re-reads everything it shows instead of missing those changes.
  * Records the commit's Redis TIME (ms) in cur.at, for `cluster status` (a stuck partition shows its age).
  * Answers: {'OK'} | {'DONE'} (this very batch is committed already: a lost reply) |
  *          {'FENCED', owner, epoch} (another holder's token: nothing written) |
@@ -72,7 +74,7 @@ local changes = ARGV[a]; a = a + 1
 local t = redis.call('TIME')
 redis.call('HSET', KEYS[2], 'in', ARGV[3], 'at', tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000))
 if ARGV[4] ~= '' then redis.call('HSET', KEYS[2], 'clock', ARGV[4]) end
-if changes ~= '' then redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', 1000, '*', 'k', changes, 'c', ARGV[4], 'to', ARGV[3]) end
+if changes ~= '' then redis.call('XADD', KEYS[#KEYS], 'MAXLEN', '~', 1000, '*', 'k', changes, 'c', ARGV[4], 'to', ARGV[3], 'n', redis.call('HINCRBY', KEYS[2], 'chgn', 1)) end
 if tonumber(ARGV[5]) > 0 then redis.call('LTRIM', KEYS[3], tonumber(ARGV[5]), -1) end
 if ARGV[6] ~= '' then redis.call('RPUSH', KEYS[3], ARGV[6]) end
 for i = a, #ARGV do redis.call('XADD', KEYS[4], 'MAXLEN', '~', 100000, '*', 'l', ARGV[i]) end

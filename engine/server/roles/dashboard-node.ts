@@ -91,7 +91,7 @@ export class DashboardNode extends NodeEngine {
   }
 
   stats(): EngineStats {
-    return this.ingestNode?.stats() ?? nodeStats({});
+    return { ...(this.ingestNode?.stats() ?? nodeStats({})), resnapshots: this.remote.resnapshots };
   }
 
   async stop(): Promise<void> {
