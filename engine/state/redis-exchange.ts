@@ -3,9 +3,13 @@
 // the fwd entry's own id (rpadd.lua: a repeat is refused by Redis, so a crash, retry or zombie copies each
 // item at most once) and then moves `cur.fwd` fenced by the lease (fwddone.lua). The reader takes what other
 // partitions forwarded here beyond the committed `rp:<M>` cursors, which commit.lua compares and sets.
+// Durability `replicated` (docs/scale-out.md §9, F6c): nothing is copied before a replica of the source's
+// primary has the commits that made it (WAIT 1 after reading them). Otherwise a failover could drop a commit
+// whose items already left; its redo makes them again under new ids, and the target would apply them twice.
 import type { Cluster, Redis } from 'ioredis';
 import { partitionStoreName } from '../partition.js';
 import type { Commit, ExchangeLink, InboundItem, RpMove } from '../types.js';
+import { waitForReplica, type Durability } from './durability.js';
 import { curKey, fwdKey, leaseKey, rpKey } from './key-layout.js';
 import { runScript } from './run-script.js';
 
@@ -55,6 +59,7 @@ export class RedisExchange implements ExchangeLink {
     private readonly count: number,
     /** The partition lease's token while held (the fence of fwddone.lua). */
     private readonly token: () => string | undefined,
+    private readonly durability: Durability = 'local',
   ) {
     this.tag = partitionStoreName(pipeline, n, count);
   }
@@ -149,6 +154,9 @@ export class RedisExchange implements ExchangeLink {
         this.forwardPending = 0;
         return;
       }
+      // The commits that wrote these entries were sent before this read (on this connection, or by an earlier
+      // owner before this one's lease writes): a replica acknowledging our latest write has them too.
+      if (this.durability === 'replicated') await waitForReplica(this.redis, fwdKey(this.tag));
       const byTarget = new Map<number, Array<string | number>>();
       for (const [id, f] of entries) {
         const e = fieldsOf(f);

@@ -154,7 +154,7 @@ export class RedisStateStore implements StateStore {
   /** Exchange edges (docs/scale-out.md §6): forwards fenced by this store's lease of the partition. */
   exchangeLink(pipeline: string, n: number, count: number): RedisExchange {
     const tag = partitionStoreName(pipeline, n, count);
-    return new RedisExchange(this.redis, pipeline, n, count, () => this.leases.get(tag)?.held?.token);
+    return new RedisExchange(this.redis, pipeline, n, count, () => this.leases.get(tag)?.held?.token, this.durability);
   }
 
   /** Failed lease renewals of this store's leases so far (loflow_lease_renew_failures_total). */
