@@ -4,6 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Worker } from './worker.js';
+import { registerLagSeconds } from '../server/partition-metrics.js';
 
 export function workerMetrics(worker: Worker): Registry {
   const registry = new Registry();
@@ -58,6 +59,7 @@ export function workerMetrics(worker: Worker): Registry {
       for (const p of worker.partitionStats()) this.set({ partition: String(p.partition) }, p.logEnd - p.committed);
     },
   });
+  registerLagSeconds(() => worker.partitionStats(), registry);
   new Gauge({
     name: 'loflow_partition_epoch',
     help: 'per partition held: the epoch of its lease',

@@ -46,6 +46,8 @@ export class LogConsumer {
   stopping = false;
   /** The last batch attempt's error, null once one succeeds (health, refuseWhileDown). */
   lastError: unknown = null;
+  /** Arrival time of the oldest event read and not yet committed (loflow_partition_lag_seconds); none when caught up. */
+  oldestAt: number | undefined;
   /** When the committed offset last moved, or work arrived at an idle engine (for the stall check). */
   progressAt = Date.now();
   /** Ingests waiting for room in the backlog. */
@@ -236,6 +238,7 @@ export class LogConsumer {
     if (this.pending) return this.finishPending();
     this.opts.applySwap(); // a batch resumed by the runner after a crash can run outside the pump
     const dirty = new Map<string, Set<string>>();
+    if (entries.length) this.oldestAt = entries[0].at; // a batch starts at the committed offset
     this.batching = true;
     try {
       await this.reduceAndCommit(entries, inbound, dirty);
@@ -300,6 +303,7 @@ export class LogConsumer {
     const from = commit.from ?? commit.offset;
     const to = commit.offset;
     this.committed = to;
+    this.oldestAt = undefined;
     this.exchange?.committed(commit);
     this.feed.committed(outbox);
     this.lastError = null;

@@ -23,6 +23,8 @@ export interface PartitionStats {
   commits: Readonly<{ ok: number; done: number; fenced: number; conflict: number }>;
   /** Exchange edges: committed fwd entries not yet forwarded (absent without exchange edges). */
   forwardPending?: number;
+  /** Arrival time (ms) of the oldest event read and not committed: absent when none is known (caught up). */
+  oldestAt?: number;
 }
 
 export class PartitionTask {
@@ -115,6 +117,7 @@ export class PartitionTask {
     const c = this.consumer;
     const stats: PartitionStats = { partition: this.ctx.partition ?? 0, storeName: this.ctx.storeName, committed: c.committed, logEnd: Math.max(c.logEnd, c.committed), epoch: this.epoch, commits: c.commits };
     if (c.exchange) stats.forwardPending = c.exchange.forwardPending;
+    if (c.oldestAt !== undefined && stats.logEnd > stats.committed) stats.oldestAt = c.oldestAt;
     return stats;
   }
 

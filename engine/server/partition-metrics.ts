@@ -4,6 +4,25 @@
 // offset); `loflow cluster status` reads the same from Redis for every partition, owned here or not.
 import { Counter, Gauge, type Registry } from 'prom-client';
 import type { Engine } from '../runtime.js';
+import type { PartitionStats } from '../runtime/partition-task.js';
+
+/**
+ * Per partition, how old the oldest event is that it read and has not committed (0 when caught up): the lag
+ * a teacher feels, where lag_events says how much work is queued. Event arrival time, this process's clock.
+ */
+export function registerLagSeconds(stats: () => PartitionStats[], registry: Registry): void {
+  new Gauge({
+    name: 'loflow_partition_lag_seconds',
+    help: 'per partition: age of the oldest event read and not yet committed (0 when caught up)',
+    labelNames: ['partition'],
+    registers: [registry],
+    collect() {
+      this.reset(); // a worker's partitions come and go
+      const now = Date.now();
+      for (const p of stats()) this.set({ partition: String(p.partition) }, p.oldestAt === undefined ? 0 : Math.max(0, now - p.oldestAt) / 1000);
+    },
+  });
+}
 
 export function registerPartitionMetrics(engine: Engine, registry: Registry): void {
   new Gauge({
@@ -15,6 +34,7 @@ export function registerPartitionMetrics(engine: Engine, registry: Registry): vo
       for (const p of engine.partitionStats()) this.set({ partition: String(p.partition) }, p.logEnd - p.committed);
     },
   });
+  registerLagSeconds(() => engine.partitionStats(), registry);
   new Gauge({
     name: 'loflow_partition_epoch',
     help: "per partition: the epoch of the lease this process took it with (stores with leases: Redis); a takeover raises it",

@@ -96,6 +96,10 @@ describe('workers (serve --role worker) on a 3-node Redis Cluster', () => {
       const metrics = await (await fetch(`${survivor.url}/metrics`)).text();
       expect(metrics).toMatch(/loflow_rebalances_total\{event="acquired"\} [1-9]/);
       expect(metrics).toMatch(/loflow_takeover_seconds_count [1-9]/);
+      // Caught up: every partition the survivor holds reports no lag in seconds.
+      const lagSeconds = metrics.match(/^loflow_partition_lag_seconds\{partition="\d+"\} \S+$/gm) ?? [];
+      expect(lagSeconds.length).toBeGreaterThan(0);
+      for (const line of lagSeconds) expect(line).toMatch(/ 0$/);
       console.log(`workers: ${moved.length}/${P} partitions moved to the joining worker; SIGKILL of a worker holding ${victims.length} partitions taken over in ${takeoverMs} ms`);
     } finally {
       for (const w of workers) await signal(w, 'SIGKILL');

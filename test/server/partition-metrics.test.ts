@@ -7,6 +7,7 @@ import { describe, expect, it } from 'vitest';
 import { partitionOf } from '../../engine/partition.js';
 import { Engine } from '../../engine/runtime.js';
 import { createMetrics } from '../../engine/server/metrics.js';
+import { RedisStateStore } from '../../engine/state/redis-store.js';
 import { startRedis } from '../../bench/servers.js';
 import { classroomEvents, demoCopy, feedAndDrain, uniqueName } from '../cli/cluster-fixture.js';
 import { serveChild, until } from '../hardening/serve-child.js';
@@ -39,6 +40,36 @@ describe('per-partition metrics', () => {
     expect(single(text, 'loflow_lease_renew_failures_total')).toBe(0);
     await engine.stop();
   });
+
+  it('lag in seconds: 0 when caught up, then the age of the oldest event the partition cannot commit', async () => {
+    const redis = await startRedis();
+    let redisUp = true;
+    const store = await RedisStateStore.connect(redis.url);
+    const engine = new Engine(await demoWithPartitions(2), { store, batchSize: 64 });
+    try {
+      const events = classroomEvents(400, 22);
+      await engine.ingest('batch', structuredClone(events.slice(0, 200)));
+      await engine.flush();
+      const metrics = createMetrics(engine).registry;
+      expect(series(await metrics.metrics(), 'loflow_partition_lag_seconds').map((s) => [s.labels.partition, s.value])).toEqual([['0', 0], ['1', 0]]);
+      redisUp = false;
+      await redis.stop(); // commits fail from now on: the events wait in the log
+      const t0 = Date.now();
+      await engine.ingest('batch', structuredClone(events.slice(200)));
+      await new Promise((r) => setTimeout(r, 1500));
+      const text = await metrics.metrics();
+      const lagEvents = series(text, 'loflow_partition_lag_events');
+      expect(lagEvents.reduce((a, s) => a + s.value, 0)).toBe(200);
+      for (const s of series(text, 'loflow_partition_lag_seconds')) {
+        expect(s.value).toBeGreaterThanOrEqual(1.4);
+        expect(s.value).toBeLessThanOrEqual((Date.now() - t0) / 1000 + 0.1);
+      }
+    } finally {
+      engine.abort();
+      await store.close().catch(() => undefined);
+      if (redisUp) await redis.stop();
+    }
+  }, 60_000);
 
   it('served on Redis: epoch and commits of partition 0, then failed lease renewals counted while Redis is down', async () => {
     const redis = await startRedis();
