@@ -56,6 +56,8 @@ export interface StateSource {
   now: number;
   /** With P > 1: the source holding one member's states (its partition's). Absent: this one holds all. */
   forMember?(member: string): StateSource;
+  /** With P > 1: the source holding a group's own states (group-keyed reducers: its partition's). */
+  forGroup?(group: string): StateSource;
 }
 
 /** Build the table of one group. */
@@ -75,10 +77,11 @@ export function aggregateGroup(
   const slot = agg.columns.map((c) => used.findIndex((r) => r.name === c.reducer));
   const views: Array<Json | undefined> = new Array(used.length);
   const rows: AggregateResult['rows'] = [];
+  const groupSrc = src.forGroup ? src.forGroup(group) : src;
   for (const member of members) {
     const row: { member: string } & Record<string, Json> = { member };
     const from = src.forMember ? src.forMember(member) : src;
-    for (let i = 0; i < used.length; i++) views[i] = memberView(used[i], agg, member, group, from);
+    for (let i = 0; i < used.length; i++) views[i] = memberView(used[i], agg, member, group, from, groupSrc);
     for (let i = 0; i < agg.columns.length; i++) {
       const col = agg.columns[i];
       const value = pick(views[slot[i]], col.field);
@@ -113,6 +116,7 @@ function memberView(
   member: string,
   group: string,
   src: StateSource,
+  groupSrc: StateSource,
 ): Json | undefined {
   const states = src.cache.get(r.name);
   if (!states) return undefined;
@@ -124,7 +128,7 @@ function memberView(
       return c ? view(c.s) : undefined;
     }
     case 'group': {
-      const c = states.get(group);
+      const c = groupSrc.cache.get(r.name)?.get(group);
       return c ? view(c.s) : undefined;
     }
     case 'composite': {

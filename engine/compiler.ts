@@ -213,7 +213,7 @@ class Compiler {
     const reducers = await this.reducers(sources);
     placeReducers(partitions, this.keys, reducers, report);
     const aggregations = this.aggregations(reducers);
-    checkAggregations(partitions, this.keys, aggregations, report, reducers);
+    checkAggregations(partitions, this.keys, aggregations, report);
     const dashboards = this.dashboards(aggregations);
     const archive = this.archive(reducers);
     this.identifiers();

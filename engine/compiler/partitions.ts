@@ -117,15 +117,13 @@ export function exchangeOrderWarnings(pipeline: CompiledPipeline): string[] {
  * With P > 1 an aggregation's rows must be about the routing key (its member key, e.g. `student`): the engine
  * reads each member's states from that member's partition.
  */
-export function checkAggregations(partitions: CompiledPartitions, keys: ReadonlyMap<string, KeyDef>, aggregations: ReadonlyMap<string, CompiledAggregation>, err: Report, reducers: readonly CompiledReducer[] = []): void {
+export function checkAggregations(partitions: CompiledPartitions, keys: ReadonlyMap<string, KeyDef>, aggregations: ReadonlyMap<string, CompiledAggregation>, err: Report): void {
   const by = partitions.by;
   if (partitions.count === 1 || by === null) return;
-  const exchanged = new Set(reducers.filter((r) => r.placement === 'exchange').map((r) => r.name));
   for (const agg of aggregations.values()) {
-    // Dashboards read a row's states from its member's partition; an exchange reducer's are in its key's.
-    for (const c of agg.columns) {
-      if (exchanged.has(c.reducer)) err(['aggregations', agg.name, 'columns', c.name], `aggregation '${agg.name}' column '${c.name}' reads '${c.reducer}', an exchange reducer (keyed by something else than '${by}'): with partitions.count ${partitions.count} its states live in their key's partition, which dashboards do not read yet (not built); drop the column or use partitions.count: 1`);
-    }
+    // Columns need no check of their own: a group-keyed reducer (an exchange reducer keyed by the class) is read
+    // from the group's partition, and any other key that is neither the member nor the group is refused for
+    // every P (it cannot be shown per member).
     const member = keys.get(agg.member);
     if (member && !holdsRoutingKey(member.key, by, keys)) {
       err(['aggregations', agg.name, 'group_by'], `aggregation '${agg.name}' has a row per '${agg.member}', but partitions route by '${by}': with partitions.count ${partitions.count} a ${agg.member}'s states would be spread over partitions; route by '${agg.member}' or use partitions.count: 1`);

@@ -65,7 +65,8 @@ export class PartitionedQuery implements Queries {
     const now = this.clock();
     for (const s of this.sources) s.now = now;
     // The compiler refuses P > 1 unless the member key is the routing key: a member's states are in one task.
-    const src: StateSource = { ...this.sources[0], forMember: (member) => this.sources[this.partitionOfValue(member)] };
+    // A group-keyed reducer (an exchange reducer keyed by the class) keeps the group's state in the group's partition.
+    const src: StateSource = { ...this.sources[0], forMember: (member) => this.sources[this.partitionOfValue(member)], forGroup: (g) => this.sources[this.partitionOfValue(g)] };
     return aggregateGroup(pipeline, agg, group, src, this.unknown.size);
   }
 

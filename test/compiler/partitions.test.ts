@@ -91,12 +91,18 @@ describe('partitions: and placement', () => {
 `;
     const doc = await compile(base(`  n: { from: [ext], key: doc_student, op: count }\n`, 'partitions: { count: 4, by: document }\n', withAggregation));
     expect(doc.errors.map((e) => e.message)).toEqual([expect.stringMatching(/^aggregation 'overview' has a row per 'student', but partitions route by 'document'/)]);
-    // A column from an exchange reducer (its states are in the class's partition, not the member's): refused.
+    // A column from an exchange reducer keyed by the group: read from the group's partition, compiles.
     const classColumn = `aggregations:
   overview: { group_by: class, columns: { n: n, per_class: by_class } }
 `;
     const col = await compile(base(`  n: { from: [ext], key: student, op: count }\n  by_class: { from: [ext], key: class, op: count }\n`, 'partitions: { count: 4 }\n', classColumn));
-    expect(col.errors.map(formatError)).toEqual([expect.stringMatching(/aggregation 'overview' column 'per_class' reads 'by_class', an exchange reducer .*dashboards do not read yet \(not built\).* \(at aggregations.overview.columns.per_class\)$/)]);
+    expect(col.errors).toEqual([]);
+    // One keyed by something else is refused as for P = 1 (it cannot be shown per student).
+    const docColumn = `aggregations:
+  overview: { group_by: class, columns: { n: n, per_doc: by_doc } }
+`;
+    const bad = await compile(base(`  n: { from: [ext], key: student, op: count }\n  by_doc: { from: [ext], key: document, op: count }\n`, 'partitions: { count: 4 }\n', docColumn));
+    expect(bad.errors.map(formatError)).toEqual([expect.stringMatching(/reducer 'by_doc' is keyed by 'document': it cannot be shown per student .*\(at aggregations.overview.columns.per_doc\)$/)]);
   });
 
   it('a key-less routing: without a `student` key and no section, P = 1 needs none', async () => {
