@@ -36,6 +36,8 @@ export interface Step {
   hubInterval: number;
   /** Mean time between pushes the probe's teacher received (ms). */
   pushGap: number;
+  /** The hub's mean tick during the step (ms, from /metrics): over half the interval makes the interval grow. */
+  tickMs: number;
   backlog: number;
   /** Load requests not answered 200 during the step. */
   failed: number;
@@ -149,6 +151,8 @@ export const dashboardLoad = {
             await sleep(250);
           }
         })();
+        const tickSum = async () => [(await metric(server.url, 'loflow_dashboard_tick_seconds_sum')) ?? 0, (await metric(server.url, 'loflow_dashboard_tick_seconds_count')) ?? 0];
+        const [sum0, count0] = await tickSum();
         const start = (await health(server.url)).processed;
         const loopDelay = monitorEventLoopDelay({ resolution: 5 });
         loopDelay.enable();
@@ -166,6 +170,7 @@ export const dashboardLoad = {
         await probing;
         const took = (performance.now() - tStart) / 1000;
         loopDelay.disable();
+        const [sum1, count1] = await tickSum();
         const atEnd = await health(server.url);
         const processed = (atEnd.processed - start) / took;
         const h = await drained(30_000);
@@ -182,6 +187,7 @@ export const dashboardLoad = {
           probes: Number(hist.totalCount),
           hubInterval: sampled,
           pushGap: gaps.length ? gaps.reduce((a, b) => a + b, 0) / gaps.length : NaN,
+          tickMs: count1 > count0 ? ((sum1 - sum0) / (count1 - count0)) * 1000 : NaN,
           backlog: atEnd.queue_depth,
           failed: load.failed - failedBefore,
           benchLoopP99: Math.max(0, loopDelay.percentile(99) / 1e6 - 5), // past its 5 ms timer
@@ -189,7 +195,7 @@ export const dashboardLoad = {
           load: loadavg()[0],
         };
         steps.push(step);
-        ctx.log(`dashboard-load: ${Math.round(fraction * 100)}% offered ${Math.round(step.offered)}/s processed ${Math.round(processed)}/s p50 ${step.p50} p99 ${step.p99} hub ${sampled} ms gap ${step.pushGap.toFixed(0)} ms backlog ${step.backlog} (drained: ${h.queue_depth}); bench loop p99 ${step.benchLoopP99.toFixed(0)} ms, heap ${step.benchHeapMiB.toFixed(0)} MiB, load ${step.load.toFixed(1)}`);
+        ctx.log(`dashboard-load: ${Math.round(fraction * 100)}% offered ${Math.round(step.offered)}/s processed ${Math.round(processed)}/s p50 ${step.p50} p99 ${step.p99} hub ${sampled} ms (tick ${step.tickMs.toFixed(1)} ms) gap ${step.pushGap.toFixed(0)} ms backlog ${step.backlog} (drained: ${h.queue_depth}); bench loop p99 ${step.benchLoopP99.toFixed(0)} ms, heap ${step.benchHeapMiB.toFixed(0)} MiB, load ${step.load.toFixed(1)}`);
       }
       for (const s of steps) {
         const atHalf = s.fraction === 0.5;
@@ -198,7 +204,7 @@ export const dashboardLoad = {
           name: `${Math.round(s.fraction * 100)}% of max offered (${Math.round(s.offered).toLocaleString('en')} events/s): event-to-dashboard p99 (min_interval ${minInterval} ms, ${classes} classes watched)`,
           value: s.p99,
           unit: 'ms',
-          note: `p50 ${s.p50} ms over ${s.probes} probes; processed ${Math.round(s.processed).toLocaleString('en')} events/s; backlog at step end ${s.backlog.toLocaleString('en')}; hub interval up to ${s.hubInterval} ms; pushes seen every ${s.pushGap.toFixed(0)} ms${s.failed ? `; ${s.failed} requests refused` : ''}; load generator (this process): event-loop delay p99 ${s.benchLoopP99.toFixed(0)} ms, heap ${s.benchHeapMiB.toFixed(0)} MiB; load average ${s.load.toFixed(1)} on ${availableParallelism()} cores`,
+          note: `p50 ${s.p50} ms over ${s.probes} probes; processed ${Math.round(s.processed).toLocaleString('en')} events/s; backlog at step end ${s.backlog.toLocaleString('en')}; hub interval up to ${s.hubInterval} ms (mean tick ${s.tickMs.toFixed(1)} ms); pushes seen every ${s.pushGap.toFixed(0)} ms${s.failed ? `; ${s.failed} requests refused` : ''}; load generator (this process): event-loop delay p99 ${s.benchLoopP99.toFixed(0)} ms, heap ${s.benchHeapMiB.toFixed(0)} MiB; load average ${s.load.toFixed(1)} on ${availableParallelism()} cores`,
           goal: atHalf ? '< 50 ms at half the maximum load' : undefined,
           met: atHalf ? s.p99 < 50 : undefined,
         });

@@ -179,6 +179,7 @@ export class DashboardHub {
     }
     this.cursor = topics.length ? (this.cursor + done) % topics.length : 0;
     const spent = performance.now() - t0;
+    this.metrics.tickSeconds.observe({ dashboard: d.name }, spent / 1000);
     let next = ms;
     if (done < topics.length || spent > budget) next = Math.min(d.minIntervalMs * 20, Math.ceil(ms * 1.5));
     // Shrink back once a tick takes under a quarter of the interval (grow above a half: room to avoid flapping).

@@ -1,5 +1,5 @@
 // A delta carries the changed rows only, and its wire JSON (assembled from the rows' JSON the hub compares)
-// is exactly the message's JSON.
+// is exactly the message's JSON; each tick's time is a metric.
 import { describe, expect, it } from 'vitest';
 import { compilePipelineFile } from '../../engine/compiler.js';
 import { Engine } from '../../engine/runtime.js';
@@ -14,7 +14,8 @@ describe('dashboard deltas', () => {
     d.minIntervalMs = 20;
     const engine = new Engine(pipeline!);
     await engine.start();
-    const hub = new DashboardHub(engine, createMetrics(engine));
+    const metrics = createMetrics(engine);
+    const hub = new DashboardHub(engine, metrics);
     const got: Array<{ msg: any; json: string }> = [];
     try {
       hub.subscribe(d, 'class-a', { send: (msg, json) => got.push({ msg, json }) });
@@ -33,6 +34,9 @@ describe('dashboard deltas', () => {
         expect(msg.interval_ms).toBeGreaterThanOrEqual(20);
       }
       expect(deltas[1].msg.rows[0].events).toBe(2);
+      // Every tick's time is in /metrics (why the interval grew, when it does).
+      const text = await metrics.registry.metrics();
+      expect(Number(/loflow_dashboard_tick_seconds_count\{dashboard="overview"\} (\d+)/.exec(text)?.[1])).toBeGreaterThan(2);
     } finally {
       hub.close();
       await engine.stop();
