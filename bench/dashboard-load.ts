@@ -8,7 +8,9 @@
 // teacher sees. Overload should show as a longer interval (dashboards refresh less often), not as latency
 // that grows without bound.
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { availableParallelism, loadavg } from 'node:os';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import hdr from 'hdr-histogram-js';
 import type WebSocket from 'ws';
 import { rosterCsv } from '../engine/classroom.js';
@@ -34,9 +36,20 @@ export interface Step {
   hubInterval: number;
   /** Mean time between pushes the probe's teacher received (ms). */
   pushGap: number;
+  /** The hub's mean tick during the step (ms, from /metrics): over half the interval makes the interval grow. */
+  tickMs: number;
   backlog: number;
   /** Load requests not answered 200 during the step. */
   failed: number;
+  /**
+   * This process's own event-loop delay p99 (ms): the probe's receive time is taken here, so a stall of the
+   * generator (GC of a heap left by earlier workloads of the run, its own load) would count as latency.
+   */
+  benchLoopP99: number;
+  /** This process's heap at the step's end (MiB). */
+  benchHeapMiB: number;
+  /** 1-minute load average at the step's end (the machine is shared: a busy one stretches every wall time). */
+  load: number;
 }
 
 export const dashboardLoad = {
@@ -138,7 +151,11 @@ export const dashboardLoad = {
             await sleep(250);
           }
         })();
+        const tickSum = async () => [(await metric(server.url, 'loflow_dashboard_tick_seconds_sum')) ?? 0, (await metric(server.url, 'loflow_dashboard_tick_seconds_count')) ?? 0];
+        const [sum0, count0] = await tickSum();
         const start = (await health(server.url)).processed;
+        const loopDelay = monitorEventLoopDelay({ resolution: 5 });
+        loopDelay.enable();
         const tStart = performance.now();
         // The batch load runs alongside a probe every 20 ms (ticks of the same loop would be late under load).
         const probing = (async () => {
@@ -152,6 +169,8 @@ export const dashboardLoad = {
         const sent = await load.run(rate, seconds);
         await probing;
         const took = (performance.now() - tStart) / 1000;
+        loopDelay.disable();
+        const [sum1, count1] = await tickSum();
         const atEnd = await health(server.url);
         const processed = (atEnd.processed - start) / took;
         const h = await drained(30_000);
@@ -168,11 +187,15 @@ export const dashboardLoad = {
           probes: Number(hist.totalCount),
           hubInterval: sampled,
           pushGap: gaps.length ? gaps.reduce((a, b) => a + b, 0) / gaps.length : NaN,
+          tickMs: count1 > count0 ? ((sum1 - sum0) / (count1 - count0)) * 1000 : NaN,
           backlog: atEnd.queue_depth,
           failed: load.failed - failedBefore,
+          benchLoopP99: Math.max(0, loopDelay.percentile(99) / 1e6 - 5), // past its 5 ms timer
+          benchHeapMiB: process.memoryUsage().heapUsed / 2 ** 20,
+          load: loadavg()[0],
         };
         steps.push(step);
-        ctx.log(`dashboard-load: ${Math.round(fraction * 100)}% offered ${Math.round(step.offered)}/s processed ${Math.round(processed)}/s p50 ${step.p50} p99 ${step.p99} hub ${sampled} ms gap ${step.pushGap.toFixed(0)} ms backlog ${step.backlog} (drained: ${h.queue_depth})`);
+        ctx.log(`dashboard-load: ${Math.round(fraction * 100)}% offered ${Math.round(step.offered)}/s processed ${Math.round(processed)}/s p50 ${step.p50} p99 ${step.p99} hub ${sampled} ms (tick ${step.tickMs.toFixed(1)} ms) gap ${step.pushGap.toFixed(0)} ms backlog ${step.backlog} (drained: ${h.queue_depth}); bench loop p99 ${step.benchLoopP99.toFixed(0)} ms, heap ${step.benchHeapMiB.toFixed(0)} MiB, load ${step.load.toFixed(1)}`);
       }
       for (const s of steps) {
         const atHalf = s.fraction === 0.5;
@@ -181,7 +204,7 @@ export const dashboardLoad = {
           name: `${Math.round(s.fraction * 100)}% of max offered (${Math.round(s.offered).toLocaleString('en')} events/s): event-to-dashboard p99 (min_interval ${minInterval} ms, ${classes} classes watched)`,
           value: s.p99,
           unit: 'ms',
-          note: `p50 ${s.p50} ms over ${s.probes} probes; processed ${Math.round(s.processed).toLocaleString('en')} events/s; backlog at step end ${s.backlog.toLocaleString('en')}; hub interval up to ${s.hubInterval} ms; pushes seen every ${s.pushGap.toFixed(0)} ms${s.failed ? `; ${s.failed} requests refused` : ''}`,
+          note: `p50 ${s.p50} ms over ${s.probes} probes; processed ${Math.round(s.processed).toLocaleString('en')} events/s; backlog at step end ${s.backlog.toLocaleString('en')}; hub interval up to ${s.hubInterval} ms (mean tick ${s.tickMs.toFixed(1)} ms); pushes seen every ${s.pushGap.toFixed(0)} ms${s.failed ? `; ${s.failed} requests refused` : ''}; load generator (this process): event-loop delay p99 ${s.benchLoopP99.toFixed(0)} ms, heap ${s.benchHeapMiB.toFixed(0)} MiB; load average ${s.load.toFixed(1)} on ${availableParallelism()} cores`,
           goal: atHalf ? '< 50 ms at half the maximum load' : undefined,
           met: atHalf ? s.p99 < 50 : undefined,
         });

@@ -7,6 +7,7 @@
 // (latest state wins); one behind for longer than maxStaleMs is closed. Nothing queues up for a slow reader.
 import type { AggregateResult, BatchInfo, Engine } from '../runtime.js';
 import type { DashboardSpec } from '../types.js';
+import { deltaJson } from './delta-json.js';
 import type { Metrics } from './metrics.js';
 
 export interface Subscriber {
@@ -178,6 +179,7 @@ export class DashboardHub {
     }
     this.cursor = topics.length ? (this.cursor + done) % topics.length : 0;
     const spent = performance.now() - t0;
+    this.metrics.tickSeconds.observe({ dashboard: d.name }, spent / 1000);
     let next = ms;
     if (done < topics.length || spent > budget) next = Math.min(d.minIntervalMs * 20, Math.ceil(ms * 1.5));
     // Shrink back once a tick takes under a quarter of the interval (grow above a half: room to avoid flapping).
@@ -192,10 +194,12 @@ export class DashboardHub {
     const snap = this.engine.aggregate(t.dashboard.aggregation, t.group);
     this.catchUp(t, snap);
     const rows = [];
+    const rowsJson: string[] = [];
     for (const r of snap.rows) {
       const json = JSON.stringify(r);
       if (t.lastRows.get(r.member) !== json) {
         rows.push(r);
+        rowsJson.push(json);
         t.lastRows.set(r.member, json);
       }
     }
@@ -204,7 +208,7 @@ export class DashboardHub {
     t.lastSummary = summary;
     if (rows.length === 0 && !summaryChanged) return;
     const msg = { type: 'delta', aggregation: snap.aggregation, group: t.group, rows, summary: snap.summary, at: Date.now(), interval_ms: this.interval.get(t.dashboard.name) };
-    const json = JSON.stringify(msg);
+    const json = deltaJson(msg, rowsJson, summary);
     let sent = 0;
     for (const s of t.subscribers) {
       if (t.stale.has(s)) continue;

@@ -1,5 +1,5 @@
 // Prometheus metrics (prom-client), one registry per server so tests can run several.
-import { Counter, Gauge, Registry, collectDefaultMetrics } from 'prom-client';
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../runtime.js';
 import { registerPartitionMetrics } from './partition-metrics.js';
 
@@ -11,6 +11,8 @@ export function createMetrics(engine: Engine) {
   const pushes = new Counter({ name: 'loflow_dashboard_pushes_total', help: 'dashboard updates pushed to subscribers', labelNames: ['dashboard'], registers: [registry] });
   const connections = new Gauge({ name: 'loflow_connections', help: 'open connections', labelNames: ['kind'], registers: [registry] });
   const interval = new Gauge({ name: 'loflow_dashboard_effective_interval_ms', help: 'current push interval (grows under overload)', labelNames: ['dashboard'], registers: [registry] });
+  // The tick's own time: a tick over half the interval makes the interval grow, so this says why it grew.
+  const tickSeconds = new Histogram({ name: 'loflow_dashboard_tick_seconds', help: "time one dashboard tick took (aggregating and pushing the classes that changed); over half the push interval makes the interval grow", labelNames: ['dashboard'], buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1], registers: [registry] });
   const slowSubscribers = new Counter({ name: 'loflow_dashboard_slow_subscribers_total', help: 'times a dashboard subscriber was skipped for not reading (it gets a snapshot once it drains)', labelNames: ['dashboard'], registers: [registry] });
   const refused = new Counter({ name: 'loflow_requests_refused_total', help: 'requests refused as a whole (malformed, too large, bad URL, auth), by route kind and reason', labelNames: ['kind', 'reason'], registers: [registry] });
   const wsClosed = new Counter({ name: 'loflow_websocket_closed_by_server_total', help: 'WebSockets the server closed for a protocol or policy reason, by kind and close code', labelNames: ['kind', 'code'], registers: [registry] });
@@ -87,7 +89,7 @@ export function createMetrics(engine: Engine) {
     },
   });
   registerPartitionMetrics(engine, registry);
-  return { registry, eventsIn, rejected, pushes, connections, interval, slowSubscribers, refused, wsClosed };
+  return { registry, eventsIn, rejected, pushes, connections, interval, tickSeconds, slowSubscribers, refused, wsClosed };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

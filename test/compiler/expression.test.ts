@@ -27,6 +27,30 @@ describe('expressions', () => {
     expect(m.ok && m.fn({ keystroke: { key: 'abc' } })).toBe(4); // CEL ints become JSON numbers
   });
 
+  it('read the object’s fields in place: `_` is the object, a missing field is an error, the object is unchanged', () => {
+    // The dashboard's summary filter over rows (`active_students: { where: "!idle" }`).
+    const idle = compileExpression('!idle');
+    expect(idle.ok).toBe(true);
+    if (!idle.ok) return;
+    const row = { member: 's-1', idle: false };
+    expect(idle.fn(row)).toBe(true);
+    expect(idle.fn({ member: 's-2', idle: true })).toBe(false);
+    expect(() => idle.fn({ member: 's-3' })).toThrow(/Unknown variable: idle/);
+    expect(row).toEqual({ member: 's-1', idle: false });
+    expect(Object.keys(row)).toEqual(['member', 'idle']);
+    // `_` is the whole object even when it has a field named `_`; arrays and null are objects too.
+    const whole = compileExpression('_.member');
+    expect(whole.ok && whole.fn({ member: 's-1', _: { member: 'inner' } })).toBe('s-1');
+    const size = compileExpression('size(_)');
+    expect(size.ok && size.fn([1, 2, 3] as any)).toBe(3);
+    const missing = compileExpression('x == 1');
+    expect(missing.ok).toBe(true);
+    if (missing.ok) for (const o of [null, undefined]) expect(() => missing.fn(o as any)).toThrow(/Unknown variable/);
+    // Not an object: refused (a filter over it is false), as before.
+    const any = compileFilter('length == 1 || true');
+    expect(any.ok && any.fn('x' as any)).toBe(false);
+  });
+
   it('report a syntax error with its offset', () => {
     expect(compileExpression("event == 'a' &&")).toMatchObject({ ok: false, message: expect.stringMatching(/^bad expression/), offset: 15 });
   });
