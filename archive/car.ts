@@ -1,15 +1,11 @@
-// CAR files (CARv1): export a commit and everything it reaches; verify every block's hash and that the DAG
-// is complete. Both find a block's links with the tail scan (cbor-links.ts) and key blocks by their CID's
-// bytes; export writes the frames (varint length, CID, block) itself in large writes, verify reads the file
-// in large reads (car-read.ts) and keeps each block's links, never its bytes.
+// CAR files (CARv1): export a commit and everything it reaches (car-write.ts); verify every block's hash and
+// that the DAG is complete. Both find a block's links with the tail scan (cbor-links.ts) and key blocks by
+// their CID's bytes; verify reads the file in large reads (car-read.ts) and keeps each block's links, never
+// its bytes.
 import { createHash } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
-import { once } from 'node:events';
-import * as dagCbor from '@ipld/dag-cbor';
 import { CID } from './blocks.js';
 import { tailLinks } from './cbor-links.js';
 import { CarFrameError, forEachFrame, openCar, type CarFile } from './car-read.js';
-import type { FolderBlockstore } from './blockstore.js';
 
 /** A CID's bytes as a string: a Set/Map key without base32 encoding. */
 const keyOf = (cid: CID) => Buffer.from(cid.bytes.buffer, cid.bytes.byteOffset, cid.bytes.length).toString('latin1');
@@ -42,45 +38,7 @@ export async function* walk(store: { get(cid: CID): Promise<Uint8Array> }, root:
   }
 }
 
-function varint(n: number): Buffer {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return Buffer.from(out);
-}
-
-/** Write the DAG under `root` to a CARv1 file; returns the number of blocks and bytes written. */
-export async function exportCar(store: FolderBlockstore, root: CID, out: string): Promise<{ blocks: number; bytes: number }> {
-  // The frames go to a write stream with a large buffer: it hands them to writev many at a time, uncopied.
-  const file = createWriteStream(out, { highWaterMark: 8 * 1024 * 1024 });
-  const failed = new Promise<never>((_, reject) => file.once('error', reject));
-  failed.catch(() => {});
-  const write = async (b: Uint8Array) => {
-    if (!file.write(b)) await Promise.race([once(file, 'drain'), failed]);
-  };
-  let blocks = 0;
-  let bytes = 0;
-  try {
-    const header = dagCbor.encode({ version: 1, roots: [root] }); // as @ipld/car's CarWriter writes it
-    await write(varint(header.length));
-    await write(header);
-    for await (const b of walk(store, root)) {
-      await write(varint(b.cid.bytes.length + b.bytes.length));
-      await write(b.cid.bytes);
-      if (b.bytes.length) await write(b.bytes);
-      blocks++;
-      bytes += b.bytes.length;
-    }
-    file.end();
-    await Promise.race([once(file, 'finish'), failed]);
-  } finally {
-    file.destroy();
-  }
-  return { blocks, bytes };
-}
+export { exportCar } from './car-write.js';
 
 export interface VerifyResult {
   ok: boolean;
