@@ -119,6 +119,20 @@ describe('CAR frames', () => {
   });
 });
 
+describe('CARv2', () => {
+  it('verifies the CARv1 payload inside a CARv2 (after padding, before its index), as @ipld/car reads it', async () => {
+    const leaf = await encodeBlock({ n: 1 });
+    const root = await encodeBlock({ leaf: leaf.cid });
+    const v1 = Buffer.concat([header(root.cid), frame(root.cid, root.bytes), frame(leaf.cid, leaf.bytes)]);
+    const pragma = Buffer.from([0x0a, 0xa1, 0x67, 0x76, 0x65, 0x72, 0x73, 0x69, 0x6f, 0x6e, 0x02]);
+    const fixed = Buffer.alloc(40);
+    fixed.writeBigUInt64LE(BigInt(pragma.length + 40 + 5), 16); // the payload's offset (after 5 bytes of padding)
+    fixed.writeBigUInt64LE(BigInt(v1.length), 24);
+    const v2 = Buffer.concat([pragma, fixed, Buffer.alloc(5), v1, Buffer.from('an index the verify does not read')]);
+    expect(await verifyBytes(v2)).toEqual({ ok: true, root: root.cid.toString(), blocks: 2, bytes: root.bytes.length + leaf.bytes.length, unreachable: [] });
+  });
+});
+
 describe('the tail scan', () => {
   it('finds the links scanLinks finds, and leaves a map with numeric keys above its links to the decoder', async () => {
     const [a, b] = [await encodeBlock({ n: 1 }), await encodeBlock({ n: 2 })];
