@@ -62,7 +62,7 @@ export class IdScanner {
   private walk(value: unknown, found: (path: string) => void, root: string, at: Array<string | typeof EACH>): void {
     if (typeof value === 'string') {
       // A pseudonym (64 hex digits) is not searched: a numeric id could occur in it by chance.
-      if (!PSEUDONYM.test(value) && this.find(value) !== undefined) found(spell(root, at));
+      if (this.find(value) !== undefined && !PSEUDONYM.test(value)) found(spell(root, at)); // the cheap test first
     } else if (typeof value === 'number') {
       if (this.ids.has(String(value))) found(spell(root, at));
     } else if (Array.isArray(value)) {
