@@ -12,13 +12,43 @@ const MAX_DEPTH = 512;
 
 /** The links of a DAG-CBOR block in the order linksOf(decodeBlock(bytes)) lists them, or null (decode it). */
 export function scanLinks(bytes: Uint8Array): CID[] | null {
+  return scan(bytes, false);
+}
+
+// Strict DAG-CBOR writes a link only as tag 42 in its minimal head, the two bytes d8 2a (the decoder refuses
+// a longer head and every other tag). Where those bytes occur nowhere after a position, no link can start
+// there: the tail scan stops and leaves the rest of the block unread (Buffer.indexOf runs at memory speed).
+const TAG42 = Buffer.from([0xd8, 0x2a]);
+let tail = false;
+let stopped = false;
+let tagAt = -1;
+let view: Buffer = Buffer.alloc(0);
+
+/**
+ * scanLinks, but stopping where no link can follow: the same links in the same order for every block
+ * scanLinks takes, without reading the bytes after the last d8 2a (a block malformed only there is not
+ * noticed: export and verify need the links, not a check of every event's encoding).
+ */
+export function scanLinksToTail(bytes: Uint8Array): CID[] | null {
+  return scan(bytes, true);
+}
+
+function scan(bytes: Uint8Array, toTail: boolean): CID[] | null {
   const out: CID[] = [];
+  tail = toTail;
+  stopped = false;
+  if (toTail) {
+    view = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length);
+    tagAt = view.indexOf(TAG42, 0);
+  }
   try {
     const end = item(bytes, 0, out, 0);
-    return end === bytes.length ? out : null;
+    return stopped || end === bytes.length ? out : null;
   } catch (err) {
     if (err instanceof Fallback || err instanceof RangeError) return null;
     throw err;
+  } finally {
+    view = Buffer.alloc(0); // do not keep the block alive
   }
 }
 
@@ -78,6 +108,13 @@ function keyAfter(b: Uint8Array, ps: number, pl: number, s: number, l: number): 
 }
 
 function item(b: Uint8Array, pos: number, out: CID[], depth: number): number {
+  if (tail) {
+    if (tagAt >= 0 && tagAt < pos) tagAt = view.indexOf(TAG42, pos);
+    if (tagAt < 0) {
+      stopped = true;
+      return pos;
+    }
+  }
   if (pos >= b.length || depth > MAX_DEPTH) throw fallback;
   const major = b[pos] >> 5;
   switch (major) {
@@ -95,7 +132,7 @@ function item(b: Uint8Array, pos: number, out: CID[], depth: number): number {
     case 4: {
       const n = arg(b, pos);
       let p = next;
-      for (let i = 0; i < n; i++) p = item(b, p, out, depth + 1);
+      for (let i = 0; i < n && !stopped; i++) p = item(b, p, out, depth + 1);
       return p;
     }
     case 5: {
@@ -116,6 +153,7 @@ function item(b: Uint8Array, pos: number, out: CID[], depth: number): number {
         prevStart = start;
         prevLen = len;
         p = item(b, start + len, out, depth + 1);
+        if (stopped) break; // the entries left hold no link: their keys cannot reorder the links found
       }
       if (indexKey && out.length > linksBefore) throw fallback;
       return p;
@@ -151,4 +189,9 @@ function item(b: Uint8Array, pos: number, out: CID[], depth: number): number {
 /** Every CID a block links to: scanned, or decoded when the scan does not take the block. */
 export function blockLinks(bytes: Uint8Array): CID[] {
   return scanLinks(bytes) ?? linksOf(decodeBlock(bytes));
+}
+
+/** blockLinks with the tail scan: what export and verify use (a block they cannot scan is decoded, as before). */
+export function tailLinks(bytes: Uint8Array): CID[] {
+  return scanLinksToTail(bytes) ?? linksOf(decodeBlock(bytes));
 }

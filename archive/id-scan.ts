@@ -16,19 +16,20 @@ function spell(root: string, at: Array<string | typeof EACH>): string {
   return p;
 }
 
-const pair = (s: string, i: number) => (s.charCodeAt(i) << 16) | s.charCodeAt(i + 1);
+/** A position's first two characters, hashed into 16 bits (a collision only costs the exact check). */
+const pair = (s: string, i: number) => ((s.charCodeAt(i) * 0x9e37) ^ s.charCodeAt(i + 1)) & 0xffff;
 
 export class IdScanner {
   private readonly ids = new Set<string>();
   /** The distinct id lengths, so a string is checked with one Set lookup per (position, length). */
   private lengths: number[] = [];
-  /** The ids' first two characters: a position whose two characters are none of them starts no id. */
-  private readonly starts = new Set<number>();
+  /** The ids' first two characters (hashed): a position whose two characters are none of them starts no id. */
+  private readonly starts = new Uint8Array(0x10000);
 
   add(id: string): void {
     if (id.length < MIN_ID_LENGTH || this.ids.has(id)) return;
     this.ids.add(id);
-    this.starts.add(pair(id, 0));
+    this.starts[pair(id, 0)] = 1;
     if (!this.lengths.includes(id.length)) this.lengths.push(id.length);
   }
 
@@ -38,8 +39,9 @@ export class IdScanner {
 
   /** The first id inside `s`, or undefined. */
   find(s: string): string | undefined {
+    const starts = this.starts;
     for (let i = 0; i + MIN_ID_LENGTH <= s.length; i++) {
-      if (!this.starts.has(pair(s, i))) continue;
+      if (starts[pair(s, i)] === 0) continue;
       for (const n of this.lengths) {
         if (i + n > s.length) continue;
         const sub = s.slice(i, i + n);
@@ -60,7 +62,7 @@ export class IdScanner {
   private walk(value: unknown, found: (path: string) => void, root: string, at: Array<string | typeof EACH>): void {
     if (typeof value === 'string') {
       // A pseudonym (64 hex digits) is not searched: a numeric id could occur in it by chance.
-      if (!PSEUDONYM.test(value) && this.find(value) !== undefined) found(spell(root, at));
+      if (this.find(value) !== undefined && !PSEUDONYM.test(value)) found(spell(root, at)); // the cheap test first
     } else if (typeof value === 'number') {
       if (this.ids.has(String(value))) found(spell(root, at));
     } else if (Array.isArray(value)) {

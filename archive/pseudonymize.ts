@@ -3,7 +3,7 @@
 // The key comes from the environment and is never written anywhere.
 import { createHmac } from 'node:crypto';
 import type { LoEvent } from '../engine/types.js';
-import { rewritePath } from './learners.js';
+import { rewritePaths } from './learners.js';
 
 export const PSEUDONYM_KEY_ENV = 'LOFLOW_PSEUDONYM_KEY';
 
@@ -41,10 +41,9 @@ export function deidentifier(d: Deidentify): (e: LoEvent) => LoEvent {
     }
     return p;
   };
-  return (event) => {
-    let e: unknown = event;
-    for (const f of d.dropFields) e = rewritePath(e, f, null);
-    if (d.key) for (const f of d.idFields) e = rewritePath(e, f, hmac);
-    return e as LoEvent;
-  };
+  const rewrites: Array<readonly [string, ((v: unknown) => unknown) | null]> = [
+    ...d.dropFields.map((f) => [f, null] as const),
+    ...(d.key ? d.idFields.map((f) => [f, hmac] as const) : []),
+  ];
+  return (event) => rewritePaths(event, rewrites) as LoEvent;
 }

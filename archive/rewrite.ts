@@ -102,9 +102,19 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     const idOf = only ? learnerPaths(pipeline.text).map(learnerReader) : [];
     const included = new Set<string>();
     for (const stream of streams) {
-      const kept = [];
+      let kept = [];
       const t = sources.has(stream) ? transform : transformDerived;
-      for (const e of await streamEntries(src, commit, stream)) {
+      const entries = await streamEntries(src, commit, stream);
+      for (let k = 0; k < entries.length; k++) {
+        const e = entries[k];
+        // Each decoded event is let go once copied, and the copies are handed to the writer in batches: the
+        // live heap (and so each garbage collection) stays smaller than a whole stream twice over.
+        (entries as unknown[])[k] = undefined;
+        if (kept.length >= 4096) {
+          events += kept.length;
+          await writer.append(stream, kept);
+          kept = [];
+        }
         if (e.t < since || e.t >= until) continue;
         if (only) {
           let who: string | null = null;

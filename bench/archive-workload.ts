@@ -105,10 +105,15 @@ export const archive = {
     });
     const car = join(dir, 'x.car');
     let exported = { blocks: 0, bytes: 0 };
-    const exportS = await seconds(async () => (exported = await exportCar(writer.store, CID.parse(root), car)));
     let v: Awaited<ReturnType<typeof verifyCar>> | null = null;
-    const verifyS = await seconds(async () => (v = await verifyCar(car)));
-    if (!v!.ok) throw new Error(v!.error);
+    // Best of three, as the sha2-256 baseline is: one pass alone measures the machine's load as much as the code.
+    let exportS = Infinity;
+    let verifyS = Infinity;
+    for (let pass = 0; pass < 3; pass++) {
+      exportS = Math.min(exportS, await seconds(async () => (exported = await exportCar(writer.store, CID.parse(root), car))));
+      verifyS = Math.min(verifyS, await seconds(async () => (v = await verifyCar(car))));
+      if (!v!.ok) throw new Error(v!.error);
+    }
     const carMB = exported.bytes / 1024 / 1024;
     const carHash = hashRate(readFileSync(car));
     const fig = (name: string, value: number, base: number, goal: number | null, note: string) =>
@@ -121,7 +126,10 @@ export const archive = {
     const key = Buffer.from('bench-key-0123456789');
     const idFields = identifierPaths(readFileSync(demoFile, 'utf8')).filter((f) => f !== '$.url');
     let study = { bytes: 0, events: 0 };
-    const studyS = await seconds(async () => (study = await exportSelection(await folderSource(join(dir, 'a')), { deidentify: { key, idFields, dropFields: ['$.url'] } }, join(dir, 'study.car'))));
+    let studyS = Infinity;
+    for (let pass = 0; pass < (ctx.quick ? 1 : 2); pass++) {
+      studyS = Math.min(studyS, await seconds(async () => (study = await exportSelection(await folderSource(join(dir, 'a')), { deidentify: { key, idFields, dropFields: ['$.url'] } }, join(dir, 'study.car')))));
+    }
     const studyHash = hashRate(readFileSync(join(dir, 'study.car')));
     fig('pseudonymized export (HMAC of every declared identifier, drop a field, new DAG, CAR)', study.bytes / 1024 / 1024 / studyS, studyHash, 0.25, `${Math.round(study.events / studyS).toLocaleString('en')} events/s`);
     // Encrypted against plaintext, alternating (plaintext, encrypted) twice: the best round of each.
