@@ -8,6 +8,8 @@
 // architecture, and starts with a SHA-256 over that key and the V8 data, so a stale, foreign or damaged file
 // is not handed to V8 at all; V8 itself refuses data from another V8 or other flags (cachedDataRejected).
 // Any failure to read or write it only means compiling from source, as without a cache.
+// Not the v8-compile-cache package: a hook on every require() of the process, it takes the cache right
+// after compiling, and code from its cache cannot import() (its issue #30).
 import { createHash } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -26,7 +28,13 @@ const keep = 4;
 export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | undefined {
   if (env.LOFLOW_CODE_CACHE === '0') return undefined;
   if (env.LOFLOW_CACHE_DIR) return env.LOFLOW_CACHE_DIR;
-  const base = env.XDG_CACHE_HOME || (homedir() && join(homedir(), '.cache'));
+  let home = '';
+  try {
+    home = homedir(); // throws when the user has no home (no $HOME, no passwd entry)
+  } catch {
+    /* no cache then */
+  }
+  const base = env.XDG_CACHE_HOME || (home && join(home, '.cache'));
   return base ? join(base, 'loflow') : undefined;
 }
 
@@ -40,8 +48,8 @@ export type CacheOutcome = 'off' | 'used' | 'missing' | 'invalid' | 'rejected';
  * return its exports. With a valid cache V8 skips compiling; without one, the process writes one at exit.
  */
 export function requireCached(file: string, dir = codeCacheDir()): { exports: Record<string, unknown>; cache: CacheOutcome } {
-  const source = readFileSync(file, 'utf8');
   if (!dir) return { exports: createRequire(file)(file) as Record<string, unknown>, cache: 'off' };
+  const source = readFileSync(file, 'utf8');
 
   const key = `${sha256(source).toString('hex')}:${process.version}:${process.arch}`;
   const cacheFile = join(dir, `${basename(file)}-${key.slice(0, 16)}-${process.version}-${process.arch}.v8cache`);
