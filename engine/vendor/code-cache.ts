@@ -7,7 +7,8 @@
 // The cache can never change what runs: its file is named by the bundle's SHA-256 and the Node version and
 // architecture, and starts with a SHA-256 over that key and the V8 data, so a stale, foreign or damaged file
 // is not handed to V8 at all; V8 itself refuses data from another V8 or other flags (cachedDataRejected).
-// Any failure to read or write it only means compiling from source, as without a cache.
+// Any failure to read or write it only means compiling from source, as without a cache. V8 data is code:
+// a folder that another user can write to is not used at all.
 // Not the v8-compile-cache package: a hook on every require() of the process, it takes the cache right
 // after compiling, and code from its cache cannot import() (its issue #30).
 import { createHash } from 'node:crypto';
@@ -41,14 +42,18 @@ export function codeCacheDir(env: NodeJS.ProcessEnv = process.env): string | und
 const sha256 = (...parts: (string | Uint8Array)[]) => parts.reduce((h, p) => h.update(p), createHash('sha256')).digest();
 
 /** What happened to the cache in this process, for the tests (LOFLOW_DEBUG prints it too). */
-export type CacheOutcome = 'off' | 'used' | 'missing' | 'invalid' | 'rejected';
+export type CacheOutcome = 'off' | 'unsafe' | 'used' | 'missing' | 'invalid' | 'rejected';
 
 /**
  * Load `file` (a CommonJS module that requires only Node built-ins and packages, as the bundles do) and
  * return its exports. With a valid cache V8 skips compiling; without one, the process writes one at exit.
  */
 export function requireCached(file: string, dir = codeCacheDir()): { exports: Record<string, unknown>; cache: CacheOutcome } {
-  if (!dir) return { exports: createRequire(file)(file) as Record<string, unknown>, cache: 'off' };
+  const unsafe = dir !== undefined && unsafeDir(dir);
+  if (!dir || unsafe) {
+    if (unsafe && process.env.LOFLOW_DEBUG) console.error(`loflow: code cache unsafe (not only yours to write), not used: ${dir}`);
+    return { exports: createRequire(file)(file) as Record<string, unknown>, cache: unsafe ? 'unsafe' : 'off' };
+  }
   const source = readFileSync(file, 'utf8');
 
   const key = `${sha256(source).toString('hex')}:${process.version}:${process.arch}`;
@@ -66,6 +71,22 @@ export function requireCached(file: string, dir = codeCacheDir()): { exports: Re
   const module = { exports: {} as Record<string, unknown> };
   (script.runInThisContext() as (...a: unknown[]) => void)(module.exports, createRequire(file), module, file, dirname(file), importModule);
   return { exports: module.exports, cache };
+}
+
+/**
+ * A cache folder someone else can write to: the checksum is no secret, so whoever can put a file there
+ * could have this process run code of their own (V8 data is code). Not used; a missing folder is fine
+ * (write makes it, for this user only).
+ */
+function unsafeDir(dir: string): boolean {
+  let st;
+  try {
+    st = statSync(dir);
+  } catch {
+    return false;
+  }
+  if (!st.isDirectory()) return true;
+  return process.getuid !== undefined && (st.uid !== process.getuid() || (st.mode & 0o022) !== 0);
 }
 
 /** The V8 data in a cache file, if the file is there and its checksum matches this bundle and Node. */
@@ -86,7 +107,7 @@ function write(dir: string, cacheFile: string, prefix: string, key: string, scri
   const tmp = `${cacheFile}.${process.pid}.tmp`;
   try {
     const data = script.createCachedData();
-    mkdirSync(dir, { recursive: true });
+    mkdirSync(dir, { recursive: true, mode: 0o700 });
     writeFileSync(tmp, Buffer.concat([sha256(key, data), data]));
     renameSync(tmp, cacheFile);
     const others = readdirSync(dir)

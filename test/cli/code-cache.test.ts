@@ -3,7 +3,7 @@
 // speed: the output is the same as with no cache at all, and a changed file never runs its old code.
 import { execFile } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, copyFileSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -106,6 +106,17 @@ reducers:
     expect([r.code, r.stdout, r.stderr]).toEqual([plain.code, plain.stdout, plain.stderr]);
   });
 
+  it('a cache folder others can write to is not used: the same output', async () => {
+    const shared = join(dir, 'shared');
+    mkdirSync(shared);
+    chmodSync(shared, 0o777);
+    const plain = await validate({ LOFLOW_CODE_CACHE: '0' });
+    const r = await validate({ LOFLOW_CACHE_DIR: shared, LOFLOW_DEBUG: '1' });
+    expect(r.stderr).toMatch(/^loflow: code cache unsafe .*, not used: /m);
+    expect(readdirSync(shared)).toEqual([]);
+    expect([r.code, r.stdout, r.stderr.replace(/^loflow: code cache unsafe .*\n/gm, '')]).toEqual([plain.code, plain.stdout, plain.stderr]);
+  });
+
   it("is keyed on the file's content: an edit of the same length runs the new code; V8's refusal is a miss", async () => {
     const cache = join(dir, 'keyed');
     const load = (file: string) =>
@@ -127,5 +138,13 @@ reducers:
     writeFileSync(join(cache, own), Buffer.concat([sha256(key, foreign), foreign]));
     expect((await load(mod)).stdout).toBe('rejected two\n');
     expect((await load(mod)).stdout).toBe('used two\n');
+    // Each edit leaves a cache file: the newest 4 of a module are kept.
+    for (const n of ['3', '4', '5', '6']) {
+      writeFileSync(mod, `exports.answer = () => "${n}";`);
+      expect((await load(mod)).stdout).toBe(`missing ${n}\n`);
+    }
+    const left = readdirSync(cache).filter((f) => f.startsWith('module.cjs-'));
+    expect(left).toHaveLength(4);
+    expect(left.some((f) => f.startsWith(`module.cjs-${sha256('exports.answer = () => "6";').toString('hex').slice(0, 16)}-`))).toBe(true);
   });
 });
