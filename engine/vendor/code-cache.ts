@@ -11,7 +11,7 @@
 // a folder that another user can write to is not used at all.
 // Not the v8-compile-cache package: a hook on every require() of the process, it takes the cache right
 // after compiling, and code from its cache cannot import() (its issue #30).
-import { createHash } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, renameSync, statSync, unlinkSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { homedir } from 'node:os';
@@ -104,7 +104,7 @@ function readValid(cacheFile: string, key: string): { data?: Buffer; outcome: Ca
 
 /** Write the cache atomically (another loflow may be reading it) and drop the oldest of this bundle's others. */
 function write(dir: string, cacheFile: string, prefix: string, key: string, script: vm.Script): void {
-  const tmp = `${cacheFile}.${process.pid}.tmp`;
+  const tmp = `${cacheFile}.${randomUUID()}.tmp`; // not the pid: worker threads share it
   try {
     const data = script.createCachedData();
     mkdirSync(dir, { recursive: true, mode: 0o700 });
