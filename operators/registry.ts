@@ -3,6 +3,7 @@
 import { isAbsolute, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { checkRegularFile, fileLimits } from '../engine/bounded-read.js';
+import { importModule } from '../engine/import-module.js';
 import type { Aggregator, Operator } from '../engine/types.js';
 import { countAgg } from './aggregators/count.js';
 import { maxAgg, meanAgg, medianAgg, minAgg, percentileAgg, sumAgg } from './aggregators/numeric.js';
@@ -48,10 +49,10 @@ export async function loadCustomOperator(spec: string, baseDir: string): Promise
     // A regular file of bounded size: import() of /dev/zero or a FIFO would read or wait for ever.
     checkRegularFile(file, fileLimits.source());
     if (/\.(c|m)?ts$/.test(file)) {
-      const { tsImport } = await import('tsx/esm/api');
+      const { tsImport } = await importModule<typeof import('tsx/esm/api')>('tsx/esm/api');
       mod = (await tsImport(pathToFileURL(file).href, import.meta.url)) as Record<string, unknown>;
     } else {
-      mod = (await import(pathToFileURL(file).href)) as Record<string, unknown>;
+      mod = await importModule(pathToFileURL(file).href);
     }
   } catch (err) {
     throw new Error(`cannot load operator module '${spec}': ${(err as Error).message.split('\n')[0]}`);

@@ -24,6 +24,8 @@ export default async function setup(project: TestProject) {
   const runDir = mkdtempSync(join(tmpdir(), 'loflow-test-run-'));
   chmodSync(runDir, 0o755);
   process.env.TMPDIR = runDir;
+  // The CLI's code cache (engine/vendor/code-cache.ts) of the loflow processes the tests start: there too.
+  process.env.LOFLOW_CACHE_DIR ??= join(runDir, 'code-cache');
   const [redis, cluster, postgres] = await Promise.all([startRedis(), startRedisCluster(3), startPostgres()]);
   project.provide('redisUrl', redis.url);
   project.provide('redisClusterUrl', cluster.url);

@@ -7,8 +7,7 @@ import type { Command } from './command.js';
 /** The command's one-file bundle when the build made it (engine/vendor/build.ts says why), else undefined. */
 async function bundled<M>(module: string): Promise<M | undefined> {
   const { commandBundle } = await import('../vendor/bundled.js'); // here, not above: --help needs none of it
-  const url = commandBundle(module);
-  return url ? ((await import(url)) as M) : undefined;
+  return commandBundle<M>(module);
 }
 
 export interface CommandEntry {

@@ -10,7 +10,9 @@ import { dirname, join } from 'node:path';
 import type { ValidateFunction } from 'ajv';
 import { builtinAggregators, builtinOperators } from '../../operators/registry.js';
 import { trustedAjv } from '../event-schemas.js';
+import { importModule } from '../import-module.js';
 import { packageRoot } from '../paths.js';
+import { requireCached } from '../vendor/code-cache.js';
 
 /** CommonJS: ajv's standalone code `require`s its runtime helpers. */
 const precompiledFile = join(packageRoot, 'dist/schemas/shipped.validate.cjs');
@@ -39,11 +41,20 @@ const compiled = new Map<string, ValidateFunction>();
 export function shippedValidator(key: string, schema: object): ValidateFunction {
   const known = compiled.get(key);
   if (known) return known;
-  if (bundle === undefined) bundle = existsSync(precompiledFile) ? (createRequire(import.meta.url)(precompiledFile) as Bundle) : null;
+  if (bundle === undefined) bundle = existsSync(precompiledFile) ? loadPrecompiled() : null;
   const pre = bundle?.[key];
   const validate = pre && bundle?.hashes?.[key] === sha256(JSON.stringify(schema)) ? pre : trustedAjv().compile(schema);
   compiled.set(key, validate);
   return validate;
+}
+
+/**
+ * The standalone code: ~280 kB that Node would compile on every start, so built loflow runs it with V8's
+ * code cache (engine/vendor/code-cache.ts). Sources (tests under vitest) require it as it is, writing no cache.
+ */
+function loadPrecompiled(): Bundle {
+  if (import.meta.url.includes('/dist/')) return requireCached(precompiledFile).exports as Bundle;
+  return createRequire(import.meta.url)(precompiledFile) as Bundle;
 }
 
 export function pipelineSchemaValidator(): ValidateFunction {
@@ -62,8 +73,8 @@ export function testFileSchemaValidator(): ValidateFunction {
 
 /** Write dist/schemas/shipped.validate.cjs (run by `npm run build`). */
 export async function precompileShippedSchemas(): Promise<string> {
-  const { Ajv2020 } = await import('ajv/dist/2020.js');
-  const standalone = await import('ajv/dist/standalone/index.js');
+  const { Ajv2020 } = await importModule<typeof import('ajv/dist/2020.js')>('ajv/dist/2020.js');
+  const standalone = await importModule<{ default: typeof import('ajv/dist/standalone/index.js') }>('ajv/dist/standalone/index.js');
   const ajv = new Ajv2020({ ...ajvOptions, code: { source: true } });
   const refs: Record<string, string> = {};
   const hashes: Record<string, string> = {};
