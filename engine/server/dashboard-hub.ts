@@ -1,7 +1,7 @@
 // Live dashboards: a snapshot on subscribe (once the engine has loaded the class's states: after a restart
 // they are read from the store when the class is first watched), then deltas (changed rows, changed summary) at most once per
 // dashboard interval. Only classes that changed AND have subscribers are aggregated, in round-robin order;
-// when a tick's work exceeds its budget, the effective interval grows (dashboards refresh less often instead
+// when ticks' work exceeds their budget (smoothed over a few ticks), the effective interval grows (dashboards refresh less often instead
 // of falling behind without bound) and shrinks back when load drops. A subscriber that does not read (its
 // transport holds more unsent bytes than a bound) is skipped, then gets one fresh snapshot once it has drained
 // (latest state wins); one behind for longer than maxStaleMs is closed. Nothing queues up for a slow reader.
@@ -44,6 +44,8 @@ export class DashboardHub {
   /** Effective interval per dashboard (ms). */
   readonly interval = new Map<string, number>();
   private cursor = 0;
+  /** Per dashboard, the tick time smoothed over the last ticks (ms): what the interval follows. */
+  private readonly tickLoad = new Map<string, number>();
   private closed = false;
   private readonly onBatch = (b: BatchInfo) => this.markChanged(b);
   private readonly onReload = () => this.reload();
@@ -180,10 +182,17 @@ export class DashboardHub {
     this.cursor = topics.length ? (this.cursor + done) % topics.length : 0;
     const spent = performance.now() - t0;
     this.metrics.tickSeconds.observe({ dashboard: d.name }, spent / 1000);
+    // Decide on the smoothed tick time, not one tick's: a tick stretched by a GC pause or a busy core is not
+    // overload, and growing on it kept the interval (so every push) above min_interval for many ticks (the
+    // dashboard p99 tail). Sustained overload still grows it within a few ticks: each cut-short tick costs
+    // the whole budget.
+    const before = this.tickLoad.get(d.name);
+    const load = before === undefined ? spent : before + (spent - before) * 0.3;
+    this.tickLoad.set(d.name, load);
     let next = ms;
-    if (done < topics.length || spent > budget) next = Math.min(d.minIntervalMs * 20, Math.ceil(ms * 1.5));
-    // Shrink back once a tick takes under a quarter of the interval (grow above a half: room to avoid flapping).
-    else if (spent < budget / 2) next = Math.max(d.minIntervalMs, Math.floor(ms / 1.5));
+    if (load > budget) next = Math.min(d.minIntervalMs * 20, Math.ceil(ms * 1.5));
+    // Shrink back under a quarter of the interval (grow above a half: room to avoid flapping).
+    else if (load < budget / 2) next = Math.max(d.minIntervalMs, Math.floor(ms / 1.5));
     this.schedule(d, next);
   }
 
