@@ -57,7 +57,7 @@ export function isNormal(v: unknown): boolean {
 }
 
 /** DAG-CBOR bytes of normalize(value), without normalize's copy when the value is already normal. */
-function encodeNormalized(value: unknown): Uint8Array {
+export function encodeNormalized(value: unknown): Uint8Array {
   if (isNormal(value)) {
     try {
       return dagCbor.encode(value);
@@ -69,7 +69,11 @@ function encodeNormalized(value: unknown): Uint8Array {
 }
 
 export async function encodeBlock(value: unknown): Promise<Block> {
-  const bytes = encodeNormalized(value);
+  return blockOf(encodeNormalized(value));
+}
+
+/** The block of DAG-CBOR bytes already encoded (archive/chunk-bytes.ts). */
+export async function blockOf(bytes: Uint8Array): Promise<Block> {
   const cid = CID.create(1, dagCbor.code, await sha256.digest(bytes));
   return { cid, bytes };
 }

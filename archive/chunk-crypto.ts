@@ -34,8 +34,12 @@ function ivKey(dek: Uint8Array): Buffer {
 }
 
 export function encryptChunk(dek: Uint8Array, h: ChunkHeader, plain: ChunkPlain): ChunkBlock {
+  return encryptPlaintext(dek, h, dagCbor.encode(isNormal(plain) ? plain : normalize(plain)));
+}
+
+/** The chunk of a plaintext already encoded (the DAG-CBOR bytes of a ChunkPlain: archive/chunk-bytes.ts). */
+export function encryptPlaintext(dek: Uint8Array, h: ChunkHeader, pt: Uint8Array): ChunkBlock {
   const aad = aadOf(h);
-  const pt = dagCbor.encode(isNormal(plain) ? plain : normalize(plain));
   const iv = createHmac('sha256', ivKey(dek)).update(aad).update(pt).digest().subarray(0, 12);
   const c = createCipheriv('aes-256-gcm', dek, iv);
   c.setAAD(aad);

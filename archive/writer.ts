@@ -9,12 +9,13 @@
 // chains and indexes are keyed by the learner's pseudonym, and erase() crypto-shreds a learner (keys deleted,
 // an erasure record linked from the next commit, the learner gone from the next index).
 import type { ArchiveEraseRequest, ArchiveEraseResult, ArchiveSink, LoEvent, LoggedEvent } from '../engine/types.js';
-import { CID, decodeBlock, encodeBlock, type Block } from './blocks.js';
+import { blockOf, CID, decodeBlock, encodeBlock, type Block } from './blocks.js';
 import { FolderBlockstore } from './blockstore.js';
 import type { ArchivedEntry, ChunkBlock, CommitBlock, ExportFilter, IndexBlock } from './format.js';
 import { learnerPaths, learnerReader } from './learners.js';
 import { acquireLock } from './lock.js';
-import { encryptChunk } from './chunk-crypto.js';
+import { encryptPlaintext } from './chunk-crypto.js';
+import { chunkBytes, pendingEntry, plaintextBytes, type PendingEntry } from './chunk-bytes.js';
 import { readErasureState, writeErasureState, type ErasureState } from './erasure-state.js';
 import type { ErasureBlock, PartBlock } from './format.js';
 import { Keyring } from './keys/keyring.js';
@@ -28,7 +29,8 @@ export type { ChunkBlock, CommitBlock, IndexBlock } from './format.js';
 interface Chain {
   head: CID | null;
   count: number;
-  pending: ArchivedEntry[];
+  /** Events since the last chunk, encoded as they arrived (chunk-bytes.ts). */
+  pending: PendingEntry[];
   /** Crypto: the plain learner id of the pending events (it goes inside the ciphertext only). */
   id?: string | null;
   /** Crypto: the arrival month of the pending events. */
@@ -211,7 +213,7 @@ export class ArchiveWriter implements ArchiveSink {
       // All or nothing: a call that fails (a chunk write: disk full, I/O error) leaves the stream as it was,
       // so no later commit records a position past events this call did not take.
       const before = { count: s.count, through: s.through, changed: s.changed };
-      const touched = new Map<Chain, { head: CID | null; count: number; pending: ArchivedEntry[]; length: number; month?: string | null }>();
+      const touched = new Map<Chain, { head: CID | null; count: number; pending: PendingEntry[]; length: number; month?: string | null }>();
       const added: string[] = [];
       // Full chunks are encoded in order (each links its chain's previous one) but written concurrently, up
       // to 32 at once: one fsync after another made the writer wait on the disk for every chunk.
@@ -245,7 +247,7 @@ export class ArchiveWriter implements ArchiveSink {
             c.month = month;
             c.id = id;
           }
-          c.pending.push({ o: x.offset, t: x.at, e: x.event, i: s.count++ });
+          c.pending.push(pendingEntry({ o: x.offset, t: x.at, e: x.event, i: s.count++ }));
           if (x.offset > s.through) s.through = x.offset;
           s.changed = true;
           if (c.pending.length >= this.chunkEvents) {
@@ -275,14 +277,13 @@ export class ArchiveWriter implements ArchiveSink {
 
   /** The chain's pending events as its next chunk (not yet written): the chain now ends at it. */
   private async cut(stream: string, learner: string | null, c: Chain): Promise<Block> {
-    let chunk: ChunkBlock;
+    let block: Block;
     if (this.keyring) {
       const month = c.month!;
       const kid = learner === null ? otherKid(month) : learnerKid(learner, month);
       const dek = await this.keyring.get(kid);
-      chunk = encryptChunk(dek, { stream, learner, prev: c.head, count: c.pending.length, month, kid }, { learner: c.id ?? null, events: c.pending });
-    } else chunk = { type: 'loflow/chunk', stream, learner, prev: c.head, count: c.pending.length, events: c.pending };
-    const block = await encodeBlock(chunk);
+      block = await encodeBlock(encryptPlaintext(dek, { stream, learner, prev: c.head, count: c.pending.length, month, kid }, plaintextBytes(c.id ?? null, c.pending)));
+    } else block = await blockOf(chunkBytes({ stream, learner, prev: c.head }, c.pending));
     c.head = block.cid;
     c.count += c.pending.length;
     c.pending = [];

@@ -1,0 +1,66 @@
+// A chunk's DAG-CBOR bytes assembled from its events' bytes, each encoded once as it arrives. The writer
+// used to hold events as objects and encode every pending chunk at the archive commit: with one chain per
+// learner, a commit encoded everything of the last `commit_every` at once (seconds of the writer thread, and
+// processing waited for it once the writer fell behind). The bytes are those of encoding the whole chunk:
+// DAG-CBOR encodes an array as its header and its items' bytes, and a map's entries in a fixed key order
+// (length first, then bytewise), so a map can be assembled from the encodings of its parts.
+import * as dagCbor from '@ipld/dag-cbor';
+import { encodeNormalized, type CID } from './blocks.js';
+import type { ArchivedEntry } from './format.js';
+
+/** A pending event: its offset (erasure filters by it) and its DAG-CBOR bytes. */
+export interface PendingEntry {
+  o: number;
+  b: Uint8Array;
+}
+
+export function pendingEntry(entry: ArchivedEntry): PendingEntry {
+  // Per entry as normalize would treat it inside the chunk: normalize maps an array's items one by one.
+  return { o: entry.o, b: encodeNormalized(entry) };
+}
+
+/** The CBOR head of an array of n items (major type 4). */
+function arrayHead(n: number): Uint8Array {
+  if (n < 24) return Uint8Array.of(0x80 + n);
+  if (n < 0x100) return Uint8Array.of(0x98, n);
+  if (n < 0x10000) return Uint8Array.of(0x99, n >> 8, n & 0xff);
+  return Uint8Array.of(0x9a, (n >>> 24) & 0xff, (n >> 16) & 0xff, (n >> 8) & 0xff, n & 0xff);
+}
+
+const EVENTS_KEY = dagCbor.encode('events'); // 0x66 'events'
+
+/** Map head byte for n < 24 entries (major type 5). */
+const mapHead = (n: number) => 0xa0 + n;
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let length = 0;
+  for (const p of parts) length += p.length;
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** `events: [...]` as a map entry: its key and the array of the pending events' bytes. */
+function eventsEntry(events: readonly PendingEntry[]): Uint8Array[] {
+  return [EVENTS_KEY, arrayHead(events.length), ...events.map((e) => e.b)];
+}
+
+/**
+ * Bytes of `{type: 'loflow/chunk', stream, learner, prev, count, events}` (a plaintext chunk). Key order:
+ * prev, type, count | events | stream, learner; each side encoded as a map of its own, its head dropped.
+ */
+export function chunkBytes(h: { stream: string; learner: string | null; prev: CID | null }, events: readonly PendingEntry[]): Uint8Array {
+  const before = dagCbor.encode({ prev: h.prev, type: 'loflow/chunk', count: events.length });
+  const after = dagCbor.encode({ stream: h.stream, learner: h.learner });
+  return concat([Uint8Array.of(mapHead(6)), before.subarray(1), ...eventsEntry(events), after.subarray(1)]);
+}
+
+/** Bytes of an encrypted chunk's plaintext `{learner, events}` (key order: events, learner). */
+export function plaintextBytes(learner: string | null, events: readonly PendingEntry[]): Uint8Array {
+  const after = dagCbor.encode({ learner });
+  return concat([Uint8Array.of(mapHead(2)), ...eventsEntry(events), after.subarray(1)]);
+}
