@@ -7,6 +7,7 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import { encodeNormalized, type CID } from './blocks.js';
 import type { ArchivedEntry } from './format.js';
+import { Slab } from './cbor-bytes.js';
 
 /** A pending event: its offset (erasure filters by it) and its DAG-CBOR bytes. */
 export interface PendingEntry {
@@ -18,6 +19,38 @@ export function pendingEntry(entry: ArchivedEntry): PendingEntry {
   // Per entry as normalize would treat it inside the chunk: normalize maps an array's items one by one.
   return { o: entry.o, b: encodeNormalized(entry) };
 }
+
+/** An event already encoded, for ArchiveWriter.appendEncoded. */
+export interface EncodedEvent {
+  offset: number;
+  at: number;
+  /** The event's DAG-CBOR bytes. */
+  bytes: Uint8Array;
+  /** The learner id the writer's key path reads from the event (null: none). */
+  learner: string | null;
+}
+
+const entryOut = new Slab();
+
+/** The bytes of the entry `{o, t, e, i}` (key order e, i, o, t) around an event's bytes: pendingEntry's encoding. */
+export function entryBytes(o: number, t: number, e: Uint8Array, i: number): Uint8Array {
+  entryOut.begin();
+  entryOut.bytes(ENTRY_HEAD, 0, ENTRY_HEAD.length);
+  entryOut.bytes(e, 0, e.length);
+  entryOut.byte(0x61);
+  entryOut.byte(0x69); // 'i'
+  entryOut.number(i);
+  entryOut.byte(0x61);
+  entryOut.byte(0x6f); // 'o'
+  entryOut.number(o);
+  entryOut.byte(0x61);
+  entryOut.byte(0x74); // 't'
+  entryOut.number(t);
+  return entryOut.end();
+}
+
+/** A map of 4 entries and its first key, 'e'. */
+const ENTRY_HEAD = Uint8Array.of(0xa4, 0x61, 0x65);
 
 /** The CBOR head of an array of n items (major type 4). */
 function arrayHead(n: number): Uint8Array {

@@ -37,6 +37,11 @@ export class IdScanner {
     return this.ids.size;
   }
 
+  /** The ids searched for. */
+  list(): Iterable<string> {
+    return this.ids;
+  }
+
   /** The first id inside `s`, or undefined. */
   find(s: string): string | undefined {
     const starts = this.starts;

@@ -49,11 +49,11 @@ export function identifierPaths(pipelineText: string): string[] {
 }
 
 /** Stands for every item of an array (or value of an object) in a field path: `bundles[*].sid`. */
-const EACH = Symbol('each');
-type Segment = string | number | typeof EACH;
+export const EACH = Symbol('each');
+export type Segment = string | number | typeof EACH;
 
 /** The engine's JSON path subset plus `[*]`, for naming fields to pseudonymize or drop. */
-function parseFieldPath(path: string): Segment[] {
+export function parseFieldPath(path: string): Segment[] {
   const parts = path.split('[*]');
   const out: Segment[] = [];
   parts.forEach((part, k) => {

@@ -12,6 +12,11 @@ import { exportCar } from './car.js';
 import type { ExportFilter } from './format.js';
 import type { LoEvent } from '../engine/types.js';
 import { IdScanner } from './id-scan.js';
+import { NotPlain, Slab } from './cbor-bytes.js';
+import { ByteIdSearch, BytesDeidentifier, pathTrie, readLearner } from './deidentify-bytes.js';
+import { rawStreamEntries, type RawEntry } from './raw-entries.js';
+import type { EncodedEvent } from './chunk-bytes.js';
+import { parsePath } from '../engine/jsonpath.js';
 import { learnerPaths, learnerReader, pipelineSources } from './learners.js';
 import { deidentifier, type Deidentify } from './pseudonymize.js';
 import { isParted } from './parts.js';
@@ -47,13 +52,19 @@ export class ExportRefused extends Error {
 export interface RewriteResult {
   root: CID;
   events: number;
+  /** Of `events`, those rewritten on their bytes (the rest were decoded: see deidentify-bytes.ts). */
+  onBytes: number;
   /** With `learners`: the learners whose events the export holds. */
   included?: string[];
   blocks: number;
   bytes: number;
 }
 
-export async function exportSelection(src: BlockSource, sel: Selection, out: string, chunkEvents = 1000): Promise<RewriteResult> {
+/**
+ * `bytePath: false` decodes every event and re-encodes its de-identified copy, as before the byte path
+ * (deidentify-bytes.ts): for comparing the two; both give the same DAG.
+ */
+export async function exportSelection(src: BlockSource, sel: Selection, out: string, chunkEvents = 1000, { bytePath = true } = {}): Promise<RewriteResult> {
   const commit = await readCommit(src);
   if (isParted(commit)) throw new Error('a filtered or de-identified export of a partitioned archive (format 3 parts) is not built yet; `loflow archive export` without filters writes its whole DAG');
   const pipeline = await readPipeline(src, commit);
@@ -92,16 +103,29 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     }
     scanner.scan(pipeline.text, () => leaks.set('the pipeline text', (leaks.get('the pipeline text') ?? 0) + 1));
   }
+  const bytes = bytePath ? byteRewriters(pipeline.text, d, sel, scanner) : null;
   // Built in a scratch folder (not the source archive: its gc need not know about it), then exported.
   const dir = mkdtempSync(join(tmpdir(), 'loflow-export-'));
   try {
     // A scratch DAG, deleted once the CAR is written: its blocks need no fsync (the CAR is what must be whole).
     const writer = await ArchiveWriter.open(dir, { name: pipeline.name, text: pipeline.text }, chunkEvents, { durable: false });
     let events = 0;
+    let onBytes = 0;
     const only = sel.learners;
     const idOf = only ? learnerPaths(pipeline.text).map(learnerReader) : [];
     const included = new Set<string>();
     for (const stream of streams) {
+      const rw = bytes && (sources.has(stream) ? bytes.source : bytes.derived);
+      const raw = rw ? await rawStreamEntries(src, commit, stream) : null;
+      const done = raw && rw ? rewriteStream(raw, rw, bytes!, { stream, since, until, only }) : null;
+      if (done) {
+        for (const [p, n] of done.leaks) leaks.set(p, (leaks.get(p) ?? 0) + n);
+        for (const l of done.included) included.add(l);
+        for (let k = 0; k < done.items.length; k += 4096) await writer.appendEncoded(stream, done.items.slice(k, k + 4096));
+        events += done.items.length;
+        onBytes += done.items.length;
+        continue;
+      }
       let kept = [];
       const t = sources.has(stream) ? transform : transformDerived;
       const entries = await streamEntries(src, commit, stream);
@@ -149,8 +173,74 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     const root = CID.parse(await writer.commit({ time: commit.time, filter }));
     await writer.close();
     const r = await exportCar(writer.store, root, out);
-    return { root, events, ...r, ...(only ? { included: [...included].sort() } : {}) };
+    return { root, events, onBytes, ...r, ...(only ? { included: [...included].sort() } : {}) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+interface ByteRewriters {
+  source: BytesDeidentifier | null;
+  derived: BytesDeidentifier | null;
+  /** The scratch writer's learner key path, and the research filter's learner paths, as keys. */
+  keySegs: string[];
+  idSegs: string[][];
+  searching: boolean;
+}
+
+/** The byte path's rewriters, or null where it cannot reproduce the object path (see deidentify-bytes.ts). */
+function byteRewriters(text: string, d: Deidentify | undefined, sel: Selection, scanner: IdScanner | undefined): ByteRewriters | null {
+  const simple = (path: string): string[] | null => {
+    try {
+      const segs = parsePath(path);
+      return segs.every((s) => typeof s === 'string') ? (segs as string[]) : null;
+    } catch {
+      return null;
+    }
+  };
+  const paths = learnerPaths(text);
+  const keySegs = simple(paths[0]);
+  const idSegs = paths.map(simple);
+  if (!keySegs || (sel.learners && idSegs.some((s) => !s))) return null;
+  const search = scanner ? new ByteIdSearch(scanner.list()) : null;
+  const drops = d?.dropFields ?? [];
+  const hmacs = d?.key ? d.idFields : [];
+  const make = (ids: string[]) => {
+    const trie = pathTrie(drops, ids);
+    return trie && new BytesDeidentifier(trie, d?.key ?? null, search);
+  };
+  return { source: make(hmacs), derived: make(d?.key ? [...hmacs, '$.key'] : hmacs), keySegs, idSegs: idSegs as string[][], searching: !!search };
+}
+
+/** One stream's selected events rewritten on their bytes, or null when an event needs the object path. */
+function rewriteStream(
+  raw: RawEntry[],
+  rw: BytesDeidentifier,
+  r: ByteRewriters,
+  sel: { stream: string; since: number; until: number; only: ReadonlySet<string> | undefined },
+): { items: EncodedEvent[]; leaks: Map<string, number>; included: Set<string> } | null {
+  const items: EncodedEvent[] = [];
+  const leaks = new Map<string, number>();
+  const included = new Set<string>();
+  const found = r.searching ? (path: string) => leaks.set(`${sel.stream}: ${path}`, (leaks.get(`${sel.stream}: ${path}`) ?? 0) + 1) : null;
+  const out = new Slab();
+  try {
+    for (const e of raw) {
+      if (e.t < sel.since || e.t >= sel.until) continue;
+      if (sel.only) {
+        let who: string | null = null;
+        for (const segs of r.idSegs) if ((who = readLearner(e.b, e.from, segs)) !== null) break;
+        if (who === null || !sel.only.has(who)) continue;
+        included.add(who);
+      }
+      out.begin();
+      rw.rewrite(e.b, e.from, out, found);
+      const bytes = out.end();
+      items.push({ offset: e.o, at: e.t, bytes, learner: readLearner(bytes, 0, r.keySegs) });
+    }
+  } catch (err) {
+    if (err instanceof NotPlain) return null;
+    throw err;
+  }
+  return { items, leaks, included };
 }

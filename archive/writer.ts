@@ -15,7 +15,7 @@ import type { ArchivedEntry, ChunkBlock, CommitBlock, ExportFilter, IndexBlock }
 import { learnerPaths, learnerReader } from './learners.js';
 import { acquireLock } from './lock.js';
 import { encryptPlaintext } from './chunk-crypto.js';
-import { chunkBytes, pendingEntry, plaintextBytes, type PendingEntry } from './chunk-bytes.js';
+import { chunkBytes, entryBytes, pendingEntry, plaintextBytes, type EncodedEvent, type PendingEntry } from './chunk-bytes.js';
 import { readErasureState, writeErasureState, type ErasureState } from './erasure-state.js';
 import type { ErasureBlock, PartBlock } from './format.js';
 import { Keyring } from './keys/keyring.js';
@@ -201,6 +201,28 @@ export class ArchiveWriter implements ArchiveSink {
   }
 
   append(stream: string, events: LoggedEvent[] | LoEvent[]): Promise<void> {
+    return this.appendWith(
+      stream,
+      events as LoggedEvent[],
+      (x) => this.learnerOf(x.event),
+      (x, i) => pendingEntry({ o: x.offset, t: x.at, e: x.event, i }),
+    );
+  }
+
+  /**
+   * Events already DAG-CBOR encoded (a study export rewrites them on their bytes): the same as append of
+   * the decoded events, with `learner` the id learnerOf would read from each.
+   */
+  appendEncoded(stream: string, events: EncodedEvent[]): Promise<void> {
+    return this.appendWith(
+      stream,
+      events,
+      (x) => x.learner,
+      (x, i) => ({ o: x.offset, b: entryBytes(x.offset, x.at, x.bytes, i) }),
+    );
+  }
+
+  private appendWith<T extends { offset: number; at: number }>(stream: string, events: T[], idOf: (x: T) => string | null, entryOf: (x: T, i: number) => PendingEntry): Promise<void> {
     return this.serial(async () => {
       this.checkFailed();
       let s = this.streams.get(stream);
@@ -219,9 +241,9 @@ export class ArchiveWriter implements ArchiveSink {
       // to 32 at once: one fsync after another made the writer wait on the disk for every chunk.
       const writes: Promise<void>[] = [];
       try {
-        for (const x of events as LoggedEvent[]) {
+        for (const x of events) {
           if (x.offset <= (raw ? s.through : floor)) continue;
-          const id = this.learnerOf(x.event);
+          const id = idOf(x);
           const learner = id !== null && this.pseud ? this.pseud(id) : id;
           if (learner !== null && this.erasures.active.size && x.offset < (this.erasures.active.get(learner) ?? -Infinity)) {
             // An erased learner's event from before the erasure (a re-feed after a crash, a late batch): never archived.
@@ -247,7 +269,7 @@ export class ArchiveWriter implements ArchiveSink {
             c.month = month;
             c.id = id;
           }
-          c.pending.push(pendingEntry({ o: x.offset, t: x.at, e: x.event, i: s.count++ }));
+          c.pending.push(entryOf(x, s.count++));
           if (x.offset > s.through) s.through = x.offset;
           s.changed = true;
           if (c.pending.length >= this.chunkEvents) {

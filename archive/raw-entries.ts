@@ -1,0 +1,122 @@
+// A stream's archived entries as positions in their chunks' bytes, not decoded: what a study export needs
+// to rewrite events on their bytes (deidentify-bytes.ts). Only for what that path reproduces exactly: a
+// format 2 index with no legacy chain, plaintext chunks, entries that carry their stream position `i`.
+import { CID } from './blocks.js';
+import { head, major, NotPlain, numberAt, readHead, skip, text } from './cbor-bytes.js';
+import type { CommitBlock } from './format.js';
+import { readIndex, type BlockSource } from './read.js';
+
+export interface RawEntry {
+  /** Position in the stream (entries are returned in this order). */
+  i: number;
+  o: number;
+  t: number;
+  /** The chunk's bytes, and where the event's bytes start and end in them. */
+  b: Uint8Array;
+  from: number;
+  to: number;
+}
+
+/** The stream's entries in stream order, or null when the stream is not stored as this reader expects. */
+export async function rawStreamEntries(src: BlockSource, commit: CommitBlock, stream: string): Promise<RawEntry[] | null> {
+  if (commit.crypto) return null;
+  const idx = await readIndex(src, commit, stream);
+  if (!idx || idx.legacy) return null;
+  const all: RawEntry[] = [];
+  try {
+    for (const chain of [...Object.values(idx.learners), ...(idx.other ? [idx.other] : [])]) {
+      const chunks: RawEntry[][] = [];
+      for (let cid: CID | null = chain.head; cid; ) {
+        const b = await src.get(cid);
+        const c = chunkEntries(b);
+        if (!c) return null;
+        chunks.push(c.entries);
+        cid = c.prev;
+      }
+      for (let k = chunks.length - 1; k >= 0; k--) for (const e of chunks[k]) all.push(e);
+    }
+  } catch (err) {
+    if (err instanceof NotPlain) return null;
+    throw err;
+  }
+  return all.sort((a, b) => a.i - b.i);
+}
+
+/** A plaintext chunk's `prev` and entries; null for anything else (an encrypted chunk, an entry without `i`). */
+function chunkEntries(b: Uint8Array): { prev: CID | null; entries: RawEntry[] } | null {
+  readHead(b, 0);
+  if (major() !== 5) return null;
+  let q = head.at;
+  let prev: CID | null = null;
+  let type = '';
+  let entries: RawEntry[] | null = null;
+  for (let k = head.arg; k > 0; k--) {
+    readHead(b, q);
+    if (major() !== 3) return null;
+    const key = text(b, head.at, head.at + head.arg);
+    q = head.at + head.arg;
+    if (key === 'prev') {
+      readHead(b, q);
+      if (major() === 7 && head.info === 22) q = head.at;
+      else {
+        // A link: tag 42 around bytes 0x00 + the CID.
+        if (major() !== 6 || head.arg !== 42) return null;
+        readHead(b, head.at);
+        if (major() !== 2) return null;
+        prev = CID.decode(b.subarray(head.at + 1, head.at + head.arg));
+        q = head.at + head.arg;
+      }
+    } else if (key === 'type') {
+      readHead(b, q);
+      if (major() !== 3) return null;
+      type = text(b, head.at, head.at + head.arg);
+      q = head.at + head.arg;
+    } else if (key === 'events') {
+      readHead(b, q);
+      if (major() !== 4) return null;
+      const n = head.arg;
+      q = head.at;
+      entries = [];
+      for (let j = 0; j < n; j++) {
+        const e = entry(b, q);
+        if (!e) return null;
+        entries.push(e.entry);
+        q = e.end;
+      }
+    } else if (key === 'enc') return null;
+    else q = skip(b, q);
+  }
+  if (type !== 'loflow/chunk' || !entries) return null;
+  return { prev, entries };
+}
+
+function entry(b: Uint8Array, p: number): { entry: RawEntry; end: number } | null {
+  readHead(b, p);
+  if (major() !== 5) return null;
+  let q = head.at;
+  let i = NaN;
+  let o = NaN;
+  let t = NaN;
+  let from = -1;
+  let to = -1;
+  for (let k = head.arg; k > 0; k--) {
+    readHead(b, q);
+    if (major() !== 3 || head.arg !== 1) return null;
+    const key = b[head.at];
+    q = head.at + 1;
+    if (key === 0x65) {
+      from = q;
+      q = to = skip(b, q);
+    } else {
+      const v = numberAt(b, q);
+      if (v === undefined) return null;
+      q = skip(b, q);
+      if (key === 0x69) i = v;
+      else if (key === 0x6f) o = v;
+      else if (key === 0x74) t = v;
+      else return null;
+    }
+  }
+  if (from < 0 || Number.isNaN(i) || Number.isNaN(o) || Number.isNaN(t)) return null;
+  return { entry: { i, o, t, b, from, to }, end: q };
+}
