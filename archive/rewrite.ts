@@ -7,7 +7,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { CID } from './blocks.js';
+import { CID, decodeBlock, encodeNormalized } from './blocks.js';
 import { exportCar } from './car.js';
 import type { ExportFilter } from './format.js';
 import type { LoEvent } from '../engine/types.js';
@@ -113,17 +113,58 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     let onBytes = 0;
     const only = sel.learners;
     const idOf = only ? learnerPaths(pipeline.text).map(learnerReader) : [];
+    const writerLearner = learnerReader(learnerPaths(pipeline.text)[0]); // the scratch writer's key path
     const included = new Set<string>();
     for (const stream of streams) {
       const rw = bytes && (sources.has(stream) ? bytes.source : bytes.derived);
       const raw = rw ? await rawStreamEntries(src, commit, stream) : null;
-      const done = raw && rw ? rewriteStream(raw, rw, bytes!, { stream, since, until, only }) : null;
-      if (done) {
-        for (const [p, n] of done.leaks) leaks.set(p, (leaks.get(p) ?? 0) + n);
-        for (const l of done.included) included.add(l);
-        for (let k = 0; k < done.items.length; k += 4096) await writer.appendEncoded(stream, done.items.slice(k, k + 4096));
-        events += done.items.length;
-        onBytes += done.items.length;
+      if (raw && rw) {
+        // On the bytes, event by event (an event the byte path does not reproduce is decoded instead).
+        const t = sources.has(stream) ? transform : transformDerived;
+        const note = (path: string) => leaks.set(`${stream}: ${path}`, (leaks.get(`${stream}: ${path}`) ?? 0) + 1);
+        const eventLeaks: string[] = [];
+        const found = scanner ? (path: string) => eventLeaks.push(path) : null;
+        const out = new Slab();
+        let batch: EncodedEvent[] = [];
+        for (let k = 0; k < raw.length; k++) {
+          const e = raw[k];
+          (raw as unknown[])[k] = undefined; // a chunk's bytes go once its last event is written
+          if (batch.length >= 4096) {
+            await writer.appendEncoded(stream, batch);
+            events += batch.length;
+            batch = [];
+          }
+          if (e.t < since || e.t >= until) continue;
+          try {
+            if (only) {
+              let who: string | null = null;
+              for (const segs of bytes!.idSegs) if ((who = readLearner(e.b, e.from, segs)) !== null) break;
+              if (who === null || !only.has(who)) continue;
+              included.add(who);
+            }
+            eventLeaks.length = 0;
+            out.begin();
+            rw.rewrite(e.b, e.from, out, found);
+            const encoded = out.end();
+            batch.push({ offset: e.o, at: e.t, bytes: encoded, learner: readLearner(encoded, 0, bytes!.keySegs) });
+            for (const p of eventLeaks) note(p);
+            onBytes++;
+          } catch (err) {
+            if (!(err instanceof NotPlain)) throw err;
+            const source = decodeBlock<LoEvent>(e.b.subarray(e.from, e.to));
+            if (only) {
+              let who: string | null = null;
+              for (const read of idOf) if ((who = read(source)) !== null) break;
+              if (who === null || !only.has(who)) continue;
+              included.add(who);
+            }
+            const event = t(source);
+            scanner?.scan(event, note);
+            batch.push({ offset: e.o, at: e.t, bytes: encodeNormalized(event), learner: writerLearner(event) });
+          }
+        }
+        await writer.appendEncoded(stream, batch);
+        events += batch.length;
         continue;
       }
       let kept = [];
@@ -212,35 +253,3 @@ function byteRewriters(text: string, d: Deidentify | undefined, sel: Selection, 
   return { source: make(hmacs), derived: make(d?.key ? [...hmacs, '$.key'] : hmacs), keySegs, idSegs: idSegs as string[][], searching: !!search };
 }
 
-/** One stream's selected events rewritten on their bytes, or null when an event needs the object path. */
-function rewriteStream(
-  raw: RawEntry[],
-  rw: BytesDeidentifier,
-  r: ByteRewriters,
-  sel: { stream: string; since: number; until: number; only: ReadonlySet<string> | undefined },
-): { items: EncodedEvent[]; leaks: Map<string, number>; included: Set<string> } | null {
-  const items: EncodedEvent[] = [];
-  const leaks = new Map<string, number>();
-  const included = new Set<string>();
-  const found = r.searching ? (path: string) => leaks.set(`${sel.stream}: ${path}`, (leaks.get(`${sel.stream}: ${path}`) ?? 0) + 1) : null;
-  const out = new Slab();
-  try {
-    for (const e of raw) {
-      if (e.t < sel.since || e.t >= sel.until) continue;
-      if (sel.only) {
-        let who: string | null = null;
-        for (const segs of r.idSegs) if ((who = readLearner(e.b, e.from, segs)) !== null) break;
-        if (who === null || !sel.only.has(who)) continue;
-        included.add(who);
-      }
-      out.begin();
-      rw.rewrite(e.b, e.from, out, found);
-      const bytes = out.end();
-      items.push({ offset: e.o, at: e.t, bytes, learner: readLearner(bytes, 0, r.keySegs) });
-    }
-  } catch (err) {
-    if (err instanceof NotPlain) return null;
-    throw err;
-  }
-  return { items, leaks, included };
-}

@@ -2,6 +2,8 @@
 // what the object path gives (decode, deidentifier, IdScanner on the result, encode): byte for byte, the same
 // leaks at the same paths, and the same export root CID.
 import { describe, expect, it } from 'vitest';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as dagCbor from '@ipld/dag-cbor';
 import { encodeNormalized } from '../../archive/blocks.js';
@@ -13,7 +15,10 @@ import { identifierPaths, learnerReader } from '../../archive/learners.js';
 import { deidentifier } from '../../archive/pseudonymize.js';
 import { folderSource } from '../../archive/read.js';
 import { exportSelection, ExportRefused } from '../../archive/rewrite.js';
-import { rng } from '../../engine/classroom.js';
+import { Classroom, rng } from '../../engine/classroom.js';
+import type { LoEvent } from '../../engine/types.js';
+import { ArchiveWriter } from '../../archive/writer.js';
+import { demoFile } from '../../bench/fixtures.js';
 import { archivedRun } from './helpers.js';
 
 const key = Buffer.from('a test key of some length');
@@ -167,6 +172,25 @@ describe('de-identifying on the bytes', () => {
     const [byBytes, byObjects] = [await refusal(true), await refusal(false)];
     expect(byBytes?.paths.some((p) => p.includes('$.object.id'))).toBe(true);
     expect(byBytes?.paths).toEqual(byObjects?.paths);
+    await src.close();
+  });
+
+  it('decodes just the events it cannot rewrite on their bytes', async () => {
+    const dir = join(mkdtempSync(join(tmpdir(), 'loflow-bytes-')), 'a');
+    const text = readFileSync(demoFile, 'utf8');
+    const writer = await ArchiveWriter.open(dir, { name: 'bytes', text, sources: ['extension'] }, 50);
+    const events = [...new Classroom({ students: 6, seed: 3 }).events(300)].map((e, i) => ({ offset: i, stream: 'extension', at: 1000 + i, event: e.event as LoEvent }));
+    // A byte string (DAG-CBOR major type 2): IdScanner walks it as an object, the byte path does not.
+    events[17].event = { ...events[17].event, blob: new Uint8Array([1, 2, 3]) } as unknown as LoEvent;
+    await writer.append('extension', events);
+    await writer.commit();
+    await writer.close();
+    const src = await folderSource(dir);
+    const sel = { deidentify: { key, idFields: identifierPaths(text).filter((f) => f !== '$.url'), dropFields: ['$.url'] } };
+    const a = await exportSelection(src, sel, join(dir, '..', 'a.car'));
+    const b = await exportSelection(src, sel, join(dir, '..', 'b.car'), 1000, { bytePath: false });
+    expect(a.root.toString()).toBe(b.root.toString());
+    expect([a.events, a.onBytes]).toEqual([300, 299]);
     await src.close();
   });
 });
