@@ -19,6 +19,15 @@ export function workerMetrics(worker: Worker): Registry {
       for (const [event, n] of Object.entries(worker.rebalances)) this.inc({ event }, n);
     },
   });
+  new Counter({
+    name: 'loflow_partition_rollback_events_total',
+    help: 'committed events this worker saw the store lose: a partition it had committed up to offset N, taken again from a lower one (a Redis failover with durability local lost the last commits)',
+    registers: [registry],
+    collect() {
+      this.reset();
+      this.inc(worker.rolledBack);
+    },
+  });
   let seen = 0;
   new Histogram({
     name: 'loflow_takeover_seconds',

@@ -39,6 +39,13 @@ export class Worker extends EventEmitter {
   readonly rebalances = { acquired: 0, moved: 0, lost: 0, expired: 0, fenced: 0, shutdown: 0 };
   /** Takeover times (s): a partition's time without a holder (Redis TIME) plus acquisition to first commit. */
   readonly takeovers: number[] = [];
+  /**
+   * Committed events this worker saw the store lose: a partition it held up to offset N, taken again from a
+   * lower offset (a Redis primary failed over before its last commits reached the replica: durability local).
+   */
+  rolledBack = 0;
+  /** Per partition this worker held, the highest offset it committed there. */
+  private readonly highest = new Map<number, number>();
   readonly owned = new Map<number, OwnedPartition>();
   /** Partitions being acquired, started or stopped: not touched again until that is done. */
   private readonly busy = new Set<number>();
@@ -147,6 +154,13 @@ export class Worker extends EventEmitter {
       };
       if (!measured()) p.events.once('batch', measured);
       this.say(`p${n} acquired (epoch ${r.epoch}, from offset ${r.committed}${r.freeForMs ? `, ${r.freeForMs} ms without a holder` : ''})`);
+      // Said, not hidden: the store went back behind what this worker had committed there.
+      const before = this.highest.get(n);
+      if (before !== undefined && r.committed < before) {
+        this.rolledBack += before - r.committed;
+        this.say(`p${n} ROLLED BACK: the store's offset is ${r.committed}, but this worker had committed up to ${before}: ${before - r.committed} committed events (their states and log entries) were lost with a Redis node (failover with durability ${this.opts.durability}); producers must re-send them`);
+      }
+      this.highest.set(n, r.committed); // the store's offset is the truth from here (a loss is reported once)
     } catch {
       /* Redis unreachable: tried again next round */
     } finally {
@@ -167,6 +181,7 @@ export class Worker extends EventEmitter {
       this.owned.delete(n);
       this.busy.delete(n);
       this.rebalances[reason]++;
+      this.remember(n, p.committed);
       this.say(`p${n} released (${reason}, committed ${p.committed})`);
     }
   }
@@ -184,8 +199,13 @@ export class Worker extends EventEmitter {
     try {
       await p.drop();
     } finally {
+      this.remember(n, p.committed);
       this.busy.delete(n);
     }
+  }
+
+  private remember(n: number, committed: number): void {
+    if (committed > (this.highest.get(n) ?? -1)) this.highest.set(n, committed);
   }
 
   /** Graceful stop: leave the members, finish and commit each partition's batch, free every lease. */

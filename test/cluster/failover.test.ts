@@ -19,27 +19,13 @@ import { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { LoEvent } from '../../engine/types.js';
 import { serveChild, type ServeChild } from '../hardening/serve-child.js';
 import { post, producerHeaders, produceUntilAcked, type ProducerCounts } from '../roles/role-fixture.js';
-import { classroomEvents, leases, oracle, partitionedDemo, partitionedStates, signal, startWorker, until, type WorkerChild } from './worker-fixture.js';
+import { classroomEvents, leases, oracle, partitionedDemo, partitionedStates, servedBy, signal, startWorker, until, type WorkerChild } from './worker-fixture.js';
 
 const P = 4;
 const EVENTS = 2000;
 const PRODUCERS = 2;
 const BATCH = 50;
 const cli = (port: number, ...a: string[]) => execFileSync('redis-cli', ['-p', String(port), ...a]).toString();
-
-/** The port of the live primary serving `slot` in a `CLUSTER NODES` answer (fields: id addr flags master … slots). */
-function servedBy(nodes: string, slot: number): number | null {
-  for (const line of nodes.split('\n')) {
-    const f = line.split(' ');
-    if (!f[2]?.includes('master') || f[2].includes('fail')) continue;
-    const serves = f.slice(8).some((r) => {
-      const [a, b] = r.split('-').map(Number);
-      return slot >= a && slot <= (b ?? a);
-    });
-    if (serves) return Number(/:(\d+)@/.exec(f[1])![1]);
-  }
-  return null;
-}
 
 describe('Redis primary failover (durability replicated)', () => {
   let cluster: Awaited<ReturnType<typeof startRedisCluster>>;

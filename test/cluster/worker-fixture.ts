@@ -129,3 +129,17 @@ export async function oracle(single: CompiledPipeline, events: LoEvent[]): Promi
   await engine.stop();
   return states;
 }
+
+/** The port of the live primary serving `slot` in a `CLUSTER NODES` answer (fields: id addr flags master … slots). */
+export function servedBy(nodes: string, slot: number): number | null {
+  for (const line of nodes.split('\n')) {
+    const f = line.split(' ');
+    if (!f[2]?.includes('master') || f[2].includes('fail')) continue;
+    const serves = f.slice(8).some((r) => {
+      const [a, b] = r.split('-').map(Number);
+      return slot >= a && slot <= (b ?? a);
+    });
+    if (serves) return Number(/:(\d+)@/.exec(f[1])![1]);
+  }
+  return null;
+}
