@@ -82,4 +82,36 @@ describe('worker leases on redis', () => {
       await Promise.all([a.close(), b.close()]);
     }
   }, 30_000);
+
+  it('F6b: a failover that loses an acquire repeats its epoch, and the token still fences the one who lost it', async () => {
+    const old = process.env.LOFLOW_LEASE_MS;
+    process.env.LOFLOW_LEASE_MS = '600';
+    const tag = `f${Math.random().toString(36).slice(2, 8)}:p0`;
+    const [a, b, c] = await Promise.all([0, 1, 2].map(() => RedisStateStore.connect(inject('redisUrl'))));
+    for (const s of [a, b, c]) s.manualLeases = true;
+    try {
+      expect(await a.tryAcquire(tag)).toMatchObject({ epoch: 1 });
+      expect(await a.commit(commit(tag, 0, 5))).toBe('ok');
+      // What a replica has: the lease as a held it (the primary will take b's acquire, then die before that
+      // acquire reaches the replica).
+      const replicated = await a.redis.hgetall(leaseKey(tag));
+      a.lease(tag).drop();
+      await new Promise((r) => setTimeout(r, 900));
+      expect(await b.tryAcquire(tag)).toMatchObject({ epoch: 2 });
+      // The failover: the promoted replica's lease is a's, expired; b's acquire is gone. c acquires: epoch 2
+      // again, with its own token.
+      await a.redis.del(leaseKey(tag));
+      await a.redis.hset(leaseKey(tag), { ...replicated, until: '0' });
+      expect(await c.tryAcquire(tag)).toMatchObject({ epoch: 2 });
+      // Two processes believe they hold epoch 2; only c's token is in Redis.
+      await expect(b.commit(commit(tag, 5, 6))).rejects.toMatchObject({ code: 'FENCED' });
+      expect(await c.commit(commit(tag, 5, 7))).toBe('ok');
+      expect(await c.redis.hget(`lf:{${tag}}:cur`, 'in')).toBe('7'); // nothing of b's batch
+      await expect(a.commit(commit(tag, 7, 8))).rejects.toMatchObject({ code: 'FENCED' }); // nor of the first holder's
+    } finally {
+      if (old === undefined) delete process.env.LOFLOW_LEASE_MS;
+      else process.env.LOFLOW_LEASE_MS = old;
+      await Promise.all([a.close(), b.close(), c.close()]);
+    }
+  }, 30_000);
 });
