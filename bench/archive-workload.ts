@@ -15,6 +15,12 @@ import { ReaderKeys } from '../archive/reader-keys.js';
 import type { WriterCrypto } from '../archive/writer.js';
 import { identifierPaths } from '../archive/learners.js';
 import { exportSelection } from '../archive/rewrite.js';
+import { PSEUDONYM_KEY_ENV } from '../archive/pseudonymize.js';
+import { packageRoot } from '../engine/paths.js';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+
+const execFileAsync = promisify(execFile);
 import { Classroom } from '../engine/classroom.js';
 import { demoFile } from './fixtures.js';
 import type { Ctx } from './types.js';
@@ -125,13 +131,18 @@ export const archive = {
     await writer.close();
     const key = Buffer.from('bench-key-0123456789');
     const idFields = identifierPaths(readFileSync(demoFile, 'utf8')).filter((f) => f !== '$.url');
-    let study = { bytes: 0, events: 0 };
+    // As a researcher runs it: `loflow archive export --pseudonymize` in a process of its own (this one still
+    // holds the generated events, and its garbage collector would make the export look slower than it is),
+    // timed from spawn to exit. Checked against the in-process export once: the same root CID.
+    let study = { bytes: 0, events: 0, root: '' };
     let studyS = Infinity;
     for (let pass = 0; pass < (ctx.quick ? 1 : 2); pass++) {
-      studyS = Math.min(studyS, await seconds(async () => (study = await exportSelection(await folderSource(join(dir, 'a')), { deidentify: { key, idFields, dropFields: ['$.url'] } }, join(dir, 'study.car')))));
+      studyS = Math.min(studyS, await seconds(async () => (study = await studyExport(join(dir, 'a'), join(dir, 'study.car'), idFields, key, join(dir, 'audit')))));
     }
+    const inProcess = await exportSelection(await folderSource(join(dir, 'a')), { deidentify: { key, idFields, dropFields: ['$.url'] } }, join(dir, 'study-check.car'));
+    if (inProcess.root.toString() !== study.root) throw new Error(`the CLI's study export ${study.root} differs from the in-process one ${inProcess.root}`);
     const studyHash = hashRate(readFileSync(join(dir, 'study.car')));
-    fig('pseudonymized export (HMAC of every declared identifier, drop a field, new DAG, CAR)', study.bytes / 1024 / 1024 / studyS, studyHash, 0.25, `${Math.round(study.events / studyS).toLocaleString('en')} events/s`);
+    fig('pseudonymized export (`loflow archive export --pseudonymize`: HMAC of every declared identifier, drop a field, new DAG, CAR; its own process, wall time)', study.bytes / 1024 / 1024 / studyS, studyHash, 0.25, `${Math.round(study.events / studyS).toLocaleString('en')} events/s`);
     // Encrypted against plaintext, alternating (plaintext, encrypted) twice: the best round of each.
     const provider = new LocalKeyProvider(randomBytes(32));
     const best = { plain: { write: Infinity, export: Infinity, verify: Infinity, read: Infinity }, enc: { write: Infinity, export: Infinity, verify: Infinity, read: Infinity } };
@@ -163,3 +174,12 @@ export const archive = {
     rmSync(dir, { recursive: true, force: true });
   },
 };
+
+/** `loflow archive export --pseudonymize` of the archive in `dir` to `out`, as a child process: its figures. */
+async function studyExport(dir: string, out: string, idFields: string[], key: Buffer, audit: string): Promise<{ bytes: number; events: number; root: string }> {
+  const args = [join(packageRoot, 'bin/loflow.js'), 'archive', 'export', '--dir', dir, '--pseudonymize', ...idFields.flatMap((f) => ['--id-field', f]), '--drop-field', '$.url', '--out', out, '--audit', audit, '--no-log'];
+  const { stdout, stderr } = await execFileAsync(process.execPath, args, { env: { ...process.env, [PSEUDONYM_KEY_ENV]: key.toString('utf8') }, maxBuffer: 1 << 20 });
+  const m = /(\d+) events selected, \d+ blocks, (\d+) bytes/.exec(stderr);
+  if (!m) throw new Error(`archive export said: ${stderr.trim()}`);
+  return { events: Number(m[1]), bytes: Number(m[2]), root: stdout.trim() };
+}
