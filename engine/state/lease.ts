@@ -7,7 +7,10 @@ import type { Cluster, Redis } from 'ioredis';
 import { leaseKey, curKey } from './key-layout.js';
 import { runScript } from './run-script.js';
 
-/** Lease length: env LOFLOW_LEASE_MS, default 3 s (a restart after a crash waits at most this long for it). */
+/**
+ * Lease length: env LOFLOW_LEASE_MS, default 3 s (a restart after a crash on another host waits at most this
+ * long for it; on the same host a dead predecessor's lease is taken at once, see deadHere).
+ */
 export function leaseMs(): number {
   const ms = Number(process.env.LOFLOW_LEASE_MS);
   return Number.isFinite(ms) && ms >= 200 ? ms : 3000;
@@ -15,6 +18,24 @@ export function leaseMs(): number {
 
 /** A worker id: `<host>-<pid>-<random>`, one per store connection (the random part tells a reused pid apart). */
 export const newWorkerId = () => `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
+
+/**
+ * True when `owner` is a worker id of this host whose process no longer exists. Only a single process's
+ * start asks (a worker fleet's hosts may share a name, and waiting is what keeps them from taking each
+ * other's partitions there): a wrong yes costs the holder its lease (its commits are FENCED), never data.
+ */
+export function deadHere(owner: string): boolean {
+  const m = /^(.*)-(\d+)-[0-9a-f]{6}$/.exec(owner);
+  if (!m || m[1] !== hostname()) return false;
+  const pid = Number(m[2]);
+  if (pid === process.pid) return false;
+  try {
+    process.kill(pid, 0);
+    return false; // alive
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === 'ESRCH'; // EPERM: alive, another user's
+  }
+}
 
 export interface Held {
   token: string;
@@ -57,8 +78,14 @@ export class Lease {
     if (this.held && !this.lost) return this.held;
     const deadline = Date.now() + waitMs;
     for (;;) {
-      const r = await this.tryAcquire();
+      let r = await this.tryAcquire();
       if ('token' in r) return r;
+      // A predecessor on this host whose process is gone (killed, crashed) renews nothing: no need to wait
+      // for its lease to run out. Safe either way: its late commits carry its token and are FENCED.
+      if (deadHere(r.owner)) {
+        r = await this.tryAcquire(r.owner);
+        if ('token' in r) return r;
+      }
       const left = r.leftMs;
       if (Date.now() + Math.min(left, 500) > deadline) {
         throw Object.assign(new Error(`partition {${this.tag}} is owned by ${r.owner} for another ${left} ms: another loflow process is running this pipeline on this Redis (stop it first)`), { code: 'LEASE_HELD' });
@@ -68,11 +95,11 @@ export class Lease {
   }
 
   /** One attempt (a worker's assignment tick): the lease with the cursor read atomically, or who holds it. */
-  async tryAcquire(): Promise<Held | { owner: string; leftMs: number }> {
+  async tryAcquire(deadOwner = ''): Promise<Held | { owner: string; leftMs: number }> {
     if (this.held && !this.lost) return this.held;
     const token = randomBytes(16).toString('hex');
     const sent = Date.now();
-    const r = (await runScript(this.redis, 'lfAcquire', [leaseKey(this.tag), curKey(this.tag)], [this.owner, this.ttl, token])) as string[];
+    const r = (await runScript(this.redis, 'lfAcquire', [leaseKey(this.tag), curKey(this.tag)], [this.owner, this.ttl, token, deadOwner])) as string[];
     if (r[0] !== 'OK') return { owner: r[1], leftMs: Number(r[2]) };
     const [prevOwner, prevUntil, now] = [r[3] ?? '', Number(r[4] ?? 0), Number(r[5] ?? 0)];
     this.held = { token, epoch: Number(r[1]), committed: Number(r[2]), freeForMs: prevOwner && prevOwner !== this.owner && prevUntil > 0 ? Math.max(0, now - prevUntil) : 0 };

@@ -83,7 +83,7 @@ return {'OK'}`;
 /**
  * acquire.lua: take the partition's lease when it is free, expired or already ours; a new token each time
  * (made by the caller: Lua's math.random is seeded the same in every script call). Times are Redis TIME.
- *   KEYS: lease, cur   ARGV: me, ttl ms, token
+ *   KEYS: lease, cur   ARGV: me, ttl ms, token[, a holder the caller knows is dead: taken as if expired]
  *   Answers: {'OK', epoch, committed cursor, previous owner ('' = released), previous until, now} |
  *            {'HELD', owner, ms left}
  */
@@ -91,7 +91,7 @@ export const ACQUIRE_LUA = `
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local l = redis.call('HMGET', KEYS[1], 'owner', 'until', 'epoch')
-if l[1] and l[1] ~= '' and l[1] ~= ARGV[1] and tonumber(l[2] or '0') > now then
+if l[1] and l[1] ~= '' and l[1] ~= ARGV[1] and l[1] ~= (ARGV[4] or '') and tonumber(l[2] or '0') > now then
   return {'HELD', l[1], tostring(tonumber(l[2]) - now)}
 end
 local epoch = tonumber(l[3] or '0') + 1
