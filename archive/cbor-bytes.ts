@@ -199,11 +199,6 @@ export class Out {
     for (let i = 0; i < s.length; i++) buf[at++] = s.charCodeAt(i);
     this.length = at;
   }
-
-  /** A copy of [from, length). */
-  take(from: number): Uint8Array {
-    return this.buf.slice(from, this.length);
-  }
 }
 
 /**
