@@ -14,7 +14,7 @@ import type { LoEvent } from '../engine/types.js';
 import { IdScanner } from './id-scan.js';
 import { NotPlain, Slab } from './cbor-bytes.js';
 import { ByteIdSearch, BytesDeidentifier, pathTrie, readLearner } from './deidentify-bytes.js';
-import { rawStreamEntries, type RawEntry } from './raw-entries.js';
+import { rawStreamEntries } from './raw-entries.js';
 import type { EncodedEvent } from './chunk-bytes.js';
 import { parsePath } from '../engine/jsonpath.js';
 import { learnerPaths, learnerReader, pipelineSources } from './learners.js';
@@ -115,6 +115,19 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     const idOf = only ? learnerPaths(pipeline.text).map(learnerReader) : [];
     const writerLearner = learnerReader(learnerPaths(pipeline.text)[0]); // the scratch writer's key path
     const included = new Set<string>();
+    // A research export keeps only the consented learners' events (the first learner path that reads one).
+    const consented = (who: string | null): boolean => {
+      if (who === null || !only!.has(who)) return false;
+      included.add(who);
+      return true;
+    };
+    const learnerOfEvent = (e: LoEvent): string | null => {
+      for (const read of idOf) {
+        const who = read(e);
+        if (who !== null) return who;
+      }
+      return null;
+    };
     for (const stream of streams) {
       const rw = bytes && (sources.has(stream) ? bytes.source : bytes.derived);
       const raw = rw ? await rawStreamEntries(src, commit, stream) : null;
@@ -139,8 +152,7 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
             if (only) {
               let who: string | null = null;
               for (const segs of bytes!.idSegs) if ((who = readLearner(e.b, e.from, segs)) !== null) break;
-              if (who === null || !only.has(who)) continue;
-              included.add(who);
+              if (!consented(who)) continue;
             }
             eventLeaks.length = 0;
             out.begin();
@@ -152,12 +164,7 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
           } catch (err) {
             if (!(err instanceof NotPlain)) throw err;
             const source = decodeBlock<LoEvent>(e.b.subarray(e.from, e.to));
-            if (only) {
-              let who: string | null = null;
-              for (const read of idOf) if ((who = read(source)) !== null) break;
-              if (who === null || !only.has(who)) continue;
-              included.add(who);
-            }
+            if (only && !consented(learnerOfEvent(source))) continue;
             const event = t(source);
             scanner?.scan(event, note);
             batch.push({ offset: e.o, at: e.t, bytes: encodeNormalized(event), learner: writerLearner(event) });
@@ -181,12 +188,7 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
           kept = [];
         }
         if (e.t < since || e.t >= until) continue;
-        if (only) {
-          let who: string | null = null;
-          for (const read of idOf) if ((who = read(e.e)) !== null) break;
-          if (who === null || !only.has(who)) continue;
-          included.add(who);
-        }
+        if (only && !consented(learnerOfEvent(e.e))) continue;
         const event = t(e.e);
         scanner?.scan(event, (path) => leaks.set(`${stream}: ${path}`, (leaks.get(`${stream}: ${path}`) ?? 0) + 1));
         kept.push({ offset: e.o, stream, event, at: e.t });
@@ -226,7 +228,6 @@ interface ByteRewriters {
   /** The scratch writer's learner key path, and the research filter's learner paths, as keys. */
   keySegs: string[];
   idSegs: string[][];
-  searching: boolean;
 }
 
 /** The byte path's rewriters, or null where it cannot reproduce the object path (see deidentify-bytes.ts). */
@@ -250,6 +251,6 @@ function byteRewriters(text: string, d: Deidentify | undefined, sel: Selection, 
     const trie = pathTrie(drops, ids);
     return trie && new BytesDeidentifier(trie, d?.key ?? null, search);
   };
-  return { source: make(hmacs), derived: make(d?.key ? [...hmacs, '$.key'] : hmacs), keySegs, idSegs: idSegs as string[][], searching: !!search };
+  return { source: make(hmacs), derived: make(d?.key ? [...hmacs, '$.key'] : hmacs), keySegs, idSegs: idSegs as string[][] };
 }
 
