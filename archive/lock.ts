@@ -2,15 +2,7 @@
 // next commit, so a gc running then would delete them. The lock is a file holding the writer's pid.
 import { existsSync, readFileSync, unlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
+import { processAlive as alive } from '../engine/process-alive.js';
 
 /** The pid holding the folder's lock, when that process is still running. */
 export function lockHolder(dir: string, name = 'LOCK'): number | undefined {

@@ -6,6 +6,7 @@ import { hostname } from 'node:os';
 import type { Cluster, Redis } from 'ioredis';
 import { leaseKey, curKey } from './key-layout.js';
 import { runScript } from './run-script.js';
+import { processAlive } from '../process-alive.js';
 
 /**
  * Lease length: env LOFLOW_LEASE_MS, default 3 s (a restart after a crash on another host waits at most this
@@ -28,13 +29,7 @@ export function deadHere(owner: string): boolean {
   const m = /^(.*)-(\d+)-[0-9a-f]{6}$/.exec(owner);
   if (!m || m[1] !== hostname()) return false;
   const pid = Number(m[2]);
-  if (pid === process.pid) return false;
-  try {
-    process.kill(pid, 0);
-    return false; // alive
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'ESRCH'; // EPERM: alive, another user's
-  }
+  return pid !== process.pid && !processAlive(pid);
 }
 
 export interface Held {
