@@ -212,7 +212,7 @@ export class Slab extends Out {
   /** Starts the next string. */
   begin(): void {
     if (this.length >= 1 << 20) {
-      this.buf = new Uint8Array(1 << 21);
+      this.buf = Buffer.allocUnsafe(1 << 21); // written before it is read: no need to zero it
       this.length = 0;
     }
     this.from = this.length;

@@ -41,6 +41,8 @@ function hashBytes(b: Uint8Array, from: number, to: number): number {
   return h >>> 0;
 }
 
+const copyOf = (b: Uint8Array, from: number, to: number): Uint8Array => Uint8Array.prototype.slice.call(b, from, to);
+
 function sameBytes(a: Uint8Array, b: Uint8Array, from: number, to: number): boolean {
   if (a.length !== to - from) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[from + i]) return false;
@@ -164,6 +166,24 @@ export class BytesDeidentifier {
    * runs between the places that change: most of an event goes in one copy.
    */
   rewrite(b: Uint8Array, from: number, out: Out, found: ((path: string) => void) | null): number {
+    const search = this.search;
+    if (found && search && search.size && search.numeric.size === 0) {
+      // Ids are rare in a result: rewrite without the per-item search, looking for any id in the runs of input
+      // bytes copied (every string and key copied lies whole in one run, as UTF-8), and walk again, searching,
+      // only on a hit. A number can equal an id too, which a byte search does not see: then the walk searches.
+      // Only what is copied from the input is searched: the rest of the result is pseudonyms, nulls and heads.
+      const start = out.length;
+      this.hit = false;
+      this.scanRuns = search;
+      const end = this.run(b, from, out, null);
+      this.scanRuns = null;
+      if (!this.hit) return end;
+      out.length = start;
+    }
+    return this.run(b, from, out, found);
+  }
+
+  private run(b: Uint8Array, from: number, out: Out, found: ((path: string) => void) | null): number {
     this.b = b;
     this.out = out;
     this.copied = from;
@@ -179,8 +199,15 @@ export class BytesDeidentifier {
   /** The input up to here is in out already (or left out on purpose). */
   private copied = 0;
 
+  /** While set, each run copied is searched for ids; `hit` tells whether one was found. */
+  private scanRuns: ByteIdSearch | null = null;
+  private hit = false;
+
   private flush(to: number): void {
-    if (to > this.copied) this.out.bytes(this.b, this.copied, to);
+    if (to > this.copied) {
+      if (this.scanRuns && !this.hit && this.scanRuns.has(this.b, this.copied, to)) this.hit = true;
+      this.out.bytes(this.b, this.copied, to);
+    }
     this.copied = to;
   }
 
@@ -325,7 +352,8 @@ export class BytesDeidentifier {
       this.hmacValue(p, out);
       if (this.encodedSize < 1_000_000) {
         this.encodedSize++;
-        const entry = { value: b.slice(p, end), out: out.buf.slice(at, out.length) };
+        // Copies (Uint8Array.slice, not Buffer's view): the output may be rewound and written over.
+        const entry = { value: copyOf(b, p, end), out: copyOf(out.buf, at, out.length) };
         if (list) list.push(entry);
         else this.encoded.set(h, [entry]);
       }

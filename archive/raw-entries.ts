@@ -22,24 +22,32 @@ export async function rawStreamEntries(src: BlockSource, commit: CommitBlock, st
   if (commit.crypto) return null;
   const idx = await readIndex(src, commit, stream);
   if (!idx || idx.legacy) return null;
-  const all: RawEntry[] = [];
-  try {
-    for (const chain of [...Object.values(idx.learners), ...(idx.other ? [idx.other] : [])]) {
-      const chunks: RawEntry[][] = [];
-      for (let cid: CID | null = chain.head; cid; ) {
-        const b = await src.get(cid);
-        const c = chunkEntries(b);
-        if (!c) return null;
-        chunks.push(c.entries);
-        cid = c.prev;
+  const chains = [...Object.values(idx.learners), ...(idx.other ? [idx.other] : [])];
+  const all: RawEntry[][] = [];
+  let plain = true;
+  // A chain is read block after block (each names the one before), so several chains are read at once: one
+  // chain alone leaves the disk, and this thread, waiting on each read in turn.
+  let next = 0;
+  const reader = async () => {
+    while (plain && next < chains.length) {
+      const chain = chains[next++];
+      for (let cid: CID | null = chain.head; cid && plain; ) {
+        const c = chunkEntries(await src.get(cid));
+        if (!c) plain = false;
+        else {
+          all.push(c.entries);
+          cid = c.prev;
+        }
       }
-      for (let k = chunks.length - 1; k >= 0; k--) for (const e of chunks[k]) all.push(e);
     }
+  };
+  try {
+    await Promise.all(Array.from({ length: Math.min(8, chains.length) }, reader));
   } catch (err) {
     if (err instanceof NotPlain) return null;
     throw err;
   }
-  return all.sort((a, b) => a.i - b.i);
+  return plain ? all.flat().sort((a, b) => a.i - b.i) : null;
 }
 
 /** A plaintext chunk's `prev` and entries; null for anything else (an encrypted chunk, an entry without `i`). */
