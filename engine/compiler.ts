@@ -138,7 +138,7 @@ async function compileSpec(spec: Record<string, any>, map: SourceMap, baseDir: s
   const report = (path: Path, message: string) => ctx.err(path, message);
   const partitions = compilePartitions(spec, ctx.keys, report);
   const reducers = await compileReducers(ctx, sources);
-  placeReducers(partitions, ctx.keys, reducers, report);
+  placeReducers(partitions, ctx.keys, reducers);
   const aggregations = compileAggregations(ctx, reducers);
   checkAggregations(partitions, ctx.keys, aggregations, report);
   const dashboards = compileDashboards(ctx, aggregations);

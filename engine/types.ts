@@ -161,13 +161,15 @@ export interface CompiledReducer {
   /**
    * Where it runs when the pipeline has several partitions (engine/compiler/partitions.ts): `local` when its
    * key holds the routing key, so all of a key's events are in one partition; `exchange` when its input would
-   * have to be re-keyed across partitions. Absent (pipelines built by hand): local.
+   * have to be re-keyed across partitions; `rekey` when its key holds the routing key but it reads what an
+   * exchange reducer emits (in the partition of that reducer's key): those items go back to the partition of
+   * their routing value. Absent (pipelines built by hand): local.
    */
   placement?: Placement;
 }
 
 /** See CompiledReducer.placement. */
-export type Placement = 'local' | 'exchange';
+export type Placement = 'local' | 'exchange' | 'rekey';
 
 /** The pipeline's `partitions:` (docs/scale-out.md §2). */
 export interface CompiledPartitions {

@@ -79,26 +79,20 @@ function holdsRoutingKey(key: CompiledKey, by: string, keys: ReadonlyMap<string,
 /**
  * Stamp each reducer's placement. With P > 1 an exchange reducer (not keyed by the routing key) keeps each
  * key's state in that key's partition: its input crosses partitions over an exchange edge (docs/scale-out.md
- * §6; a Redis store runs them, others refuse at start). Refused: a routing-keyed reducer reading a stream an
- * exchange reducer emits (those events live in the producer's key's partition, not their learner's).
+ * §6; a Redis or memory store runs them, others refuse at start). A routing-keyed reducer reading a stream
+ * an exchange reducer emits is `rekey`: those events live in the producer's key's partition, so each goes
+ * back over an exchange edge to the partition of its own routing value (the same protocol, the other way).
  */
-export function placeReducers(partitions: CompiledPartitions, keys: ReadonlyMap<string, KeyDef>, reducers: CompiledReducer[], err: Report): void {
+export function placeReducers(partitions: CompiledPartitions, keys: ReadonlyMap<string, KeyDef>, reducers: CompiledReducer[]): void {
   const by = partitions.by;
   const placement = new Map<string, Placement>();
   for (const r of reducers) placement.set(r.name, by === null || holdsRoutingKey(r.key, by, keys) ? 'local' : 'exchange');
-  for (const r of reducers) r.placement = placement.get(r.name);
-  if (partitions.count === 1) return;
-  const producers = new Map<string, CompiledReducer[]>();
-  for (const r of reducers) for (const s of [r.emit, r.late]) if (s) producers.set(s, [...(producers.get(s) ?? []), r]);
-  for (const r of reducers) {
-    if (r.placement === 'exchange') continue;
-    for (const s of r.from) {
-      const away = (producers.get(s) ?? []).filter((p) => placement.get(p.name) === 'exchange');
-      for (const p of away) {
-        err(['reducers', r.name, 'from'], `reducer '${r.name}' reads '${s}', which '${p.name}' emits in the partition of its key '${p.key.name}', not of '${by}': with partitions.count ${partitions.count} only reducers keyed by something else than '${by}' (exchange reducers) may read it (not built: re-keying back to '${by}'); key '${r.name}' like '${p.name}' or use partitions.count: 1`);
-      }
-    }
+  if (partitions.count > 1) {
+    const exchangedStreams = new Set<string>();
+    for (const r of reducers) if (placement.get(r.name) === 'exchange') for (const s of [r.emit, r.late]) if (s) exchangedStreams.add(s);
+    for (const r of reducers) if (placement.get(r.name) === 'local' && r.from.some((s) => exchangedStreams.has(s))) placement.set(r.name, 'rekey');
   }
+  for (const r of reducers) r.placement = placement.get(r.name);
 }
 
 /**
@@ -109,8 +103,11 @@ export function exchangeOrderWarnings(pipeline: CompiledPipeline): string[] {
   const count = pipeline.partitions?.count ?? 1;
   if (count === 1) return [];
   return pipeline.reducers
-    .filter((r) => r.placement === 'exchange' && !r.op.merge)
-    .map((r) => `reducer '${r.name}' (${r.op.name}) is keyed by '${r.key.name}', behind an exchange edge, and its operator is order-sensitive: with partitions.count ${count} its results may differ between runs and from a single process (docs/scale-out.md §6 "Order"); commutative operators (count, sum, stats, distinct, histograms) do not`);
+    .filter((r) => (r.placement === 'exchange' || r.placement === 'rekey') && !r.op.merge)
+    .map(
+      (r) =>
+        `reducer '${r.name}' (${r.op.name}) is ${r.placement === 'exchange' ? `keyed by '${r.key.name}', behind an exchange edge` : `re-keyed back to '${r.key.name}' from what an exchange reducer emits`}, and its operator is order-sensitive: with partitions.count ${count} its results may differ between runs and from a single process (docs/scale-out.md §6 "Order"); commutative operators (count, sum, stats, distinct, histograms) do not`,
+    );
 }
 
 /**

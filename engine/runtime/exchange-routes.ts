@@ -1,15 +1,38 @@
 // Exchange edges in a level's routing (docs/scale-out.md §6): an exchange reducer's state for key K lives in
-// partition(K), so a route keeps only the keys of this partition and hands the other items to the batch's
-// forwards (committed into fwd with the batch); items other partitions forwarded here join the reducer's
+// partition(K), and a `rekey` reducer's in the partition of K's routing value, so a route keeps only the keys
+// of this partition and hands the other items to the batch's forwards (committed into fwd with the batch); items other partitions forwarded here join the reducer's
 // route after its local items. Pure functions of their arguments, like routing.ts.
 import { partitionOf } from '../partition.js';
-import type { CompiledReducer, ForwardItem, InboundItem } from '../types.js';
+import type { CompiledReducer, ForwardItem, InboundItem, LoEvent } from '../types.js';
 import type { Item, Route } from './routing.js';
 
-/** This partition, and how many the pipeline has. */
+/** This partition, how many the pipeline has, and an event's routing value (for `rekey` reducers). */
 export interface ExchangePlace {
   n: number;
   count: number;
+  route?: (event: LoEvent) => string | undefined;
+}
+
+/**
+ * Where each of a route's keys lives: an exchange reducer's key in its own partition; a `rekey` reducer's key
+ * (it holds the routing key, maybe as a part of a composite) in the partition of its items' routing value.
+ */
+function targets(place: ExchangePlace, route: Route, rekey: boolean): number[] {
+  if (!rekey) return route.distinct.map((k) => partitionOf(k, place.count));
+  const out = new Array<number>(route.distinct.length).fill(-1);
+  for (let i = 0; i < route.items.length; i++) {
+    const id = route.ids[i];
+    if (out[id] >= 0) continue;
+    let value: string | undefined;
+    try {
+      value = place.route?.(route.items[i].event);
+    } catch {
+      value = undefined;
+    }
+    // No routing value: the key (which holds it) could not be read either; left here, as routing.ts would.
+    out[id] = value === undefined ? place.n : partitionOf(value, place.count);
+  }
+  return out;
 }
 
 function build(items: Item[], keys: string[], failures: Route['failures']): Route {
@@ -29,7 +52,7 @@ function build(items: Item[], keys: string[], failures: Route['failures']): Rout
  * route (each reducer's state of that key is in the target). The route is returned as is when all are local.
  */
 export function exchangeSplit(place: ExchangePlace, route: Route, sharing: CompiledReducer[], forward: Array<Omit<ForwardItem, 'o'>>): Route {
-  const target = route.distinct.map((k) => partitionOf(k, place.count));
+  const target = targets(place, route, sharing[0]?.placement === 'rekey');
   if (target.every((p) => p === place.n)) return route;
   const items: Item[] = [];
   const keys: string[] = [];

@@ -127,11 +127,12 @@ export class Levels {
       }
       const ex = this.exchange;
       if (ex) {
-        // Exchange reducers keep their keys of this partition; the others' items go to the key's partition.
+        // Exchange (and rekey) reducers keep their keys of this partition; the others' items go to the key's partition.
         for (let j = 0; j < level.length; j++) {
           const id = routeOf[j];
           const route = routes[id];
-          if (route && level[j].placement === 'exchange' && routeOf.indexOf(id) === j) routes[id] = exchangeSplit(ex, route, level.filter((_, i) => routeOf[i] === id), forward);
+          const placement = level[j].placement;
+          if (route && (placement === 'exchange' || placement === 'rekey') && routeOf.indexOf(id) === j) routes[id] = exchangeSplit(ex, route, level.filter((_, i) => routeOf[i] === id), forward);
         }
       }
       for (let j = 0; j < level.length; j++) {

@@ -76,7 +76,7 @@ export class PartitionTask {
       const link = this.ctx.store.exchangeLink?.(this.ctx.pipeline.name, n, count);
       if (!link) throw new Error(`pipeline '${this.ctx.pipeline.name}': reducer '${exchanged[0].name}' is keyed by '${exchanged[0].key.name}', not the routing key: with partitions.count ${count} its items cross partitions (an exchange edge, docs/scale-out.md §6), which needs a state store with exchange links (memory, Redis); the ${this.ctx.store.kind} store has none. Use one of those or partitions.count: 1`);
       this.consumer.exchange = link;
-      this.stage.exchange = { n, count };
+      this.stage.exchange = { n, count, route: (event) => this.ctx.pipeline.partitions?.route?.(event) };
     }
     this.states.owns = mine;
     this.stage.away = (event: LoEvent) => {

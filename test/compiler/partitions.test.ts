@@ -1,5 +1,5 @@
 // The `partitions:` section and reducer placement (docs/scale-out.md §2): defaults, the routing key's rules,
-// and the refusal of exchange edges (re-keying across partitions, a later step) when P > 1.
+// and the placement of reducers behind exchange edges (re-keying across partitions, and back) when P > 1.
 import { describe, expect, it } from 'vitest';
 import { join } from 'node:path';
 import { compilePipeline, compilePipelineFile, formatError } from '../../engine/compiler.js';
@@ -63,19 +63,25 @@ describe('partitions: and placement', () => {
     expect(placements(pipeline!)).toMatchObject({ by_class: 'exchange', by_doc: 'exchange' });
   });
 
-  it('with P > 1, refuses a local reducer reading what an exchange reducer emits (per edge), and allows an exchange reader', async () => {
+  it('with P > 1, places a routing-keyed reducer reading what an exchange reducer emits as rekey (back to its learner\'s partition), and warns for order-sensitive ones', async () => {
     const reducers = `  bursts: { from: [ext], key: class, op: session_window, params: { gap: 2s }, emit: burst }
   burst_stats: { from: [burst], key: student, op: stats, params: { field: $.count } }
+  last_burst: { from: [burst], key: student, op: last_n, params: { n: 3, field: $.count } }
   class_stats: { from: [burst], key: class, op: stats, params: { field: $.count } }
+  n: { from: [ext], key: student, op: count }
 `;
-    const { errors } = await compile(base(reducers, 'partitions: { count: 2 }\n'));
-    // Without the refused reader: compiles, with a warning for the order-sensitive exchange reducer only.
-    const allowed = await compile(base(reducers.replace(/^  burst_stats:.*\n/m, ''), 'partitions: { count: 2 }\n'));
-    expect(allowed.errors).toEqual([]);
-    expect(exchangeOrderWarnings(allowed.pipeline!)).toEqual([expect.stringMatching(/^reducer 'bursts' \(session_window\) is keyed by 'class', behind an exchange edge, and its operator is order-sensitive: with partitions.count 2/)]);
-    expect(errors.map(formatError)).toEqual([
-      expect.stringMatching(/p\.yaml:\d+:\d+: reducer 'burst_stats' reads 'burst', which 'bursts' emits in the partition of its key 'class', not of 'student': with partitions.count 2 only reducers keyed by something else than 'student' \(exchange reducers\) may read it .* \(at reducers.burst_stats.from\)$/),
+    const { pipeline, errors } = await compile(base(reducers, 'partitions: { count: 2 }\n'));
+    expect(errors).toEqual([]);
+    expect(placements(pipeline!)).toEqual({ bursts: 'exchange', burst_stats: 'rekey', last_burst: 'rekey', class_stats: 'exchange', n: 'local' });
+    expect(exchangeOrderWarnings(pipeline!)).toEqual([
+      expect.stringMatching(/^reducer 'bursts' \(session_window\) is keyed by 'class', behind an exchange edge, and its operator is order-sensitive: with partitions.count 2/),
+      expect.stringMatching(/^reducer 'last_burst' \(last_n\) is re-keyed back to 'student' from what an exchange reducer emits, and its operator is order-sensitive/),
     ]);
+    // With one partition nothing crosses: the same reducers are local.
+    const one = await compile(base(reducers, 'partitions: { count: 1 }\n'));
+    expect(one.errors).toEqual([]);
+    expect(placements(one.pipeline!)).toMatchObject({ burst_stats: 'local', last_burst: 'local' });
+    expect(exchangeOrderWarnings(one.pipeline!)).toEqual([]);
   });
 
   it('refuses a routing key that is unknown, composite or a roster lookup, an aggregation per another member, and a bad count', async () => {
