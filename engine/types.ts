@@ -309,6 +309,13 @@ export interface Commit {
   rp?: RpMove[];
   /** Exchange edges: items applied by this partition so far (raw and re-keyed), after this batch: `o`'s middle part. */
   apply?: number;
+  /**
+   * The batch's last input entry as it was read (its arrival time; null: no entry there), for a store that
+   * keeps the input log beside the states (Redis): it refuses the commit (CONFLICT) when its log holds another
+   * entry there or none. A retried commit must not land on a promoted replica that never had the entries the
+   * batch was computed from (a failover, or a split's minority primary, dropped them).
+   */
+  check?: { offset: number; at: number | null };
 }
 
 /** An item re-keyed to another partition: for one exchange reducer, its key, the event after `where` and `map`. */

@@ -3,7 +3,7 @@
 // the batch's end offset in ONE store call. So per-key order is log order, and a store that commits writes and
 // offset atomically makes state effects exactly-once across restarts.
 import type { BatchRunner, Commit, DeadLetter, ExchangeLink, ForwardItem, InboundItem, Json, LoggedEvent, OutboxEntry, RpMove, StateRef } from '../types.js';
-import { liveEntries } from '../erase/tombstone.js';
+import { isErased, liveEntries } from '../erase/tombstone.js';
 import type { ArchiveFeed } from './archive-feed.js';
 import type { RuntimeContext } from './context.js';
 import type { Levels } from './levels.js';
@@ -283,6 +283,12 @@ export class LogConsumer {
     if (letters.length && !inCommit) await ctx.deadLetters.put(letters);
     const outbox = this.feed.outboxOf(derived, to);
     const commit: Commit = { pipeline: ctx.storeName, writes, offset: to, from, clock: this.stage.now, ...outbox, ...(inCommit && letters.length ? { deadLetters: letters } : {}) };
+    // A log kept beside the states (the partition's Redis stream) is checked by the commit: a retry must not
+    // land on a promoted replica that lacks the entries this batch read (docs/scale-out.md §9 F6, F7).
+    if (entries.length && ctx.log.kind === 'redis' && (ctx.log as { tag?: string }).tag === ctx.storeName) {
+      const last = entries[entries.length - 1];
+      commit.check = { offset: last.offset, at: isErased(last) && last.at === 0 ? null : last.at };
+    }
     // Dashboard nodes learn what changed from the commit itself (stores that publish it: Redis's chg stream).
     if (ctx.store.publishesChanges === true && writes.length) commit.changes = changesOf(dirty);
     if (this.exchange) {

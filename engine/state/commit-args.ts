@@ -1,7 +1,7 @@
 // The arguments of commit.lua (see scripts.ts) for one batch's Commit: keys first (all in the batch's
 // partition slot), then the values in the order the script reads them.
 import type { Commit } from '../types.js';
-import { chgKey, curKey, dlKey, fwdKey, leaseKey, outboxKey, partIndexKey, stateKey } from './key-layout.js';
+import { chgKey, curKey, dlKey, fwdKey, inKey, leaseKey, outboxKey, partIndexKey, stateKey } from './key-layout.js';
 
 export function commitArgs(c: Commit, token: string): { keys: string[]; args: Array<string | number> } {
   const tag = c.pipeline;
@@ -22,7 +22,7 @@ export function commitArgs(c: Commit, token: string): { keys: string[]; args: Ar
   }
   const indexArgs: Array<string | number> = [];
   for (const members of index.values()) indexArgs.push(members.length / 2, ...members);
-  const keys = [leaseKey(tag), curKey(tag), outboxKey(tag), dlKey(tag), fwdKey(tag), ...stateKeys, ...index.keys(), chgKey(tag)];
+  const keys = [leaseKey(tag), curKey(tag), outboxKey(tag), dlKey(tag), fwdKey(tag), ...stateKeys, ...index.keys(), inKey(tag), chgKey(tag)];
   const args: Array<string | number> = [
     token,
     c.from ?? '',
@@ -34,6 +34,8 @@ export function commitArgs(c: Commit, token: string): { keys: string[]; args: Ar
     index.size,
     c.apply ?? '',
     c.rp?.length ?? 0,
+    c.check ? `0-${c.check.offset + 1}` : '',
+    c.check ? (c.check.at === null ? '-' : String(c.check.at)) : '',
     ...(c.rp ?? []).flatMap((m) => [m.source, m.from, m.to]),
     c.forward?.length ?? 0,
     ...(c.forward ?? []).flatMap((f) => [f.to, f.reducer, f.key, f.o, f.at, JSON.stringify(f.event)]),

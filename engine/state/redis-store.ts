@@ -144,6 +144,12 @@ export class RedisStateStore implements StateStore {
       const where = r[2] ? `its ${r[2]} cursor moved (the store has ${r[3]})` : `it was computed from offset ${c.from} but the store is at ${r[1]}`;
       throw Object.assign(new Error(`commit conflict on {${c.pipeline}}: the batch ${c.from}..${c.offset}: ${where}; nothing was written`), { code: 'CONFLICT' });
     }
+    if (r[0] === 'DIVERGED') {
+      // The same answer as a moved base: the consumer drops the batch and its ownership, and whoever takes the
+      // partition again reads the log this node holds.
+      this.answers.conflict++;
+      throw Object.assign(new Error(`commit refused on {${c.pipeline}}: the batch ${c.from}..${c.offset} was read from input entries this Redis node does not hold (at offset ${c.check?.offset} it has ${r[2] === '-' ? 'no entry' : `one that arrived at ${r[2]}`}, the batch read ${c.check?.at ?? 'none'}): a failover dropped them; nothing was written`), { code: 'CONFLICT' });
+    }
     // replicated: the batch's effects are acknowledged only once a replica has them (docs/scale-out.md §4).
     if (this.durability === 'replicated') await this.call(() => waitForReplica(this.redis, keys[0]));
     const answer = r[0] === 'DONE' ? 'done' : 'ok';

@@ -7,9 +7,10 @@ import { FWDDONE_LUA, RPADD_LUA } from './exchange-scripts.js';
 /**
  * commit.lua: a batch's states, composite-key index, cursor, clock, outbox and dead letters, all or nothing,
  * and only for the current lease holder (the fence) on top of the cursor the batch was computed from.
- *   KEYS: lease, cur, outbox, dl, fwd, <nw state keys>, <ni index keys>, chg
+ *   KEYS: lease, cur, outbox, dl, fwd, <nw state keys>, <ni index keys>, in, chg
  *   ARGV: token, from ('' = no base check: maintenance writes), to, clock ('' = keep), outbox_done (count),
- *         outbox entry ('' = none), nw, ni, apply ('' = keep), nr, nr × (source M, rp from id, rp to id),
+ *         outbox entry ('' = none), nw, ni, apply ('' = keep), nr, the batch's last input entry id ('' = no
+ *         check) and its arrival time as read ('-' = none there), nr × (source M, rp from id, rp to id),
  *         nf, nf × (to, reducer, key, o, t, event JSON), <nw state JSON>, per index key: count c then c
  *         (score, member) pairs, changed keys JSON ('' = none), then dead letters (JSON, one each)
  * Exchange edges (docs/scale-out.md §6): each rp:<M> cursor is compared and set like `in` (DONE / CONFLICT);
@@ -21,7 +22,10 @@ import { FWDDONE_LUA, RPADD_LUA } from './exchange-scripts.js';
  * Records the commit's Redis TIME (ms) in cur.at, for `cluster status` (a stuck partition shows its age).
  * Answers: {'OK'} | {'DONE'} (this very batch is committed already: a lost reply) |
  *          {'FENCED', owner, epoch} (another holder's token: nothing written) |
- *          {'CONFLICT', stored cursor} or {'CONFLICT', stored cursor, 'rp:<M>', stored rp id}.
+ *          {'CONFLICT', stored cursor} or {'CONFLICT', stored cursor, 'rp:<M>', stored rp id} |
+ *          {'DIVERGED', stored cursor, arrival time here or '-'}: this node's input log does not hold the
+ *          entry the batch ended with (a failover or a split's minority primary dropped the entries the batch
+ *          was read from, and its retried commit reached the promoted replica): nothing written.
  */
 export const COMMIT_LUA = `
 if redis.call('HGET', KEYS[1], 'token') ~= ARGV[1] then
@@ -34,9 +38,18 @@ if ARGV[2] ~= '' then
   if stored == to and to ~= from then return {'DONE'} end
   if stored ~= from then return {'CONFLICT', tostring(stored)} end
 end
+if ARGV[11] ~= '' then
+  local r = redis.call('XRANGE', KEYS[#KEYS - 1], ARGV[11], ARGV[11])
+  local t = '-'
+  if #r > 0 then
+    local f = r[1][2]
+    for j = 1, #f, 2 do if f[j] == 't' then t = f[j + 1] end end
+  end
+  if t ~= ARGV[12] then return {'DIVERGED', tostring(stored), t} end
+end
 local nw, ni = tonumber(ARGV[7]), tonumber(ARGV[8])
 local nr = tonumber(ARGV[10])
-local a = 11
+local a = 13
 local moves = {}
 for i = 1, nr do
   local f, t = ARGV[a + 1], ARGV[a + 2]

@@ -8,7 +8,7 @@ import { Redis, Cluster } from 'ioredis';
 import { compilePipelineFile } from '../../engine/compiler.js';
 import { Classroom } from '../../engine/classroom.js';
 import { Engine } from '../../engine/runtime.js';
-import { curKey, leaseKey, stateKey } from '../../engine/state/key-layout.js';
+import { curKey, inKey, leaseKey, stateKey } from '../../engine/state/key-layout.js';
 import { Lease } from '../../engine/state/lease.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { StateRef } from '../../engine/types.js';
@@ -33,6 +33,37 @@ for (const [label, urlOf] of [
   ['redis cluster (3 nodes)', () => inject('redisClusterUrl')],
 ] as const) {
   describe(`commit.lua on ${label}`, () => {
+    // A worker's commit that failed (its replica did not answer WAIT) is retried as it is; after a failover the
+    // retry reaches a promoted replica whose input stream never had the entries the batch was read from, or
+    // holds others there (re-sends appended since). It must be refused, not applied (docs/scale-out.md §9 F7).
+    it('refuses (CONFLICT, nothing written) a batch whose last input entry this node does not hold as it was read', async () => {
+      const p = uniq();
+      const raw = rawClient(urlOf());
+      const a = await RedisStateStore.connect(urlOf());
+      try {
+        await a.acquire(p);
+        // The stream as the promoted node holds it: entries 1..3 (offsets 0..2), arrivals 1001..1003.
+        for (let i = 1; i <= 3; i++) await raw.xadd(inKey(p), `0-${i}`, 's', 'x', 't', String(1000 + i), 'e', '{}');
+        const batch = (offset: number, at: number | null) => ({ pipeline: p, from: 0, offset: offset + 1, writes: [[ref(p, 's-1'), offset]] as Array<[StateRef, number]>, check: { offset, at } });
+        // Read elsewhere: offset 4 does not exist here; offset 2 holds another entry (another arrival).
+        await expect(a.commit(batch(4, 1005))).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/does not hold .*at offset 4 it has no entry.*a failover dropped them; nothing was written/) });
+        await expect(a.commit(batch(2, 9999))).rejects.toMatchObject({ code: 'CONFLICT', message: expect.stringMatching(/at offset 2 it has one that arrived at 1003/) });
+        // A batch that read an offset as empty (a missing id reads as a tombstone) where this node has an entry.
+        await expect(a.commit(batch(1, null))).rejects.toMatchObject({ code: 'CONFLICT' });
+        expect(await raw.hget(curKey(p), 'in')).toBeNull();
+        expect(await raw.get(stateKey(ref(p, 's-1')))).toBeNull();
+        // As read: committed.
+        expect(await a.commit(batch(2, 1003))).toBe('ok');
+        expect(await raw.hget(curKey(p), 'in')).toBe('3');
+        // An offset read as empty and empty here too: committed.
+        expect(await a.commit({ ...batch(4, null), from: 3 })).toBe('ok');
+        expect(await raw.hget(curKey(p), 'in')).toBe('5');
+      } finally {
+        await a.close();
+        raw.disconnect();
+      }
+    });
+
     it('answers OK, DONE for the same batch again, CONFLICT for another base and FENCED for a stale holder, writing nothing when refused', async () => {
       const p = uniq();
       const raw = rawClient(urlOf());
