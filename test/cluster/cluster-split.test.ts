@@ -18,9 +18,8 @@ import { join } from 'node:path';
 import { partitionOf, partitionStoreName } from '../../engine/partition.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { LoEvent } from '../../engine/types.js';
-import { serveChild, type ServeChild } from '../hardening/serve-child.js';
 import { post, producerHeaders, produceUntilAcked, type ProducerCounts } from '../roles/role-fixture.js';
-import { classroomEvents, leases, oracle, partitionedDemo, partitionedStates, signal, startWorker, until, type WorkerChild } from './worker-fixture.js';
+import { classroomEvents, failoverRoles, leases, oracle, partitionedDemo, partitionedStates, until } from './worker-fixture.js';
 
 const P = 4;
 const EVENTS = 2000;
@@ -126,19 +125,15 @@ describe('a split inside Redis Cluster: a minority primary (durability replicate
     const onA = aSlots(name);
     const { file, single } = await partitionedDemo(name, P);
     const url = `redis-cluster://${B.ip}:${B.port},${C.ip}:${C.port}`;
-    const data = mkdtempSync(join(tmpdir(), 'loflow-cluster-split-data-'));
     const store = await RedisStateStore.connect(url);
     const events = classroomEvents(EVENTS, 41, 40);
     // A probe sent during the split: one more student (not among the 40), on a partition A serves.
     const probeStudent = Array.from({ length: 150 }, (_, i) => `s-${String(i + 50).padStart(4, '0')}`).find((s) => onA.includes(partitionOf(s, P)))!;
     const template = userOf(events[0]);
     const probe = events.filter((e) => userOf(e) === template).slice(0, 20).map((e) => JSON.parse(JSON.stringify(e).replaceAll(template, probeStudent)) as LoEvent);
-    const workers: WorkerChild[] = [];
-    let ingest: ServeChild | undefined;
-    const env = { LOFLOW_REDIS_TIMEOUT_MS: '5000' };
+    const roles = failoverRoles(file, url, 'replicated');
     try {
-      workers.push(...(await Promise.all([startWorker(file, url, data, env, 'replicated'), startWorker(file, url, data, env, 'replicated')])));
-      ingest = await serveChild(['--role', 'ingest', '--state', url, '--durability', 'replicated'], env, file);
+      const { workers, ingest } = await roles.start();
       const byProducer = Array.from({ length: PRODUCERS }, () => [] as LoEvent[]);
       for (const e of events) byProducer[partitionOf(userOf(e), PRODUCERS)].push(e);
       const acked: ProducerCounts = { acked: 0, refused: 0 };
@@ -219,8 +214,7 @@ describe('a split inside Redis Cluster: a minority primary (durability replicate
           `stream p${onA[0]}: ${majorityLen} entries on R before heal; A rejoined as replica ${rejoinedMs} ms after heal; ${acked.refused} requests refused and re-sent; ${refusedRetries} worker commits refused as read from dropped entries`,
       );
     } finally {
-      for (const w of workers) await signal(w, 'SIGKILL');
-      await ingest?.stop();
+      await roles.stop();
       await store.close();
     }
   }, 180_000);

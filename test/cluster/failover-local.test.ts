@@ -8,17 +8,13 @@
 // the loss certain rather than a matter of timing, its replica is paused just before the kill.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startRedisCluster } from '../../bench/servers.js';
 import { RedisInputLog } from '../../engine/log/redis-log.js';
 import { partitionOf, partitionStoreName } from '../../engine/partition.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { LoEvent } from '../../engine/types.js';
-import { serveChild, type ServeChild } from '../hardening/serve-child.js';
 import { produceUntilAcked, type ProducerCounts } from '../roles/role-fixture.js';
-import { classroomEvents, leases, oracle, partitionedDemo, partitionedStates, servedBy, signal, startWorker, until, type WorkerChild } from './worker-fixture.js';
+import { classroomEvents, failoverRoles, leases, oracle, partitionedDemo, partitionedStates, servedBy, until } from './worker-fixture.js';
 
 const P = 4;
 const EVENTS = 2000;
@@ -40,15 +36,11 @@ describe('Redis primary failover (durability local)', () => {
     const name = `fl${Date.now().toString(36)}`;
     const { file, single } = await partitionedDemo(name, P);
     const url = cluster.url;
-    const data = mkdtempSync(join(tmpdir(), 'loflow-failover-local-'));
     const store = await RedisStateStore.connect(url);
     const events = classroomEvents(EVENTS, 37, 40);
-    const workers: WorkerChild[] = [];
-    let ingest: ServeChild | undefined;
-    const env = { LOFLOW_REDIS_TIMEOUT_MS: '5000' };
+    const roles = failoverRoles(file, url, 'local');
     try {
-      workers.push(...(await Promise.all([startWorker(file, url, data, env, 'local'), startWorker(file, url, data, env, 'local')])));
-      ingest = await serveChild(['--role', 'ingest', '--state', url, '--durability', 'local'], env, file);
+      const { workers, ingest } = await roles.start();
 
       const slotOf = (n: number) => Number(cli(cluster.nodes[0].port, 'cluster', 'keyslot', `lf:{${partitionStoreName(name, n, P)}}:in`).trim());
       const slot = slotOf(0);
@@ -143,8 +135,7 @@ describe('Redis primary failover (durability local)', () => {
           `${lost.length} acknowledged events lost (partitions ${[...lostWhere].join(',') || 'none'}); the workers reported ${reported} committed events ROLLED BACK; ${acked.refused} requests refused and re-sent; ${conflicts} CONFLICT lines in the workers' logs; streams ${l.map((x) => x.end).join(',')}`,
       );
     } finally {
-      for (const w of workers) await signal(w, 'SIGKILL');
-      await ingest?.stop();
+      await roles.stop();
       await store.close();
     }
   }, 120_000);

@@ -9,17 +9,13 @@
 // First, a request while a replica is stopped is refused (503), not acknowledged (F7's point for ingest).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { startRedis, startRedisCluster, type RunningRedis } from '../../bench/servers.js';
 import { partitionOf, partitionStoreName } from '../../engine/partition.js';
 import { waitForReplica } from '../../engine/state/durability.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { LoEvent } from '../../engine/types.js';
-import { serveChild, type ServeChild } from '../hardening/serve-child.js';
 import { post, producerHeaders, produceUntilAcked, type ProducerCounts } from '../roles/role-fixture.js';
-import { classroomEvents, leases, oracle, partitionedDemo, partitionedStates, servedBy, signal, startWorker, until, type WorkerChild } from './worker-fixture.js';
+import { classroomEvents, failoverRoles, leases, oracle, partitionedDemo, partitionedStates, servedBy, until } from './worker-fixture.js';
 
 const P = 4;
 const EVENTS = 2000;
@@ -42,15 +38,11 @@ describe('Redis primary failover (durability replicated)', () => {
     const name = `fo${Date.now().toString(36)}`;
     const { file, single } = await partitionedDemo(name, P);
     const url = cluster.url;
-    const data = mkdtempSync(join(tmpdir(), 'loflow-failover-'));
     const store = await RedisStateStore.connect(url);
     const events = classroomEvents(EVENTS, 31, 40);
-    const workers: WorkerChild[] = [];
-    let ingest: ServeChild | undefined;
-    const env = { LOFLOW_REDIS_TIMEOUT_MS: '5000' };
+    const roles = failoverRoles(file, url, 'replicated');
     try {
-      workers.push(...(await Promise.all([startWorker(file, url, data, env, 'replicated'), startWorker(file, url, data, env, 'replicated')])));
-      ingest = await serveChild(['--role', 'ingest', '--state', url, '--durability', 'replicated'], env, file);
+      const { workers, ingest } = await roles.start();
 
       // The primary serving partition 0's slot: the one to kill.
       const slot = Number(cli(cluster.nodes[0].port, 'cluster', 'keyslot', `lf:{${partitionStoreName(name, 0, P)}}:in`).trim());
@@ -120,8 +112,7 @@ describe('Redis primary failover (durability replicated)', () => {
       for (const w of workers) expect(w.out()).not.toMatch(/CONFLICT/);
       console.log(`failover: with a replica stopped the ingest answered ${unreplicated.status}; primary :${owner.port} SIGKILLed after ${ackedBeforeKill} acknowledged; replica promoted in ${promotedMs} ms; ${acked.refused} requests refused and re-sent; final epochs ${l.map((x) => x.epoch).join(',')}`);
     } finally {
-      for (const w of workers) await signal(w, 'SIGKILL');
-      await ingest?.stop();
+      await roles.stop();
       await store.close();
     }
   }, 120_000);

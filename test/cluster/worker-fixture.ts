@@ -13,6 +13,7 @@ import { partitionStoreName } from '../../engine/partition.js';
 import { MemoryStateStore } from '../../engine/state/memory-store.js';
 import type { RedisStateStore } from '../../engine/state/redis-store.js';
 import type { CompiledPipeline, LoEvent, StateStore } from '../../engine/types.js';
+import { serveChild, type ServeChild } from '../hardening/serve-child.js';
 
 const root = join(import.meta.dirname, '../..');
 
@@ -142,4 +143,26 @@ export function servedBy(nodes: string, slot: number): number | null {
     if (serves) return Number(/:(\d+)@/.exec(f[1])![1]);
   }
   return null;
+}
+
+/**
+ * The failover and split tests' processes: two workers and an ingest node on `url` with `durability` (a Redis
+ * command timeout of 5 s, so that a failover's pause is waited out, not failed). `stop` SIGKILLs the workers
+ * and stops the ingest node, whatever of them started.
+ */
+export function failoverRoles(file: string, url: string, durability: string) {
+  const data = mkdtempSync(join(tmpdir(), 'loflow-roles-'));
+  const env = { LOFLOW_REDIS_TIMEOUT_MS: '5000' };
+  const started: { workers: WorkerChild[]; ingest?: ServeChild } = { workers: [] };
+  return {
+    async start(): Promise<{ workers: WorkerChild[]; ingest: ServeChild }> {
+      started.workers.push(...(await Promise.all([startWorker(file, url, data, env, durability), startWorker(file, url, data, env, durability)])));
+      started.ingest = await serveChild(['--role', 'ingest', '--state', url, '--durability', durability], env, file);
+      return { workers: started.workers, ingest: started.ingest };
+    },
+    async stop(): Promise<void> {
+      for (const w of started.workers) await signal(w, 'SIGKILL');
+      await started.ingest?.stop();
+    },
+  };
 }

@@ -12,9 +12,8 @@ import { partitionOf, partitionStoreName } from '../../engine/partition.js';
 import { Engine } from '../../engine/runtime.js';
 import { MemoryStateStore } from '../../engine/state/memory-store.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
-import type { StateStore } from '../../engine/state/store.js';
 import { rng } from '../../engine/classroom.js';
-import type { CompiledPipeline, LoEvent } from '../../engine/types.js';
+import type { CompiledPipeline, LoEvent, StateStore } from '../../engine/types.js';
 
 const root = join(import.meta.dirname, '../..');
 
