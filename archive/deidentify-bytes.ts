@@ -168,10 +168,10 @@ export class BytesDeidentifier {
   rewrite(b: Uint8Array, from: number, out: Out, found: ((path: string) => void) | null): number {
     const search = this.search;
     if (found && search && search.size && search.numeric.size === 0) {
-      // Ids are rare in a result: rewrite without the per-item search, looking for any id in the runs of input
-      // bytes copied (every string and key copied lies whole in one run, as UTF-8), and walk again, searching,
-      // only on a hit. A number can equal an id too, which a byte search does not see: then the walk searches.
-      // Only what is copied from the input is searched: the rest of the result is pseudonyms, nulls and heads.
+      // Ids are rare in a result: rewrite without the per-item search, looking for any id only in the runs of
+      // input bytes copied (every string and key copied lies whole in one run, as UTF-8; the rest of the result
+      // is pseudonyms, nulls and heads), and walk again, searching item by item, only on a hit. A number can
+      // equal an id too, which a byte search does not see: with a numeric id the walk always searches.
       const start = out.length;
       this.hit = false;
       this.scanRuns = search;

@@ -1,7 +1,8 @@
 // Exchange edges in a level's routing (docs/scale-out.md §6): an exchange reducer's state for key K lives in
 // partition(K), and a `rekey` reducer's in the partition of K's routing value, so a route keeps only the keys
-// of this partition and hands the other items to the batch's forwards (committed into fwd with the batch); items other partitions forwarded here join the reducer's
-// route after its local items. Pure functions of their arguments, like routing.ts.
+// of this partition and hands the other items to the batch's forwards (committed into fwd with the batch);
+// items other partitions forwarded here join the reducer's route after its local items. Pure functions of
+// their arguments, like routing.ts.
 import { partitionOf } from '../partition.js';
 import type { CompiledReducer, ForwardItem, InboundItem, LoEvent } from '../types.js';
 import type { Item, Route } from './routing.js';
