@@ -2,7 +2,7 @@
 // class's partition) emits events about students, and student-keyed reducers read them (`rekey` placement):
 // each emitted event goes back over an exchange edge to its student's partition. With P > 1 the results equal
 // P = 1 when the order is the same, nothing is lost or counted twice when batches interleave, and every
-// re-keyed state lives in its student's partition.
+// re-keyed state lives in its student's partition, in one process and on workers.
 import { describe, expect, inject, it } from 'vitest';
 import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -13,6 +13,9 @@ import { Engine } from '../../engine/runtime.js';
 import { MemoryStateStore } from '../../engine/state/memory-store.js';
 import { RedisStateStore } from '../../engine/state/redis-store.js';
 import { rng } from '../../engine/classroom.js';
+import { PartitionAppender } from '../../engine/cluster/appender.js';
+import { drained } from '../cluster/exchange-fixture.js';
+import { signal, startWorker, until, type WorkerChild } from '../cluster/worker-fixture.js';
 import type { CompiledPipeline, LoEvent, StateStore } from '../../engine/types.js';
 
 const root = join(import.meta.dirname, '../..');
@@ -44,15 +47,18 @@ aggregations:
 partitions: { count: ${count} }
 `;
 
-async function compileAt(name: string, count: number): Promise<CompiledPipeline> {
+async function compiledFile(name: string, count: number): Promise<{ file: string; pipeline: CompiledPipeline }> {
   const dir = mkdtempSync(join(tmpdir(), 'loflow-rekey-'));
   mkdirSync(join(dir, 'rosters'));
   copyFileSync(join(root, 'pipelines/rosters/demo.csv'), join(dir, 'rosters/demo.csv'));
-  writeFileSync(join(dir, 'p.yaml'), text(name, count));
-  const { pipeline, errors } = await compilePipelineFile(join(dir, 'p.yaml'));
+  const file = join(dir, 'p.yaml');
+  writeFileSync(file, text(name, count));
+  const { pipeline, errors } = await compilePipelineFile(file);
   if (!pipeline) throw new Error(JSON.stringify(errors));
-  return pipeline;
+  return { file, pipeline };
 }
+
+const compileAt = async (name: string, count: number) => (await compiledFile(name, count)).pipeline;
 
 /** Events of 16 students in 4 classes, with gaps that close class sessions now and then. */
 function events(n: number, seed: number): LoEvent[] {
@@ -166,4 +172,33 @@ describe('re-keying back to the routing key (rekey reducers)', () => {
       for (const k of Object.keys(oracle).filter((k) => k.startsWith('events/'))) expect({ k, v: states[k] }).toEqual({ k, v: oracle[k] });
     }
   }, 120_000);
+
+  it('on 3 workers on a 3-node Redis Cluster: each closed session counted once, in its student\'s partition', async () => {
+    const name = `rkw${Date.now().toString(36)}`;
+    const { file, pipeline } = await compiledFile(name, 4);
+    const single = await compileAt(name, 1);
+    const url = inject('redisClusterUrl');
+    const data = mkdtempSync(join(tmpdir(), 'loflow-rekey-data-'));
+    const store = await RedisStateStore.connect(url);
+    const appender = await PartitionAppender.open(store.redis, pipeline);
+    const evs = events(3000, 7);
+    const workers: WorkerChild[] = [];
+    try {
+      workers.push(await startWorker(file, url, data), await startWorker(file, url, data), await startWorker(file, url, data));
+      for (let i = 0; i < evs.length; i += 250) await appender.append('extension', evs.slice(i, i + 250), { id: 'test', seq: i });
+      await until('every partition drained', async () => (await drained(store.redis, name, 4)) && (await drained(store.redis, name, 4)), 120_000, 300);
+      const parts = await statesByPartition(store, name, 4);
+      const states = merged(parts);
+      expect(total(states, 'class_session_count')).toBeGreaterThan(50);
+      expect(total(states, 'closed_by')).toBe(total(states, 'class_session_count'));
+      expect(expectPlaced(parts)).toBeGreaterThan(3);
+      const oracle = merged((await run(single, new MemoryStateStore(), evs, 250, false)).parts);
+      for (const k of Object.keys(oracle).filter((k) => k.startsWith('events/'))) expect({ k, v: states[k] }).toEqual({ k, v: oracle[k] });
+      for (const w of workers) expect(w.out()).not.toMatch(/FENCED|conflict/i);
+    } finally {
+      for (const w of workers) await signal(w, 'SIGKILL');
+      await appender.close();
+      await store.close();
+    }
+  }, 240_000);
 });
