@@ -44,6 +44,7 @@ export async function rawStreamEntries(src: BlockSource, commit: CommitBlock, st
   try {
     await Promise.all(Array.from({ length: Math.min(8, chains.length) }, reader));
   } catch (err) {
+    plain = false; // the other readers stop at their next block instead of reading on for nothing
     if (err instanceof NotPlain) return null;
     throw err;
   }

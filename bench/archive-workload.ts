@@ -19,11 +19,11 @@ import { PSEUDONYM_KEY_ENV } from '../archive/pseudonymize.js';
 import { packageRoot } from '../engine/paths.js';
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
-
-const execFileAsync = promisify(execFile);
 import { Classroom } from '../engine/classroom.js';
 import { demoFile } from './fixtures.js';
 import type { Ctx } from './types.js';
+
+const execFileAsync = promisify(execFile);
 
 /** sha2-256 throughput over `bytes` (MB/s), in 256 KiB pieces: the best of three passes. */
 function hashRate(bytes: Buffer): number {
