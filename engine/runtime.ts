@@ -120,6 +120,11 @@ export class Engine extends EventEmitter {
     return this.ingestor.ingest(stream, events, at, producer, opts);
   }
 
+  /** Ingests waiting for room in the backlog (ingest sockets stop reading meanwhile). */
+  get ingestWaiting(): number {
+    return this.ingestor.waiting;
+  }
+
   /** Resolves when every event ingested so far is processed and committed. */
   async flush(): Promise<void> {
     if (this.tasks.length === 1) return this.tasks[0].consumer.flush();

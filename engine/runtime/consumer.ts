@@ -33,6 +33,10 @@ interface PendingBatch {
 /** A busy partition reads its exchange inbox at most this often unless told items wait (docs/scale-out.md §6). */
 const INBOX_EVERY_MS = 20;
 
+/** The pump gives the event loop a turn after this much work (ms), or after as long as the last turn took, up to MAX_SLICE_MS. */
+const SLICE_MS = 10;
+const MAX_SLICE_MS = 500;
+
 /** The store refused the batch for good: another process owns the partition (FENCED), or its base moved (CONFLICT). */
 const isFenced = (err: unknown) => ['FENCED', 'CONFLICT'].includes((err as { code?: string })?.code ?? '');
 
@@ -53,6 +57,8 @@ export class LogConsumer {
   /** Ingests waiting for room in the backlog. */
   waiters: Array<() => void> = [];
   pumping: Promise<void> | null = null;
+  /** A pump start is scheduled for the end of this event-loop turn (see kick). */
+  private kickPending = false;
   batchLock: Promise<void> = Promise.resolve();
   /** A batch is being reduced or committed (a live swap waits for it). */
   batching = false;
@@ -100,19 +106,42 @@ export class LogConsumer {
     });
   }
 
+  /**
+   * Start the pump at the end of this turn of the event loop, not now: every ingest callback of the turn
+   * (thousands of socket reads under load) appends first, and one batch takes them all. Started at once,
+   * each socket's few events were a batch of their own, paid its fixed cost, and held the turn so long that
+   * timers (the dashboards' ticks) waited seconds.
+   */
   kick(): void {
-    if (!this.running || this.pumping) return;
-    this.pumping = this.pump().finally(() => {
-      this.pumping = null;
-      this.opts.applySwap();
-      if (this.running && this.hasWork) this.kick();
+    if (!this.running || this.pumping || this.kickPending) return;
+    this.kickPending = true;
+    setImmediate(() => {
+      this.kickPending = false;
+      if (!this.running || this.pumping) return;
+      this.pumping = this.pump().finally(() => {
+        this.pumping = null;
+        this.opts.applySwap();
+        if (this.running && this.hasWork) this.kick();
+      });
     });
   }
 
   private async pump(): Promise<void> {
     const { runner, batchSize, retryMs } = this.opts;
     let delay = retryMs;
+    let sliceAt = performance.now();
+    let slice = SLICE_MS;
     while (this.running && this.hasWork) {
+      // An in-memory log and store answer at once: without this the loop would drain a whole backlog in
+      // microtasks, and no socket, timer or HTTP request would run until it is done. The slice stretches to
+      // the time the rest of the turn took (ingest callbacks under load): processing keeps at least half
+      // the core while a backlog waits, and ingest's backpressure does the rest.
+      if (performance.now() - sliceAt > slice) {
+        const away = performance.now();
+        await new Promise((r) => setImmediate(r));
+        sliceAt = performance.now();
+        slice = Math.min(MAX_SLICE_MS, Math.max(SLICE_MS, sliceAt - away));
+      }
       this.opts.applySwap();
       try {
         if (runner) {

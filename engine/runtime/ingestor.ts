@@ -13,6 +13,16 @@ export class Ingestor {
   /** Partition 0's consumer: the only one when P = 1 (today's path, untouched by partitioning). */
   private readonly consumer: LogConsumer;
   private readonly validator: EventValidator;
+  /**
+   * Events past the room check whose append has not finished. Counted with the backlog: thousands of
+   * sockets' ingests at once must not all pass a check made before any of them appended (the backlog
+   * then overshot its limit several times over).
+   */
+  private admitted = 0;
+  /** Ingests waiting for room, first come first served: progress wakes only those the room admits. */
+  private readonly queue: Array<{ n: number; go: () => void; gone?: boolean }> = [];
+  /** Consumers whose next progress will call wake (their waiters list holds our waker). */
+  private readonly registered = new Set<LogConsumer>();
 
   constructor(
     private readonly ctx: RuntimeContext,
@@ -47,10 +57,27 @@ export class Ingestor {
     // Fenced: another process owns the pipeline now; what we appended here it may never see (a file log).
     if (this.consumer.fenced) throw Object.assign(new Error(`not accepting events: ${this.consumer.fenced.message}`), { code: 'UNAVAILABLE', cause: this.consumer.fenced });
     if (opts.refuseWhileDown) this.refuseIfDown();
-    if (this.backlog() >= this.queueLimit) {
-      await this.waitForRoom(opts.maxWaitMs);
+    if (this.queue.length) this.wake(); // those ahead first (and timed-out ones cleared)
+    if (this.queue.length || !this.hasRoom()) await this.waitForRoom(events.length, opts.maxWaitMs);
+    else this.admitted += events.length;
+    try {
       if (opts.refuseWhileDown) this.refuseIfDown(); // it may have gone down while we waited
+      return await this.validateAndAppend(stream, events, at, producer);
+    } finally {
+      this.admitted -= events.length;
     }
+  }
+
+  /** Ingests waiting for room: sockets stop reading while any wait (their clients hold what they send). */
+  get waiting(): number {
+    return this.queue.length;
+  }
+
+  private hasRoom(): boolean {
+    return this.backlog() + this.admitted < this.queueLimit || !this.consumer.running;
+  }
+
+  private async validateAndAppend(stream: string, events: unknown[], at: number, producer?: { id: string; seq: number }): Promise<IngestResult> {
     const { accepted, rejected, warnings, letters } = this.validator.validate(this.ctx.pipeline, stream, events, at, producer);
     if (letters.length) await this.ctx.deadLetters.put(letters);
     let firstOffset = this.consumer.logEnd;
@@ -103,20 +130,54 @@ export class Ingestor {
     }
   }
 
-  /** Wait while the backlog is at queueLimit: forever (in-process callers), or up to maxWaitMs, then BACKLOG_FULL. */
-  private async waitForRoom(maxWaitMs = Infinity): Promise<void> {
+  /**
+   * Wait, in arrival order, until the room admits this ingest (it is then counted in `admitted`): forever
+   * (in-process callers), or up to maxWaitMs, then BACKLOG_FULL.
+   */
+  private waitForRoom(n: number, maxWaitMs = Infinity): Promise<void> {
     const t0 = Date.now();
-    while (this.backlog() >= this.queueLimit && this.consumer.running) {
-      const left = maxWaitMs - (Date.now() - t0);
-      if (left <= 0) throw backlogFull(this.backlog(), this.queueLimit, Date.now() - t0);
+    return new Promise<void>((resolve, reject) => {
       let timer: NodeJS.Timeout | undefined;
-      // A timed-out wait leaves its resolver in `waiters`: harmless, the next wake calls it.
-      await new Promise<void>((resolve) => {
-        // Any partition's progress makes room (a stale resolver left in another's list is harmless).
-        for (const { consumer: c } of this.targets) c.waiters.push(resolve);
-        if (left !== Infinity) timer = setTimeout(resolve, left);
+      const entry: { n: number; go: () => void; gone?: boolean } = {
+        n,
+        go: () => {
+          clearTimeout(timer);
+          resolve();
+        },
+      };
+      if (maxWaitMs !== Infinity)
+        timer = setTimeout(() => {
+          entry.gone = true; // skipped when its turn comes (no search through a long queue)
+          reject(backlogFull(this.backlog(), this.queueLimit, Date.now() - t0));
+        }, Math.max(0, maxWaitMs));
+      this.queue.push(entry);
+      this.listen();
+    });
+  }
+
+  /** Progress on any partition: admit waiting ingests in order while there is room. */
+  private wake(): void {
+    let i = 0;
+    for (; i < this.queue.length; i++) {
+      const w = this.queue[i];
+      if (w.gone) continue;
+      if (!this.hasRoom()) break;
+      this.admitted += w.n;
+      w.go();
+    }
+    this.queue.splice(0, i);
+    this.listen();
+  }
+
+  private listen(): void {
+    if (!this.queue.length) return;
+    for (const { consumer: c } of this.targets) {
+      if (this.registered.has(c)) continue;
+      this.registered.add(c);
+      c.waiters.push(() => {
+        this.registered.delete(c);
+        this.wake();
       });
-      clearTimeout(timer);
     }
   }
 

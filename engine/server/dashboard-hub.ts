@@ -114,9 +114,21 @@ export class DashboardHub {
     if (t.subscribers.size === 0 && t.waiting.size === 0 && this.topics.get(k) === t) this.topics.delete(k);
   }
 
+  /** Marks the watched classes a batch changed: by lookup when it changed fewer classes than are watched. */
   private markChanged(b: BatchInfo): void {
-    for (const t of this.topics.values()) {
-      if (b.changedGroups.get(t.dashboard.aggregation)?.has(t.group)) t.dirty = true;
+    let changed = 0;
+    for (const groups of b.changedGroups.values()) changed += groups.size;
+    if (changed >= this.topics.size) {
+      for (const t of this.topics.values()) if (b.changedGroups.get(t.dashboard.aggregation)?.has(t.group)) t.dirty = true;
+      return;
+    }
+    for (const d of this.engine.pipeline.dashboards.values()) {
+      const groups = b.changedGroups.get(d.aggregation);
+      if (!groups) continue;
+      for (const g of groups) {
+        const t = this.topics.get(this.key(d.name, g));
+        if (t) t.dirty = true;
+      }
     }
   }
 

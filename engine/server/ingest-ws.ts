@@ -250,8 +250,10 @@ export class WsIngestConnection {
       this.pending.push(e);
       this.pendingSeq.push(seqs[i]);
     }
-    // Backpressure: stop reading the socket while too much waits for the engine (a slow or down store).
-    if (this.pending.length >= this.deps.limits.maxPendingEvents && !this.ws.isPaused) this.ws.pause();
+    // Backpressure: stop reading the socket while too much waits for the engine (a slow or down store), or
+    // while its ingest is queued for room in the backlog: with 10,000 sockets a per-socket bound alone
+    // let 10,000 × maxPendingEvents wait in memory.
+    if (!this.ws.isPaused && (this.pending.length >= this.deps.limits.maxPendingEvents || (this.inFlight && this.deps.engine.ingestWaiting > 0))) this.ws.pause();
     if (!this.inFlight) void this.drain();
   }
 
