@@ -26,6 +26,7 @@ import { cannon } from './cannon.js';
 import { profileInDir, profileWhile, type ProfileSummary } from './profile.js';
 import { replayThreads } from './replay-threads.js';
 import { dashboardLoad } from './dashboard-load.js';
+import { dashboardPush } from './dashboard-push.js';
 import { recovery } from './recovery.js';
 import { soak } from './soak.js';
 import { cli } from './cli-startup.js';
@@ -416,4 +417,4 @@ export const wsIngest = {
   },
 };
 
-export const workloads = [replay, checkpoint, operators, redisWorkload, httpIngest, wsIngest, ws10k, dashboardLatency, dashboardLoad, memory, archive, recovery, soak, cli, scale, scaleIngest];
+export const workloads = [replay, checkpoint, operators, redisWorkload, httpIngest, wsIngest, ws10k, dashboardLatency, dashboardPush, dashboardLoad, memory, archive, recovery, soak, cli, scale, scaleIngest];

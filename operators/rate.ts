@@ -38,7 +38,8 @@ export const rate: Operator<RateState, { horizon: number; bucket: number }> = {
   view: (s, p, now) => {
     const from = Math.max(now, s.last ?? now) - p.horizon;
     let n = 0;
-    for (const [start, c] of s.buckets) if (start + p.bucket > from) n += c;
+    const b = s.buckets;
+    for (let i = 0; i < b.length; i++) if (b[i][0] + p.bucket > from) n += b[i][1]; // indexed: see words-per-minute
     return { per_minute: Math.round((n / (p.horizon / 60_000)) * 100) / 100, events: n };
   },
   viewSchema: { type: 'object', additionalProperties: false, properties: { per_minute: { type: 'number' }, events: { type: 'integer' } } },
