@@ -6,6 +6,8 @@ import type { CompiledAggregation, CompiledPipeline, CompiledReducer, Json } fro
 export interface CachedState {
   s: any;
   t: number;
+  /** On a composite member's first state: the view of the member's states merged (see mergedView). */
+  mm?: MergedMemo;
 }
 
 export interface AggregateResult {
@@ -142,41 +144,32 @@ function safeTest(where: (row: Record<string, Json>) => boolean, row: Record<str
 }
 
 /**
- * Views computed since their state last changed, per compiled reducer (a live reload's reducers start afresh).
- * A push rebuilds a class's rows, but most of its states did not change since the last push: a document's
- * text, merged over a student's documents, cost more than the rest of the row. A view whose function
- * declares the `now` parameter is recomputed whenever the clock moved too.
+ * A student's documents merged into one row cost more than the rest of the row (a structured clone of each
+ * text, then its words counted): the merged view is kept on the member's first state and made again only when
+ * one of the states changed, or, for a view that declares the `now` parameter, when the clock moved. Plain
+ * views are not kept: they are cheap, and under load their states change between most pushes anyway (a view
+ * kept on a long-lived state is promoted out of the young heap, which cost more than it saved).
  */
-interface Memo {
-  t: number;
-  now: number;
-  view: Json | undefined;
-}
 interface MergedMemo {
+  r: CompiledReducer;
   cells: CachedState[];
   ts: number[];
   now: number;
   view: Json | undefined;
 }
-const memos = new WeakMap<CompiledReducer, { one: WeakMap<CachedState, Memo>; merged: WeakMap<readonly string[], MergedMemo> }>();
 
-function memoOf(r: CompiledReducer) {
-  let m = memos.get(r);
-  if (!m) memos.set(r, (m = { one: new WeakMap(), merged: new WeakMap() }));
-  return m;
-}
+const view = (r: CompiledReducer, s: any, now: number): Json => (r.op.view ? r.op.view(s, r.params, now) : (s as Json));
 
-const usesNow = (r: CompiledReducer) => (r.op.view?.length ?? 0) >= 3;
-
-/** The view of one cached state, computed again only when the state (or, for a view that reads it, `now`) changed. */
-function viewOf(r: CompiledReducer, c: CachedState, now: number): Json {
-  if (!r.op.view) return c.s as Json;
-  const one = memoOf(r).one;
-  const m = one.get(c);
-  if (m && m.t === c.t && (m.now === now || !usesNow(r))) return m.view as Json;
-  const view = r.op.view(c.s, r.params, now);
-  one.set(c, { t: c.t, now, view });
-  return view;
+/** A member's states merged into one view; kept on its first state until one of them changes. */
+function mergedView(r: CompiledReducer, cached: CachedState[], now: number): Json | undefined {
+  const m = cached[0].mm;
+  if (m && m.r === r && m.cells.length === cached.length && (m.now === now || (r.op.view?.length ?? 0) < 3) && cached.every((c, i) => m.cells[i] === c && m.ts[i] === c.t)) return m.view;
+  // Merge into a fresh state so the per-key states stay untouched.
+  let acc = r.op.init(r.params);
+  for (const c of cached) acc = r.op.merge!(acc, structuredClone(c.s), r.params);
+  const v = view(r, acc, now);
+  cached[0].mm = { r, now, view: v, cells: cached, ts: cached.map((c) => c.t) };
+  return v;
 }
 
 function memberView(
@@ -193,11 +186,11 @@ function memberView(
   switch (rel.kind) {
     case 'member': {
       const c = states.get(member);
-      return c ? viewOf(r, c, now) : undefined;
+      return c ? view(r, c.s, now) : undefined;
     }
     case 'group': {
       const c = groupStates?.get(group);
-      return c ? viewOf(r, c, now) : undefined;
+      return c ? view(r, c.s, now) : undefined;
     }
     case 'composite': {
       const keys = look.index?.get(member);
@@ -208,20 +201,10 @@ function memberView(
         if (c) cached.push(c);
       }
       if (cached.length === 0) return undefined;
-      if (r.op.merge) {
-        const merged = memoOf(r).merged;
-        const m = merged.get(keys);
-        if (m && m.cells.length === cached.length && (m.now === now || !usesNow(r)) && cached.every((c, i) => m.cells[i] === c && m.ts[i] === c.t)) return m.view;
-        // Merge into a fresh state so the per-key states stay untouched.
-        let acc = r.op.init(r.params);
-        for (const c of cached) acc = r.op.merge(acc, structuredClone(c.s), r.params);
-        const view = r.op.view ? r.op.view(acc, r.params, now) : (acc as Json);
-        merged.set(keys, { cells: cached, ts: cached.map((c) => c.t), now, view });
-        return view;
-      }
+      if (r.op.merge) return mergedView(r, cached, now);
       let latest = cached[0];
       for (const c of cached) if (c.t > latest.t) latest = c;
-      return viewOf(r, latest, now);
+      return view(r, latest.s, now);
     }
     default:
       return undefined;

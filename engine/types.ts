@@ -50,9 +50,9 @@ export interface Operator<S = any, P = any> {
   /**
    * The JSON value that aggregations, dashboards and `replay` show; defaults to the state itself.
    * `now` is the pipeline's event-time clock (the highest event time processed so far), so views such
-   * as "idle for 5 minutes" are deterministic on replay. A view is computed again only when its state
-   * changed, or, if the function declares the `now` parameter, when the clock moved: a view that reads the
-   * clock must declare it (not read it through `arguments`).
+   * as "idle for 5 minutes" are deterministic on replay. A merged view (a student's documents on one row)
+   * is made again only when one of its states changed, or, if the function declares the `now` parameter,
+   * when the clock moved: a view that reads the clock must declare it (not read it through `arguments`).
    */
   view?(state: S, params: P, now: number): Json;
   /** JSON Schema of the events this operator emits (lets the compiler check consumers' paths). */
