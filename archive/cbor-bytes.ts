@@ -222,4 +222,9 @@ export class Slab extends Out {
   end(): Uint8Array {
     return this.buf.subarray(this.from, this.length);
   }
+
+  /** Forgets what was written since begin(). */
+  drop(): void {
+    this.length = this.from;
+  }
 }

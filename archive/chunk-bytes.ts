@@ -8,6 +8,7 @@ import * as dagCbor from '@ipld/dag-cbor';
 import { encodeNormalized, type CID } from './blocks.js';
 import type { ArchivedEntry } from './format.js';
 import { Slab } from './cbor-bytes.js';
+import { encodeJson } from './json-cbor.js';
 
 /** A pending event: its offset (erasure filters by it) and its DAG-CBOR bytes. */
 export interface PendingEntry {
@@ -17,7 +18,8 @@ export interface PendingEntry {
 
 export function pendingEntry(entry: ArchivedEntry): PendingEntry {
   // Per entry as normalize would treat it inside the chunk: normalize maps an array's items one by one.
-  return { o: entry.o, b: encodeNormalized(entry) };
+  // Plain JSON (every event that came as JSON) takes the fast encoder; the rest the generic one.
+  return { o: entry.o, b: encodeJson(entry) ?? encodeNormalized(entry) };
 }
 
 /** An event already encoded, for ArchiveWriter.appendEncoded. */

@@ -4,6 +4,7 @@
 // workloads on a shared machine. Run: node dist/bench/hot-paths.js
 import * as dagCbor from '@ipld/dag-cbor';
 import { encodeBlock, normalize } from '../archive/blocks.js';
+import { encodeJson } from '../archive/json-cbor.js';
 import { Classroom } from '../engine/classroom.js';
 import { linesOf } from '../engine/log/file-log.js';
 import { takeRawJson } from '../engine/log/raw-json.js';
@@ -52,6 +53,8 @@ rows.push(['parse + log lines, linesOf without kept text', await nsPerEvent((i) 
 rows.push(['parse + log lines, linesOf with kept text (now)', await nsPerEvent((i) => Buffer.from(linesOf(entries(i, true))))]);
 rows.push(['archive chunk: normalize + dagCbor.encode (before)', await nsPerEvent((i) => dagCbor.encode(normalize(chunks[i & 63])))]);
 rows.push(['archive chunk: dagCbor.encode alone (floor)', await nsPerEvent((i) => dagCbor.encode(chunks[i & 63]))]);
+rows.push(['event bytes: dagCbor.encode (before)', await nsPerEvent((i) => { for (const e of chunks[i & 63].events) dagCbor.encode(e); })]);
+rows.push(['event bytes: encodeJson (now: archive/json-cbor.ts)', await nsPerEvent((i) => { for (const e of chunks[i & 63].events) encodeJson(e); })]);
 let pending = 0;
 rows.push(['archive chunk: encodeBlock, sha2-256 included (now)', await nsPerEvent((i) => { pending++; void encodeBlock(chunks[i & 63]).then(() => pending--); })]);
 while (pending) await new Promise((r) => setImmediate(r));
