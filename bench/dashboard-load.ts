@@ -2,7 +2,8 @@
 // generator: batches of typing events POSTed for every student (a WebSocket frame per event costs the
 // generator more than the server, so it could not offer the server's maximum), a probe student typing over
 // its WebSocket, and a teacher watching every class. First the maximum rate is found (sending flat out,
-// events processed per second), then load is offered in steps as a fraction of it; at each step we measure
+// events processed per second, then that rate offered steadily: what the server holds), then load is
+// offered in steps as a fraction of the rate held; at each step we measure
 // what was processed, event-to-dashboard latency (probe events until the probe's row shows them, hdr
 // histogram) and the push interval: the hub's adaptive interval (/metrics) and the spacing of the pushes a
 // teacher sees. Overload should show as a longer interval (dashboards refresh less often), not as latency
@@ -128,8 +129,23 @@ export const dashboardLoad = {
         return rate;
       };
       await flood(ctx.quick ? 1 : 2);
-      const max = await flood(ctx.quick ? 2 : 5);
-      ctx.figures.push({ workload: 'dashboard-load', name: `maximum ingest (POST /v1/events, ${HttpLoad.batch}-event batches for ${loadIds.length} students, flat out; loflow serve in its own process, under the sampling profiler)`, value: max, unit: 'events/s' });
+      const flatOut = await flood(ctx.quick ? 2 : 5);
+      ctx.figures.push({ workload: 'dashboard-load', name: `maximum ingest (POST /v1/events, ${HttpLoad.batch}-event batches for ${loadIds.length} students, flat out; loflow serve in its own process, under the sampling profiler)`, value: flatOut, unit: 'events/s' });
+      // Flat out, 64 requests in flight keep every batch full; offered at a steady rate the server may hold
+      // less (96,500 flat out against 68,000 held in one run of 2026-12-03): "half the maximum" would then be
+      // near capacity, and the steps' fractions would mean different loads from run to run. The maximum the
+      // steps use is the rate held when offered steadily: offered at the flat-out rate, what was processed.
+      const held = async (rate: number, seconds: number) => {
+        const before = (await health(server.url)).processed;
+        const t0 = performance.now();
+        await load!.run(rate, seconds);
+        const r = ((await health(server.url)).processed - before) / ((performance.now() - t0) / 1000);
+        await drained(30_000);
+        return r;
+      };
+      const sustained = Math.min(flatOut, await held(flatOut, ctx.quick ? 2 : 5));
+      const max = sustained;
+      ctx.figures.push({ workload: 'dashboard-load', name: 'maximum ingest held (offered at the flat-out rate, steadily: what was processed; the steps below are fractions of it)', value: sustained, unit: 'events/s', baseline: flatOut, ratio: sustained / flatOut });
       await drained(10_000);
 
       // 2. Offered load in steps, each a fraction of that maximum.
