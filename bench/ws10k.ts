@@ -3,7 +3,8 @@
 // process keeps one probe student and its teacher's dashboard, to time event -> dashboard. Nothing is pinned:
 // the three processes share the machine's cores (the client side runs on the same box, so what it spends is
 // taken from the server). Each phase offers a per-socket rate for a while; "dropped" is counted, not assumed:
-// events sent (client) against events the server accepted or rejected (/metrics) once it has drained.
+// events sent (client) against events the server accepted or rejected (/metrics), over the whole run after a
+// final drain (what a phase's drain leaves waiting in socket buffers is "behind", counted by the next).
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import hdr from 'hdr-histogram-js';
@@ -37,7 +38,12 @@ interface Phase {
   offered: number;
   processed: number;
   sent: number;
-  dropped: number;
+  /**
+   * Sent but not yet accepted or refused when the phase's drain ended (30 s at most): waiting in socket
+   * buffers while the server reads paused sockets slowly. Not lost: the next phase, or the final drain,
+   * accounts for them (the run's `dropped` figure).
+   */
+  behind: number;
   deadLettered: number;
   p50: number;
   p99: number;
@@ -95,6 +101,9 @@ export const ws10k = {
       });
 
       // 2. Phases: low rate (sockets held while students idle), the target 10/s, and lower rates if 10 is not held.
+      // Every event sent over the run, against what the server accepted or refused (checked after the last phase).
+      const runStart = { in: m('loflow_events_in_total'), rej: m('loflow_events_rejected_total') };
+      let runSent = 0;
       const rates = typeof ctx.options?.rates === 'string' ? ctx.options.rates.split(',').map(Number) : ctx.quick ? [1, 10] : [1, 10, 5, 2.5];
       for (const rate of rates) {
         // Below the target only while no faster rate was held.
@@ -122,6 +131,7 @@ export const ws10k = {
         const atEnd = await metrics(server.url);
         const rss = rssMiB(server.pid);
         const sent = gen.sent + sentAt.length;
+        runSent += sent;
         // Drain: every event sent is accepted or rejected, the queue empty and the probes seen (at most 30 s).
         const tDrain = performance.now();
         let accounted = 0;
@@ -139,7 +149,7 @@ export const ws10k = {
           offered: sent / took,
           processed: processedAtEnd / took,
           sent,
-          dropped: sent - accounted,
+          behind: sent - accounted,
           deadLettered,
           p50: hist.getValueAtPercentile(50),
           p99: hist.getValueAtPercentile(99),
@@ -151,19 +161,33 @@ export const ws10k = {
           held: false,
         };
         // Held: everything accounted for, the generator on time, the server kept pace (a backlog drains in 2 s).
-        p.held = p.dropped === 0 && p.deadLettered === 0 && p.offered >= 0.95 * target && p.genLagMs < 1000 && drainMs < 2000;
+        p.held = p.behind === 0 && p.deadLettered === 0 && p.offered >= 0.95 * target && p.genLagMs < 1000 && drainMs < 2000;
         phases.push(p);
-        ctx.log(`ws10k: ${n} sockets at ${rate}/s: offered ${Math.round(p.offered)}/s processed ${Math.round(p.processed)}/s dropped ${p.dropped} dead ${deadLettered} p50 ${p.p50} p99 ${p.p99} loop p99 ${p.loopP99.toFixed(0)} ms RSS ${p.rssMiB.toFixed(0)} MiB gen lag ${p.genLagMs} ms drain ${drainMs} ms`);
+        ctx.log(`ws10k: ${n} sockets at ${rate}/s: offered ${Math.round(p.offered)}/s processed ${Math.round(p.processed)}/s behind ${p.behind} dead ${deadLettered} p50 ${p.p50} p99 ${p.p99} loop p99 ${p.loopP99.toFixed(0)} ms RSS ${p.rssMiB.toFixed(0)} MiB gen lag ${p.genLagMs} ms drain ${drainMs} ms`);
         fig(`${n.toLocaleString('en')} student sockets at ${rate} events/s each + probe, ${subscribers} dashboard subscribers: events processed`, p.processed, 'events/s', {
           baseline: target,
           ratio: p.processed / target,
-          note: `offered ${Math.round(p.offered).toLocaleString('en')}/s over ${seconds} s; ${p.dropped} dropped, ${p.deadLettered} dead-lettered of ${p.sent.toLocaleString('en')}; event-to-dashboard p50 ${p.p50} ms p99 ${p.p99} ms (${p.probes} probes, min_interval ${minInterval} ms); event-loop p99 ${p.loopP99.toFixed(0)} ms; server RSS ${p.rssMiB.toFixed(0)} MiB; generator behind by up to ${p.genLagMs} ms; drained ${drainMs} ms after${gen.skipped ? `; ${gen.skipped} not sent (socket closed by the server)` : ''}`,
-          goal: 'held: 0 dropped, on pace',
+          note: `offered ${Math.round(p.offered).toLocaleString('en')}/s over ${seconds} s; ${p.deadLettered} dead-lettered of ${p.sent.toLocaleString('en')}, ${p.behind.toLocaleString('en')} not yet accepted ${Math.round(drainMs / 1000)} s after (waiting in socket buffers); event-to-dashboard p50 ${p.p50} ms p99 ${p.p99} ms (${p.probes} probes, min_interval ${minInterval} ms); event-loop p99 ${p.loopP99.toFixed(0)} ms; server RSS ${p.rssMiB.toFixed(0)} MiB; generator behind by up to ${p.genLagMs} ms; drained ${drainMs} ms after${gen.skipped ? `; ${gen.skipped} not sent (socket closed by the server)` : ''}`,
+          goal: 'held: every event accepted within 2 s, on pace',
           met: p.held,
         });
       }
+      // Nothing lost: after the last phase, every event sent in the run is accepted or refused (2 minutes at most).
+      const tFinal = performance.now();
+      let runAccounted = 0;
+      for (;;) {
+        m = await metrics(server.url);
+        runAccounted = m('loflow_events_in_total') - runStart.in + (m('loflow_events_rejected_total') - runStart.rej);
+        if (runAccounted >= runSent || performance.now() - tFinal > 120_000) break;
+        await sleep(200);
+      }
+      fig('events dropped over the whole run (sent, not accepted or refused, after a final drain)', runSent - runAccounted, 'events', {
+        note: `${runSent.toLocaleString('en')} sent over ${phases.length} phases, ${runAccounted.toLocaleString('en')} accepted or refused; the final drain took ${Math.round((performance.now() - tFinal) / 1000)} s`,
+        goal: '0',
+        met: runSent === runAccounted,
+      });
       const best = phases.filter((p) => p.held).sort((a, b) => b.rate - a.rate)[0];
-      fig(`highest per-socket rate held with 0 dropped (${n.toLocaleString('en')} sockets; target ${n.toLocaleString('en')} × 10 events/s)`, best ? best.rate * (n + 1) : 0, 'events/s', {
+      fig(`highest per-socket rate held (every event accepted within 2 s) (${n.toLocaleString('en')} sockets; target ${n.toLocaleString('en')} × 10 events/s)`, best ? best.rate * (n + 1) : 0, 'events/s', {
         note: best ? `${best.rate} events/s per socket` : 'no rate held',
         goal: `${(10 * n).toLocaleString('en')} events/s`,
         met: best?.rate === 10,
