@@ -21,6 +21,8 @@ export class Ingestor {
   private admitted = 0;
   /** Ingests waiting for room, first come first served: progress wakes only those the room admits. */
   private readonly queue: Array<{ n: number; go: () => void; gone?: boolean }> = [];
+  /** Entries of `queue` that timed out and are not cleared yet (not waiting: `waiting` leaves them out). */
+  private timedOut = 0;
   /** Consumers whose next progress will call wake (their waiters list holds our waker). */
   private readonly registered = new Set<LogConsumer>();
 
@@ -70,7 +72,7 @@ export class Ingestor {
 
   /** Ingests waiting for room: sockets stop reading while any wait (their clients hold what they send). */
   get waiting(): number {
-    return this.queue.length;
+    return this.queue.length - this.timedOut;
   }
 
   private hasRoom(): boolean {
@@ -148,6 +150,7 @@ export class Ingestor {
       if (maxWaitMs !== Infinity)
         timer = setTimeout(() => {
           entry.gone = true; // skipped when its turn comes (no search through a long queue)
+          this.timedOut++;
           reject(backlogFull(this.backlog(), this.queueLimit, Date.now() - t0));
         }, Math.max(0, maxWaitMs));
       this.queue.push(entry);
@@ -160,7 +163,10 @@ export class Ingestor {
     let i = 0;
     for (; i < this.queue.length; i++) {
       const w = this.queue[i];
-      if (w.gone) continue;
+      if (w.gone) {
+        this.timedOut--;
+        continue;
+      }
       if (!this.hasRoom()) break;
       this.admitted += w.n;
       w.go();

@@ -67,6 +67,8 @@ describe('scheduling', () => {
     const engine = new Engine(pipeline(), { store: slowStore(300), batchSize: 10, queueLimit: 10 });
     await engine.ingest('in', Array.from({ length: 10 }, () => ({ user: 'a' }))); // the backlog is full
     await expect(engine.ingest('in', [{ user: 'a' }], Date.now(), undefined, { maxWaitMs: 20 })).rejects.toMatchObject({ code: 'BACKLOG_FULL' });
+    // Not waiting any more, though still in the queue until the next wake: sockets need not pause for it.
+    expect(engine.ingestWaiting).toBe(0);
     // Waits behind nobody: the timed-out one is skipped once the first batch commits.
     const r = await engine.ingest('in', [{ user: 'b' }]);
     expect(r.accepted).toBe(1);
