@@ -39,9 +39,9 @@ interface Phase {
   processed: number;
   sent: number;
   /**
-   * Sent but not yet accepted or refused when the phase's drain ended (30 s at most): waiting in socket
-   * buffers while the server reads paused sockets slowly. Not lost: the next phase, or the final drain,
-   * accounts for them (the run's `dropped` figure).
+   * Sent in the run so far but not yet accepted or refused when the phase's drain ended (30 s at most):
+   * waiting in socket buffers while the server reads paused sockets slowly. Not lost: later phases, or the
+   * final drain, account for them (the run's `dropped` figure).
    */
   behind: number;
   deadLettered: number;
@@ -134,11 +134,11 @@ export const ws10k = {
         runSent += sent;
         // Drain: every event sent is accepted or rejected, the queue empty and the probes seen (at most 30 s).
         const tDrain = performance.now();
-        let accounted = 0;
         for (;;) {
           m = await metrics(server.url);
-          accounted = m('loflow_events_in_total') - before.in + (m('loflow_events_rejected_total') - before.rej);
-          if ((accounted >= sent && (await health(server.url)).queue_depth === 0 && seen >= sentAt.length) || performance.now() - tDrain > 30_000) break;
+          // Everything sent in the run so far (what earlier phases left behind counts here too).
+          const accounted = m('loflow_events_in_total') - runStart.in + (m('loflow_events_rejected_total') - runStart.rej);
+          if ((accounted >= runSent && (await health(server.url)).queue_depth === 0 && seen >= sentAt.length) || performance.now() - tDrain > 30_000) break;
           await sleep(50);
         }
         const drainMs = Math.round(performance.now() - tDrain);
@@ -149,7 +149,8 @@ export const ws10k = {
           offered: sent / took,
           processed: processedAtEnd / took,
           sent,
-          behind: sent - accounted,
+          // Over the run so far, not this phase alone: a phase's accounted events include the previous one's behind.
+          behind: runSent - (m('loflow_events_in_total') - runStart.in + (m('loflow_events_rejected_total') - runStart.rej)),
           deadLettered,
           p50: hist.getValueAtPercentile(50),
           p99: hist.getValueAtPercentile(99),
@@ -167,7 +168,7 @@ export const ws10k = {
         fig(`${n.toLocaleString('en')} student sockets at ${rate} events/s each + probe, ${subscribers} dashboard subscribers: events processed`, p.processed, 'events/s', {
           baseline: target,
           ratio: p.processed / target,
-          note: `offered ${Math.round(p.offered).toLocaleString('en')}/s over ${seconds} s; ${p.deadLettered} dead-lettered of ${p.sent.toLocaleString('en')}, ${p.behind.toLocaleString('en')} not yet accepted ${Math.round(drainMs / 1000)} s after (waiting in socket buffers); event-to-dashboard p50 ${p.p50} ms p99 ${p.p99} ms (${p.probes} probes, min_interval ${minInterval} ms); event-loop p99 ${p.loopP99.toFixed(0)} ms; server RSS ${p.rssMiB.toFixed(0)} MiB; generator behind by up to ${p.genLagMs} ms; drained ${drainMs} ms after${gen.skipped ? `; ${gen.skipped} not sent (socket closed by the server)` : ''}`,
+          note: `offered ${Math.round(p.offered).toLocaleString('en')}/s over ${seconds} s; ${p.deadLettered} dead-lettered of ${p.sent.toLocaleString('en')}, ${p.behind.toLocaleString('en')} sent in the run not yet accepted ${Math.round(drainMs / 1000)} s after (waiting in socket buffers); event-to-dashboard p50 ${p.p50} ms p99 ${p.p99} ms (${p.probes} probes, min_interval ${minInterval} ms); event-loop p99 ${p.loopP99.toFixed(0)} ms; server RSS ${p.rssMiB.toFixed(0)} MiB; generator behind by up to ${p.genLagMs} ms; drained ${drainMs} ms after${gen.skipped ? `; ${gen.skipped} not sent (socket closed by the server)` : ''}`,
           goal: 'held: every event accepted within 2 s, on pace',
           met: p.held,
         });
