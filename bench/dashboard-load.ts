@@ -120,22 +120,8 @@ export const dashboardLoad = {
       // 1. Maximum: sending flat out (64 requests in flight), events processed per second over the window.
       // A first round warms the server up (JIT) and is not counted.
       load = new HttpLoad(`${server.url}/v1/events`, loadIds, keys);
-      const flood = async (seconds: number) => {
-        const before = (await health(server.url)).processed;
-        const t0 = performance.now();
-        await load!.run(Infinity, seconds);
-        const rate = ((await health(server.url)).processed - before) / ((performance.now() - t0) / 1000);
-        await drained(30_000);
-        return rate;
-      };
-      await flood(ctx.quick ? 1 : 2);
-      const flatOut = await flood(ctx.quick ? 2 : 5);
-      ctx.figures.push({ workload: 'dashboard-load', name: `maximum ingest (POST /v1/events, ${HttpLoad.batch}-event batches for ${loadIds.length} students, flat out; loflow serve in its own process, under the sampling profiler)`, value: flatOut, unit: 'events/s' });
-      // Flat out, 64 requests in flight keep every batch full; offered at a steady rate the server may hold
-      // less (96,500 flat out against 68,000 held in one run of 2026-12-03): "half the maximum" would then be
-      // near capacity, and the steps' fractions would mean different loads from run to run. The maximum the
-      // steps use is the rate held when offered steadily: offered at the flat-out rate, what was processed.
-      const held = async (rate: number, seconds: number) => {
+      /** Events processed per second while `rate` is offered (Infinity: flat out), then drained. */
+      const processedAt = async (rate: number, seconds: number) => {
         const before = (await health(server.url)).processed;
         const t0 = performance.now();
         await load!.run(rate, seconds);
@@ -143,7 +129,15 @@ export const dashboardLoad = {
         await drained(30_000);
         return r;
       };
-      const sustained = Math.min(flatOut, await held(flatOut, ctx.quick ? 2 : 5));
+      const flood = (seconds: number) => processedAt(Infinity, seconds);
+      await flood(ctx.quick ? 1 : 2);
+      const flatOut = await flood(ctx.quick ? 2 : 5);
+      ctx.figures.push({ workload: 'dashboard-load', name: `maximum ingest (POST /v1/events, ${HttpLoad.batch}-event batches for ${loadIds.length} students, flat out; loflow serve in its own process, under the sampling profiler)`, value: flatOut, unit: 'events/s' });
+      // Flat out, 64 requests in flight keep every batch full; offered at a steady rate the server may hold
+      // less (96,500 flat out against 68,000 held in one run of 2026-12-03): "half the maximum" would then be
+      // near capacity, and the steps' fractions would mean different loads from run to run. The maximum the
+      // steps use is the rate held when offered steadily: offered at the flat-out rate, what was processed.
+      const sustained = Math.min(flatOut, await processedAt(flatOut, ctx.quick ? 2 : 5));
       const max = sustained;
       ctx.figures.push({ workload: 'dashboard-load', name: 'maximum ingest held (offered at the flat-out rate, steadily: what was processed; the steps below are fractions of it)', value: sustained, unit: 'events/s', baseline: flatOut, ratio: sustained / flatOut });
       await drained(10_000);
