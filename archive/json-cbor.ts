@@ -68,24 +68,19 @@ function write(v: unknown, depth: number): boolean {
 
 /** A text string: its UTF-8 bytes (an unpaired surrogate as U+FFFD, as dag-cbor writes it). */
 function text(s: string): void {
-  const n = s.length;
-  if (n < 64) {
-    let ascii = true;
-    for (let i = 0; i < n; i++) {
-      if (s.charCodeAt(i) > 0x7f) {
-        ascii = false;
-        break;
-      }
-    }
-    if (ascii) {
-      out.ascii(s);
-      return;
-    }
+  if (s.length < 64 && isAscii(s)) {
+    out.ascii(s);
+    return;
   }
   const bytes = Buffer.byteLength(s, 'utf8');
   out.head(3, bytes);
   out.reserve(bytes);
   out.length += utf8.encodeInto(s, out.buf.subarray(out.length, out.length + bytes)).written;
+}
+
+function isAscii(s: string): boolean {
+  for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
+  return true;
 }
 
 const lens: number[] = [];
@@ -99,15 +94,11 @@ function sortKeys(keys: string[]): boolean {
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i];
     if (k === '__proto__') return false;
-    let n = k.length;
-    for (let c = 0; c < k.length; c++) {
-      if (k.charCodeAt(c) > 0x7f) {
-        n = Buffer.byteLength(k, 'utf8');
-        ascii = false;
-        break;
-      }
+    if (isAscii(k)) lens[i] = k.length;
+    else {
+      lens[i] = Buffer.byteLength(k, 'utf8');
+      ascii = false;
     }
-    lens[i] = n;
   }
   for (let i = 1; i < keys.length; i++) {
     const k = keys[i];

@@ -109,7 +109,7 @@ export const ws10k = {
         // Below the target only while no faster rate was held.
         if (rate > 1 && phases.some((p) => p.rate > rate && p.rate > 1 && p.held)) break;
         m = await metrics(server.url); // also resets the event-loop delay histogram
-        const before = { in: m('loflow_events_in_total'), rej: m('loflow_events_rejected_total'), fail: m('loflow_reducer_failures_total'), processed: (await health(server.url)).processed };
+        const before = { rej: m('loflow_events_rejected_total'), fail: m('loflow_reducer_failures_total'), processed: (await health(server.url)).processed };
         hist = hdr.build({ lowestDiscernibleValue: 1, highestTrackableValue: 600_000, numberOfSignificantValueDigits: 3 });
         probeBase = Number((await (await fetch(`${server.url}/v1/dashboards/overview/class-a?token=demo-${classTeacher[0][1]}`)).json() as { rows: DashboardRow[] }).rows.find((r) => r.member === 's-0000')?.events ?? 0);
         sentAt.length = 0;
