@@ -50,6 +50,8 @@ export async function openArchiveSink(pipeline: CompiledPipeline, dir: string, o
   }, pipeline.archive.commitEveryMs);
   timer.unref();
   return {
+    // The writer thread takes events' HTTP texts (engine/log/raw-json.ts); the in-thread writer has no use for them.
+    ...(writer instanceof WorkerArchiveSink ? { reusesRawJson: true as const } : {}),
     append: (stream, events) => writer.append(stream, events),
     commit: () => writer.commit(),
     durableOffset: () => writer.durableOffset(),

@@ -10,6 +10,7 @@ import { pathToFileURL } from 'node:url';
 import { Worker, type ResourceLimits } from 'node:worker_threads';
 import type { ArchiveEraseRequest, ArchiveEraseResult, ArchiveSink, LoEvent, LoggedEvent } from '../engine/types.js';
 import { acquireLock } from './lock.js';
+import { takeRawJson, type RawJsonConsumer } from '../engine/log/raw-json.js';
 import type { Durable, Op, Result, ThreadCrypto, ThreadInit, ThreadMessage, Triple } from './thread-protocol.js';
 import type { CommitOptions } from './writer.js';
 
@@ -36,14 +37,56 @@ function startThread(init: ThreadInit, resourceLimits?: ResourceLimits): Worker 
   return new Worker(boot, { eval: true, workerData: init, resourceLimits });
 }
 
-/** Events as [offset, at, event] JSON (see thread-protocol.ts); a cloned array when JSON cannot carry them. */
-function appendBody(stream: string, events: LoggedEvent[]): OpBody {
-  const triples: Triple[] = events.map((x) => [x.offset, x.at, x.event]);
+/**
+ * Events as their JSON texts' UTF-8 bytes, one after another, with where each ends and each one's offset and
+ * time, in buffers of their own for the thread to take (thread-protocol.ts); a cloned array when JSON
+ * cannot carry them. An event that came with its own text (log/raw-json.ts: an HTTP body's) goes as that
+ * text: the thread parses it to the same value, and this thread does not stringify it again.
+ */
+export function appendBody(stream: string, events: LoggedEvent[]): OpBody {
+  const n = events.length;
+  const texts: string[] = new Array(n);
+  let chars = 0;
   try {
-    return { op: 'append', stream, json: JSON.stringify(triples) };
+    for (let i = 0; i < n; i++) {
+      const e = events[i].event as unknown;
+      // JSON.stringify gives undefined for what an array would hold as null (undefined, a function).
+      const t = (e !== null && typeof e === 'object' ? takeRawJson(e) : undefined) ?? JSON.stringify(e) ?? 'null';
+      texts[i] = t;
+      chars += t.length;
+    }
   } catch {
-    return { op: 'append', stream, triples };
+    return { op: 'append', stream, triples: events.map((x): Triple => [x.offset, x.at, x.event]) };
   }
+  // Room for ASCII texts; a text that may not fit (UTF-8 takes up to 3 bytes a char) grows it.
+  let buf: Buffer = Buffer.allocUnsafeSlow(chars + 4096);
+  const ends = new Uint32Array(n);
+  const meta = new Float64Array(2 * n);
+  let at = 0;
+  for (let i = 0; i < n; i++) {
+    const t = texts[i];
+    if (buf.length - at < 3 * t.length) buf = grown(buf, at, 3 * t.length);
+    at += buf.write(t, at, 'utf8');
+    ends[i] = at;
+    meta[2 * i] = events[i].offset;
+    meta[2 * i + 1] = events[i].at;
+  }
+  return { op: 'append', stream, bytes: new Uint8Array(buf.buffer, 0, at), ends, meta };
+}
+
+/** A copy of buf[0, used) with room for `more` bytes after it. */
+function grown(buf: Buffer, used: number, more: number): Buffer {
+  const next = Buffer.allocUnsafeSlow(Math.max(2 * buf.length, used + more));
+  buf.copy(next, 0, 0, used);
+  return next;
+}
+
+
+/** The appends' JSON buffers, moved to the thread rather than copied (this side never reads them again). */
+function transfers(ops: Op[]): ArrayBuffer[] {
+  const list: ArrayBuffer[] = [];
+  for (const op of ops) if ('bytes' in op) list.push(op.bytes.buffer as ArrayBuffer, op.ends.buffer as ArrayBuffer, op.meta.buffer as ArrayBuffer);
+  return list;
 }
 
 export interface WorkerSinkOptions {
@@ -55,7 +98,9 @@ export interface WorkerSinkOptions {
   crypto?: ThreadCrypto;
 }
 
-export class WorkerArchiveSink implements ArchiveSink {
+export class WorkerArchiveSink implements ArchiveSink, RawJsonConsumer {
+  /** Events' HTTP texts go to the thread as they are (appendBody). */
+  readonly reusesRawJson = true;
   private readonly pending = new Map<number, Pending>();
   private queue: Op[] = [];
   private nextId = 1;
@@ -168,7 +213,7 @@ export class WorkerArchiveSink implements ArchiveSink {
     const ops = this.queue.splice(0);
     if (this.failure) return;
     try {
-      this.worker.postMessage({ ops });
+      this.worker.postMessage({ ops }, transfers(ops));
     } catch {
       // An append the fallback could not clone either (e.g. a function in an event, or one nested too deeply
       // for the clone's recursion). Ops before it went to the thread; that one and every later op fail, and
@@ -178,7 +223,7 @@ export class WorkerArchiveSink implements ArchiveSink {
       for (let i = 0; i < ops.length; i++) {
         const op = ops[i];
         try {
-          this.worker.postMessage({ ops: [op] });
+          this.worker.postMessage({ ops: [op] }, transfers([op]));
         } catch (err) {
           const error = `archive append to '${'stream' in op ? op.stream : '?'}': ${(err as Error).message}`;
           this.stopped = new Error(`the archive sink stopped after an append it could not send to its thread (${error}); it takes nothing more: reopen it to continue from its last commit`);

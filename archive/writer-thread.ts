@@ -3,7 +3,7 @@
 // when it settles, with what is durable after a commit.
 import { parentPort, workerData } from 'node:worker_threads';
 import type { LoggedEvent } from '../engine/types.js';
-import type { Durable, Op, OpsMessage, Result, ThreadInit, ThreadMessage, Triple } from './thread-protocol.js';
+import type { Durable, Op, OpsMessage, Result, ThreadInit, ThreadMessage } from './thread-protocol.js';
 import { ArchiveWriter } from './writer.js';
 import { openWriterCrypto } from './open-crypto.js';
 
@@ -23,8 +23,17 @@ function reply(r: Result): void {
 }
 
 function eventsOf(op: Extract<Op, { op: 'append' }>, stream: string): LoggedEvent[] {
-  const triples = 'json' in op ? (JSON.parse(op.json) as Triple[]) : op.triples;
-  return triples.map(([offset, at, event]) => ({ offset, at, stream, event: event as LoggedEvent['event'] }));
+  if ('triples' in op) return op.triples.map(([offset, at, event]) => ({ offset, at, stream, event: event as LoggedEvent['event'] }));
+  const { ends, meta } = op;
+  const bytes = Buffer.from(op.bytes.buffer, op.bytes.byteOffset, op.bytes.length);
+  const events: LoggedEvent[] = new Array(ends.length);
+  let from = 0;
+  for (let i = 0; i < ends.length; i++) {
+    // One event's text at a time: small strings, cheap to allocate (see thread-protocol.ts).
+    events[i] = { offset: meta[2 * i], at: meta[2 * i + 1], stream, event: JSON.parse(bytes.toString('utf8', from, ends[i])) as LoggedEvent['event'] };
+    from = ends[i];
+  }
+  return events;
 }
 
 function run(writer: ArchiveWriter, op: Op): void {

@@ -7,6 +7,7 @@ import { EventEmitter } from 'node:events';
 import type { AggregateResult } from './aggregate.js';
 import { MemoryDeadLetterStore } from './deadletter/memory-deadletter.js';
 import { MemoryInputLog } from './log/memory-log.js';
+import { wantsRawJson } from './log/raw-json.js';
 import { partitionStoreName } from './partition.js';
 import { MemoryStateStore } from './state/memory-store.js';
 import type { ArchiveEraseRequest, ArchiveEraseResult, ArchiveSink, BatchRunner, CompiledPipeline, DeadLetterStore, InputLog, Json, StateStore } from './types.js';
@@ -130,6 +131,11 @@ export class Engine extends EventEmitter {
     if (this.tasks.length === 1) return this.tasks[0].consumer.flush();
     await Promise.all(this.tasks.map((t) => t.consumer.flush()));
     await drainExchanges(this.tasks); // exchange edges: items between partitions after their batches committed
+  }
+
+  /** The archive takes raw events' JSON texts (log/raw-json.ts): one partition, raw events archived, a sink that reuses them. */
+  archivesRawJson(): boolean {
+    return this.tasks.length === 1 && wantsRawJson(this.archive) && this.current.archive?.raw !== false;
   }
 
   /** Stop processing at once, without draining or closing anything: for a caller that gives up on this engine. */

@@ -12,16 +12,17 @@ import { dropRawJson, keepRawJson, wantsRawJson } from '../log/raw-json.js';
 
 /**
  * Parse a body as a JSON array, one JSON object, or NDJSON; unparsable NDJSON lines are rejected by index.
- * With `keepRaw`, each event object's own text is remembered (engine/log/raw-json.ts) for a log that writes
- * it as is instead of stringifying the event again.
+ * With `keepRaw` (how many consumers take it; true: one), each event object's own text is remembered
+ * (engine/log/raw-json.ts) for a log or archive that writes it as is instead of stringifying the event again.
  */
-export function parseBatch(text: string, keepRaw = false): { events: unknown[]; bad: Array<{ index: number; reason: string; line: string }> } {
+export function parseBatch(text: string, keepRaw: boolean | number = false): { events: unknown[]; bad: Array<{ index: number; reason: string; line: string }> } {
+  const takes = keepRaw === true ? 1 : keepRaw === false ? 0 : keepRaw;
   const trimmed = text.trim();
   if (trimmed.startsWith('[')) {
     const v = JSON.parse(trimmed);
     if (!Array.isArray(v)) throw new Error('expected a JSON array');
     // A body over several lines (pretty-printed) is stringified again by the log: its elements are not lines.
-    if (keepRaw && trimmed.indexOf('\n') === -1) keepElementTexts(trimmed, v);
+    if (takes > 0 && trimmed.indexOf('\n') === -1) keepElementTexts(trimmed, v, takes);
     return { events: v, bad: [] };
   }
   const events: unknown[] = [];
@@ -35,7 +36,7 @@ export function parseBatch(text: string, keepRaw = false): { events: unknown[]; 
     if (line.trim() === '') continue; // blank lines are skipped and not counted
     try {
       const event: unknown = JSON.parse(line);
-      if (keepRaw && isObjectText(line) && event !== null && typeof event === 'object') keepRawJson(event, line);
+      if (takes > 0 && isObjectText(line) && event !== null && typeof event === 'object') keepRawJson(event, line, takes);
       events.push(event);
     } catch (err) {
       // The line itself is kept for the dead letter (bounded: a dead letter is no place for megabytes).
@@ -50,14 +51,14 @@ export function parseBatch(text: string, keepRaw = false): { events: unknown[]; 
 export const maxRawChars = 10_000;
 
 /** Remember each object element's text; nothing when the spans do not match the parsed array. */
-function keepElementTexts(text: string, events: unknown[]): void {
+function keepElementTexts(text: string, events: unknown[], takes: number): void {
   const spans = arrayElementSpans(text);
   if (!spans || spans.length !== 2 * events.length) return;
   for (let i = 0; i < events.length; i++) {
     const event = events[i];
     if (event === null || typeof event !== 'object') continue;
     const json = text.slice(spans[2 * i], spans[2 * i + 1]);
-    if (isObjectText(json)) keepRawJson(event, json);
+    if (isObjectText(json)) keepRawJson(event, json, takes);
   }
 }
 
@@ -69,8 +70,10 @@ function isObjectText(t: string): boolean {
 export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Auth, limits: Limits, limiter: RateLimiter, metrics: Metrics): ServerRoute {
   const maxBytes = (source.options.max_body_bytes as number | undefined) ?? limits.maxBodyBytes;
   const maxEvents = (source.options.max_batch_events as number | undefined) ?? limits.maxBatchEvents;
-  // Only a log that writes the events' own JSON text (the file log) needs it kept.
-  const keepRaw = wantsRawJson(engine.log);
+  // Only a log that writes the events' own JSON text (the file log) and an archive writer that takes it (its
+  // thread parses it instead of this thread stringifying the event) need it kept. Per request: a live swap
+  // may turn the archive of raw events off.
+  const rawTakes = () => (wantsRawJson(engine.log) ? 1 : 0) + (engine.archivesRawJson() ? 1 : 0);
   return {
     method: 'POST',
     path: source.path ?? '/v1/events',
@@ -102,6 +105,7 @@ export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Au
         if (!keys.has(token)) return refuse(403, 'bad_key', 'unknown API key for this source');
       }
       const text = (req.payload as Buffer | undefined)?.toString('utf8') ?? '';
+      const keepRaw = rawTakes();
       let parsed;
       try {
         parsed = parseBatch(text, keepRaw);
@@ -141,7 +145,7 @@ export function httpIngestRoute(source: CompiledSource, engine: Engine, auth: Au
         // acknowledged into a queue that cannot drain, and no request hangs.
         const r = await engine.ingest(source.name, good, Date.now(), producer, { maxWaitMs: limits.queueWaitMs, refuseWhileDown: true });
         if (parsed.bad.length) await putDeadLetters(engine, parsed.bad.map((b) => ({ stream: source.name, event: b.line, reason: b.reason, at: Date.now(), stage: 'ingest' })));
-        if (keepRaw) for (const x of r.rejected) dropRawJson(good[x.index]);
+        if (keepRaw > 0) for (const x of r.rejected) dropRawJson(good[x.index]);
         const rejected = [...parsed.bad.map((b) => ({ index: b.index, reason: b.reason })), ...r.rejected.map((x) => ({ index: bodyIndex(x.index), reason: x.reason }))].sort((a, b) => a.index - b.index);
         const warnings = r.warnings.map((x) => ({ index: bodyIndex(x.index), reason: x.reason }));
         metrics.eventsIn.inc({ source: source.name }, r.accepted);

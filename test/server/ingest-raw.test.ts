@@ -1,5 +1,7 @@
 // HTTP ingest into the file log writes each event as the JSON text it arrived in (parseBatch keeps it, the
-// log takes it) instead of stringifying it again: the log must read back exactly what was posted.
+// log takes it) instead of stringifying it again: the log must read back exactly what was posted. The
+// archive's writer thread takes the same text (after the log), and must archive what it would have archived
+// from the parsed event.
 import { afterEach, describe, expect, it } from 'vitest';
 import { mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -8,6 +10,9 @@ import { compilePipelineFile } from '../../engine/compiler.js';
 import { arrayElementSpans } from '../../engine/json-spans.js';
 import { FileInputLog, linesOf } from '../../engine/log/file-log.js';
 import { keepRawJson, takeRawJson } from '../../engine/log/raw-json.js';
+import { openArchiveSink } from '../../archive/open.js';
+import { appendBody } from '../../archive/worker-sink.js';
+import { folderSource, mergedEvents, readCommit } from '../../archive/read.js';
 import { Engine } from '../../engine/runtime.js';
 import { parseBatch } from '../../engine/server/ingest-http.js';
 import { startServer } from '../../engine/server/index.js';
@@ -41,6 +46,42 @@ describe('parseBatch', () => {
     expect(takeRawJson(pretty.events[0] as object)).toBeUndefined();
     const unkept = parseBatch('[{"a":1}]');
     expect(takeRawJson(unkept.events[0] as object)).toBeUndefined();
+  });
+});
+
+describe('raw texts for two consumers (the file log, then the archive thread)', () => {
+  it('a text kept for two takes is given twice, then forgotten; a rejected event drops it at once', () => {
+    const e = { a: 1 };
+    keepRawJson(e, '{"a": 1}', 2);
+    expect(takeRawJson(e)).toBe('{"a": 1}');
+    expect(takeRawJson(e)).toBe('{"a": 1}');
+    expect(takeRawJson(e)).toBeUndefined();
+    const { events } = parseBatch('[{"b": 2}, {"c":3}]', 2);
+    expect(takeRawJson(events[0] as object)).toBe('{"b": 2}');
+    expect(takeRawJson(events[0] as object)).toBe('{"b": 2}');
+    expect(takeRawJson(events[0] as object)).toBeUndefined();
+  });
+
+  it("the archive thread's append carries an event's own text, else its JSON, with offsets and times beside", () => {
+    const kept = { event: 'x', note: 'é' } as unknown as LoEvent;
+    keepRawJson(kept, '{ "event": "x", "note": "\u00e9" }');
+    const plain = { event: 'y', gone: undefined, n: -0 } as unknown as LoEvent;
+    const body = appendBody('s', [
+      { offset: 7, at: 1.5, stream: 's', event: kept },
+      { offset: 8, at: 2, stream: 's', event: plain },
+      { offset: 9, at: 3, stream: 's', event: undefined as unknown as LoEvent },
+    ]);
+    if (!('bytes' in body) || body.op !== 'append') throw new Error(`expected bytes, got ${JSON.stringify(Object.keys(body))}`);
+    // ends are byte positions (UTF-8): é takes two.
+    const bytes = Buffer.from(body.bytes);
+    const texts = [...body.ends].map((end, i) => bytes.toString('utf8', i ? body.ends[i - 1] : 0, end));
+    expect(texts).toEqual(['{ "event": "x", "note": "\u00e9" }', '{"event":"y","n":0}', 'null']);
+    expect([...body.meta]).toEqual([7, 1.5, 8, 2, 9, 3]);
+    // Taken: the text is the thread's now.
+    expect(takeRawJson(kept)).toBeUndefined();
+    // A value JSON cannot carry: the append is cloned instead.
+    const big = appendBody('s', [{ offset: 1, at: 1, stream: 's', event: { n: 1n } as unknown as LoEvent }]);
+    expect('triples' in big && big.triples).toEqual([[1, 1, { n: 1n }]]);
   });
 });
 
@@ -87,9 +128,10 @@ describe('HTTP ingest into the file log', () => {
     stop = undefined;
   });
 
-  async function fileLogServer(dir: string) {
+  async function fileLogServer(dir: string, archiveDir?: string) {
     const { pipeline } = await compilePipelineFile(demoPipeline);
-    const engine = new Engine(pipeline!, { log: new FileInputLog(dir) });
+    const archive = archiveDir ? await openArchiveSink(pipeline!, archiveDir, { thread: 'worker' }) : undefined;
+    const engine = new Engine(pipeline!, { log: new FileInputLog(dir), archive });
     await engine.start();
     const s = await startServer({ pipeline: pipeline!, engine, port: 0 });
     stop = async () => {
@@ -121,9 +163,10 @@ describe('HTTP ingest into the file log', () => {
     expect(segmentText(dir)).toBe(logged.map((x) => JSON.stringify({ s: x.stream, e: x.event, a: x.at }) + '\n').join(''));
   });
 
-  it('reads back what was posted for bodies with spaces, escapes, several lines, CRLF and rejected events', async () => {
+  it('reads back what was posted for bodies with spaces, escapes, several lines, CRLF and rejected events; the archive thread archives the same events', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'loflow-raw-'));
-    const post = await fileLogServer(dir);
+    const archiveDir = mkdtempSync(join(tmpdir(), 'loflow-raw-archive-'));
+    const post = await fileLogServer(dir, archiveDir);
     const a = keystroke('s-0004', 4);
     const spaced = `[ { "event" : "keystroke", "ts": 5, "auth": {"user_id": "s-0005"}, "doc_id": "d\\u0031", "keystroke": {"key": "\\/"} } ,\t${JSON.stringify(a)} ]`;
     expect((await post(spaced)).status).toBe(200);
@@ -145,6 +188,11 @@ describe('HTTP ingest into the file log', () => {
     const log = new FileInputLog(dir);
     const logged = await log.read(0, 10);
     await log.close();
-    expect(logged.map((x) => x.event)).toEqual([...JSON.parse(spaced), keystroke('s-0006', 6), keystroke('s-0007', 7), keystroke('s-0008', 8), keystroke('s-0009', 9)]);
+    const posted = [...JSON.parse(spaced), keystroke('s-0006', 6), keystroke('s-0007', 7), keystroke('s-0008', 8), keystroke('s-0009', 9)];
+    expect(logged.map((x) => x.event)).toEqual(posted);
+    // Both consumers took the texts (kept for two): the archive holds every accepted event, as parsed.
+    const src = await folderSource(archiveDir);
+    const archived = await mergedEvents(src, await readCommit(src), ['batch']);
+    expect(archived.map((x) => x.event)).toEqual(posted);
   });
 });
