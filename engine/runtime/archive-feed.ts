@@ -115,17 +115,25 @@ export class ArchiveFeed {
   }
 
   private toArchive(stream: string, events: LoggedEvent[]): Promise<void> {
-    this.backlog += events.length;
+    // The count, not the events: a writer thread has its own copy, and this thread need not hold up to
+    // ARCHIVE_LAG_LIMIT events (old-space garbage) until the thread has taken them.
+    const n = events.length;
+    this.backlog += n;
+    let held: LoggedEvent[] | null = events;
     // After the re-feed (see start): the writer must take the older events first.
     return (this.tail = this.gate
-      .then(() => this.ctx.archive!.append(stream, events))
+      .then(() => {
+        const l = held!;
+        held = null;
+        return this.ctx.archive!.append(stream, l);
+      })
       .then(
         () => {
-          this.backlog -= events.length;
+          this.backlog -= n;
         },
         (err: unknown) => {
           // Raw events are still in a durable log (kept until archived) and are re-fed after a restart.
-          this.backlog -= events.length;
+          this.backlog -= n;
           this.failure ??= err;
           this.ctx.events.emit('archive-error', err);
         },
