@@ -50,13 +50,15 @@ function write(v: unknown, depth: number): boolean {
       const proto = Object.getPrototypeOf(v);
       if (proto !== Object.prototype && proto !== null) return false;
       const o = v as Record<string, unknown>;
-      const keys = Object.keys(o);
-      if (!sortKeys(keys)) return false;
-      out.head(5, keys.length);
-      for (const k of keys) {
-        const x = o[k];
+      const shape = shapeOf(Object.keys(o));
+      if (!shape) return false;
+      out.bytes(shape.head, 0, shape.head.length);
+      const { sorted, encoded } = shape;
+      for (let i = 0; i < sorted.length; i++) {
+        const x = o[sorted[i]];
         if (x === undefined) return false; // normalize drops the field: the generic way decides
-        text(k);
+        const k = encoded[i];
+        out.bytes(k, 0, k.length);
         if (!write(x, depth + 1)) return false;
       }
       return true;
@@ -67,7 +69,9 @@ function write(v: unknown, depth: number): boolean {
 }
 
 /** A text string: its UTF-8 bytes (an unpaired surrogate as U+FFFD, as dag-cbor writes it). */
-function text(s: string): void {
+const text = (s: string): void => textInto(out, s);
+
+function textInto(out: Slab, s: string): void {
   if (s.length < 64 && isAscii(s)) {
     out.ascii(s);
     return;
@@ -81,6 +85,62 @@ function text(s: string): void {
 function isAscii(s: string): boolean {
   for (let i = 0; i < s.length; i++) if (s.charCodeAt(i) > 0x7f) return false;
   return true;
+}
+
+/** A map's keys in the order they came, in DAG-CBOR's order, and its head and keys as DAG-CBOR. */
+interface Shape {
+  keys: string[];
+  sorted: string[];
+  head: Uint8Array;
+  encoded: Uint8Array[];
+}
+
+/**
+ * Shapes seen, by first key: events of one kind come with the same keys in the same order (JSON.parse gives
+ * the same key strings, so comparing them is cheap), and sorting and encoding keys was a third of the
+ * encoder's time. Bounded: small shapes only, emptied past MAX_SHAPES.
+ */
+const shapes = new Map<string, Shape[]>();
+let shapeCount = 0;
+const MAX_SHAPES = 512;
+const EMPTY: Shape = { keys: [], sorted: [], head: Uint8Array.of(0xa0), encoded: [] };
+const keyOut = new Slab();
+
+/** The shape of a map with these keys (in their own order); undefined for an own `__proto__` key. */
+function shapeOf(keys: string[]): Shape | undefined {
+  if (keys.length === 0) return EMPTY;
+  const list = shapes.get(keys[0]);
+  if (list) {
+    next: for (const s of list) {
+      if (s.keys.length !== keys.length) continue;
+      for (let i = 1; i < keys.length; i++) if (s.keys[i] !== keys[i]) continue next;
+      return s;
+    }
+  }
+  const sorted = keys.slice();
+  if (!sortKeys(sorted)) return undefined;
+  keyOut.begin();
+  keyOut.head(5, keys.length);
+  const head = keyOut.end().slice();
+  const encoded = sorted.map((k) => {
+    keyOut.begin();
+    textInto(keyOut, k);
+    return keyOut.end().slice();
+  });
+  const shape = { keys, sorted, head, encoded };
+  // Maps with many or long keys (a dictionary by id, hostile input) are not kept: the cache stays small.
+  let chars = 0;
+  for (const k of keys) chars += k.length;
+  if (keys.length > 64 || chars > 1024) return shape;
+  if (shapeCount >= MAX_SHAPES) {
+    shapes.clear();
+    shapeCount = 0;
+  }
+  const l = shapes.get(keys[0]);
+  if (l) l.push(shape);
+  else shapes.set(keys[0], [shape]);
+  shapeCount++;
+  return shape;
 }
 
 const lens: number[] = [];

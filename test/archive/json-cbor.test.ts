@@ -73,4 +73,29 @@ describe('DAG-CBOR of plain JSON', () => {
     // A refusal leaves nothing behind: the next value's bytes are its own.
     expect(Buffer.from(encodeJson({ x: 1 })!).equals(Buffer.from(dagCbor.encode({ x: 1 })))).toBe(true);
   });
+
+  it('keeps map shapes apart: the same keys in another order, another count, and more shapes than it keeps', () => {
+    const same = (v: unknown) => expect(Buffer.from(encodeJson(v)!).equals(Buffer.from(dagCbor.encode(v)))).toBe(true);
+    // One key set in every order; prefixes of it; a shape whose later key differs.
+    const keys = ['event', 'ts', 'auth', 'doc_id', 'é', 'b'];
+    for (let r = 0; r < 3; r++) {
+      for (let i = 0; i < keys.length; i++) {
+        const order = [...keys.slice(i), ...keys.slice(0, i)];
+        same(Object.fromEntries(order.map((k, j) => [k, j])));
+        same(Object.fromEntries(order.slice(0, 3).map((k, j) => [k, { [k]: j }])));
+        same(Object.fromEntries(order.map((k, j) => [j === 3 ? `${k}2` : k, j])));
+      }
+    }
+    // Past the cache's bound (emptied and refilled), and maps of long keys (never kept): the same bytes.
+    for (let i = 0; i < 2000; i++) same({ [`k${i}`]: i, a: { [`k${i % 700}`]: [i] } });
+    same({ ['x'.repeat(2000)]: 1, y: 2 });
+    same(Object.fromEntries(Array.from({ length: 100 }, (_, i) => [`f${(i * 37) % 100}`, i])));
+    // A shape with `__proto__` is refused every time, whatever came before with the same first key.
+    same(JSON.parse('{"a": 1, "b": 2}'));
+    expect(encodeJson(JSON.parse('{"a": 1, "__proto__": 2}'))).toBeUndefined();
+    expect(encodeJson(JSON.parse('{"a": 1, "__proto__": 2}'))).toBeUndefined();
+    // A field that is undefined in one object of a known shape: refused (normalize drops it), then fine again.
+    expect(encodeJson({ a: 1, b: undefined })).toBeUndefined();
+    same({ a: 1, b: 3 });
+  });
 });
