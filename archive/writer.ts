@@ -15,7 +15,7 @@ import type { ArchivedEntry, ChunkBlock, CommitBlock, ExportFilter, IndexBlock }
 import { learnerPaths, learnerReader } from './learners.js';
 import { acquireLock } from './lock.js';
 import { encryptPlaintext } from './chunk-crypto.js';
-import { chunkBytes, entryBytes, pendingEntry, plaintextBytes, type EncodedEvent, type PendingEntry } from './chunk-bytes.js';
+import { chunkBytes, entryBytes, pendingEntry, plaintextBytes, PendingEvents, type EncodedEvent } from './chunk-bytes.js';
 import { readErasureState, writeErasureState, type ErasureState } from './erasure-state.js';
 import type { ErasureBlock, PartBlock } from './format.js';
 import { Keyring } from './keys/keyring.js';
@@ -30,7 +30,7 @@ interface Chain {
   head: CID | null;
   count: number;
   /** Events since the last chunk, encoded as they arrived (chunk-bytes.ts). */
-  pending: PendingEntry[];
+  pending: PendingEvents;
   /** Crypto: the plain learner id of the pending events (it goes inside the ciphertext only). */
   id?: string | null;
   /** Crypto: the arrival month of the pending events. */
@@ -49,7 +49,7 @@ interface StreamState {
   changed: boolean;
 }
 
-const newChain = (): Chain => ({ head: null, count: 0, pending: [] });
+const newChain = (): Chain => ({ head: null, count: 0, pending: new PendingEvents() });
 
 /** Encryption of a writer: the master key provider and where the wrapped data keys are kept. */
 export interface WriterCrypto {
@@ -181,8 +181,8 @@ export class ArchiveWriter implements ArchiveSink {
       const state: StreamState = { learners: new Map(), other: newChain(), legacy: null, count: c.counts[s] ?? 0, through: c.through?.[s] ?? -1, index: null, changed: false };
       if (format >= 2) {
         const idx = decodeBlock<IndexBlock>(await this.store.get(cid));
-        for (const [l, x] of Object.entries(idx.learners)) state.learners.set(l, { head: x.head, count: x.count, pending: [] });
-        if (idx.other) state.other = { head: idx.other.head, count: idx.other.count, pending: [] };
+        for (const [l, x] of Object.entries(idx.learners)) state.learners.set(l, { head: x.head, count: x.count, pending: new PendingEvents() });
+        if (idx.other) state.other = { head: idx.other.head, count: idx.other.count, pending: new PendingEvents() };
         state.legacy = idx.legacy ?? null;
         state.index = cid;
       } else state.legacy = cid; // a format 1 archive: its chain is kept as the stream's older part
@@ -205,7 +205,7 @@ export class ArchiveWriter implements ArchiveSink {
       stream,
       events as LoggedEvent[],
       (x) => this.learnerOf(x.event),
-      (x, i) => pendingEntry({ o: x.offset, t: x.at, e: x.event, i }),
+      (x, i) => pendingEntry({ o: x.offset, t: x.at, e: x.event, i }).b,
     );
   }
 
@@ -218,11 +218,11 @@ export class ArchiveWriter implements ArchiveSink {
       stream,
       events,
       (x) => x.learner,
-      (x, i) => ({ o: x.offset, b: entryBytes(x.offset, x.at, x.bytes, i) }),
+      (x, i) => entryBytes(x.offset, x.at, x.bytes, i),
     );
   }
 
-  private appendWith<T extends { offset: number; at: number }>(stream: string, events: T[], idOf: (x: T) => string | null, entryOf: (x: T, i: number) => PendingEntry): Promise<void> {
+  private appendWith<T extends { offset: number; at: number }>(stream: string, events: T[], idOf: (x: T) => string | null, entryOf: (x: T, i: number) => Uint8Array): Promise<void> {
     return this.serial(async () => {
       this.checkFailed();
       let s = this.streams.get(stream);
@@ -235,7 +235,7 @@ export class ArchiveWriter implements ArchiveSink {
       // All or nothing: a call that fails (a chunk write: disk full, I/O error) leaves the stream as it was,
       // so no later commit records a position past events this call did not take.
       const before = { count: s.count, through: s.through, changed: s.changed };
-      const touched = new Map<Chain, { head: CID | null; count: number; pending: PendingEntry[]; length: number; month?: string | null }>();
+      const touched = new Map<Chain, { head: CID | null; count: number; pending: PendingEvents; length: number; month?: string | null }>();
       const added: string[] = [];
       // Full chunks are encoded in order (each links its chain's previous one) but written concurrently, up
       // to 32 at once: one fsync after another made the writer wait on the disk for every chunk.
@@ -269,7 +269,7 @@ export class ArchiveWriter implements ArchiveSink {
             c.month = month;
             c.id = id;
           }
-          c.pending.push(entryOf(x, s.count++));
+          c.pending.push(x.offset, entryOf(x, s.count++));
           if (x.offset > s.through) s.through = x.offset;
           s.changed = true;
           if (c.pending.length >= this.chunkEvents) {
@@ -284,7 +284,8 @@ export class ArchiveWriter implements ArchiveSink {
         for (const [c, t] of touched) {
           c.head = t.head;
           c.count = t.count;
-          c.pending = t.pending.slice(0, t.length);
+          t.pending.truncate(t.length); // a chunk cut from it since was not linked: its events are pending again
+          c.pending = t.pending;
           c.month = t.month;
         }
         for (const l of added) s.learners.delete(l);
@@ -308,7 +309,7 @@ export class ArchiveWriter implements ArchiveSink {
     } else block = await blockOf(chunkBytes({ stream, learner, prev: c.head }, c.pending));
     c.head = block.cid;
     c.count += c.pending.length;
-    c.pending = [];
+    c.pending = new PendingEvents();
     return block;
   }
 
@@ -434,7 +435,7 @@ export class ArchiveWriter implements ArchiveSink {
         archivedEvents += c.count;
         s.learners.delete(p); // the next index omits the learner
         s.changed = true;
-        const later = c.pending.filter((e) => e.o >= before);
+        const later = c.pending.filter((o) => o >= before);
         pendingDropped += c.pending.length - later.length;
         if (later.length) s.learners.set(p, { head: null, count: 0, pending: later, id: c.id, month: c.month }); // new data, new key
       }

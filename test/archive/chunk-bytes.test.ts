@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import * as dagCbor from '@ipld/dag-cbor';
 import { describe, expect, it } from 'vitest';
 import { CID, encodeBlock, encodeNormalized, normalize } from '../../archive/blocks.js';
-import { chunkBytes, pendingEntry, plaintextBytes } from '../../archive/chunk-bytes.js';
+import { chunkBytes, pendingEntry, PendingEvents, plaintextBytes } from '../../archive/chunk-bytes.js';
 import type { ArchivedEntry } from '../../archive/format.js';
 
 const value = fc.letrec((tie) => ({
@@ -30,7 +30,7 @@ describe('chunk bytes from pre-encoded events', () => {
     const prev = (await encodeBlock({ any: 'block' })).cid;
     fc.assert(
       fc.property(fc.array(entry, { minLength: 1, maxLength: 40 }), fc.option(fc.string(), { nil: null }), fc.string(), fc.boolean(), (events, learner, stream, linked) => {
-        const pending = events.map((e) => pendingEntry(e as ArchivedEntry));
+        const pending = PendingEvents.from(events.map((e) => pendingEntry(e as ArchivedEntry)));
         const head = linked ? prev : null;
         const whole = encodeNormalized({ type: 'loflow/chunk', stream, learner, prev: head, count: events.length, events });
         expect(Buffer.from(chunkBytes({ stream, learner, prev: head }, pending)).equals(Buffer.from(whole))).toBe(true);
@@ -44,10 +44,29 @@ describe('chunk bytes from pre-encoded events', () => {
   it('for every array head size (1, 23, 24, 255, 256, 1000 and 70,000 events)', () => {
     for (const n of [1, 23, 24, 255, 256, 1000, 70_000]) {
       const events: ArchivedEntry[] = Array.from({ length: n }, (_, i) => ({ o: i, t: 1000 + i, e: { event: 'keystroke', n: i }, i }));
-      const pending = events.map(pendingEntry);
+      const pending = PendingEvents.from(events.map(pendingEntry));
       const whole = dagCbor.encode({ type: 'loflow/chunk', stream: 'extension', learner: 's-1', prev: null, count: n, events });
       expect(Buffer.from(chunkBytes({ stream: 'extension', learner: 's-1', prev: null }, pending)).equals(Buffer.from(whole))).toBe(true);
       expect(dagCbor.decode<{ events: unknown[] }>(chunkBytes({ stream: 'extension', learner: 's-1', prev: CID.parse('bafyreihdwdcefgh4dqkjv67uzcmw7ojee6xedzdetojuzjevtenxquvyku') }, pending)).events.length).toBe(n);
     }
   });
+
+  it('pending events: undone by truncate, filtered by offset, the same chunk as the entries they hold', () => {
+    const events: ArchivedEntry[] = Array.from({ length: 300 }, (_, i) => ({ o: 10 + i, t: 1000 + i, e: { event: 'keystroke', text: 'x'.repeat(i % 90) }, i }));
+    const entries = events.map(pendingEntry);
+    const h = { stream: 'extension', learner: 's-1', prev: null };
+    const p = PendingEvents.from(entries);
+    expect(p.length).toBe(300);
+    p.truncate(120);
+    expect(Buffer.from(chunkBytes(h, p)).equals(Buffer.from(chunkBytes(h, PendingEvents.from(entries.slice(0, 120)))))).toBe(true);
+    for (const e of entries.slice(120)) p.push(e.o, e.b);
+    expect(Buffer.from(chunkBytes(h, p)).equals(Buffer.from(chunkBytes(h, PendingEvents.from(entries))))).toBe(true);
+    const later = p.filter((o) => o >= 200);
+    expect(later.length).toBe(110);
+    expect(Buffer.from(chunkBytes(h, later)).equals(Buffer.from(dagCbor.encode({ type: 'loflow/chunk', stream: 'extension', learner: 's-1', prev: null, count: 110, events: events.filter((e) => e.o >= 200) })))).toBe(true);
+    p.truncate(0);
+    expect(p.length).toBe(0);
+    expect(p.bytes().length).toBe(0);
+  });
 });
+
