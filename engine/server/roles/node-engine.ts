@@ -13,7 +13,7 @@ import type { CompiledPipeline, DeadLetterStore, Json, StateStore } from '../../
 export type ServedEngine = Pick<
   Engine,
   | 'pipeline' | 'store' | 'deadLetters' | 'ingest' | 'view' | 'stateOf' | 'memberViews' | 'keys' | 'aggregate' | 'ensureLoaded'
-  | 'groups' | 'results' | 'clock' | 'health' | 'checkHealth' | 'stats' | 'partitionStats'
+  | 'groups' | 'results' | 'clock' | 'health' | 'checkHealth' | 'stats' | 'partitionStats' | 'archivesRawJson'
 >;
 
 export type Health = ReturnType<Engine['health']>;
@@ -70,6 +70,11 @@ export abstract class NodeEngine extends EventEmitter implements ServedEngine {
 
   clock(): number {
     return 0;
+  }
+
+  /** No archive here (a worker archives what it processes, from the Redis streams). */
+  archivesRawJson(): boolean {
+    return false;
   }
 
   abstract health(): Health;
