@@ -81,7 +81,6 @@ function grown(buf: Buffer, used: number, more: number): Buffer {
   return next;
 }
 
-
 /** The appends' JSON buffers, moved to the thread rather than copied (this side never reads them again). */
 function transfers(ops: Op[]): ArrayBuffer[] {
   const list: ArrayBuffer[] = [];

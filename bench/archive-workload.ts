@@ -80,10 +80,16 @@ async function round(events: BenchEvent[], dir: string, crypto?: WriterCrypto) {
   });
   await writer.close();
   const car = join(dir, 'x.car');
-  const exp = await seconds(() => exportCar(writer.store, CID.parse(root), car));
-  let ok = false;
-  const verify = await seconds(async () => (ok = (await verifyCar(car)).ok));
-  if (!ok) throw new Error('the bench CAR does not verify');
+  // Export and verify take a fraction of a CPU second each: one pass measured the machine as much as the
+  // code (the plaintext export ranged 880–2,860 MB per CPU second between runs), so the best of three.
+  let exp = Infinity;
+  let verify = Infinity;
+  for (let pass = 0; pass < 3; pass++) {
+    exp = Math.min(exp, await seconds(() => exportCar(writer.store, CID.parse(root), car)));
+    let ok = false;
+    verify = Math.min(verify, await seconds(async () => (ok = (await verifyCar(car)).ok)));
+    if (!ok) throw new Error('the bench CAR does not verify');
+  }
   let n = 0;
   const read = await seconds(async () => {
     const src = await folderSource(dir);
