@@ -119,6 +119,8 @@ export class ArchiveFeed {
     // ARCHIVE_LAG_LIMIT events (old-space garbage) until the thread has taken them.
     const n = events.length;
     this.backlog += n;
+    // Through a variable the first step clears: the closures below share one context, and naming `events`
+    // in any of them would keep the events until the last one ran.
     let held: LoggedEvent[] | null = events;
     // After the re-feed (see start): the writer must take the older events first.
     return (this.tail = this.gate
