@@ -110,14 +110,18 @@ export function numberAt(b: Uint8Array, p: number): number | undefined {
   return undefined;
 }
 
-/** A growable byte buffer. */
+/** A growable byte buffer (`size`: its first capacity; 0 allocates on the first write). */
 export class Out {
-  buf = new Uint8Array(1 << 16);
+  buf: Uint8Array;
   length = 0;
+
+  constructor(size = 1 << 16) {
+    this.buf = new Uint8Array(size);
+  }
 
   reserve(n: number): void {
     if (this.length + n <= this.buf.length) return;
-    let size = this.buf.length * 2;
+    let size = Math.max(this.buf.length * 2, 64);
     while (size < this.length + n) size *= 2;
     const next = new Uint8Array(size);
     next.set(this.buf.subarray(0, this.length));
@@ -131,7 +135,7 @@ export class Out {
       const buf = this.buf;
       let at = this.length;
       for (let i = from; i < to; i++) buf[at++] = src[i];
-    } else this.buf.set(src.subarray(from, to), this.length);
+    } else this.buf.set(from === 0 && to === src.length ? src : src.subarray(from, to), this.length);
     this.length += n;
   }
 

@@ -7,7 +7,7 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import { encodeNormalized, type CID } from './blocks.js';
 import type { ArchivedEntry } from './format.js';
-import { Slab } from './cbor-bytes.js';
+import { Out, Slab } from './cbor-bytes.js';
 import { encodeJson } from './json-cbor.js';
 
 /** A pending event: its offset (erasure filters by it) and its DAG-CBOR bytes. */
@@ -29,8 +29,8 @@ export function pendingEntry(entry: ArchivedEntry): PendingEntry {
  * garbage collector to copy them out of the young heap (a quarter of the writer thread's time).
  */
 export class PendingEvents {
-  private buf = new Uint8Array(0);
-  private used = 0;
+  /** The entries' bytes (empty until the first event: a chain per learner, most of them idle). */
+  private readonly out = new Out(0);
   /** Each event's offset (erasure filters by it). */
   private readonly offsets: number[] = [];
   /** Where each entry's bytes end. */
@@ -48,24 +48,15 @@ export class PendingEvents {
 
   /** Adds an entry (copied: `bytes` may be a view into a shared buffer). */
   push(offset: number, bytes: Uint8Array): void {
-    const n = bytes.length;
-    if (this.used + n > this.buf.length) {
-      const next = new Uint8Array(Math.max(2 * this.buf.length, this.used + n, 4096));
-      next.set(this.buf.subarray(0, this.used));
-      this.buf = next;
-    }
-    const buf = this.buf;
-    if (n < 64) for (let i = 0, at = this.used; i < n; i++) buf[at + i] = bytes[i];
-    else buf.set(bytes, this.used);
-    this.used += n;
+    this.out.bytes(bytes, 0, bytes.length);
     this.offsets.push(offset);
-    this.ends.push(this.used);
+    this.ends.push(this.out.length);
   }
 
   /** Keeps the first n events (a failed append is undone). */
   truncate(n: number): void {
     if (n >= this.offsets.length) return;
-    this.used = n === 0 ? 0 : this.ends[n - 1];
+    this.out.length = n === 0 ? 0 : this.ends[n - 1];
     this.offsets.length = n;
     this.ends.length = n;
   }
@@ -74,14 +65,14 @@ export class PendingEvents {
   filter(keep: (offset: number) => boolean): PendingEvents {
     const out = new PendingEvents();
     for (let i = 0; i < this.offsets.length; i++) {
-      if (keep(this.offsets[i])) out.push(this.offsets[i], this.buf.subarray(i === 0 ? 0 : this.ends[i - 1], this.ends[i]));
+      if (keep(this.offsets[i])) out.push(this.offsets[i], this.out.buf.subarray(i === 0 ? 0 : this.ends[i - 1], this.ends[i]));
     }
     return out;
   }
 
   /** The entries' bytes, back to back (a view: valid until the next push or truncate). */
   bytes(): Uint8Array {
-    return this.buf.subarray(0, this.used);
+    return this.out.buf.subarray(0, this.out.length);
   }
 }
 
