@@ -12,11 +12,10 @@ import { dropRawJson, keepRawJson, wantsRawJson } from '../log/raw-json.js';
 
 /**
  * Parse a body as a JSON array, one JSON object, or NDJSON; unparsable NDJSON lines are rejected by index.
- * With `keepRaw` (how many consumers take it; true: one), each event object's own text is remembered
+ * With `takes` > 0 (how many consumers take it), each event object's own text is remembered
  * (engine/log/raw-json.ts) for a log or archive that writes it as is instead of stringifying the event again.
  */
-export function parseBatch(text: string, keepRaw: boolean | number = false): { events: unknown[]; bad: Array<{ index: number; reason: string; line: string }> } {
-  const takes = keepRaw === true ? 1 : keepRaw === false ? 0 : keepRaw;
+export function parseBatch(text: string, takes = 0): { events: unknown[]; bad: Array<{ index: number; reason: string; line: string }> } {
   const trimmed = text.trim();
   if (trimmed.startsWith('[')) {
     const v = JSON.parse(trimmed);

@@ -22,7 +22,7 @@ import { demoPipeline, keystroke } from './server-fixture.js';
 describe('parseBatch', () => {
   it('parses arrays and NDJSON alike with or without keeping texts, and rejects what it rejected before', () => {
     const ndjson = ['', JSON.stringify(keystroke('s-0001', 1)), '  ', '{broken', '\t{"a":1}\r', '7', ''].join('\n');
-    for (const keep of [false, true]) {
+    for (const keep of [0, 1]) {
       expect(parseBatch('  [{"a":1}, 2, "x", null, [3]] \n', keep)).toEqual({ events: [{ a: 1 }, 2, 'x', null, [3]], bad: [] });
       const nd = parseBatch(ndjson, keep);
       // Blank lines are skipped and not counted; the bad line keeps its place as undefined.
@@ -36,13 +36,13 @@ describe('parseBatch', () => {
 
   it('keeps the exact text of each object element, and none for a body over several lines', () => {
     const body = '[ {"a":"[\\"}{,"} ,{"b":[1,{"c":"\\\\"}]},3,{"d":"é\\u00e9"}]';
-    const { events } = parseBatch(body, true);
+    const { events } = parseBatch(body, 1);
     expect(takeRawJson(events[0] as object)).toBe('{"a":"[\\"}{,"}');
     expect(takeRawJson(events[1] as object)).toBe('{"b":[1,{"c":"\\\\"}]}');
     expect(takeRawJson(events[3] as object)).toBe('{"d":"é\\u00e9"}');
     // Taken once: the log owns it now.
     expect(takeRawJson(events[0] as object)).toBeUndefined();
-    const pretty = parseBatch(JSON.stringify([{ a: 1 }], null, 2), true);
+    const pretty = parseBatch(JSON.stringify([{ a: 1 }], null, 2), 1);
     expect(takeRawJson(pretty.events[0] as object)).toBeUndefined();
     const unkept = parseBatch('[{"a":1}]');
     expect(takeRawJson(unkept.events[0] as object)).toBeUndefined();
