@@ -7,7 +7,7 @@
 import * as dagCbor from '@ipld/dag-cbor';
 import { encodeNormalized, type CID } from './blocks.js';
 import type { ArchivedEntry } from './format.js';
-import { Out, Slab } from './cbor-bytes.js';
+import { Out } from './cbor-bytes.js';
 import { encodeJson } from './json-cbor.js';
 
 /** A pending event: its offset (erasure filters by it) and its DAG-CBOR bytes. */
@@ -23,13 +23,20 @@ export function pendingEntry(entry: ArchivedEntry): PendingEntry {
 }
 
 /**
+ * Room kept in front of a chain's first entry: when the chain is cut, the chunk's fields before its events
+ * (prev link, type, count, the events key and the array's head: under 100 bytes) are written there, so the
+ * chunk's bytes are this buffer, not a copy of it (a copy was a fresh ~1 MB allocation per chunk).
+ */
+const ROOM = 128;
+
+/**
  * A chain's events since its last chunk: their entries' bytes back to back in one buffer of the chain's, and
  * their offsets. Not an object per event: a chain holds up to a chunk of events (1,000) until it is cut, and
  * with a chain per learner that was up to hundreds of thousands of small objects living long enough for the
  * garbage collector to copy them out of the young heap (a quarter of the writer thread's time).
  */
 export class PendingEvents {
-  /** The entries' bytes (empty until the first event: a chain per learner, most of them idle). */
+  /** [ROOM, ...) the entries' bytes (empty until the first event: a chain per learner, most of them idle). */
   private readonly out = new Out(0);
   /** Each event's offset (erasure filters by it). */
   private readonly offsets: number[] = [];
@@ -46,11 +53,35 @@ export class PendingEvents {
     return this.offsets.length;
   }
 
+  private start(): Out {
+    if (this.out.length === 0) this.out.length = ROOM; // grown to fit by the first write
+    return this.out;
+  }
+
   /** Adds an entry (copied: `bytes` may be a view into a shared buffer). */
   push(offset: number, bytes: Uint8Array): void {
-    this.out.bytes(bytes, 0, bytes.length);
+    const out = this.start();
+    out.bytes(bytes, 0, bytes.length);
     this.offsets.push(offset);
-    this.ends.push(this.out.length);
+    this.ends.push(out.length);
+  }
+
+  /** Adds the entry `{o, t, e, i}` around an event's DAG-CBOR bytes `e`, written in place (pendingEntry's encoding). */
+  pushEntry(o: number, t: number, e: Uint8Array, i: number): void {
+    const out = this.start();
+    out.bytes(ENTRY_HEAD, 0, ENTRY_HEAD.length); // key order e, i, o, t
+    out.bytes(e, 0, e.length);
+    out.byte(0x61);
+    out.byte(0x69); // 'i'
+    out.number(i);
+    out.byte(0x61);
+    out.byte(0x6f); // 'o'
+    out.number(o);
+    out.byte(0x61);
+    out.byte(0x74); // 't'
+    out.number(t);
+    this.offsets.push(o);
+    this.ends.push(out.length);
   }
 
   /** Keeps the first n events (a failed append is undone). */
@@ -65,14 +96,37 @@ export class PendingEvents {
   filter(keep: (offset: number) => boolean): PendingEvents {
     const out = new PendingEvents();
     for (let i = 0; i < this.offsets.length; i++) {
-      if (keep(this.offsets[i])) out.push(this.offsets[i], this.out.buf.subarray(i === 0 ? 0 : this.ends[i - 1], this.ends[i]));
+      if (keep(this.offsets[i])) out.push(this.offsets[i], this.out.buf.subarray(i === 0 ? ROOM : this.ends[i - 1], this.ends[i]));
     }
     return out;
   }
 
   /** The entries' bytes, back to back (a view: valid until the next push or truncate). */
   bytes(): Uint8Array {
-    return this.out.buf.subarray(0, this.out.length);
+    return this.out.length === 0 ? new Uint8Array(0) : this.out.buf.subarray(ROOM, this.out.length);
+  }
+
+  /**
+   * `before`, the entries and `after` as one byte string, built in this buffer when `before` fits the room
+   * in front (else copied). The result shares the buffer: the chain must take new pending events after this
+   * (a failed append that truncates and pushes again has discarded the chunk).
+   */
+  seal(before: Uint8Array[], after: Uint8Array): Uint8Array {
+    let head = 0;
+    for (const b of before) head += b.length;
+    if (head > ROOM || this.out.length === 0) return concat([...before, this.bytes(), after]);
+    const out = this.out;
+    const end = out.length;
+    out.bytes(after, 0, after.length); // first: growing the buffer copies what is below its length only
+    const buf = out.buf;
+    let at = ROOM - head;
+    for (const b of before) {
+      buf.set(b, at);
+      at += b.length;
+    }
+    const sealed = buf.subarray(ROOM - head, out.length);
+    out.length = end;
+    return sealed;
   }
 }
 
@@ -84,25 +138,6 @@ export interface EncodedEvent {
   bytes: Uint8Array;
   /** The learner id the writer's key path reads from the event (null: none). */
   learner: string | null;
-}
-
-const entryOut = new Slab();
-
-/** The bytes of the entry `{o, t, e, i}` (key order e, i, o, t) around an event's bytes: pendingEntry's encoding. */
-export function entryBytes(o: number, t: number, e: Uint8Array, i: number): Uint8Array {
-  entryOut.begin();
-  entryOut.bytes(ENTRY_HEAD, 0, ENTRY_HEAD.length);
-  entryOut.bytes(e, 0, e.length);
-  entryOut.byte(0x61);
-  entryOut.byte(0x69); // 'i'
-  entryOut.number(i);
-  entryOut.byte(0x61);
-  entryOut.byte(0x6f); // 'o'
-  entryOut.number(o);
-  entryOut.byte(0x61);
-  entryOut.byte(0x74); // 't'
-  entryOut.number(t);
-  return entryOut.end();
 }
 
 /** A map of 4 entries and its first key, 'e'. */
@@ -145,7 +180,7 @@ function eventsEntry(events: PendingEvents): Uint8Array[] {
 export function chunkBytes(h: { stream: string; learner: string | null; prev: CID | null }, events: PendingEvents): Uint8Array {
   const before = dagCbor.encode({ prev: h.prev, type: 'loflow/chunk', count: events.length });
   const after = dagCbor.encode({ stream: h.stream, learner: h.learner });
-  return concat([Uint8Array.of(mapHead(6)), before.subarray(1), ...eventsEntry(events), after.subarray(1)]);
+  return events.seal([Uint8Array.of(mapHead(6)), before.subarray(1), EVENTS_KEY, arrayHead(events.length)], after.subarray(1));
 }
 
 /** Bytes of an encrypted chunk's plaintext `{learner, events}` (key order: events, learner). */

@@ -15,7 +15,7 @@ import type { ArchivedEntry, ChunkBlock, CommitBlock, ExportFilter, IndexBlock }
 import { learnerPaths, learnerReader } from './learners.js';
 import { acquireLock } from './lock.js';
 import { encryptPlaintext } from './chunk-crypto.js';
-import { chunkBytes, entryBytes, pendingEntry, plaintextBytes, PendingEvents, type EncodedEvent } from './chunk-bytes.js';
+import { chunkBytes, pendingEntry, plaintextBytes, PendingEvents, type EncodedEvent } from './chunk-bytes.js';
 import { readErasureState, writeErasureState, type ErasureState } from './erasure-state.js';
 import type { ErasureBlock, PartBlock } from './format.js';
 import { Keyring } from './keys/keyring.js';
@@ -205,7 +205,7 @@ export class ArchiveWriter implements ArchiveSink {
       stream,
       events as LoggedEvent[],
       (x) => this.learnerOf(x.event),
-      (x, i) => pendingEntry({ o: x.offset, t: x.at, e: x.event, i }).b,
+      (p, x, i) => p.push(x.offset, pendingEntry({ o: x.offset, t: x.at, e: x.event, i }).b),
     );
   }
 
@@ -218,11 +218,11 @@ export class ArchiveWriter implements ArchiveSink {
       stream,
       events,
       (x) => x.learner,
-      (x, i) => entryBytes(x.offset, x.at, x.bytes, i),
+      (p, x, i) => p.pushEntry(x.offset, x.at, x.bytes, i),
     );
   }
 
-  private appendWith<T extends { offset: number; at: number }>(stream: string, events: T[], idOf: (x: T) => string | null, entryOf: (x: T, i: number) => Uint8Array): Promise<void> {
+  private appendWith<T extends { offset: number; at: number }>(stream: string, events: T[], idOf: (x: T) => string | null, add: (pending: PendingEvents, x: T, i: number) => void): Promise<void> {
     return this.serial(async () => {
       this.checkFailed();
       let s = this.streams.get(stream);
@@ -269,7 +269,7 @@ export class ArchiveWriter implements ArchiveSink {
             c.month = month;
             c.id = id;
           }
-          c.pending.push(x.offset, entryOf(x, s.count++));
+          add(c.pending, x, s.count++);
           if (x.offset > s.through) s.through = x.offset;
           s.changed = true;
           if (c.pending.length >= this.chunkEvents) {

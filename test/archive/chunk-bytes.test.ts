@@ -4,6 +4,7 @@
 // chunk kinds, and every array-head size.
 import fc from 'fast-check';
 import * as dagCbor from '@ipld/dag-cbor';
+import { identity } from 'multiformats/hashes/identity';
 import { describe, expect, it } from 'vitest';
 import { CID, encodeBlock, encodeNormalized, normalize } from '../../archive/blocks.js';
 import { chunkBytes, pendingEntry, PendingEvents, plaintextBytes } from '../../archive/chunk-bytes.js';
@@ -67,6 +68,18 @@ describe('chunk bytes from pre-encoded events', () => {
     p.truncate(0);
     expect(p.length).toBe(0);
     expect(p.bytes().length).toBe(0);
+  });
+
+  it('a chunk whose fields do not fit the room before its events (a long prev link) is still whole', () => {
+    const events: ArchivedEntry[] = Array.from({ length: 5 }, (_, i) => ({ o: i, t: i, e: { event: 'keystroke' }, i }));
+    const prev = CID.create(1, dagCbor.code, identity.digest(new Uint8Array(200).fill(7)));
+    const h = { stream: 'extension', learner: 's-1', prev };
+    const p = PendingEvents.from(events.map(pendingEntry));
+    const want = dagCbor.encode({ type: 'loflow/chunk', stream: 'extension', learner: 's-1', prev, count: 5, events });
+    expect(Buffer.from(chunkBytes(h, p)).equals(Buffer.from(want))).toBe(true);
+    // Sealed in place (short link) and then undone: the chain's events are as they were.
+    expect(Buffer.from(chunkBytes({ ...h, prev: null }, p)).equals(Buffer.from(dagCbor.encode({ ...h, type: 'loflow/chunk', prev: null, count: 5, events })))).toBe(true);
+    expect(Buffer.from(chunkBytes(h, p)).equals(Buffer.from(want))).toBe(true);
   });
 });
 

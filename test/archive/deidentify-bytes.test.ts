@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import * as dagCbor from '@ipld/dag-cbor';
 import { encodeNormalized } from '../../archive/blocks.js';
 import { Slab } from '../../archive/cbor-bytes.js';
-import { entryBytes, pendingEntry } from '../../archive/chunk-bytes.js';
+import { pendingEntry, PendingEvents } from '../../archive/chunk-bytes.js';
 import { ByteIdSearch, BytesDeidentifier, pathTrie, readLearner } from '../../archive/deidentify-bytes.js';
 import { IdScanner } from '../../archive/id-scan.js';
 import { identifierPaths, learnerReader } from '../../archive/learners.js';
@@ -140,7 +140,9 @@ describe('de-identifying on the bytes', () => {
       [5, 1e20, 2 ** 32],
     ]) {
       const want = pendingEntry({ o, t, e: dagCbor.decode(e) as never, i }).b;
-      expect(Buffer.from(entryBytes(o, t, e, i)).toString('hex')).toBe(Buffer.from(want).toString('hex'));
+      const got = new PendingEvents();
+      got.pushEntry(o, t, e, i);
+      expect(Buffer.from(got.bytes()).toString('hex')).toBe(Buffer.from(want).toString('hex'));
     }
   });
 
