@@ -8,7 +8,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CID, decodeBlock, encodeNormalized } from './blocks.js';
-import { exportCar } from './car.js';
+import { CarSink } from './car-sink.js';
 import type { ExportFilter } from './format.js';
 import type { LoEvent } from '../engine/types.js';
 import { IdScanner } from './id-scan.js';
@@ -104,11 +104,12 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     scanner.scan(pipeline.text, () => leaks.set('the pipeline text', (leaks.get('the pipeline text') ?? 0) + 1));
   }
   const bytes = bytePath ? byteRewriters(pipeline.text, d, sel, scanner) : null;
-  // Built in a scratch folder (not the source archive: its gc need not know about it), then exported.
+  // The new DAG goes straight into the CAR (car-sink.ts); the scratch folder holds the writer's lock only.
   const dir = mkdtempSync(join(tmpdir(), 'loflow-export-'));
+  const sink = await CarSink.create(dir, out);
+  let finished = false;
   try {
-    // A scratch DAG, deleted once the CAR is written: its blocks need no fsync (the CAR is what must be whole).
-    const writer = await ArchiveWriter.open(dir, { name: pipeline.name, text: pipeline.text }, chunkEvents, { durable: false });
+    const writer = await ArchiveWriter.open(dir, { name: pipeline.name, text: pipeline.text }, chunkEvents, { durable: false, store: sink });
     let events = 0;
     let onBytes = 0;
     const only = sel.learners;
@@ -215,9 +216,11 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     };
     const root = CID.parse(await writer.commit({ time: commit.time, filter }));
     await writer.close();
-    const r = await exportCar(writer.store, root, out);
+    const r = await sink.finish();
+    finished = true;
     return { root, events, onBytes, ...r, ...(only ? { included: [...included].sort() } : {}) };
   } finally {
+    if (!finished) await sink.abort();
     rmSync(dir, { recursive: true, force: true });
   }
 }

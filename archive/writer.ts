@@ -101,8 +101,8 @@ export class ArchiveWriter implements ArchiveSink {
 
   private part: WriterPart | undefined;
 
-  private constructor(dir: string, private readonly name: string, private readonly pipelineText: string, private readonly chunkEvents: number, private readonly durableWrites: boolean, private readonly crypto?: WriterCrypto) {
-    this.store = new FolderBlockstore(dir, durableWrites);
+  private constructor(dir: string, private readonly name: string, private readonly pipelineText: string, private readonly chunkEvents: number, private readonly durableWrites: boolean, private readonly crypto?: WriterCrypto, store?: FolderBlockstore) {
+    this.store = store ?? new FolderBlockstore(dir, durableWrites);
     this.keyPath = learnerPaths(pipelineText)[0];
     this.learnerOf = learnerReader(this.keyPath);
   }
@@ -110,11 +110,12 @@ export class ArchiveWriter implements ArchiveSink {
   /**
    * Open (or create) the archive in `dir`, continuing from its HEAD. Takes the folder's writer lock.
    * `durable: false` (no fsyncs) is for a scratch folder that is deleted after use, never for an archive.
+   * `store`: where the blocks go instead of `dir` (an export's CarSink; `dir` then holds the lock only).
    */
-  static async open(dir: string, pipeline: { name: string; text: string; sources?: Iterable<string> }, chunkEvents = 1000, opts: { durable?: boolean; crypto?: WriterCrypto; part?: WriterPart } = {}): Promise<ArchiveWriter> {
+  static async open(dir: string, pipeline: { name: string; text: string; sources?: Iterable<string> }, chunkEvents = 1000, opts: { durable?: boolean; crypto?: WriterCrypto; part?: WriterPart; store?: FolderBlockstore } = {}): Promise<ArchiveWriter> {
     // Erasure state is one file per folder and erasure records belong in parts: not built for partitions.
     if (opts.part && opts.crypto) throw new Error('an encrypted archive of a partitioned pipeline (partitions.count > 1) is not built yet: run it without a master key, or with partitions.count 1');
-    const w = new ArchiveWriter(dir, pipeline.name, pipeline.text, chunkEvents, opts.durable ?? true, opts.crypto);
+    const w = new ArchiveWriter(dir, pipeline.name, pipeline.text, chunkEvents, opts.durable ?? true, opts.crypto, opts.store);
     w.part = opts.part;
     w.releaseLock = acquireLock(w.store.dir, opts.part ? { name: opts.part.lock } : {});
     try {

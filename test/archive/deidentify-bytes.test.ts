@@ -2,11 +2,12 @@
 // what the object path gives (decode, deidentifier, IdScanner on the result, encode): byte for byte, the same
 // leaks at the same paths, and the same export root CID.
 import { describe, expect, it } from 'vitest';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import * as dagCbor from '@ipld/dag-cbor';
 import { encodeNormalized } from '../../archive/blocks.js';
+import { verifyCar } from '../../archive/car.js';
 import { Slab } from '../../archive/cbor-bytes.js';
 import { pendingEntry, PendingEvents } from '../../archive/chunk-bytes.js';
 import { ByteIdSearch, BytesDeidentifier, pathTrie, readLearner } from '../../archive/deidentify-bytes.js';
@@ -183,6 +184,11 @@ describe('de-identifying on the bytes', () => {
     const [byBytes, byObjects] = [await refusal(true), await refusal(false)];
     expect(byBytes?.paths.some((p) => p.includes('$.object.id'))).toBe(true);
     expect(byBytes?.paths).toEqual(byObjects?.paths);
+    // Refused: no CAR, and no part of one (it is written beside `out` as it is built, then renamed).
+    expect(readdirSync(join(run.dir, '..')).filter((f) => f.startsWith('leaky.car'))).toEqual([]);
+    // Written straight into the CAR: every block it holds is reached from the root, once.
+    const v = await verifyCar(join(run.dir, '..', 'bytes-0.car'));
+    expect(v).toMatchObject({ ok: true, unreachable: [] });
     await src.close();
   });
 
