@@ -5,13 +5,16 @@ import { FileDekStore } from './keys/file-dek-store.js';
 import { ensureMasterKeyFile, openKeyProvider, type KeyProvider } from './keys/provider.js';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { RedisDekStore } from './keys/redis-dek-store.js';
 import type { ThreadCrypto } from './thread-protocol.js';
 import type { WriterCrypto } from './writer.js';
 
 /** The data key store: `redis://…` / `redis-cluster://…`, else the archive's keys folder (<archive>/keys). */
 export async function openDekStore(archiveDir: string, pipeline: string, keys?: string): Promise<DekStore> {
-  if (keys && /^redis(s|-cluster)?:\/\//.test(keys)) return RedisDekStore.connect(keys, pipeline);
+  if (keys && /^redis(s|-cluster)?:\/\//.test(keys)) {
+    // Loaded only here: ioredis is a heavy import for every archive command and writer thread that never uses it.
+    const { RedisDekStore } = await import('./keys/redis-dek-store.js');
+    return RedisDekStore.connect(keys, pipeline);
+  }
   if (keys) return new FileDekStore(keys);
   return FileDekStore.forArchive(archiveDir);
 }

@@ -58,6 +58,13 @@ describe('cold start', () => {
     expect(files.own).toContain('engine/compiler.js');
   });
 
+  it('archive commands load no Redis, Postgres or server dependency (a Redis key store only when --keys names one)', async () => {
+    const { packages, own } = await imported({}, 'archive', '--help');
+    expect(own).toContain('engine/cli/archive-command.js');
+    expect(packages.has('@ipld/car')).toBe(true); // the recorder saw the command's own dependencies
+    for (const p of ['ioredis', 'pg', 'pg-pool', '@dbos-inc', '@hapi', 'ws', 'prom-client']) expect(packages.has(p), `archive imported ${p}`).toBe(false);
+  });
+
   it('--help imports no command and no dependency', async () => {
     const { packages, own } = await imported({}, '--help');
     expect([...packages]).toEqual([]);
