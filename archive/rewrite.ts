@@ -12,11 +12,12 @@ import { CarSink } from './car-sink.js';
 import type { ExportFilter } from './format.js';
 import type { LoEvent } from '../engine/types.js';
 import { IdScanner } from './id-scan.js';
-import { NotPlain, Slab } from './cbor-bytes.js';
-import { ByteIdSearch, BytesDeidentifier, pathTrie, readLearner } from './deidentify-bytes.js';
-import { rawStreamEntries } from './raw-entries.js';
+import { NotPlain } from './cbor-bytes.js';
+import { readLearner } from './deidentify-bytes.js';
+import { byteRewriters } from './byte-rewriters.js';
+import { BatchPacker, localRewriter, threadRewriter, type BatchRewriter, type Rewritten } from './rewrite-batch.js';
+import { rawStreamEntries, type RawEntry } from './raw-entries.js';
 import type { EncodedEvent } from './chunk-bytes.js';
-import { parsePath } from '../engine/jsonpath.js';
 import { learnerPaths, learnerReader, pipelineSources } from './learners.js';
 import { deidentifier, type Deidentify } from './pseudonymize.js';
 import { isParted } from './parts.js';
@@ -60,11 +61,16 @@ export interface RewriteResult {
   bytes: number;
 }
 
+/** A stream of this many events or more is rewritten in threads (starting them costs ~50 ms). */
+const THREADS_FROM = 50_000;
+
 /**
  * `bytePath: false` decodes every event and re-encodes its de-identified copy, as before the byte path
- * (deidentify-bytes.ts): for comparing the two; both give the same DAG.
+ * (deidentify-bytes.ts): for comparing the two; both give the same DAG. `threads`: rewrite threads (0: on
+ * this thread; default: threads for a stream of THREADS_FROM events or more, one per core but this one's);
+ * `batch`: events a batch (tests make it small).
  */
-export async function exportSelection(src: BlockSource, sel: Selection, out: string, chunkEvents = 1000, { bytePath = true } = {}): Promise<RewriteResult> {
+export async function exportSelection(src: BlockSource, sel: Selection, out: string, chunkEvents = 1000, { bytePath = true, threads, batch: batchSize = 4096 }: { bytePath?: boolean; threads?: number; batch?: number } = {}): Promise<RewriteResult> {
   const commit = await readCommit(src);
   if (isParted(commit)) throw new Error('a filtered or de-identified export of a partitioned archive (format 3 parts) is not built yet; `loflow archive export` without filters writes its whole DAG');
   const pipeline = await readPipeline(src, commit);
@@ -103,15 +109,17 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     }
     scanner.scan(pipeline.text, () => leaks.set('the pipeline text', (leaks.get('the pipeline text') ?? 0) + 1));
   }
-  const bytes = bytePath ? byteRewriters(pipeline.text, d, sel, scanner) : null;
+  const bytes = bytePath ? byteRewriters(pipeline.text, d, !!sel.learners, scanner ? scanner.list() : null) : null;
   // The new DAG goes straight into the CAR (car-sink.ts); the scratch folder holds the writer's lock only.
   const dir = mkdtempSync(join(tmpdir(), 'loflow-export-'));
   const sink = await CarSink.create(dir, out);
   let finished = false;
+  let rewriter: BatchRewriter | null = null;
   try {
     const writer = await ArchiveWriter.open(dir, { name: pipeline.name, text: pipeline.text }, chunkEvents, { durable: false, store: sink });
     let events = 0;
     let onBytes = 0;
+    let batchId = 0;
     const only = sel.learners;
     const idOf = only ? learnerPaths(pipeline.text).map(learnerReader) : [];
     const writerLearner = learnerReader(learnerPaths(pipeline.text)[0]); // the scratch writer's key path
@@ -133,46 +141,78 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
       const rw = bytes && (sources.has(stream) ? bytes.source : bytes.derived);
       const raw = rw ? await rawStreamEntries(src, commit, stream) : null;
       if (raw && rw) {
-        // On the bytes, event by event (an event the byte path does not reproduce is decoded instead).
+        // On the bytes, a batch at a time (an event the byte path does not reproduce is decoded instead); a
+        // large stream's batches in rewrite threads while this thread reads and writes the CAR.
         const t = sources.has(stream) ? transform : transformDerived;
         const note = (path: string) => leaks.set(`${stream}: ${path}`, (leaks.get(`${stream}: ${path}`) ?? 0) + 1);
-        const eventLeaks: string[] = [];
-        const found = scanner ? (path: string) => eventLeaks.push(path) : null;
-        const out = new Slab();
-        let batch: EncodedEvent[] = [];
+        /** The object path: the event decoded, de-identified, searched and encoded (null: not consented). */
+        const decoded = (e: RawEntry): EncodedEvent | null => {
+          const source = decodeBlock<LoEvent>(e.b.subarray(e.from, e.to));
+          if (only && !consented(learnerOfEvent(source))) return null;
+          const event = t(source);
+          scanner?.scan(event, note);
+          return { offset: e.o, at: e.t, bytes: encodeNormalized(event), learner: writerLearner(event) };
+        };
+        if (!rewriter || rewriter.width === 1) {
+          if ((threads ?? (raw.length >= THREADS_FROM ? undefined : 0)) !== 0) {
+            await rewriter?.close();
+            rewriter = threadRewriter({ text: pipeline.text, deidentify: d ? { ...d, key: d.key && new Uint8Array(d.key) } : null, learners: !!only, ids: scanner ? [...scanner.list()] : null }, threads);
+          } else rewriter ??= localRewriter(bytes!, !!scanner);
+        }
+        const rw = rewriter;
+        const derived = !sources.has(stream);
+        type Item = { e: RawEntry; done: EncodedEvent | null };
+        const inFlight: Array<{ result: Promise<Rewritten>; items: Item[] }> = [];
+        let pack = new BatchPacker<Item>();
+        const drain = async () => {
+          const { result, items } = inFlight.shift()!;
+          const r = await result;
+          const batch: EncodedEvent[] = [];
+          let n = 0;
+          for (let i = 0; i < items.length; i++) {
+            const { e, done } = items[i];
+            if (done) batch.push(done);
+            else if (r.notPlain[n] === i) {
+              n++;
+              const x = decoded(e);
+              if (x) batch.push(x);
+            } else {
+              batch.push({ offset: e.o, at: e.t, bytes: r.bytes.subarray(i === 0 ? 0 : r.ends[i - 1], r.ends[i]), learner: r.learners[i] });
+              onBytes++;
+            }
+          }
+          for (const p of r.leaks) note(p);
+          await writer.appendEncoded(stream, batch);
+          events += batch.length;
+        };
+        const send = async () => {
+          if (!pack.length) return;
+          const { batch, items } = pack.take(batchId++, derived);
+          inFlight.push({ result: rw.rewrite(batch), items });
+          pack = new BatchPacker<Item>();
+          while (inFlight.length > rw.width) await drain();
+        };
         for (let k = 0; k < raw.length; k++) {
           const e = raw[k];
-          (raw as unknown[])[k] = undefined; // a chunk's bytes go once its last event is written
-          if (batch.length >= 4096) {
-            await writer.appendEncoded(stream, batch);
-            events += batch.length;
-            batch = [];
-          }
+          (raw as unknown[])[k] = undefined; // a chunk's bytes go once its last event is packed
           if (e.t < since || e.t >= until) continue;
-          try {
-            if (only) {
-              let who: string | null = null;
+          if (only) {
+            let who: string | null = null;
+            try {
               for (const segs of bytes!.idSegs) if ((who = readLearner(e.b, e.from, segs)) !== null) break;
-              if (!consented(who)) continue;
+            } catch (err) {
+              if (!(err instanceof NotPlain)) throw err;
+              const x = decoded(e); // its learner read from the decoded event
+              if (x) pack.add({ e, done: x }, e.b, 0, 0);
+              continue;
             }
-            eventLeaks.length = 0;
-            out.begin();
-            rw.rewrite(e.b, e.from, out, found);
-            const encoded = out.end();
-            batch.push({ offset: e.o, at: e.t, bytes: encoded, learner: readLearner(encoded, 0, bytes!.keySegs) });
-            for (const p of eventLeaks) note(p);
-            onBytes++;
-          } catch (err) {
-            if (!(err instanceof NotPlain)) throw err;
-            const source = decodeBlock<LoEvent>(e.b.subarray(e.from, e.to));
-            if (only && !consented(learnerOfEvent(source))) continue;
-            const event = t(source);
-            scanner?.scan(event, note);
-            batch.push({ offset: e.o, at: e.t, bytes: encodeNormalized(event), learner: writerLearner(event) });
+            if (!consented(who)) continue;
           }
+          pack.add({ e, done: null }, e.b, e.from, e.to);
+          if (pack.length >= batchSize) await send();
         }
-        await writer.appendEncoded(stream, batch);
-        events += batch.length;
+        await send();
+        while (inFlight.length) await drain();
         continue;
       }
       let kept = [];
@@ -220,40 +260,8 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     finished = true;
     return { root, events, onBytes, ...r, ...(only ? { included: [...included].sort() } : {}) };
   } finally {
+    await rewriter?.close();
     if (!finished) await sink.abort();
     rmSync(dir, { recursive: true, force: true });
   }
 }
-
-interface ByteRewriters {
-  source: BytesDeidentifier | null;
-  derived: BytesDeidentifier | null;
-  /** The scratch writer's learner key path, and the research filter's learner paths, as keys. */
-  keySegs: string[];
-  idSegs: string[][];
-}
-
-/** The byte path's rewriters, or null where it cannot reproduce the object path (see deidentify-bytes.ts). */
-function byteRewriters(text: string, d: Deidentify | undefined, sel: Selection, scanner: IdScanner | undefined): ByteRewriters | null {
-  const simple = (path: string): string[] | null => {
-    try {
-      const segs = parsePath(path);
-      return segs.every((s) => typeof s === 'string') ? (segs as string[]) : null;
-    } catch {
-      return null;
-    }
-  };
-  const paths = learnerPaths(text);
-  const keySegs = simple(paths[0]);
-  const idSegs = paths.map(simple);
-  if (!keySegs || (sel.learners && idSegs.some((s) => !s))) return null;
-  const search = scanner ? new ByteIdSearch(scanner.list()) : null;
-  const drops = d?.dropFields ?? [];
-  const hmacs = d?.key ? d.idFields : [];
-  const make = (ids: string[]) => {
-    const trie = pathTrie(drops, ids);
-    return trie && new BytesDeidentifier(trie, d?.key ?? null, search);
-  };
-  return { source: make(hmacs), derived: make(d?.key ? [...hmacs, '$.key'] : hmacs), keySegs, idSegs: idSegs as string[][] };
-}
-

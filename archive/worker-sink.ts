@@ -3,11 +3,9 @@
 // Ops go to the thread in call order and the writer runs them in that order. durableOffset() and
 // durableThrough() answer from what the thread reported after its last durable commit, never more: the engine
 // truncates its input log and drops its outbox by them. A crashed thread fails every pending and later call.
-import { mkdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { createRequire } from 'node:module';
-import { pathToFileURL } from 'node:url';
-import { Worker, type ResourceLimits } from 'node:worker_threads';
+import { mkdirSync } from 'node:fs';
+import type { ResourceLimits, Worker } from 'node:worker_threads';
+import { startThread } from './start-thread.js';
 import type { ArchiveEraseRequest, ArchiveEraseResult, ArchiveSink, LoEvent, LoggedEvent } from '../engine/types.js';
 import { acquireLock } from './lock.js';
 import { takeRawJson, type RawJsonConsumer } from '../engine/log/raw-json.js';
@@ -21,21 +19,8 @@ interface Pending {
   reject(err: Error): void;
 }
 
-/**
- * The thread: the compiled writer-thread.js next to this file; under vitest (this file is the .ts source) the
- * .ts through tsx, registered in the thread by a small bootstrap (Node 20 does not apply `--import tsx` to a
- * worker's entry).
- */
-function startThread(init: ThreadInit, resourceLimits?: ResourceLimits): Worker {
-  if (!import.meta.url.endsWith('.ts')) return new Worker(new URL('./writer-thread.js', import.meta.url), { workerData: init, resourceLimits });
-  // tsx's ESM entry (its CommonJS one cannot register hooks from an eval'd worker), from its exports map.
-  const pkg = createRequire(import.meta.url).resolve('tsx/package.json');
-  const api = (JSON.parse(readFileSync(pkg, 'utf8')) as { exports: Record<string, { import: { default: string } }> }).exports['./esm/api'].import.default;
-  const tsx = pathToFileURL(join(dirname(pkg), api)).href;
-  const entry = new URL('./writer-thread.ts', import.meta.url).href;
-  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(entry)}); })`;
-  return new Worker(boot, { eval: true, workerData: init, resourceLimits });
-}
+/** The writer's thread (archive/writer-thread.ts). */
+const startWriterThread = (init: ThreadInit, resourceLimits?: ResourceLimits): Worker => startThread('writer-thread', init, resourceLimits);
 
 /**
  * Events as their JSON texts' UTF-8 bytes, one after another, with where each ends and each one's offset and
@@ -133,7 +118,7 @@ export class WorkerArchiveSink implements ArchiveSink, RawJsonConsumer {
     const init: ThreadInit = { dir, name: pipeline.name, text: pipeline.text, sources: [...(pipeline.sources ?? [])], chunkEvents: options.chunkEvents, crypto: options.crypto };
     let worker: Worker | undefined;
     try {
-      worker = startThread(init, options.resourceLimits);
+      worker = startWriterThread(init, options.resourceLimits);
       const w = worker;
       const listeners: Array<[string, (...args: any[]) => void]> = [];
       const ready = await new Promise<Durable>((resolve, reject) => {

@@ -165,10 +165,13 @@ describe('de-identifying on the bytes', () => {
     for (const [k, sel] of selections.entries()) {
       const a = await exportSelection(src, sel, join(run.dir, '..', `bytes-${k}.car`));
       const b = await exportSelection(src, sel, join(run.dir, '..', `objects-${k}.car`), 1000, { bytePath: false });
+      // Rewritten in two threads, in batches of 50 (a large export's way; small ones stay on this thread).
+      const c = await exportSelection(src, sel, join(run.dir, '..', `threads-${k}.car`), 1000, { threads: 2, batch: 50 });
       expect(a.events).toBeGreaterThan(0);
       expect(a.onBytes).toBe(k === 5 ? 0 : a.events); // every stream took the byte path, but for overlapping paths
       expect(b.onBytes).toBe(0);
       expect({ root: a.root.toString(), events: a.events, included: a.included }).toEqual({ root: b.root.toString(), events: b.events, included: b.included });
+      expect({ root: c.root.toString(), events: c.events, onBytes: c.onBytes, included: c.included }).toEqual({ root: b.root.toString(), events: b.events, onBytes: a.onBytes, included: b.included });
     }
     // An id left in an undeclared field: both refuse, naming the same places.
     const leaky = { deidentify: { key, idFields: idFields.filter((f) => f !== '$.object.id'), dropFields: [] } };
@@ -182,6 +185,16 @@ describe('de-identifying on the bytes', () => {
       return null;
     };
     const [byBytes, byObjects] = [await refusal(true), await refusal(false)];
+    const inThreads = await (async () => {
+      try {
+        await exportSelection(src, leaky, join(run.dir, '..', 'leaky.car'), 1000, { threads: 1, batch: 64 });
+      } catch (err) {
+        if (err instanceof ExportRefused) return [...err.paths].sort();
+        throw err;
+      }
+      return null;
+    })();
+    expect(inThreads).toEqual(byObjects?.paths);
     expect(byBytes?.paths.some((p) => p.includes('$.object.id'))).toBe(true);
     expect(byBytes?.paths).toEqual(byObjects?.paths);
     // Refused: no CAR, and no part of one (it is written beside `out` as it is built, then renamed).
@@ -212,6 +225,9 @@ describe('de-identifying on the bytes', () => {
     const b = await exportSelection(src, sel, join(dir, '..', 'b.car'), 1000, { bytePath: false });
     expect(a.root.toString()).toBe(b.root.toString());
     expect([a.events, a.onBytes]).toEqual([300, 299]);
+    // In a rewrite thread (what a large export uses), batches of 7: the same DAG, the same event decoded.
+    const c = await exportSelection(src, sel, join(dir, '..', 'c.car'), 1000, { threads: 1, batch: 7 });
+    expect([c.root.toString(), c.events, c.onBytes]).toEqual([b.root.toString(), 300, 299]);
     await src.close();
   });
 });
