@@ -17,13 +17,16 @@ export interface RawEntry {
   to: number;
 }
 
-/** The stream's entries in stream order, or null when the stream is not stored as this reader expects. */
-export async function rawStreamEntries(src: BlockSource, commit: CommitBlock, stream: string): Promise<RawEntry[] | null> {
-  if (commit.crypto) return null;
+/**
+ * Each chunk's entries of the stream, chunk by chunk as read (chains are read several at once: in no
+ * particular order; each entry's `i` is its stream position). False when the stream is not stored as this
+ * reader expects (then some chunks may have been handed over already: the caller discards what it got).
+ */
+export async function forEachRawChunk(src: BlockSource, commit: CommitBlock, stream: string, onChunk: (entries: RawEntry[]) => void): Promise<boolean> {
+  if (commit.crypto) return false;
   const idx = await readIndex(src, commit, stream);
-  if (!idx || idx.legacy) return null;
+  if (!idx || idx.legacy) return false;
   const chains = [...Object.values(idx.learners), ...(idx.other ? [idx.other] : [])];
-  const all: RawEntry[][] = [];
   let plain = true;
   // A chain is read block after block (each names the one before), so several chains are read at once: one
   // chain alone leaves the disk, and this thread, waiting on each read in turn.
@@ -35,7 +38,7 @@ export async function rawStreamEntries(src: BlockSource, commit: CommitBlock, st
         const c = chunkEntries(await src.get(cid));
         if (!c) plain = false;
         else {
-          all.push(c.entries);
+          if (plain) onChunk(c.entries);
           cid = c.prev;
         }
       }
@@ -45,10 +48,10 @@ export async function rawStreamEntries(src: BlockSource, commit: CommitBlock, st
     await Promise.all(Array.from({ length: Math.min(8, chains.length) }, reader));
   } catch (err) {
     plain = false; // the other readers stop at their next block instead of reading on for nothing
-    if (err instanceof NotPlain) return null;
+    if (err instanceof NotPlain) return false;
     throw err;
   }
-  return plain ? all.flat().sort((a, b) => a.i - b.i) : null;
+  return plain;
 }
 
 /** A plaintext chunk's `prev` and entries; null for anything else (an encrypted chunk, an entry without `i`). */

@@ -27,8 +27,9 @@ export interface Rewritten {
   learners: Array<string | null>;
   /** Paths (IdScanner's spelling) where a learner id remains, once per event and place. */
   leaks: string[];
-  /** Events the byte path does not reproduce (their bytes here are empty). */
+  /** Events the byte path does not reproduce (their bytes here are empty), and their input bytes. */
   notPlain: number[];
+  notPlainBytes: Uint8Array[];
 }
 
 /** What a rewrite thread builds its rewriters from (the key as bytes: a Buffer arrives as a Uint8Array). */
@@ -54,6 +55,7 @@ export function rewriteBatch(rws: ByteRewriters, b: Batch, scan: boolean): Rewri
   const learners: Array<string | null> = new Array(b.ends.length).fill(null);
   const leaks: string[] = [];
   const notPlain: number[] = [];
+  const notPlainBytes: Uint8Array[] = [];
   const eventLeaks: string[] = [];
   const found = scan ? (path: string) => eventLeaks.push(path) : null;
   let from = 0;
@@ -69,55 +71,85 @@ export function rewriteBatch(rws: ByteRewriters, b: Batch, scan: boolean): Rewri
         if (!(err instanceof NotPlain)) throw err;
         out.length = start;
         notPlain.push(i);
+        notPlainBytes.push(b.bytes.slice(from, b.ends[i]));
       }
     }
     ends[i] = out.length;
     from = b.ends[i];
   }
-  return { id: b.id, bytes: out.buf.subarray(0, out.length), ends, learners, leaks, notPlain };
+  return { id: b.id, bytes: out.buf.subarray(0, out.length), ends, learners, leaks, notPlain, notPlainBytes };
 }
 
 export interface BatchRewriter {
   rewrite(b: Batch): Promise<Rewritten>;
-  /** Batches that may be in flight at once (more only queue). */
-  readonly width: number;
+  /** In threads of its own (else on this thread: rewrite has done its work when it returns). */
+  readonly threaded: boolean;
+  /** Rewrites batches still waiting for a thread here, until none is left (this thread has nothing else to do). */
+  help(): Promise<void>;
   close(): Promise<void>;
 }
 
 /** Rewrites on this thread. */
 export function localRewriter(rws: ByteRewriters, scan: boolean): BatchRewriter {
-  return { width: 1, rewrite: async (b) => rewriteBatch(rws, b, scan), close: async () => {} };
+  return { threaded: false, rewrite: async (b) => rewriteBatch(rws, b, scan), help: async () => {}, close: async () => {} };
 }
 
-/** Rewrites in `threads` threads (default: one per core but this one's, at most 4), batches round-robin. */
-export function threadRewriter(init: RewriteInit, threads = Math.max(1, Math.min(4, availableParallelism() - 1))): BatchRewriter {
+/**
+ * Rewrites in `threads` threads (default: one per core but this one's, at most 4). A batch waits here until a
+ * thread is free, so `help` can rewrite the waiting ones on this thread too (with `rws`, the same rewriters).
+ */
+export function threadRewriter(init: RewriteInit, rws: ByteRewriters, threads = Math.max(1, Math.min(4, availableParallelism() - 1))): BatchRewriter {
+  type Waiting = { b: Batch; resolve(r: Rewritten): void; reject(e: Error): void };
   const workers: Worker[] = Array.from({ length: threads }, () => startThread('rewrite-thread', init));
-  const waiting = new Map<number, { resolve(r: Rewritten): void; reject(e: Error): void }>();
+  const idle = [...workers];
+  const queue: Waiting[] = [];
+  const busy = new Map<Worker, Waiting>();
   let failed: Error | null = null;
   const fail = (err: Error) => {
     failed ??= err;
-    for (const w of waiting.values()) w.reject(failed);
-    waiting.clear();
+    for (const w of [...busy.values(), ...queue.splice(0)]) w.reject(failed);
+    busy.clear();
+  };
+  const dispatch = () => {
+    while (idle.length && queue.length) {
+      const w = idle.pop()!;
+      const job = queue.shift()!;
+      busy.set(w, job);
+      w.postMessage(job.b, [job.b.bytes.buffer as ArrayBuffer, job.b.ends.buffer as ArrayBuffer]);
+    }
   };
   for (const w of workers) {
     w.on('message', (m: Rewritten | { id: number; error: string }) => {
-      const p = waiting.get(m.id);
-      waiting.delete(m.id);
-      if ('error' in m) p?.reject(new Error(`an export's rewrite thread failed: ${m.error}`));
-      else p?.resolve(m);
+      const job = busy.get(w);
+      busy.delete(w);
+      idle.push(w);
+      if ('error' in m) job?.reject(new Error(`an export's rewrite thread failed: ${m.error}`));
+      else job?.resolve(m);
+      dispatch();
     });
     w.on('error', (err) => fail(err));
     w.on('exit', (code) => fail(new Error(`an export's rewrite thread exited (code ${code})`)));
   }
-  let next = 0;
+  const scan = init.ids !== null;
   return {
-    width: threads + 1,
+    threaded: true,
     rewrite(b) {
       if (failed) return Promise.reject(failed);
       return new Promise((resolve, reject) => {
-        waiting.set(b.id, { resolve, reject });
-        workers[next++ % workers.length].postMessage(b, [b.bytes.buffer as ArrayBuffer, b.ends.buffer as ArrayBuffer]);
+        queue.push({ b, resolve, reject });
+        dispatch();
       });
+    },
+    async help() {
+      while (queue.length && !failed) {
+        const job = queue.shift()!;
+        try {
+          job.resolve(rewriteBatch(rws, job.b, scan));
+        } catch (err) {
+          job.reject(err as Error);
+        }
+        await new Promise((r) => setImmediate(r)); // the threads' replies are taken between batches
+      }
     },
     async close() {
       failed ??= new Error('closed');
@@ -128,7 +160,13 @@ export function threadRewriter(init: RewriteInit, threads = Math.max(1, Math.min
 
 /** Events packed into a batch: their bytes copied back to back (the batch's buffer goes to a thread). */
 export class BatchPacker<T> {
-  private out = new Out(1 << 20);
+  private out: Out;
+
+  /** `size`: bytes to start with (the last batch's: growing a buffer of megabytes by doubling copies it over and over). */
+  constructor(private readonly size = 1 << 20) {
+    this.out = new Out(size);
+  }
+
   private ends: number[] = [];
   items: T[] = [];
 
@@ -147,7 +185,7 @@ export class BatchPacker<T> {
   take(id: number, derived: boolean): { batch: Batch; items: T[] } {
     const batch: Batch = { id, derived, bytes: this.out.buf.subarray(0, this.out.length), ends: Uint32Array.from(this.ends) };
     const items = this.items;
-    this.out = new Out(1 << 20);
+    this.out = new Out(Math.max(this.size, this.out.length + (this.out.length >> 4)));
     this.ends = [];
     this.items = [];
     return { batch, items };
