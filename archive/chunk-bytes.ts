@@ -168,11 +168,6 @@ function concat(parts: Uint8Array[]): Uint8Array {
   return out;
 }
 
-/** `events: [...]` as a map entry: its key and the array of the pending events' bytes. */
-function eventsEntry(events: PendingEvents): Uint8Array[] {
-  return [EVENTS_KEY, arrayHead(events.length), events.bytes()];
-}
-
 /**
  * Bytes of `{type: 'loflow/chunk', stream, learner, prev, count, events}` (a plaintext chunk). Key order:
  * prev, type, count | events | stream, learner; each side encoded as a map of its own, its head dropped.
@@ -186,5 +181,5 @@ export function chunkBytes(h: { stream: string; learner: string | null; prev: CI
 /** Bytes of an encrypted chunk's plaintext `{learner, events}` (key order: events, learner). */
 export function plaintextBytes(learner: string | null, events: PendingEvents): Uint8Array {
   const after = dagCbor.encode({ learner });
-  return concat([Uint8Array.of(mapHead(2)), ...eventsEntry(events), after.subarray(1)]);
+  return events.seal([Uint8Array.of(mapHead(2)), EVENTS_KEY, arrayHead(events.length)], after.subarray(1));
 }

@@ -12,12 +12,9 @@ import { CarSink } from './car-sink.js';
 import type { ExportFilter } from './format.js';
 import type { LoEvent } from '../engine/types.js';
 import { IdScanner } from './id-scan.js';
-import { NotPlain } from './cbor-bytes.js';
-import { readLearner } from './deidentify-bytes.js';
 import { byteRewriters } from './byte-rewriters.js';
-import { BatchPacker, localRewriter, threadRewriter, type BatchRewriter, type Rewritten } from './rewrite-batch.js';
-import { forEachRawChunk } from './raw-entries.js';
-import type { EncodedEvent } from './chunk-bytes.js';
+import { localRewriter, threadRewriter, type BatchRewriter } from './rewrite-batch.js';
+import { rewriteStreamOnBytes } from './rewrite-stream.js';
 import { learnerPaths, learnerReader, pipelineSources } from './learners.js';
 import { deidentifier, type Deidentify } from './pseudonymize.js';
 import { isParted } from './parts.js';
@@ -119,7 +116,6 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     const writer = await ArchiveWriter.open(dir, { name: pipeline.name, text: pipeline.text }, chunkEvents, { durable: false, store: sink });
     let events = 0;
     let onBytes = 0;
-    let batchId = 0;
     const only = sel.learners;
     const idOf = only ? learnerPaths(pipeline.text).map(learnerReader) : [];
     const writerLearner = learnerReader(learnerPaths(pipeline.text)[0]); // the scratch writer's key path
@@ -139,98 +135,41 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
     };
     for (const stream of streams) {
       if (bytes && (sources.has(stream) ? bytes.source : bytes.derived)) {
-        // On the bytes, a batch at a time (an event the byte path does not reproduce is decoded instead); a
-        // large stream's batches in rewrite threads, as its chunks are read. Then in stream order to the writer.
         const t = sources.has(stream) ? transform : transformDerived;
-        // Kept aside until the stream is done: if it cannot be read on its bytes after all, the object path
-        // reads it again and finds them again.
-        const found = new Map<string, number>();
-        const note = (path: string) => found.set(`${stream}: ${path}`, (found.get(`${stream}: ${path}`) ?? 0) + 1);
-        /** The object path: the event decoded, de-identified, searched and encoded (null: not consented). */
-        const decoded = (b: Uint8Array, o: number, at: number): EncodedEvent | null => {
-          const source = decodeBlock<LoEvent>(b);
-          if (only && !consented(learnerOfEvent(source))) return null;
-          const event = t(source);
-          scanner?.scan(event, note);
-          return { offset: o, at, bytes: encodeNormalized(event), learner: writerLearner(event) };
-        };
         if (!rewriter?.threaded) {
           if ((threads ?? ((commit.counts[stream] ?? 0) >= THREADS_FROM ? undefined : 0)) !== 0) {
             await rewriter?.close();
             rewriter = threadRewriter({ text: pipeline.text, deidentify: d ? { ...d, key: d.key && new Uint8Array(d.key) } : null, learners: !!only, ids: scanner ? [...scanner.list()] : null }, bytes, threads);
           } else rewriter ??= localRewriter(bytes, !!scanner);
         }
-        const rw = rewriter;
-        const derived = !sources.has(stream);
-        /** A kept event: decoded already (`done`), or the `k`th of a rewritten batch `r`. */
-        type Item = { i: number; o: number; t: number; done: EncodedEvent | null; r: Rewritten | null; k: number };
-        const items: Item[] = [];
-        const rewritten: Promise<void>[] = [];
-        const pack = new BatchPacker<Item>();
-        const send = () => {
-          if (!pack.length) return;
-          const { batch, items: sent } = pack.take(batchId++, derived);
-          rewritten.push(
-            rw.rewrite(batch).then((r) => {
-              for (let n = 0; n < r.notPlain.length; n++) {
-                const it = sent[r.notPlain[n]];
-                it.done = decoded(r.notPlainBytes[n], it.o, it.t);
-              }
-              for (let k = 0; k < sent.length; k++) if (!sent[k].done && r.ends[k] > (k === 0 ? 0 : r.ends[k - 1])) Object.assign(sent[k], { r, k });
-              for (const p of r.leaks) note(p);
-            }),
-          );
-        };
-        const plain = await forEachRawChunk(src, commit, stream, (entries) => {
-          for (const e of entries) {
-            if (e.t < since || e.t >= until) continue;
-            const it: Item = { i: e.i, o: e.o, t: e.t, done: null, r: null, k: 0 };
-            if (only) {
-              let who: string | null = null;
-              try {
-                for (const segs of bytes.idSegs) if ((who = readLearner(e.b, e.from, segs)) !== null) break;
-              } catch (err) {
-                if (!(err instanceof NotPlain)) throw err;
-                it.done = decoded(e.b.subarray(e.from, e.to), e.o, e.t); // its learner read from the decoded event
-                if (it.done) items.push(it);
-                continue;
-              }
-              if (!consented(who)) continue;
-            }
-            items.push(it);
-            pack.add(it, e.b, e.from, e.to);
-            if (pack.length >= batchSize) send();
-          }
+        const done = await rewriteStreamOnBytes({
+          src,
+          commit,
+          stream,
+          derived: !sources.has(stream),
+          since,
+          until,
+          bytes,
+          rewriter,
+          batchSize,
+          only,
+          consented,
+          writer,
+          decoded: (b, o, at, note) => {
+            const source = decodeBlock<LoEvent>(b);
+            if (only && !consented(learnerOfEvent(source))) return null;
+            const event = t(source);
+            scanner?.scan(event, note);
+            return { offset: o, at, bytes: encodeNormalized(event), learner: writerLearner(event) };
+          },
         });
-        send();
-        await rw.help(); // the source is read: this thread rewrites what still waits for a thread
-        const settled = await Promise.allSettled(rewritten);
-        const failed = settled.find((x) => x.status === 'rejected');
-        if (failed) throw (failed as PromiseRejectedResult).reason;
-        if (plain) {
-          for (const [k, n] of found) leaks.set(k, (leaks.get(k) ?? 0) + n);
-          items.sort((a, b) => a.i - b.i);
-          let batch: EncodedEvent[] = [];
-          for (let n = 0; n < items.length; n++) {
-            const it = items[n];
-            (items as unknown[])[n] = undefined; // a batch's bytes go once its last event is written
-            if (it.r) {
-              const { r, k } = it;
-              batch.push({ offset: it.o, at: it.t, bytes: r.bytes.subarray(k === 0 ? 0 : r.ends[k - 1], r.ends[k]), learner: r.learners[k] });
-              onBytes++;
-            } else if (it.done) batch.push(it.done);
-            // else: decoded, and not a consented learner's
-            if (batch.length >= 4096) {
-              await writer.appendEncoded(stream, batch);
-              events += batch.length;
-              batch = [];
-            }
-          }
-          await writer.appendEncoded(stream, batch);
-          events += batch.length;
+        if (done) {
+          events += done.events;
+          onBytes += done.onBytes;
+          for (const [k, n] of done.leaks) leaks.set(k, (leaks.get(k) ?? 0) + n);
           continue;
         }
-        // Not stored as the byte path reads it (an odd chunk): what was read is dropped; the objects' way below.
+        // Not stored as the byte path reads it (an odd chunk): nothing was written; the objects' way below.
       }
       let kept = [];
       const t = sources.has(stream) ? transform : transformDerived;
