@@ -60,16 +60,18 @@ export async function rewriteStreamOnBytes(x: StreamRewrite): Promise<{ events: 
   const send = () => {
     if (!pack.length) return;
     const { batch, items: sent } = pack.take(id++, x.derived);
-    rewritten.push(
-      rw.rewrite(batch).then((r) => {
-        for (let n = 0; n < r.notPlain.length; n++) {
-          const it = sent[r.notPlain[n]];
-          it.done = x.decoded(r.notPlainBytes[n], it.o, it.t, note);
-        }
-        for (let k = 0; k < sent.length; k++) if (!sent[k].done && r.ends[k] > (k === 0 ? 0 : r.ends[k - 1])) Object.assign(sent[k], { r, k });
-        for (const p of r.leaks) note(p);
-      }),
-    );
+    const done = rw.rewrite(batch).then((r) => {
+      for (let n = 0; n < r.notPlain.length; n++) {
+        const it = sent[r.notPlain[n]];
+        it.done = x.decoded(r.notPlainBytes[n], it.o, it.t, note);
+      }
+      for (let k = 0; k < sent.length; k++) if (!sent[k].done && r.ends[k] > (k === 0 ? 0 : r.ends[k - 1])) Object.assign(sent[k], { r, k });
+      for (const p of r.leaks) note(p);
+    });
+    // Awaited (and its failure thrown) once the source is read; handled now, so a thread that fails while this
+    // one still reads is not an unhandled rejection, which would end the process.
+    done.catch(() => {});
+    rewritten.push(done);
   };
   const plain = await forEachRawChunk(x.src, x.commit, stream, (entries) => {
     for (const e of entries) {
