@@ -6,27 +6,12 @@
 // it: an export that fails or is refused leaves no CAR behind.
 import { open, rename, unlink, type FileHandle } from 'node:fs/promises';
 import * as dagCbor from '@ipld/dag-cbor';
+import { carHeader, putVarint, writeAll } from './car-write.js';
 import { sha256 } from 'multiformats/hashes/sha2';
 import { CID, type Block } from './blocks.js';
 import { FolderBlockstore } from './blockstore.js';
 
 const SLAB = 8 * 1024 * 1024;
-
-function varint(n: number): number[] {
-  const out: number[] = [];
-  while (n >= 0x80) {
-    out.push((n % 0x80) | 0x80);
-    n = Math.floor(n / 0x80);
-  }
-  out.push(n);
-  return out;
-}
-
-/** The header bytes (its varint length, then `{roots: [root], version: 1}`), as CarWriter writes it. */
-function header(root: CID): Uint8Array {
-  const h = dagCbor.encode({ version: 1, roots: [root] });
-  return Uint8Array.from([...varint(h.length), ...h]);
-}
 
 /**
  * A blockstore an ArchiveWriter writes into (passed as `store` to ArchiveWriter.open): `put` appends the
@@ -61,7 +46,7 @@ export class CarSink extends FolderBlockstore {
     const tmp = `${out}.${process.pid}.tmp`;
     const fh = await open(tmp, 'w');
     // A CIDv1 dag-cbor sha2-256 (what every loflow block is) of any bytes: the same size as the root's.
-    const h = header(CID.create(1, dagCbor.code, await sha256.digest(new Uint8Array(0))));
+    const h = carHeader(CID.create(1, dagCbor.code, await sha256.digest(new Uint8Array(0))));
     const sink = new CarSink(scratch, fh, tmp, out, h.length);
     sink.slab.set(h, 0);
     sink.used = h.length;
@@ -96,34 +81,38 @@ export class CarSink extends FolderBlockstore {
     const key = cid.toString();
     if (this.seen.has(key)) return; // content-addressed: once is enough
     this.seen.add(key);
-    const head = Uint8Array.from([...varint(cid.bytes.length + bytes.length), ...cid.bytes]);
-    if (this.used + head.length + bytes.length > this.slab.length) await this.flush();
-    if (head.length + bytes.length > this.slab.length) {
+    const head = new Uint8Array(9 + cid.bytes.length);
+    const at = putVarint(head, 0, cid.bytes.length + bytes.length);
+    head.set(cid.bytes, at);
+    const frameHead = head.subarray(0, at + cid.bytes.length);
+    if (this.used + frameHead.length + bytes.length > this.slab.length) await this.flush();
+    if (frameHead.length + bytes.length > this.slab.length) {
       // Larger than a buffer: written on its own.
       await this.writing;
-      await this.write(Buffer.from(head), head.length);
-      await this.write(Buffer.from(bytes.buffer, bytes.byteOffset, bytes.length), bytes.length);
+      await this.write(frameHead);
+      await this.write(bytes);
     } else {
-      this.slab.set(head, this.used);
-      this.slab.set(bytes, this.used + head.length);
-      this.used += head.length + bytes.length;
+      this.slab.set(frameHead, this.used);
+      this.slab.set(bytes, this.used + frameHead.length);
+      this.used += frameHead.length + bytes.length;
       if (this.used >= SLAB / 2) await this.flush();
     }
     this.blockCount++;
     this.byteCount += bytes.length;
   }
 
-  private async write(buf: Buffer, length: number): Promise<void> {
+  /** Writes `buf` at the end of what was handed to the file (the position is taken at once: writes may overlap). */
+  private write(buf: Uint8Array): Promise<void> {
     const at = this.position;
-    this.position += length;
-    for (let done = 0; done < length; ) done += (await this.fh.write(buf, done, length - done, at + done)).bytesWritten;
+    this.position += buf.length;
+    return writeAll(this.fh, buf, buf.length, at);
   }
 
   /** Hands the filled buffer to the file and fills the other one meanwhile (once its own write is done). */
   private async flush(): Promise<void> {
     await this.writing;
     if (!this.used) return;
-    this.writing = this.write(this.slab, this.used);
+    this.writing = this.write(this.slab.subarray(0, this.used));
     this.slab = this.slab === this.slabs[0] ? this.slabs[1] : this.slabs[0];
     this.used = 0;
   }
@@ -134,7 +123,7 @@ export class CarSink extends FolderBlockstore {
     if (!this.root) throw new Error('the export has no commit (no root for its CAR)');
     await this.flush();
     await this.writing;
-    const h = header(this.root);
+    const h = carHeader(this.root);
     if (h.length !== this.placeholder) throw new Error(`the root ${this.root} is not a CIDv1 dag-cbor sha2-256 link`);
     await this.fh.write(h, 0, h.length, 0);
     await this.fh.close();

@@ -11,7 +11,7 @@ import type { FolderBlockstore } from './blockstore.js';
 const SLAB = 8 * 1024 * 1024;
 
 /** Write `n` at `at` as an unsigned varint; returns the position after it. */
-function putVarint(buf: Buffer, at: number, n: number): number {
+export function putVarint(buf: Uint8Array, at: number, n: number): number {
   while (n >= 0x80) {
     buf[at++] = (n % 0x80) | 0x80;
     n = Math.floor(n / 0x80);
@@ -20,7 +20,17 @@ function putVarint(buf: Buffer, at: number, n: number): number {
   return at;
 }
 
-async function writeAll(fh: FileHandle, buf: Buffer, length: number, position: number): Promise<void> {
+/** The CARv1 header with its varint length, as CarWriter writes it. */
+export function carHeader(root: CID): Uint8Array {
+  const header = dagCbor.encode({ version: 1, roots: [root] });
+  const out = new Uint8Array(9 + header.length);
+  const at = putVarint(out, 0, header.length);
+  out.set(header, at);
+  return out.subarray(0, at + header.length);
+}
+
+/** `length` bytes of `buf` written at `position`, however many writes it takes. */
+export async function writeAll(fh: FileHandle, buf: Uint8Array, length: number, position: number): Promise<void> {
   for (let done = 0; done < length; ) done += (await fh.write(buf, done, length - done, position + done)).bytesWritten;
 }
 
@@ -49,10 +59,9 @@ export async function exportCar(store: FolderBlockstore, root: CID, out: string)
   let blocks = 0;
   let bytes = 0;
   try {
-    const header = dagCbor.encode({ version: 1, roots: [root] }); // as CarWriter writes it
-    used = putVarint(slab, 0, header.length);
-    slab.set(header, used);
-    used += header.length;
+    const header = carHeader(root);
+    slab.set(header, 0);
+    used = header.length;
     const seen = new Set<string>();
     const stack = [root];
     while (stack.length) {

@@ -137,7 +137,7 @@ export async function exportSelection(src: BlockSource, sel: Selection, out: str
       if (bytes && (sources.has(stream) ? bytes.source : bytes.derived)) {
         const t = sources.has(stream) ? transform : transformDerived;
         if (!rewriter?.threaded) {
-          if ((threads ?? ((commit.counts[stream] ?? 0) >= THREADS_FROM ? undefined : 0)) !== 0) {
+          if (threads !== undefined ? threads > 0 : (commit.counts[stream] ?? 0) >= THREADS_FROM) {
             await rewriter?.close();
             rewriter = threadRewriter({ text: pipeline.text, deidentify: d ? { ...d, key: d.key && new Uint8Array(d.key) } : null, learners: !!only, ids: scanner ? [...scanner.list()] : null }, bytes, threads);
           } else rewriter ??= localRewriter(bytes, !!scanner);

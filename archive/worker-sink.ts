@@ -19,9 +19,6 @@ interface Pending {
   reject(err: Error): void;
 }
 
-/** The writer's thread (archive/writer-thread.ts). */
-const startWriterThread = (init: ThreadInit, resourceLimits?: ResourceLimits): Worker => startThread('writer-thread', init, resourceLimits);
-
 /**
  * Events as their JSON texts' UTF-8 bytes, one after another, with where each ends and each one's offset and
  * time, in buffers of their own for the thread to take (thread-protocol.ts); a cloned array when JSON
@@ -118,7 +115,7 @@ export class WorkerArchiveSink implements ArchiveSink, RawJsonConsumer {
     const init: ThreadInit = { dir, name: pipeline.name, text: pipeline.text, sources: [...(pipeline.sources ?? [])], chunkEvents: options.chunkEvents, crypto: options.crypto };
     let worker: Worker | undefined;
     try {
-      worker = startWriterThread(init, options.resourceLimits);
+      worker = startThread('writer-thread', init, options.resourceLimits); // archive/writer-thread.ts
       const w = worker;
       const listeners: Array<[string, (...args: any[]) => void]> = [];
       const ready = await new Promise<Durable>((resolve, reject) => {
