@@ -33,7 +33,10 @@ export async function openCheckpoint(spec: string | undefined, pipeline: string,
     }
   }
   const dir = resolve(spec.startsWith('file:') ? spec.slice(5) : spec);
-  return { log: new FileInputLog(dir), describe: `file log ${dir}` };
+  // A segment's size in events (README "Checkpoints"): small ones let tests cross segments with few events.
+  const segmentEvents = Number(process.env.LOFLOW_LOG_SEGMENT_EVENTS ?? 50_000);
+  if (!(Number.isInteger(segmentEvents) && segmentEvents > 0)) throw new Error(`LOFLOW_LOG_SEGMENT_EVENTS must be a positive whole number of events, not '${process.env.LOFLOW_LOG_SEGMENT_EVENTS}'`);
+  return { log: new FileInputLog(dir, segmentEvents), describe: `file log ${dir}` };
 }
 
 async function onRedis(store: StateStore | undefined, pipeline: string, durability: string | undefined, partitions: number): Promise<Checkpoint> {

@@ -5,8 +5,8 @@
 // Idempotent producers: an append may name a producer and the sequence number of its first event; events
 // whose sequence is not above the highest one already logged for that producer are dropped as re-sends
 // (an at-least-once client re-sends what it did not see acknowledged). The highest sequence per producer is
-// rebuilt from the segments on open and kept in producers.json when segments are deleted.
-import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync } from 'node:fs';
+// kept in producers.json when a segment is closed or deleted, and read from the open segments on open.
+import { closeSync, existsSync, fsyncSync, mkdirSync, openSync, readFileSync, readdirSync, renameSync, unlinkSync, writeFileSync, writeSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { InputLog, LoEvent, LoggedEvent } from '../types.js';
@@ -58,10 +58,83 @@ function field(k: string, v: unknown): string {
   return j === undefined ? '' : ',"' + k + '":' + j;
 }
 
+/**
+ * producers.json: each producer's highest sequence in the lines below `through` (saved when a segment is
+ * closed or deleted). Earlier versions wrote the map alone: it then covers no line for certain (through 0).
+ * A file that cannot be read as either covers nothing.
+ */
+export function readProducers(dir: string): { through: number; producers: Map<string, number> } {
+  const p = join(dir, 'producers.json');
+  const producers = new Map<string, number>();
+  if (!existsSync(p)) return { through: 0, producers };
+  let x: unknown;
+  try {
+    x = JSON.parse(readFileSync(p, 'utf8'));
+  } catch {
+    return { through: 0, producers };
+  }
+  const o = (x ?? {}) as { through?: unknown; producers?: unknown };
+  const saved = typeof o.producers === 'object' && o.producers !== null && typeof o.through === 'number';
+  for (const [k, v] of Object.entries((saved ? o.producers : o) as Record<string, unknown>)) if (typeof v === 'number') producers.set(k, v);
+  return { through: saved ? (o.through as number) : 0, producers };
+}
+
+export function producersJson(producers: Map<string, number>, through: number): string {
+  return JSON.stringify({ through, producers: Object.fromEntries(producers) });
+}
+
+/** producers.json replaced atomically (written beside, fsync'ed, renamed): it stands in for closed segments. */
+export function saveProducers(dir: string, producers: Map<string, number>, through: number): void {
+  const file = join(dir, 'producers.json');
+  const tmp = `${file}.tmp`;
+  const fd = openSync(tmp, 'w');
+  try {
+    writeSync(fd, producersJson(producers, through));
+    fsyncSync(fd);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(tmp, file);
+}
+
+/** A segment line as the event it logs (a tombstone, expired, has none). */
+function fromLine(offset: number, line: string): LoggedEvent {
+  const x = JSON.parse(line) as Line;
+  return { offset, stream: x.s, event: x.e, at: x.a };
+}
+
+/**
+ * The producer and sequence a line ends with (`…,"p":"<id>","q":<n>}`: linesOf writes them last), found
+ * without parsing the event; a line whose end does not read plainly that way is parsed whole.
+ */
+export function producerAtEnd(line: string): [string, number] | undefined {
+  const q = line.lastIndexOf(',"q":');
+  // Only the real field has nothing but a number after it: one inside the event is followed by "a".
+  if (q < 0 || !/^-?\d+(\.\d+)?([eE][+-]?\d+)?\}$/.test(line.slice(q + 5))) return undefined;
+  // The producer is the JSON string just before: its opening quote is the first one back that is not escaped.
+  let k = q - 2;
+  for (; k > 0; k--) {
+    if (line.charCodeAt(k) !== 0x22) continue;
+    let slashes = 0;
+    while (line.charCodeAt(k - 1 - slashes) === 0x5c) slashes++;
+    if (slashes % 2 === 0) break;
+  }
+  if (line.charCodeAt(q - 1) === 0x22 && k > 5 && line.slice(k - 5, k) === ',"p":') {
+    try {
+      return [JSON.parse(line.slice(k, q)) as string, Number(line.slice(q + 5, -1))];
+    } catch {
+      // not a plain string after all: parse the line
+    }
+  }
+  const x = JSON.parse(line) as Line;
+  return x.p !== undefined && x.q !== undefined ? [x.p, x.q] : undefined;
+}
+
 export class FileInputLog implements InputLog, RawJsonConsumer {
   readonly kind = 'file';
   readonly reusesRawJson = true;
-  private entries: LoggedEvent[] = [];
+  /** base … next - 1: parsed, or still a segment line (read from disk on open, parsed when first read). */
+  private entries: Array<LoggedEvent | string> = [];
   private base = 0;
   private next = 0;
   private file: FileHandle | null = null;
@@ -78,23 +151,28 @@ export class FileInputLog implements InputLog, RawJsonConsumer {
     private readonly segmentEvents = 50_000,
   ) {
     mkdirSync(dir, { recursive: true });
-    const p = join(dir, 'producers.json');
-    if (existsSync(p)) for (const [k, v] of Object.entries(JSON.parse(readFileSync(p, 'utf8')) as Record<string, number>)) this.producers.set(k, v);
+    const known = readProducers(dir);
+    for (const [k, v] of known.producers) this.producers.set(k, v);
     const segments = this.segments();
-    this.base = segments[0] ?? 0;
+    // Segments wholly below what producers.json covers are read only if a reader asks for them (readDisk):
+    // a restart replays from the committed offset, near the end, and reading the whole log first was most
+    // of a restart's time. The rest is read now, its lines kept as text until read.
+    let first = 0;
+    while (first < segments.length - 1 && segments[first + 1] <= known.through) first++;
+    this.base = segments[first] ?? 0;
     this.next = this.base;
-    for (const start of segments) {
+    for (const start of segments.slice(first)) {
       const text = readFileSync(this.segmentPath(start), 'utf8');
       // A torn last line (crash mid-write, never acknowledged) is dropped.
       const lines = text.split('\n');
       const complete = lines.slice(0, -1); // the part after the last newline is empty, or a torn line
-      let offset = start;
       for (const l of complete) {
-        const x = JSON.parse(l) as Line;
-        if (x.x === 1) this.holes = true;
-        this.entries.push({ offset: offset++, stream: x.s, event: x.e, at: x.a });
-        if (x.p !== undefined && x.q !== undefined && x.q > (this.producers.get(x.p) ?? -Infinity)) this.producers.set(x.p, x.q);
+        if (!this.holes && l.includes(',"x":1')) this.holes = true; // a tombstone, or maybe text that looks like one
+        const pq = producerAtEnd(l);
+        if (pq !== undefined && pq[1] > (this.producers.get(pq[0]) ?? -Infinity)) this.producers.set(pq[0], pq[1]);
+        this.entries.push(l);
       }
+      const offset = start + complete.length;
       if (!text.endsWith('\n') && lines.at(-1) !== '') writeFileSync(this.segmentPath(start), complete.map((l) => l + '\n').join(''));
       this.next = offset;
       this.segmentStart = start;
@@ -172,10 +250,11 @@ export class FileInputLog implements InputLog, RawJsonConsumer {
         await replaceFile(path, lines.join('\n'));
       }
       if (!dryRun) {
-        for (let i = 0; i < this.entries.length; i++) if (!isErased(this.entries[i]) && match(this.entries[i])) this.entries[i] = tombstone(this.entries[i]);
+        for (const [i, e] of this.parsed(0, this.entries.length).entries()) if (!isErased(e) && match(e)) this.entries[i] = tombstone(e);
         let dropped = false;
         for (const p of [...this.producers.keys()]) if (match({ offset: -1, stream: '', at: 0, event: { producer: p } })) dropped = this.producers.delete(p) || dropped;
-        if (dropped) await replaceFile(join(this.dir, 'producers.json'), JSON.stringify(Object.fromEntries(this.producers)));
+        if (dropped) await replaceFile(join(this.dir, 'producers.json'), producersJson(this.producers, this.next));
+        this.disk = undefined;
       }
       return n;
     });
@@ -210,9 +289,11 @@ export class FileInputLog implements InputLog, RawJsonConsumer {
   /** Write and fsync; a failed write is cut off again, so no torn line stays in the middle of a segment. */
   private async write(text: string): Promise<void> {
     if (this.segmentCount >= this.segmentEvents) {
-      // Roll to a new segment named by its first offset.
+      // Roll to a new segment named by its first offset. The producers' sequences so far are saved, so a
+      // restart need not read the closed segments to know them.
       await this.file?.close();
       this.file = null;
+      saveProducers(this.dir, this.producers, this.next);
       this.segmentStart = this.next;
       this.segmentCount = 0;
     }
@@ -232,13 +313,30 @@ export class FileInputLog implements InputLog, RawJsonConsumer {
   }
 
   async read(from: number, max: number): Promise<LoggedEvent[]> {
-    if (from < this.base) return this.readDisk(from, Math.min(max, this.base - from));
+    if (from < this.base) {
+      // Below what is in memory (released, or not read at open): from the segments, then on in memory.
+      const n = Math.min(max, this.base - from);
+      const disk = this.readDisk(from, n);
+      if (disk.length === 0) return this.read(from + n, max); // only tombstones there: read on (see below)
+      return n < max ? disk.concat(await this.read(this.base, max - n)) : disk;
+    }
     const start = from - this.base;
-    if (!this.holes) return this.entries.slice(start, start + max);
+    if (!this.holes) return this.parsed(start, start + max);
     // Tombstones (expired) are skipped; a range of only tombstones reads on, so a reader never sees an
     // empty answer while events follow (it would take it for the log's end).
     let out: LoggedEvent[] = [];
-    for (let at = start; out.length === 0 && at < this.entries.length; at += max) out = this.entries.slice(at, at + max).filter((e) => e.event !== undefined);
+    for (let at = start; out.length === 0 && at < this.entries.length; at += max) out = this.parsed(at, at + max).filter((e) => e.event !== undefined);
+    return out;
+  }
+
+  /** entries[from, to) parsed (and kept parsed: the consumer and the archive's refeed may both read them). */
+  private parsed(from: number, to: number): LoggedEvent[] {
+    const n = Math.max(0, Math.min(to, this.entries.length) - from);
+    const out = new Array<LoggedEvent>(n);
+    for (let i = 0; i < n; i++) {
+      const e = this.entries[from + i];
+      out[i] = typeof e === 'string' ? (this.entries[from + i] = fromLine(this.base + from + i, e)) : e;
+    }
     return out;
   }
 
@@ -251,13 +349,20 @@ export class FileInputLog implements InputLog, RawJsonConsumer {
       const start = segments[i];
       const end = segments[i + 1] ?? Infinity;
       if (end <= from) continue;
-      const lines = readFileSync(this.segmentPath(start), 'utf8').split('\n');
+      const lines = this.segmentLines(start);
       for (let j = Math.max(0, from - start); j < lines.length - 1 && start + j < stop; j++) {
         const x = JSON.parse(lines[j]) as Line;
         if (x.x !== 1) out.push({ offset: start + j, stream: x.s, event: x.e, at: x.a });
       }
     }
     return out;
+  }
+
+  /** The last segment readDisk read, split into lines: a reader goes through a segment in many reads. */
+  private disk: { start: number; lines: string[] } | undefined;
+  private segmentLines(start: number): string[] {
+    if (this.disk?.start !== start) this.disk = { start, lines: readFileSync(this.segmentPath(start), 'utf8').split('\n') };
+    return this.disk.lines;
   }
 
   /** Committed events may leave memory; they stay on disk (a restart replays them: see the engine). */
@@ -289,9 +394,8 @@ export class FileInputLog implements InputLog, RawJsonConsumer {
     const segments = this.segments();
     const doomed = segments.filter((s, i) => (segments[i + 1] ?? Infinity) <= offset && s !== this.segmentStart);
     if (doomed.length === 0) return;
-    const tmp = join(this.dir, 'producers.json.tmp');
-    writeFileSync(tmp, JSON.stringify(Object.fromEntries(this.producers)));
-    renameSync(tmp, join(this.dir, 'producers.json'));
+    saveProducers(this.dir, this.producers, this.next);
+    this.disk = undefined;
     for (const s of doomed) unlinkSync(this.segmentPath(s));
   }
 

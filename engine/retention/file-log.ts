@@ -6,8 +6,9 @@
 // Only records below `safeBelow` (applied to the states and durably archived) are touched, and never the
 // last segment's file as a whole (a running server appends to it): an in-place write of bytes it has
 // written already does not disturb its appends.
-import { existsSync, openSync, closeSync, fsyncSync, readFileSync, readdirSync, renameSync, unlinkSync, writeSync, writeFileSync } from 'node:fs';
+import { existsSync, openSync, closeSync, fsyncSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
+import { readProducers, saveProducers } from '../log/file-log.js';
 
 export interface LogExpiry {
   /** Records whose event was removed (or would be, with dryRun). */
@@ -78,7 +79,7 @@ export function expireFileLog(dir: string, before: number, safeBelow: number, dr
     if (dryRun || (!whole && targets.length === 0)) continue;
     if (whole) {
       // The producers' sequences of a deleted segment live on in producers.json (as truncation keeps them).
-      saveProducers(dir, producers);
+      mergeProducers(dir, producers);
       unlinkSync(file);
       out.segments++;
       continue;
@@ -100,11 +101,8 @@ export function expireFileLog(dir: string, before: number, safeBelow: number, dr
 }
 
 /** Merge the sequences into producers.json (the highest per producer), replaced atomically. */
-function saveProducers(dir: string, seen: Map<string, number>): void {
-  const file = join(dir, 'producers.json');
-  const merged: Record<string, number> = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Record<string, number>) : {};
-  for (const [p, q] of seen) if (!(q <= (merged[p] ?? -Infinity))) merged[p] = q;
-  const tmp = `${file}.retention.tmp`;
-  writeFileSync(tmp, JSON.stringify(merged));
-  renameSync(tmp, file);
+function mergeProducers(dir: string, seen: Map<string, number>): void {
+  const { through, producers } = readProducers(dir);
+  for (const [p, q] of seen) if (!(q <= (producers.get(p) ?? -Infinity))) producers.set(p, q);
+  saveProducers(dir, producers, through);
 }

@@ -13,7 +13,8 @@ import { demoFile, root, tmp } from './helpers.js';
 
 function serve(args: string[]): Promise<{ child: ChildProcess; url: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('node', [join(root, 'bin/loflow.js'), 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    // Log segments of 100 events: a restart reads only the open one, and the re-feed reads the closed ones back.
+    const child = spawn('node', [join(root, 'bin/loflow.js'), 'serve', ...args, '--port', '0'], { stdio: ['ignore', 'pipe', 'inherit'], env: { ...process.env, LOFLOW_LOG_SEGMENT_EVENTS: '100' } });
     let out = '';
     child.stdout!.on('data', (d) => {
       out += d;
@@ -23,6 +24,8 @@ function serve(args: string[]): Promise<{ child: ChildProcess; url: string }> {
     child.once('exit', (code) => reject(new Error(`serve exited ${code}: ${out}`)));
   });
 }
+
+const TOTAL = 5_000;
 
 const stopped = (child: ChildProcess, signal: NodeJS.Signals) => {
   const exited = new Promise((r) => child.once('exit', r));
@@ -56,21 +59,22 @@ describe('archive after a crash', () => {
     expect((await fetch(`${s.url}/v1/events`, { method: 'POST', body: JSON.stringify(batch(0, 300)) })).status).toBe(200);
     await committed(s.url, 300);
     await stopped(s.child, 'SIGTERM');
-    // Second life: 400 more events processed (state committed in Redis), then kill -9 before any archive commit.
+    // Second life: 4,700 more events processed (state committed in Redis), then kill -9 before any archive
+    // commit. The re-feed takes them in slices of 4,096, from closed segments and then the open one.
     s = await serve(args);
-    expect((await fetch(`${s.url}/v1/events`, { method: 'POST', body: JSON.stringify(batch(300, 400)) })).status).toBe(200);
-    await committed(s.url, 700);
+    for (const [from, n] of [[300, 2350], [2650, 2350]]) expect((await fetch(`${s.url}/v1/events`, { method: 'POST', body: JSON.stringify(batch(from, n)) })).status).toBe(200);
+    await committed(s.url, TOTAL);
     await stopped(s.child, 'SIGKILL');
-    // Third life: started and stopped gracefully; the archive must now hold all 700 raw events, once each.
+    // Third life: started and stopped gracefully; the archive must now hold all raw events, once each.
     s = await serve(args);
-    await committed(s.url, 700);
+    await committed(s.url, TOTAL);
     await stopped(s.child, 'SIGTERM');
 
     const head = await new FolderBlockstore(join(dir, 'archive')).head();
     const archive = await openArchive(head!.toString(), { dir: join(dir, 'archive') });
     const offsets: number[] = [];
     for await (const e of archive.events(['batch'])) offsets.push(e.offset);
-    expect(offsets).toEqual(Array.from({ length: 700 }, (_, i) => i));
+    expect(offsets).toEqual(Array.from({ length: TOTAL }, (_, i) => i));
 
     // The derived stream equals an uninterrupted run's: no burst lost with the killed writer's buffer, none twice.
     const { pipeline } = await compilePipelineFile(file);
@@ -80,12 +84,12 @@ describe('archive after a crash', () => {
       if (stream === 'burst') expected.push(event);
     });
     await engine.ingest('batch', batch(0, 300));
-    await engine.ingest('batch', batch(300, 400));
+    await engine.ingest('batch', batch(300, TOTAL - 300));
     await engine.flush();
     await engine.stop();
     const bursts: unknown[] = [];
     for await (const e of archive.events(['burst'])) bursts.push(e.event);
-    expect(expected.length).toBeGreaterThan(600);
+    expect(expected.length).toBeGreaterThan(TOTAL - 100);
     expect(bursts).toEqual(expected);
   }, 60_000);
 });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { appendFileSync, mkdtempSync, readdirSync } from 'node:fs';
+import { appendFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileInputLog } from '../../engine/log/file-log.js';
+import { FileInputLog, linesOf, producerAtEnd } from '../../engine/log/file-log.js';
 
 const ev = (n: number) => ({ stream: 's', event: { event: 'x', n }, at: n });
 
@@ -73,7 +73,7 @@ describe('file input log release', () => {
     expect((await log.read(0, 100)).map((e) => [e.offset, e.event.n])).toEqual(Array.from({ length: 10 }, (_, n) => [n, n]));
     expect((await log.read(4, 3)).map((e) => e.offset)).toEqual([4, 5, 6]);
     await log.append([ev(10)]);
-    expect((await log.read(9, 10)).map((e) => e.offset)).toEqual([9]); // the disk part; the caller reads on
+    expect((await log.read(9, 10)).map((e) => e.offset)).toEqual([9, 10]); // the disk part, then on in memory
     expect((await log.read(10, 10)).map((e) => e.event.n)).toEqual([10]);
     await log.close();
   });
@@ -101,3 +101,47 @@ describe('durable log with the in-memory state store', () => {
     await second.stop();
   });
 });
+
+describe('file input log open', () => {
+  it('reads closed segments only when asked: producers.json keeps their producers', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'loflow-log-'));
+    const a = new FileInputLog(dir, 3);
+    for (let n = 0; n < 10; n++) await a.append([{ ...ev(n), producer: n % 2 ? 'odd' : 'even', seq: n }]);
+    await a.close();
+    // Closed segments (0-2, 3-5, 6-8) are covered by producers.json: damage one and the open does not notice.
+    const seg3 = join(dir, 'segment-000000000003.ndjson');
+    const text = readFileSync(seg3, 'utf8');
+    writeFileSync(seg3, 'not json\n'.repeat(3));
+    const b = new FileInputLog(dir, 3);
+    expect(await b.end()).toBe(10);
+    expect([b.producerSeq('odd'), b.producerSeq('even')]).toEqual([9, 8]);
+    expect((await b.append([{ ...ev(7), producer: 'odd', seq: 7 }])).count).toBe(0); // a re-send
+    // A reader that goes back that far reads the segment (and would meet the damage).
+    await expect(b.read(3, 3)).rejects.toThrow(SyntaxError);
+    writeFileSync(seg3, text);
+    expect((await b.read(0, 100)).map((e) => e.event.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9]);
+    await b.close();
+    // producers.json as earlier versions wrote it (the map alone) covers nothing for certain: all is read.
+    writeFileSync(join(dir, 'producers.json'), JSON.stringify({ old: 3 }));
+    const c = new FileInputLog(dir, 3);
+    expect([c.producerSeq('old'), c.producerSeq('odd'), c.producerSeq('even')]).toEqual([3, 9, 8]);
+    expect((await c.read(0, 100)).length).toBe(10);
+    await c.close();
+  });
+
+  it("reads a line's producer off its end as JSON.parse would, whatever the event holds", () => {
+    const odd = ['p', '', 'a"b', 'x\\', '\\"', ',"p":"y","q":1}', 'é ☃', '\u0000'];
+    const events: unknown[] = [{ q: 1 }, { a: ',"q":5}' }, 'str,"p":"z","q":7}', null, [1, { p: 'x', q: 2 }], { s: '\\' }];
+    let n = 0;
+    for (const producer of [...odd, undefined])
+      for (const event of events)
+        for (const seq of [0, 7, -3, 1e21, 2.5]) {
+          const line = linesOf([{ stream: 's"t', event: event as never, at: 1.5, ...(producer === undefined ? {} : { producer, seq }) }]).slice(0, -1);
+          const x = JSON.parse(line) as { p?: string; q?: number };
+          expect(producerAtEnd(line)).toEqual(x.p === undefined ? undefined : [x.p, x.q]);
+          n++;
+        }
+    expect(n).toBe(9 * 6 * 5);
+  });
+});
+
