@@ -6,7 +6,7 @@ import * as dagCbor from '@ipld/dag-cbor';
 import { encodeBlock, normalize } from '../archive/blocks.js';
 import { encodeJson } from '../archive/json-cbor.js';
 import { Classroom } from '../engine/classroom.js';
-import { linesOf } from '../engine/log/file-log.js';
+import { linesOf } from '../engine/log/segment-lines.js';
 import { takeRawJson } from '../engine/log/raw-json.js';
 import { parseBatch } from '../engine/server/ingest-http.js';
 import type { LoEvent } from '../engine/types.js';

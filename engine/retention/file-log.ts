@@ -8,7 +8,7 @@
 // written already does not disturb its appends.
 import { existsSync, openSync, closeSync, fsyncSync, readFileSync, readdirSync, unlinkSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { readProducers, saveProducers } from '../log/file-log.js';
+import { readProducers, saveProducers } from '../log/segment-lines.js';
 
 export interface LogExpiry {
   /** Records whose event was removed (or would be, with dryRun). */

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { appendFileSync, mkdtempSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { FileInputLog, linesOf, producerAtEnd } from '../../engine/log/file-log.js';
+import { FileInputLog } from '../../engine/log/file-log.js';
+import { linesOf, producerAtEnd } from '../../engine/log/segment-lines.js';
 
 const ev = (n: number) => ({ stream: 's', event: { event: 'x', n }, at: n });
 
