@@ -235,7 +235,7 @@ export class FileInputLog implements InputLog, RawJsonConsumer {
       const start = segments[i];
       const end = segments[i + 1] ?? Infinity;
       if (end <= from) continue;
-      const lines = this.segmentLines(start);
+      const lines = this.segmentLines(start, Math.min(stop, end) - start);
       for (let j = Math.max(0, from - start); j < lines.length - 1 && start + j < stop; j++) {
         const x = JSON.parse(lines[j]) as Line;
         if (x.x !== 1) out.push({ offset: start + j, stream: x.s, event: x.e, at: x.a });
@@ -244,10 +244,13 @@ export class FileInputLog implements InputLog, RawJsonConsumer {
     return out;
   }
 
-  /** The last segment readDisk read, split into lines: a reader goes through a segment in many reads. */
+  /**
+   * The last segment readDisk read, split into lines: a reader goes through a segment in many reads. Read
+   * again when it lacks lines asked for (the open segment grows after it was read).
+   */
   private disk: { start: number; lines: string[] } | undefined;
-  private segmentLines(start: number): string[] {
-    if (this.disk?.start !== start) this.disk = { start, lines: readFileSync(this.segmentPath(start), 'utf8').split('\n') };
+  private segmentLines(start: number, lines: number): string[] {
+    if (this.disk?.start !== start || this.disk.lines.length - 1 < lines) this.disk = { start, lines: readFileSync(this.segmentPath(start), 'utf8').split('\n') };
     return this.disk.lines;
   }
 

@@ -78,6 +78,17 @@ describe('file input log release', () => {
     expect((await log.read(10, 10)).map((e) => e.event.n)).toEqual([10]);
     await log.close();
   });
+
+  it('reads the open segment again once it holds lines a reader asks for', async () => {
+    const log = new FileInputLog(mkdtempSync(join(tmpdir(), 'loflow-log-')));
+    await log.append([0, 1, 2, 3, 4].map(ev));
+    log.release(5);
+    expect((await log.read(0, 2)).map((e) => e.offset)).toEqual([0, 1]); // the segment's 5 lines read
+    await log.append([5, 6, 7].map(ev));
+    log.release(8);
+    expect((await log.read(0, 100)).map((e) => e.event.n)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    await log.close();
+  });
 });
 
 describe('durable log with the in-memory state store', () => {
