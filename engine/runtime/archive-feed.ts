@@ -17,6 +17,9 @@ const ARCHIVE_LAG_LIMIT = 200_000;
 /** Events re-fed to the archive at a time after a restart. */
 const REFEED_SLICE = 4_096;
 
+/** The longest the re-feed after a restart waits for the backlog to be processed. */
+const REFEED_WAIT_MS = 5_000;
+
 /** Logged events grouped by stream, each group in log order (the archive takes one stream at a time). */
 export function byStream(entries: LoggedEvent[]): Map<string, LoggedEvent[]> {
   const groups = new Map<string, LoggedEvent[]>();
@@ -46,6 +49,8 @@ export class ArchiveFeed {
   failure: unknown = null;
   /** Events handed to the archive writer that it has not taken yet. */
   private backlog = 0;
+  /** Starts the re-feed after a restart without waiting any longer for the catch-up (see open). */
+  private refeedNow: (() => void) | undefined;
   /** Settles when the archive re-feed after a restart is done; batches' archive appends wait for it. */
   private gate: Promise<void> = Promise.resolve();
   /** The last append handed to the archive (settles when the writer has taken it). */
@@ -62,15 +67,29 @@ export class ArchiveFeed {
     for (const s of next.archive?.derived ?? []) this.archivedDerived.add(s);
   }
 
-  /** At start, before any batch: `committed` is the store's offset. */
-  async open(committed: number): Promise<void> {
+  /**
+   * At start, before any batch: `committed` is the store's offset; `caughtUp` settles once the events logged
+   * before the start are processed.
+   */
+  async open(committed: number, caughtUp: () => Promise<void> = () => Promise.resolve()): Promise<void> {
     // The outbox's entries are known before any batch commits (a commit drops the oldest by count); the
     // archive is re-fed in the background: being caught up does not wait for the archive.
     const outbox = this.usesOutbox() ? await this.ctx.store.outbox!(this.ctx.storeName) : [];
     for (const entry of outbox) this.outboxed.push(highestOrigins(entry));
+    // The re-feed (up to commit_every of events: reading and parsing them again) starts once the backlog is
+    // processed, so dashboards are current first; or after REFEED_WAIT_MS, or when batches would wait for it.
+    let timer: NodeJS.Timeout | undefined;
+    const now = new Promise<void>((resolve) => {
+      this.refeedNow = resolve;
+      timer = setTimeout(resolve, REFEED_WAIT_MS).unref();
+    });
+    const start = Promise.race([caughtUp().catch(() => undefined), now]).finally(() => {
+      clearTimeout(timer);
+      this.refeedNow = undefined;
+    });
     // A failed re-feed keeps the gate shut: later appends fail too (logged), so the archive gets no gap, and
     // the log keeps every event past the archive's last commit for the next start.
-    this.gate = this.refeed(outbox, committed);
+    this.gate = start.then(() => this.refeed(outbox, committed));
     this.gate.catch((err: unknown) => {
       this.failure ??= err;
       this.ctx.events.emit('archive-error', err);
@@ -197,7 +216,10 @@ export class ArchiveFeed {
     }
     let last: Promise<void> | undefined;
     for (const [s, l] of await this.archivableParts(parts)) last = this.toArchive(s, l);
-    if (last && this.backlog > ARCHIVE_LAG_LIMIT) await last;
+    if (last && this.backlog > ARCHIVE_LAG_LIMIT) {
+      this.refeedNow?.(); // the re-feed may still wait for the catch-up, which waits here
+      await last;
+    }
     return derived;
   }
 
@@ -259,6 +281,7 @@ export class ArchiveFeed {
   async close(): Promise<void> {
     const archive = this.ctx.archive;
     if (!archive) return;
+    this.refeedNow?.(); // stopped before caught up: the archive still gets what it lacks
     await this.gate.catch(() => undefined);
     await this.tail;
     // A failed archive keeps its last commit; what it missed is in the log and the outbox for the next start.

@@ -110,7 +110,7 @@ export class PartitionTask {
       c.inboundWaiting = true; // whatever other partitions forwarded meanwhile
     }
     // The outbox is read before any batch commits; the archive is re-fed in the background (see ArchiveFeed.open).
-    await this.feed.open(c.committed);
+    await this.feed.open(c.committed, () => c.flush());
   }
 
   stats(): PartitionStats {
