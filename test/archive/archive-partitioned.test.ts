@@ -214,6 +214,10 @@ describe('archive of a partitioned pipeline across workers (T10, Redis)', () => 
       await appending;
       await until('the survivor holds all and committed 4,000', async () => (await leases(store, name, P)).every((l) => l.owner === survivor.id) && (await committed()) === 4000, 90_000);
       // Taken over (a new epoch), not released: the survivor opened each at its published part.
+      // (The leases can show it before its log line is out: a partition with nothing left to process is
+      // counted as committed already.)
+      const tookOver = (n: number) => new RegExp(`p${n} acquired \\(epoch [2-9]`).test(survivor.out());
+      await until('the survivor says it took each over', () => theirs.every(tookOver), 30_000);
       for (const n of theirs) expect(survivor.out()).toMatch(new RegExp(`p${n} acquired \\(epoch [2-9]`));
       // gc while a worker writes parts: refused (its chunks are unlinked until its next published part).
       const gcWhile = await cli(['archive', 'gc', '--dir', dir]);

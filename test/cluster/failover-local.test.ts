@@ -65,8 +65,14 @@ describe('Redis primary failover (durability local)', () => {
       // link, so that what it takes from now on stays on it.
       cli(owner.port, 'client', 'kill', 'type', 'replica');
       const atStop = acked.acked;
+      // What the workers have committed on the primary's partitions: the kill must also take commits with it
+      // (the workers then say so, ROLLED BACK, below), which a loaded machine's slow workers may not have made
+      // by the time the acknowledgements are in.
+      const committedOnOwner = async () => (await leases(store, name, P)).reduce((sum, l, n) => sum + (onOwner.includes(n) ? l.committed : 0), 0);
+      const committedAtStop = await committedOnOwner();
       try {
         await until('more acknowledged while the replica is paused', () => acked.acked >= atStop + 300, 30_000, 10);
+        await until('more committed while the replica is paused', async () => (await committedOnOwner()) > committedAtStop, 30_000, 10);
       } finally {
         process.kill(owner.pid, 'SIGKILL');
         process.kill(replica.pid, 'SIGCONT');
