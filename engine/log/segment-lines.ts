@@ -100,8 +100,10 @@ export function fromLine(offset: number, line: string): LoggedEvent {
  */
 export function producerAtEnd(line: string): [string, number] | undefined {
   const q = line.lastIndexOf(',"q":');
-  // Only the real field has nothing but a number after it: one inside the event is followed by "a".
-  if (q < 0 || !/^-?\d+(\.\d+)?([eE][+-]?\d+)?\}$/.test(line.slice(q + 5))) return undefined;
+  if (q < 0) return undefined;
+  // Only the real field has nothing but a number after it (one inside the event is followed by "a"); else
+  // (a tombstone padded with spaces, a sequence that is not a number) the line is parsed.
+  if (!/^-?\d+(\.\d+)?([eE][+-]?\d+)?\}$/.test(line.slice(q + 5))) return producerOf(line);
   // The producer is the JSON string just before: its opening quote is the first one back that is not escaped.
   let k = q - 2;
   for (; k > 0; k--) {
@@ -117,6 +119,10 @@ export function producerAtEnd(line: string): [string, number] | undefined {
       // not a plain string after all: parse the line
     }
   }
+  return producerOf(line);
+}
+
+function producerOf(line: string): [string, number] | undefined {
   const x = JSON.parse(line) as Line;
   return x.p !== undefined && x.q !== undefined ? [x.p, x.q] : undefined;
 }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { FileInputLog } from '../../engine/log/file-log.js';
 import { linesOf, producerAtEnd } from '../../engine/log/segment-lines.js';
+import { tombstone } from '../../engine/retention/file-log.js';
 
 const ev = (n: number) => ({ stream: 's', event: { event: 'x', n }, at: n });
 
@@ -154,6 +155,9 @@ describe('file input log open', () => {
           n++;
         }
     expect(n).toBe(9 * 6 * 5);
+    // A tombstone of retention (engine/retention/file-log.ts) keeps the producer and is padded with spaces.
+    expect(producerAtEnd(tombstone({ s: 's', e: { big: 'x'.repeat(50) }, a: 1, p: 'pr', q: 12 }) + ' '.repeat(40))).toEqual(['pr', 12]);
+    expect(producerAtEnd(tombstone({ s: 's', e: {}, a: 1 }) + '   ')).toBeUndefined();
   });
 });
 
