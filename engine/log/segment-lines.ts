@@ -77,7 +77,8 @@ export function producersJson(producers: Map<string, number>, through: number): 
 /** producers.json replaced atomically (written beside, fsync'ed, renamed): it stands in for closed segments. */
 export function saveProducers(dir: string, producers: Map<string, number>, through: number): void {
   const file = join(dir, 'producers.json');
-  const tmp = `${file}.tmp`;
+  // Per process: retention run from the CLI merges into the file while a server's log may save it.
+  const tmp = `${file}.${process.pid}.tmp`;
   const fd = openSync(tmp, 'w');
   try {
     writeSync(fd, producersJson(producers, through));

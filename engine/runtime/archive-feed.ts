@@ -180,9 +180,6 @@ export class ArchiveFeed {
       const until = committed;
       let from = archive!.durableOffset() + 1;
       while (from < until) {
-        // In slices, yielding between them: the re-feed runs beside serving and catching up, and a file log's
-        // read parses on this thread (50,000 events at a time held the server's start for ~0.1 s each).
-        if (from > archive!.durableOffset() + 1) await new Promise((r) => setImmediate(r));
         const entries = await this.ctx.log.read(from, Math.min(REFEED_SLICE, until - from));
         if (entries.length === 0) break; // truncated before this version kept the log for the archive
         // Every stream's part in one tick, so no timed archive commit falls between them: the durable offset
@@ -190,6 +187,9 @@ export class ArchiveFeed {
         const parts = await this.archivableParts([...byStream(liveEntries(entries))]);
         await Promise.all(parts.map(([s, l]) => archive!.append(s, l)));
         from = entries[entries.length - 1].offset + 1;
+        // In slices, yielding between them: the re-feed runs beside serving, and a file log's read parses on
+        // this thread (50,000 events at a time held the event loop for ~0.1 s each).
+        if (from < until) await new Promise((r) => setImmediate(r));
       }
     }
     // Derived events cannot be re-derived (the states have moved on): the store kept them with the states.
