@@ -20,6 +20,8 @@ export interface Health {
   processed: number;
   committed_offset: number;
   log_end: number;
+  /** Events processed and not yet taken by the archive's writer (absent before the field existed). */
+  archive_backlog?: number;
 }
 
 /**

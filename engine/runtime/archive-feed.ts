@@ -12,7 +12,7 @@ import type { Item } from './routing.js';
 export const ARCHIVE_CANNOT_ERASE = "archive erasure needs an encrypted archive (not built): this archive's blocks hold the learner's events readable and cannot be changed; every other place was erased";
 
 /** Events the archive may lag behind processing before a batch waits for it. */
-const ARCHIVE_LAG_LIMIT = 200_000;
+export const ARCHIVE_LAG_LIMIT = 200_000;
 
 /** Events re-fed to the archive at a time after a restart. */
 const REFEED_SLICE = 4_096;
@@ -47,8 +47,8 @@ export class ArchiveFeed {
   readonly archivedDerived: Set<string>;
   /** The first archive failure: the writer then takes nothing more until a restart re-feeds it (health says so). */
   failure: unknown = null;
-  /** Events handed to the archive writer that it has not taken yet. */
-  private backlog = 0;
+  /** Events handed to the archive writer that it has not taken yet (stats().archiveBacklog). */
+  backlog = 0;
   /** Starts the re-feed after a restart without waiting any longer for the catch-up (see open). */
   private refeedNow: (() => void) | undefined;
   /** Settles when the archive re-feed after a restart is done; batches' archive appends wait for it. */

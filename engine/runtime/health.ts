@@ -77,6 +77,7 @@ export class Health {
       logEnd,
       queueDepth: logEnd - committed,
       unknownMembers: this.ingestor.unknown.size,
+      archiveBacklog: this.feed.backlog,
     };
   }
 }
@@ -91,6 +92,7 @@ export class PartitionedHealth {
     private readonly parts: Health[],
     private readonly ingestor: Ingestor,
     private readonly consumers: LogConsumer[],
+    private readonly feeds: ArchiveFeed[],
   ) {}
 
   health(): HealthReport {
@@ -115,6 +117,8 @@ export class PartitionedHealth {
       committed += c.committed;
       logEnd += c.logEnd;
     }
-    return { ...this.ctx.counters, committedOffset: committed, logEnd, queueDepth: logEnd - committed, unknownMembers: this.ingestor.unknown.size };
+    let archiveBacklog = 0;
+    for (const f of this.feeds) archiveBacklog += f.backlog;
+    return { ...this.ctx.counters, committedOffset: committed, logEnd, queueDepth: logEnd - committed, unknownMembers: this.ingestor.unknown.size, archiveBacklog };
   }
 }

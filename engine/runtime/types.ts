@@ -67,6 +67,8 @@ export interface EngineStats {
   unknownMembers: number;
   /** Processed events the archive could not take (dead-lettered with stage 'archive'). */
   unarchived: number;
+  /** Processed events handed to the archive writer that it has not taken yet (past ARCHIVE_LAG_LIMIT, batches wait). */
+  archiveBacklog: number;
   /** Commit answers (see Counters.commits). */
   commits: { ok: number; done: number; fenced: number; conflict: number };
   /** Dashboard nodes: partitions re-read whole after a gap in their chg stream. */

@@ -200,7 +200,7 @@ export async function startServer(opts: ServerOptions): Promise<RunningServer> {
         const health = await engine.checkHealth();
         const s = engine.stats();
         return h
-          .response({ ok: health.ok, error: health.error, store: health.storeDown ? 'unavailable' : 'ok', stalled_s: Math.floor(health.stalledMs / 1000), queue_depth: s.queueDepth, processed: s.processed, committed_offset: s.committedOffset, log_end: s.logEnd, archive_skipped: s.unarchived })
+          .response({ ok: health.ok, error: health.error, store: health.storeDown ? 'unavailable' : 'ok', stalled_s: Math.floor(health.stalledMs / 1000), queue_depth: s.queueDepth, processed: s.processed, committed_offset: s.committedOffset, log_end: s.logEnd, archive_skipped: s.unarchived, archive_backlog: s.archiveBacklog })
           .code(health.ok ? 200 : 503);
       },
     },

@@ -2,6 +2,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import type { Engine } from '../runtime.js';
 import { registerPartitionMetrics } from './partition-metrics.js';
+import { ARCHIVE_LAG_LIMIT } from '../runtime/archive-feed.js';
 
 export function createMetrics(engine: Engine) {
   const registry = new Registry();
@@ -22,6 +23,14 @@ export function createMetrics(engine: Engine) {
     registers: [registry],
     collect() {
       this.set(engine.stats().queueDepth);
+    },
+  });
+  new Gauge({
+    name: 'loflow_archive_backlog_events',
+    help: `processed events handed to the archive writer and not yet taken by it (past ${ARCHIVE_LAG_LIMIT} processing waits for it)`,
+    registers: [registry],
+    collect() {
+      this.set(engine.stats().archiveBacklog);
     },
   });
   new Gauge({

@@ -88,7 +88,7 @@ export abstract class NodeEngine extends EventEmitter implements ServedEngine {
 
 /** EngineStats of a node that processes nothing: the counts it has, zeros for the rest. */
 export function nodeStats(part: Partial<EngineStats>): EngineStats {
-  return { ingested: 0, rejected: 0, processed: 0, failed: 0, emitted: 0, committedOffset: 0, logEnd: 0, queueDepth: 0, batches: 0, lastBatchMs: 0, retries: 0, unknownMembers: 0, unarchived: 0, commits: { ok: 0, done: 0, fenced: 0, conflict: 0 }, ...part };
+  return { ingested: 0, rejected: 0, processed: 0, failed: 0, emitted: 0, committedOffset: 0, logEnd: 0, queueDepth: 0, batches: 0, lastBatchMs: 0, retries: 0, unknownMembers: 0, unarchived: 0, archiveBacklog: 0, commits: { ok: 0, done: 0, fenced: 0, conflict: 0 }, ...part };
 }
 
 /** PING Redis within `timeoutMs`: whether the store answers now. */
