@@ -27,15 +27,15 @@ export interface DashboardRow {
   [column: string]: unknown;
 }
 
-/** A dashboard subscription; `onDelta` sees every delta's rows. Resolves after the snapshot arrived. */
-export function watch(url: string, onDelta: (rows: DashboardRow[]) => void): Promise<{ ws: WebSocket; snapshot: DashboardRow[] }> {
+/** A dashboard subscription; `onDelta` sees every delta's rows and the push interval it came with. Resolves after the snapshot arrived. */
+export function watch(url: string, onDelta: (rows: DashboardRow[], intervalMs: number) => void): Promise<{ ws: WebSocket; snapshot: DashboardRow[] }> {
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url);
     ws.once('error', reject);
     ws.on('message', (d) => {
-      const m = JSON.parse(d.toString()) as { type: string; rows: DashboardRow[] };
+      const m = JSON.parse(d.toString()) as { type: string; rows: DashboardRow[]; interval_ms: number };
       if (m.type === 'snapshot') resolve({ ws, snapshot: m.rows });
-      else if (m.type === 'delta') onDelta(m.rows);
+      else if (m.type === 'delta') onDelta(m.rows, m.interval_ms);
     });
   });
 }
