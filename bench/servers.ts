@@ -26,14 +26,16 @@ export interface RunningRedis {
   stop(): Promise<void>;
 }
 
-async function waitPing(port: number, ms = 10_000): Promise<void> {
+/** Waits for PONG; false as soon as the server has exited (it could not bind its port). */
+async function waitPing(port: number, exited: () => boolean, ms = 10_000): Promise<boolean> {
   const end = Date.now() + ms;
   for (;;) {
     try {
-      if (execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'] }).toString().trim() === 'PONG') return;
+      if (execFileSync('redis-cli', ['-p', String(port), 'ping'], { stdio: ['ignore', 'pipe', 'ignore'], timeout: 2000 }).toString().trim() === 'PONG') return true;
     } catch {
       /* not up yet */
     }
+    if (exited()) return false;
     if (Date.now() > end) throw new Error(`redis-server on port ${port} did not start`);
     await new Promise((r) => setTimeout(r, 50));
   }
@@ -44,16 +46,32 @@ async function waitPing(port: number, ms = 10_000): Promise<void> {
  * (they win); `dir` is a data folder kept at stop (a restart with it and `--appendonly yes` keeps the data).
  */
 export async function startRedis(opts: { port?: number; cluster?: boolean; args?: string[]; dir?: string; detached?: boolean } = {}): Promise<RunningRedis> {
-  const port = opts.port ?? (await freePort());
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'loflow-redis-'));
-  const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
-  if (opts.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000');
-  args.push(...(opts.args ?? []));
-  // detached: the server outlives this process (`bench/cluster.ts up`); it is stopped later by its PID.
-  const child: ChildProcess = spawn('redis-server', args, { stdio: 'ignore', detached: opts.detached === true });
-  if (opts.detached) child.unref();
-  const exited = new Promise<void>((r) => child.once('exit', () => r()));
-  await waitPing(port);
+  // A free port can be taken before the server binds it, and a cluster node also binds port + 10,000 (its
+  // bus), which is not checked: a server that exits at start is started again on another port (once failed
+  // a full bench run: "did not start", after ws10k's 20,000 sockets had used the ephemeral range).
+  for (let attempt = 1; ; attempt++) {
+    const port = opts.port ?? (await freePort());
+    const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
+    if (opts.cluster) args.push('--cluster-enabled', 'yes', '--cluster-config-file', join(dir, 'nodes.conf'), '--cluster-node-timeout', '2000');
+    args.push(...(opts.args ?? []));
+    // detached: the server outlives this process (`bench/cluster.ts up`); it is stopped later by its PID.
+    const child: ChildProcess = spawn('redis-server', args, { stdio: 'ignore', detached: opts.detached === true });
+    if (opts.detached) child.unref();
+    let gone = false;
+    const exited = new Promise<void>((r) =>
+      child.once('exit', () => {
+        gone = true;
+        r();
+      }),
+    );
+    if (await waitPing(port, () => gone)) return running(child, exited, port, dir, opts.dir);
+    if (opts.port !== undefined || attempt >= 5) throw new Error(`redis-server on port ${port} exited at start${opts.port === undefined ? ` (${attempt} ports tried)` : ''}`);
+    rmSync(join(dir, 'nodes.conf'), { force: true });
+  }
+}
+
+function running(child: ChildProcess, exited: Promise<void>, port: number, dir: string, keep: string | undefined): RunningRedis {
   return {
     port,
     url: `redis://127.0.0.1:${port}`,
@@ -69,7 +87,7 @@ export async function startRedis(opts: { port?: number; cluster?: boolean; args?
         }
       }
       await exited;
-      if (!opts.dir) rmSync(dir, { recursive: true, force: true });
+      if (!keep) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
