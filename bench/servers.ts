@@ -48,8 +48,8 @@ async function waitPing(port: number, exited: () => boolean, ms = 10_000): Promi
 export async function startRedis(opts: { port?: number; cluster?: boolean; args?: string[]; dir?: string; detached?: boolean } = {}): Promise<RunningRedis> {
   const dir = opts.dir ?? mkdtempSync(join(tmpdir(), 'loflow-redis-'));
   // A free port can be taken before the server binds it, and a cluster node also binds port + 10,000 (its
-  // bus), which is not checked: a server that exits at start is started again on another port (once failed
-  // a full bench run: "did not start", after ws10k's 20,000 sockets had used the ephemeral range).
+  // bus), which is not checked: a server that exits at start is started again on another port (a cluster
+  // node failed a full bench run with "did not start" on 2026-12-04).
   for (let attempt = 1; ; attempt++) {
     const port = opts.port ?? (await freePort());
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, '--daemonize', 'no', '--loglevel', 'warning'];
