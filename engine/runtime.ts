@@ -90,7 +90,7 @@ export class Engine extends EventEmitter {
       this.healthOf = healthOf(first);
     } else {
       this.query = new PartitionedQuery(this.tasks, unknown);
-      this.healthOf = new PartitionedHealth(first.ctx, this.tasks.map(healthOf), this.ingestor, this.tasks.map((t) => t.consumer), this.tasks.map((t) => t.feed));
+      this.healthOf = new PartitionedHealth(first.ctx, this.tasks.map(healthOf), this.ingestor, this.tasks.map((t) => t.consumer));
     }
   }
 

@@ -92,7 +92,6 @@ export class PartitionedHealth {
     private readonly parts: Health[],
     private readonly ingestor: Ingestor,
     private readonly consumers: LogConsumer[],
-    private readonly feeds: ArchiveFeed[],
   ) {}
 
   health(): HealthReport {
@@ -118,7 +117,7 @@ export class PartitionedHealth {
       logEnd += c.logEnd;
     }
     let archiveBacklog = 0;
-    for (const f of this.feeds) archiveBacklog += f.backlog;
+    for (const h of this.parts) archiveBacklog += h.stats().archiveBacklog;
     return { ...this.ctx.counters, committedOffset: committed, logEnd, queueDepth: logEnd - committed, unknownMembers: this.ingestor.unknown.size, archiveBacklog };
   }
 }
