@@ -58,14 +58,8 @@ export async function startRedis(opts: { port?: number; cluster?: boolean; args?
     // detached: the server outlives this process (`bench/cluster.ts up`); it is stopped later by its PID.
     const child: ChildProcess = spawn('redis-server', args, { stdio: 'ignore', detached: opts.detached === true });
     if (opts.detached) child.unref();
-    let gone = false;
-    const exited = new Promise<void>((r) =>
-      child.once('exit', () => {
-        gone = true;
-        r();
-      }),
-    );
-    if (await waitPing(port, () => gone)) return running(child, exited, port, dir, opts.dir);
+    const exited = new Promise<void>((r) => child.once('exit', () => r()));
+    if (await waitPing(port, () => child.exitCode !== null || child.signalCode !== null)) return running(child, exited, port, dir, opts.dir);
     if (opts.port !== undefined || attempt >= 5) throw new Error(`redis-server on port ${port} exited at start${opts.port === undefined ? ` (${attempt} ports tried)` : ''}`);
     rmSync(join(dir, 'nodes.conf'), { force: true });
   }
